@@ -1,0 +1,212 @@
+"""Plain-array contracts between the problem builder and the optimisation models.
+
+Nothing here imports geopandas: a :class:`Problem` is arrays only, so every model is a pure
+function of it and can be tested against brute force on random instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: candidate roles
+ROLE_CANDIDATE = 0  #: may be chosen; counts toward p
+ROLE_REQUIRED = 1  #: forced into the solution; counts toward p
+ROLE_EXISTING = 2  #: already operating: its coverage is credited, it does not count toward p
+
+Objective = Literal[
+    "coverage", "median", "center", "min_facilities", "attendance", "capacitated_coverage"
+]
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Sparse demand-candidate costs: every pair whose cost is at most ``cutoff``.
+
+    Pairs beyond the cutoff are absent and mean "not reachable" (infinite cost). ``cutoff`` may be
+    ``inf`` when the matrix is complete. Arrays are sorted by (row, col) and have no duplicates.
+    Costs are metres for Euclidean or network distances, or the unit of a user's matrix.
+    """
+
+    rows: NDArray[np.int64]
+    cols: NDArray[np.int64]
+    cost: NDArray[np.float64]
+    n: int
+    m: int
+    cutoff: float = float("inf")
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored pairs."""
+        return int(self.rows.size)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Siting rules, in array indices.
+
+    ``p`` counts chosen sites including required ones, excluding existing ones.
+    ``max_per_group`` limits chosen sites per group (municipality) and counts existing sites in a
+    group only when ``existing_count_in_group`` is true. ``allowed_groups`` (a set of group
+    indices) restricts new sites to those groups. ``min_separation`` is a minimum distance in
+    metres between any two chosen (new or required) sites. ``region_min``/``region_max`` bound
+    the number of chosen sites per region index. ``budget`` bounds the sum of ``site_cost`` over
+    new sites.
+    """
+
+    p: int = 3
+    max_per_group: int | None = None
+    allowed_groups: frozenset[int] | None = None
+    min_separation: float | None = None
+    region_min: dict[int, int] = field(default_factory=dict)
+    region_max: dict[int, int] = field(default_factory=dict)
+    budget: float | None = None
+    existing_count_in_group: bool = False
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Distance decay for the attendance objective: weight of a pair at cost d.
+
+    ``linear``: max(0, 1 - d / cutoff); ``power``: (1 + d) ** -beta (0 beyond cutoff);
+    ``exponential``: exp(-beta * d) (0 beyond cutoff), with d in kilometres for the last two.
+    """
+
+    kind: Literal["linear", "power", "exponential"] = "linear"
+    beta: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to optimise and under which rules."""
+
+    objective: Objective = "coverage"
+    radius: float | None = None  #: coverage distance (same unit as Pairs.cost)
+    decay: Decay | None = None
+    target_share: float = 1.0  #: min_facilities: share of total weight to cover
+    tie_break: Literal["distance", "none"] = "distance"
+    rules: Rules = field(default_factory=Rules)
+    alternatives: int = 0  #: number of ranked alternative site sets besides the optimum
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """Which solver, and its limits."""
+
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit: float | None = 60.0  #: seconds per solve
+    mip_gap: float = 0.0  #: relative gap at which the solver may stop
+    threads: int | None = None
+    msg: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Demand, candidates and their sparse costs, as arrays.
+
+    Parameters
+    ----------
+    demand_weight
+        Weight of each demand unit (e.g. overdose deaths), shape (n,).
+    cand_ids
+        Stable string id of each candidate, shape (m,).
+    pairs
+        Sparse costs between demand and candidates.
+    cand_role
+        ``ROLE_*`` of each candidate, shape (m,).
+    cand_group
+        Group (municipality) index of each candidate, -1 if none, shape (m,).
+    group_names
+        Name of each group index.
+    cand_region, region_names
+        Region (planning region or county) index of each candidate and its names.
+    cand_xy
+        Candidate coordinates in metres, shape (m, 2), for separation rules.
+    cand_cost
+        Cost of opening each candidate, for budgets, shape (m,).
+    cand_capacity
+        Capacity of each candidate (same unit as demand weight), shape (m,).
+    demand_xy
+        Demand coordinates in metres, shape (n, 2), optional.
+    """
+
+    demand_weight: NDArray[np.float64]
+    cand_ids: NDArray[np.str_]
+    pairs: Pairs
+    cand_role: NDArray[np.int8]
+    cand_group: NDArray[np.int64]
+    group_names: tuple[str, ...] = ()
+    cand_region: NDArray[np.int64] | None = None
+    region_names: tuple[str, ...] = ()
+    cand_xy: NDArray[np.float64] | None = None
+    cand_cost: NDArray[np.float64] | None = None
+    cand_capacity: NDArray[np.float64] | None = None
+    demand_xy: NDArray[np.float64] | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of demand units."""
+        return int(self.demand_weight.size)
+
+    @property
+    def m(self) -> int:
+        """Number of candidates."""
+        return int(self.cand_ids.size)
+
+
+class Status(str, Enum):
+    """Solver outcome in plain words. Only ``OPTIMAL`` means proved optimal."""
+
+    OPTIMAL = "optimal"  #: proved optimal within the requested gap (gap reported)
+    FEASIBLE = "feasible"  #: stopped (time limit, gap, interrupt) with a solution; not proved
+    INFEASIBLE = "infeasible"  #: the rules cannot all hold
+    NO_SOLUTION = "no_solution"  #: stopped before finding any solution
+    ERROR = "error"  #: the solver failed
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One ranked site set: the optimum is rank 1."""
+
+    rank: int
+    selected: tuple[int, ...]
+    objective: float
+    status: Status
+    gap_to_best: float  #: relative difference to the best objective (0 for rank 1)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The answer of one model: chosen candidates, status, objective, bound and gap.
+
+    ``selected`` holds the chosen candidate indices (new and required, not existing), sorted by
+    decreasing ``site_value`` (the weight assigned to the site), then by index. ``assignment``
+    gives, per demand unit, the candidate index it is served by (-1 if unserved), counting
+    existing sites. ``marginal`` maps each selected index to the loss in objective if that site
+    were removed and replaced by the best alternative candidate (``nan`` if not computed).
+    """
+
+    status: Status
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    selected: tuple[int, ...]
+    existing: tuple[int, ...]
+    assignment: NDArray[np.int64]
+    site_value: dict[int, float]
+    solver: str
+    solver_version: str
+    timings: dict[str, float]
+    message: str = ""
+    alternatives: tuple[Alternative, ...] = ()
+    marginal: dict[int, float] = field(default_factory=dict)
+    secondary: float | None = None  #: tie-break objective value (e.g. weighted distance)
+
+    @property
+    def proved_optimal(self) -> bool:
+        """True only when the solver proved optimality."""
+        return self.status is Status.OPTIMAL
