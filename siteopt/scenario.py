@@ -203,14 +203,28 @@ def _fmt_loc(loc: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
+Lines = dict[tuple[str | int, ...], tuple[str, int]]
+
+
 def scenario_from_dict(
     doc: Any,
     *,
     source: str = "<scenario>",
     base_dir: Path | None = None,
-    lines: dict[tuple[str | int, ...], int] | None = None,
+    lines: Lines | None = None,
 ) -> Scenario:
     """Validate a parsed scenario document.
+
+    Parameters
+    ----------
+    doc
+        The parsed YAML (a mapping).
+    source
+        The file name used in messages.
+    base_dir
+        The folder relative paths resolve against.
+    lines
+        Key path -> (file, line) for messages.
 
     Raises
     ------
@@ -234,12 +248,12 @@ def scenario_from_dict(
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = None
+        where = source
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in lines:
-                line = lines[loc[:cut]]
+                file, line = lines[loc[:cut]]
+                where = f"{file}, line {line}"
                 break
-        where = f"{source}, line {line}" if line else source
         key = _fmt_loc(loc)
         if err["type"] == "extra_forbidden":
             allowed = _model_fields_at(loc[:-1])
@@ -255,21 +269,7 @@ def scenario_from_dict(
         raise ScenarioError(f"{where}: invalid value for '{key}'{got_s}: {msg}.") from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file.
-
-    Parameters
-    ----------
-    path
-        The scenario file. Relative paths inside it resolve against its folder.
-
-    Raises
-    ------
-    ScenarioError
-        When the file is missing, unreadable, not UTF-8, not YAML, or invalid.
-    """
-    p = Path(path)
-    shown = str(path)
+def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
     if not p.exists():
         raise ScenarioError(f"{shown}: no such scenario file.", "Check the path.")
     if p.is_dir():
@@ -285,6 +285,13 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         doc = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ScenarioError(
+            f"{shown}{where}: unsupported YAML tag ({exc.problem}); scenario files hold plain "
+            "values only."
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -296,7 +303,87 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{shown}: malformed YAML ({exc}).") from None
     if doc is None:
         raise ScenarioError(f"{shown}: the file is empty; a scenario needs at least 'name:'.")
-    lines: dict[tuple[str | int, ...], int] = {}
+    raw: dict[tuple[str | int, ...], int] = {}
     if node is not None:
-        _key_lines(node, (), lines)
-    return scenario_from_dict(doc, source=shown, base_dir=p.resolve().parent, lines=lines)
+        _key_lines(node, (), raw)
+    return doc, {k: (shown, v) for k, v in raw.items()}
+
+
+#: keys whose values are paths, resolved against the file that wrote them
+_PATH_KEYS = (("data",), ("output", "dir"))
+
+
+def _absolutize(doc: dict[str, Any], base: Path) -> None:
+    """Make the relative paths a base scenario writes absolute (so children can move)."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value != "builtin" and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    for path in _PATH_KEYS:
+        node: Any = doc
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            node[path[-1]] = fix(node[path[-1]])
+    cands = doc.get("candidates")
+    if isinstance(cands, dict) and isinstance(cands.get("exclusions"), list):
+        for ex in cands["exclusions"]:
+            if isinstance(ex, dict) and isinstance(ex.get("layer"), str):
+                layer = ex["layer"]
+                if any(c in layer for c in "/\\.") and not Path(layer).is_absolute():
+                    ex["layer"] = str((base / layer).resolve())
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep-merge mappings; lists and scalars in ``over`` replace those in ``base``."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _load_doc(p: Path, shown: str, seen: tuple[Path, ...]) -> tuple[Any, Lines]:
+    doc, lines = _read_yaml(p, shown)
+    if not isinstance(doc, dict) or "extends" not in doc:
+        return doc, lines
+    parent = doc.pop("extends")
+    line = lines.get(("extends",), (shown, 0))[1]
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(f"{shown}, line {line}: 'extends' must be the path of a scenario file.")
+    parent_path = (p.parent / parent).resolve()
+    if parent_path in seen or parent_path == p.resolve():
+        chain = " -> ".join(str(s) for s in (*seen, p.resolve(), parent_path))
+        raise ScenarioError(f"{shown}, line {line}: 'extends' makes a cycle ({chain}).")
+    if not parent_path.exists():
+        raise ScenarioError(
+            f"{shown}, line {line}: 'extends' names {parent_path}, which does not exist."
+        )
+    base_doc, base_lines = _load_doc(parent_path, str(parent_path), (*seen, p.resolve()))
+    if not isinstance(base_doc, dict):
+        raise ScenarioError(f"{parent_path}: a base scenario must be a YAML mapping.")
+    _absolutize(base_doc, parent_path.parent)
+    merged = _merge(base_doc, doc)
+    return merged, {**base_lines, **lines}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file, following ``extends:`` to its base files.
+
+    Parameters
+    ----------
+    path
+        The scenario file. Relative paths inside it resolve against its folder; those written in a
+        base file resolve against the base file's folder.
+
+    Raises
+    ------
+    ScenarioError
+        When the file is missing, unreadable, not UTF-8, not YAML, or invalid.
+    """
+    p = Path(path)
+    doc, lines = _load_doc(p, str(path), ())
+    return scenario_from_dict(doc, source=str(path), base_dir=p.resolve().parent, lines=lines)

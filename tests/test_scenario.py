@@ -85,8 +85,39 @@ def test_missing_and_non_utf8_files(tmp_path: Path) -> None:
 
 def test_yaml_cannot_execute_code(write_config) -> None:  # type: ignore[no-untyped-def]
     path = write_config("name: !!python/object/apply:os.system ['echo pwned']\n")
-    with pytest.raises(ScenarioError, match="malformed YAML"):
+    with pytest.raises(ScenarioError, match="line 1: unsupported YAML tag"):
         load_scenario(path)
+
+
+def test_extends_merges_base_and_overrides(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "base.yaml").write_text(
+        "name: base\ndata: ../bundle\nsites:\n  p: 3\n  max_per_municipality: 1\n"
+        "objective:\n  distance_m: 800\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base/base.yaml\nname: child\nsites:\n  p: 2\n")
+    sc = load_scenario(child)
+    assert sc.name == "child"
+    assert sc.sites.p == 2 and sc.sites.max_per_municipality == 1
+    assert sc.objective.distance_m == 800
+    # the base's relative path resolves against the base file, not the child
+    assert sc.resolve_path(sc.data) == (tmp_path / "bundle").resolve()
+
+
+def test_extends_errors_point_at_the_file_that_wrote_the_key(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("name: base\nsites:\n  p: 3\n  maxx: 1\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nname: child\n")
+    with pytest.raises(ScenarioError, match=r"base.yaml, line 4: unknown key 'sites.maxx'"):
+        load_scenario(child)
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\nname: b\n")
+    with pytest.raises(ScenarioError, match="makes a cycle"):
+        load_scenario(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: missing.yaml\nname: c\n")
+    with pytest.raises(ScenarioError, match="line 1: 'extends' names .*missing.yaml, which does not"):
+        load_scenario(tmp_path / "c.yaml")
 
 
 def test_digest_is_stable_and_changes_with_content() -> None:
