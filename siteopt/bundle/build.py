@@ -266,7 +266,7 @@ def _fix_polygons(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int, int]:
     invalid = present & ~shapely.is_valid(values)
     out = values.copy()
     for i in np.flatnonzero(invalid):
-        out[i] = _polygonal(shapely.make_valid(values[i]))
+        out[i] = _polygonal(shapely.make_valid(values[i], method="structure", keep_collapsed=False))
     empty = ~present | shapely.is_empty(out)
     return (
         gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs),
@@ -366,7 +366,7 @@ def _towns_layer(ctx: _Context) -> _Layer:
             "population = 'Total population' of the level 6_town row of the ACS profile, "
             "joined on the town name (the names match exactly).",
             f"Reprojected from EPSG:4326 to {BUNDLE_CRS}; {n_fixed} invalid polygon(s) repaired "
-            "with shapely make_valid; polygons stored as MultiPolygon.",
+            "with shapely make_valid (method 'structure'); polygons stored as MultiPolygon.",
             "area_km2 = polygon area in EPSG:6433, in km2, rounded to 0.001.",
             "No simplification beyond the source's own.",
         ],
@@ -976,7 +976,8 @@ def _sewer_layer(ctx: _Context) -> _Layer:
             + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + "); SHAPE_Length and SHAPE_Area (in degrees) dropped.",
             f"Reprojected to EPSG:6433; {n_fixed} invalid polygon(s) repaired with shapely "
-            f"make_valid (polygonal parts kept); {n_empty} empty geometr(y/ies) dropped; "
+            f"make_valid (method 'structure', polygonal parts kept); {n_empty} empty "
+            "geometr(y/ies) dropped; "
             "stored as MultiPolygon; area_km2 computed in EPSG:6433.",
             "No simplification beyond the source's own.",
         ],
@@ -994,19 +995,26 @@ def _public_lands_layer(ctx: _Context) -> _Layer:
     if len(raw) == 0:
         raise DataError(f"Raw file {path} has no features.")
     metric = raw.to_crs(BUNDLE_CRS)
-    parts = shapely.get_parts(np.asarray(metric.geometry.values))
-    n_parts = int(parts.size)
-    polys: list[shapely.Geometry] = []
-    n_fixed = 0
-    n_non_polygon = 0
-    for part in parts:
-        if not isinstance(part, shapely.Polygon | shapely.MultiPolygon):
-            n_non_polygon += 1
-            continue
-        if not part.is_valid:
-            n_fixed += 1
-            part = _polygonal(shapely.make_valid(part))
-        polys.extend(shapely.get_parts(part))
+    # explode every collection and multipolygon down to single polygons (a multipolygon whose
+    # members touch is invalid as a whole although every member is valid)
+    members = np.asarray(metric.geometry.values, dtype=object)
+    n_invalid_multi = 0
+    while True:
+        multi = shapely.get_type_id(members) >= 4  # Multi* and GeometryCollection
+        if not multi.any():
+            break
+        n_invalid_multi += int((~shapely.is_valid(members[multi])).sum())
+        members = np.concatenate([members[~multi], shapely.get_parts(members[multi])])
+    is_poly = shapely.get_type_id(members) == 3
+    n_members = int(members.size)
+    n_non_polygon = int((~is_poly).sum())
+    members = members[is_poly]
+    invalid = ~shapely.is_valid(members)
+    n_fixed = int(invalid.sum())
+    polys: list[shapely.Geometry] = list(members[~invalid])
+    for poly in members[invalid]:
+        fixed = _polygonal(shapely.make_valid(poly, method="structure", keep_collapsed=False))
+        polys.extend(shapely.get_parts(fixed))
     n_before = len(polys)
     polys = [p for p in polys if not p.is_empty and p.area > 0]
     n_empty = n_before - len(polys)
@@ -1032,9 +1040,11 @@ def _public_lands_layer(ctx: _Context) -> _Layer:
         period="about 2022 or earlier (undated)",
         sources=[PUBLIC_LANDS_GEOJSON],
         transformations=[
-            f"The single GeometryCollection exploded into its {n_parts} members; "
+            f"The GeometryCollection exploded into {n_members} single polygons "
+            f"({n_invalid_multi} multi-part geometr(y/ies) invalid as a whole, as members "
+            "intersect; each polygon is then checked on its own); "
             f"{n_non_polygon} non-polygon member(s) dropped; {n_fixed} invalid polygon(s) "
-            "repaired with shapely make_valid; multipolygons split into single polygons; "
+            "repaired with shapely make_valid (method 'structure'); "
             f"{n_empty} empty or zero-area polygon(s) dropped; {len(geoms)} polygons kept.",
             "Reprojected to EPSG:6433; land_id numbers the polygons after sorting by bounding "
             "box and area; area_km2 computed in EPSG:6433.",
