@@ -81,6 +81,35 @@ def test_default_bundle_dir_is_the_source_tree_data() -> None:
     assert (BUNDLE / BUNDLE_FILE).is_file()
 
 
+def test_default_bundle_dir_prefers_the_packaged_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siteopt.bundle import layers as layers_mod
+
+    fake = tmp_path / "repo" / "siteopt" / "bundle" / "layers.py"
+    monkeypatch.setattr(layers_mod, "__file__", str(fake))
+    packaged = tmp_path / "repo" / "siteopt" / "_bundle"
+    source_tree = tmp_path / "repo" / "data"
+    for directory in (packaged, source_tree):
+        directory.mkdir(parents=True)
+        (directory / BUNDLE_FILE).write_bytes(b"")
+    assert layers_mod.default_bundle_dir() == packaged
+    (packaged / BUNDLE_FILE).unlink()
+    assert layers_mod.default_bundle_dir() == source_tree
+    (source_tree / BUNDLE_FILE).unlink()
+    with pytest.raises(DataError, match=r"No Connecticut data bundle found.*siteopt data build"):
+        layers_mod.default_bundle_dir()
+
+
+def test_module_main_reports_typed_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = build_mod.main(["--source", str(tmp_path / "missing"), "--dest", str(tmp_path / "b")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: Source directory") and str(tmp_path / "missing") in err
+
+
 def test_bundle_size_and_files() -> None:
     sizes = {name: (BUNDLE / name).stat().st_size for name in BUNDLE_FILES}
     assert sum(sizes.values()) <= 20 * 1024 * 1024

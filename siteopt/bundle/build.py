@@ -412,6 +412,7 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
     absent = raw.attrs["absent_columns"]
     n_date_reported = int((frame["date_type"] == "Date reported").sum())
     blank_injury_state = int(raw["injury_state"].isna().sum())
+    blank_residence_state = int(raw["residence_state"].isna().sum())
     tol = int(NEAREST_TOWN_TOLERANCE_M)
     n_villages = len(ctx.index.villages)
 
@@ -463,8 +464,11 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
         "The OCME geocoder appended ', CT' to every label, so out-of-state cities with a blank "
         "state got wrong Connecticut coordinates (e.g. PORT CHESTER near Southington); such "
         "names are OUT_OF_STATE through the crosswalk rather than placed by their coordinate.",
-        f"Injury State is blank in {blank_injury_state} rows; a blank state is read as "
-        "Connecticut when the city resolves to a town.",
+        f"Injury State is blank in {blank_injury_state} rows and Residence State in "
+        f"{blank_residence_state}; a blank state is read as Connecticut when the city resolves "
+        "to a town, so a few same-named places in other states may be counted in the "
+        "Connecticut town (e.g. one Residence City ORANGE has Residence County ORANGE, which "
+        "is not Orange's county in Connecticut).",
         f"Date Type mixes the date of death and the date reported ({n_date_reported} rows are "
         "'Date reported').",
         "2012-2022 is the newest complete raw release available here; the 2012-2023 and "
