@@ -917,14 +917,15 @@ def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
     return _Layer(
         name="transit_stops",
         frame=out,
-        publisher=f"Transit agencies ({publishers}); complete feeds via {_FREE_TRANSIT} "
-        "(transit.land); the 2015 CTtransit feed via "
-        + TRANSIT_ORIGINS["cttransit_hartford_gtfs_2015_partial"],
+        publisher="The transit agencies publishing each GTFS feed: "
+        + ", ".join(sorted({_FEED_PUBLISHERS.get(f, f) for f in feeds})),
         period="2015 (CTtransit partial feed) and 2021-2022 (complete feeds)",
         sources=sources,
         transformations=[
             "stops.txt of every feed folder under transit/ (feed = folder name); rows sorted "
-            "by feed and stop_id; stop_id kept as text.",
+            "by feed and stop_id; stop_id kept as text. Feeds and publishers: "
+            + publishers
+            + f"; the complete feeds come via {_FREE_TRANSIT} (transit.land).",
             "complete_feed = the folder has stop_times.txt (complete: "
             + ", ".join(complete)
             + "; partial: "
