@@ -266,7 +266,7 @@ def _fix_polygons(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int, int]:
     invalid = present & ~shapely.is_valid(values)
     out = values.copy()
     for i in np.flatnonzero(invalid):
-        out[i] = _polygonal(shapely.make_valid(values[i]))
+        out[i] = _polygonal(shapely.make_valid(values[i], method="structure", keep_collapsed=False))
     empty = ~present | shapely.is_empty(out)
     return (
         gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs),
@@ -366,7 +366,7 @@ def _towns_layer(ctx: _Context) -> _Layer:
             "population = 'Total population' of the level 6_town row of the ACS profile, "
             "joined on the town name (the names match exactly).",
             f"Reprojected from EPSG:4326 to {BUNDLE_CRS}; {n_fixed} invalid polygon(s) repaired "
-            "with shapely make_valid; polygons stored as MultiPolygon.",
+            "with shapely make_valid (method 'structure'); polygons stored as MultiPolygon.",
             "area_km2 = polygon area in EPSG:6433, in km2, rounded to 0.001.",
             "No simplification beyond the source's own.",
         ],
@@ -412,6 +412,7 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
     absent = raw.attrs["absent_columns"]
     n_date_reported = int((frame["date_type"] == "Date reported").sum())
     blank_injury_state = int(raw["injury_state"].isna().sum())
+    blank_residence_state = int(raw["residence_state"].isna().sum())
     tol = int(NEAREST_TOWN_TOLERANCE_M)
     n_villages = len(ctx.index.villages)
 
@@ -463,8 +464,11 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
         "The OCME geocoder appended ', CT' to every label, so out-of-state cities with a blank "
         "state got wrong Connecticut coordinates (e.g. PORT CHESTER near Southington); such "
         "names are OUT_OF_STATE through the crosswalk rather than placed by their coordinate.",
-        f"Injury State is blank in {blank_injury_state} rows; a blank state is read as "
-        "Connecticut when the city resolves to a town.",
+        f"Injury State is blank in {blank_injury_state} rows and Residence State in "
+        f"{blank_residence_state}; a blank state is read as Connecticut when the city resolves "
+        "to a town, so a few same-named places in other states may be counted in the "
+        "Connecticut town (e.g. one Residence City ORANGE has Residence County ORANGE, which "
+        "is not Orange's county in Connecticut).",
         f"Date Type mixes the date of death and the date reported ({n_date_reported} rows are "
         "'Date reported').",
         "2012-2022 is the newest complete raw release available here; the 2012-2023 and "
@@ -913,14 +917,15 @@ def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
     return _Layer(
         name="transit_stops",
         frame=out,
-        publisher=f"Transit agencies ({publishers}); complete feeds via {_FREE_TRANSIT} "
-        "(transit.land); the 2015 CTtransit feed via "
-        + TRANSIT_ORIGINS["cttransit_hartford_gtfs_2015_partial"],
+        publisher="The transit agencies publishing each GTFS feed: "
+        + ", ".join(sorted({_FEED_PUBLISHERS.get(f, f) for f in feeds})),
         period="2015 (CTtransit partial feed) and 2021-2022 (complete feeds)",
         sources=sources,
         transformations=[
             "stops.txt of every feed folder under transit/ (feed = folder name); rows sorted "
-            "by feed and stop_id; stop_id kept as text.",
+            "by feed and stop_id; stop_id kept as text. Feeds and publishers: "
+            + publishers
+            + f"; the complete feeds come via {_FREE_TRANSIT} (transit.land).",
             "complete_feed = the folder has stop_times.txt (complete: "
             + ", ".join(complete)
             + "; partial: "
@@ -976,7 +981,8 @@ def _sewer_layer(ctx: _Context) -> _Layer:
             + ", ".join(f"{k} {v}" for k, v in statuses.items())
             + "); SHAPE_Length and SHAPE_Area (in degrees) dropped.",
             f"Reprojected to EPSG:6433; {n_fixed} invalid polygon(s) repaired with shapely "
-            f"make_valid (polygonal parts kept); {n_empty} empty geometr(y/ies) dropped; "
+            f"make_valid (method 'structure', polygonal parts kept); {n_empty} empty "
+            "geometr(y/ies) dropped; "
             "stored as MultiPolygon; area_km2 computed in EPSG:6433.",
             "No simplification beyond the source's own.",
         ],
@@ -994,19 +1000,26 @@ def _public_lands_layer(ctx: _Context) -> _Layer:
     if len(raw) == 0:
         raise DataError(f"Raw file {path} has no features.")
     metric = raw.to_crs(BUNDLE_CRS)
-    parts = shapely.get_parts(np.asarray(metric.geometry.values))
-    n_parts = int(parts.size)
-    polys: list[shapely.Geometry] = []
-    n_fixed = 0
-    n_non_polygon = 0
-    for part in parts:
-        if not isinstance(part, shapely.Polygon | shapely.MultiPolygon):
-            n_non_polygon += 1
-            continue
-        if not part.is_valid:
-            n_fixed += 1
-            part = _polygonal(shapely.make_valid(part))
-        polys.extend(shapely.get_parts(part))
+    # explode every collection and multipolygon down to single polygons (a multipolygon whose
+    # members touch is invalid as a whole although every member is valid)
+    members = np.asarray(metric.geometry.values, dtype=object)
+    n_invalid_multi = 0
+    while True:
+        multi = shapely.get_type_id(members) >= 4  # Multi* and GeometryCollection
+        if not multi.any():
+            break
+        n_invalid_multi += int((~shapely.is_valid(members[multi])).sum())
+        members = np.concatenate([members[~multi], shapely.get_parts(members[multi])])
+    is_poly = shapely.get_type_id(members) == 3
+    n_members = int(members.size)
+    n_non_polygon = int((~is_poly).sum())
+    members = members[is_poly]
+    invalid = ~shapely.is_valid(members)
+    n_fixed = int(invalid.sum())
+    polys: list[shapely.Geometry] = list(members[~invalid])
+    for poly in members[invalid]:
+        fixed = _polygonal(shapely.make_valid(poly, method="structure", keep_collapsed=False))
+        polys.extend(shapely.get_parts(fixed))
     n_before = len(polys)
     polys = [p for p in polys if not p.is_empty and p.area > 0]
     n_empty = n_before - len(polys)
@@ -1032,9 +1045,11 @@ def _public_lands_layer(ctx: _Context) -> _Layer:
         period="about 2022 or earlier (undated)",
         sources=[PUBLIC_LANDS_GEOJSON],
         transformations=[
-            f"The single GeometryCollection exploded into its {n_parts} members; "
+            f"The GeometryCollection exploded into {n_members} single polygons "
+            f"({n_invalid_multi} multi-part geometr(y/ies) invalid as a whole, as members "
+            "intersect; each polygon is then checked on its own); "
             f"{n_non_polygon} non-polygon member(s) dropped; {n_fixed} invalid polygon(s) "
-            "repaired with shapely make_valid; multipolygons split into single polygons; "
+            "repaired with shapely make_valid (method 'structure'); "
             f"{n_empty} empty or zero-area polygon(s) dropped; {len(geoms)} polygons kept.",
             "Reprojected to EPSG:6433; land_id numbers the polygons after sorting by bounding "
             "box and area; area_km2 computed in EPSG:6433.",

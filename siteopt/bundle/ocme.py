@@ -266,7 +266,9 @@ def read_ocme_csv(path: Path | str) -> pd.DataFrame:
             out[name] = np.zeros(len(raw), dtype=bool)
             continue
         cells = raw[col]
-        out[name] = cells.map(lambda v, n=name: flag_value(n, v)).astype(bool)
+        # interpret each distinct cell once
+        distinct = {v: flag_value(name, v) for v in cells.unique()}
+        out[name] = cells.map(distinct).astype(bool)
         odd = cells.str.strip()
         odd = odd[~odd.str.upper().isin({"", "Y", "N"})]
         for value, count in sorted(odd.value_counts().items()):
@@ -310,8 +312,9 @@ def assign_death_ids(deaths: pd.DataFrame) -> pd.DataFrame:
             "Cannot number deaths without a date; drop the rows whose date is missing first."
         )
     key_cols = ["date", *(c for c in CANONICAL_COLUMNS if c not in {"source_row", "date"})]
-    keys = deaths[key_cols].astype(object).where(deaths[key_cols].notna(), "").astype(str)
-    order = np.lexsort([keys[c].to_numpy() for c in reversed(key_cols)])
+    # rank every column by its sorted distinct values (missing first), then sort on the ranks
+    codes = [pd.factorize(deaths[c], sort=True, use_na_sentinel=True)[0] for c in key_cols]
+    order = np.lexsort(codes[::-1])
     out = deaths.iloc[order].reset_index(drop=True)
     seq = out.groupby("year").cumcount() + 1
     out["death_id"] = out["year"].astype(str) + "-" + seq.map("{:06d}".format)

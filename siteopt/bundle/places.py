@@ -160,6 +160,15 @@ def parse_geo(values: pd.Series) -> pd.DataFrame:
         placeholder: a label without a city, or one of :data:`STATEWIDE_PLACEHOLDERS`).
     """
     text = values.astype(object).where(values.notna(), "").astype(str)
+    # a few hundred distinct strings repeat over thousands of rows: parse each once
+    codes, uniques = pd.factorize(text)
+    parsed = _parse_geo_distinct(pd.Series(uniques, dtype=object))
+    out = parsed.iloc[codes].set_axis(values.index)
+    out["placeholder"] = out["placeholder"].astype(bool)
+    return out
+
+
+def _parse_geo_distinct(text: pd.Series) -> pd.DataFrame:
     parts = text.str.extract(_GEO_RE)
     label = parts["label"].fillna("").str.strip()
     has_comma = label.str.contains(",", regex=False)
@@ -178,7 +187,7 @@ def parse_geo(values: pd.Series) -> pd.DataFrame:
             "lon": lon,
             "placeholder": placeholder.astype(bool),
         },
-        index=values.index,
+        index=text.index,
     )
 
 
