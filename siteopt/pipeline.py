@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from siteopt.inputs import Inputs, load_inputs
-from siteopt.models import solve as solve_model
+from siteopt.models.reduce import solve_reduced as solve_model
 from siteopt.models.base import ModelSpec, Rules, Solution, SolverSpec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario, load_scenario

@@ -92,3 +92,7 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="siteopt")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m siteopt``."""
+
+from siteopt.cli.main import main
+
+main()
