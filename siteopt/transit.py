@@ -264,7 +264,9 @@ def read_feed(path: Path, name: str | None = None) -> Feed:
         routes = src.read("routes.txt")
         trips = src.read("trips.txt")
         calendar = (
-            _parse_calendar(src.read("calendar.txt"), feed_name) if src.has("calendar.txt") else None
+            _parse_calendar(src.read("calendar.txt"), feed_name)
+            if src.has("calendar.txt")
+            else None
         )
         cdates = (
             _parse_calendar_dates(src.read("calendar_dates.txt"), feed_name)
@@ -327,9 +329,7 @@ def parse_gtfs_times(
     i = _first_bad(bad)
     if i is not None:
         raise _fail(feed, file, i, column, text.iloc[i], "is not a valid time H:MM:SS")
-    secs = (
-        pd.to_numeric(parts[0]) * 3600 + pd.to_numeric(parts[1]) * 60 + pd.to_numeric(parts[2])
-    )
+    secs = pd.to_numeric(parts[0]) * 3600 + pd.to_numeric(parts[1]) * 60 + pd.to_numeric(parts[2])
     return secs.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -389,7 +389,11 @@ def _parse_calendar_dates(df: pd.DataFrame, feed: str) -> pd.DataFrame:
     i = _first_bad(bad)
     if i is not None:
         raise _fail(
-            feed, "calendar_dates.txt", i, "exception_type", df["exception_type"].iloc[i],
+            feed,
+            "calendar_dates.txt",
+            i,
+            "exception_type",
+            df["exception_type"].iloc[i],
             "must be 1 (added) or 2 (removed)",
         )
     df["exception"] = df["exception_type"].astype(int)
@@ -409,7 +413,9 @@ def _parse_frequencies(df: pd.DataFrame, feed: str, trips: pd.DataFrame) -> pd.D
     bad = (head.isna() | (head <= 0) | (head != np.floor(head))).to_numpy()
     i = _first_bad(bad)
     if i is not None:
-        raise _fail(feed, f, i, "headway_secs", df["headway_secs"].iloc[i], "must be an integer > 0")
+        raise _fail(
+            feed, f, i, "headway_secs", df["headway_secs"].iloc[i], "must be an integer > 0"
+        )
     df["headway_s"] = head.to_numpy(np.float64)
     i = _first_bad((df["end_s"] <= df["start_s"]).to_numpy())
     if i is not None:
@@ -519,9 +525,7 @@ def _service_ids(feed: Feed) -> NDArray[np.str_]:
     return np.array(sorted(set(ids)), dtype=object)
 
 
-def active_matrix(
-    feed: Feed, days: pd.DatetimeIndex
-) -> tuple[NDArray[np.str_], NDArray[np.bool_]]:
+def active_matrix(feed: Feed, days: pd.DatetimeIndex) -> tuple[NDArray[np.str_], NDArray[np.bool_]]:
     """Which service_ids run on which days (calendar.txt, then calendar_dates.txt exceptions).
 
     Returns
@@ -901,7 +905,9 @@ def transit_access(
     if stations is not None and len(stations) and m:
         st = to_metric(stations, "stations")
         if "station_name" not in st.columns:
-            raise DataError("the stations layer lacks 'station_name'; build it with station_points().")
+            raise DataError(
+                "the stations layer lacks 'station_name'; build it with station_points()."
+            )
         d, k = cKDTree(_point_xy(st, "stations")).query(cxy)
         df["dist_station_m"] = np.asarray(d, np.float64)
         df["station_name"] = st["station_name"].astype(str).to_numpy()[np.asarray(k)]
@@ -925,12 +931,17 @@ def stops_frame(levels: Iterable[pd.DataFrame]) -> gpd.GeoDataFrame:
     frames = [f for f in levels if len(f)]
     if not frames:
         df = pd.DataFrame(
-            columns=["feed", "stop_id", "stop_name", "lon", "lat", "departures",
-                     "departures_per_hour"]
+            columns=[
+                "feed",
+                "stop_id",
+                "stop_name",
+                "lon",
+                "lat",
+                "departures",
+                "departures_per_hour",
+            ]
         )
     else:
         df = pd.concat(frames, ignore_index=True)
-    g = gpd.GeoDataFrame(
-        df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326"
-    )
+    g = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
     return g.to_crs(METRIC_CRS)

@@ -83,7 +83,9 @@ def _feed(h: Any, value: Any) -> None:
     elif isinstance(value, Path):
         h.update(b"path:" + str(value).encode())
     elif isinstance(value, bool | int | float | str) or value is None:
-        h.update(b"val:" + json.dumps(value if not isinstance(value, float) else repr(value)).encode())
+        h.update(
+            b"val:" + json.dumps(value if not isinstance(value, float) else repr(value)).encode()
+        )
     elif isinstance(value, np.generic):
         _feed(h, value.item())
     else:

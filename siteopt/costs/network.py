@@ -204,8 +204,10 @@ def _edges_from_graph(graph: nx.MultiDiGraph, source: str) -> Edges:
     xs = [graph.nodes[n].get("x") for n in node_ids]
     ys = [graph.nodes[n].get("y") for n in node_ids]
     nodes = pd.DataFrame(
-        {"x": pd.to_numeric(pd.Series(xs), errors="coerce").to_numpy(np.float64),
-         "y": pd.to_numeric(pd.Series(ys), errors="coerce").to_numpy(np.float64)},
+        {
+            "x": pd.to_numeric(pd.Series(xs), errors="coerce").to_numpy(np.float64),
+            "y": pd.to_numeric(pd.Series(ys), errors="coerce").to_numpy(np.float64),
+        },
         index=pd.Index(node_ids, name="node"),
     )
     if nodes[["x", "y"]].isna().any().any():
@@ -338,11 +340,14 @@ def download_graph(
     ox.settings.useful_tags_way = sorted(set(saved) | set(FILTER_TAGS))
     try:
         if bbox is not None:
+            west, south, east, north = (float(b) for b in bbox)
             graph = ox.graph_from_bbox(
-                tuple(float(b) for b in bbox), network_type=mode, simplify=False, retain_all=True
+                (west, south, east, north), network_type=mode, simplify=False, retain_all=True
             )
         else:
-            graph = ox.graph_from_place(place, network_type=mode, simplify=False, retain_all=True)
+            graph = ox.graph_from_place(
+                str(place), network_type=mode, simplify=False, retain_all=True
+            )
     except Exception as exc:  # network, geocoding and Overpass errors
         raise InputError(f"could not download the street network ({what}): {exc}.") from exc
     finally:
@@ -478,7 +483,10 @@ class StreetNetwork:
             If no edge is usable for the mode.
         """
         _check_mode(mode)
-        for label, value in (("walk speed", walk_speed_kmh), ("drive fallback", drive_fallback_kmh)):
+        for label, value in (
+            ("walk speed", walk_speed_kmh),
+            ("drive fallback", drive_fallback_kmh),
+        ):
             if not np.isfinite(value) or value <= 0:
                 raise InputError(f"{label} must be a number of km/h > 0; got {value}.")
         table = dict(DEFAULT_DRIVE_KMH if drive_speeds_kmh is None else drive_speeds_kmh)
@@ -723,7 +731,9 @@ def network_pairs(
         "metric": metric,
         "cutoff": float(cutoff),
         "walk_speed_kmh": float(walk_speed_kmh),
-        "drive_speeds_kmh": dict(DEFAULT_DRIVE_KMH if drive_speeds_kmh is None else drive_speeds_kmh),
+        "drive_speeds_kmh": dict(
+            DEFAULT_DRIVE_KMH if drive_speeds_kmh is None else drive_speeds_kmh
+        ),
         "drive_fallback_kmh": float(drive_fallback_kmh),
         "include_snap": bool(include_snap),
         "max_snap_m": None if max_snap_m is None else float(max_snap_m),
