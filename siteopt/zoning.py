@@ -115,7 +115,9 @@ def read_districts(path: Path, code_field: str, *, layer: str | None = None) -> 
         geoms[invalid] = shapely.make_valid(geoms[invalid])
     codes = gdf.loc[keep, code_field].astype(object)
     text = [None if pd.isna(c) or str(c).strip() == "" else str(c).strip() for c in codes]
-    return gpd.GeoDataFrame({"district": text}, geometry=list(geoms), crs=gdf.crs)
+    return gpd.GeoDataFrame(
+        {"district": pd.Series(text, dtype=object)}, geometry=list(geoms), crs=gdf.crs
+    )
 
 
 def _norm_status(value: object) -> str:
@@ -284,7 +286,13 @@ def zoning_status(
     district = np.full(n, None, dtype=object)
     dist = np.full(n, np.nan)
     if n and len(layer):
-        codes = layer["district"].to_numpy(dtype=object)
+        codes = np.array(
+            [
+                None if pd.isna(c) or str(c).strip() == "" else str(c).strip()
+                for c in layer["district"]
+            ],
+            dtype=object,
+        )
         rank = _code_rank(codes)
         pts = shapely.points(pts_xy)
         tree = shapely.STRtree(layer.geometry.to_numpy())
@@ -303,7 +311,13 @@ def zoning_status(
                 district[rest[sel[0]]] = codes[sel[1]]
                 dist[rest[sel[0]]] = sel[2]
     status = [UNKNOWN if d is None else table.get(str(d), UNKNOWN) for d in district]
-    return pd.DataFrame({"district": district, "use_status": status, "snap_m": dist})
+    return pd.DataFrame(
+        {
+            "district": pd.Series(district, dtype=object),
+            "use_status": pd.Series(status, dtype=object),
+            "snap_m": dist,
+        }
+    )
 
 
 def _code_rank(codes: np.ndarray) -> np.ndarray:

@@ -166,7 +166,7 @@ def read_graph(path: Path) -> Edges:
         raise InputError(f"street network file {path} does not exist.")
     name = path.name.lower()
     if name.endswith((".osm.pbf", ".pbf")):
-        return _edges_from_pbf(path)
+        return read_osm_with_gdal(path)
     if name.endswith((".osm", ".xml", ".osm.bz2", ".xml.bz2")):
         return _edges_from_graph(_graph_from_xml(path), str(path))
     if name.endswith(".graphml"):
@@ -235,8 +235,18 @@ def _tag_text(value: Any) -> Any:
     return str(value)
 
 
-def _edges_from_pbf(path: Path) -> Edges:
-    """Ways of an OSM PBF file through GDAL's OSM driver (pyogrio)."""
+def read_osm_with_gdal(path: Path) -> Edges:
+    """Street graph of an OSM PBF (or XML) file read with GDAL's OSM driver through pyogrio.
+
+    Every way with a ``highway`` tag becomes edges between its consecutive nodes (nodes are
+    identified by their exact coordinates), one-way tags (``oneway``, roundabouts) are followed,
+    and edge lengths are great-circle metres as OSMnx computes them.
+
+    Raises
+    ------
+    DataError
+        If GDAL cannot read the file or it holds no highway.
+    """
     import pyogrio
     import shapely
     from osmnx.distance import great_circle
