@@ -235,3 +235,31 @@ def test_bad_frequency_headway(tmp_path: Path) -> None:
 def test_missing_path() -> None:
     with pytest.raises(InputError, match="does not exist"):
         read_feed(Path("/nonexistent/feed"))
+
+
+def test_build_transit_levels_skips_partial_feeds(tmp_path: Path) -> None:
+    from siteopt.bundle.transit_levels import build_transit_levels
+
+    write_feed(tmp_path / "src" / "b_tiny")
+    write_feed(tmp_path / "src" / "a_partial", stop_times=None)  # no stop_times: skipped
+    gdf, info = build_transit_levels(tmp_path / "src")
+    assert info == [
+        {
+            "feed": "b_tiny",
+            "service_date": "2022-01-03",
+            "calendar_start": "2022-01-03",
+            "calendar_end": "2022-01-31",
+            "trips_on_day": 11,
+            "stops": 5,
+            "interpolated_times": 4,
+            "window": "07:00-19:00",
+        }
+    ]
+    assert gdf.crs.to_epsg() == 6433
+    assert counts(gdf) == {"S1": 2, "S2": 2, "S3": 1, "S4": 5, "S5": 0}
+    assert (gdf["service_date"] == "2022-01-03").all()
+    # S1 at 41.3 N, 72.9 W lies inside Connecticut's EPSG:6433 extent, in metres
+    s1 = gdf.set_index("stop_id").geometry["S1"]
+    assert 200_000 < s1.x < 400_000 and 150_000 < s1.y < 300_000
+    with pytest.raises(DataError, match="no complete GTFS feed"):
+        build_transit_levels(tmp_path / "src" / "a_partial")
