@@ -129,7 +129,7 @@ _EXCLUDE: dict[str, dict[str, str]] = {
 }
 
 #: largest number of float64 distances held at once by the batched Dijkstra
-_BATCH_CELLS = 20_000_000
+_BATCH_CELLS = 5_000_000
 #: edges shorter than this (metres) are stored at this length so the CSR keeps them
 _MIN_EDGE_M = 1e-9
 
