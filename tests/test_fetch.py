@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
+import stat
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +62,7 @@ class Route:
     fail_first: int = 0  # answer 500 to this many requests before behaving
     always_status: int | None = None  # answer this status every time
     truncate: bool = False  # declare a Content-Length larger than the bytes sent
+    delay: float = 0.0  # seconds to wait before answering
     failures_served: int = 0
 
 
@@ -102,7 +106,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path, _, query = self.path.partition("?")
-            entry = {
+            entry: dict[str, Any] = {
                 "path": path,
                 "query": query,
                 "if_none_match": self.headers.get("If-None-Match"),
@@ -131,13 +135,17 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                     status = 200
                 entry["status"] = status
                 server.log.append(entry)
-            if status == 200 and route is not None:
-                body = route.body
-                self._answer(200, route, body)
-            elif status == 304:
-                self._answer(304, route)
-            else:
-                self._answer(status, None, f"error {status}".encode())
+            if route is not None and route.delay:
+                time.sleep(route.delay)
+            try:
+                if status == 200 and route is not None:
+                    self._answer(200, route, route.body)
+                elif status == 304:
+                    self._answer(304, route)
+                else:
+                    self._answer(status, None, f"error {status}".encode())
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
 
     return Handler
 
@@ -251,6 +259,9 @@ def test_first_fetch_downloads_and_records_state(tmp_path: Path, server: Server)
     assert (req["if_none_match"], req["if_modified_since"], req["status"]) == (None, None, 200)
     assert _temp_leftovers(dest) == []
     assert not report.offline and report.failed == ()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((dest / OCME_DEST).stat().st_mode) == 0o666 & ~umask
 
 
 def test_report_is_deterministic(tmp_path: Path, server: Server) -> None:
@@ -274,7 +285,7 @@ def test_second_fetch_of_unchanged_sources_downloads_nothing(
     server.routes["/schools.csv"] = Route(
         (FIXTURES / "education_directory_small.csv").read_bytes(), last_modified=LM1
     )
-    extra = {
+    extra: dict[str, dict[str, Any]] = {
         "cttransit_gtfs": {"url": server.url("/gtfs.zip")},
         "ct_school_directory": {
             "url": server.url("/schools.csv"),
@@ -395,6 +406,27 @@ def test_always_500_fails_after_bounded_tries_and_keeps_the_file(
     assert not report.offline
 
 
+def test_a_slow_server_times_out_and_keeps_the_file(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, etag='"v1"')
+    sources = _sources(tmp_path, server)
+    dest = tmp_path / "raw"
+    _run(sources, dest, [OCME])
+    server.routes["/ocme.csv"] = Route(V2, etag='"v2"', delay=0.6)
+    [result] = _run(sources, dest, [OCME], timeout=0.2, retries=0).results
+    assert (result.status, result.failure, result.attempts) == ("failed", "network", 1)
+    assert result.detail == "no answer within 0.2 s (timed out); the previous files were kept"
+    assert (dest / OCME_DEST).read_bytes() == V1
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, etag='"v1"')
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    [result] = _run(_sources(tmp_path, server), tmp_path / "raw", [OCME], console=console).results
+    assert result.status == "downloaded"
+    assert f"{OCME}: " in out.getvalue() and "downloaded" in out.getvalue()
+
+
 def test_a_404_is_not_retried(tmp_path: Path, server: Server) -> None:
     _, report, _ = _good_then(tmp_path, server, Route(V2, always_status=404))
     [result] = report.results
@@ -454,6 +486,10 @@ def test_gtfs_zip_missing_stop_times_keeps_the_feed(tmp_path: Path, server: Serv
     names = sorted(p.name for p in feed.iterdir())
     assert first.status == "downloaded"
     assert names == sorted(p.name for p in (FIXTURES / "gtfs").iterdir())
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(feed.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((feed / "stops.txt").stat().st_mode) == 0o666 & ~umask
     assert (feed / "stop_times.txt").read_bytes() == (FIXTURES / "gtfs/stop_times.txt").read_bytes()
     assert read_state(dest)["cttransit_gtfs"]["files"]["transit/cttransit_gtfs/stops.txt"] == _sha(
         (FIXTURES / "gtfs/stops.txt").read_bytes()
@@ -639,7 +675,7 @@ class _Root(click.Group):
             return super().invoke(ctx)
         except SiteoptError as exc:
             err = click.ClickException(str(exc))
-            err.exit_code = exc.exit_code
+            err.exit_code = exc.exit_code  # type: ignore[misc]
             raise err from None
 
 

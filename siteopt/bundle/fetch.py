@@ -647,11 +647,23 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        _normal_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(path: Path | str, *, folder: bool = False) -> None:
+    """Give a temporary file (0600) or folder (0700) the mode a normal one would have."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
 
 
 def _sha256_file(path: Path) -> str:
@@ -786,6 +798,7 @@ def _attempt(
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=_TEMP_PREFIX, suffix=".part")
         tmp = Path(tmp_name)
         try:
+            _normal_mode(tmp)
             with os.fdopen(fd, "wb") as fh:
                 while True:
                     try:
@@ -1212,10 +1225,11 @@ def _stage_text(dest_dir: Path, rel: str, text: str, staged: _Staged) -> None:
     final = dest_dir / rel
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=_TEMP_PREFIX, suffix=".part")
+    staged.moves.append((Path(tmp), final))
     data = text.encode("utf-8")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    staged.moves.append((Path(tmp), final))
+    _normal_mode(tmp)
     staged.files[rel] = hashlib.sha256(data).hexdigest()
 
 
@@ -1228,6 +1242,7 @@ def _stage(src: Source, dest_dir: Path, download: _Download) -> _Staged:
             final = dest_dir / src.dest
             members = _check_gtfs(download.path, src.expect)
             tmp_dir = Path(tempfile.mkdtemp(dir=final.parent, prefix=_TEMP_PREFIX))
+            _normal_mode(tmp_dir, folder=True)
             staged.moves.append((tmp_dir, final))
             with zipfile.ZipFile(download.path) as zf:
                 for name in sorted(members):
