@@ -1,0 +1,7 @@
+"""Exact optimisation models: ``solve(problem, spec, solver) -> Solution``."""
+
+from __future__ import annotations
+
+from siteopt.models.api import solve
+
+__all__ = ["solve"]

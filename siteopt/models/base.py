@@ -91,6 +91,9 @@ class ModelSpec:
     tie_break: Literal["distance", "none"] = "distance"
     rules: Rules = field(default_factory=Rules)
     alternatives: int = 0  #: number of ranked alternative site sets besides the optimum
+    #: compute Solution.marginal: per selected site, the loss when it is forbidden and the
+    #: other sites are re-optimised (one extra exact solve per selected site)
+    marginal: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1304 @@
+"""Build the Connecticut data bundle from the raw source directory.
+
+``build_bundle(source, dest)`` reads the raw files (laid out like ``/work/shared/data``: see its
+``SOURCES.md``) and writes ``dest/connecticut.gpkg`` (every geometry layer in EPSG:6433),
+``dest/bundle.json`` (the manifest) and ``dest/README.md`` (generated from the manifest).
+The build is deterministic: rows are sorted by stable ids, the manifest has no timestamps and
+the GeoPackage's own timestamps are pinned, so the same sources give the same files.
+
+Run it as ``python -m siteopt.bundle.build --source DIR --dest DIR [--overwrite]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from rich.console import Console
+from rich.table import Table
+
+from siteopt._errors import DataError, OutputError, OutputExistsError, SiteoptError
+from siteopt.bundle.layers import (
+    BUNDLE_CRS,
+    BUNDLE_FILE,
+    BUNDLE_FILES,
+    GEOMETRY,
+    LAYERS,
+    MANIFEST_FILE,
+    README_FILE,
+    SCHEMAS,
+)
+from siteopt.bundle.manifest import render_readme, write_json
+from siteopt.bundle.ocme import assign_death_ids, read_ocme_csv
+from siteopt.bundle.places import (
+    METHODS,
+    NEAREST_TOWN_TOLERANCE_M,
+    TownIndex,
+    load_villages,
+    parse_geo,
+    villages_path,
+)
+
+#: the bundle must stay this small (all files together)
+MAX_BUNDLE_BYTES = 20 * 1024 * 1024
+#: GeoPackage ``last_change`` timestamps are pinned to this value so rebuilds are identical
+PINNED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
+#: transit stops farther than this from every town are dropped as bad coordinates (real
+#: stops over the state line, e.g. Katonah NY at 12 km, are kept)
+TRANSIT_MAX_OUTSIDE_M = 50_000.0
+#: manifest format version
+FORMAT_VERSION = 1
+
+# raw files, relative to the source directory, with their upstream origin (see SOURCES.md)
+TOWNS_GEOJSON = "boundaries/ct_towns.geojson"
+TRACT_CROSSWALK = "boundaries/ct_tract_2020_to_town_planning_region_crosswalk.csv"
+ACS_PROFILE = "population/ct_acs5_2023_town_region_basic_profile.csv"
+OCME_CSV = "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv"
+SCHOOLS_CSV = "sensitive/ct_schools_points_2023.csv"
+HOSPITALS_CSV = "services/ct_hospitals_geocoded.csv"
+OTP_CSV = "services/ct_opioid_treatment_programs_samhsa_geocoded.csv"
+METHADONE_CSV = "services/ct_methadone_providers_2017_geocoded.csv"
+SUD_CSV = "services/ct_substance_use_treatment_facilities_geocoded.csv"
+FQHC_CSV = "services/ct_fqhc_geocoded.csv"
+SSP_CSV = "services/ct_syringe_services_programs_partial.csv"
+SEWER_GEOJSON = "zoning/ct_sewer_service_areas.geojson"
+PUBLIC_LANDS_GEOJSON = "zoning/ct_federal_state_public_lands.geojson"
+STATIONS_CSV = "transit/ct_rail_fastrak_ferry_stations.csv"
+TRANSIT_DIR = "transit"
+
+_OEPS = "GeoDaCenter/opioid-policy-scan@89c169da02aeccf5c6573e4bf2730bb505687959"
+_ZA = "zoningatlas/web-map@1ece837d636ea46b69ac6a73beb591698c985c64"
+_FREE_TRANSIT = "aquaticpotato3677/free-transit@a2867f2e972989c623077f58f5e574a242a97d1a"
+ORIGINS: dict[str, str] = {
+    TOWNS_GEOJSON: "HandsOnDataViz/book:data/ct-towns.geojson"
+    "@3fe9598a6ba2e2874cae669a019f0e704c6004ae",
+    TRACT_CROSSWALK: "CT-Data-Collaborative/2022-tract-crosswalk:2022tractcrosswalk.csv"
+    "@5dc032c0aadf1e79e834f97367d0c4e29604e6be",
+    ACS_PROFILE: "CT-Data-Haven/2023acs:to_distro/town_acs_basic_distro_2023.csv"
+    "@a33ecc549a6c0df72f0b9c68034e559de6ae257c",
+    OCME_CSV: "suryamanjri00/Accidental-Drug-Deaths-in-Connecticut-:"
+    "Accidental_Drug_Related_Deaths_2012-2022.csv@1c34f1b9a8655b9d34c1d5a1d87942cefff85342 "
+    "(data.ct.gov dataset rybz-nyjw)",
+    SCHOOLS_CSV: "derived from darrentweng/CTSchoolPerformance15-22:Education_Directory.csv"
+    "@f1d53f09416aba94ae0250a82c453de78d95f95f (data.ct.gov dataset 9k2y-kqxn)",
+    HOSPITALS_CSV: f"{_OEPS}:data_final/Health Resources/Hospitals_Geocoded.csv (CT rows)",
+    OTP_CSV: f"{_OEPS}:data_final/Health Resources/OpioidTreatmentProgram_Geocoded.csv (CT rows)",
+    METHADONE_CSV: f"{_OEPS}:data_final/moud/historic/meth-2017.csv (CT rows)",
+    SUD_CSV: f"{_OEPS}:data_final/Health Resources/SubstanceUseTreatment_Geocoded.csv (CT rows)",
+    FQHC_CSV: f"{_OEPS}:data_final/Health Resources/FQHC_Geocoded.csv (CT rows)",
+    SSP_CSV: "transcribed by hand from http://positivepreventionct.org/drug-user-health/ and "
+    "http://www.aids-ct.org/sep.html",
+    SEWER_GEOJSON: f"{_ZA}:data/sewer.min.geojson",
+    PUBLIC_LANDS_GEOJSON: f"{_ZA}:data/federal-state.min.geojson",
+    STATIONS_CSV: f"{_ZA}:data/transit.js (JS array converted to CSV)",
+}
+TRANSIT_ORIGINS: dict[str, str] = {
+    "cttransit_hartford_gtfs_2015_partial": "matthew-shafran/CS410-CTFastrak:App/data/csv/"
+    "stops.txt@05236bf3a4456e58347abb7c6bb45408c05fb96b",
+}
+_FEED_PUBLISHERS: dict[str, str] = {
+    "cttransit_hartford_gtfs_2015_partial": "CTtransit / CTDOT (Hartford, New Britain-Bristol)",
+    "hart_danbury_gtfs_2022": "Housatonic Area Regional Transit (Danbury)",
+    "middletown_area_transit_gtfs_2022": "Middletown Area Transit",
+    "9town_estuary_transit_gtfs_2022": "9 Town Transit / Estuary Transit District",
+    "norwalk_transit_gtfs_2021": "Norwalk Transit District",
+    "seat_southeast_area_transit_gtfs_2022": "Southeast Area Transit District",
+    "uconn_wrtd_windham_gtfs_2022": "UConn Transportation and Windham Region Transit District",
+}
+
+#: the fixed raw files the build needs (the transit feeds are found under transit/)
+REQUIRED_FILES: tuple[str, ...] = tuple(ORIGINS)
+
+PLACE_KINDS: tuple[str, ...] = ("injury", "residence", "death")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build wrote.
+
+    Attributes
+    ----------
+    dest
+        The bundle directory.
+    rows
+        Rows per layer.
+    resolution
+        Per OCME place kind (injury, residence, death): rows per resolution method
+        (exact, crosswalk, point_in_polygon, unknown, out_of_state).
+    dropped
+        Per layer: rows dropped per reason.
+    gpkg_bytes
+        Size of ``connecticut.gpkg``.
+    total_bytes
+        Size of the three bundle files together.
+    """
+
+    dest: Path
+    rows: dict[str, int]
+    resolution: dict[str, dict[str, int]]
+    dropped: dict[str, dict[str, int]]
+    gpkg_bytes: int
+    total_bytes: int
+
+
+@dataclass
+class _Layer:
+    name: str
+    frame: pd.DataFrame
+    publisher: str
+    period: str
+    sources: list[str]
+    transformations: list[str]
+    caveats: list[str]
+    dropped: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    source: Path
+    towns: gpd.GeoDataFrame
+    index: TownIndex
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_source(source: Path) -> list[str]:
+    if not source.is_dir():
+        raise DataError(
+            f"Source directory {source} does not exist.",
+            hint="Pass --source the raw data directory (laid out like /work/shared/data).",
+        )
+    missing = [rel for rel in REQUIRED_FILES if not (source / rel).is_file()]
+    feeds = _transit_feeds(source)
+    if not feeds:
+        missing.append(f"{TRANSIT_DIR}/<feed>/stops.txt")
+    if missing:
+        raise DataError(
+            f"Source directory {source} lacks {len(missing)} raw file(s): {', '.join(missing)}.",
+            hint="Pass --source the raw data directory (laid out like /work/shared/data).",
+        )
+    return feeds
+
+
+def _transit_feeds(source: Path) -> list[str]:
+    root = source / TRANSIT_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "stops.txt").is_file())
+
+
+def _read_csv(ctx: _Context, rel: str) -> pd.DataFrame:
+    path = ctx.source / rel
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"Cannot read raw file {path}: {exc}") from exc
+    ctx.hashes[rel] = _sha256(path)
+    return frame.apply(lambda col: col.str.strip())
+
+
+def _read_vector(ctx: _Context, rel: str) -> gpd.GeoDataFrame:
+    path = ctx.source / rel
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except pyogrio.errors.DataSourceError as exc:
+        raise DataError(f"Cannot read raw file {path}: {exc}") from exc
+    ctx.hashes[rel] = _sha256(path)
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+        raise DataError(f"Raw file {path} has no geometry or no CRS.")
+    return frame
+
+
+def _require(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"Raw file {path} lacks column(s) {', '.join(missing)}.",
+            hint="Use the file described in SOURCES.md.",
+        )
+
+
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    return series.where(series.notna() & (series != "")).astype("str")
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal part of a geometry (make_valid can return collections with lines)."""
+    parts = [
+        p
+        for p in shapely.get_parts(geom)
+        if isinstance(p, shapely.Polygon | shapely.MultiPolygon) and not p.is_empty
+    ]
+    polys: list[shapely.Polygon] = []
+    for p in parts:
+        polys.extend(shapely.get_parts(p) if isinstance(p, shapely.MultiPolygon) else [p])
+    if not polys:
+        return shapely.Polygon()
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+
+
+def _fix_polygons(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int, int]:
+    """make_valid invalid polygons, keep polygonal parts; return (geoms, n_fixed, n_empty)."""
+    values = np.asarray(geoms.values, dtype=object)
+    present = ~shapely.is_missing(values)
+    invalid = present & ~shapely.is_valid(values)
+    out = values.copy()
+    for i in np.flatnonzero(invalid):
+        out[i] = _polygonal(shapely.make_valid(values[i]))
+    empty = ~present | shapely.is_empty(out)
+    return (
+        gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs),
+        int(invalid.sum()),
+        int(empty.sum()),
+    )
+
+
+def _to_multi(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    values = [
+        shapely.MultiPolygon([g]) if isinstance(g, shapely.Polygon) else g for g in geoms.values
+    ]
+    return gpd.GeoSeries(values, index=geoms.index, crs=geoms.crs)
+
+
+# --------------------------------------------------------------------------------------- towns
+
+
+def _load_towns(ctx_source: Path) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    hashes: dict[str, str] = {}
+    path = ctx_source / TOWNS_GEOJSON
+    raw = pyogrio.read_dataframe(path)
+    hashes[TOWNS_GEOJSON] = _sha256(path)
+    _require(raw, ["name", "num"], path)
+    raw = raw.rename(columns={"name": "town"})
+    raw["town_id"] = pd.to_numeric(raw["num"], errors="coerce").astype("Int64")
+    if raw["town"].nunique() != 169 or len(raw) != 169:
+        raise DataError(f"Raw file {path} must hold 169 distinct towns; found {len(raw)} rows.")
+    if sorted(raw["town_id"].dropna().tolist()) != list(range(1, 170)):
+        raise DataError(f"Raw file {path}: 'num' must number the towns 1 to 169.")
+    return raw[["town", "town_id", "geometry"]], hashes
+
+
+def _towns_layer(ctx: _Context) -> _Layer:
+    towns = ctx.towns.copy()
+    cw_path = ctx.source / TRACT_CROSSWALK
+    cw = _read_csv(ctx, TRACT_CROSSWALK)
+    _require(cw, ["town_name", "county_name", "ce_name_2022"], cw_path)
+    per_town = cw.groupby("town_name").agg(
+        county=("county_name", "unique"), planning_region=("ce_name_2022", "unique")
+    )
+    ambiguous = per_town[
+        (per_town["county"].map(len) > 1) | (per_town["planning_region"].map(len) > 1)
+    ]
+    if len(ambiguous):
+        raise DataError(
+            f"Raw file {cw_path} puts town {ambiguous.index[0]!r} in more than one county or "
+            "planning region."
+        )
+    per_town = per_town.apply(lambda col: col.str[0])
+    acs_path = ctx.source / ACS_PROFILE
+    acs = _read_csv(ctx, ACS_PROFILE)
+    _require(acs, ["level", "name", "Total population"], acs_path)
+    acs = acs[acs["level"] == "6_town"].set_index("name")
+    for label, table, path in (("crosswalk", per_town, cw_path), ("ACS profile", acs, acs_path)):
+        absent = sorted(set(towns["town"]) - set(table.index))
+        if absent:
+            raise DataError(
+                f"Raw file {path} ({label}) has no row for town(s) {', '.join(absent[:5])}."
+            )
+    towns["county"] = towns["town"].map(per_town["county"])
+    towns["planning_region"] = towns["town"].map(per_town["planning_region"])
+    pop = pd.to_numeric(towns["town"].map(acs["Total population"]), errors="coerce")
+    if pop.isna().any():
+        bad = towns.loc[pop.isna(), "town"].iloc[0]
+        raise DataError(f"Raw file {acs_path}: 'Total population' of {bad} is not a number.")
+    towns["population"] = pop.astype("Int64")
+    towns = towns.to_crs(BUNDLE_CRS)
+    geoms, n_fixed, n_empty = _fix_polygons(towns.geometry)
+    if n_empty:
+        raise DataError(f"Raw file {ctx.source / TOWNS_GEOJSON} has {n_empty} empty town(s).")
+    towns = towns.set_geometry(_to_multi(geoms))
+    towns["area_km2"] = (towns.geometry.area / 1e6).round(3)
+    towns = towns.sort_values("town_id").reset_index(drop=True)
+    # the official numbering sorts letters only ("Eastford" before "East Granby")
+    names = towns["town"].tolist()
+    alphabetical = names == sorted(names, key=lambda n: n.replace(" ", "").lower())
+    return _Layer(
+        name="towns",
+        frame=towns,
+        publisher="Boundaries: CT DEEP / US Census Bureau, simplified by HandsOnDataViz (Jack "
+        "Dougherty, Trinity College). County and planning region: CT Data Collaborative "
+        "2022 tract crosswalk. Population: US Census Bureau ACS 2019-2023 5-year, tabulated by "
+        "DataHaven.",
+        period="Boundaries undated (town lines are stable); population ACS 2019-2023",
+        sources=[TOWNS_GEOJSON, TRACT_CROSSWALK, ACS_PROFILE],
+        transformations=[
+            "town = 'name' and town_id = 'num' from ct_towns.geojson"
+            + (
+                " (num is the alphabetical town number 1-169, sorting letters only: Eastford "
+                "before East Granby)."
+                if alphabetical
+                else "."
+            ),
+            "county (the old 8 counties, county_name) and planning_region (2022 planning "
+            "region, ce_name_2022) from the tract crosswalk; every town's tracts agree.",
+            "population = 'Total population' of the level 6_town row of the ACS profile, "
+            "joined on the town name (the names match exactly).",
+            f"Reprojected from EPSG:4326 to {BUNDLE_CRS}; {n_fixed} invalid polygon(s) repaired "
+            "with shapely make_valid; polygons stored as MultiPolygon.",
+            "area_km2 = polygon area in EPSG:6433, in km2, rounded to 0.001.",
+            "No simplification beyond the source's own.",
+        ],
+        caveats=[
+            "The source polygons are simplified and generalise the coastline, so area_km2 "
+            "differs from official land area (it includes some water and loses some coast).",
+            "population is an ACS 5-year estimate (with a margin of error, not included), not "
+            "the 2020 decennial count.",
+            "The county is the legacy county (the 8 counties were abolished as governments in "
+            "1960 and replaced by planning regions as Census county equivalents in 2022).",
+        ],
+        extra={"population_total": int(towns["population"].sum())},
+    )
+
+
+# -------------------------------------------------------------------------------------- deaths
+
+
+def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
+    path = ctx.source / OCME_CSV
+    raw = read_ocme_csv(path)
+    ctx.hashes[OCME_CSV] = _sha256(path)
+    n_raw = len(raw)
+    no_date = raw["date"].isna()
+    frame = raw.loc[~no_date].copy()
+
+    resolution: dict[str, dict[str, int]] = {}
+    for kind in PLACE_KINDS:
+        state_col = f"{kind}_state"
+        geo = parse_geo(frame[f"{kind}_geo"])
+        res = ctx.index.resolve(frame[f"{kind}_city"], frame[state_col], geo)
+        frame[f"{kind}_town"] = res.town.astype("str")
+        frame[f"{kind}_town_method"] = res.method.astype("str")
+        resolution[kind] = res.counts()
+
+    frame = assign_death_ids(frame)[list(SCHEMAS["deaths"])]
+
+    by_year = {str(k): int(v) for k, v in frame["year"].value_counts().sort_index().items()}
+    flag_notes = [
+        f"{col}: {value!r} ({count} row{'s' if count != 1 else ''}) -> {str(mapped).lower()}"
+        for col, value, count, mapped in raw.attrs["flag_values"]
+    ]
+    absent = raw.attrs["absent_columns"]
+    n_date_reported = int((frame["date_type"] == "Date reported").sum())
+    blank_injury_state = int(raw["injury_state"].isna().sum())
+    tol = int(NEAREST_TOWN_TOLERANCE_M)
+    n_villages = len(ctx.index.villages)
+
+    def _counts(kind: str) -> str:
+        c = resolution[kind]
+        return ", ".join(f"{m} {c[m]}" for m in METHODS)
+
+    transformations = [
+        f"Read with siteopt.bundle.ocme.read_ocme_csv (layout {raw.attrs['layout']}); source "
+        "columns renamed to snake_case (Injury City -> injury_city, Meth/Amphetamine -> "
+        "meth_amphetamine, Morphine (Not Heroin) -> morphine_not_heroin, Heroin death "
+        "certificate (DC) -> heroin_dc, ...)"
+        + (f"; columns absent from the file: {', '.join(absent)}." if absent else "."),
+        f"date: m/d/Y parsed to ISO yyyy-mm-dd text; year from the date; {int(no_date.sum())} "
+        "row(s) without a date dropped.",
+        "date_type: 'Date of death' or 'Date reported' as in the source.",
+        "age: integer years, null when blank.",
+        "death_id = '<year>-<n:06d>': rows are sorted by date and then by every other source "
+        "field and numbered within each year, so ids do not depend on the file's row order.",
+        "Substance flags: a cell starting with 'Y' is true, blank or 'N' is false; in "
+        "other_opioid a named opioid (e.g. Buprenorphine) is true and a named non-opioid "
+        "(PCP, ketamine, Difluro) false. Non-standard cells and how they were read: "
+        + ("; ".join(flag_notes) if flag_notes else "none")
+        + ".",
+        "injury_town, residence_town, death_town: each place resolved to one of the 169 "
+        "towns, 'UNKNOWN' or 'OUT_OF_STATE', in this order: (1) a State other than CT "
+        "(blank, CT, CONNECTICUT, UNKNOWN and UK stay in play) -> OUT_OF_STATE; (2) the city "
+        "name, normalised (upper case, punctuation removed, a trailing ', CT' or ZIP dropped), "
+        "equal to a town name -> exact; (3) the village/post-office crosswalk "
+        f"siteopt/bundle/villages.csv ({n_villages} entries: villages, misspellings, "
+        "abbreviations, and out-of-state places that appear with a blank state) -> crosswalk; "
+        "(4) the *CityGeo coordinate: none, or the statewide placeholder (label 'CT', "
+        "41.575155 -72.738288 or 41.573503 -72.738306) -> UNKNOWN; a point in a town polygon "
+        f"(EPSG:6433; within {tol} m of one: the nearest) -> point_in_polygon; farther out -> "
+        "OUT_OF_STATE; (5) anything else (blank, UNKNOWN, UK) -> UNKNOWN. The method is kept "
+        "in <kind>_town_method.",
+        f"Resolution counts: injury: {_counts('injury')}; residence: {_counts('residence')}; "
+        f"death: {_counts('death')}.",
+        "injury_city, residence_city, death_city keep the source text; the county columns, "
+        "Description of Injury, Cause of Death, Other Significant Conditions, Location if "
+        "Other, Manner of Death and the *Geo strings are not carried.",
+    ]
+    caveats = [
+        "The places are cities (often villages or post-office names), and the *CityGeo "
+        "coordinates are town or village centroids, not incident addresses: the finest usable "
+        "resolution is the town.",
+        "Unknown places (blank, UNKNOWN/UK, the statewide placeholder geocode) are 'UNKNOWN'; "
+        "they are never placed at the centre of the state.",
+        "The OCME geocoder appended ', CT' to every label, so out-of-state cities with a blank "
+        "state got wrong Connecticut coordinates (e.g. PORT CHESTER near Southington); such "
+        "names are OUT_OF_STATE through the crosswalk rather than placed by their coordinate.",
+        f"Injury State is blank in {blank_injury_state} rows; a blank state is read as "
+        "Connecticut when the city resolves to a town.",
+        f"Date Type mixes the date of death and the date reported ({n_date_reported} rows are "
+        "'Date reported').",
+        "2012-2022 is the newest complete raw release available here; the 2012-2023 and "
+        "2012-2024 releases exist on data.ct.gov (dataset rybz-nyjw).",
+        "Death records count deaths from accidental drug intoxication only; non-fatal "
+        "overdoses are not included.",
+    ]
+    dropped = {"no date": int(no_date.sum())} if no_date.any() else {}
+    layer = _Layer(
+        name="deaths",
+        frame=frame,
+        publisher="CT Office of the Chief Medical Examiner (OCME), via data.ct.gov "
+        "(dataset rybz-nyjw)",
+        period=f"{frame['date'].min()} to {frame['date'].max()}",
+        sources=[OCME_CSV],
+        transformations=transformations,
+        caveats=caveats,
+        dropped=dropped,
+        extra={"source_rows": n_raw, "rows_by_year": by_year, "resolution": resolution},
+    )
+    return layer, resolution
+
+
+# ---------------------------------------------------------------------------------- point layers
+
+
+@dataclass
+class _Placed:
+    frame: gpd.GeoDataFrame
+    dropped: dict[str, int]
+    town_methods: dict[str, int]
+    mismatches: int
+
+
+def _place_points(
+    ctx: _Context,
+    frame: pd.DataFrame,
+    *,
+    allow_town_precision: bool = False,
+) -> _Placed:
+    """Turn a frame with lat, lon, city into points in EPSG:6433 with town and point_town.
+
+    Rows without coordinates are dropped unless ``allow_town_precision`` (then they are put
+    at their town's representative point); points farther than the tolerance from every
+    town are dropped as outside Connecticut.
+    """
+    lat = pd.to_numeric(frame["lat"].replace({"": None, "NA": None}), errors="coerce")
+    lon = pd.to_numeric(frame["lon"].replace({"": None, "NA": None}), errors="coerce")
+    has_xy = (lat.notna() & lon.notna()).to_numpy()
+    named_town, named_method = ctx.index.match_names(frame["city"])
+    named_ok = named_method.isin(["exact", "crosswalk"]).to_numpy()
+    dropped: dict[str, int] = {}
+
+    point_town, _dist = ctx.index.locate(lon.to_numpy(), lat.to_numpy())
+    outside = has_xy & pd.isna(point_town)
+    keep = has_xy & ~outside
+    town_prec = ~has_xy & named_ok & allow_town_precision
+    keep |= town_prec
+    n_no_xy = int((~has_xy & ~town_prec).sum())
+    if n_no_xy:
+        dropped["no coordinates" + (" and no resolvable town" if allow_town_precision else "")] = (
+            n_no_xy
+        )
+    if outside.any():
+        dropped["outside Connecticut"] = int(outside.sum())
+
+    out = frame.loc[keep].copy()
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon[keep], lat[keep]), index=out.index, crs=4326)
+    geoms = np.asarray(pts.to_crs(BUNDLE_CRS).values, dtype=object)
+    rep = ctx.towns.set_index("town").geometry.representative_point()
+    tp = town_prec[keep]
+    geoms[tp] = rep.loc[np.asarray(named_town[keep][tp], dtype=object)].to_numpy()
+    ptown = pd.Series(point_town[keep], index=out.index, dtype=object)
+    ptown[tp] = None
+    ntown = pd.Series(np.asarray(named_town, dtype=object)[keep], index=out.index, dtype=object)
+    nok = pd.Series(named_ok[keep], index=out.index)
+    town = ntown.where(nok, ptown)
+    method = pd.Series(
+        np.where(nok, named_method[keep].to_numpy(), "point_in_polygon"), index=out.index
+    )
+    out["town"] = town.astype("str")
+    out["point_town"] = ptown.astype("str")
+    out["precision"] = np.where(tp, "town", "address")
+    vc = method.value_counts()
+    mismatches = int((nok & ptown.notna() & (ntown != ptown)).sum())
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=out.index, crs=BUNDLE_CRS))
+    return _Placed(
+        frame=gdf,
+        dropped=dropped,
+        town_methods={m: int(vc.get(m, 0)) for m in ("exact", "crosswalk", "point_in_polygon")},
+        mismatches=mismatches,
+    )
+
+
+def _finish_points(name: str, placed: _Placed, sort: list[str]) -> gpd.GeoDataFrame:
+    frame = placed.frame.sort_values(sort, kind="mergesort").reset_index(drop=True)
+    cols = list(SCHEMAS[name])
+    for col, kind in SCHEMAS[name].items():
+        if kind == "str":
+            frame[col] = _blank_to_na(frame[col].astype(object).where(frame[col].notna(), ""))
+    return gpd.GeoDataFrame(frame[cols], geometry=frame.geometry, crs=BUNDLE_CRS)
+
+
+def _town_notes(placed: _Placed, city_label: str) -> tuple[str, list[str]]:
+    m = placed.town_methods
+    transformation = (
+        f"town: the source's {city_label} resolved to one of the 169 towns (exact name "
+        f"{m['exact']}, village crosswalk {m['crosswalk']}); where it does not resolve, the "
+        f"town containing the point ({m['point_in_polygon']}). point_town: the town containing "
+        f"the point (EPSG:6433; within {int(NEAREST_TOWN_TOLERANCE_M)} m of a town: the "
+        "nearest)."
+    )
+    if not placed.mismatches:
+        return transformation, []
+    caveat = (
+        f"{placed.mismatches} row(s) whose point lies in another town than the named {city_label}"
+        " (a post-office name that spans towns, or a geocoding error); neither is corrected."
+    )
+    return transformation, [caveat]
+
+
+def _zip5(series: pd.Series) -> pd.Series:
+    digits = series.str.extract(r"^(\d{3,5})", expand=False)
+    return digits.str.zfill(5).where(digits.notna())
+
+
+def _schools_layer(ctx: _Context) -> _Layer:
+    path = ctx.source / SCHOOLS_CSV
+    raw = _read_csv(ctx, SCHOOLS_CSV)
+    cols = [
+        "school_name",
+        "district_name",
+        "organization_type",
+        "organization_code",
+        "address",
+        "town",
+        "zipcode",
+        "lowest_grade",
+        "highest_grade",
+        "interdistrict_magnet",
+        "student_open_date",
+        "lat",
+        "lon",
+    ]
+    _require(raw, cols, path)
+    frame = raw[cols].rename(columns={"town": "city"})
+    frame["source_row"] = np.arange(1, len(frame) + 1)
+    frame["interdistrict_magnet"] = frame["interdistrict_magnet"] == "1"
+    frame["student_open_date"] = frame["student_open_date"].str[:10]
+    frame["state_agency"] = frame["organization_type"] == "State Agency Facilities"
+    frame["zipcode"] = _zip5(frame["zipcode"])
+    placed = _place_points(ctx, frame)
+    out = _finish_points("schools", placed, ["organization_code", "source_row"])
+    town_t, town_c = _town_notes(placed, "town")
+    return _Layer(
+        name="schools",
+        frame=out,
+        publisher="CT State Department of Education (Education Directory, data.ct.gov "
+        "dataset 9k2y-kqxn)",
+        period="about 2022-2023 (latest Student Open Date 2021-07-01)",
+        sources=[SCHOOLS_CSV],
+        transformations=[
+            "Points from lat/lon (WGS84) reprojected to EPSG:6433; rows sorted by "
+            "organization_code.",
+            "city = the source's 'town' text; " + town_t,
+            "state_agency = organization_type is 'State Agency Facilities' (school programmes "
+            "inside correctional, detention and psychiatric facilities).",
+            "interdistrict_magnet 0/1 -> bool; student_open_date cut to yyyy-mm-dd; zipcode "
+            "kept as 5-digit text.",
+        ],
+        caveats=[
+            "Public schools only: no private or parochial schools and no child-care centres.",
+            "Filter out state_agency rows if you only want regular schools.",
+            "The source file already dropped district offices and 16 schools without "
+            "coordinates; geocodes are Socrata address geocodes, not checked by hand; 33 rows "
+            "share coordinates with another row (co-located schools).",
+            *town_c,
+        ],
+        dropped=placed.dropped,
+        extra={"town_resolution": placed.town_methods},
+    )
+
+
+@dataclass(frozen=True)
+class _ServiceSpec:
+    name: str
+    rel: str
+    publisher: str
+    period: str
+    kind: str | None  # fixed kind, or None when a column gives it
+    caveats: tuple[str, ...]
+
+
+def _join(*parts: pd.Series) -> pd.Series:
+    frame = pd.concat([p.fillna("").astype(str).str.strip() for p in parts], axis=1)
+    return frame.apply(lambda r: ", ".join(v for v in r if v), axis=1)
+
+
+def _service_frame(spec: _ServiceSpec, raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    out = pd.DataFrame(index=raw.index)
+    if spec.name == "hospitals":
+        _require(raw, ["Name", "Hospital.Type", "Address", "City", "Zipcode", "Latitude"], path)
+        out["name"] = raw["Name"]
+        out["address"] = _join(raw["Address"], raw.get("Address_2", pd.Series("", index=raw.index)))
+        out["city"], out["zip"] = raw["City"], raw["Zipcode"]
+        out["kind"] = raw["Hospital.Type"].str.lower()
+        out["lat"], out["lon"] = raw["Latitude"], raw["Longitude"]
+        for src, dst in (
+            ("Licensed.All.Beds", "licensed_beds"),
+            ("Staffed.All.Beds", "staffed_beds"),
+        ):
+            out[dst] = pd.to_numeric(raw.get(src), errors="coerce").round().astype("Int64")
+    elif spec.name == "otp":
+        _require(raw, ["ID", "ADDRESS", "CITY", "POSTAL", "Latitude", "Longitude"], path)
+        out["name"], out["address"], out["city"] = raw["ID"], raw["ADDRESS"], raw["CITY"]
+        out["zip"], out["lat"], out["lon"] = raw["POSTAL"], raw["Latitude"], raw["Longitude"]
+    elif spec.name == "methadone":
+        _require(raw, ["Name1", "Address1", "City", "ZIP_Code", "Latitude", "Longitude"], path)
+        out["name"] = _join(raw["Name1"], raw.get("Name2", pd.Series("", index=raw.index)))
+        out["address"] = _join(raw["Address1"], raw.get("Address2", pd.Series("", index=raw.index)))
+        out["city"], out["zip"] = raw["City"], raw["ZIP_Code"]
+        out["lat"], out["lon"] = raw["Latitude"], raw["Longitude"]
+    elif spec.name == "sud_treatment":
+        _require(raw, ["name1", "street1", "city", "zip", "latitude", "longitude"], path)
+        out["name"] = _join(raw["name1"], raw.get("name2", pd.Series("", index=raw.index)))
+        out["address"] = _join(raw["street1"], raw.get("street2", pd.Series("", index=raw.index)))
+        out["city"], out["zip"] = raw["city"], raw["zip"]
+        out["lat"], out["lon"] = raw["latitude"], raw["longitude"]
+    elif spec.name == "health_centers":
+        _require(raw, ["name", "address", "city", "lat", "lon"], path)
+        out["name"], out["address"], out["city"] = raw["name"], raw["address"], raw["city"]
+        out["zip"] = ""
+        out["lat"], out["lon"] = raw["lat"], raw["lon"]
+    elif spec.name == "ssp":
+        _require(raw, ["name", "site_type", "address", "city", "zip", "lat", "lon"], path)
+        for col in ("name", "address", "city", "zip", "lat", "lon"):
+            out[col] = raw[col]
+        out["kind"] = raw["site_type"]
+        out["source_url"] = raw.get("source_url", "")
+        out["source_note"] = raw.get("source_note", "")
+    if spec.kind is not None:
+        out["kind"] = spec.kind
+    out["name"] = out["name"].str.replace(r"\s+", " ", regex=True).str.strip()
+    out["zip"] = _zip5(out["zip"].astype(str))
+    out["source_row"] = np.arange(1, len(raw) + 1)
+    return out
+
+
+SERVICES: tuple[_ServiceSpec, ...] = (
+    _ServiceSpec(
+        "hospitals",
+        HOSPITALS_CSV,
+        "CovidCareMap (HCRIS, Definitive Healthcare, HIFLD), via the GeoDa Center Opioid "
+        "Environment Policy Scan",
+        "2020",
+        None,
+        (
+            "General acute care plus some specialty hospitals; there is no emergency "
+            "department flag, so treat it as a hospital/ED proxy.",
+        ),
+    ),
+    _ServiceSpec(
+        "otp",
+        OTP_CSV,
+        "SAMHSA Opioid Treatment Program directory, via the GeoDa Center Opioid Environment "
+        "Policy Scan",
+        "about 2020-2021",
+        "opioid treatment program",
+        ("Certified opioid treatment programs (methadone clinics) only.",),
+    ),
+    _ServiceSpec(
+        "methadone",
+        METHADONE_CSV,
+        "SAMHSA treatment locator (methadone providers), via the GeoDa Center Opioid "
+        "Environment Policy Scan",
+        "2017",
+        "methadone provider",
+        ("A 2017 snapshot: providers may have moved or closed since.",),
+    ),
+    _ServiceSpec(
+        "sud_treatment",
+        SUD_CSV,
+        "SAMHSA treatment locator (substance use treatment facilities), via the GeoDa Center "
+        "Opioid Environment Policy Scan",
+        "about 2020-2021",
+        "substance use treatment facility",
+        ("Facilities of every treatment type; services offered are not listed.",),
+    ),
+    _ServiceSpec(
+        "health_centers",
+        FQHC_CSV,
+        "HRSA federally qualified health center sites (US COVID Atlas), via the GeoDa Center "
+        "Opioid Environment Policy Scan",
+        "2020-2021",
+        "federally qualified health center site",
+        ("The source has no ZIP code column; zip is null.",),
+    ),
+    _ServiceSpec(
+        "ssp",
+        SSP_CSV,
+        "Transcribed by hand from public web pages (positivepreventionct.org, aids-ct.org)",
+        "undated, about 2018-2020",
+        None,
+        (
+            "PARTIAL list: only the first rows of the positivepreventionct.org table could be "
+            "read; SSPs in New Haven, Bridgeport, Waterbury and elsewhere are missing. Do not "
+            "treat it as complete; verify every site before use.",
+            "The source has no coordinates: every row is placed at its town's representative "
+            "point (precision 'town'), so the point is not the site's location and several "
+            "rows share one point.",
+        ),
+    ),
+)
+
+
+def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
+    path = ctx.source / spec.rel
+    raw = _read_csv(ctx, spec.rel)
+    frame = _service_frame(spec, raw, path)
+    placed = _place_points(ctx, frame, allow_town_precision=spec.name == "ssp")
+    out = _finish_points(spec.name, placed, ["source_row"])
+    town_t, town_c = _town_notes(placed, "city")
+    transformations = [
+        "name, address (address lines joined with ', '), city and zip (5-digit text; the "
+        "source lost leading zeros) from the source; source_row = 1-based data row.",
+        "Points from the source's latitude/longitude (WGS84) reprojected to EPSG:6433; "
+        "precision 'address' (the source's geocode).",
+        town_t,
+    ]
+    if spec.name == "ssp":
+        transformations[1] = (
+            "No coordinates in the source: each row placed at the representative point "
+            "(shapely representative_point, EPSG:6433) of its town; precision 'town'."
+        )
+        m = placed.town_methods
+        transformations[2] = (
+            "town: the source's city resolved to one of the 169 towns (exact name "
+            f"{m['exact']}, village crosswalk {m['crosswalk']}); rows whose city does not "
+            "resolve are dropped; point_town is null (there is no source coordinate)."
+        )
+        town_c = []
+    if spec.name == "hospitals":
+        transformations.append(
+            "kind = Hospital.Type in lower case; licensed_beds and staffed_beds from "
+            "Licensed.All.Beds and Staffed.All.Beds (null when NA)."
+        )
+    caveats = [*spec.caveats, "Rows are CT rows filtered from a national file."]
+    if spec.name == "ssp":
+        caveats = list(spec.caveats)
+    caveats.extend(town_c)
+    return _Layer(
+        name=spec.name,
+        frame=out,
+        publisher=spec.publisher,
+        period=spec.period,
+        sources=[spec.rel],
+        transformations=transformations,
+        caveats=caveats,
+        dropped=placed.dropped,
+        extra={"town_resolution": placed.town_methods},
+    )
+
+
+def _stations_layer(ctx: _Context) -> _Layer:
+    path = ctx.source / STATIONS_CSV
+    raw = _read_csv(ctx, STATIONS_CSV)
+    _require(raw, ["name", "mode", "lat", "lon", "commented_out_in_source"], path)
+    frame = raw[["name", "mode", "lat", "lon"]].copy()
+    frame["city"] = ""
+    frame["commented_out"] = raw["commented_out_in_source"] == "1"
+    frame["source_row"] = np.arange(1, len(raw) + 1)
+    placed = _place_points(ctx, frame)
+    placed.frame["town"] = placed.frame["point_town"]
+    out = _finish_points("stations", placed, ["source_row"])
+    n_commented = int(out["commented_out"].sum())
+    return _Layer(
+        name="stations",
+        frame=out,
+        publisher="Desegregate CT Zoning Atlas team (CT Data Collaborative)",
+        period="2022",
+        sources=[STATIONS_CSV],
+        transformations=[
+            "Points from lat/lon (WGS84) reprojected to EPSG:6433; source order kept (source_row).",
+            f"commented_out = commented_out_in_source == 1 ({n_commented} rows: entries that "
+            "were commented out in the source JS); all rows kept.",
+            "town = the town containing the point.",
+        ],
+        caveats=[
+            "Compiled in 2022; Amtrak-only stops may be missing.",
+            "Filter out commented_out rows for the stations the source actually showed.",
+        ],
+        dropped=placed.dropped,
+    )
+
+
+def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
+    frames = []
+    sources = []
+    complete: list[str] = []
+    partial: list[str] = []
+    for feed in feeds:
+        rel = f"{TRANSIT_DIR}/{feed}/stops.txt"
+        raw = _read_csv(ctx, rel)
+        _require(raw, ["stop_id", "stop_name", "stop_lat", "stop_lon"], ctx.source / rel)
+        sources.append(rel)
+        is_complete = (ctx.source / TRANSIT_DIR / feed / "stop_times.txt").is_file()
+        (complete if is_complete else partial).append(feed)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "feed": feed,
+                    "stop_id": raw["stop_id"],
+                    "stop_code": raw.get("stop_code", ""),
+                    "stop_name": raw["stop_name"],
+                    "complete_feed": is_complete,
+                    "lat": raw["stop_lat"],
+                    "lon": raw["stop_lon"],
+                }
+            )
+        )
+    stops = pd.concat(frames, ignore_index=True)
+    lat = pd.to_numeric(stops["lat"].replace({"": None}), errors="coerce")
+    lon = pd.to_numeric(stops["lon"].replace({"": None}), errors="coerce")
+    has_xy = lat.notna() & lon.notna()
+    town, dist = ctx.index.locate(lon.to_numpy(), lat.to_numpy())
+    far = has_xy.to_numpy() & ~(dist <= TRANSIT_MAX_OUTSIDE_M)
+    keep = has_xy.to_numpy() & ~far
+    dropped: dict[str, int] = {}
+    if (~has_xy).any():
+        dropped["no coordinates"] = int((~has_xy).sum())
+    if far.any():
+        dropped[f"more than {int(TRANSIT_MAX_OUTSIDE_M)} m outside Connecticut"] = int(far.sum())
+    out = stops.loc[keep].copy()
+    out["town"] = pd.Series(town[keep], index=out.index, dtype=object).astype("str")
+    n_outside = int(out["town"].isna().sum())
+    geoms = gpd.GeoSeries(gpd.points_from_xy(lon[keep], lat[keep]), index=out.index, crs=4326)
+    out = gpd.GeoDataFrame(out, geometry=geoms.to_crs(BUNDLE_CRS))
+    out = out.sort_values(["feed", "stop_id"], kind="mergesort").reset_index(drop=True)
+    for col in ("stop_code", "stop_name"):
+        out[col] = _blank_to_na(out[col])
+    out = gpd.GeoDataFrame(
+        out[list(SCHEMAS["transit_stops"])], geometry=out.geometry, crs=BUNDLE_CRS
+    )
+    per_feed = out.groupby("feed").size().to_dict()
+    publishers = "; ".join(f"{f}: {_FEED_PUBLISHERS.get(f, f)}" for f in feeds)
+    return _Layer(
+        name="transit_stops",
+        frame=out,
+        publisher=f"Transit agencies ({publishers}); complete feeds via {_FREE_TRANSIT} "
+        "(transit.land); the 2015 CTtransit feed via "
+        + TRANSIT_ORIGINS["cttransit_hartford_gtfs_2015_partial"],
+        period="2015 (CTtransit partial feed) and 2021-2022 (complete feeds)",
+        sources=sources,
+        transformations=[
+            "stops.txt of every feed folder under transit/ (feed = folder name); rows sorted "
+            "by feed and stop_id; stop_id kept as text.",
+            "complete_feed = the folder has stop_times.txt (complete: "
+            + ", ".join(complete)
+            + "; partial: "
+            + (", ".join(partial) or "none")
+            + ").",
+            "Points from stop_lat/stop_lon (WGS84) reprojected to EPSG:6433.",
+            f"town = the town containing the stop (within {int(NEAREST_TOWN_TOLERANCE_M)} m: "
+            f"the nearest); {n_outside} stops lie outside Connecticut (just over the state "
+            "line) and keep a null town.",
+            "Stops per feed: " + ", ".join(f"{k} {v}" for k, v in sorted(per_feed.items())) + ".",
+        ],
+        caveats=[
+            "The feeds are stale (2015 and 2021-2022): treat them as historical service.",
+            "The CTtransit 2015 feed is INCOMPLETE (no stop_times.txt): its stops say where "
+            "buses stopped, not how often; use them for stop density or distance to a stop "
+            "only.",
+            "No complete feed exists here for CTtransit (Hartford, New Haven, Stamford, "
+            "Waterbury), Greater Bridgeport Transit, CTfastrak or the rail lines; the big "
+            "cities other than Hartford have no stops in this layer.",
+            "Only stops are bundled; service levels come from the raw feeds' stop_times.",
+        ],
+        dropped=dropped,
+        extra={"stops_per_feed": {k: int(v) for k, v in sorted(per_feed.items())}},
+    )
+
+
+# ------------------------------------------------------------------------------ polygon layers
+
+
+def _sewer_layer(ctx: _Context) -> _Layer:
+    path = ctx.source / SEWER_GEOJSON
+    raw = _read_vector(ctx, SEWER_GEOJSON)
+    _require(raw, ["OBJECTID", "AV_LEGEND"], path)
+    frame = raw.to_crs(BUNDLE_CRS)
+    geoms, n_fixed, n_empty = _fix_polygons(frame.geometry)
+    frame = frame.set_geometry(geoms)
+    frame = frame.loc[~(geoms.isna() | geoms.is_empty)].copy()
+    frame = frame.set_geometry(_to_multi(frame.geometry))
+    frame["sewer_id"] = pd.to_numeric(frame["OBJECTID"], errors="coerce").astype("Int64")
+    frame["status"] = frame["AV_LEGEND"].astype("str")
+    frame["area_km2"] = (frame.geometry.area / 1e6).round(4)
+    frame = frame.sort_values("sewer_id", kind="mergesort").reset_index(drop=True)
+    statuses = frame["status"].value_counts().sort_index().to_dict()
+    out = gpd.GeoDataFrame(frame[list(SCHEMAS["sewer"])], geometry=frame.geometry, crs=BUNDLE_CRS)
+    return _Layer(
+        name="sewer",
+        frame=out,
+        publisher="CT DEEP sewer service areas, via the Desegregate CT Zoning Atlas",
+        period="about 2022 or earlier (undated)",
+        sources=[SEWER_GEOJSON],
+        transformations=[
+            "sewer_id = OBJECTID; status = AV_LEGEND ("
+            + ", ".join(f"{k} {v}" for k, v in statuses.items())
+            + "); SHAPE_Length and SHAPE_Area (in degrees) dropped.",
+            f"Reprojected to EPSG:6433; {n_fixed} invalid polygon(s) repaired with shapely "
+            f"make_valid (polygonal parts kept); {n_empty} empty geometr(y/ies) dropped; "
+            "stored as MultiPolygon; area_km2 computed in EPSG:6433.",
+            "No simplification beyond the source's own.",
+        ],
+        caveats=[
+            "A proxy for urbanised, serviced land, not zoning.",
+            "The source geometry is simplified ('min').",
+        ],
+        dropped={"empty geometry": n_empty} if n_empty else {},
+    )
+
+
+def _public_lands_layer(ctx: _Context) -> _Layer:
+    path = ctx.source / PUBLIC_LANDS_GEOJSON
+    raw = _read_vector(ctx, PUBLIC_LANDS_GEOJSON)
+    if len(raw) == 0:
+        raise DataError(f"Raw file {path} has no features.")
+    metric = raw.to_crs(BUNDLE_CRS)
+    parts = shapely.get_parts(np.asarray(metric.geometry.values))
+    n_parts = int(parts.size)
+    polys: list[shapely.Geometry] = []
+    n_fixed = 0
+    n_non_polygon = 0
+    for part in parts:
+        if not isinstance(part, shapely.Polygon | shapely.MultiPolygon):
+            n_non_polygon += 1
+            continue
+        if not part.is_valid:
+            n_fixed += 1
+            part = _polygonal(shapely.make_valid(part))
+        polys.extend(shapely.get_parts(part))
+    n_before = len(polys)
+    polys = [p for p in polys if not p.is_empty and p.area > 0]
+    n_empty = n_before - len(polys)
+    geoms = np.asarray(polys, dtype=object)
+    # stable order: by bounds then area, rounded to the centimetre
+    bounds = np.round(shapely.bounds(geoms), 2)
+    areas = np.round(shapely.area(geoms), 2)
+    order = np.lexsort((areas, bounds[:, 3], bounds[:, 2], bounds[:, 1], bounds[:, 0]))
+    geoms = geoms[order]
+    frame = gpd.GeoDataFrame(
+        {
+            "land_id": pd.array(np.arange(1, len(geoms) + 1), dtype="Int64"),
+            "area_km2": np.round(shapely.area(geoms) / 1e6, 4),
+        },
+        geometry=gpd.GeoSeries(geoms, crs=BUNDLE_CRS),
+        crs=BUNDLE_CRS,
+    )
+    return _Layer(
+        name="public_lands",
+        frame=frame,
+        publisher="Federal and state public lands (state forests, parks, etc.), via the "
+        "Desegregate CT Zoning Atlas",
+        period="about 2022 or earlier (undated)",
+        sources=[PUBLIC_LANDS_GEOJSON],
+        transformations=[
+            f"The single GeometryCollection exploded into its {n_parts} members; "
+            f"{n_non_polygon} non-polygon member(s) dropped; {n_fixed} invalid polygon(s) "
+            "repaired with shapely make_valid; multipolygons split into single polygons; "
+            f"{n_empty} empty or zero-area polygon(s) dropped; {len(geoms)} polygons kept.",
+            "Reprojected to EPSG:6433; land_id numbers the polygons after sorting by bounding "
+            "box and area; area_km2 computed in EPSG:6433.",
+            "No simplification beyond the source's own.",
+        ],
+        caveats=[
+            "No attributes: park, forest and other federal/state land cannot be told apart.",
+            "The source geometry is simplified ('min').",
+        ],
+        dropped={"empty or zero-area polygon": n_empty} if n_empty else {},
+    )
+
+
+# ----------------------------------------------------------------------------------- the build
+
+
+def _write_gpkg(path: Path, layers: list[_Layer]) -> None:
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": PINNED_GPKG_DATE})
+    try:
+        for layer in layers:
+            kwargs: dict[str, Any] = {"layer_options": {"DESCRIPTION": LAYERS[layer.name]}}
+            if GEOMETRY[layer.name] is not None:
+                kwargs["geometry_type"] = GEOMETRY[layer.name]
+            pyogrio.write_dataframe(layer.frame, path, layer=layer.name, driver="GPKG", **kwargs)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise OutputError(f"Cannot write {path}: {exc}") from exc
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
+def _column_types(layer: _Layer) -> dict[str, str]:
+    cols = dict(SCHEMAS[layer.name])
+    if GEOMETRY[layer.name] is not None:
+        cols["geometry"] = f"{GEOMETRY[layer.name]} ({BUNDLE_CRS})"
+    return cols
+
+
+def _manifest(
+    layers: list[_Layer], ctx: _Context, resolution: dict[str, dict[str, int]]
+) -> dict[str, Any]:
+    entries = []
+    for layer in layers:
+        entry: dict[str, Any] = {
+            "name": layer.name,
+            "title": LAYERS[layer.name],
+            "publisher": layer.publisher,
+            "sources": [
+                {"path": rel, "sha256": ctx.hashes[rel], "origin": _origin(rel)}
+                for rel in layer.sources
+            ],
+            "period": layer.period,
+            "rows": len(layer.frame),
+            "geometry": GEOMETRY[layer.name],
+            "crs": BUNDLE_CRS if GEOMETRY[layer.name] is not None else None,
+            "columns": _column_types(layer),
+            "transformations": layer.transformations,
+            "caveats": layer.caveats,
+            "dropped": layer.dropped,
+        }
+        entry.update(layer.extra)
+        entries.append(entry)
+    villages = villages_path()
+    return {
+        "bundle": "connecticut",
+        "format_version": FORMAT_VERSION,
+        "file": BUNDLE_FILE,
+        "crs": BUNDLE_CRS,
+        "layers": entries,
+        "build": {
+            "resolution": resolution,
+            "resolution_methods": list(METHODS),
+            "village_crosswalk": {
+                "path": "siteopt/bundle/villages.csv",
+                "entries": len(ctx.index.villages),
+                "sha256": _sha256(villages),
+            },
+            "nearest_town_tolerance_m": NEAREST_TOWN_TOLERANCE_M,
+            "simplification": "none: every polygon is stored as in the source (already "
+            "simplified upstream), reprojected and repaired only; the bundle fits in "
+            f"{MAX_BUNDLE_BYTES // (1024 * 1024)} MB without further simplification.",
+            "gpkg_timestamps": f"GeoPackage last_change pinned to {PINNED_GPKG_DATE} so the "
+            "file is reproducible.",
+            "dropped": {layer.name: layer.dropped for layer in layers if layer.dropped},
+        },
+    }
+
+
+def _origin(rel: str) -> str:
+    if rel in ORIGINS:
+        return ORIGINS[rel]
+    feed = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
+    if feed in TRANSIT_ORIGINS:
+        return TRANSIT_ORIGINS[feed]
+    return f"{_FREE_TRANSIT}:data/<feed_id>/stops.txt ({feed})"
+
+
+@contextmanager
+def _staging(dest: Path) -> Iterator[Path]:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.building-", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the bundle is an ordinary directory
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _install(tmp: Path, dest: Path) -> None:
+    """Move the built files into ``dest``: the directory is swapped in one rename."""
+    if not dest.exists():
+        tmp.rename(dest)
+        return
+    backup = dest.parent / f".{dest.name}.previous-{tmp.name.rsplit('-', 1)[-1]}"
+    dest.rename(backup)
+    try:
+        tmp.rename(dest)
+    except OSError:
+        backup.rename(dest)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _print_report(console: Console, report: BuildReport) -> None:
+    table = Table(title="OCME places resolved to towns", title_justify="left")
+    table.add_column("place")
+    for m in METHODS:
+        table.add_column(m.replace("_", " "), justify="right")
+    table.add_column("total", justify="right")
+    for kind, counts in report.resolution.items():
+        table.add_row(kind, *(f"{counts[m]:,}" for m in METHODS), f"{sum(counts.values()):,}")
+    console.print(table)
+    rows = Table(title="Layers", title_justify="left")
+    rows.add_column("layer")
+    rows.add_column("rows", justify="right")
+    rows.add_column("dropped")
+    for name, n in report.rows.items():
+        drops = "; ".join(f"{k}: {v}" for k, v in report.dropped.get(name, {}).items())
+        rows.add_row(name, f"{n:,}", drops)
+    console.print(rows)
+    console.print(
+        f"Wrote {report.dest} ({report.total_bytes / 1e6:.1f} MB; "
+        f"{BUNDLE_FILE} {report.gpkg_bytes / 1e6:.1f} MB)."
+    )
+
+
+def build_bundle(
+    source: Path,
+    dest: Path,
+    *,
+    console: Console | None = None,
+    overwrite: bool = False,
+) -> BuildReport:
+    """Build the Connecticut bundle from the raw source directory.
+
+    Parameters
+    ----------
+    source
+        The raw data directory, laid out like ``/work/shared/data`` (see its SOURCES.md).
+    dest
+        The bundle directory to write (``connecticut.gpkg``, ``bundle.json``, ``README.md``).
+        It is built in a temporary directory beside it and moved into place only on success.
+    console
+        Where to print the resolution and layer tables (default: a new stdout console).
+    overwrite
+        Replace an existing ``dest`` (which may hold only bundle files).
+
+    Returns
+    -------
+    BuildReport
+        Rows per layer, OCME place resolution counts, dropped rows and sizes.
+
+    Raises
+    ------
+    DataError
+        A raw file is missing or malformed.
+    OutputExistsError
+        ``dest`` exists and ``overwrite`` is False, or it holds files that are not bundle files.
+    OutputError
+        The bundle could not be written, or it would exceed 20 MB.
+    """
+    source = Path(source)
+    dest = Path(dest)
+    console = console if console is not None else Console()
+    if dest.exists():
+        if not overwrite:
+            raise OutputExistsError(
+                f"Bundle directory {dest} already exists.",
+                hint="Pass --overwrite to replace it, or choose another --dest.",
+            )
+        if not dest.is_dir():
+            raise OutputExistsError(f"{dest} exists and is not a directory; choose another --dest.")
+        foreign = sorted(p.name for p in dest.iterdir() if p.name not in BUNDLE_FILES)
+        if foreign:
+            raise OutputExistsError(
+                f"Bundle directory {dest} holds files that are not bundle files "
+                f"({', '.join(foreign[:5])}); refusing to replace it.",
+                hint="Choose an empty or bundle-only --dest.",
+            )
+    feeds = _check_source(source)
+
+    towns, hashes = _load_towns(source)
+    villages = load_villages(towns=towns["town"].tolist())
+    ctx = _Context(source=source, towns=towns.to_crs(BUNDLE_CRS), index=TownIndex(towns, villages))
+    ctx.hashes.update(hashes)
+
+    layers: list[_Layer] = [_towns_layer(ctx)]
+    deaths, resolution = _deaths_layer(ctx)
+    layers.append(deaths)
+    layers.append(_schools_layer(ctx))
+    layers.extend(_service_layer(ctx, spec) for spec in SERVICES)
+    layers.append(_sewer_layer(ctx))
+    layers.append(_public_lands_layer(ctx))
+    layers.append(_stations_layer(ctx))
+    layers.append(_transit_layer(ctx, feeds))
+    order = list(LAYERS)
+    layers.sort(key=lambda layer: order.index(layer.name))
+
+    manifest = _manifest(layers, ctx, resolution)
+    with _staging(dest) as tmp:
+        gpkg = tmp / BUNDLE_FILE
+        _write_gpkg(gpkg, layers)
+        write_json(tmp / MANIFEST_FILE, manifest)
+        (tmp / README_FILE).write_text(render_readme(manifest), encoding="utf-8")
+        sizes = {name: (tmp / name).stat().st_size for name in BUNDLE_FILES}
+        total = sum(sizes.values())
+        if total > MAX_BUNDLE_BYTES:
+            raise OutputError(
+                f"The bundle would be {total / 1e6:.1f} MB, over the "
+                f"{MAX_BUNDLE_BYTES / 1e6:.0f} MB limit; nothing was written to {dest}."
+            )
+        _install(tmp, dest)
+
+    report = BuildReport(
+        dest=dest,
+        rows={layer.name: len(layer.frame) for layer in layers},
+        resolution=resolution,
+        dropped={layer.name: layer.dropped for layer in layers if layer.dropped},
+        gpkg_bytes=sizes[BUNDLE_FILE],
+        total_bytes=total,
+    )
+    _print_report(console, report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: ``python -m siteopt.bundle.build --source DIR --dest DIR``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m siteopt.bundle.build",
+        description="Build the Connecticut data bundle from the raw source directory.",
+    )
+    parser.add_argument("--source", type=Path, required=True, help="raw data directory")
+    parser.add_argument("--dest", type=Path, required=True, help="bundle directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    args = parser.parse_args(argv)
+    try:
+        build_bundle(args.source, args.dest, overwrite=args.overwrite)
+    except SiteoptError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

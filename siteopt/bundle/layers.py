@@ -1,0 +1,315 @@
+"""The shipped Connecticut data bundle: layer registry, schemas and loaders.
+
+The bundle is one GeoPackage (``connecticut.gpkg``, every geometry layer in EPSG:6433 metres)
+plus its manifest ``bundle.json`` and a generated ``README.md``. Layer names and columns are a
+contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its type.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from siteopt._errors import DataError
+
+BUNDLE_FILE = "connecticut.gpkg"
+MANIFEST_FILE = "bundle.json"
+README_FILE = "README.md"
+#: every file a bundle directory holds
+BUNDLE_FILES: tuple[str, ...] = (BUNDLE_FILE, MANIFEST_FILE, README_FILE)
+#: CRS of every geometry layer
+BUNDLE_CRS = "EPSG:6433"
+
+#: layer name -> title
+LAYERS: dict[str, str] = {
+    "towns": "Connecticut towns (169) with county, planning region and population",
+    "deaths": "Accidental drug-related deaths (CT OCME), one row per death",
+    "schools": "Public schools (CT State Department of Education)",
+    "hospitals": "Hospitals",
+    "otp": "Opioid treatment programs (SAMHSA)",
+    "methadone": "Methadone providers (SAMHSA treatment locator, 2017)",
+    "sud_treatment": "Substance use treatment facilities (SAMHSA)",
+    "health_centers": "Federally qualified health center sites (HRSA)",
+    "ssp": "Syringe services programs (partial list)",
+    "sewer": "Sewer service areas",
+    "public_lands": "Federal and state public lands",
+    "stations": "Rail, CTfastrak and ferry stations",
+    "transit_stops": "GTFS transit stops",
+}
+
+#: geometry type of each layer (None: attribute table without geometry)
+GEOMETRY: dict[str, str | None] = {
+    "towns": "MultiPolygon",
+    "deaths": None,
+    "schools": "Point",
+    "hospitals": "Point",
+    "otp": "Point",
+    "methadone": "Point",
+    "sud_treatment": "Point",
+    "health_centers": "Point",
+    "ssp": "Point",
+    "sewer": "MultiPolygon",
+    "public_lands": "Polygon",
+    "stations": "Point",
+    "transit_stops": "Point",
+}
+
+#: substance flag columns of ``deaths``
+SUBSTANCE_COLUMNS: tuple[str, ...] = (
+    "heroin",
+    "heroin_dc",
+    "cocaine",
+    "fentanyl",
+    "fentanyl_analogue",
+    "oxycodone",
+    "oxymorphone",
+    "ethanol",
+    "hydrocodone",
+    "benzodiazepine",
+    "methadone",
+    "meth_amphetamine",
+    "amphet",
+    "tramad",
+    "hydromorphone",
+    "morphine_not_heroin",
+    "xylazine",
+    "gabapentin",
+    "opiate_nos",
+    "heroin_morph_codeine",
+    "other_opioid",
+    "any_opioid",
+)
+
+_SERVICE: dict[str, str] = {
+    "name": "str",
+    "address": "str",
+    "city": "str",
+    "zip": "str",
+    "town": "str",
+    "point_town": "str",
+    "kind": "str",
+    "precision": "str",
+    "source_row": "int",
+}
+
+#: layer -> column -> type ("str", "int" (nullable), "float", "bool"); geometry not listed
+SCHEMAS: dict[str, dict[str, str]] = {
+    "towns": {
+        "town": "str",
+        "town_id": "int",
+        "county": "str",
+        "planning_region": "str",
+        "population": "int",
+        "area_km2": "float",
+    },
+    "deaths": {
+        "death_id": "str",
+        "date": "str",
+        "year": "int",
+        "date_type": "str",
+        "age": "int",
+        "sex": "str",
+        "race": "str",
+        "ethnicity": "str",
+        "injury_town": "str",
+        "residence_town": "str",
+        "death_town": "str",
+        "injury_place": "str",
+        "location": "str",
+        **dict.fromkeys(SUBSTANCE_COLUMNS, "bool"),
+        "injury_city": "str",
+        "residence_city": "str",
+        "death_city": "str",
+        "injury_town_method": "str",
+        "residence_town_method": "str",
+        "death_town_method": "str",
+        "source_row": "int",
+    },
+    "schools": {
+        "organization_code": "str",
+        "school_name": "str",
+        "district_name": "str",
+        "organization_type": "str",
+        "address": "str",
+        "city": "str",
+        "zipcode": "str",
+        "town": "str",
+        "point_town": "str",
+        "lowest_grade": "str",
+        "highest_grade": "str",
+        "interdistrict_magnet": "bool",
+        "student_open_date": "str",
+        "state_agency": "bool",
+        "source_row": "int",
+    },
+    "hospitals": {**_SERVICE, "licensed_beds": "int", "staffed_beds": "int"},
+    "otp": dict(_SERVICE),
+    "methadone": dict(_SERVICE),
+    "sud_treatment": dict(_SERVICE),
+    "health_centers": dict(_SERVICE),
+    "ssp": {**_SERVICE, "source_url": "str", "source_note": "str"},
+    "sewer": {"sewer_id": "int", "status": "str", "area_km2": "float"},
+    "public_lands": {"land_id": "int", "area_km2": "float"},
+    "stations": {
+        "name": "str",
+        "mode": "str",
+        "commented_out": "bool",
+        "town": "str",
+        "source_row": "int",
+    },
+    "transit_stops": {
+        "feed": "str",
+        "stop_id": "str",
+        "stop_code": "str",
+        "stop_name": "str",
+        "complete_feed": "bool",
+        "town": "str",
+    },
+}
+
+_BUILD_HINT = (
+    "Build it with `siteopt data build --source <raw data directory> --dest <dir>` "
+    "and pass that directory as the bundle."
+)
+
+
+def default_bundle_dir() -> Path:
+    """Directory of the bundle shipped with siteopt.
+
+    Looks for the packaged copy (``siteopt/_bundle``, the wheel's copy of ``data/``) first,
+    then the source tree's ``<repo>/data``.
+
+    Returns
+    -------
+    pathlib.Path
+        The first of those directories that holds ``connecticut.gpkg``.
+
+    Raises
+    ------
+    DataError
+        When neither holds a bundle.
+    """
+    package = Path(__file__).resolve().parent.parent
+    candidates = (package / "_bundle", package.parent / "data")
+    for candidate in candidates:
+        if (candidate / BUNDLE_FILE).is_file():
+            return candidate
+    raise DataError(
+        f"No Connecticut data bundle found: looked for {BUNDLE_FILE} in "
+        f"{candidates[0]} and {candidates[1]}.",
+        hint=_BUILD_HINT,
+    )
+
+
+def _coerce(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
+    schema = SCHEMAS[name]
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"Layer {name!r} in {path} lacks column(s) {', '.join(missing)}.",
+            hint="The bundle is from another siteopt version; rebuild it. " + _BUILD_HINT,
+        )
+    for col, kind in schema.items():
+        if kind == "int":
+            frame[col] = frame[col].astype("Int64")
+        elif kind == "float":
+            frame[col] = frame[col].astype("float64")
+        elif kind == "bool":
+            frame[col] = frame[col].astype(bool)
+        else:
+            frame[col] = frame[col].astype("str")
+    cols = list(schema)
+    if isinstance(frame, gpd.GeoDataFrame):
+        cols.append(frame.geometry.name)
+    return frame[cols]
+
+
+def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read one layer of the bundle.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`LAYERS`.
+    bundle
+        The bundle directory (default: :func:`default_bundle_dir`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        A GeoDataFrame in EPSG:6433 for geometry layers, a DataFrame for ``deaths``; columns
+        and types as in :data:`SCHEMAS` (``int`` columns are nullable ``Int64``).
+
+    Raises
+    ------
+    DataError
+        Unknown layer name, missing bundle file, or a layer missing from the file.
+    """
+    if name not in LAYERS:
+        raise DataError(f"Unknown data layer {name!r}.", hint=f"Known layers: {', '.join(LAYERS)}.")
+    bundle = Path(bundle) if bundle is not None else default_bundle_dir()
+    path = bundle / BUNDLE_FILE
+    if not path.is_file():
+        raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
+    try:
+        present = {str(row[0]) for row in pyogrio.list_layers(path)}
+    except pyogrio.errors.DataSourceError as exc:
+        raise DataError(f"Bundle file {path} is not a readable GeoPackage: {exc}") from exc
+    if name not in present:
+        raise DataError(
+            f"Bundle file {path} has no layer {name!r}.",
+            hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
+        )
+    spatial = GEOMETRY[name] is not None
+    frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    if spatial:
+        if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
+            raise DataError(f"Layer {name!r} in {path} has no geometry or CRS.", hint=_BUILD_HINT)
+        if frame.crs != BUNDLE_CRS:
+            raise DataError(
+                f"Layer {name!r} in {path} is in {frame.crs}, not {BUNDLE_CRS}.",
+                hint=_BUILD_HINT,
+            )
+    return _coerce(frame, name, path)
+
+
+def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
+    """Read the bundle's manifest (``bundle.json``).
+
+    Parameters
+    ----------
+    bundle
+        The bundle directory (default: :func:`default_bundle_dir`).
+
+    Returns
+    -------
+    dict
+        The manifest: ``layers`` (one entry per layer: name, title, publisher, sources with
+        sha256, period, rows, columns, transformations, caveats) and ``build`` (statistics).
+
+    Raises
+    ------
+    DataError
+        When the manifest is missing or not valid JSON.
+    """
+    bundle = Path(bundle) if bundle is not None else default_bundle_dir()
+    path = bundle / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
+    try:
+        manifest: dict[str, Any] = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"Bundle manifest {path} is not valid JSON (line {exc.lineno}: {exc.msg}).",
+            hint=_BUILD_HINT,
+        ) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+        raise DataError(f"Bundle manifest {path} has no 'layers' list.", hint=_BUILD_HINT)
+    return manifest

@@ -1,0 +1,140 @@
+"""``siteopt solve``: run a scenario and write its outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from siteopt.cli.options import (
+    CONTEXT_SETTINGS,
+    alternatives_opt,
+    config_arg,
+    mip_gap_opt,
+    output_opt,
+    overwrite_opt,
+    solver_opt,
+    threads_opt,
+    time_limit_opt,
+)
+from siteopt.outputs import check_target, write_outputs
+from siteopt.pipeline import run
+from siteopt.scenario import load_scenario
+
+STAGES = {
+    "inputs": "Reading the data bundle",
+    "problem": "Building demand, candidates and distances",
+    "solve": "Solving the integer program",
+}
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@config_arg
+@output_opt
+@overwrite_opt
+@solver_opt
+@time_limit_opt
+@mip_gap_opt
+@threads_opt
+@alternatives_opt
+@click.pass_context
+def solve(
+    ctx: click.Context,
+    config: Path,
+    output: Path | None,
+    overwrite: bool,
+    solver: str | None,
+    time_limit: float | None,
+    mip_gap: float | None,
+    threads: int | None,
+    alternatives: int,
+) -> None:
+    """Choose the best sites for the scenario in CONFIG and write the outputs.
+
+    Writes sites.geojson, candidates.geojson, solution.json, report.md, map.png and
+    timings.json to the output directory, atomically: a failed or interrupted run leaves an
+    earlier output directory untouched.
+
+    \b
+    $ siteopt solve configs/connecticut.yaml
+    $ siteopt solve configs/connecticut.yaml -o out/ct --overwrite --alternatives 5
+    """
+    err = ctx.obj["console"]
+    out = ctx.obj["out"]
+    sc = load_scenario(config)
+    out_dir = output if output is not None else _default_out(sc)
+    check_target(out_dir.absolute(), overwrite)
+    with err.status("Starting") as status:
+
+        def progress(stage: str) -> None:
+            status.update(STAGES.get(stage, stage))
+            if ctx.obj["verbosity"] > 0:
+                err.log(STAGES.get(stage, stage))
+
+        result = run(
+            sc,
+            alternatives=alternatives,
+            progress=progress,
+            name=solver,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            threads=threads,
+        )
+        status.update("Writing outputs")
+        write_outputs(result, out_dir, overwrite=overwrite)
+    sol = result.solution
+    s = result.built.summary
+    table = Table(
+        title=f"{sc.title or sc.name}: best {len(result.sites)} sites "
+        f"({sol.status.value.upper()}, gap {_pct(sol.gap)})",
+        title_justify="left",
+    )
+    for col, just in (
+        ("rank", "right"),
+        ("town", "left"),
+        ("site id", "left"),
+        ("covered deaths", "right"),
+        ("share", "right"),
+        ("nearest school", "right"),
+        ("nearest station", "right"),
+    ):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in result.sites.itertuples():
+        table.add_row(
+            str(r.rank),
+            str(r.town),
+            str(r.cand_id),
+            f"{r.covered:,.1f}",
+            f"{100 * r.share:.2f} %",
+            f"{r.school_m:,.0f} m",
+            f"{r.station_m:,.0f} m",
+        )
+    out.print(table)
+    out.print(
+        f"Objective {sol.objective:,.2f} deaths within {sc.objective.distance_m:,.0f} m of "
+        f"{s.placed:,} placed ({s.first_year}–{s.last_year}); bound {_num(sol.bound)}; "
+        f"solver {sol.solver}; {result.timings.get('total_s', 0):.1f} s."
+        if sol.objective is not None
+        else f"No solution: {sol.message}"
+    )
+    if not sol.proved_optimal:
+        out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
+    out.print(f"Outputs in {out_dir}")
+
+
+def _default_out(sc: object) -> Path:
+    from siteopt.scenario import Scenario
+
+    assert isinstance(sc, Scenario)
+    if sc.output.dir:
+        return sc.resolve_path(sc.output.dir)
+    return Path("out") / sc.name
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f} %"
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.2f}"

@@ -1,0 +1,248 @@
+"""The public entry point: :func:`solve` dispatches to an objective, then adds the ranked
+alternatives and per-site marginal values, and fills a :class:`~siteopt.models.base.Solution`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt._errors import InfeasibleError, InputError
+from siteopt.models._common import Outcome
+from siteopt.models.base import (
+    Alternative,
+    ModelSpec,
+    Problem,
+    Solution,
+    SolverSpec,
+    Status,
+)
+from siteopt.models.coverage import check_radius, optimise_coverage
+from siteopt.models.evaluate import nearest_open, site_values
+from siteopt.models.milp import solver_version
+from siteopt.models.rules import SiteRules, site_rules
+
+Optimiser = Callable[
+    [Problem, ModelSpec, SolverSpec, SiteRules, list[NDArray[np.int64]], bool, "bool | None"],
+    Outcome,
+]
+
+#: objective -> (optimiser, sense)
+_MAXIMISE = {"coverage", "attendance", "capacitated_coverage"}
+
+
+def _optimisers() -> dict[str, Optimiser]:
+    return {"coverage": optimise_coverage}
+
+
+def validate_problem(problem: Problem) -> None:
+    """Check array shapes and values; raise :class:`InputError` naming the bad array."""
+    n, m = problem.n, problem.m
+    pr = problem.pairs
+    if pr.n != n or pr.m != m:
+        raise InputError(
+            f"The pairs are for {pr.n} demand units x {pr.m} candidates but the problem has "
+            f"{n} x {m}."
+        )
+    if not (pr.rows.shape == pr.cols.shape == pr.cost.shape):
+        raise InputError("Pairs.rows, cols and cost must have the same length.")
+    if pr.nnz and (
+        pr.rows.min() < 0 or pr.rows.max() >= n or pr.cols.min() < 0 or pr.cols.max() >= m
+    ):
+        raise InputError("Pairs index a demand unit or candidate that does not exist.")
+    if pr.nnz and not (np.isfinite(pr.cost).all() and (pr.cost >= 0).all()):
+        raise InputError("Pair costs must be finite and >= 0.")
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise InputError("Demand weights must be finite and >= 0.")
+    for name in ("cand_role", "cand_group"):
+        if np.asarray(getattr(problem, name)).shape != (m,):
+            raise InputError(f"Problem.{name} must have one entry per candidate ({m}).")
+    for name, shape in (
+        ("cand_region", (m,)),
+        ("cand_xy", (m, 2)),
+        ("cand_cost", (m,)),
+        ("cand_capacity", (m,)),
+    ):
+        arr = getattr(problem, name)
+        if arr is not None and np.asarray(arr).shape != shape:
+            raise InputError(f"Problem.{name} must have shape {shape}.")
+
+
+def _order_selected(chosen: NDArray[np.int64], values: dict[int, float]) -> tuple[int, ...]:
+    keys = [(-values.get(int(j), 0.0), int(j)) for j in chosen]
+    return tuple(j for _, j in sorted(keys))
+
+
+def _assignment(
+    problem: Problem, spec: ModelSpec, open_mask: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], dict[int, float]]:
+    if spec.objective in ("coverage", "min_facilities", "capacitated_coverage"):
+        radius = check_radius(problem, spec)
+        site, _ = nearest_open(problem, open_mask, radius)
+    else:
+        site, _ = nearest_open(problem, open_mask)
+    return site, site_values(problem, site)
+
+
+def _loss(best: float, other: float, maximise: bool) -> float:
+    return best - other if maximise else other - best
+
+
+def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -> Solution:
+    """Choose sites for ``problem`` under ``spec`` and return a proved (or honest) answer.
+
+    Parameters
+    ----------
+    problem
+        Demand weights, candidates, sparse costs and candidate attributes (arrays only).
+    spec
+        Objective, radius/decay/target, tie-break, siting rules, number of alternatives and
+        whether to compute per-site marginal values.
+    solver
+        Solver name (``"highs"`` default, ``"cbc"``), time limit per solve, MIP gap, threads.
+
+    Returns
+    -------
+    Solution
+        ``status`` is ``OPTIMAL`` only when the solver proved it; the objective is the exact
+        value of the chosen sites, evaluated from the pairs.
+
+    Raises
+    ------
+    InfeasibleError
+        When the rules cannot all hold (the message names the rule).
+    InputError
+        When the problem arrays or the spec are invalid.
+    SolverError
+        When the solver is missing or fails.
+    """
+    solver = solver or SolverSpec()
+    t_start = time.perf_counter()
+    validate_problem(problem)
+    optimisers = _optimisers()
+    if spec.objective not in optimisers:
+        raise InputError(
+            f"Unknown objective {spec.objective!r}; choose one of {sorted(optimisers)}."
+        )
+    optimise = optimisers[spec.objective]
+    maximise = spec.objective in _MAXIMISE
+    fixed_count = spec.objective != "min_facilities"
+    p = spec.rules.p
+    if fixed_count and p < 0:
+        raise InputError(f"p must be >= 0, got {p}.")
+    count = (float(p), float(p)) if fixed_count else None
+    rules_ = site_rules(problem, spec.rules, count=count)
+    out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
+    messages = list(out.messages)
+    timings = {"build": out.build_s, "solve": out.solve_s}
+    existing = tuple(int(j) for j in rules_.existing)
+
+    if out.status is Status.INFEASIBLE:
+        raise InfeasibleError(messages[-1] if messages else "The rules cannot all hold.")
+    if out.open_mask is None:
+        timings["total"] = time.perf_counter() - t_start
+        return Solution(
+            status=out.status,
+            objective=None,
+            bound=out.bound,
+            gap=None,
+            selected=(),
+            existing=existing,
+            assignment=np.full(problem.n, -1, dtype=np.int64),
+            site_value={},
+            solver=solver.name,
+            solver_version=out.solver_version or solver_version(solver.name),
+            timings=timings,
+            message=" ".join(messages),
+        )
+
+    chosen = np.nonzero(out.open_mask & rules_.chosen_mask)[0].astype(np.int64)
+    assignment, values = _assignment(problem, spec, out.open_mask)
+    for j in chosen:
+        values.setdefault(int(j), 0.0)
+    selected = _order_selected(chosen, values)
+
+    # ranked alternatives: no-good cuts on each chosen set, re-optimised exactly
+    alternatives: list[Alternative] = []
+    best = out.objective
+    assert best is not None
+    if spec.alternatives > 0 and not out.interrupted:
+        alternatives.append(Alternative(1, selected, best, out.status, 0.0))
+        cuts = [chosen]
+        for rank in range(2, spec.alternatives + 2):
+            alt = optimise(problem, spec, solver, rules_, cuts, fixed_count, None)
+            timings["build"] += alt.build_s
+            timings["solve"] += alt.solve_s
+            if alt.status is Status.INFEASIBLE or alt.open_mask is None:
+                messages.append(
+                    f"Only {rank - 2} alternative site set(s) exist besides the optimum."
+                    if alt.status is Status.INFEASIBLE
+                    else f"Alternative {rank} stopped without a solution."
+                )
+                break
+            alt_chosen = np.nonzero(alt.open_mask & rules_.chosen_mask)[0].astype(np.int64)
+            _, alt_values = _assignment(problem, spec, alt.open_mask)
+            assert alt.objective is not None
+            diff = abs(alt.objective - best)
+            gap = 0.0 if diff == 0 else diff / max(abs(best), 1e-12)
+            alternatives.append(
+                Alternative(
+                    rank, _order_selected(alt_chosen, alt_values), alt.objective, alt.status, gap
+                )
+            )
+            cuts.append(alt_chosen)
+            if alt.interrupted:
+                break
+
+    # marginal value of each selected site: optimum with that site forbidden (others re-chosen)
+    marginal: dict[int, float] = {}
+    if spec.marginal and not out.interrupted:
+        no_tb = spec.tie_break
+        for j in selected:
+            try:
+                rj = site_rules(
+                    problem, spec.rules, count=count, forbidden=np.array([j], dtype=np.int64)
+                )
+            except InfeasibleError:
+                marginal[j] = math.inf
+                continue
+            alt = optimise(problem, spec, solver, rj, [], fixed_count, False)
+            timings["build"] += alt.build_s
+            timings["solve"] += alt.solve_s
+            if alt.status is Status.INFEASIBLE:
+                marginal[j] = math.inf
+            elif alt.objective is None:
+                marginal[j] = math.nan
+            else:
+                marginal[j] = _loss(best, alt.objective, maximise)
+                if alt.status is not Status.OPTIMAL:
+                    messages.append(
+                        f"The marginal value of site {problem.cand_ids[j]!s} is not proved "
+                        f"({alt.status.value})."
+                    )
+            if alt.interrupted:
+                break
+        del no_tb
+
+    timings["total"] = time.perf_counter() - t_start
+    return Solution(
+        status=out.status,
+        objective=best,
+        bound=out.bound,
+        gap=out.gap,
+        selected=selected,
+        existing=existing,
+        assignment=assignment,
+        site_value=values,
+        solver=solver.name,
+        solver_version=out.solver_version or solver_version(solver.name),
+        timings=timings,
+        message=" ".join(messages),
+        alternatives=tuple(alternatives),
+        marginal=marginal,
+        secondary=out.secondary,
+    )

@@ -1,0 +1,638 @@
+"""A solver-neutral sparse MILP and the backends that solve it (HiGHS, CBC).
+
+Every model in :mod:`siteopt.models` builds a :class:`Milp` (sparse constraint matrix, row and
+column bounds, integrality, sense) with vectorised numpy/scipy and hands it to
+:func:`solve_milp`. The backends read the solver's *own* status, objective, dual bound and gap:
+
+* ``highs`` (default): the matrices are passed straight to ``highspy`` (``Highs.passModel``); the
+  status is HiGHS's model status, the bound is ``mip_dual_bound`` and the gap ``mip_gap``.
+* ``cbc``: the matrices are written to a free-format MPS file and solved by the CBC binary that
+  PuLP ships (``pulp.PULP_CBC_CMD``) or the system one (``pulp.COIN_CMD``); the status, objective
+  and bound are parsed from CBC's own log (``Result - ...``, ``Objective value``, ``Lower
+  bound``), never from PuLP's mapped status.
+
+Status mapping (see :func:`map_highs_status` and :func:`map_cbc_result`): ``OPTIMAL`` only when
+the solver proved optimality (within ``SolverSpec.mip_gap``); a time limit, node limit or user
+interrupt with an incumbent gives ``FEASIBLE`` with bound and gap; without one ``NO_SOLUTION``;
+a proof of infeasibility ``INFEASIBLE``; anything else ``ERROR``.
+
+Keyboard interrupts: a Ctrl-C during a solve asks the solver to stop (HiGHS ``cancelSolve``; CBC
+receives SIGINT and stops), waits for it to return its incumbent and reports ``FEASIBLE`` or
+``NO_SOLUTION`` with ``interrupted=True``. The KeyboardInterrupt is *not* re-raised: the caller
+(:func:`siteopt.models.solve`) skips any further solves and returns the honest, unproved answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from siteopt._errors import SolverError
+from siteopt.models.base import SolverSpec, Status
+
+INF = math.inf
+
+
+@dataclass
+class Milp:
+    """A mixed-integer linear program in matrix form.
+
+    ``row_lo <= A @ x <= row_hi``, ``col_lo <= x <= col_hi``, ``x[integer]`` integral, and
+    ``sense`` * (``c @ x`` + ``offset``) is minimised (``sense = "min"``) or maximised.
+    Infinite bounds are ``±inf``.
+    """
+
+    c: NDArray[np.float64]
+    A: sp.csr_array | sp.csr_matrix
+    row_lo: NDArray[np.float64]
+    row_hi: NDArray[np.float64]
+    col_lo: NDArray[np.float64]
+    col_hi: NDArray[np.float64]
+    integer: NDArray[np.bool_]
+    sense: Literal["min", "max"] = "min"
+    offset: float = 0.0
+
+    @property
+    def num_col(self) -> int:
+        """Number of variables."""
+        return int(self.c.size)
+
+    @property
+    def num_row(self) -> int:
+        """Number of constraints."""
+        return int(self.row_lo.size)
+
+    def check(self) -> None:
+        """Raise ``ValueError`` if the arrays are inconsistent (a programming error)."""
+        nc, nr = self.num_col, self.num_row
+        if self.A.shape != (nr, nc):
+            raise ValueError(f"A has shape {self.A.shape}, expected {(nr, nc)}")
+        for name in ("col_lo", "col_hi", "integer"):
+            if getattr(self, name).shape != (nc,):
+                raise ValueError(f"{name} has the wrong shape")
+        if self.row_hi.shape != (nr,):
+            raise ValueError("row_hi has the wrong shape")
+
+
+@dataclass
+class MilpResult:
+    """What a backend returns: the solver's own status and numbers, model-space values."""
+
+    status: Status
+    x: NDArray[np.float64] | None
+    objective: float | None  #: solver objective in the model's sense, offset included
+    bound: float | None  #: best proved bound (dual bound), offset included
+    gap: float | None  #: relative gap |objective - bound| / |objective|
+    solver: str
+    solver_version: str
+    seconds: float
+    raw_status: str
+    interrupted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def rel_gap(objective: float | None, bound: float | None) -> float | None:
+    """Relative gap ``|objective - bound| / |objective|`` (0 when both are 0, inf if obj is 0)."""
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None if objective is None else INF
+    diff = abs(objective - bound)
+    if diff <= 1e-9 * max(1.0, abs(objective)):
+        return 0.0
+    if objective == 0:
+        return INF
+    return diff / abs(objective)
+
+
+# --------------------------------------------------------------------------------------------
+# building helpers
+
+
+def stack_rows(
+    blocks: list[tuple[sp.spmatrix | sp.sparray, NDArray[np.float64], NDArray[np.float64]]],
+    num_col: int,
+) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
+    """Stack ``(A_block, lo, hi)`` row blocks (each with ``num_col`` columns) into one CSR."""
+    mats = [sp.csr_array(b[0]) for b in blocks if b[0].shape[0] > 0]
+    los = [np.asarray(b[1], dtype=np.float64) for b in blocks if b[0].shape[0] > 0]
+    his = [np.asarray(b[2], dtype=np.float64) for b in blocks if b[0].shape[0] > 0]
+    for mat in mats:
+        if mat.shape[1] != num_col:
+            raise ValueError(f"row block has {mat.shape[1]} columns, expected {num_col}")
+    if not mats:
+        return sp.csr_array((0, num_col)), np.zeros(0), np.zeros(0)
+    A = sp.csr_array(sp.vstack(mats, format="csr"))
+    return A, np.concatenate(los), np.concatenate(his)
+
+
+def triplets(
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    vals: NDArray[np.float64],
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """CSR from explicit triplets. Explicit entries are kept even when a value is 0."""
+    A = sp.csr_array(
+        (np.asarray(vals, dtype=np.float64), (np.asarray(rows), np.asarray(cols))), shape=shape
+    )
+    A.sum_duplicates()
+    return A
+
+
+# --------------------------------------------------------------------------------------------
+# HiGHS
+
+
+_HIGHS_BANNER_SHOWN = False
+
+
+@contextlib.contextmanager
+def _quiet_stdout(active: bool) -> Iterator[None]:
+    """Silence the C-level stdout (HiGHS prints a banner when the first instance is built)."""
+    if not active:
+        yield
+        return
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _import_highspy() -> Any:
+    try:
+        import highspy
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise SolverError(
+            "The HiGHS solver (Python package 'highspy') is not installed.",
+            hint="Install it with `pip install highspy`, or choose solver 'cbc'.",
+        ) from exc
+    return highspy
+
+
+def highs_version() -> str:
+    """Version string of the installed HiGHS."""
+    highspy = _import_highspy()
+    with _quiet_stdout(not _HIGHS_BANNER_SHOWN):
+        h = highspy.Highs()
+    return f"HiGHS {h.version()}"
+
+
+def map_highs_status(
+    model_status: str, has_solution: bool, gap_ok: bool = True
+) -> tuple[Status, bool]:
+    """Map a HiGHS model status name to :class:`Status`; also return "stopped early".
+
+    Parameters
+    ----------
+    model_status
+        The ``HighsModelStatus`` member name, e.g. ``"kOptimal"`` or ``"kTimeLimit"``.
+    has_solution
+        Whether HiGHS holds a feasible primal solution (``primal_solution_status == 2``).
+    gap_ok
+        For ``kOptimal``: whether the reported gap is within the requested ``mip_gap``.
+    """
+    if model_status == "kOptimal":
+        if has_solution and gap_ok:
+            return Status.OPTIMAL, False
+        return (Status.FEASIBLE, True) if has_solution else (Status.ERROR, False)
+    if model_status == "kInfeasible":
+        return Status.INFEASIBLE, False
+    if model_status in {
+        "kTimeLimit",
+        "kIterationLimit",
+        "kSolutionLimit",
+        "kInterrupt",
+        "kObjectiveBound",
+        "kObjectiveTarget",
+        "kMemoryLimit",
+        "kUnknown",
+    }:
+        return (Status.FEASIBLE, True) if has_solution else (Status.NO_SOLUTION, True)
+    if model_status == "kModelEmpty":
+        return Status.OPTIMAL, False
+    return Status.ERROR, False
+
+
+def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> MilpResult:
+    global _HIGHS_BANNER_SHOWN
+    highspy = _import_highspy()
+    with _quiet_stdout(not _HIGHS_BANNER_SHOWN and not spec.msg):
+        h = highspy.Highs()
+    _HIGHS_BANNER_SHOWN = True
+    h.setOptionValue("output_flag", bool(spec.msg))
+    if spec.time_limit is not None:
+        h.setOptionValue("time_limit", float(max(spec.time_limit, 0.0)))
+    h.setOptionValue("mip_rel_gap", float(spec.mip_gap))
+    if spec.threads is not None:
+        h.setOptionValue("threads", int(spec.threads))
+    h.setOptionValue("random_seed", 0)
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
+
+    A = sp.csr_array(milp.A)
+    A.sort_indices()
+    integrality = np.where(milp.integer, 1, 0).astype(np.int32)
+    sense = -1 if milp.sense == "max" else 1
+    status = h.passModel(
+        milp.num_col,
+        milp.num_row,
+        int(A.nnz),
+        int(highspy.MatrixFormat.kRowwise),
+        sense,
+        float(milp.offset),
+        np.ascontiguousarray(milp.c, dtype=np.float64),
+        np.ascontiguousarray(milp.col_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.col_hi, dtype=np.float64),
+        np.ascontiguousarray(milp.row_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.row_hi, dtype=np.float64),
+        np.ascontiguousarray(A.indptr, dtype=np.int32),
+        np.ascontiguousarray(A.indices, dtype=np.int32),
+        np.ascontiguousarray(A.data, dtype=np.float64),
+        integrality,
+    )
+    version = f"HiGHS {h.version()}"
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
+
+    interrupted = False
+    t0 = time.perf_counter()
+    h.HandleUserInterrupt = True
+    thread = h.startSolve()
+    while True:
+        try:
+            done, _ = h.wait(0.05)
+            if done:
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+    thread.join()
+    seconds = time.perf_counter() - t0
+
+    model_status = h.getModelStatus()
+    name = model_status.name if hasattr(model_status, "name") else str(model_status)
+    info = h.getInfo()
+    has_solution = int(info.primal_solution_status) == 2
+    is_mip = bool(milp.integer.any())
+    objective = float(info.objective_function_value) if has_solution else None
+    if is_mip:
+        bound = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else None
+    else:
+        bound = objective if name == "kOptimal" else None
+    gap = rel_gap(objective, bound)
+    gap_ok = gap is not None and gap <= max(spec.mip_gap, 1e-6) + 1e-12
+    if name == "kOptimal" and objective is not None and bound is not None and not gap_ok:
+        # absolute-gap stop: HiGHS proved |obj - bound| <= mip_abs_gap (1e-6)
+        gap_ok = abs(objective - bound) <= 1e-6 + 1e-9 * abs(objective)
+    mapped, _ = map_highs_status(name, has_solution, gap_ok)
+    if interrupted and mapped is Status.OPTIMAL and name != "kOptimal":
+        mapped = Status.FEASIBLE
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_solution else None
+    return MilpResult(
+        status=mapped,
+        x=x,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        solver="highs",
+        solver_version=version,
+        seconds=seconds,
+        raw_status=name,
+        interrupted=interrupted or name == "kInterrupt",
+        extra={"nodes": int(getattr(info, "mip_node_count", 0))},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# CBC
+
+
+def cbc_path() -> str:
+    """Path of a CBC binary: PuLP's bundled one, else the system ``cbc`` (``pulp.COIN_CMD``)."""
+    try:
+        import pulp
+    except ImportError:
+        pulp = None
+    candidates: list[str] = []
+    if pulp is not None:
+        for cls_name in ("PULP_CBC_CMD", "COIN_CMD"):
+            cls = getattr(pulp, cls_name, None)
+            if cls is None:
+                continue
+            try:
+                solver = cls(msg=False)
+                if solver.available() and solver.path:
+                    candidates.append(str(solver.path))
+            except Exception:  # pragma: no cover - defensive: PuLP probing failed
+                continue
+    system = shutil.which("cbc")
+    if system:
+        candidates.append(system)
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise SolverError(
+        "The CBC solver is not available.",
+        hint='Install it with `pip install "pulp[cbc]"` (bundled CBC) or '
+        "`apt-get install coinor-cbc`, or choose solver 'highs'.",
+    )
+
+
+def cbc_version(path: str | None = None) -> str:
+    """Version string of the CBC binary."""
+    path = path or cbc_path()
+    try:
+        out = subprocess.run(
+            [path, "-quit"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "CBC (unknown version)"
+    match = re.search(r"Version:\s*(\S+)", out)
+    return f"CBC {match.group(1)}" if match else "CBC (unknown version)"
+
+
+def _cat(*parts: object) -> NDArray[np.str_]:
+    """Element-wise string concatenation of arrays and scalars."""
+    out = np.asarray(parts[0], dtype=str)
+    for part in parts[1:]:
+        out = np.char.add(out, np.asarray(part, dtype=str))
+    return out
+
+
+def _fmt(values: NDArray[np.float64]) -> NDArray[np.str_]:
+    return np.char.mod("%.17g", np.asarray(values, dtype=np.float64))
+
+
+def write_mps(milp: Milp, path: Path) -> None:
+    """Write ``milp`` as a free-format MPS file (minimisation; a max model is negated).
+
+    Columns are named ``C<j>``, rows ``R<i>``; integer columns are wrapped in MARKER lines.
+    Every explicit matrix entry is written, including zeros.
+    """
+    A = sp.csc_array(milp.A)
+    A.sort_indices()
+    sign = -1.0 if milp.sense == "max" else 1.0
+    nc, nr = milp.num_col, milp.num_row
+    lines: list[str] = ["NAME siteopt", "ROWS", " N OBJ"]
+    lo, hi = milp.row_lo, milp.row_hi
+    kind = np.where(
+        np.isfinite(lo) & np.isfinite(hi) & (lo == hi),
+        "E",
+        np.where(
+            np.isfinite(lo),
+            np.where(np.isfinite(hi), "R", "G"),
+            np.where(np.isfinite(hi), "L", "N"),
+        ),
+    )
+    # free rows (no finite bound) are written as G with rhs -1e30 to keep indices aligned
+    kind_w = np.where(kind == "N", "G", kind)
+    kind_w = np.where(kind_w == "R", "G", kind_w)  # ranges: G lo with RANGES width
+    rnames = np.char.add("R", np.arange(nr).astype(str))
+    if nr:
+        lines.extend(np.char.add(np.char.add(np.char.add(" ", kind_w.astype(str)), " "), rnames))
+    lines.append("COLUMNS")
+    cnames = np.char.add("C", np.arange(nc).astype(str))
+    col_of_entry = np.repeat(np.arange(nc), np.diff(A.indptr))
+    ent = np.char.add(
+        np.char.add(np.char.add(np.char.add(cnames[col_of_entry], " "), rnames[A.indices]), " "),
+        _fmt(A.data),
+    )
+    obj_nz = milp.c != 0
+    # one block per column: its objective entry (always written, so empty columns exist) and
+    # its matrix entries; integer columns first inside a single INTORG/INTEND marker pair
+    obj_lines = np.char.add(np.char.add(cnames, " OBJ "), _fmt(sign * milp.c))
+    del obj_nz
+    counts = np.diff(A.indptr)
+    block_len = counts + 1
+    block_start = np.concatenate([[0], np.cumsum(block_len)[:-1]])
+    col_lines = np.empty(int(block_len.sum()), dtype=object)
+    col_lines[block_start] = obj_lines
+    entry_pos = np.ones(col_lines.size, dtype=bool)
+    entry_pos[block_start] = False
+    col_lines[entry_pos] = ent
+    is_int_line = np.repeat(milp.integer, block_len)
+    int_lines = col_lines[is_int_line]
+    if int_lines.size:
+        lines.append(" M0 'MARKER' 'INTORG'")
+        lines.extend(int_lines.tolist())
+        lines.append(" M1 'MARKER' 'INTEND'")
+    lines.extend(col_lines[~is_int_line].tolist())
+    lines.append("RHS")
+    rhs = np.where(kind == "L", hi, np.where(kind == "N", -1e30, lo))
+    rhs_nz = np.nonzero(rhs != 0)[0]
+    lines.extend(_cat(" RHS ", rnames[rhs_nz], " ", _fmt(rhs[rhs_nz])).tolist())
+    if milp.offset:
+        lines.append(f" RHS OBJ {-sign * milp.offset:.17g}")
+    rng = np.nonzero(kind == "R")[0]
+    if rng.size:
+        lines.append("RANGES")
+        lines.extend(_cat(" RNG ", rnames[rng], " ", _fmt(hi[rng] - lo[rng])).tolist())
+    lines.append("BOUNDS")
+    clo, chi = milp.col_lo, milp.col_hi
+    fixed = clo == chi
+    binary = milp.integer & (clo == 0) & (chi == 1) & ~fixed
+    rest = ~fixed & ~binary
+    minus_inf = rest & np.isneginf(clo)
+    lo_line = rest & np.isfinite(clo) & (clo != 0)
+    up_line = rest & np.isfinite(chi)
+    pl_line = rest & np.isposinf(chi) & milp.integer
+    bounds = np.empty(nc * 2, dtype=object)
+    keep = np.zeros(nc * 2, dtype=bool)
+    first = np.full(nc, "", dtype=object)
+    first[fixed] = _cat(" FX BND ", cnames[fixed], " ", _fmt(clo[fixed]))
+    first[binary] = np.char.add(" BV BND ", cnames[binary])
+    first[minus_inf] = np.char.add(" MI BND ", cnames[minus_inf])
+    first[lo_line] = _cat(" LO BND ", cnames[lo_line], " ", _fmt(clo[lo_line]))
+    second = np.full(nc, "", dtype=object)
+    second[up_line] = _cat(" UP BND ", cnames[up_line], " ", _fmt(chi[up_line]))
+    second[pl_line] = np.char.add(" PL BND ", cnames[pl_line])
+    bounds[0::2] = first
+    bounds[1::2] = second
+    keep[0::2] = first != ""
+    keep[1::2] = second != ""
+    lines.extend(bounds[keep].tolist())
+    lines.append("ENDATA")
+    path.write_text("\n".join(lines) + "\n")
+
+
+_CBC_RESULT = re.compile(r"^Result - (.+)$", re.MULTILINE)
+_CBC_OBJ = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
+_CBC_LB = re.compile(r"^Lower bound:\s+(\S+)", re.MULTILINE)
+
+
+def map_cbc_result(result: str, has_solution: bool) -> Status:
+    """Map CBC's ``Result - ...`` line to :class:`Status`."""
+    low = result.lower()
+    if low.startswith("optimal solution found"):
+        return Status.OPTIMAL if has_solution else Status.ERROR
+    if "infeasible" in low:
+        return Status.INFEASIBLE
+    if "stopped" in low or "time" in low or "user" in low or "ctrl" in low:
+        return Status.FEASIBLE if has_solution else Status.NO_SOLUTION
+    return Status.ERROR
+
+
+def _parse_float(match: re.Match[str] | None) -> float | None:
+    if match is None:
+        return None
+    try:
+        value = float(match.group(1))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _solve_cbc(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> MilpResult:
+    path = cbc_path()
+    version = cbc_version(path)
+    sign = -1.0 if milp.sense == "max" else 1.0
+    with tempfile.TemporaryDirectory(prefix="siteopt-cbc-") as tmp:
+        mps = Path(tmp) / "model.mps"
+        sol = Path(tmp) / "model.sol"
+        write_mps(milp, mps)
+        cmd = [path, str(mps)]
+        if spec.time_limit is not None:
+            cmd += ["-sec", f"{max(spec.time_limit, 0.0):g}"]
+        cmd += ["-ratio", f"{spec.mip_gap:g}", "-allow", "0"]
+        if spec.threads is not None:
+            cmd += ["-threads", str(int(spec.threads))]
+        cmd += ["-randomSeed", "1", "-randomCbcSeed", "1"]
+        for key, value in (options or {}).items():
+            cmd += [f"-{key}", str(value)]
+        cmd += ["-printingOptions", "all", "-solve", "-solution", str(sol)]
+        interrupted = False
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        while True:
+            try:
+                out, _ = proc.communicate()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                with contextlib.suppress(OSError):
+                    proc.send_signal(signal.SIGINT)
+        seconds = time.perf_counter() - t0
+        if spec.msg:
+            sys.stderr.write(out)
+        result_match = _CBC_RESULT.search(out)
+        raw = result_match.group(1).strip() if result_match else "no result line"
+        x: NDArray[np.float64] | None = None
+        if sol.exists():
+            x = _read_cbc_solution(sol, milp.num_col)
+            head = sol.read_text().split("\n", 1)[0].lower()
+            if "infeasible" in head and "integer" not in head:
+                x = None
+            if head.startswith("stopped") and "no integer solution" in head:
+                x = None
+    has_solution = x is not None and (
+        "no integer solution" not in out.lower() or "optimal" in raw.lower()
+    )
+    if not has_solution:
+        x = None
+    status = map_cbc_result(raw, has_solution)
+    if interrupted and status is Status.OPTIMAL and "optimal" not in raw.lower():
+        status = Status.FEASIBLE
+    objective = None
+    if x is not None:
+        objective = float(milp.c @ x + milp.offset)
+    lower = _parse_float(_CBC_LB.search(out))
+    bound: float | None
+    if status is Status.OPTIMAL:
+        bound = objective
+    elif lower is not None:
+        # CBC minimises sign * (c x) and reports bounds without the objective offset
+        bound = sign * lower + milp.offset
+    else:
+        bound = None
+    gap = rel_gap(objective, bound)
+    if status is Status.OPTIMAL and gap is not None and gap > max(spec.mip_gap, 1e-6) + 1e-9:
+        status = Status.FEASIBLE
+    return MilpResult(
+        status=status,
+        x=x,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        solver="cbc",
+        solver_version=version,
+        seconds=seconds,
+        raw_status=raw,
+        interrupted=interrupted or "ctrl" in raw.lower() or "user" in raw.lower(),
+    )
+
+
+def _read_cbc_solution(path: Path, num_col: int) -> NDArray[np.float64] | None:
+    text = path.read_text().splitlines()
+    if not text:
+        return None
+    x = np.zeros(num_col)
+    for line in text[1:]:
+        parts = line.replace("**", " ").split()
+        if len(parts) < 3:
+            continue
+        name, value = parts[1], parts[2]
+        if name.startswith("C"):
+            try:
+                x[int(name[1:])] = float(value)
+            except ValueError:
+                continue
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def solve_milp(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None = None) -> MilpResult:
+    """Solve ``milp`` with the backend named in ``spec``.
+
+    Parameters
+    ----------
+    milp
+        The model.
+    spec
+        Solver name, time limit (seconds), relative MIP gap, threads, log output.
+    options
+        Extra backend options (HiGHS option names, or CBC command-line flags without the dash),
+        e.g. ``{"mip_max_nodes": 1}`` for HiGHS.
+
+    Returns
+    -------
+    MilpResult
+        Status, values and the solver's own objective, bound and gap.
+    """
+    milp.check()
+    if spec.name == "highs":
+        return _solve_highs(milp, spec, options)
+    if spec.name == "cbc":
+        return _solve_cbc(milp, spec, options)
+    raise SolverError(f"Unknown solver {spec.name!r}.", hint="Use 'highs' (default) or 'cbc'.")
+
+
+def solver_version(name: str) -> str:
+    """Version string for a solver name."""
+    return highs_version() if name == "highs" else cbc_version()

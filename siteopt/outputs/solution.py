@@ -1,0 +1,122 @@
+"""``solution.json``: the machine-readable answer."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from siteopt import __version__
+from siteopt.pipeline import RunResult
+
+
+def _num(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        return None if math.isnan(v) or math.isinf(v) else round(v, 6)
+    return v
+
+
+def solution_dict(result: RunResult) -> dict[str, Any]:
+    """Status, objective, bound, gap, sites, solver, the resolved scenario and data versions."""
+    sol = result.solution
+    wgs = result.sites.to_crs("EPSG:4326")
+    sites = []
+    for (_, row), pt in zip(result.sites.iterrows(), wgs.geometry, strict=True):
+        sites.append(
+            {
+                "rank": int(row["rank"]),
+                "id": row["cand_id"],
+                "town": row["town"],
+                "region": row["region"],
+                "lon": round(pt.x, 6),
+                "lat": round(pt.y, 6),
+                "x_m": round(row.geometry.x, 1),
+                "y_m": round(row.geometry.y, 1),
+                "covered_deaths": _num(row["covered"]),
+                "covered_share": _num(row["share"]),
+                "marginal_loss": _num(row["marginal"]),
+                "nearest_school_m": _num(row["school_m"]),
+                "nearest_station_m": _num(row["station_m"]),
+                "nearest_hospital_m": _num(row["hospital_m"]),
+            }
+        )
+    ids = result.built.problem.cand_ids
+    s = result.built.summary
+    manifest = result.inputs.manifest
+    return {
+        "siteopt_version": __version__,
+        "scenario": result.scenario.name,
+        "scenario_digest": result.scenario.digest(),
+        "status": sol.status.value,
+        "proved_optimal": sol.proved_optimal,
+        "objective": _num(sol.objective),
+        "bound": _num(sol.bound),
+        "gap": _num(sol.gap),
+        "tie_break_value": _num(sol.secondary),
+        "message": sol.message,
+        "solver": {
+            "name": sol.solver,
+            "version": sol.solver_version,
+            "time_limit_s": result.solver.time_limit,
+            "mip_gap": result.solver.mip_gap,
+        },
+        "model": {
+            "objective": result.spec.objective,
+            "distance_m": result.spec.radius,
+            "tie_break": result.spec.tie_break,
+            "p": result.spec.rules.p,
+            "max_per_municipality": result.spec.rules.max_per_group,
+            "demand_units": result.built.problem.n,
+            "eligible_candidates": result.built.problem.m,
+            "candidates": len(result.built.candidates),
+            "pairs": result.built.problem.pairs.nnz,
+        },
+        "demand": {
+            "place": s.place,
+            "years": [s.first_year, s.last_year],
+            "substances": list(s.substances),
+            "deaths": s.total_records,
+            "placed": s.placed,
+            "unknown": s.unknown,
+            "out_of_state": s.out_of_state,
+        },
+        "sites": sites,
+        "alternatives": [
+            {
+                "rank": a.rank,
+                "sites": [str(ids[j]) for j in a.selected],
+                "objective": _num(a.objective),
+                "status": a.status.value,
+                "gap_to_best": _num(a.gap_to_best),
+            }
+            for a in sol.alternatives
+        ],
+        "resolved_scenario": result.scenario.to_dict(),
+        "data": {
+            "bundle": manifest.get("name", "connecticut"),
+            "bundle_version": manifest.get("version"),
+            "layers": {
+                e.get("name"): {"rows": e.get("rows"), "period": e.get("period")}
+                for e in manifest.get("layers", [])
+            },
+        },
+        "timings": "see timings.json (wall-clock seconds vary between runs, so they are kept out "
+        "of this file to keep it byte-identical for identical inputs)",
+    }
+
+
+def solution_json(result: RunResult) -> str:
+    """``solution.json`` text (sorted keys, 2-space indent)."""
+    return json.dumps(solution_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def timings_json(result: RunResult) -> str:
+    """``timings.json`` text: stage and solver wall-clock seconds."""
+    t = {k: round(v, 3) for k, v in {**result.timings, **result.solution.timings}.items()}
+    return json.dumps(t, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,155 @@
+"""The pipeline: scenario -> inputs -> problem -> solve -> result (outputs are written apart)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from scipy.spatial import cKDTree
+
+from siteopt.inputs import Inputs, load_inputs
+from siteopt.models import solve as solve_model
+from siteopt.models.base import ModelSpec, Rules, Solution, SolverSpec
+from siteopt.problem import BuiltProblem, build_problem
+from siteopt.scenario import Scenario, load_scenario
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, before it is written to files."""
+
+    scenario: Scenario
+    inputs: Inputs
+    built: BuiltProblem
+    spec: ModelSpec
+    solver: SolverSpec
+    solution: Solution
+    sites: gpd.GeoDataFrame  #: chosen sites with rank and metrics, EPSG:6433
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def placed_deaths(self) -> int:
+        """Deaths in the period resolved to a Connecticut town (the denominator of shares)."""
+        return self.built.summary.placed
+
+
+def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -> ModelSpec:
+    """The model a scenario asks for, in array indices."""
+    names = built.problem.group_names
+    approved = scenario.sites.approved_municipalities
+    allowed = (
+        frozenset(i for i, n in enumerate(names) if n in set(approved))
+        if approved is not None
+        else None
+    )
+    rules = Rules(
+        p=scenario.sites.p,
+        max_per_group=scenario.sites.max_per_municipality,
+        allowed_groups=allowed,
+    )
+    return ModelSpec(
+        objective=scenario.objective.kind,
+        radius=scenario.objective.distance_m,
+        tie_break=scenario.objective.tie_break,
+        rules=rules,
+        alternatives=alternatives,
+    )
+
+
+def solver_spec(scenario: Scenario, **overrides: object) -> SolverSpec:
+    """The solver a scenario asks for, with command-line overrides (``None`` keeps the file's)."""
+    cfg = scenario.solver
+    values: dict[str, object] = {
+        "name": cfg.name,
+        "time_limit": cfg.time_limit_s,
+        "mip_gap": cfg.mip_gap,
+        "threads": cfg.threads,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SolverSpec(**values)  # type: ignore[arg-type]
+
+
+def _nearest(
+    xy: np.ndarray, layer: gpd.GeoDataFrame, name_col: str
+) -> tuple[np.ndarray, np.ndarray]:
+    if layer.empty:
+        return np.full(len(xy), np.nan), np.array([""] * len(xy), dtype=object)
+    pts = np.column_stack([layer.geometry.x.to_numpy(), layer.geometry.y.to_numpy()])
+    dist, idx = cKDTree(pts).query(xy)
+    names = layer[name_col].astype(str).to_numpy() if name_col in layer else np.array([""] * len(pts))
+    return np.asarray(dist, dtype=float), names[idx]
+
+
+def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -> gpd.GeoDataFrame:
+    """Chosen sites in rank order with the metrics every output shows."""
+    rows = built.eligible_rows[list(solution.selected)]
+    sites = built.candidates.iloc[rows][["cand_id", "town", "region", "geometry"]].copy()
+    sites.insert(0, "rank", np.arange(1, len(rows) + 1))
+    placed = max(built.summary.placed, 1)
+    covered = np.array([solution.site_value.get(j, 0.0) for j in solution.selected])
+    sites["covered"] = covered
+    sites["share"] = covered / placed
+    sites["marginal"] = [solution.marginal.get(j, np.nan) for j in solution.selected]
+    xy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
+    for key, layer, col in (
+        ("school", "schools", "school_name"),
+        ("station", "stations", "name"),
+        ("hospital", "hospitals", "name"),
+    ):
+        dist, names = _nearest(xy, result_inputs.layer(layer), col)
+        sites[f"{key}_m"] = dist
+        sites[f"{key}_name"] = names
+    return sites.reset_index(drop=True)
+
+
+def run(
+    scenario: Scenario,
+    *,
+    alternatives: int = 0,
+    progress: Progress | None = None,
+    **solver_overrides: object,
+) -> RunResult:
+    """Run a scenario end to end and return the result (nothing is written).
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (see :func:`siteopt.scenario.load_scenario`).
+    alternatives
+        How many ranked alternative site sets to find besides the optimum.
+    progress
+        Called with the name of each stage as it starts.
+    **solver_overrides
+        ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
+    """
+    say = progress or (lambda _stage: None)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("inputs")
+    inputs = load_inputs(scenario)
+    timings["inputs_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    say("problem")
+    built = build_problem(scenario, inputs)
+    timings["problem_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    say("solve")
+    spec = model_spec(scenario, built, alternatives)
+    solver = solver_spec(scenario, **solver_overrides)
+    solution = solve_model(built.problem, spec, solver)
+    timings["solve_s"] = time.perf_counter() - t2
+    sites = site_table(inputs, built, solution)
+    timings["total_s"] = time.perf_counter() - t0
+    return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings)
+
+
+def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
+    """Load (if given a path) and run a scenario: ``siteopt.solve("configs/connecticut.yaml")``."""
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    return run(sc, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,389 @@
+"""Scenario files: YAML validated by a typed model, with errors that name file, key and line.
+
+A scenario says where demand comes from, which land is eligible, what to optimise and with which
+solver. Paths inside a scenario are resolved relative to the scenario file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from siteopt._errors import ScenarioError
+
+SUBSTANCES = (
+    "heroin",
+    "cocaine",
+    "fentanyl",
+    "fentanyl_analogue",
+    "oxycodone",
+    "oxymorphone",
+    "ethanol",
+    "hydrocodone",
+    "benzodiazepine",
+    "methadone",
+    "meth_amphetamine",
+    "amphet",
+    "tramad",
+    "hydromorphone",
+    "morphine_not_heroin",
+    "xylazine",
+    "gabapentin",
+    "opiate_nos",
+    "heroin_morph_codeine",
+    "other_opioid",
+    "any_opioid",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemandSpec(_Strict):
+    """Where demand comes from and how it is placed."""
+
+    place: Literal["injury", "residence", "death"] = "injury"
+    last_years: int | None = Field(default=5, ge=1, le=50)
+    years: tuple[int, int] | None = None
+    substances: tuple[str, ...] = ()
+    spread: Literal["developed", "town_point"] = "developed"
+    cell_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
+
+    @field_validator("substances")
+    @classmethod
+    def _known_substances(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for s in v:
+            if s not in SUBSTANCES:
+                hint = difflib.get_close_matches(s, SUBSTANCES, n=1)
+                extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise ValueError(f"unknown substance '{s}'{extra}; known: {', '.join(SUBSTANCES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _years(self) -> DemandSpec:
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError("years must be [first, last] with first <= last")
+        return self
+
+
+class ExclusionSpec(_Strict):
+    """Keep candidates at least ``distance_m`` from every feature of a layer."""
+
+    layer: str = Field(description="a bundle layer name (e.g. schools) or a path to a file")
+    distance_m: float = Field(ge=0.0, le=50_000.0)
+    name: str | None = None
+
+
+class CandidateSpec(_Strict):
+    """Candidate sites: a regular grid over eligible land."""
+
+    spacing_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
+    within: tuple[str, ...] = ("sewer",)
+    outside: tuple[str, ...] = ("public_lands",)
+    sewer_status: tuple[Literal["Service", "Proposed"], ...] = ("Service",)
+    exclusions: tuple[ExclusionSpec, ...] = (ExclusionSpec(layer="schools", distance_m=200.0),)
+
+
+class SitesSpec(_Strict):
+    """How many sites and where they may go."""
+
+    p: int = Field(default=3, ge=1, le=100)
+    max_per_municipality: int | None = Field(default=1, ge=1)
+    approved_municipalities: tuple[str, ...] | None = None
+
+
+class ObjectiveSpec(_Strict):
+    """What to optimise."""
+
+    kind: Literal["coverage"] = "coverage"
+    distance_m: float = Field(default=1600.0, gt=0.0, le=100_000.0)
+    tie_break: Literal["distance", "none"] = "distance"
+
+
+class SolverConfig(_Strict):
+    """Solver and limits."""
+
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit_s: float | None = Field(default=60.0, gt=0.0)
+    mip_gap: float = Field(default=0.0, ge=0.0, lt=1.0)
+    threads: int | None = Field(default=None, ge=1)
+
+
+class OutputSpec(_Strict):
+    """Where outputs go (relative to the scenario file unless absolute)."""
+
+    dir: str | None = None
+
+
+class Scenario(_Strict):
+    """A complete, validated scenario."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
+    title: str = ""
+    description: str = ""
+    data: str = "builtin"
+    demand: DemandSpec = DemandSpec()
+    candidates: CandidateSpec = CandidateSpec()
+    sites: SitesSpec = SitesSpec()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    solver: SolverConfig = SolverConfig()
+    output: OutputSpec = OutputSpec()
+    #: directory of the scenario file; relative paths resolve against it (not part of YAML)
+    base_dir: str = Field(default=".", exclude=True)
+    source_file: str = Field(default="", exclude=True)
+
+    def resolve_path(self, value: str) -> Path:
+        """Resolve a path written in the scenario relative to the scenario file."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain data (what ``siteopt show`` prints)."""
+        return self.model_dump(mode="json")
+
+    def digest(self) -> str:
+        """A short stable hash of the resolved scenario."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- loading with line numbers
+
+
+def _key_lines(
+    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]
+) -> None:
+    """Record the 1-based line of every key path in a composed YAML node tree."""
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+            out[(*path, key)] = k.start_mark.line + 1
+            _key_lines(v, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _key_lines(v, (*path, i), out)
+
+
+def _model_fields_at(loc: tuple[str | int, ...]) -> list[str]:
+    """Names of the fields allowed at a location (for did-you-mean)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        ann = fields[part].annotation
+        inner = getattr(ann, "__args__", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif inner:
+            found = [a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)]
+            if not found:
+                return []
+            model = found[0]
+        else:
+            return []
+    fields = getattr(model, "model_fields", {})
+    return [f for f in fields if f not in ("base_dir", "source_file")]
+
+
+def _fmt_loc(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+Lines = dict[tuple[str | int, ...], tuple[str, int]]
+
+
+def scenario_from_dict(
+    doc: Any,
+    *,
+    source: str = "<scenario>",
+    base_dir: Path | None = None,
+    lines: Lines | None = None,
+) -> Scenario:
+    """Validate a parsed scenario document.
+
+    Parameters
+    ----------
+    doc
+        The parsed YAML (a mapping).
+    source
+        The file name used in messages.
+    base_dir
+        The folder relative paths resolve against.
+    lines
+        Key path -> (file, line) for messages.
+
+    Raises
+    ------
+    ScenarioError
+        With the file, key path, line and a did-you-mean for unknown keys.
+    """
+    if not isinstance(doc, dict):
+        raise ScenarioError(
+            f"{source}: a scenario must be a YAML mapping of keys (name:, demand:, sites:, ...), "
+            f"not {type(doc).__name__}."
+        )
+    lines = lines or {}
+    for reserved in ("base_dir", "source_file"):
+        if reserved in doc:
+            raise ScenarioError(f"{source}: '{reserved}' is set by siteopt and cannot be written.")
+    payload = dict(doc)
+    payload["base_dir"] = str((base_dir or Path.cwd()).resolve())
+    payload["source_file"] = source
+    try:
+        return Scenario.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        where = source
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                file, line = lines[loc[:cut]]
+                where = f"{file}, line {line}"
+                break
+        key = _fmt_loc(loc)
+        if err["type"] == "extra_forbidden":
+            allowed = _model_fields_at(loc[:-1])
+            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            known = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
+            raise ScenarioError(f"{where}: unknown key '{key}'.{hint}{known}") from None
+        if err["type"] == "missing":
+            raise ScenarioError(f"{where}: required key '{key}' is missing.") from None
+        got = err.get("input")
+        got_s = "" if isinstance(got, dict) else f" (got {json.dumps(got, default=str)})"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ScenarioError(f"{where}: invalid value for '{key}'{got_s}: {msg}.") from None
+
+
+def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
+    if not p.exists():
+        raise ScenarioError(f"{shown}: no such scenario file.", "Check the path.")
+    if p.is_dir():
+        raise ScenarioError(f"{shown}: is a directory; give a scenario .yaml file.")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{shown}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{shown}: cannot be read ({exc.strerror}).") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ScenarioError(
+            f"{shown}{where}: unsupported YAML tag ({exc.problem}); scenario files hold plain "
+            "values only."
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ScenarioError(
+            f"{shown}, {where}: malformed YAML ({exc.problem}).",
+            "Check indentation, colons and quotes there.",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{shown}: malformed YAML ({exc}).") from None
+    if doc is None:
+        raise ScenarioError(f"{shown}: the file is empty; a scenario needs at least 'name:'.")
+    raw: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _key_lines(node, (), raw)
+    return doc, {k: (shown, v) for k, v in raw.items()}
+
+
+#: keys whose values are paths, resolved against the file that wrote them
+_PATH_KEYS = (("data",), ("output", "dir"))
+
+
+def _absolutize(doc: dict[str, Any], base: Path) -> None:
+    """Make the relative paths a base scenario writes absolute (so children can move)."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value != "builtin" and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    for path in _PATH_KEYS:
+        node: Any = doc
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node:
+            node[path[-1]] = fix(node[path[-1]])
+    cands = doc.get("candidates")
+    if isinstance(cands, dict) and isinstance(cands.get("exclusions"), list):
+        for ex in cands["exclusions"]:
+            if isinstance(ex, dict) and isinstance(ex.get("layer"), str):
+                layer = ex["layer"]
+                if any(c in layer for c in "/\\.") and not Path(layer).is_absolute():
+                    ex["layer"] = str((base / layer).resolve())
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep-merge mappings; lists and scalars in ``over`` replace those in ``base``."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _load_doc(p: Path, shown: str, seen: tuple[Path, ...]) -> tuple[Any, Lines]:
+    doc, lines = _read_yaml(p, shown)
+    if not isinstance(doc, dict) or "extends" not in doc:
+        return doc, lines
+    parent = doc.pop("extends")
+    line = lines.get(("extends",), (shown, 0))[1]
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(f"{shown}, line {line}: 'extends' must be the path of a scenario file.")
+    parent_path = (p.parent / parent).resolve()
+    if parent_path in seen or parent_path == p.resolve():
+        chain = " -> ".join(str(s) for s in (*seen, p.resolve(), parent_path))
+        raise ScenarioError(f"{shown}, line {line}: 'extends' makes a cycle ({chain}).")
+    if not parent_path.exists():
+        raise ScenarioError(
+            f"{shown}, line {line}: 'extends' names {parent_path}, which does not exist."
+        )
+    base_doc, base_lines = _load_doc(parent_path, str(parent_path), (*seen, p.resolve()))
+    if not isinstance(base_doc, dict):
+        raise ScenarioError(f"{parent_path}: a base scenario must be a YAML mapping.")
+    _absolutize(base_doc, parent_path.parent)
+    merged = _merge(base_doc, doc)
+    return merged, {**base_lines, **lines}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file, following ``extends:`` to its base files.
+
+    Parameters
+    ----------
+    path
+        The scenario file. Relative paths inside it resolve against its folder; those written in a
+        base file resolve against the base file's folder.
+
+    Raises
+    ------
+    ScenarioError
+        When the file is missing, unreadable, not UTF-8, not YAML, or invalid.
+    """
+    p = Path(path)
+    doc, lines = _load_doc(p, str(path), ())
+    return scenario_from_dict(doc, source=str(path), base_dir=p.resolve().parent, lines=lines)
