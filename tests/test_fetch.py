@@ -450,8 +450,7 @@ def test_wrong_schema_never_replaces_the_good_file(tmp_path: Path, server: Serve
     [result] = report.results
     assert (result.status, result.failure, result.attempts) == ("failed", "schema", 1)
     assert result.detail == (
-        "the CSV lacks required columns: Injury City (or InjuryCity), InjuryCityGeo; "
-        "the previous files were kept"
+        "the CSV lacks required columns: Injury City, InjuryCityGeo; the previous files were kept"
     )
     assert f"{OCME}: failed: the CSV lacks required columns" in printed
 
@@ -466,6 +465,19 @@ def test_too_few_rows_is_a_schema_failure(tmp_path: Path, server: Server) -> Non
     assert (result.status, result.failure) == ("failed", "schema")
     assert result.detail.startswith("the CSV has 3 data rows; at least 4 are expected")
     assert (dest / OCME_DEST).read_bytes() == V2
+
+
+def test_a_file_the_builder_cannot_read_is_rejected(tmp_path: Path, server: Server) -> None:
+    bad = V2.replace(b"03/09/2023", b"13/45/2023")  # the header is right, a date is not
+    assert bad != V2
+    _, report, _ = _good_then(tmp_path, server, Route(bad, etag='"bad-date"'))
+    [result] = report.results
+    assert (result.status, result.failure) == ("failed", "schema")
+    assert result.detail.startswith(
+        "the bundle builder cannot read it: OCME file (the download), row 4: cannot parse the "
+        "Date value '13/45/2023'."
+    )
+    assert result.detail.endswith("; the previous files were kept")
 
 
 def test_an_html_page_instead_of_csv_is_rejected(tmp_path: Path, server: Server) -> None:
@@ -712,7 +724,7 @@ def test_cli_failure_exits_1_and_names_the_columns(tmp_path: Path, server: Serve
     user = _sources_file(tmp_path, {OCME: {"url": server.url("/ocme.csv")}})
     result = _cli([OCME, "--dest", str(tmp_path / "raw"), "--sources", str(user)])
     assert result.exit_code == 1
-    assert f"{OCME}: failed: the CSV lacks required columns: Injury City (or InjuryCity)" in (
+    assert f"{OCME}: failed: the CSV lacks required columns: Injury City, InjuryCityGeo" in (
         result.output
     )
     assert f"Error: 1 of 1 sources failed ({OCME})" in result.output

@@ -18,6 +18,7 @@ from siteopt.bundle.fetch import (
     _check_csv,
     _check_gtfs,
     _Failure,
+    _run_loader,
     default_sources_path,
     load_sources,
 )
@@ -55,8 +56,8 @@ def test_shipped_sources() -> None:
     ocme = sources["ocme_drug_deaths"]
     assert ocme.url == "https://data.ct.gov/api/views/rybz-nyjw/rows.csv?accessType=DOWNLOAD"
     assert (ocme.kind, ocme.dest) == ("csv", "overdose/ocme_accidental_drug_deaths.csv")
-    assert ("Injury City", "InjuryCity") in ocme.expect.columns
-    assert ocme.expect.min_rows == 5000
+    assert ("Injury City",) in ocme.expect.columns
+    assert (ocme.expect.min_rows, ocme.expect.loader) == (5000, "ocme")
     ct = sources["cttransit_gtfs"]
     assert ct.url == "https://www.cttransit.com/sites/default/files/gtfs/googlect_transit.zip"
     assert (ct.kind, ct.dest) == ("zip-gtfs", "transit/cttransit_gtfs")
@@ -108,7 +109,8 @@ sources:
     ocme = sources["ocme_drug_deaths"]
     assert ocme.url == "http://mirror.example.org/ocme.csv"
     assert ocme.expect.min_rows == 10
-    assert ("Injury City", "InjuryCity") in ocme.expect.columns  # merged, not replaced
+    assert ("Injury City",) in ocme.expect.columns  # merged, not replaced
+    assert ocme.expect.loader == "ocme"
     assert sources["hart_danbury_gtfs"].enabled
     assert sources["my_feed"].expect.files == (("stops.txt",),)
     assert "cttransit_gtfs" in sources
@@ -179,6 +181,14 @@ sources:
             "census-json, not csv",
         ),
         (
+            "sources:\n  cttransit_gtfs:\n    expect: {loader: ocme}\n",
+            "source 'cttransit_gtfs': key 'expect.loader' 'ocme' reads kind csv, not zip-gtfs",
+        ),
+        (
+            "sources:\n  ocme_drug_deaths:\n    expect: {loader: pandas}\n",
+            "source 'ocme_drug_deaths': key 'expect.loader' must be one of ocme, not 'pandas'",
+        ),
+        (
             "sources:\n  cttransit_gtfs:\n    expect: {columns: [stop_id]}\n",
             "source 'cttransit_gtfs': key 'expect.columns' must map file names to column lists",
         ),
@@ -231,8 +241,9 @@ def test_missing_sources_file(tmp_path: Path) -> None:
 def test_ocme_schema_accepts_both_published_layouts(name: str, rows: int) -> None:
     assert SHARED is not None
     ocme = {s.id: s for s in load_sources()}["ocme_drug_deaths"]
-    text = (SHARED / "overdose" / name).read_text(encoding="utf-8-sig")
-    assert _check_csv(text, ocme.expect) == rows
+    path = SHARED / "overdose" / name
+    assert _check_csv(path.read_text(encoding="utf-8-sig"), ocme.expect) == rows
+    _run_loader(ocme.expect.loader, path)  # the builder's reader accepts it too
 
 
 @needs_shared

@@ -63,6 +63,7 @@ from siteopt._errors import InputError, OutputError, SiteoptError
 __all__ = [
     "CONVERTERS",
     "KINDS",
+    "LOADERS",
     "STATE_FILE",
     "Expect",
     "FetchError",
@@ -92,6 +93,18 @@ CONVERTERS: dict[str, str] = {
 }
 """Conversions a source may ask for, and the kind each one reads."""
 
+
+def _load_ocme(path: Path) -> None:
+    from siteopt.bundle.ocme import read_ocme_csv
+
+    read_ocme_csv(path)
+
+
+LOADERS: dict[str, tuple[str, Callable[[Path], object]]] = {
+    "ocme": ("csv", _load_ocme),
+}
+"""Builder readers a download must pass (``expect.loader``): name -> (kind, reader)."""
+
 _SOURCE_KEYS = (
     "title",
     "publisher",
@@ -106,7 +119,7 @@ _SOURCE_KEYS = (
     "enabled",
 )
 _REQUIRED_KEYS = ("title", "publisher", "url", "dest", "kind")
-_EXPECT_KEYS = ("columns", "files", "min_rows")
+_EXPECT_KEYS = ("columns", "files", "min_rows", "loader")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _CHUNK = 64 * 1024
 _TEMP_PREFIX = ".siteopt-fetch-"
@@ -146,12 +159,16 @@ class Expect:
         For a GTFS zip: ``(file name, required columns)`` pairs.
     min_rows
         Fewest data rows a CSV or Census JSON download may have.
+    loader
+        A key of :data:`LOADERS`: the bundle builder's own reader, which must accept the
+        download (e.g. ``ocme`` = :func:`siteopt.bundle.ocme.read_ocme_csv`).
     """
 
     columns: tuple[tuple[str, ...], ...] = ()
     files: tuple[tuple[str, ...], ...] = ()
     file_columns: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
     min_rows: int = 0
+    loader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -444,6 +461,11 @@ def _parse_expect(raw: Any, kind: str, outer_bad: Callable[[str, str], InputErro
     unknown = sorted(set(raw) - set(_EXPECT_KEYS))
     if unknown:
         raise outer_bad(f"expect.{unknown[0]}", f"is not known; allowed: {', '.join(_EXPECT_KEYS)}")
+    loader = raw.get("loader")
+    if loader is not None and loader not in LOADERS:
+        raise outer_bad("expect.loader", f"must be one of {', '.join(LOADERS)}, not {loader!r}")
+    if loader is not None and LOADERS[loader][0] != kind:
+        raise outer_bad("expect.loader", f"'{loader}' reads kind {LOADERS[loader][0]}, not {kind}")
     min_rows = raw.get("min_rows", 0)
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 0:
         raise outer_bad("expect.min_rows", f"must be a whole number >= 0, not {min_rows!r}")
@@ -487,7 +509,9 @@ def _parse_expect(raw: Any, kind: str, outer_bad: Callable[[str, str], InputErro
                 _alternatives(v, lambda p: outer_bad("expect.columns", p), "column")
                 for v in raw_cols
             )
-    return Expect(columns=columns, files=files, file_columns=file_columns, min_rows=min_rows)
+    return Expect(
+        columns=columns, files=files, file_columns=file_columns, min_rows=min_rows, loader=loader
+    )
 
 
 def _check_outputs_distinct(sources: Sequence[Source], origin: Mapping[str, str]) -> None:
@@ -876,7 +900,8 @@ def _download(
 
 
 def _norm(name: str) -> str:
-    return name.strip().casefold()
+    """Compare header names as the builder does: without case, spaces and punctuation."""
+    return re.sub(r"[^a-z0-9]", "", name.casefold())
 
 
 def _missing(header: Sequence[str], required: Sequence[tuple[str, ...]]) -> list[str]:
@@ -1257,6 +1282,7 @@ def _stage(src: Source, dest_dir: Path, download: _Download) -> _Staged:
         elif src.kind == "csv":
             text = _read_text(download.path, "CSV")
             _check_csv(text, src.expect)
+            _run_loader(src.expect.loader, download.path)
             staged.moves.append((download.path, dest_dir / src.dest))
             staged.files[src.dest] = download.sha256
             if src.convert_to == "ct-schools-points" and src.convert_dest:
@@ -1287,6 +1313,17 @@ def _stage(src: Source, dest_dir: Path, download: _Download) -> _Staged:
         _remove(download.path)
         raise _Failure("io", f"cannot prepare the files: {exc}") from None
     return staged
+
+
+def _run_loader(loader: str | None, path: Path) -> None:
+    """Let the builder's own reader try the download; its complaint becomes a schema failure."""
+    if loader is None:
+        return
+    try:
+        LOADERS[loader][1](path)
+    except SiteoptError as exc:
+        text = str(exc).replace(str(path), "(the download)")
+        raise _Failure("schema", f"the bundle builder cannot read it: {text}") from None
 
 
 def _commit(staged: _Staged) -> None:
@@ -1597,19 +1634,22 @@ def _kept_phrase(src: Source, dest_dir: Path) -> str:
 # --------------------------------------------------------------------------------------------
 
 _MANIFEST_DATE_KEYS = ("date", "data_date", "snapshot_date", "built", "created")
+_PERIOD_END = re.compile(r"(\d{4}-\d{2}-\d{2})\s*$")
 
 
 def shipped_bundle_manifest() -> Path | None:
-    """The shipped bundle's ``bundle.json``: in the installed package or the source tree."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_bundle" / "bundle.json", package.parent / "data" / "bundle.json"):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The shipped bundle's ``bundle.json`` (packaged copy first, then ``<repo>/data``)."""
+    from siteopt.bundle.layers import MANIFEST_FILE, default_bundle_dir
+
+    try:
+        path = default_bundle_dir() / MANIFEST_FILE
+    except SiteoptError:
+        return None
+    return path if path.is_file() else None
 
 
 def shipped_bundle_date(manifest: Path | None = None) -> str | None:
-    """The date the shipped bundle describes, read from its manifest, if it states one.
+    """The date the shipped bundle's data reach, read from its manifest.
 
     Parameters
     ----------
@@ -1620,7 +1660,9 @@ def shipped_bundle_date(manifest: Path | None = None) -> str | None:
     -------
     str | None
         The first text value among the top-level keys ``date``, ``data_date``,
-        ``snapshot_date``, ``built`` and ``created``; ``None`` without a manifest or a date.
+        ``snapshot_date``, ``built`` and ``created``; otherwise the last date of the ``deaths``
+        layer's period (``"2012-01-01 to 2022-12-31"`` -> ``2022-12-31``), the newest record
+        the bundle holds; ``None`` without a manifest or a date.
     """
     path = manifest if manifest is not None else shipped_bundle_manifest()
     if path is None:
@@ -1635,6 +1677,13 @@ def shipped_bundle_date(manifest: Path | None = None) -> str | None:
         value = doc.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
+    layers = doc.get("layers")
+    if isinstance(layers, list):
+        for layer in layers:
+            if isinstance(layer, dict) and layer.get("name") == "deaths":
+                m = _PERIOD_END.search(str(layer.get("period", "")))
+                if m:
+                    return m.group(1)
     return None
 
 
