@@ -99,7 +99,7 @@ def fetch_cmd(
       siteopt data fetch
       siteopt data fetch ocme_drug_deaths --dest data/raw
       siteopt data fetch --list
-      siteopt data build data/raw data/bundle
+      siteopt data fetch hart_danbury_gtfs --sources my-sources.yaml
     """
     sources = load_sources(sources_file)
     if list_only:
