@@ -111,6 +111,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 "query": query,
                 "if_none_match": self.headers.get("If-None-Match"),
                 "if_modified_since": self.headers.get("If-Modified-Since"),
+                "accept_encoding": self.headers.get("Accept-Encoding"),
             }
             with server.lock:
                 route = server.routes.get(path)
@@ -257,6 +258,7 @@ def test_first_fetch_downloads_and_records_state(tmp_path: Path, server: Server)
     assert state["fetched_at"].endswith("Z")
     [req] = server.requests("/ocme.csv")
     assert (req["if_none_match"], req["if_modified_since"], req["status"]) == (None, None, 200)
+    assert req["accept_encoding"] == "identity"
     assert _temp_leftovers(dest) == []
     assert not report.offline and report.failed == ()
     umask = os.umask(0o022)
@@ -404,6 +406,18 @@ def test_always_500_fails_after_bounded_tries_and_keeps_the_file(
     assert [r["status"] for r in server.requests("/ocme.csv")] == [200, 500, 500, 500]
     assert f"{OCME}: failed: the server answered HTTP 500" in printed
     assert not report.offline
+
+
+def test_a_destination_that_is_a_folder_is_an_io_failure(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1)
+    dest = tmp_path / "raw"
+    (dest / OCME_DEST).mkdir(parents=True)
+    [result] = _run(_sources(tmp_path, server), dest, [OCME]).results
+    assert (result.status, result.failure) == ("failed", "io")
+    assert result.detail.startswith(f"{dest / OCME_DEST} is a folder, not a file")
+    assert (dest / OCME_DEST).is_dir()
+    assert _temp_leftovers(dest) == []
+    assert OCME not in read_state(dest)
 
 
 def test_a_slow_server_times_out_and_keeps_the_file(tmp_path: Path, server: Server) -> None:

@@ -784,7 +784,11 @@ def _attempt(
     on_start: Callable[[int | None], None],
     on_chunk: Callable[[int], None],
 ) -> _Download:
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, **headers})
+    request = urllib.request.Request(
+        url,
+        # identity: the bytes stored and checksummed are the file itself, never a gzip of it
+        headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", **headers},
+    )
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -819,7 +823,10 @@ def _attempt(
         on_start(declared)
         digest = hashlib.sha256()
         received = 0
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=_TEMP_PREFIX, suffix=".part")
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=_TEMP_PREFIX, suffix=".part")
+        except OSError as exc:
+            raise _Failure("io", f"cannot write into {tmp_dir}: {exc.strerror}") from None
         tmp = Path(tmp_name)
         try:
             _normal_mode(tmp)
@@ -846,7 +853,9 @@ def _attempt(
                     try:
                         fh.write(chunk)
                     except OSError as exc:
-                        raise _Failure("io", f"cannot write {tmp}: {exc.strerror}") from None
+                        raise _Failure(
+                            "io", f"cannot write into {tmp_dir}: {exc.strerror}"
+                        ) from None
                     digest.update(chunk)
                     received += len(chunk)
                     on_chunk(len(chunk))
@@ -1327,24 +1336,41 @@ def _run_loader(loader: str | None, path: Path) -> None:
 
 
 def _commit(staged: _Staged) -> None:
-    """Rename every staged file or folder over its destination."""
-    for tmp, final in staged.moves:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if tmp.is_dir():
-            if final.exists() and not final.is_dir():
-                raise _Failure("io", f"{final} exists and is not a folder")
-            old: Path | None = None
-            if final.exists():
-                old = Path(tempfile.mkdtemp(dir=final.parent, prefix=_TEMP_PREFIX + "old-"))
-                old.rmdir()
-                os.replace(final, old)
-            os.replace(tmp, final)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            if final.is_dir():
-                raise _Failure("io", f"{final} is a folder, not a file")
-            os.replace(tmp, final)
+    """Rename every staged file or folder over its destination.
+
+    A folder is swapped in two renames (old folder aside, new folder in); if the second fails
+    the old folder is put back. Whatever could not be moved is removed, and the failure is
+    reported as an ``io`` failure.
+    """
+    try:
+        for tmp, final in staged.moves:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if tmp.is_dir():
+                if final.exists() and not final.is_dir():
+                    raise _Failure("io", f"{final} exists and is not a folder")
+                old: Path | None = None
+                if final.exists():
+                    old = Path(tempfile.mkdtemp(dir=final.parent, prefix=_TEMP_PREFIX + "old-"))
+                    old.rmdir()
+                    os.replace(final, old)
+                try:
+                    os.replace(tmp, final)
+                except OSError:
+                    if old is not None:
+                        os.replace(old, final)
+                    raise
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                if final.is_dir():
+                    raise _Failure("io", f"{final} is a folder, not a file")
+                os.replace(tmp, final)
+    except _Failure:
+        staged.discard()
+        raise
+    except OSError as exc:
+        staged.discard()
+        raise _Failure("io", f"cannot move the new files into place: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
