@@ -656,6 +656,15 @@ def test_offline_every_source_refused(tmp_path: Path) -> None:
     assert all(r.detail.endswith("nothing was written") for r in report.results)
 
 
+def test_offline_dns_failure_is_not_retried(tmp_path: Path) -> None:
+    user = _sources_file(tmp_path, {OCME: {"url": "http://no-such-host.invalid/ocme.csv"}})
+    report = _run(load_sources(user), tmp_path / "raw", [OCME], retries=3)
+    [result] = report.results
+    assert (result.failure, result.attempts) == ("network", 1)
+    assert result.detail == "the host name could not be resolved (DNS); nothing was written"
+    assert report.offline
+
+
 def test_one_unreachable_source_is_not_offline(tmp_path: Path, server: Server) -> None:
     server.routes["/ocme.csv"] = Route(V1)
     sources = _sources(tmp_path, server, cttransit_gtfs={"url": f"{_closed_port_url()}/gtfs.zip"})
