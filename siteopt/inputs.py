@@ -47,13 +47,13 @@ class Inputs:
             if gdf.crs != WORK_CRS:
                 gdf = gdf.to_crs(WORK_CRS)
             self._cache[name] = gdf
-        return self._cache[name]  # type: ignore[no-any-return]
+        return self._cache[name]
 
     def table(self, name: str) -> pd.DataFrame:
         """A table without geometry (e.g. ``deaths``)."""
         if name not in self._cache:
             self._cache[name] = pd.DataFrame(read_layer(name, self.bundle_dir))
-        return self._cache[name]  # type: ignore[no-any-return]
+        return self._cache[name]
 
     def layer_info(self, name: str) -> dict[str, Any]:
         """The manifest entry of a layer (empty if the manifest lacks it)."""

@@ -12,8 +12,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from siteopt.inputs import Inputs, load_inputs
-from siteopt.models.reduce import solve_reduced as solve_model
 from siteopt.models.base import ModelSpec, Rules, Solution, SolverSpec
+from siteopt.models.reduce import solve_reduced as solve_model
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario, load_scenario
 
@@ -82,7 +82,9 @@ def _nearest(
         return np.full(len(xy), np.nan), np.array([""] * len(xy), dtype=object)
     pts = np.column_stack([layer.geometry.x.to_numpy(), layer.geometry.y.to_numpy()])
     dist, idx = cKDTree(pts).query(xy)
-    names = layer[name_col].astype(str).to_numpy() if name_col in layer else np.array([""] * len(pts))
+    names = (
+        layer[name_col].astype(str).to_numpy() if name_col in layer else np.array([""] * len(pts))
+    )
     return np.asarray(dist, dtype=float), names[idx]
 
 

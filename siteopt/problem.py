@@ -84,7 +84,9 @@ def _union(gdf: gpd.GeoDataFrame) -> shapely.Geometry:
     return geom
 
 
-def _town_of(points_x: NDArray[Any], points_y: NDArray[Any], towns: gpd.GeoDataFrame) -> NDArray[np.int64]:
+def _town_of(
+    points_x: NDArray[Any], points_y: NDArray[Any], towns: gpd.GeoDataFrame
+) -> NDArray[np.int64]:
     """Index into ``towns`` of the town containing each point (-1 outside every town)."""
     pts = shapely.points(points_x, points_y)
     src, dst = towns.sindex.query(pts, predicate="within")
@@ -134,7 +136,10 @@ def select_deaths(scenario: Scenario, deaths: pd.DataFrame) -> tuple[pd.DataFram
         placed=int((~towns.isin(UNRESOLVED)).sum()),
         unknown=int((towns == "UNKNOWN").sum()),
         out_of_state=int((towns == "OUT_OF_STATE").sum()),
-        by_town={str(k): int(v) for k, v in towns[~towns.isin(UNRESOLVED)].value_counts().sort_index().items()},
+        by_town={
+            str(k): int(v)
+            for k, v in towns[~towns.isin(UNRESOLVED)].value_counts().sort_index().items()
+        },
     )
     return sel, summary
 
@@ -204,7 +209,9 @@ def build_demand(
     return demand, summary, developed, towns
 
 
-def build_candidates(scenario: Scenario, inputs: Inputs, towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def build_candidates(
+    scenario: Scenario, inputs: Inputs, towns: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
     """Every grid point in Connecticut with its town, region, eligibility and reasons."""
     spec = scenario.candidates
     gx, gy = grid_points(towns.total_bounds, spec.spacing_m)
@@ -229,7 +236,11 @@ def build_candidates(scenario: Scenario, inputs: Inputs, towns: gpd.GeoDataFrame
         title = inputs.layer_info(name).get("title", name)
         add(inside, f"on {title.lower()}")
     for ex in spec.exclusions:
-        layer = inputs.layer(ex.layer) if not _looks_like_path(ex.layer) else _read_user_layer(scenario, ex.layer)
+        layer = (
+            inputs.layer(ex.layer)
+            if not _looks_like_path(ex.layer)
+            else _read_user_layer(scenario, ex.layer)
+        )
         if layer.empty:
             continue
         geoms = layer.geometry.values
@@ -317,7 +328,9 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
     elig = cands.iloc[eligible_rows]
     town_names = tuple(towns["town"])
     group = pd.Categorical(elig["town"], categories=town_names).codes.astype(np.int64)
-    regions = tuple(sorted(set(towns["planning_region" if "planning_region" in towns else "county"])))
+    regions = tuple(
+        sorted(set(towns["planning_region" if "planning_region" in towns else "county"]))
+    )
     region = pd.Categorical(elig["region"], categories=regions).codes.astype(np.int64)
     cand_xy = np.column_stack([elig.geometry.x.to_numpy(), elig.geometry.y.to_numpy()])
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])

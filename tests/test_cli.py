@@ -5,11 +5,10 @@ from __future__ import annotations
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import CONFIGS
 
 from siteopt import __version__
 from siteopt.cli.main import cli
-
-from .conftest import CONFIGS
 
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -25,8 +24,14 @@ COMMANDS = _all_commands(cli)
 
 
 def test_the_documented_commands_exist() -> None:
-    for expected in [("solve",), ("validate",), ("show",), ("data",), ("data", "info"),
-                     ("data", "build")]:
+    for expected in [
+        ("solve",),
+        ("validate",),
+        ("show",),
+        ("data",),
+        ("data", "info"),
+        ("data", "build"),
+    ]:
         assert expected in COMMANDS
 
 
@@ -64,7 +69,10 @@ def test_validate_good_config(runner: CliRunner) -> None:
     ],
 )
 def test_validate_bad_config_exits_2_with_one_line(
-    runner: CliRunner, write_config, text: str, fragment: str  # type: ignore[no-untyped-def]
+    runner: CliRunner,
+    write_config,
+    text: str,
+    fragment: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path = write_config(text)
     result = runner.invoke(cli, ["validate", str(path)])

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import CONFIGS
 
 from siteopt._errors import ScenarioError
 from siteopt.scenario import load_scenario, scenario_from_dict
-
-from .conftest import CONFIGS
 
 
 def test_default_config_loads_with_the_documented_values() -> None:
@@ -40,17 +39,25 @@ def test_paths_resolve_relative_to_the_config_file(write_config) -> None:  # typ
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nsites:\n  p: 3\n  max_per_municipalty: 1\n",
-         "line 4: unknown key 'sites.max_per_municipalty'. Did you mean 'max_per_municipality'?"),
-        ("name: x\nobjectiv:\n  kind: coverage\n",
-         "line 2: unknown key 'objectiv'. Did you mean 'objective'?"),
+        (
+            "name: x\nsites:\n  p: 3\n  max_per_municipalty: 1\n",
+            "line 4: unknown key 'sites.max_per_municipalty'. Did you mean 'max_per_municipality'?",
+        ),
+        (
+            "name: x\nobjectiv:\n  kind: coverage\n",
+            "line 2: unknown key 'objectiv'. Did you mean 'objective'?",
+        ),
         ("name: x\nsites:\n  p: 0\n", "line 3: invalid value for 'sites.p' (got 0)"),
         ("name: x\nsites:\n  p: three\n", "line 3: invalid value for 'sites.p' (got \"three\")"),
-        ("name: x\ncandidates:\n  exclusions:\n    - layer: schools\n      distance_m: -5\n",
-         "line 5: invalid value for 'candidates.exclusions[0].distance_m' (got -5)"),
+        (
+            "name: x\ncandidates:\n  exclusions:\n    - layer: schools\n      distance_m: -5\n",
+            "line 5: invalid value for 'candidates.exclusions[0].distance_m' (got -5)",
+        ),
         ("name: x\ndemand:\n  place: home\n", "line 3: invalid value for 'demand.place'"),
-        ("name: x\ndemand:\n  substances: [fentanil]\n",
-         "unknown substance 'fentanil' (did you mean 'fentanyl'?)"),
+        (
+            "name: x\ndemand:\n  substances: [fentanil]\n",
+            "unknown substance 'fentanil' (did you mean 'fentanyl'?)",
+        ),
         ("name: x\ndemand:\n  years: [2022, 2018]\n", "first <= last"),
         ("name: x\nsolver:\n  name: gurobi\n", "invalid value for 'solver.name' (got \"gurobi\")"),
         ("sites:\n  p: 3\n", "required key 'name' is missing"),
@@ -116,7 +123,9 @@ def test_extends_errors_point_at_the_file_that_wrote_the_key(tmp_path: Path) -> 
     with pytest.raises(ScenarioError, match="makes a cycle"):
         load_scenario(tmp_path / "a.yaml")
     (tmp_path / "c.yaml").write_text("extends: missing.yaml\nname: c\n")
-    with pytest.raises(ScenarioError, match="line 1: 'extends' names .*missing.yaml, which does not"):
+    with pytest.raises(
+        ScenarioError, match=r"line 1: 'extends' names .*missing.yaml, which does not"
+    ):
         load_scenario(tmp_path / "c.yaml")
 
 

@@ -11,7 +11,10 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 @click.group("data", context_settings=CONTEXT_SETTINGS)
 def data() -> None:
-    """Build and inspect the Connecticut data bundle (towns, deaths, services, transit)."""
+    """Build, inspect, fetch and compare data bundles.
+
+    The shipped bundle holds towns, OCME deaths, services, land masks and transit.
+    """
 
 
 @data.command("build", context_settings=CONTEXT_SETTINGS)
@@ -78,3 +81,13 @@ def info(bundle: Path | None) -> None:
         parts = ", ".join(f"{m.replace('_', ' ')} {n:,}" for m, n in counts.items())
         console.print(f"deaths {kind} place: {parts}")
     console.print(f"{len(manifest['layers'])} layers in {manifest['crs']}; {size / 1e6:.1f} MB.")
+
+
+def _register_fetch() -> None:
+    from siteopt.cli.fetch import diff_cmd, fetch_cmd
+
+    data.add_command(fetch_cmd, "fetch")
+    data.add_command(diff_cmd, "diff")
+
+
+_register_fetch()

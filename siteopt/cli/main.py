@@ -16,6 +16,22 @@ from siteopt.cli.options import CONTEXT_SETTINGS
 log = logging.getLogger("siteopt")
 
 
+class BadInput(click.ClickException):
+    """Bad input or usage: exit code 2."""
+
+    exit_code = 2
+
+
+class RuntimeFailure(click.ClickException):
+    """A runtime failure: exit code 1."""
+
+    exit_code = 1
+
+
+def _translate(message: str, code: int) -> click.ClickException:
+    return BadInput(message) if code == 2 else RuntimeFailure(message)
+
+
 class SiteoptGroup(click.Group):
     """A group that turns siteopt's typed errors into one line and an exit code.
 
@@ -29,26 +45,20 @@ class SiteoptGroup(click.Group):
         except SiteoptError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err = click.ClickException(str(exc))
-            err.exit_code = exc.exit_code
-            raise err from None
+            raise _translate(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err = click.ClickException("interrupted; earlier outputs were left untouched.")
-            err.exit_code = 1
-            raise err from None
+            raise RuntimeFailure("interrupted; earlier outputs were left untouched.") from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err = click.ClickException(
+            raise RuntimeFailure(
                 f"internal error: {type(exc).__name__}: {exc}. Re-run with --debug for the "
                 "traceback and report it."
-            )
-            err.exit_code = 1
-            raise err from None
+            ) from None
 
 
 @click.group(cls=SiteoptGroup, context_settings=CONTEXT_SETTINGS)
@@ -67,8 +77,11 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
     """
     verbosity = verbose - quiet
     level = logging.WARNING - 10 * verbosity
-    logging.basicConfig(level=max(logging.DEBUG, min(logging.CRITICAL, level)), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(logging.CRITICAL, level)),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx.ensure_object(dict)
     ctx.obj["verbosity"] = verbosity
     ctx.obj["debug"] = debug

@@ -7,7 +7,7 @@ function of it and can be tested against brute force on random instances.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import numpy as np
@@ -161,7 +161,7 @@ class Problem:
         return int(self.cand_ids.size)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Solver outcome in plain words. Only ``OPTIMAL`` means proved optimal."""
 
     OPTIMAL = "optimal"  #: proved optimal within the requested gap (gap reported)

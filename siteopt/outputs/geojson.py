@@ -36,7 +36,9 @@ def to_feature_collection(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
             {
                 "type": "Feature",
                 "properties": {str(k): _clean(v) for k, v in row.items()},
-                "geometry": None if geom is None or geom.is_empty else shapely.geometry.mapping(geom),
+                "geometry": None
+                if geom is None or geom.is_empty
+                else shapely.geometry.mapping(geom),
             }
         )
     fc: dict[str, Any] = {"type": "FeatureCollection"}

@@ -35,7 +35,9 @@ def scenario_words(result: RunResult) -> list[str]:
         if sc.demand.spread == "developed"
         else "kept at one point per town (on its developed land)"
     )
-    excl = "; ".join(f"at least {e.distance_m:g} m from {e.name or e.layer}" for e in sc.candidates.exclusions)
+    excl = "; ".join(
+        f"at least {e.distance_m:g} m from {e.name or e.layer}" for e in sc.candidates.exclusions
+    )
     approved = (
         f" Only these municipalities are approved: {', '.join(sc.sites.approved_municipalities)}."
         if sc.sites.approved_municipalities
@@ -121,7 +123,9 @@ def report_markdown(result: RunResult) -> str:
         lines.append("")
     if sol.alternatives:
         ids = result.built.problem.cand_ids
-        town_of = dict(zip(result.built.candidates["cand_id"], result.built.candidates["town"], strict=True))
+        town_of = dict(
+            zip(result.built.candidates["cand_id"], result.built.candidates["town"], strict=True)
+        )
         lines += [
             "## Alternatives",
             "",
@@ -151,8 +155,10 @@ def report_markdown(result: RunResult) -> str:
     lines += ["", "## Data and caveats", ""]
     for e in result.inputs.manifest.get("layers", []):
         period = f", {e['period']}" if e.get("period") else ""
-        lines.append(f"- **{e.get('title', e.get('name'))}** ({e.get('publisher', 'unknown publisher')}"
-                     f"{period}; {e.get('rows', '?')} rows).")
+        lines.append(
+            f"- **{e.get('title', e.get('name'))}** ({e.get('publisher', 'unknown publisher')}"
+            f"{period}; {e.get('rows', '?')} rows)."
+        )
         for c in e.get("caveats", []):
             lines.append(f"  - {c}")
     lines += [
@@ -160,6 +166,7 @@ def report_markdown(result: RunResult) -> str:
         "its town, so the position of a site inside a town reflects the spread of deaths over "
         "developed land, not known hot spots.",
         "",
-        f"Scenario digest {sc.digest()}; bundle {result.inputs.manifest.get('version', 'unversioned')}.",
+        f"Scenario digest {sc.digest()}; "
+        f"bundle {result.inputs.manifest.get('version', 'unversioned')}.",
     ]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,9 @@ from siteopt._errors import OutputError, OutputExistsError
 def check_target(out_dir: Path, overwrite: bool) -> None:
     """Refuse early when ``out_dir`` exists (and is not empty) without ``overwrite``."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"{out_dir}: exists and is not a directory; choose another --output.")
+        raise OutputExistsError(
+            f"{out_dir}: exists and is not a directory; choose another --output."
+        )
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"{out_dir}: output directory exists; pass --overwrite to replace it or choose "
