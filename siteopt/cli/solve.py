@@ -113,7 +113,7 @@ def solve(
     out.print(table)
     out.print(
         f"Objective {sol.objective:,.2f} deaths within {sc.objective.distance_m:,.0f} m of "
-        f"{s.placed:,} placed ({s.first_year}–{s.last_year}); bound {_num(sol.bound)}; "
+        f"{s.placed:,} placed ({_period(s)}); bound {_num(sol.bound)}; "
         f"solver {sol.solver}; {result.timings.get('total_s', 0):.1f} s."
         if sol.objective is not None
         else f"No solution: {sol.message}"
@@ -138,3 +138,9 @@ def _pct(v: float | None) -> str:
 
 def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.2f}"
+
+
+def _period(summary: object) -> str:
+    first = getattr(summary, "first_year", 0)
+    last = getattr(summary, "last_year", 0)
+    return "your points" if getattr(summary, "place", "") == "points" else f"{first}–{last}"
