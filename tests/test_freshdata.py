@@ -43,7 +43,7 @@ OCME_DEST = "overdose/ocme_accidental_drug_deaths.csv"
 
 # ------------------------------------------------------------------------------- the fixtures
 
-OCME_HEADER = (
+OCME_HEADER_TEXT = (
     "Date,Date Type,Age,Sex,Race,Ethnicity,Residence City,Residence County,Residence State,"
     "Injury City,Injury County,Injury State,Injury Place,Description of Injury,Death City,"
     "Death County,Death State,Location,Location if Other,Cause of Death,Manner of Death,"
@@ -52,7 +52,8 @@ OCME_HEADER = (
     "Meth/Amphetamine,Amphet,Tramad,Hydromorphone,Morphine (Not Heroin),Xylazine,Gabapentin,"
     "Opiate NOS,Heroin/Morph/Codeine,Other Opioid,Any Opioid,Other,ResidenceCityGeo,"
     "InjuryCityGeo,DeathCityGeo"
-).split(",")
+)
+OCME_HEADER = next(csv.reader([OCME_HEADER_TEXT]))
 #: (OCME city, town, lat, lon): town centroids as the OCME geocodes them
 PLACES = [
     ("HARTFORD", "Hartford", 41.7637, -72.6851),
@@ -134,7 +135,7 @@ def schools_csv() -> bytes:
     for district, school, kind, code, address, town, zipcode, location in SCHOOLS:
         grades = ",".join(["1"] * 6 + ["0"] * 8)
         lines.append(
-            f'{district},{school},{kind},{code},{address},{town},{zipcode},860-000-0000,'
+            f"{district},{school},{kind},{code},{address},{town},{zipcode},860-000-0000,"
             f'{grades},2024-08-26T00:00:00.000,0,"{address}\n{town}, CT {zipcode}\n{location}"'
         )
     return ("\n".join(lines) + "\n").encode()
@@ -308,6 +309,8 @@ def test_fetch_build_solve_end_to_end(tmp_path: Path, server: Server) -> None:
     result = runner.invoke(cli, fetch_args)
     assert result.exit_code == 0, result.output
     assert "4 downloaded, 0 unchanged, 0 failed" in result.output
+    hint = f"siteopt data build --source {raw} --dest {tmp_path / 'bundle'}"
+    assert hint in result.output
     assert (raw / OCME_DEST).read_bytes() == server.routes["/ocme.csv"].body
     for rel in (
         "population/ct_acs5_2023_town_region_basic_profile.csv",
@@ -435,6 +438,7 @@ def test_fetch_build_solve_end_to_end(tmp_path: Path, server: Server) -> None:
     result = runner.invoke(cli, fetch_args)
     assert result.exit_code == 0, result.output
     assert "0 downloaded, 4 unchanged, 0 failed" in result.output
+    assert "siteopt data build" not in result.output
     assert sorted(status for _, status in server.log) == [304, 304, 304, 304]
     after = {p: _sha(p) for p in raw.rglob("*") if p.is_file() and p.name != ".siteopt-fetch.json"}
     assert after == before

@@ -24,6 +24,7 @@ Run it as ``python -m siteopt.bundle.build --source DIR [--source DIR ...] --des
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import re
@@ -419,23 +420,55 @@ class _Context:
         return None
 
     def origin(self, rel: str) -> str:
+        """Where a raw file comes from: its fetch, or the pinned upstream of the shipped data.
+
+        A file at a path of the shipped raw data is credited to that upstream only when its
+        checksum is the one the shipped bundle recorded (or the shipped bundle did not record
+        the path); a different file at that path is the user's.
+        """
         entry = self.fetched(rel)
         if entry is not None:
             when = str(entry.get("fetched_at") or "")[:10]
             how = (
                 "downloaded from"
                 if entry.get("sha256") == self.hashes.get(rel)
-                else ("derived by siteopt data fetch from the download of")
+                else "derived by siteopt data fetch from the download of"
             )
             return f"{how} {entry.get('url')}" + (f" on {when}" if when else "")
-        if rel in ORIGINS:
-            return ORIGINS[rel]
         folder = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
-        if folder in TRANSIT_ORIGINS:
-            return TRANSIT_ORIGINS[folder]
-        if folder in _FREE_TRANSIT_FOLDERS:
-            return f"{_FREE_TRANSIT}:data/<feed_id>/{rel.rsplit('/', 1)[-1]} ({folder})"
+        claimed = ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
+        if claimed is None and folder in _FREE_TRANSIT_FOLDERS:
+            claimed = f"{_FREE_TRANSIT}:data/<feed_id>/{rel.rsplit('/', 1)[-1]} ({folder})"
+        recorded = _shipped_source_shas().get(rel)
+        if claimed is not None and recorded in (None, self.hashes.get(rel)):
+            return claimed
         return "supplied by the user (no recorded origin)"
+
+
+def _shipped_source_shas() -> dict[str, str]:
+    """Checksums of the raw files the shipped bundle records (empty without a shipped bundle)."""
+    try:
+        manifest = default_bundle_dir() / MANIFEST_FILE
+        stamp = manifest.stat().st_mtime_ns
+    except (SiteoptError, OSError):
+        return {}
+    return _recorded_shas(str(manifest), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _recorded_shas(manifest: str, stamp: int) -> dict[str, str]:
+    try:
+        doc = read_manifest(Path(manifest).parent)
+    except SiteoptError:
+        return {}
+    shas: dict[str, str] = {}
+    for layer in doc["layers"]:
+        if "carried_over" in layer:
+            continue
+        for src in layer.get("sources", []):
+            if isinstance(src, dict) and "path" in src and "sha256" in src:
+                shas.setdefault(str(src["path"]), str(src["sha256"]))
+    return shas
 
 
 def _sha256(path: Path) -> str:

@@ -119,7 +119,7 @@ def _source_text(layer: dict[str, Any]) -> str:
     help="Bundle directory (default: the bundle shipped with siteopt).",
 )
 def info(bundle: Path | None) -> None:
-    """List the bundle's layers with row counts, periods and sources, and the transit feeds.
+    """List the bundle's layers (rows, period, source) and its transit feeds.
 
     The second table shows, per GTFS feed of the transit_levels layer, the weekday its service
     was measured on (chosen from the feed's own calendar) and how much ran that day.
