@@ -215,10 +215,7 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
     obj = spec.objective
     tb = spec.tie_break == "distance"
     reachable = np.isfinite(D).any(axis=1)
-    if obj == "min_facilities":
-        sizes = list(range(0, problem.m + 1))
-    else:
-        sizes = [spec.rules.p]
+    sizes = list(range(0, problem.m + 1)) if obj == "min_facilities" else [spec.rules.p]
     out = []
     for S in feasible_sets(problem, spec, sizes):
         open_sites = list(S) + existing
