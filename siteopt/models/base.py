@@ -208,6 +208,8 @@ class Solution:
     alternatives: tuple[Alternative, ...] = ()
     marginal: dict[int, float] = field(default_factory=dict)
     secondary: float | None = None  #: tie-break objective value (e.g. weighted distance)
+    #: one record per solver call: stage, rows, cols, nnz, build_s, solve_s, raw solver status
+    solves: tuple[dict[str, object], ...] = ()
 
     @property
     def proved_optimal(self) -> bool:
