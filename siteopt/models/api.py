@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome
+from siteopt.models.attendance import optimise_attendance
 from siteopt.models.base import (
     Alternative,
     ModelSpec,
@@ -20,8 +21,10 @@ from siteopt.models.base import (
     SolverSpec,
     Status,
 )
+from siteopt.models.center import optimise_center
 from siteopt.models.coverage import check_radius, optimise_coverage
 from siteopt.models.evaluate import nearest_open, site_values
+from siteopt.models.median import optimise_median
 from siteopt.models.milp import solver_version
 from siteopt.models.rules import SiteRules, site_rules
 
@@ -35,7 +38,12 @@ _MAXIMISE = {"coverage", "attendance", "capacitated_coverage"}
 
 
 def _optimisers() -> dict[str, Optimiser]:
-    return {"coverage": optimise_coverage}
+    return {
+        "coverage": optimise_coverage,
+        "median": optimise_median,
+        "attendance": optimise_attendance,
+        "center": optimise_center,
+    }
 
 
 def validate_problem(problem: Problem) -> None:
