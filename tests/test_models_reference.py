@@ -238,8 +238,9 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
             value = float((w[reachable] * dd[reachable]).sum())
             out.append(Scored(S, value, (value, 0.0)))
         elif obj == "center":
-            value = float(d[reachable].max()) if reachable.any() else 0.0
-            sec = float((w[reachable] * d[reachable]).sum()) if tb else 0.0
+            use = reachable & (w > 0)
+            value = float(d[use].max()) if use.any() else 0.0
+            sec = float((w[use] * d[use]).sum()) if tb and math.isfinite(value) else 0.0
             out.append(Scored(S, value, (value, sec)))
         elif obj == "attendance":
             assert spec.decay is not None
