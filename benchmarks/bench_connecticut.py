@@ -51,6 +51,10 @@ def main() -> None:
         rows.append((one.status.value, one.objective, alt.status.value, len(alt.alternatives)))
     p = built.problem
     med = statistics.median
+
+    def runs(ts: list[float]) -> str:
+        return ", ".join(f"{t:.2f}" for t in ts)
+
     cmd = "python benchmarks/bench_connecticut.py " + " ".join(sys.argv[1:])
     text = f"""# Default Connecticut scenario: timings
 
@@ -59,9 +63,9 @@ Python {platform.python_version()}), median of {a.repeat} runs.
 
 | stage | seconds (median) | runs |
 |---|---:|---|
-| build demand, candidates and distances | {med(build_t):.2f} | {", ".join(f"{t:.2f}" for t in build_t)} |
-| solve (coverage, tie-break, marginal values) | {med(one_t):.2f} | {", ".join(f"{t:.2f}" for t in one_t)} |
-| solve with `--alternatives 5` | {med(alt_t):.2f} | {", ".join(f"{t:.2f}" for t in alt_t)} |
+| build demand, candidates and distances | {med(build_t):.2f} | {runs(build_t)} |
+| solve (coverage, tie-break, marginal values) | {med(one_t):.2f} | {runs(one_t)} |
+| solve with `--alternatives 5` | {med(alt_t):.2f} | {runs(alt_t)} |
 
 Instance: {p.n:,} demand cells x {p.m:,} eligible candidates, {p.pairs.nnz:,} pairs within
 {sc.objective.distance_m:g} m; p = {sc.sites.p}. Status of the single solve: {rows[-1][0]},
