@@ -156,12 +156,13 @@ def sweep(
     for g in summary["groups"]:
         st = g["stability"]
         unit = "replicates" if g["kind"] == "bootstrap" else "combinations"
-        table = Table(
-            title=f"{g['label']}: reference {', '.join(g['reference']['towns'])}; same towns in "
-            f"{st['same_towns']} of {g['runs']} {unit} ({_pct(st['same_towns_share'])})",
-            title_justify="left",
+        out.print(
+            f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; the "
+            f"same towns are chosen in {st['same_towns']} of {g['runs']} {unit} "
+            f"({_pct(st['same_towns_share'])}).",
+            markup=False,
         )
-        table.title = escape(str(table.title))
+        table = Table(title_justify="left")
         for col, just in (("town", "left"), ("chosen", "right"), ("share", "right")):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         table.add_column("reference")

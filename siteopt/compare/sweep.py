@@ -17,6 +17,7 @@ deterministic, so a Dask run gives the same numbers as a serial one.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from siteopt.compare.bootstrap import By, DeathSample, death_sample, resample_co
 from siteopt.compare.vary import Grid, Variant, variants
 from siteopt.inputs import Inputs, load_inputs
 from siteopt.pipeline import model_spec, solver_spec
-from siteopt.problem import build_problem
+from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
 
 Stage = Callable[[str], None]
@@ -110,8 +111,35 @@ class SweepResult:
 # ------------------------------------------------------------------------------ planning
 
 
-def _build(label: str, scenario: Scenario, inputs: Inputs, need_sample: bool) -> Build:
-    built = build_problem(scenario, inputs)
+def build_key(scenario: Scenario) -> str:
+    """What the built problem depends on: two scenarios with the same key share one build.
+
+    The number of sites, the per-municipality limit, the tie-break, the solver and the names do
+    not change demand, candidates or distances, so varying them needs no new geometry.
+    """
+    d = scenario.to_dict()
+    for k in ("name", "title", "description", "output", "solver"):
+        d.pop(k, None)
+    d["sites"] = {"approved_municipalities": d["sites"]["approved_municipalities"]}
+    d["objective"] = {k: d["objective"][k] for k in ("kind", "distance_m")}
+    d["base_dir"] = scenario.base_dir
+    return json.dumps(d, sort_keys=True)
+
+
+def _build(
+    label: str,
+    scenario: Scenario,
+    inputs: Inputs,
+    need_sample: bool,
+    cache: dict[str, BuiltProblem] | None = None,
+) -> Build:
+    key = build_key(scenario)
+    if cache is not None and key in cache:
+        built = cache[key]
+    else:
+        built = build_problem(scenario, inputs)
+        if cache is not None:
+            cache[key] = built
     problem = built.problem
     names = problem.group_names
     index = {t: k for k, t in enumerate(names)}
@@ -198,13 +226,14 @@ def plan_sweep(
             opened[key] = load_inputs(sc)
         return opened[key]
 
+    cache: dict[str, BuiltProblem] = {}
     builds: list[Build] = []
     tasks: list[Task] = []
     groups: list[Group] = []
     if bootstrap > 0:
         for v in combos:
             say(f"Building {v.label} ({v.index + 1} of {len(combos)})")
-            b = _build(v.label, v.scenario, inputs_for(v.scenario), need_sample=True)
+            b = _build(v.label, v.scenario, inputs_for(v.scenario), True, cache)
             builds.append(b)
             assert b.sample is not None
             ref = len(tasks)
@@ -218,7 +247,7 @@ def plan_sweep(
     else:
         for v in combos:
             say(f"Building {v.label} ({v.index + 1} of {len(combos)})")
-            b = _build(v.label, v.scenario, inputs_for(v.scenario), need_sample=False)
+            b = _build(v.label, v.scenario, inputs_for(v.scenario), False, cache)
             builds.append(b)
             tasks.append(Task(len(tasks), len(builds) - 1, None, None, b.placed))
         runs = tuple(range(len(tasks)))
@@ -228,7 +257,7 @@ def plan_sweep(
             ref = same[0]
         else:
             say("Building the scenario as written")
-            builds.append(_build("as written", scenario, inputs_for(scenario), need_sample=False))
+            builds.append(_build("as written", scenario, inputs_for(scenario), False, cache))
             ref = len(tasks)
             tasks.append(Task(ref, len(builds) - 1, None, None, builds[-1].placed))
         groups.append(Group(0, "grid", "grid", ref, runs))

@@ -2,8 +2,9 @@
 
 A key path walks the resolved scenario: mapping keys by name, list items by a 0-based number
 (``candidates.exclusions.0.distance_m``). Values are parsed as YAML scalars (``800`` is a number,
-``true`` a boolean, ``null`` nothing, ``fentanyl`` a string). Every combination is validated
-like a scenario file, so a misspelt key gets the same did-you-mean message.
+``true`` a boolean, ``null`` nothing, ``fentanyl`` a string), or flat lists in brackets for keys
+that hold lists (``demand.substances=[],[fentanyl,fentanyl_analogue]``). Every combination is
+validated like a scenario file, so a misspelt key gets the same did-you-mean message.
 """
 
 from __future__ import annotations
@@ -45,28 +46,56 @@ def _show(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
     return str(v)
 
 
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
 def parse_value(text: str, option: str) -> Any:
-    """A YAML scalar: a number, true/false, null or text (a date stays text)."""
+    """A YAML scalar (a number, true/false, null or text; a date stays text) or a flat list of
+    them in brackets (``[fentanyl, fentanyl_analogue]``)."""
     if text.strip() == "":
         raise InputError(f"--vary {option}: an empty value; give values like KEY=800,1600.")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise InputError(
-            f"--vary {option}: value {text!r} is not a YAML scalar; quote it or remove the "
-            "special characters."
+            f"--vary {option}: value {text!r} is not a valid YAML value; quote it, or close its "
+            "brackets."
         ) from None
     if isinstance(value, (datetime.date, datetime.datetime)):
         return text.strip()
-    if value is not None and not isinstance(value, (str, int, float, bool)):
+    if isinstance(value, list):
+        value = [str(x) if isinstance(x, (datetime.date, datetime.datetime)) else x for x in value]
+        if all(_scalar(x) for x in value):
+            return value
+    if not _scalar(value):
         raise InputError(
-            f"--vary {option}: value {text!r} is not a single value (a number, true/false, null "
-            "or text); lists and mappings cannot be varied."
+            f"--vary {option}: value {text!r} is not a single value (a number, true/false, null, "
+            "text, or a [list] of those); mappings cannot be varied."
         )
     return value
+
+
+def split_values(text: str) -> list[str]:
+    """Split on commas outside brackets: ``200,[a, b],300`` -> ``200``, ``[a, b]``, ``300``."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
 
 
 def parse_vary(items: Sequence[str]) -> Grid:
@@ -94,7 +123,7 @@ def parse_vary(items: Sequence[str]) -> Grid:
         if key in seen:
             raise InputError(f"--vary {key}: the key is given twice; list all its values once.")
         seen.add(key)
-        values = [parse_value(v.strip(), key) for v in rest.split(",")]
+        values = [parse_value(v.strip(), key) for v in split_values(rest)]
         reprs = [repr(v) for v in values]
         dup = sorted({r for r in reprs if reprs.count(r) > 1})
         if dup:
