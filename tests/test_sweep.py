@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -387,3 +388,26 @@ def test_grid_without_bootstrap_compares_with_the_scenario_as_written(
     # with the written value in the grid, that combination is the reference: nothing extra
     p2 = plan_sweep(coarse, parse_vary(["sites.p=2,3"]), inputs=inputs)
     assert len(p2.tasks) == 2 and p2.groups[0].reference == 1
+
+
+def test_an_existing_cluster_via_scheduler_address(
+    plan: SweepPlan,
+    serial: list,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    import distributed
+
+    import siteopt.compare.sweep as sweep_mod
+
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, dashboard_address=None, silence_logs=logging.WARNING
+    ) as cluster:
+        address = cluster.scheduler_address
+        monkeypatch.setattr(sweep_mod, "WORKER_TIMEOUT", 0.5)
+        with pytest.raises(InputError, match=r"no worker joined the scheduler within 0\.5 s"):
+            run_plan(plan, scheduler=address)
+        cluster.scale(1)
+        assert run_plan(plan, scheduler=address) == serial
+    monkeypatch.setattr(sweep_mod, "CONNECT_TIMEOUT", "0.5s")
+    with pytest.raises(InputError, match="cannot connect to a Dask scheduler there"):
+        run_plan(plan, scheduler=address)

@@ -37,8 +37,9 @@ def _pct(v: float | None) -> str:
     "vary",
     multiple=True,
     metavar="KEY=V1,V2,...",
-    help="Solve for every value of a dotted scenario key (repeat for a grid of combinations); "
-    "values are YAML scalars, list items are numbered from 0.",
+    help="Solve for every value of a dotted scenario key (repeat for a grid of combinations). "
+    "Values are YAML scalars, or [lists] for keys holding lists; list items in the key are "
+    "numbered from 0 (candidates.exclusions.0.distance_m).",
 )
 @click.option(
     "--bootstrap",
@@ -110,6 +111,8 @@ def sweep(
     $ siteopt sweep configs/connecticut.yaml --bootstrap 100 --by year --seed 7
     $ siteopt sweep configs/connecticut.yaml --vary objective.distance_m=800,1600 \\
         --vary candidates.exclusions.0.distance_m=200,457.2
+    $ siteopt sweep configs/connecticut.yaml --vary "demand.substances=[],[fentanyl]" \\
+        --bootstrap 50
     $ siteopt sweep configs/connecticut.yaml --bootstrap 500 --scheduler tcp://host:8786
     """
     err, out = consoles(ctx)

@@ -6,12 +6,17 @@ installed but no data bundle: the client builds every problem and ships its arra
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from siteopt.models.base import ModelSpec, Problem, SolverSpec
+
+#: highspy allows one running solve per process (its solver locks are class attributes), so
+#: tasks that share a process (a dask-worker with several threads) take turns
+_SOLVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ def solve_counts(model: SweepModel, counts: NDArray[np.int64] | None, task: int)
     problem = model.problem
     if counts is not None:
         problem = replace(problem, demand_weight=model.weights(counts))
-    sol = solve_reduced(problem, model.spec, model.solver)
+    with _SOLVE_LOCK:
+        sol = solve_reduced(problem, model.spec, model.solver)
     return RunOutcome(
         task=task,
         status=sol.status.value,

@@ -36,6 +36,11 @@ from siteopt.pipeline import model_spec, solver_spec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
 
+#: how long to try reaching a --scheduler before giving up
+CONNECT_TIMEOUT = "20s"
+#: how long to wait for the first worker of a --scheduler
+WORKER_TIMEOUT = 60.0
+
 Stage = Callable[[str], None]
 Advance = Callable[[int, int], None]
 
@@ -300,7 +305,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             yield client
         return
     try:
-        client = distributed.Client(scheduler, timeout="20s")
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
             f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); check "
@@ -309,11 +314,11 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     with client:
         quiet_dask()
         try:
-            client.wait_for_workers(1, timeout=60)
+            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
         except (TimeoutError, OSError):
             raise InputError(
-                f"--scheduler {scheduler}: no worker joined the scheduler within 60 s; start "
-                f"workers with 'dask-worker {scheduler}'."
+                f"--scheduler {scheduler}: no worker joined the scheduler within "
+                f"{WORKER_TIMEOUT:g} s; start workers with 'dask-worker {scheduler}'."
             ) from None
         try:
             versions = client.run(worker_version)

@@ -10,6 +10,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from siteopt.compare.overlap import join_words
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.writer import atomic_dir, write_text
 
@@ -89,12 +90,6 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
-def _join(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def _md(text: object) -> str:
     return str(text).replace("|", "\\|")
 
@@ -134,7 +129,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
             title = g["label"] if len(summary["groups"]) > 1 or s["vary_order"] else "Bootstrap"
             lines += [f"### {_md(title)}", ""]
             lines.append(
-                f"On the full data the sites are in {_md(_join(ref['towns']))} "
+                f"On the full data the sites are in {_md(join_words(ref['towns']))} "
                 f"({_pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
                 f"again in {st['same_towns']} of {runs} replicates "
                 f"({_pct(st['same_towns_share'])})."
@@ -143,8 +138,9 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         else:
             lines += ["### Across the combinations", ""]
             lines.append(
-                f"As written, the scenario puts its sites in {_md(_join(ref['towns']))}. The same "
-                f"towns were chosen in {st['same_towns']} of {runs} combinations "
+                "As written, the scenario puts its sites in "
+                f"{_md(join_words(ref['towns']))}. The same towns were chosen in "
+                f"{st['same_towns']} of {runs} combinations "
                 f"({_pct(st['same_towns_share'])})."
             )
             unit, units = "combination", "combinations"
@@ -153,12 +149,12 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         weak = [t["town"] for t in towns if t["in_reference"] and t["frequency"] < 0.5]
         if strong:
             lines.append(
-                f"{_md(_join(strong))} {'is' if len(strong) == 1 else 'are'} chosen in at least "
-                f"90 % of the {units}."
+                f"{_md(join_words(strong))} {'is' if len(strong) == 1 else 'are'} chosen in at "
+                f"least 90 % of the {units}."
             )
         if weak:
             lines.append(
-                f"{_md(_join(weak))} {'is' if len(weak) == 1 else 'are'} in the "
+                f"{_md(join_words(weak))} {'is' if len(weak) == 1 else 'are'} in the "
                 f"{'full-data' if g['kind'] == 'bootstrap' else 'as-written'} choice but chosen "
                 f"in fewer than half of the {units}: a weak recommendation."
             )
