@@ -90,6 +90,16 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
+def _value(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return str(v)
+
+
 def _md(text: object) -> str:
     return str(text).replace("|", "\\|")
 
@@ -115,7 +125,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         ]
     if s["vary_order"]:
         grid = "; ".join(
-            f"`{k}` = {', '.join(str(v) for v in s['vary'][k])}" for k in s["vary_order"]
+            f"`{k}` = {_md(', '.join(_value(v) for v in s['vary'][k]))}" for k in s["vary_order"]
         )
         lines += [
             f"Settings varied: {grid} ({len(summary['combinations'])} combinations).",
