@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -411,3 +412,30 @@ def test_an_existing_cluster_via_scheduler_address(
     monkeypatch.setattr(sweep_mod, "CONNECT_TIMEOUT", "0.5s")
     with pytest.raises(InputError, match="cannot connect to a Dask scheduler there"):
         run_plan(plan, scheduler=address)
+
+
+def test_ctrl_c_stops_a_serial_sweep_after_the_current_solve(
+    plan: SweepPlan,
+    serial: list,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    import signal
+
+    import siteopt.compare.sweep as sweep_mod
+
+    calls: list[int] = []
+    before = signal.getsignal(signal.SIGINT)
+
+    def fake(model, counts, task):  # type: ignore[no-untyped-def]
+        calls.append(task)
+        if task == 1:
+            # like HiGHS: the interrupt stops this solve early, which then returns an answer
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)
+        return serial[task]
+
+    monkeypatch.setattr(sweep_mod, "solve_counts", fake)
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(plan, workers=0)
+    assert calls == [0, 1]
+    assert signal.getsignal(signal.SIGINT) is before

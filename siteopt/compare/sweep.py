@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -309,7 +311,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(
             f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); check "
-            "the address (e.g. tcp://host:8786) and that dask-scheduler is running."
+            "the address (e.g. tcp://host:8786) and that 'dask scheduler' is running there."
         ) from None
     with client:
         quiet_dask()
@@ -318,7 +320,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         except (TimeoutError, OSError):
             raise InputError(
                 f"--scheduler {scheduler}: no worker joined the scheduler within "
-                f"{WORKER_TIMEOUT:g} s; start workers with 'dask-worker {scheduler}'."
+                f"{WORKER_TIMEOUT:g} s; start workers with 'dask worker {scheduler} --nthreads 1'."
             ) from None
         try:
             versions = client.run(worker_version)
@@ -339,10 +341,26 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
 
 def _run_serial(plan: SweepPlan, advance: Advance) -> list[RunOutcome]:
+    # The solver turns a Ctrl-C into an early stop of the current solve and returns; remember
+    # it, and stop the whole sweep after that solve instead of going on with the next one.
+    pressed: list[bool] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     out = []
-    for t in plan.tasks:
-        out.append(solve_counts(plan.builds[t.build].model, t.counts, t.index))
-        advance(len(out), len(plan.tasks))
+    try:
+        for t in plan.tasks:
+            out.append(solve_counts(plan.builds[t.build].model, t.counts, t.index))
+            if pressed:
+                raise KeyboardInterrupt
+            advance(len(out), len(plan.tasks))
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return out
 
 
