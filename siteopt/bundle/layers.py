@@ -7,6 +7,7 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from siteopt._errors import DataError
 
@@ -172,6 +174,14 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }
 
+#: layer -> columns whose values must be unique (ids the rest of siteopt joins on)
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "towns": ("town", "town_id"),
+    "deaths": ("death_id",),
+    "sewer": ("sewer_id",),
+    "public_lands": ("land_id",),
+}
+
 _BUILD_HINT = (
     "Build it with `siteopt data build --source <raw data directory> --dest <dir>` "
     "and pass that directory as the bundle."
@@ -248,10 +258,16 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     Raises
     ------
     DataError
-        Unknown layer name, missing bundle file, or a layer missing from the file.
+        Unknown layer name, missing bundle file, or a layer missing from the file; a layer
+        that is empty, unreadable, lacks a column, has missing, empty or invalid geometries,
+        or repeats an id of :data:`UNIQUE_KEYS`.
     """
     if name not in LAYERS:
-        raise DataError(f"Unknown data layer {name!r}.", hint=f"Known layers: {', '.join(LAYERS)}.")
+        guess = difflib.get_close_matches(name, list(LAYERS), n=1)
+        mean = f" Did you mean {guess[0]!r}?" if guess else ""
+        raise DataError(
+            f"Unknown data layer {name!r}.{mean}", hint=f"Known layers: {', '.join(LAYERS)}."
+        )
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / BUNDLE_FILE
     if not path.is_file():
@@ -266,7 +282,17 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
             hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
         )
     spatial = GEOMETRY[name] is not None
-    frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    try:
+        frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    except (RuntimeError, ValueError) as exc:  # pyogrio's errors derive from RuntimeError
+        raise DataError(
+            f"Layer {name!r} in {path} cannot be read ({' '.join(str(exc).split())}).",
+            hint=_BUILD_HINT,
+        ) from None
+    if frame.empty:
+        raise DataError(
+            f"Layer {name!r} in {path} has no rows; the bundle is incomplete.", hint=_BUILD_HINT
+        )
     if spatial:
         if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
             raise DataError(f"Layer {name!r} in {path} has no geometry or CRS.", hint=_BUILD_HINT)
@@ -275,7 +301,55 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
                 f"Layer {name!r} in {path} is in {frame.crs}, not {BUNDLE_CRS}.",
                 hint=_BUILD_HINT,
             )
-    return _coerce(frame, name, path)
+        _check_geometries(frame, name, path)
+    frame = _coerce(frame, name, path)
+    _check_unique(frame, name, path)
+    return frame
+
+
+def _row_label(frame: pd.DataFrame, name: str, pos: int) -> str:
+    keys = UNIQUE_KEYS.get(name)
+    label = f"row {pos + 1}"
+    if keys and keys[0] in frame.columns:
+        value = frame[keys[0]].iloc[pos]
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+        label += f" ({keys[0]} {value!r})"
+    return label
+
+
+def _check_geometries(frame: gpd.GeoDataFrame, name: str, path: Path) -> None:
+    """Refuse missing, empty and invalid geometries: every later step assumes valid ones."""
+    geoms = frame.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        pos = int(missing.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(missing.sum())} row(s) have no geometry, first "
+            f"{_row_label(frame, name, pos)}.",
+            hint=_BUILD_HINT,
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = int(invalid.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(invalid.sum())} invalid geometr"
+            f"{'y' if invalid.sum() == 1 else 'ies'}, first {_row_label(frame, name, pos)}: "
+            f"{shapely.is_valid_reason(geoms[pos])}.",
+            hint=_BUILD_HINT,
+        )
+
+
+def _check_unique(frame: pd.DataFrame, name: str, path: Path) -> None:
+    """Refuse repeated ids (two towns with one name would merge their deaths and rules)."""
+    for col in UNIQUE_KEYS.get(name, ()):
+        dup = frame[col].duplicated(keep=False) & frame[col].notna()
+        if dup.any():
+            rows = [int(i) + 1 for i in dup.to_numpy().nonzero()[0][:2]]
+            raise DataError(
+                f"Layer {name!r} in {path}: {col} {frame[col][dup].iloc[0]!r} repeats "
+                f"(rows {rows[0]} and {rows[1]}); ids must be unique.",
+                hint=_BUILD_HINT,
+            )
 
 
 def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
