@@ -182,6 +182,9 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "public_lands": ("land_id",),
 }
 
+#: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)
+MANIFEST_LAYER_KEYS: tuple[str, ...] = ("name", "title", "publisher", "period", "rows")
+
 _BUILD_HINT = (
     "Build it with `siteopt data build --source <raw data directory> --dest <dir>` "
     "and pass that directory as the bundle."
@@ -369,7 +372,8 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
     Raises
     ------
     DataError
-        When the manifest is missing or not valid JSON.
+        When the manifest is missing, unreadable, not valid JSON, or a layer entry lacks one of
+        :data:`MANIFEST_LAYER_KEYS`.
     """
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / MANIFEST_FILE
@@ -377,6 +381,11 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc.reason}"
+        raise DataError(
+            f"Bundle manifest {path} cannot be read ({why}).", hint=_BUILD_HINT
+        ) from None
     try:
         manifest: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -386,4 +395,10 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         ) from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
         raise DataError(f"Bundle manifest {path} has no 'layers' list.", hint=_BUILD_HINT)
+    for i, entry in enumerate(manifest["layers"]):
+        lacks = [k for k in MANIFEST_LAYER_KEYS if not isinstance(entry, dict) or k not in entry]
+        if lacks:
+            raise DataError(
+                f"Bundle manifest {path}: layers[{i}] lacks {', '.join(lacks)}.", hint=_BUILD_HINT
+            )
     return manifest
