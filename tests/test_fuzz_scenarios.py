@@ -102,10 +102,6 @@ WORDS = [
     *SUBSTANCES[:5],
 ]
 
-safe_path_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    max_size=40,
-)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
