@@ -11,8 +11,9 @@ import geopandas as gpd
 import numpy as np
 from scipy.spatial import cKDTree
 
+from siteopt._errors import ScenarioError
 from siteopt.inputs import Inputs, load_inputs
-from siteopt.models.base import ModelSpec, Rules, Solution, SolverSpec
+from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.reduce import solve_reduced as solve_model
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario, load_scenario
@@ -48,15 +49,33 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
         if approved is not None
         else None
     )
+    regions = built.problem.region_names
+    unknown = sorted(set(scenario.sites.per_region) - set(regions))
+    if unknown:
+        raise ScenarioError(
+            f"{scenario.source_file}: sites.per_region names unknown regions "
+            f"{', '.join(unknown)}; known: {', '.join(regions)}."
+        )
+    index = {name: i for i, name in enumerate(regions)}
+    per = scenario.sites.per_region
     rules = Rules(
         p=scenario.sites.p,
         max_per_group=scenario.sites.max_per_municipality,
         allowed_groups=allowed,
+        min_separation=scenario.sites.min_separation_m,
+        region_min={index[k]: v.min for k, v in per.items() if v.min},
+        region_max={index[k]: v.max for k, v in per.items() if v.max is not None},
     )
+    obj = scenario.objective
+    decay = Decay(kind=obj.decay.kind, beta=obj.decay.beta) if obj.decay else None
+    if obj.kind == "attendance" and decay is None:
+        decay = Decay()
     return ModelSpec(
-        objective=scenario.objective.kind,
-        radius=scenario.objective.distance_m,
-        tie_break=scenario.objective.tie_break,
+        objective=obj.kind,
+        radius=obj.distance_m,
+        decay=decay,
+        target_share=obj.target_share,
+        tie_break=obj.tie_break,
         rules=rules,
         alternatives=alternatives,
     )
@@ -91,7 +110,8 @@ def _nearest(
 def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -> gpd.GeoDataFrame:
     """Chosen sites in rank order with the metrics every output shows."""
     rows = built.eligible_rows[list(solution.selected)]
-    sites = built.candidates.iloc[rows][["cand_id", "town", "region", "geometry"]].copy()
+    drop = [c for c in ("eligible", "reasons") if c in built.candidates.columns]
+    sites = built.candidates.iloc[rows].drop(columns=drop).copy()
     sites.insert(0, "rank", np.arange(1, len(rows) + 1))
     placed = max(built.summary.placed, 1)
     covered = np.array([solution.site_value.get(j, 0.0) for j in solution.selected])
@@ -155,3 +175,44 @@ def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
     """Load (if given a path) and run a scenario: ``siteopt.solve("configs/connecticut.yaml")``."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     return run(sc, **kwargs)  # type: ignore[arg-type]
+
+
+#: what the per-site ``covered`` value means, per objective
+SERVED_LABEL = {
+    "coverage": "covered deaths",
+    "capacitated_coverage": "deaths served within capacity",
+    "attendance": "deaths assigned (nearest site)",
+    "median": "deaths assigned (nearest site)",
+    "center": "deaths assigned (nearest site)",
+    "min_facilities": "covered deaths",
+}
+
+
+def describe_objective(result: RunResult) -> str:
+    """One plain sentence saying what the objective value means."""
+    sol = result.solution
+    obj = result.spec.objective
+    dist = result.scenario.objective.distance_m
+    s = result.built.summary
+    if sol.objective is None:
+        return f"No solution: {sol.message}"
+    v = sol.objective
+    if obj == "coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
+    if obj == "capacitated_coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are served within {dist:,.0f} m and capacity."
+    if obj == "attendance":
+        return f"Expected attendance {v:,.2f} (deaths weighted by distance decay) of {s.placed:,}."
+    if obj == "median":
+        mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
+        return (
+            f"Total distance {v:,.0f} death-metres: on average {mean:,.0f} m to the nearest site."
+        )
+    if obj == "center":
+        return f"The farthest demand cell is {v:,.0f} m from its nearest site."
+    if obj == "min_facilities":
+        return (
+            f"{len(sol.selected)} sites are the fewest that put at least "
+            f"{100 * result.spec.target_share:.0f} % of deaths within {dist:,.0f} m of a site."
+        )
+    return f"Objective {v:,.2f}."

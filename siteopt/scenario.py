@@ -42,8 +42,25 @@ SUBSTANCES = (
 )
 
 
+#: ``field op number`` (or ``field == 'text'``): a safe filter, never evaluated as code
+WHERE_PATTERN = r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*(>=|<=|==|!=|>|<)\s*('[^']*'|-?[0-9.]+)\s*$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PointsSource(_Strict):
+    """Your own points: CSV (lon/lat or x/y + crs), GeoJSON or GeoPackage."""
+
+    path: str
+    id: str = "id"  #: column with a unique id per point
+    weight: str | None = None  #: demand weight column (demand only; default 1 per point)
+    town: str | None = None  #: municipality column (default: the town the point falls in)
+    x: str | None = None  #: CSV column of x / lon (default: lon, longitude, x)
+    y: str | None = None  #: CSV column of y / lat (default: lat, latitude, y)
+    crs: str = "EPSG:4326"  #: CRS of CSV coordinates
+    layer: str | None = None  #: layer of a GeoPackage
 
 
 class DemandSpec(_Strict):
@@ -55,6 +72,7 @@ class DemandSpec(_Strict):
     substances: tuple[str, ...] = ()
     spread: Literal["developed", "town_point"] = "developed"
     cell_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
+    points: PointsSource | None = None  #: your own demand points instead of OCME deaths
 
     @field_validator("substances")
     @classmethod
@@ -74,21 +92,60 @@ class DemandSpec(_Strict):
 
 
 class ExclusionSpec(_Strict):
-    """Keep candidates at least ``distance_m`` from every feature of a layer."""
+    """A siting rule on a layer: keep candidates away from it, or require them near it.
+
+    ``kind: exclude_within`` (default) drops candidates within ``distance_m`` of any feature
+    (0 = on it); ``require_within`` drops those farther than ``distance_m`` (0 = outside it).
+    ``where`` filters the layer's features first, e.g. ``departures_per_hour >= 4``.
+    """
 
     layer: str = Field(description="a bundle layer name (e.g. schools) or a path to a file")
-    distance_m: float = Field(ge=0.0, le=50_000.0)
+    distance_m: float = Field(default=0.0, ge=0.0, le=50_000.0)
+    kind: Literal["exclude_within", "require_within"] = "exclude_within"
+    where: str | None = Field(default=None, pattern=WHERE_PATTERN)
     name: str | None = None
 
 
+class ZoningSpec(_Strict):
+    """Zoning districts plus a use table: only candidates in allowed districts are eligible."""
+
+    districts: str  #: a file (GeoJSON, GeoPackage, zipped shapefile) or ``bridgeport``
+    code_field: str = "ZONE_2021"
+    use_table: str = "bridgeport"  #: CSV/YAML (district, use_status) or ``bridgeport``
+    allow: tuple[Literal["permitted", "special_permit", "prohibited", "unknown"], ...] = (
+        "permitted",
+        "special_permit",
+    )
+    snap_m: float = Field(default=30.0, ge=0.0, le=500.0)
+
+
+class TransitRule(_Strict):
+    """Transit-served sites only: near a frequent stop, or near a rail/CTfastrak/ferry station."""
+
+    min_departures_per_hour: float = Field(default=4.0, ge=0.0)
+    within_m: float = Field(default=400.0, gt=0.0, le=5_000.0)
+    or_station_within_m: float | None = Field(default=800.0, gt=0.0, le=5_000.0)
+
+
 class CandidateSpec(_Strict):
-    """Candidate sites: a regular grid over eligible land."""
+    """Candidate sites: a regular grid over eligible land (or your own points)."""
 
     spacing_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
     within: tuple[str, ...] = ("sewer",)
     outside: tuple[str, ...] = ("public_lands",)
     sewer_status: tuple[Literal["Service", "Proposed"], ...] = ("Service",)
     exclusions: tuple[ExclusionSpec, ...] = (ExclusionSpec(layer="schools", distance_m=200.0),)
+    zoning: ZoningSpec | None = None
+    transit: TransitRule | None = None  #: require transit service near each site
+    points: PointsSource | None = None  #: your own candidate points instead of the grid
+
+
+class SitePoint(_Strict):
+    """A site given by coordinates (lon/lat, WGS84) and a name."""
+
+    name: str
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
 
 
 class SitesSpec(_Strict):
@@ -97,14 +154,67 @@ class SitesSpec(_Strict):
     p: int = Field(default=3, ge=1, le=100)
     max_per_municipality: int | None = Field(default=1, ge=1)
     approved_municipalities: tuple[str, ...] | None = None
+    #: already operating: their coverage is credited and they do not count toward p
+    existing: tuple[SitePoint, ...] = ()
+    #: forced into the solution (the nearest eligible candidate to each point); count toward p
+    required: tuple[SitePoint, ...] = ()
+    min_separation_m: float | None = Field(default=None, gt=0.0)
+    #: limits per planning region: {"Capitol": {"min": 1, "max": 2}}
+    per_region: dict[str, RegionLimit] = Field(default_factory=dict)
+
+
+class RegionLimit(_Strict):
+    """At least ``min`` and at most ``max`` chosen sites in a region."""
+
+    min: int = Field(default=0, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class DecaySpec(_Strict):
+    """Distance decay for the attendance objective (as ArcGIS "maximize attendance")."""
+
+    kind: Literal["linear", "power", "exponential"] = "linear"
+    beta: float = Field(default=1.0, gt=0.0, le=100.0)
 
 
 class ObjectiveSpec(_Strict):
     """What to optimise."""
 
-    kind: Literal["coverage"] = "coverage"
+    kind: Literal[
+        "coverage", "median", "center", "min_facilities", "attendance", "capacitated_coverage"
+    ] = "coverage"
     distance_m: float = Field(default=1600.0, gt=0.0, le=100_000.0)
     tie_break: Literal["distance", "none"] = "distance"
+    decay: DecaySpec | None = None
+    target_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    capacity: float | None = Field(default=None, gt=0.0)  #: deaths one site can serve
+
+
+class CostsSpec(_Strict):
+    """How demand-to-site costs are measured."""
+
+    kind: Literal["euclidean", "network", "matrix"] = "euclidean"
+    circuity: float = Field(default=1.0, ge=1.0, le=3.0)  #: straight-line distance x factor
+    network: str | None = None  #: a local .osm / .osm.pbf / .graphml file
+    mode: Literal["walk", "drive"] = "walk"
+    matrix: str | None = None  #: long CSV demand_id, candidate_id, cost
+    demand_col: str = "demand_id"
+    candidate_col: str = "candidate_id"
+    cost_col: str = "cost"
+
+    @model_validator(mode="after")
+    def _needs_file(self) -> CostsSpec:
+        if self.kind == "network" and not self.network:
+            raise ValueError("kind: network needs 'network:' the path of a local OSM file")
+        if self.kind == "matrix" and not self.matrix:
+            raise ValueError("kind: matrix needs 'matrix:' the path of a long cost CSV")
+        return self
+
+
+class TransitSpec(_Strict):
+    """Transit access reported for every candidate and site."""
+
+    radii_m: tuple[float, ...] = (400.0, 800.0)
 
 
 class SolverConfig(_Strict):
@@ -133,6 +243,8 @@ class Scenario(_Strict):
     candidates: CandidateSpec = CandidateSpec()
     sites: SitesSpec = SitesSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
+    costs: CostsSpec = CostsSpec()
+    transit: TransitSpec = TransitSpec()
     solver: SolverConfig = SolverConfig()
     output: OutputSpec = OutputSpec()
     #: directory of the scenario file; relative paths resolve against it (not part of YAML)

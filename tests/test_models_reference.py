@@ -215,10 +215,7 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
     obj = spec.objective
     tb = spec.tie_break == "distance"
     reachable = np.isfinite(D).any(axis=1)
-    if obj == "min_facilities":
-        sizes = list(range(0, problem.m + 1))
-    else:
-        sizes = [spec.rules.p]
+    sizes = list(range(0, problem.m + 1)) if obj == "min_facilities" else [spec.rules.p]
     out = []
     for S in feasible_sets(problem, spec, sizes):
         open_sites = list(S) + existing
@@ -241,8 +238,9 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
             value = float((w[reachable] * dd[reachable]).sum())
             out.append(Scored(S, value, (value, 0.0)))
         elif obj == "center":
-            value = float(d[reachable].max()) if reachable.any() else 0.0
-            sec = float((w[reachable] * d[reachable]).sum()) if tb else 0.0
+            use = reachable & (w > 0)
+            value = float(d[use].max()) if use.any() else 0.0
+            sec = float((w[use] * d[use]).sum()) if tb and math.isfinite(value) else 0.0
             out.append(Scored(S, value, (value, sec)))
         elif obj == "attendance":
             assert spec.decay is not None

@@ -117,8 +117,10 @@ def assemble(
     ]
     mats = [sp.csr_array(b) for b, _, _ in parts if b.shape[0]]
     A = sp.csr_array(sp.vstack(mats, format="csr")) if mats else sp.csr_array((0, num_col))
-    row_lo = np.concatenate([np.asarray(lo, float) for b, lo, _ in parts if b.shape[0]] or [[]])
-    row_hi = np.concatenate([np.asarray(hi, float) for b, _, hi in parts if b.shape[0]] or [[]])
+    los = [np.asarray(lo, float) for b, lo, _ in parts if b.shape[0]]
+    his = [np.asarray(hi, float) for b, _, hi in parts if b.shape[0]]
+    row_lo = np.concatenate(los) if los else np.zeros(0)
+    row_hi = np.concatenate(his) if his else np.zeros(0)
     integer = np.zeros(num_col, dtype=bool)
     integer[:m] = True
     if extra_integer is not None:
@@ -141,11 +143,26 @@ def open_from_x(x: NDArray[np.float64], m: int) -> NDArray[np.bool_]:
     return np.asarray(x[:m] > 0.5)
 
 
-def run(milp: Milp, solver: SolverSpec, out: Outcome, t_build: float) -> MilpResult:
-    """Solve ``milp``, record timings in ``out`` and return the result."""
+def run(
+    milp: Milp, solver: SolverSpec, out: Outcome, t_build: float, label: str = "solve"
+) -> MilpResult:
+    """Solve ``milp``, record timings (and a per-solve log in ``out.extra``), return result."""
     build_s = time.perf_counter() - t_build
     res = solve_milp(milp, solver)
     out.absorb(res, build_s)
+    log = out.extra.setdefault("log", [])
+    assert isinstance(log, list)
+    log.append(
+        {
+            "stage": label,
+            "rows": milp.num_row,
+            "cols": milp.num_col,
+            "nnz": int(milp.A.nnz),
+            "build_s": round(build_s, 4),
+            "solve_s": round(res.seconds, 4),
+            "status": res.raw_status,
+        }
+    )
     return res
 
 

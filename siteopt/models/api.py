@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome
+from siteopt.models.attendance import optimise_attendance
 from siteopt.models.base import (
     Alternative,
     ModelSpec,
@@ -20,8 +21,10 @@ from siteopt.models.base import (
     SolverSpec,
     Status,
 )
+from siteopt.models.center import optimise_center
 from siteopt.models.coverage import check_radius, optimise_coverage
 from siteopt.models.evaluate import nearest_open, site_values
+from siteopt.models.median import optimise_median
 from siteopt.models.milp import solver_version
 from siteopt.models.rules import SiteRules, site_rules
 
@@ -35,7 +38,12 @@ _MAXIMISE = {"coverage", "attendance", "capacitated_coverage"}
 
 
 def _optimisers() -> dict[str, Optimiser]:
-    return {"coverage": optimise_coverage}
+    return {
+        "coverage": optimise_coverage,
+        "median": optimise_median,
+        "attendance": optimise_attendance,
+        "center": optimise_center,
+    }
 
 
 def validate_problem(problem: Problem) -> None:
@@ -88,6 +96,12 @@ def _assignment(
     return site, site_values(problem, site)
 
 
+def alt_log(out: Outcome) -> list[dict[str, object]]:
+    """The per-solve log of an outcome."""
+    log = out.extra.get("log", [])
+    return list(log) if isinstance(log, list) else []
+
+
 def _loss(best: float, other: float, maximise: bool) -> float:
     return best - other if maximise else other - best
 
@@ -138,6 +152,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     rules_ = site_rules(problem, spec.rules, count=count)
     out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
     messages = list(out.messages)
+    log: list[dict[str, object]] = list(out.extra.get("log", []))  # type: ignore[call-overload]
     timings = {"build": out.build_s, "solve": out.solve_s}
     existing = tuple(int(j) for j in rules_.existing)
 
@@ -162,8 +177,8 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
 
     chosen = np.nonzero(out.open_mask & rules_.chosen_mask)[0].astype(np.int64)
     assignment, values = _assignment(problem, spec, out.open_mask)
-    for j in chosen:
-        values.setdefault(int(j), 0.0)
+    for c in chosen:
+        values.setdefault(int(c), 0.0)
     selected = _order_selected(chosen, values)
 
     # ranked alternatives: no-good cuts on each chosen set, re-optimised exactly
@@ -177,6 +192,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             alt = optimise(problem, spec, solver, rules_, cuts, fixed_count, None)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
+            log.extend({**e, "stage": f"alternative {rank}: {e['stage']}"} for e in alt_log(alt))
             if alt.status is Status.INFEASIBLE or alt.open_mask is None:
                 messages.append(
                     f"Only {rank - 2} alternative site set(s) exist besides the optimum."
@@ -213,6 +229,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             alt = optimise(problem, spec, solver, rj, [], fixed_count, False)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
+            log.extend({**e, "stage": f"marginal {j}: {e['stage']}"} for e in alt_log(alt))
             if alt.status is Status.INFEASIBLE:
                 marginal[j] = math.inf
             elif alt.objective is None:
@@ -245,4 +262,5 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         alternatives=tuple(alternatives),
         marginal=marginal,
         secondary=out.secondary,
+        solves=tuple(log),
     )

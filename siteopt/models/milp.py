@@ -67,6 +67,10 @@ class Milp:
     integer: NDArray[np.bool_]
     sense: Literal["min", "max"] = "min"
     offset: float = 0.0
+    #: optional MIP start: (column indices, values) of a feasible solution (HiGHS only)
+    start: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
+    #: model-specific HiGHS options (e.g. ``{"presolve": "off"}`` for large covering models)
+    highs_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_col(self) -> int:
@@ -251,7 +255,7 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     if spec.threads is not None:
         h.setOptionValue("threads", int(spec.threads))
     h.setOptionValue("random_seed", 0)
-    for key, value in (options or {}).items():
+    for key, value in {**milp.highs_options, **(options or {})}.items():
         h.setOptionValue(key, value)
 
     A = sp.csr_array(milp.A)
@@ -278,6 +282,13 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     version = f"HiGHS {h.version()}"
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
+    if milp.start is not None and milp.integer.any():
+        idx, val = milp.start
+        h.setSolution(
+            int(idx.size),
+            np.ascontiguousarray(idx, dtype=np.int32),
+            np.ascontiguousarray(val, dtype=np.float64),
+        )
 
     interrupted = False
     t0 = time.perf_counter()

@@ -30,7 +30,16 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siteopt.models.base import ROLE_CANDIDATE, ModelSpec, Pairs, Problem, Solution, SolverSpec
+from siteopt.models.base import (
+    ROLE_CANDIDATE,
+    ROLE_EXISTING,
+    ROLE_REQUIRED,
+    ModelSpec,
+    Pairs,
+    Problem,
+    Solution,
+    SolverSpec,
+)
 
 #: relative tolerance on the threshold, so float noise never drops an optimal candidate
 _TOL = 1e-9
@@ -61,12 +70,17 @@ def _gains(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> NDA
 
 
 def _allowed(
-    group: NDArray[np.int64], sites: list[int], k: int | None, ok: NDArray[np.bool_]
+    group: NDArray[np.int64],
+    sites: list[int],
+    k: int | None,
+    ok: NDArray[np.bool_],
+    counted: NDArray[np.bool_],
 ) -> NDArray[np.bool_]:
     mask = ok.copy()
     mask[sites] = False
-    if k is not None and sites:
-        used, counts = np.unique(group[sites], return_counts=True)
+    counting = [j for j in sites if counted[j]]
+    if k is not None and counting:
+        used, counts = np.unique(group[counting], return_counts=True)
         full = used[(counts >= k) & (used >= 0)]
         mask &= ~np.isin(group, full)
     return mask
@@ -75,20 +89,27 @@ def _allowed(
 def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] | None:
     """Candidates that may be in an optimal set of any solve :func:`siteopt.models.solve` makes.
 
-    Returns ``None`` when the reduction does not apply (other roles or rules, or no feasible set
-    was found); the caller then keeps every candidate.
+    Existing and required sites are always kept (and always open in the heuristic sets).
+    Returns ``None`` when the reduction does not apply (other rules, or no feasible set was
+    found); the caller then keeps every candidate.
     """
     rules = spec.rules
     if spec.objective != "coverage" or spec.radius is None:
         return None
-    if (problem.cand_role != ROLE_CANDIDATE).any():
-        return None
     if rules.min_separation or rules.region_min or rules.region_max or rules.budget is not None:
         return None
-    p, k = rules.p, rules.max_per_group
+    role = np.asarray(problem.cand_role)
+    fixed = [int(j) for j in np.flatnonzero((role == ROLE_EXISTING) | (role == ROLE_REQUIRED))]
+    n_required = int((role == ROLE_REQUIRED).sum())
+    p, k = rules.p - n_required, rules.max_per_group
+    if p < 1:
+        return None
     m = problem.m
     group = np.asarray(problem.cand_group, dtype=np.int64)
-    ok = np.ones(m, dtype=bool)
+    counted = role != ROLE_EXISTING
+    if rules.existing_count_in_group:
+        counted = np.ones(m, dtype=bool)
+    ok = role == ROLE_CANDIDATE
     if rules.allowed_groups is not None:
         ok &= np.isin(group, np.fromiter(rules.allowed_groups, dtype=np.int64))
     w = np.asarray(problem.demand_weight, dtype=np.float64)
@@ -97,21 +118,21 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
     # greedy start, then best-improvement swaps until no swap improves
     sites: list[int] = []
     for _ in range(p):
-        allowed = _allowed(group, sites, k, ok)
+        allowed = _allowed(group, fixed + sites, k, ok, counted)
         if not allowed.any():
             return None
-        g = np.where(allowed, _gains(cover, w, sites), -np.inf)
+        g = np.where(allowed, _gains(cover, w, fixed + sites), -np.inf)
         sites.append(int(np.argmax(g)))
-    best = _value(cover, w, sites)
+    best = _value(cover, w, fixed + sites)
     values: dict[tuple[int, ...], float] = {tuple(sorted(sites)): best}
     without: list[float] = []
     for _round in range(20):
         improved = False
         without = []
         for pos in range(p):
-            rest = sites[:pos] + sites[pos + 1 :]
+            rest = fixed + sites[:pos] + sites[pos + 1 :]
             base = _value(cover, w, rest)
-            allowed = _allowed(group, rest, k, ok)
+            allowed = _allowed(group, rest, k, ok, counted)
             allowed[sites[pos]] = False
             if not allowed.any():
                 without.append(-np.inf)
@@ -119,37 +140,44 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
             cand_vals = base + _gains(cover, w, rest)
             idx = np.flatnonzero(allowed)
             top = idx[np.argsort(-cand_vals[idx], kind="stable")[: max(spec.alternatives + 1, 1)]]
+            free_rest = sites[:pos] + sites[pos + 1 :]
             for j in top:
-                values[tuple(sorted([*rest, int(j)]))] = float(cand_vals[j])
+                values[tuple(sorted([*free_rest, int(j)]))] = float(cand_vals[j])
             without.append(float(cand_vals[top[0]]))
             j_best = int(top[0])
             if cand_vals[j_best] > best * (1 + _TOL) + 1e-12:
-                sites = [*rest, j_best]
+                sites = [*free_rest, j_best]
                 best = float(cand_vals[j_best])
                 improved = True
                 break
         if not improved:
             break
     ranked = sorted(values.values(), reverse=True)
-    threshold = ranked[min(spec.alternatives, len(ranked) - 1)]
     if spec.alternatives and len(ranked) <= spec.alternatives:
         return None
-    if spec.marginal:
+    threshold = ranked[min(spec.alternatives, len(ranked) - 1)]
+    if spec.marginal and without:
         threshold = min(threshold, *without)
     if not np.isfinite(threshold):
         return None
 
-    v = np.where(ok, np.asarray(cover @ w, dtype=np.float64), -np.inf)
-    # L: the k largest v of each municipality (all of them when k is None or the group is -1)
+    base_fixed = _value(cover, w, fixed)
+    v = np.where(ok, _gains(cover, w, fixed), -np.inf)
+    # a municipality's quota left after the required sites (and existing ones, if they count)
+    quota = np.full(m, np.inf if k is None else float(k))
+    if k is not None:
+        for j in fixed:
+            if counted[j] and group[j] >= 0:
+                quota[group == group[j]] -= 1
+    # L: the quota-many largest v of each municipality (every one when unlimited or group -1)
     order = np.lexsort((-v, group))
     g_sorted = group[order]
     starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
     rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
     in_l = np.zeros(m, dtype=bool)
-    in_l[order] = (rank < k) | (g_sorted < 0) if k is not None else True
+    in_l[order] = (rank < quota[order]) | (g_sorted < 0)
     in_l &= ok
-    l_idx = np.flatnonzero(in_l)
-    l_vals = np.sort(v[l_idx])[::-1]
+    l_vals = np.sort(v[in_l])[::-1]
     top_sum = float(l_vals[: p - 1].sum()) if p > 1 else 0.0
     nxt = float(l_vals[p - 1]) if p > 1 and l_vals.size >= p else 0.0
     # U_j: v_j plus the p-1 largest others; if j itself is among the top p-1, swap in the next
@@ -158,9 +186,10 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
         cut = l_vals[min(p - 2, l_vals.size - 1)]
         mine = in_l & (v >= cut)
         others[mine] = top_sum - v[mine] + nxt
-    upper = v + others
+    upper = base_fixed + v + others
     keep = ok & (upper >= threshold - _TOL * max(1.0, abs(threshold)))
     keep[sites] = True
+    keep[fixed] = True
     return keep
 
 
