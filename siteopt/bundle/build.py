@@ -739,6 +739,12 @@ def _deaths_layer(ctx: _Context, rel: str) -> tuple[_Layer, dict[str, dict[str, 
     n_raw = len(raw)
     no_date = raw["date"].isna()
     frame = raw.loc[~no_date].copy()
+    if frame.empty:
+        raise DataError(
+            f"OCME file {path} has no deaths with a date ({n_raw} row(s) read); a bundle "
+            "without deaths has no demand.",
+            hint="Pass the full data.ct.gov export of dataset rybz-nyjw.",
+        )
 
     resolution: dict[str, dict[str, int]] = {}
     for kind in PLACE_KINDS:

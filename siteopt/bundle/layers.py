@@ -8,6 +8,7 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 from __future__ import annotations
 
 import hashlib
+import difflib
 import json
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from siteopt._errors import DataError
 
@@ -235,6 +237,16 @@ def bundle_version(manifest: dict[str, Any]) -> str:
                 end = m.group(1)
     return f"{end}.{digest.hexdigest()[:8]}"
 
+#: layer -> columns whose values must be unique (ids the rest of siteopt joins on)
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "towns": ("town", "town_id"),
+    "deaths": ("death_id",),
+    "sewer": ("sewer_id",),
+    "public_lands": ("land_id",),
+}
+
+#: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)
+MANIFEST_LAYER_KEYS: tuple[str, ...] = ("name", "title", "publisher", "period", "rows")
 
 _BUILD_HINT = (
     "Build it with `siteopt data build --source <raw data directory> --dest <dir>` "
@@ -312,10 +324,16 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     Raises
     ------
     DataError
-        Unknown layer name, missing bundle file, or a layer missing from the file.
+        Unknown layer name, missing bundle file, or a layer missing from the file; a layer
+        that is empty, unreadable, lacks a column, has missing, empty or invalid geometries,
+        or repeats an id of :data:`UNIQUE_KEYS`.
     """
     if name not in LAYERS:
-        raise DataError(f"Unknown data layer {name!r}.", hint=f"Known layers: {', '.join(LAYERS)}.")
+        guess = difflib.get_close_matches(name, list(LAYERS), n=1)
+        mean = f" Did you mean {guess[0]!r}?" if guess else ""
+        raise DataError(
+            f"Unknown data layer {name!r}.{mean}", hint=f"Known layers: {', '.join(LAYERS)}."
+        )
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / BUNDLE_FILE
     if not path.is_file():
@@ -330,7 +348,17 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
             hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
         )
     spatial = GEOMETRY[name] is not None
-    frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    try:
+        frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    except (RuntimeError, ValueError) as exc:  # pyogrio's errors derive from RuntimeError
+        raise DataError(
+            f"Layer {name!r} in {path} cannot be read ({' '.join(str(exc).split())}).",
+            hint=_BUILD_HINT,
+        ) from None
+    if frame.empty:
+        raise DataError(
+            f"Layer {name!r} in {path} has no rows; the bundle is incomplete.", hint=_BUILD_HINT
+        )
     if spatial:
         if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
             raise DataError(f"Layer {name!r} in {path} has no geometry or CRS.", hint=_BUILD_HINT)
@@ -339,7 +367,55 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
                 f"Layer {name!r} in {path} is in {frame.crs}, not {BUNDLE_CRS}.",
                 hint=_BUILD_HINT,
             )
-    return _coerce(frame, name, path)
+        _check_geometries(frame, name, path)
+    frame = _coerce(frame, name, path)
+    _check_unique(frame, name, path)
+    return frame
+
+
+def _row_label(frame: pd.DataFrame, name: str, pos: int) -> str:
+    keys = UNIQUE_KEYS.get(name)
+    label = f"row {pos + 1}"
+    if keys and keys[0] in frame.columns:
+        value = frame[keys[0]].iloc[pos]
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+        label += f" ({keys[0]} {value!r})"
+    return label
+
+
+def _check_geometries(frame: gpd.GeoDataFrame, name: str, path: Path) -> None:
+    """Refuse missing, empty and invalid geometries: every later step assumes valid ones."""
+    geoms = frame.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        pos = int(missing.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(missing.sum())} row(s) have no geometry, first "
+            f"{_row_label(frame, name, pos)}.",
+            hint=_BUILD_HINT,
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = int(invalid.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(invalid.sum())} invalid geometr"
+            f"{'y' if invalid.sum() == 1 else 'ies'}, first {_row_label(frame, name, pos)}: "
+            f"{shapely.is_valid_reason(geoms[pos])}.",
+            hint=_BUILD_HINT,
+        )
+
+
+def _check_unique(frame: pd.DataFrame, name: str, path: Path) -> None:
+    """Refuse repeated ids (two towns with one name would merge their deaths and rules)."""
+    for col in UNIQUE_KEYS.get(name, ()):
+        dup = frame[col].duplicated(keep=False) & frame[col].notna()
+        if dup.any():
+            rows = [int(i) + 1 for i in dup.to_numpy().nonzero()[0][:2]]
+            raise DataError(
+                f"Layer {name!r} in {path}: {col} {frame[col][dup].iloc[0]!r} repeats "
+                f"(rows {rows[0]} and {rows[1]}); ids must be unique.",
+                hint=_BUILD_HINT,
+            )
 
 
 def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
@@ -359,7 +435,8 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
     Raises
     ------
     DataError
-        When the manifest is missing or not valid JSON.
+        When the manifest is missing, unreadable, not valid JSON, or a layer entry lacks one of
+        :data:`MANIFEST_LAYER_KEYS`.
     """
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / MANIFEST_FILE
@@ -367,6 +444,11 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc.reason}"
+        raise DataError(
+            f"Bundle manifest {path} cannot be read ({why}).", hint=_BUILD_HINT
+        ) from None
     try:
         manifest: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -376,4 +458,10 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         ) from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
         raise DataError(f"Bundle manifest {path} has no 'layers' list.", hint=_BUILD_HINT)
+    for i, entry in enumerate(manifest["layers"]):
+        lacks = [k for k in MANIFEST_LAYER_KEYS if not isinstance(entry, dict) or k not in entry]
+        if lacks:
+            raise DataError(
+                f"Bundle manifest {path}: layers[{i}] lacks {', '.join(lacks)}.", hint=_BUILD_HINT
+            )
     return manifest

@@ -272,7 +272,8 @@ def site_rules(
             raise InfeasibleError(
                 f"Required sites put {int(req_in_group[g])} site(s){extra} in "
                 f"{_group_label(problem, g)}, but at most {k} per municipality is allowed.",
-                hint="Raise max_per_group or make some required sites candidates.",
+                hint="Raise the per-municipality limit (max_per_group; a scenario's "
+                "sites.max_per_municipality) or make some required sites candidates.",
             )
         elig_in_group = np.zeros(n_groups)
         if n_groups:
@@ -299,7 +300,11 @@ def site_rules(
                     f"{'has' if n_with == 1 else 'have'} eligible candidates, so p = "
                     f"{count[0]:g} sites cannot be placed."
                 )
-            raise InfeasibleError(msg, hint="Lower p, raise max_per_group or allow more places.")
+            raise InfeasibleError(
+                msg,
+                hint="Lower p, raise the per-municipality limit (max_per_group; a scenario's "
+                "sites.max_per_municipality) or allow more places.",
+            )
         # rows only where the limit can bind
         binding = np.nonzero(elig_in_group > cap)[0]
         if binding.size:
