@@ -764,13 +764,13 @@ SOLVE_CASES: list[SolveCase] = [
     SolveCase(
         "exclusion_layer_typo",
         2,
-        ("Unknown data layer 'school'", "Did you mean 'schools'?"),
+        ("'school' is neither a bundle layer nor a file path", "Did you mean 'schools'?"),
         doc=_exclusion("school"),
     ),
     SolveCase(
         "within_layer_typo",
         2,
-        ("Unknown data layer 'sewers'", "Did you mean 'sewer'?"),
+        ("'sewers' is neither a bundle layer nor a file path", "Did you mean 'sewer'?"),
         doc={"candidates": {"within": ["sewers"]}},
     ),
     # the user's own layer files (paths resolved against the scenario's folder)

@@ -362,7 +362,7 @@ def test_cli_info(manifest: dict) -> None:
         assert entry["name"] in result.output
         assert f"{entry['rows']:,}" in result.output
     assert "10,654" in result.output
-    assert "14 layers in EPSG:6433" in result.output
+    assert "15 layers in EPSG:6433" in result.output
     # the second table: each feed's measured weekday
     assert "Transit service levels" in result.output
     for feed in _layer_entry(manifest, "transit_levels")["feeds"]:
@@ -395,7 +395,7 @@ def test_cli_build_bad_source(tmp_path: Path) -> None:
     assert "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv" in message
     assert "overdose/ocme_accidental_drug_deaths.csv" in message
     assert "boundaries/ct_towns.geojson" in message
-    assert "lacks 15 raw file(s)" in message
+    assert "lacks 16 raw file(s)" in message
     # a missing source directory
     result = runner.invoke(
         data_cli, ["build", "--source", str(tmp_path / "nope"), "--dest", str(out)]

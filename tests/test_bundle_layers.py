@@ -216,7 +216,7 @@ def test_layered_sources_override_file_by_file_and_carry_the_rest(tmp_path: Path
     # the rest is carried over from the base bundle
     assert set(report.carried) == {
         "towns", "schools", "hospitals", "otp", "methadone", "sud_treatment", "health_centers",
-        "ssp", "sewer", "public_lands",
+        "ssp", "sewer", "public_lands", "bridgeport_zoning",
     }  # fmt: skip
     assert set(report.partly_carried) == {"transit_stops", "transit_levels"}
     for name in report.carried:

@@ -110,6 +110,7 @@ SUD_CSV = "services/ct_substance_use_treatment_facilities_geocoded.csv"
 FQHC_CSV = "services/ct_fqhc_geocoded.csv"
 SSP_CSV = "services/ct_syringe_services_programs_partial.csv"
 SEWER_GEOJSON = "zoning/ct_sewer_service_areas.geojson"
+BRIDGEPORT_ZONING = "zoning/bridgeport_zoning_districts_2021_dissolved.geojson"
 PUBLIC_LANDS_GEOJSON = "zoning/ct_federal_state_public_lands.geojson"
 STATIONS_CSV = "transit/ct_rail_fastrak_ferry_stations.csv"
 TRANSIT_DIR = "transit"
@@ -1678,6 +1679,46 @@ def _sewer_layer(ctx: _Context) -> _Layer:
     )
 
 
+def _bridgeport_zoning_layer(ctx: _Context) -> _Layer:
+    path = ctx.path(BRIDGEPORT_ZONING)
+    raw = _read_vector(ctx, BRIDGEPORT_ZONING)
+    _require(raw, ["ZONE_2021", "n_parcels"], path)
+    frame = raw.to_crs(BUNDLE_CRS)
+    blank = frame["ZONE_2021"].isna() | (frame["ZONE_2021"].astype("str").str.strip() == "")
+    n_blank = int(blank.sum())
+    frame = frame.loc[~blank].copy()
+    geoms, n_fixed, n_empty = _fix_polygons(frame.geometry)
+    frame = frame.set_geometry(geoms)
+    frame = frame.loc[~(geoms.isna() | geoms.is_empty)].copy()
+    frame = frame.set_geometry(_to_multi(frame.geometry))
+    frame["zone"] = frame["ZONE_2021"].astype("str").str.strip()
+    frame["n_parcels"] = pd.to_numeric(frame["n_parcels"], errors="coerce").astype("Int64")
+    frame["area_km2"] = (frame.geometry.area / 1e6).round(4)
+    frame = frame.sort_values("zone", kind="mergesort").reset_index(drop=True)
+    schema = list(SCHEMAS["bridgeport_zoning"])
+    out = gpd.GeoDataFrame(frame[schema], geometry=frame.geometry, crs=BUNDLE_CRS)
+    return _Layer(
+        name="bridgeport_zoning",
+        frame=out,
+        publisher="City of Bridgeport GIS (zoning by parcel, ZONE_2021_Parcels)",
+        period="2021 parcels, for the zoning code effective 2022-01-01",
+        sources=[BRIDGEPORT_ZONING],
+        transformations=[
+            "The parcel layer dissolved by ZONE_2021 (done upstream, see SOURCES.md); zone = "
+            f"ZONE_2021; {n_blank} district(s) with a blank code dropped.",
+            f"Reprojected to EPSG:6433; {n_fixed} invalid polygon(s) repaired; {n_empty} empty "
+            "geometr(y/ies) dropped; area_km2 computed in EPSG:6433.",
+        ],
+        caveats=[
+            "Parcel-based: streets and rights of way are in no district (siteopt snaps a point "
+            "in a street to the nearest district within 30 m).",
+            "The use table saying where a clinic is permitted (siteopt/bundle/bridgeport_uses.csv)"
+            " is siteopt's reading of the code, unverified row by row.",
+        ],
+        dropped={"blank code": n_blank} if n_blank else {},
+    )
+
+
 def _public_lands_layer(ctx: _Context) -> _Layer:
     path = ctx.path(PUBLIC_LANDS_GEOJSON)
     raw = _read_vector(ctx, PUBLIC_LANDS_GEOJSON)
@@ -1976,6 +2017,7 @@ class _Found:
             "sewer": SEWER_GEOJSON,
             "public_lands": PUBLIC_LANDS_GEOJSON,
             "stations": STATIONS_CSV,
+            "bridgeport_zoning": BRIDGEPORT_ZONING,
         }
         out += [names[layer] for layer, rel in self.single.items() if rel is None]
         if not self.feeds:
@@ -1998,6 +2040,7 @@ def _find(raw: _RawFiles) -> _Found:
     single["sewer"] = raw.find([SEWER_GEOJSON])
     single["public_lands"] = raw.find([PUBLIC_LANDS_GEOJSON])
     single["stations"] = raw.find([STATIONS_CSV])
+    single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
     return _Found(
         towns=raw.find([TOWNS_GEOJSON]),
         crosswalk=raw.find([TRACT_CROSSWALK]),
@@ -2150,6 +2193,7 @@ def build_bundle(
     single("sewer", lambda rel: _sewer_layer(ctx))
     single("public_lands", lambda rel: _public_lands_layer(ctx))
     single("stations", lambda rel: _stations_layer(ctx))
+    single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
     if found.feeds:
         layers.append(_transit_stops_layer(ctx, found.feeds, base))
         levels = _transit_levels_layer(ctx, found.feeds, base)

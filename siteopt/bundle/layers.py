@@ -45,6 +45,7 @@ LAYERS: dict[str, str] = {
     "stations": "Rail, CTfastrak and ferry stations",
     "transit_stops": "GTFS transit stops",
     "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
+    "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -63,6 +64,7 @@ GEOMETRY: dict[str, str | None] = {
     "stations": "Point",
     "transit_stops": "Point",
     "transit_levels": "Point",
+    "bridgeport_zoning": "MultiPolygon",
 }
 
 #: substance flag columns of ``deaths``
@@ -183,6 +185,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "departures": "int",
         "departures_per_hour": "float",
     },
+    "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
 }
 
 _FEED_YEAR = re.compile(r"_(?:19|20)\d{2}$")
@@ -243,6 +246,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "deaths": ("death_id",),
     "sewer": ("sewer_id",),
     "public_lands": ("land_id",),
+    "bridgeport_zoning": ("zone",),
 }
 
 #: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)
