@@ -7,8 +7,8 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 
 from __future__ import annotations
 
-import hashlib
 import difflib
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -239,6 +239,7 @@ def bundle_version(manifest: dict[str, Any]) -> str:
             if m:
                 end = m.group(1)
     return f"{end}.{digest.hexdigest()[:8]}"
+
 
 #: layer -> columns whose values must be unique (ids the rest of siteopt joins on)
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
