@@ -7,9 +7,10 @@ column bounds, integrality, sense) with vectorised numpy/scipy and hands it to
 * ``highs`` (default): the matrices are passed straight to ``highspy`` (``Highs.passModel``); the
   status is HiGHS's model status, the bound is ``mip_dual_bound`` and the gap ``mip_gap``.
 * ``cbc``: the matrices are written to a free-format MPS file and solved by the CBC binary that
-  PuLP ships (``pulp.PULP_CBC_CMD``) or the system one (``pulp.COIN_CMD``); the status, objective
-  and bound are parsed from CBC's own log (``Result - ...``, ``Objective value``, ``Lower
-  bound``), never from PuLP's mapped status.
+  PuLP finds (``pulp.COIN_CMD``, else the bundled ``pulp.PULP_CBC_CMD``) or the system one; the
+  status comes from CBC's own solution file and log (``Optimal``, ``Stopped on time``,
+  ``Infeasible``, ...), the bound from its ``Lower bound`` line, never from PuLP's mapped
+  status.
 
 Status mapping (see :func:`map_highs_status` and :func:`map_cbc_result`): ``OPTIMAL`` only when
 the solver proved optimality (within ``SolverSpec.mip_gap``); a time limit, node limit or user
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,14 +353,18 @@ def cbc_path() -> str:
         pulp = None
     candidates: list[str] = []
     if pulp is not None:
-        for cls_name in ("PULP_CBC_CMD", "COIN_CMD"):
+        # COIN_CMD (PuLP >= 3.3, CBC from the ``cbc`` extra or the system) first; the older
+        # PULP_CBC_CMD (bundled binary, deprecated in PuLP 3.3) as a fallback
+        for cls_name in ("COIN_CMD", "PULP_CBC_CMD"):
             cls = getattr(pulp, cls_name, None)
             if cls is None:
                 continue
             try:
-                solver = cls(msg=False)
-                if solver.available() and solver.path:
-                    candidates.append(str(solver.path))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    solver = cls(msg=False)
+                    if solver.available() and solver.path:
+                        candidates.append(str(solver.path))
             except Exception:  # pragma: no cover - defensive: PuLP probing failed
                 continue
     system = shutil.which("cbc")
