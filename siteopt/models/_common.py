@@ -56,10 +56,11 @@ def cut_block(
 ) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
     """No-good cuts excluding each chosen set ``S`` in ``cuts``.
 
-    With a fixed number of chosen sites: ``sum_{j in S} y_j <= |S| - 1``; otherwise the general
-    ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
+    When the rules fix the number of chosen sites to ``|S|``: ``sum_{j in S} y_j <= |S| - 1``;
+    otherwise the general ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
     """
-    m = rules_.lo.size
+    del fixed_count  # the form is decided per cut from the count rule
+    count = rules_.count
     if not cuts:
         return sp.csr_array((0, num_col)), np.zeros(0), np.zeros(0)
     r_list, c_list, v_list = [], [], []
@@ -68,7 +69,7 @@ def cut_block(
     for k, s in enumerate(cuts):  # one row per cut (a handful), entries vectorised
         s = np.asarray(s, dtype=np.int64)
         rhs[k] = s.size - 1
-        if fixed_count:
+        if count is not None and count[0] == count[1] == s.size:
             c = s
             v = np.ones(s.size)
         else:
@@ -78,7 +79,6 @@ def cut_block(
         r_list.append(np.full(c.size, k))
         c_list.append(c)
         v_list.append(v)
-    del m
     A = sp.csr_array(
         (np.concatenate(v_list), (np.concatenate(r_list), np.concatenate(c_list))),
         shape=(len(cuts), num_col),

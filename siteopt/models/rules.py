@@ -428,3 +428,20 @@ def infeasible_message(rules_: SiteRules, extra: str = "") -> str:
         + f". Active rules: {listed}. Relax one of them (e.g. lower p or widen the approved "
         "list)."
     )
+
+
+def with_count(rules_: SiteRules, k: int) -> SiteRules:
+    """A copy of ``rules_`` that also fixes the number of chosen sites to ``k``."""
+    from dataclasses import replace
+
+    m = rules_.lo.size
+    idx = np.nonzero(rules_.chosen_mask)[0]
+    row = sp.csr_array((np.ones(idx.size), (np.zeros(idx.size, dtype=np.int64), idx)), shape=(1, m))
+    return replace(
+        rules_,
+        A=sp.csr_array(sp.vstack([rules_.A, row], format="csr")),
+        row_lo=np.append(rules_.row_lo, float(k)),
+        row_hi=np.append(rules_.row_hi, float(k)),
+        count=(float(k), float(k)),
+        active=[*rules_.active, f"{k} site(s)"],
+    )
