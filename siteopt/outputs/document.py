@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -34,7 +35,7 @@ class Para:
 class Bullets:
     """A bulleted list; an item may carry sub-items."""
 
-    items: list[str | tuple[str, list[str]]]
+    items: Sequence[str | tuple[str, list[str]]]
 
 
 @dataclass

@@ -15,7 +15,7 @@ import geopandas as gpd
 import pyogrio
 
 from siteopt._errors import OutputError
-from siteopt.outputs.styles import Graduated, qml, sld
+from siteopt.outputs.styles import Graduated, contiguous, qml, sld
 from siteopt.outputs.tables import Tables, quantile_classes
 
 #: GeoPackage ``last_change`` and ``layer_styles.update_time`` (fixed: reproducible files)
@@ -56,17 +56,15 @@ CREATE TABLE "layer_styles" (
 def layer_classes(tables: Tables) -> dict[str, Graduated]:
     """Classes of the graduated styles: demand by weight (quantiles), towns by deaths (breaks)."""
     _, bounds = quantile_classes(tables.layers["demand"]["weight"].to_numpy())
+    town_labels = [
+        f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}" for lo, hi in tables.town_bins
+    ]
     return {
         "demand": Graduated(
-            "weight", [(lo, hi, f"{lo:.2f} – {hi:.2f} deaths per cell") for lo, hi in bounds]
+            "weight",
+            contiguous(bounds, [f"{lo:.2f} – {hi:.2f} deaths per cell" for lo, hi in bounds]),
         ),
-        "towns": Graduated(
-            "deaths",
-            [
-                (lo, hi, f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}")
-                for lo, hi in tables.town_bins
-            ],
-        ),
+        "towns": Graduated("deaths", contiguous(tables.town_bins, town_labels)),
     }
 
 

@@ -10,12 +10,14 @@ written, so the same inputs give byte-identical files.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
+import geopandas as gpd
 import matplotlib.patheffects as pe
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,12 +30,13 @@ from matplotlib.path import Path as MplPath
 
 from siteopt import __version__
 from siteopt._errors import DataError
+from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import credits, distance_words, num, pct, period
 from siteopt.pipeline import RunResult
 
-#: print greys, light to mid, so black marks stay readable on every class
-PRINT_GREYS = ("#ffffff", "#e3e3e3", "#c4c4c4", "#a0a0a0", "#7a7a7a")
+#: print greys, light to mid, so black marks stay readable on every class (as the QGIS style)
+PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
 SITE_EDGE = "#b2182b"
 DOT = "#08306b"
 ALLOC = "#555555"
@@ -41,10 +44,10 @@ PNG_META = {"Software": None}
 PDF_META = {"CreationDate": None, "Producer": None, "Creator": None, "ModDate": None}
 
 
-def _rings(geoms: object) -> list[np.ndarray]:
+def _rings(geoms: Iterable[Any]) -> list[np.ndarray]:
     """Exterior rings of (multi)polygons as coordinate arrays (holes are drawn by what is under)."""
     out = []
-    for geom in geoms:  # type: ignore[attr-defined]
+    for geom in geoms:
         for part in getattr(geom, "geoms", [geom]):
             if part is None or part.is_empty or part.geom_type != "Polygon":
                 continue
@@ -258,9 +261,15 @@ def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:
     )
 
 
-def _insets(fig: Figure, tables: Tables, insets: object, base: object, radius: float) -> None:
+def _insets(
+    fig: Figure,
+    tables: Tables,
+    insets: gpd.GeoDataFrame,
+    base: Callable[..., None],
+    radius: float,
+) -> None:
     """One zoomed panel per site: demand cells, allocation lines, coverage ring."""
-    n = len(insets)  # type: ignore[arg-type]
+    n = len(insets)
     top, bottom, gap = 0.88, 0.08, 0.025
     h = (top - bottom - gap * (n - 1)) / n
     half = radius * 1.35
@@ -269,11 +278,11 @@ def _insets(fig: Figure, tables: Tables, insets: object, base: object, radius: f
     covered = demand["covered"].to_numpy(bool)
     alloc = tables.layers["allocation"]
     cell = float(tables.result.scenario.demand.cell_m)
-    for k, r in enumerate(insets.itertuples()):  # type: ignore[attr-defined]
+    for k, r in enumerate(insets.itertuples()):
         y_top = top - k * (h + gap)
         a = fig.add_axes((0.73, y_top - h, 0.26, h))
         x, y = r.geometry.x, r.geometry.y
-        base(a, 0.6, (x - half, y - half, x + half, y + half))  # type: ignore[operator]
+        base(a, 0.6, (x - half, y - half, x + half, y + half))
         near = (np.abs(dx_ - x) < half * 1.3) & (np.abs(dy_ - y) < half * 1.3)
         for cov, fc in ((False, "#ffffff"), (True, "#000000")):
             sel = near & (covered == cov)

@@ -338,7 +338,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 Para(
                     f"The {number_word(len(existing))} existing site"
                     f"{'s' if len(existing) > 1 else ''} ({join_words(list(existing['site_id']))}) "
-                    f"already reach {num(ex_total)} deaths; the recommended sites add "
+                    f"already reach{'es' if len(existing) == 1 else ''} {num(ex_total)} deaths; "
+                    "the recommended sites add "
                     f"{num(total)}, for {num(total + ex_total)} in all."
                 )
             )
@@ -546,7 +547,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             f"exactly by {SOLVER_NAMES.get(sol.solver, sol.solver or 'the solver')}. The model is "
             f"{_objective_words(result)}."
         ),
-        Bullets(_scenario_words(result)),  # type: ignore[arg-type]
+        Bullets(_scenario_words(result)),
         Para("The model in plain math:"),
         Pre(formulation(result)),
     )
@@ -564,7 +565,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     ]
     if sol.message:
         items.append(f"Note: {sol.message}")
-    doc.add(Bullets(items))  # type: ignore[arg-type]
+    doc.add(Bullets(items))
     # ---------------------------------------------------------------------------- settings
     doc.add(Heading(2, "Scenario settings", "settings"))
     rows = [[k, v.strip()] for k, v in _flatten(sc.to_dict())]

@@ -17,19 +17,31 @@ SITE_RED = (215, 48, 31)
 EXISTING_GREY = (77, 77, 77)
 ELIGIBLE_BLUE = (43, 140, 190)
 EXCLUDED_GREY = (170, 170, 170)
-LINE_GREY = (110, 110, 110)
-#: five sequential greys (town choropleth), light to dark: legible in black and white
-GREYS = ((247, 247, 247), (204, 204, 204), (150, 150, 150), (99, 99, 99), (37, 37, 37))
+LINE_GREY = (51, 51, 51)
+#: five sequential greys (town choropleth), white to mid grey: legible in black and white, and
+#: dark marks (sites, lines, labels) stay visible on every class
+GREYS = ((255, 255, 255), (227, 227, 227), (196, 196, 196), (160, 160, 160), (122, 122, 122))
 #: five sequential oranges to dark red (demand weight)
 HEAT = ((254, 229, 217), (252, 174, 145), (251, 106, 74), (222, 45, 38), (165, 15, 21))
 
 
 @dataclass(frozen=True)
 class Graduated:
-    """Classes of a graduated style: the field and (lower, upper, label) per class."""
+    """Classes of a graduated style: the field and (lower, upper, label) per class.
+
+    Use :func:`contiguous` so that no value between two classes is left undrawn.
+    """
 
     field: str
     ranges: Sequence[tuple[float, float, str]]
+
+
+def contiguous(bounds: Sequence[tuple[float, float]], labels: Sequence[str]) -> list:
+    """Ranges whose lower bound is the previous class's upper bound (labels keep the data's)."""
+    out = []
+    for i, ((lo, hi), label) in enumerate(zip(bounds, labels, strict=True)):
+        out.append((lo if i == 0 else bounds[i - 1][1], hi, label))
+    return out
 
 
 def rgba(c: tuple[int, int, int], alpha: int = 255) -> str:
@@ -171,8 +183,8 @@ def _graduated(root: ET.Element, grad: Graduated, symbols: Sequence[ET.Element])
             ranges,
             "range",
             symbol=str(i),
-            lower=f"{lo:.6f}",
-            upper=f"{hi:.6f}",
+            lower=repr(float(lo)),
+            upper=repr(float(hi)),
             label=label,
             render="true",
         )
@@ -235,8 +247,8 @@ def qml(layer: str, grad: Graduated | None = None) -> str:
         _rules(
             root,
             [
-                ("eligible", '"eligible"', _marker("0", ELIGIBLE_BLUE, 1.2)),
-                ("excluded", 'NOT "eligible"', _marker("1", EXCLUDED_GREY, 1.0)),
+                ("eligible", '"eligible"', _marker("0", ELIGIBLE_BLUE, 0.8)),
+                ("excluded", 'NOT "eligible"', _marker("1", EXCLUDED_GREY, 0.6)),
             ],
         )
         return _finish(root, 0)
@@ -247,7 +259,7 @@ def qml(layer: str, grad: Graduated | None = None) -> str:
     if layer == "demand" and grad is not None:
         root = _qgis(0, labels=False)
         n = len(grad.ranges)
-        syms = [_marker(str(i), HEAT[_pick(i, n)], 1.2 + 0.5 * i) for i in range(n)]
+        syms = [_marker(str(i), HEAT[_pick(i, n)], 0.8 + 0.3 * i) for i in range(n)]
         _graduated(root, grad, syms)
         return _finish(root, 0)
     if layer == "towns" and grad is not None:
@@ -338,7 +350,7 @@ def _range_filter(rule: ET.Element, field: str, lo: float, hi: float) -> None:
     for op, v in (("PropertyIsGreaterThanOrEqualTo", lo), ("PropertyIsLessThanOrEqualTo", hi)):
         c = ET.SubElement(a, f"{{{_OGC}}}{op}")
         ET.SubElement(c, f"{{{_OGC}}}PropertyName").text = field
-        ET.SubElement(c, f"{{{_OGC}}}Literal").text = f"{v:.6f}"
+        ET.SubElement(c, f"{{{_OGC}}}Literal").text = repr(float(v))
 
 
 def sld(layer: str, grad: Graduated | None = None) -> str:

@@ -236,7 +236,7 @@ def _site_row(
         "marginal": round(float(marginal), 4) if marginal == marginal else np.nan,
     }
     for c in extras:
-        out[short_name(c)] = row[c]  # type: ignore[index]
+        out[str(short_name(c))] = row[c]
     return out
 
 

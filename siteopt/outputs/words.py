@@ -52,23 +52,23 @@ def is_missing(v: float | None) -> bool:
 
 def num(v: float | None, digits: int = 1) -> str:
     """``1234.56`` -> ``1,234.6``; missing -> ``n/a``."""
-    if is_missing(v):
+    if v is None or is_missing(v):
         return "n/a"
-    return f"{float(v):,.{digits}f}"  # type: ignore[arg-type]
+    return f"{float(v):,.{digits}f}"
 
 
 def pct(v: float | None, digits: int = 1) -> str:
     """``0.0651`` -> ``6.5 %``."""
-    if is_missing(v):
+    if v is None or is_missing(v):
         return "n/a"
-    return f"{100 * float(v):.{digits}f} %"  # type: ignore[arg-type]
+    return f"{100 * float(v):.{digits}f} %"
 
 
 def metres(v: float | None) -> str:
     """``1234.5`` -> ``1,235 m``; ``12345`` -> ``12.3 km``."""
-    if is_missing(v):
+    if v is None or is_missing(v):
         return "n/a"
-    f = float(v)  # type: ignore[arg-type]
+    f = float(v)
     return f"{f / 1000:,.1f} km" if f >= 10_000 else f"{f:,.0f} m"
 
 

@@ -320,6 +320,10 @@
     var box = markers[d].getBoundingClientRect();
     if (box.width > 0 && box.height > 0) { drawn += 1; }
   }
+  var wanted = /^#site=(\d+)$/.exec(location.hash);  /* e.g. map.html#site=2 opens site 2 */
+  if (wanted) {
+    data.sites.forEach(function (s, i) { if (s.rank === +wanted[1]) { showSite(i, true); } });
+  }
   if (location.hash === "#selftest") {
     var pts = [[-72.75, 40.833333333333336], [-72.690472, 41.772897], [-73.5, 41.0], [-71.8, 42.05]];
     document.body.setAttribute("data-selftest", JSON.stringify(pts.map(function (p) {
