@@ -119,7 +119,7 @@ def test_web_map_projection_matches_pyproj(browsed: dict[str, tuple[str, str]]) 
 
 def test_report_opens_offline_without_errors(browsed: dict[str, tuple[str, str]]) -> None:
     dom, err = browsed["report_dom"]
-    assert "<h2 id=\"summary\">Summary</h2>" in dom
+    assert '<h2 id="summary">Summary</h2>' in dom
     assert re.search(r'<img src="data:image/png;base64,', dom)
     assert _console(err, "report.html") == []
 

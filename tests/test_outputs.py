@@ -15,7 +15,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -204,8 +203,8 @@ def test_geojson_follows_rfc7946(out: Path, tables: Tables, layer: str) -> None:
     assert len(doc["features"]) == len(tables.layers[layer])
     pts = np.array([c for f in doc["features"] for c in _coords(f["geometry"])])
     lon, lat = pts[:, 0], pts[:, 1]
-    assert (-73.8 < lon).all() and (lon < -71.7).all()  # Connecticut, longitude first
-    assert (40.9 < lat).all() and (lat < 42.1).all()
+    assert (lon > -73.8).all() and (lon < -71.7).all()  # Connecticut, longitude first
+    assert (lat > 40.9).all() and (lat < 42.1).all()
     assert doc["bbox"] == [lon.min(), lat.min(), lon.max(), lat.max()]
     for v in pts.ravel():
         digits = repr(float(v)).split(".")[1] if "." in repr(float(v)) else ""
