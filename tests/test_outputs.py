@@ -273,8 +273,9 @@ def test_geopackage_stores_qgis_styles(out: Path, tables: Tables) -> None:
             "SELECT f_table_name, f_geometry_column, styleName, styleQML, styleSLD, "
             "useAsDefault, update_time FROM layer_styles ORDER BY id"
         ).fetchall()
-        contents = con.execute("SELECT table_name, data_type, last_change FROM gpkg_contents")
-        contents = contents.fetchall()
+        contents = con.execute(
+            "SELECT table_name, data_type, last_change FROM gpkg_contents"
+        ).fetchall()
         geom_cols = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
     finally:
         con.close()
@@ -291,7 +292,7 @@ def test_geopackage_stores_qgis_styles(out: Path, tables: Tables) -> None:
         "layer_styles": "attributes",
     }
     assert {lc for _, _, lc in contents} == {PINNED_DATE}
-    renderers = {}
+    renderers: dict[str, Any] = {}
     for name, geom_col, style_name, qml, sld, default, updated in rows:
         assert geom_col == geom_cols[name] == "geom"
         assert style_name == name and default == 1 and updated == PINNED_DATE
@@ -303,7 +304,7 @@ def test_geopackage_stores_qgis_styles(out: Path, tables: Tables) -> None:
         assert sld_root.tag == "{http://www.opengis.net/sld}StyledLayerDescriptor"
         assert sld_root.find(".//{http://www.opengis.net/se}Rule") is not None
     assert renderers["sites"].get("type") == "RuleRenderer"
-    sites_qml = ET.fromstring(rows[0][3].split("\n", 1)[1])
+    sites_qml: Any = ET.fromstring(rows[0][3].split("\n", 1)[1])
     assert sites_qml.find("labeling/settings/text-style").get("fieldName") == "rank"
     fill = renderers["coverage"].find(".//layer[@class='SimpleFill']/Option")
     opts = {o.get("name"): o.get("value") for o in fill}
@@ -519,9 +520,9 @@ def test_report_html_has_the_same_content_and_is_self_contained(out: Path) -> No
 
 
 def test_report_never_says_optimal_without_proof(result: RunResult) -> None:
-    sol = dataclasses.replace(
-        result.solution, status=Status.FEASIBLE, gap=0.05, bound=result.solution.objective * 1.05
-    )
+    best = result.solution.objective
+    assert best is not None
+    sol = dataclasses.replace(result.solution, status=Status.FEASIBLE, gap=0.05, bound=best * 1.05)
     unproved = dataclasses.replace(result, solution=sol)
     t = build_tables(unproved)
     texts = {
