@@ -619,3 +619,38 @@ def test_web_map_is_one_offline_file(out: Path, tables: Tables) -> None:
     r_units = tables.result.scenario.objective.distance_m / 10
     assert len(re.findall(rf'<circle cx="\d+" cy="\d+" r="{r_units:g}">', page)) == 3
     assert page.count('<path class="town"') == 169
+
+
+def test_optional_candidate_fields_get_short_documented_names(
+    small: RunResult, tmp_path: Path
+) -> None:
+    cands = small.built.candidates.copy()
+    n = len(cands)
+    extra = {
+        "dep_per_hour_400": np.linspace(0, 12, n),
+        "stops_400": np.arange(n),
+        "dist_stop_m": np.full(n, 123.4),
+        "dist_station_m": np.full(n, 999.0),
+        "station_name": ["x"] * n,
+        "district": ["MU-LI"] * n,
+        "use_status": ["permitted"] * n,
+    }
+    for k, v in extra.items():
+        cands[k] = v
+    built = dataclasses.replace(small.built, candidates=cands)
+    t = build_tables(dataclasses.replace(small, built=built))
+    want = ["dph_400", "stops_400", "stop_m", "district", "use_status"]
+    assert [c for c in t.layers["candidates"].columns if c in want] == want
+    assert [c for c in t.layers["sites"].columns if c in want] == want
+    assert "dist_station_m" not in t.layers["sites"] and "station_name" not in t.layers["sites"]
+    fields = (ROOT / "siteopt" / "outputs" / "FIELDS.md").read_text(encoding="utf-8")
+    for c in want:
+        assert f"`{re.sub(r'_400$', '_<r>', c)}`" in fields, c
+    md = report_markdown(dataclasses.replace(small, built=built), t)
+    assert "| Transit departures per hour within 400 m |" in md
+    assert "| Zoning district (clinic use) | MU-LI (permitted) |" in md
+    from siteopt.outputs.gpkg import layer_classes, write_gpkg
+
+    write_gpkg(t.layers, tmp_path / "x.gpkg", layer_classes(t))
+    back = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="candidates")
+    assert back["dph_400"].tolist() == pytest.approx(list(np.linspace(0, 12, n)))

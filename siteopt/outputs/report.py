@@ -9,6 +9,7 @@ data's provenance and caveats. Never says *optimal* unless the solver proved it.
 from __future__ import annotations
 
 import base64
+import re
 from importlib import resources
 from typing import Any
 
@@ -103,7 +104,8 @@ def _scenario_words(result: RunResult) -> list[str]:
             rules.append(f"within {ex.distance_m:,.0f} m of {what}")
     elig = int(cands["eligible"].sum())
     if sc.candidates.points is not None:
-        cand = f"**Candidates**: your own points ({len(cands):,})"
+        own = int((cands["role"] == "candidate").sum()) if "role" in cands else len(cands)
+        cand = f"**Candidates**: your own points ({own:,})"
     else:
         cand = (
             f"**Candidates**: the points of a {sc.candidates.spacing_m:,.0f} m grid inside "
@@ -372,7 +374,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 )
             )
     else:
-        doc.add(Para(f"No sites were chosen. {status_sentence(result)} {sol.message}".strip()))
+        note = f" Solver note: {sol.message}" if sol.message else ""
+        doc.add(Para(f"No sites were chosen. {status_sentence(result)}{note}"))
 
     if map_png is not None:
         doc.add(
@@ -387,7 +390,9 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
 
     # ------------------------------------------------------------------------------- sites
     doc.add(Heading(2, "Recommended sites", "sites"))
-    if len(tables.sites):
+    if not len(tables.sites):
+        doc.add(Para("None: the solver returned no choice of sites."))
+    else:
         wgs = tables.sites.to_crs("EPSG:4326")
         rows = []
         for (_, r), pt in zip(tables.sites.iterrows(), wgs.geometry, strict=True):
@@ -444,6 +449,30 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     else f"{name} ({metres(r[f'{f.key}_m'])})"
                 )
             rows.append(row)
+        sites = tables.sites
+        for col in sites.columns:
+            m = re.fullmatch(r"dph_(.+)", str(col))
+            if m:
+                rows.append(
+                    [f"Transit departures per hour within {m.group(1)} m"]
+                    + [num(v) for v in sites[col]]
+                )
+        if "stop_m" in sites.columns:
+            rows.append(
+                ["Nearest transit stop with service"] + [metres(v) for v in sites["stop_m"]]
+            )
+        if "district" in sites.columns:
+            rows.append(
+                ["Zoning district (clinic use)"]
+                + [
+                    f"{d} ({u})" if "use_status" in sites.columns else str(d)
+                    for d, u in zip(
+                        sites["district"],
+                        sites.get("use_status", sites["district"]),
+                        strict=True,
+                    )
+                ]
+            )
         doc.add(
             Table(["", *cols], rows, "l" * (len(cols) + 1)),
             Para(
