@@ -1,25 +1,43 @@
-"""Outputs: every file a run writes, into one directory, atomically."""
+"""Outputs: every file a run writes, into one directory, atomically.
+
+For planners, ``report.html`` / ``report.md`` (the ranked sites in plain words) and ``map.pdf`` /
+``map.png`` (the print map); for committee staff, ``map.html`` (an offline web map); for GIS
+users, RFC 7946 GeoJSON layers and ``siteopt.gpkg`` (every layer in EPSG:6433, styled for QGIS),
+with the fields documented in ``FIELDS.md``; for scripts, ``solution.json``.
+"""
 
 from __future__ import annotations
 
+import time
+from importlib import resources
 from pathlib import Path
 
 from siteopt.outputs.geojson import write_geojson
-from siteopt.outputs.maps import write_map_png
-from siteopt.outputs.report import report_markdown
+from siteopt.outputs.gpkg import layer_classes, write_gpkg
+from siteopt.outputs.maps import write_maps
+from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.solution import solution_json, timings_json
+from siteopt.outputs.tables import build_tables
+from siteopt.outputs.webmap import webmap_html
 from siteopt.outputs.writer import atomic_dir, check_target, write_text
 from siteopt.pipeline import RunResult
 
-__all__ = ["OUTPUT_FILES", "check_target", "default_output_dir", "write_outputs"]
+__all__ = ["GEOJSON_LAYERS", "OUTPUT_FILES", "check_target", "default_output_dir", "write_outputs"]
+
+#: the layers written as ``<name>.geojson`` (and into ``siteopt.gpkg``)
+GEOJSON_LAYERS = ("sites", "coverage", "allocation", "demand", "candidates", "towns")
 
 #: the files every successful run writes
 OUTPUT_FILES = (
-    "sites.geojson",
-    "candidates.geojson",
-    "solution.json",
+    "report.html",
     "report.md",
+    "map.pdf",
     "map.png",
+    "map.html",
+    *(f"{name}.geojson" for name in GEOJSON_LAYERS),
+    "siteopt.gpkg",
+    "FIELDS.md",
+    "solution.json",
     "timings.json",
 )
 
@@ -30,19 +48,37 @@ def default_output_dir(result_or_name: RunResult | str) -> Path:
     return Path("out") / name
 
 
+def fields_markdown() -> str:
+    """The field reference of the GIS layers (``FIELDS.md``)."""
+    return resources.files("siteopt.outputs").joinpath("FIELDS.md").read_text("utf-8")
+
+
 def write_outputs(result: RunResult, out_dir: Path, overwrite: bool = False) -> list[Path]:
-    """Write every output of ``result`` to ``out_dir`` atomically; return the written paths."""
+    """Write every output of ``result`` to ``out_dir`` atomically; return the written paths.
+
+    Everything is written to a temporary folder beside ``out_dir`` first and moved into place
+    only when all files are complete, so a failed run leaves an earlier folder untouched. The
+    same result gives byte-identical files (``timings.json`` aside).
+    """
     with atomic_dir(out_dir, overwrite) as tmp:
-        sites = result.sites.drop(columns=[])
-        write_geojson(sites, tmp / "sites.geojson")
-        cands = result.built.candidates.copy()
-        selected_ids = set(sites["cand_id"])
-        rank = dict(zip(sites["cand_id"], sites["rank"], strict=True))
-        cands["selected"] = cands["cand_id"].isin(selected_ids)
-        cands["rank"] = [rank.get(c) for c in cands["cand_id"]]
-        write_geojson(cands, tmp / "candidates.geojson")
+        t0 = time.perf_counter()
+        tables = build_tables(result)
+        for name in GEOJSON_LAYERS:
+            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+        write_gpkg(
+            {n: tables.layers[n] for n in GEOJSON_LAYERS},
+            tmp / "siteopt.gpkg",
+            layer_classes(tables),
+        )
+        write_maps(tables, tmp / "map.png", tmp / "map.pdf")
+        png = (tmp / "map.png").read_bytes()
+        write_text(tmp / "report.md", report_markdown(result, tables))
+        write_text(tmp / "report.html", report_html(result, png, tables))
+        write_text(tmp / "map.html", webmap_html(tables))
+        write_text(tmp / "FIELDS.md", fields_markdown())
         write_text(tmp / "solution.json", solution_json(result))
-        write_text(tmp / "report.md", report_markdown(result))
-        write_map_png(result, tmp / "map.png")
-        write_text(tmp / "timings.json", timings_json(result))
+        write_text(
+            tmp / "timings.json",
+            timings_json(result, {"outputs_s": time.perf_counter() - t0}),
+        )
     return [out_dir / f for f in OUTPUT_FILES]

@@ -1,172 +1,634 @@
-"""``report.md``: the ranked sites, the scenario in words, provenance, caveats and solver status."""
+"""The committee report: ``report.md`` and ``report.html`` with the same content.
+
+Plain words first (where the sites are and what they reach), then the ranked sites, what is
+near each one, the alternatives, who is covered (by town, race and ethnicity, sex and age), the
+method in words and in plain math, the solver's status and gap, the scenario settings, and the
+data's provenance and caveats. Never says *optimal* unless the solver proved it.
+"""
 
 from __future__ import annotations
 
+import base64
+import re
+from importlib import resources
+from typing import Any
+
+from siteopt import __version__
+from siteopt.outputs.document import (
+    Bullets,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Pre,
+    Table,
+    to_html,
+    to_markdown,
+)
+from siteopt.outputs.tables import Tables, build_tables
+from siteopt.outputs.words import (
+    distance_words,
+    is_missing,
+    join_words,
+    metres,
+    num,
+    number_word,
+    pct,
+    period,
+    status_sentence,
+)
 from siteopt.pipeline import RunResult
 
-STATUS_WORDS = {
-    "optimal": "proved optimal by the solver",
-    "feasible": "NOT proved optimal (the solver stopped early; see the gap)",
-    "infeasible": "infeasible: the rules cannot all hold",
-    "no_solution": "no solution found before the solver stopped",
-    "error": "the solver failed",
+SOLVER_NAMES = {"highs": "HiGHS", "cbc": "CBC"}
+
+PLACE_WORDS = {
+    "injury": "that happened in a Connecticut town (place of injury)",
+    "residence": "of Connecticut residents (town of residence)",
+    "death": "that were certified in a Connecticut town (place of death)",
+    "points": "in your demand points",
+}
+
+OBJECTIVE_WORDS = {
+    "coverage": "maximal covering: choose the sites that put the most deaths within {d} of a "
+    "site (a death counts once, however many sites are near it)",
+    "capacitated_coverage": "capacitated covering: the most deaths within {d} of a site, "
+    "where each site can serve at most {cap} deaths",
+    "median": "p-median: choose the sites that make the total distance from each death to its "
+    "nearest site as small as possible",
+    "center": "p-centre: choose the sites that make the longest distance from any death to its "
+    "nearest site as small as possible",
+    "min_facilities": "set covering: the fewest sites that put at least {share} of the deaths "
+    "within {d} of a site",
+    "attendance": "maximum attendance: the most expected visits, where a death's weight falls "
+    "with the distance to its nearest site ({decay} decay, zero beyond {d})",
 }
 
 
-def _m(v: float) -> str:
-    return "n/a" if v != v else f"{v:,.0f} m"
+def _title(result: RunResult, layer: str) -> str:
+    """A bundle layer's title in lower case (the name itself for a file path)."""
+    title = result.inputs.layer_info(layer).get("title")
+    return str(title).lower() if title else layer
 
 
-def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None or v != v:
-        return "n/a"
-    return f"{100 * v:.2f} %" if pct else f"{v:,.1f}"
-
-
-def scenario_words(result: RunResult) -> list[str]:
-    """The scenario as sentences."""
+def _scenario_words(result: RunResult) -> list[str]:
+    """The scenario's data preparation and rules, as sentences."""
     sc = result.scenario
     s = result.built.summary
-    subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
-    spread = (
-        "spread evenly over the developed land of each town (grid cells of "
-        f"{sc.demand.cell_m:g} m inside a sewer service area and off public land), because OCME "
-        "locates deaths only to the town"
-        if sc.demand.spread == "developed"
-        else "kept at one point per town (on its developed land)"
+    cands = result.built.candidates
+    if s.place == "points":
+        demand = (
+            f"**Demand**: your own points ({result.built.problem.n:,} points, total weight "
+            f"{s.total_records:,})."
+        )
+    else:
+        subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
+        spread = (
+            "spread evenly over the developed land of each town (the cells of a "
+            f"{sc.demand.cell_m:,.0f} m grid inside a sewer service area and off public land), "
+            "because OCME locates deaths only to the town"
+            if sc.demand.spread == "developed"
+            else "kept at one point per town (on its developed land)"
+        )
+        demand = (
+            f"**Demand**: OCME accidental drug deaths {period(result)} by place of {s.place}"
+            f"{subst}: {s.total_records:,} deaths, of which {s.placed:,} are placed in a "
+            f"Connecticut town ({s.unknown:,} with an unknown place, {s.out_of_state:,} out of "
+            f"state). Deaths are {spread}."
+        )
+    rules = []
+    for ex in sc.candidates.exclusions:
+        what = ex.name or _title(result, ex.layer) + (f" ({ex.where})" if ex.where else "")
+        if ex.kind == "exclude_within":
+            rules.append(f"at least {ex.distance_m:,.0f} m from {what}")
+        else:
+            rules.append(f"within {ex.distance_m:,.0f} m of {what}")
+    elig = int(cands["eligible"].sum())
+    if sc.candidates.points is not None:
+        own = int((cands["role"] == "candidate").sum()) if "role" in cands else len(cands)
+        cand = f"**Candidates**: your own points ({own:,})"
+    else:
+        cand = (
+            f"**Candidates**: the points of a {sc.candidates.spacing_m:,.0f} m grid inside "
+            f"{join_words([_title(result, n) for n in sc.candidates.within]) or 'Connecticut'}"
+        )
+    outside = join_words([_title(result, n) for n in sc.candidates.outside])
+    cand += (
+        f"; eligible if not on {outside or 'excluded land'}"
+        + (f", {'; '.join(rules)}" if rules else "")
+        + (", in a zoning district that allows the use" if sc.candidates.zoning else "")
+        + (", near frequent transit" if sc.candidates.transit else "")
+        + f". {elig:,} of {len(cands):,} candidates are eligible."
     )
-    excl = "; ".join(
-        f"at least {e.distance_m:g} m from {e.name or e.layer}" for e in sc.candidates.exclusions
-    )
-    approved = (
-        f" Only these municipalities are approved: {', '.join(sc.sites.approved_municipalities)}."
-        if sc.sites.approved_municipalities
-        else ""
-    )
+    st = sc.sites
     per_town = (
-        f"at most {sc.sites.max_per_municipality} per municipality"
-        if sc.sites.max_per_municipality
+        f"at most {st.max_per_municipality} per municipality"
+        if st.max_per_municipality
         else "any number per municipality"
     )
+    extra = []
+    if st.approved_municipalities is not None:
+        extra.append(f"only in {join_words(list(st.approved_municipalities))}")
+    if st.min_separation_m:
+        extra.append(f"at least {st.min_separation_m:,.0f} m apart")
+    for region, lim in sorted(st.per_region.items()):
+        hi = f" and at most {lim.max}" if lim.max is not None else ""
+        extra.append(f"at least {lim.min}{hi} in {region}")
+    if st.required:
+        extra.append(f"including the required sites {join_words([p.name for p in st.required])}")
+    if st.existing:
+        extra.append(
+            f"crediting the existing sites {join_words([p.name for p in st.existing])}, which do "
+            "not count toward the number"
+        )
+    rules_text = f"**Rules**: choose {st.p} sites, {per_town}" + (
+        "; " + "; ".join(extra) if extra else ""
+    )
+    obj = sc.objective
     tie = (
         " Ties are broken by the smallest total distance from covered deaths to their site."
-        if sc.objective.tie_break == "distance"
+        if obj.tie_break == "distance"
         else ""
     )
+    costs = (
+        "straight-line distance"
+        if sc.costs.kind == "euclidean" and sc.costs.circuity == 1
+        else f"straight-line distance x {sc.costs.circuity:g}"
+        if sc.costs.kind == "euclidean"
+        else f"{sc.costs.mode} network distance"
+        if sc.costs.kind == "network"
+        else "the costs of your matrix"
+    )
     return [
-        f"- **Demand**: OCME accidental drug deaths {s.first_year}–{s.last_year} by "
-        f"{s.place} place{subst}: {s.total_records:,} deaths, of which {s.placed:,} are placed in "
-        f"a Connecticut town ({s.unknown:,} unknown place, {s.out_of_state:,} out of state). "
-        f"Deaths are {spread}.",
-        f"- **Candidates**: a {sc.candidates.spacing_m:g} m grid; eligible if inside "
-        f"{', '.join(sc.candidates.within) or 'anywhere'}, not on "
-        f"{', '.join(sc.candidates.outside) or 'nothing'}"
-        + (f", {excl}" if excl else "")
-        + f". {int(result.built.candidates['eligible'].sum()):,} of "
-        f"{len(result.built.candidates):,} grid points are eligible.",
-        f"- **Rules**: choose {sc.sites.p} sites, {per_town}.{approved}",
-        f"- **Objective**: maximise the deaths within {sc.objective.distance_m:,.0f} m "
-        f"(straight line) of a site (maximal covering).{tie}",
+        demand,
+        cand,
+        rules_text + ".",
+        f"**Objective**: {_objective_words(result)}; distances are {costs}.{tie}",
     ]
 
 
-def report_markdown(result: RunResult) -> str:
-    """The full Markdown report."""
+def _objective_words(result: RunResult) -> str:
+    obj = result.scenario.objective
+    words = OBJECTIVE_WORDS.get(obj.kind, obj.kind)
+    return words.format(
+        d=f"{obj.distance_m:,.0f} m",
+        cap=f"{obj.capacity:g}" if obj.capacity else "its capacity",
+        share=pct(obj.target_share, 0),
+        decay=obj.decay.kind if obj.decay else "linear",
+    )
+
+
+def formulation(result: RunResult) -> str:
+    """The model in plain math (Unicode text)."""
+    sc = result.scenario
+    obj = sc.objective
+    d = f"{obj.distance_m:,.0f} m"
+    lines = [
+        "Data:  w_i = deaths placed in demand cell i;  d_ij = distance from cell i to",
+        f"       candidate j;  N(i) = eligible candidates within {d} of cell i.",
+        "Decide: y_j = 1 if candidate j is chosen (else 0);",
+    ]
+    kind = obj.kind
+    if kind in ("coverage", "min_facilities"):
+        lines.append("        z_i = 1 if cell i is within reach of a chosen site (0 <= z_i <= 1).")
+    else:
+        lines.append("        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).")
+    lines.append("")
+    if kind == "coverage":
+        lines += [
+            "maximise    Σ_i w_i · z_i                       (deaths within reach)",
+            "subject to  z_i <= Σ_{j in N(i)} y_j            for every cell i",
+        ]
+    elif kind == "min_facilities":
+        lines += [
+            "minimise    Σ_j y_j                             (number of sites)",
+            "subject to  z_i <= Σ_{j in N(i)} y_j            for every cell i",
+            f"            Σ_i w_i · z_i >= {obj.target_share:g} · Σ_i w_i",
+        ]
+    elif kind == "median":
+        lines += [
+            "minimise    Σ_i Σ_j w_i · d_ij · x_ij           (total distance to the sites)",
+            "subject to  Σ_j x_ij = 1                        for every cell i",
+        ]
+    elif kind == "center":
+        lines += [
+            "minimise    D                                   (the longest distance)",
+            "subject to  Σ_j x_ij = 1,  d_ij · x_ij <= D     for every cell i and site j",
+        ]
+    elif kind == "attendance":
+        lines += [
+            "maximise    Σ_i Σ_{j in N(i)} w_i · f(d_ij) · x_ij    (expected visits)",
+            "subject to  Σ_j x_ij <= 1                       for every cell i",
+            f"where f falls from 1 at the site to 0 at {d} ({_objective_words(result)}).",
+        ]
+    elif kind == "capacitated_coverage":
+        lines += [
+            "maximise    Σ_i Σ_{j in N(i)} w_i · x_ij        (deaths served within reach)",
+            "subject to  Σ_j x_ij <= 1                       for every cell i",
+            f"            Σ_i w_i · x_ij <= {obj.capacity or 'C'} · y_j              "
+            "for every site j",
+        ]
+    st = sc.sites
+    count = "Σ_j y_j = p" if kind != "min_facilities" else "(no fixed number of sites)"
+    lines.append(f"            {count:<36}(p = {st.p} new sites)")
+    if st.max_per_municipality:
+        lines.append(
+            f"            Σ_{{j in town t}} y_j <= {st.max_per_municipality:<15}for every town t"
+        )
+    if st.approved_municipalities is not None:
+        lines.append("            y_j = 0                             outside the approved towns")
+    if st.min_separation_m:
+        lines.append(
+            f"            y_j + y_k <= 1                      if j, k are closer than "
+            f"{st.min_separation_m:,.0f} m"
+        )
+    for region, lim in sorted(st.per_region.items()):
+        hi = f" <= {lim.max}" if lim.max is not None else ""
+        lines.append(f"            {lim.min} <= Σ_{{j in {region}}} y_j{hi}")
+    if st.required:
+        lines.append("            y_j = 1                             for each required site")
+    if st.existing:
+        lines.append("            y_j = 1 for each existing site (credited, not counted in p)")
+    lines.append("            y_j in {0, 1}")
+    if obj.tie_break == "distance" and kind in ("coverage", "capacitated_coverage"):
+        lines += [
+            "",
+            "Then, among the choices with that best value, the one with the least",
+            "Σ_i w_i · d_i,s(i) (each covered death's distance to its nearest chosen site).",
+        ]
+    return "\n".join(lines)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Dotted setting names and their values, for the settings table."""
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        if not value and prefix:
+            return [(prefix, "none")]
+        for k, v in value.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(value, list):
+        if not value:
+            return [(prefix, "none")]
+        if all(not isinstance(v, dict | list) for v in value):
+            return [(prefix, ", ".join(str(v) for v in value))]
+        out = []
+        for i, v in enumerate(value):
+            out += _flatten(v, f"{prefix}[{i}]")
+        return out
+    if value is None:
+        return [(prefix, "not set")]
+    if isinstance(value, float):
+        return [(prefix, f"{value:g}")]
+    return [(prefix, str(value))]
+
+
+def _towns_in_words(tables: Tables) -> str:
+    counts: dict[str, int] = {}
+    for t in tables.new_sites["town"]:
+        counts[str(t)] = counts.get(str(t), 0) + 1
+    return join_words([t if n == 1 else f"{t} ({n} sites)" for t, n in counts.items()])
+
+
+def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
+    """The report as a :class:`Document` (rendered to Markdown and HTML)."""
+    result = tables.result
     sc = result.scenario
     sol = result.solution
     s = result.built.summary
-    sites = result.sites
-    total_cov = float(sites["covered"].sum()) if len(sites) else 0.0
-    share = total_cov / s.placed if s.placed else 0.0
-    lines = [f"# {sc.title or sc.name}", ""]
+    new = tables.new_sites
+    existing = tables.existing_sites
+    radius = float(sc.objective.distance_m)
+    p = period(result)
+    placed = s.placed
+    doc = Document(title=sc.title or sc.name)
+    doc.add(Heading(1, sc.title or sc.name))
     if sc.description:
-        lines += [sc.description.strip(), ""]
-    lines += ["## Summary", ""]
-    if len(sites):
-        towns = ", ".join(f"{r.town} (#{r.rank})" for r in sites.itertuples())
-        lines += [
-            f"The best {len(sites)} sites are in {towns}. Together they are within "
-            f"{sc.objective.distance_m:,.0f} m of {total_cov:,.1f} of the {s.placed:,} deaths "
-            f"placed in Connecticut towns in {s.first_year}–{s.last_year} ({100 * share:.1f} %). "
-            f"This answer is {STATUS_WORDS.get(sol.status.value, sol.status.value)}"
-            + (f" (gap {_fmt(sol.gap, pct=True)})." if sol.gap is not None else "."),
-            "",
-        ]
-    else:
-        lines += [f"No sites were chosen: {STATUS_WORDS.get(sol.status.value)}. {sol.message}", ""]
-    lines += [
-        "## Ranked sites",
-        "",
-        "| rank | town | region | covered deaths | share | nearest school | nearest station | "
-        "nearest hospital | lon, lat |",
-        "|---:|---|---|---:|---:|---|---|---|---|",
-    ]
-    wgs = sites.to_crs("EPSG:4326")
-    for r, pt in zip(sites.itertuples(), wgs.geometry, strict=True):
-        lines.append(
-            f"| {r.rank} | {r.town} | {r.region} | {r.covered:,.1f} | {100 * r.share:.2f} % | "
-            f"{_m(r.school_m)} ({r.school_name}) | {_m(r.station_m)} ({r.station_name}) | "
-            f"{_m(r.hospital_m)} ({r.hospital_name}) | {pt.x:.5f}, {pt.y:.5f} |"
+        doc.add(Para(" ".join(sc.description.split())))
+    doc.add(
+        Para(
+            f"Scenario {sc.name} (digest {sc.digest()}), data bundle "
+            f"{result.inputs.manifest.get('version') or 'as shipped'}, siteopt {__version__}.",
+            css="meta",
         )
-    lines += [
-        "",
-        "Covered deaths are counted once, at their nearest chosen site. The share is of deaths "
-        "placed in a Connecticut town in the period. Distances are straight-line metres in "
-        "EPSG:6433 (NAD83(2011) / Connecticut).",
-        "",
-    ]
-    if sol.marginal:
-        lines += ["Loss if a site were dropped and replaced by the best other candidate:", ""]
-        ids = result.built.problem.cand_ids
-        for j in sol.selected:
-            lines.append(f"- {ids[j]}: {_fmt(sol.marginal.get(j))} deaths")
-        lines.append("")
-    if sol.alternatives:
-        ids = result.built.problem.cand_ids
-        town_of = dict(
-            zip(result.built.candidates["cand_id"], result.built.candidates["town"], strict=True)
-        )
-        lines += [
-            "## Alternatives",
-            "",
-            "| rank | towns | sites | covered deaths | below best |",
-            "|---:|---|---|---:|---:|",
-        ]
-        for a in sol.alternatives:
-            ts = ", ".join(town_of[str(ids[j])] for j in a.selected)
-            lines.append(
-                f"| {a.rank} | {ts} | {', '.join(str(ids[j]) for j in a.selected)} | "
-                f"{a.objective:,.1f} | {100 * a.gap_to_best:.2f} % |"
+    )
+
+    # ----------------------------------------------------------------------------- summary
+    doc.add(Heading(2, "Summary", "summary"))
+    if len(new):
+        total = float(new["covered"].sum())
+        n = len(new)
+        doc.add(
+            Para(
+                f"**The {number_word(n)} recommended site{'s are' if n > 1 else ' is'} in "
+                f"{_towns_in_words(tables)}.** Together they are within "
+                f"{distance_words(radius)} of {num(total)} of the {placed:,} deaths "
+                f"{PLACE_WORDS.get(s.place, '')}"
+                f"{' in ' + p if p else ''} ({pct(total / placed if placed else 0)})."
             )
-        lines.append("")
-    lines += ["## Scenario", "", *scenario_words(result), ""]
-    lines += [
-        "## Solver",
-        "",
-        f"- Status: **{sol.status.value}** — {STATUS_WORDS.get(sol.status.value, '')}.",
-        f"- Objective {_fmt(sol.objective)}, best bound {_fmt(sol.bound)}, "
-        f"gap {_fmt(sol.gap, pct=True)}.",
-        f"- Solver: {sol.solver} {sol.solver_version}; model with {result.built.problem.n:,} "
-        f"demand cells, {result.built.problem.m:,} eligible candidates and "
-        f"{result.built.problem.pairs.nnz:,} demand–candidate pairs within the distance.",
+        )
+        first = new.iloc[0]
+        doc.add(
+            Para(
+                f"Site 1, in {first['town']}, reaches the most deaths ({num(first['covered'])}). "
+                "Each death is counted once, at the nearest chosen site."
+            )
+        )
+        if len(existing):
+            ex_total = float(existing["covered"].sum())
+            doc.add(
+                Para(
+                    f"The {number_word(len(existing))} existing site"
+                    f"{'s' if len(existing) > 1 else ''} ({join_words(list(existing['site_id']))}) "
+                    f"already reach{'es' if len(existing) == 1 else ''} {num(ex_total)} deaths; "
+                    "the recommended sites add "
+                    f"{num(total)}, for {num(total + ex_total)} in all."
+                )
+            )
+        doc.add(Para(status_sentence(result)))
+        alts = tables.alternatives
+        if len(alts) > 1:
+            same = alts[(alts["rank"] > 1) & (alts["below_best"].abs() <= 1e-9)]
+            nxt = alts[alts["rank"] > 1].iloc[0]
+            if len(same):
+                doc.add(
+                    Para(
+                        f"{number_word(len(same)).capitalize()} other choice"
+                        f"{'s' if len(same) > 1 else ''} of sites reach exactly as many deaths "
+                        "(see Alternatives): the exact spot can move a little without loss."
+                    )
+                )
+            else:
+                doc.add(
+                    Para(
+                        f"The next-best choice of sites ({nxt['towns']}) reaches "
+                        f"{pct(nxt['below_best'], 2)} fewer deaths."
+                    )
+                )
+        if s.place != "points":
+            doc.add(
+                Para(
+                    "Deaths are known only by town, so the exact spot inside a town reflects how "
+                    "the deaths were spread over its developed land: read each site as a "
+                    "neighbourhood in which to look for a building, not as an address."
+                )
+            )
+    else:
+        note = f" Solver note: {sol.message}" if sol.message else ""
+        doc.add(Para(f"No sites were chosen. {status_sentence(result)}{note}"))
+
+    if map_png is not None:
+        doc.add(
+            Image(
+                "map.png",
+                f"Map of the {len(new)} recommended sites",
+                "data:image/png;base64," + base64.b64encode(map_png).decode("ascii"),
+                "The recommended sites (numbered by rank) with their coverage; towns shaded by "
+                "deaths. The same map is in map.pdf; map.html is an interactive version.",
+            )
+        )
+
+    # ------------------------------------------------------------------------------- sites
+    doc.add(Heading(2, "Recommended sites", "sites"))
+    if not len(tables.sites):
+        doc.add(Para("None: the solver returned no choice of sites."))
+    else:
+        wgs = tables.sites.to_crs("EPSG:4326")
+        rows = []
+        for (_, r), pt in zip(tables.sites.iterrows(), wgs.geometry, strict=True):
+            rank = "existing" if r["role"] == "existing" else str(r["rank"])
+            loss = "" if is_missing(r["marginal"]) else num(r["marginal"])
+            rows.append(
+                [
+                    rank,
+                    str(r["town"]),
+                    str(r["site_id"]),
+                    num(r["covered"]),
+                    pct(r["share"], 2),
+                    loss or "n/a",
+                    f"{pt.y:.5f}, {pt.x:.5f}",
+                ]
+            )
+        doc.add(
+            Table(
+                [
+                    "Rank",
+                    "Town",
+                    "Site",
+                    "Deaths covered",
+                    "Share of all deaths",
+                    "Loss if dropped",
+                    "Latitude, longitude",
+                ],
+                rows,
+                "rllrrrl",
+            ),
+            Para(
+                "Deaths covered are counted once, at the nearest chosen site; the share is of the "
+                f"{placed:,} deaths placed in a town{' in ' + p if p else ''}. **Loss if "
+                "dropped** is how many fewer deaths would be covered if that site could not be "
+                "used and the other sites were chosen again: a small loss means another spot "
+                "nearby is almost as good."
+            ),
+        )
+    # ---------------------------------------------------------------------------- nearby
+    if len(tables.sites) and tables.facilities:
+        doc.add(Heading(2, "What is near each site", "nearby"))
+        cols = [
+            f"{'E' if r['role'] == 'existing' else r['rank']}. {r['town']}"
+            for _, r in tables.sites.iterrows()
+        ]
+        rows = []
+        for f in tables.facilities:
+            row = [f"Nearest {f.label}"]
+            for _, r in tables.sites.iterrows():
+                name = r[f.name_field]
+                row.append(
+                    "none in the data"
+                    if is_missing(r[f"{f.key}_m"])
+                    else f"{name} ({metres(r[f'{f.key}_m'])})"
+                )
+            rows.append(row)
+        sites = tables.sites
+        for col in sites.columns:
+            m = re.fullmatch(r"dph_(.+)", str(col))
+            if m:
+                rows.append(
+                    [f"Transit departures per hour within {m.group(1)} m"]
+                    + [num(v) for v in sites[col]]
+                )
+        if "stop_m" in sites.columns:
+            rows.append(
+                ["Nearest transit stop with service"] + [metres(v) for v in sites["stop_m"]]
+            )
+        if "district" in sites.columns:
+            rows.append(
+                ["Zoning district (clinic use)"]
+                + [
+                    f"{d} ({u})" if "use_status" in sites.columns else str(d)
+                    for d, u in zip(
+                        sites["district"],
+                        sites.get("use_status", sites["district"]),
+                        strict=True,
+                    )
+                ]
+            )
+        doc.add(
+            Table(["", *cols], rows, "l" * (len(cols) + 1)),
+            Para(
+                "Straight-line distances. The syringe services list is partial and its points "
+                "are town centres, not addresses; the methadone list is from 2017; treatment "
+                "and health centre lists are from 2020-2021. Check every facility before use."
+            ),
+        )
+    # ------------------------------------------------------------------------ alternatives
+    doc.add(Heading(2, "Alternatives", "alternatives"))
+    alts = tables.alternatives
+    if len(alts):
+        rows = []
+        for _, a in alts.iterrows():
+            status = "" if a["status"] == "optimal" else " (not proved)"
+            rows.append(
+                [
+                    str(a["rank"]),
+                    str(a["towns"]),
+                    str(a["sites"]),
+                    num(a["objective"]) + status,
+                    pct(a["below_best"], 2),
+                ]
+            )
+        doc.add(
+            Table(["Rank", "Towns", "Sites", "Value", "Below best"], rows, "lllrr"),
+            Para(
+                "Each row is a different choice of sites, ranked by the model's value (deaths "
+                "covered for the covering model); rank 1 is the recommendation. Choices that "
+                "reach the same value differ only in where exactly a site stands."
+            ),
+        )
+    else:
+        doc.add(
+            Para(
+                "No alternatives were asked for. Run siteopt solve with --alternatives 3 to list "
+                "the next-best choices of sites."
+            )
+        )
+    # ---------------------------------------------------------------------- who is covered
+    doc.add(Heading(2, "Who is covered", "who"))
+    bt = tables.by_town
+    cov = bt[bt["covered"] > 0].sort_values(["covered", "town"], ascending=[False, True])
+    if len(cov):
+        has_existing = bool((bt["covered_existing"] > 0).any())
+        header = [
+            "Town",
+            f"Deaths{' ' + p if p else ''}",
+            "Covered by the new sites",
+            "Share of the town's deaths",
+        ]
+        if has_existing:
+            header.append("Covered by existing sites")
+        rows = []
+        for _, r in cov.iterrows():
+            row = [
+                str(r["town"]),
+                f"{r['deaths']:,.0f}",
+                num(r["covered_new"]),
+                pct(r["covered"] / r["deaths"] if r["deaths"] else 0),
+            ]
+            if has_existing:
+                row.append(num(r["covered_existing"]))
+            rows.append(row)
+        doc.add(Heading(3, "By town"), Table(header, rows, "lrrr" + ("r" if has_existing else "")))
+    for name, df in tables.demographics.items():
+        rows = [
+            [
+                str(r["group"]),
+                f"{r['deaths']:,.0f}",
+                pct(r["share_all"]),
+                num(r["covered"]),
+                pct(r["share_covered"]),
+                pct(r["pct_group"]),
+            ]
+            for _, r in df.iterrows()
+        ]
+        doc.add(
+            Heading(3, f"By {name.lower()}"),
+            Table(
+                [
+                    name,
+                    f"Deaths{' ' + p if p else ''}",
+                    "Share of all deaths",
+                    "Deaths covered (estimate)",
+                    "Share of covered deaths",
+                    "Share of the group covered",
+                ],
+                rows,
+                "lrrrrr",
+            ),
+        )
+    doc.add(Para(tables.demographics_note))
+
+    # ----------------------------------------------------------------------------- methods
+    doc.add(Heading(2, "Methods", "methods"))
+    doc.add(
+        Para(
+            "The sites are chosen by an integer program, a model that considers every "
+            "combination of candidate sites at once rather than one site after another, solved "
+            f"exactly by {SOLVER_NAMES.get(sol.solver, sol.solver or 'the solver')}. The model is "
+            f"{_objective_words(result)}."
+        ),
+        Bullets(_scenario_words(result)),
+        Para("The model in plain math:"),
+        Pre(formulation(result)),
+    )
+    # ------------------------------------------------------------------------------ solver
+    doc.add(Heading(2, "Solver", "solver"))
+    items = [
+        f"Status: **{sol.status.value}**. {status_sentence(result, with_status=False)}",
+        f"Value {num(sol.objective, 2)}, best bound {num(sol.bound, 2)}, gap {pct(sol.gap, 2)}.",
+        f"Solver {sol.solver} {sol.solver_version}; time limit "
+        f"{result.solver.time_limit if result.solver.time_limit else 'none'} s per solve, "
+        f"relative gap tolerance {result.solver.mip_gap:g}.",
+        f"Model size: {result.built.problem.n:,} demand cells, {result.built.problem.m:,} "
+        f"eligible candidates, {result.built.problem.pairs.nnz:,} cell-candidate pairs within "
+        f"{radius:,.0f} m.",
     ]
     if sol.message:
-        lines.append(f"- Note: {sol.message}")
-    lines += ["", "## Data and caveats", ""]
+        items.append(f"Note: {sol.message}")
+    doc.add(Bullets(items))
+    # ---------------------------------------------------------------------------- settings
+    doc.add(Heading(2, "Scenario settings", "settings"))
+    rows = [[k, v.strip()] for k, v in _flatten(sc.to_dict())]
+    doc.add(Table(["Setting", "Value"], rows, "ll"))
+    # ------------------------------------------------------------------------------- data
+    doc.add(Heading(2, "Data and caveats", "data"))
+    items2: list[str | tuple[str, list[str]]] = []
     for e in result.inputs.manifest.get("layers", []):
-        period = f", {e['period']}" if e.get("period") else ""
-        lines.append(
-            f"- **{e.get('title', e.get('name'))}** ({e.get('publisher', 'unknown publisher')}"
-            f"{period}; {e.get('rows', '?')} rows)."
+        per = f", {e['period']}" if e.get("period") else ""
+        head = (
+            f"**{e.get('title', e.get('name'))}**: {e.get('publisher', 'unknown publisher')}"
+            f"{per}; {e.get('rows', '?')} rows."
         )
-        for c in e.get("caveats", []):
-            lines.append(f"  - {c}")
-    lines += [
-        "- OCME geocodes are town or village centroids: no death is located more precisely than "
+        items2.append((head, [str(c) for c in e.get("caveats", [])]))
+    items2.append(
+        "OCME geocodes are town or village centroids: no death is located more precisely than "
         "its town, so the position of a site inside a town reflects the spread of deaths over "
-        "developed land, not known hot spots.",
-        "",
-        f"Scenario digest {sc.digest()}; "
-        f"bundle {result.inputs.manifest.get('version', 'unversioned')}.",
-    ]
-    return "\n".join(lines) + "\n"
+        "developed land, not known hot spots."
+    )
+    doc.add(Bullets(items2))
+    return doc
+
+
+def _css() -> str:
+    return resources.files("siteopt.outputs").joinpath("templates/report.css").read_text("utf-8")
+
+
+def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
+    """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
+    t = tables or build_tables(result)
+    return to_markdown(build_document(t, map_png=b""))
+
+
+def report_html(result: RunResult, map_png: bytes, tables: Tables | None = None) -> str:
+    """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
+    t = tables or build_tables(result)
+    return to_html(build_document(t, map_png=map_png), _css())

@@ -116,7 +116,8 @@ def solution_json(result: RunResult) -> str:
     return json.dumps(solution_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def timings_json(result: RunResult) -> str:
-    """``timings.json`` text: stage and solver wall-clock seconds."""
-    t = {k: round(v, 3) for k, v in {**result.timings, **result.solution.timings}.items()}
+def timings_json(result: RunResult, extra: dict[str, float] | None = None) -> str:
+    """``timings.json`` text: stage, solver and output-writing wall-clock seconds."""
+    merged = {**result.timings, **result.solution.timings, **(extra or {})}
+    t = {k: round(v, 3) for k, v in merged.items()}
     return json.dumps(t, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,342 @@
+"""``map.html``: one self-contained page that works offline.
+
+Every layer is pre-projected to EPSG:6433 and drawn as inline SVG (1 SVG unit = 10 m, y down);
+a little vanilla JavaScript (``templates/map.js``, inlined) pans and zooms, toggles the layers,
+shows each site's metrics and, only when the user ticks the box, adds OpenStreetMap tiles
+(re-projected tile by tile). Nothing is fetched unless that box is ticked. Every name from the
+data is HTML-escaped; the JSON in the page escapes ``<``, ``>`` and ``&`` so it cannot close its
+``<script>`` element.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import shapely
+
+from siteopt import __version__
+from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
+from siteopt.outputs.tables import Tables, quantile_classes
+from siteopt.outputs.words import credits, distance_words, is_missing, metres, num, pct, period
+
+#: metres per SVG unit
+UNIT_M = 10.0
+#: EPSG:6433 (Lambert conic conformal, 2 standard parallels, GRS 1980) for the tile overlay
+LCC_6433 = {
+    "a": 6378137.0,
+    "invf": 298.257222101,
+    "lat1": 41.86666666666667,
+    "lat2": 41.2,
+    "lat0": 40.833333333333336,
+    "lon0": -72.75,
+    "x0": 304800.6096,
+    "y0": 152400.3048,
+}
+TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+_PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+def _template(name: str) -> str:
+    return resources.files("siteopt.outputs").joinpath(f"templates/{name}").read_text("utf-8")
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside ``<script>``: ``<``, ``>`` and ``&`` become ``\\u003c`` etc.
+
+    So ``</script>`` (or any ``</``) in a name cannot end the script element.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class _Frame:
+    """EPSG:6433 metres -> SVG units (integers, y down)."""
+
+    def __init__(self, bounds: np.ndarray, pad: float = 3000.0) -> None:
+        self.x0 = float(np.floor((bounds[0] - pad) / UNIT_M) * UNIT_M)
+        self.y1 = float(np.ceil((bounds[3] + pad) / UNIT_M) * UNIT_M)
+        self.w = int(np.ceil((bounds[2] + pad - self.x0) / UNIT_M))
+        self.h = int(np.ceil((self.y1 - bounds[1] + pad) / UNIT_M))
+
+    def xy(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.round((np.asarray(x) - self.x0) / UNIT_M).astype(np.int64),
+            np.round((self.y1 - np.asarray(y)) / UNIT_M).astype(np.int64),
+        )
+
+    def ring(self, coords: np.ndarray) -> str:
+        u, v = self.xy(coords[:, 0], coords[:, 1])
+        keep = np.ones(len(u), dtype=bool)
+        keep[1:] = (np.diff(u) != 0) | (np.diff(v) != 0)  # drop repeats after rounding
+        pts = np.column_stack([u[keep], v[keep]]).ravel().tolist()
+        return "M" + " ".join(map(str, pts)) + "Z"
+
+
+def _polygon_path(frame: _Frame, geom: shapely.Geometry) -> str:
+    parts = []
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.is_empty:
+            continue
+        parts.append(frame.ring(np.asarray(poly.exterior.coords)))
+        parts += [frame.ring(np.asarray(r.coords)) for r in poly.interiors]
+    return "".join(parts)
+
+
+def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
+    s = max(round(side_m / UNIT_M), 1)
+    u, v = frame.xy(np.asarray(x) - side_m / 2, np.asarray(y) + side_m / 2)
+    return "".join(f"M{a} {b}h{s}v{s}h-{s}z" for a, b in zip(u.tolist(), v.tolist(), strict=True))
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
+    """The JSON the page's script reads: sites with their metrics, the frame and projection."""
+    sites = tables.sites
+    wgs = sites.to_crs("EPSG:4326")
+    out = []
+    for (_, r), pt in zip(sites.iterrows(), wgs.geometry, strict=True):
+        u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
+        nearby = [
+            [
+                f.label,
+                "" if is_missing(r[f"{f.key}_m"]) else str(r[f.name_field]),
+                metres(r[f"{f.key}_m"]),
+            ]
+            for f in tables.facilities
+        ]
+        out.append(
+            {
+                "rank": None if r["role"] == "existing" else int(r["rank"]),
+                "role": str(r["role"]),
+                "id": str(r["site_id"]),
+                "town": str(r["town"]),
+                "region": str(r["region"]),
+                "covered": num(r["covered"]),
+                "share": pct(r["share"], 2),
+                "marginal": "n/a" if is_missing(r["marginal"]) else num(r["marginal"]),
+                "lat": round(pt.y, 6),
+                "lon": round(pt.x, 6),
+                "u": int(u[0]),
+                "v": int(v[0]),
+                "nearby": nearby,
+            }
+        )
+    return {
+        "sites": out,
+        "frame": {"x0": frame.x0, "y1": frame.y1, "w": frame.w, "h": frame.h, "unit": UNIT_M},
+        "proj": LCC_6433,
+        "tiles": TILE_URL,
+        "radius_m": float(tables.result.scenario.objective.distance_m),
+    }
+
+
+def _svg(tables: Tables, frame: _Frame) -> str:
+    result = tables.result
+    out: list[str] = [
+        f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {frame.w} {frame.h}" '
+        'preserveAspectRatio="xMidYMid meet" role="img" '
+        f'aria-label="{_e("Map of the recommended sites")}">',
+        '<g id="layer-tiles"></g>',
+    ]
+    # towns: choropleth of deaths, with a tooltip each
+    towns = tables.layers["towns"]
+    n = len(tables.town_bins)
+    out.append('<g id="layer-towns" class="towns">')
+    for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True):
+        c = GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]
+        tip = (
+            f"{r['town']}: {r['deaths']:,} deaths{' ' + period(result) if period(result) else ''}"
+            f", {num(r['covered'])} covered"
+        )
+        out.append(
+            f'<path class="town" fill="{hexcolor(c)}" d="{_polygon_path(frame, r.geometry)}">'
+            f"<title>{_e(tip)}</title></path>"
+        )
+    out.append("</g>")
+    # demand cells, five quantile classes of weight
+    demand = tables.layers["demand"]
+    cls, bounds = quantile_classes(demand["weight"].to_numpy(np.float64))
+    cell = float(result.scenario.demand.cell_m) if result.built.summary.place != "points" else 200.0
+    out.append('<g id="layer-demand" class="demand">')
+    x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
+    k = len(bounds)
+    for ci in range(k):
+        sel = cls == ci
+        color = HEAT[0 if k <= 1 else round(ci * 4 / (k - 1))]
+        lo, hi = bounds[ci]
+        out.append(
+            f'<path fill="{hexcolor(color)}" d="{_squares(frame, x[sel], y[sel], cell * 0.9)}">'
+            f"<title>{_e(f'demand cell: {lo:.2f}–{hi:.2f} deaths')}</title></path>"
+        )
+    out.append("</g>")
+    # candidates
+    cands = tables.layers["candidates"]
+    elig = cands["eligible"].to_numpy(bool) & (cands["role"] == "candidate").to_numpy()
+    spacing = float(result.scenario.candidates.spacing_m)
+    side = 0.4 * spacing if result.scenario.candidates.points is None else 150.0
+    cx, cy = cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()
+    out.append(
+        '<g id="layer-excluded" class="excluded">'
+        f'<path d="{_squares(frame, cx[~elig], cy[~elig], side)}">'
+        f"<title>{_e('excluded candidate site')}</title></path></g>"
+    )
+    out.append(
+        '<g id="layer-candidates" class="candidates">'
+        f'<path d="{_squares(frame, cx[elig], cy[elig], side)}">'
+        f"<title>{_e('eligible candidate site')}</title></path></g>"
+    )
+    # allocation lines: one path per site
+    alloc = tables.layers["allocation"]
+    out.append('<g id="layer-allocation" class="allocation">')
+    for sid, grp in alloc.groupby("site_id", sort=True):
+        coords = shapely.get_coordinates(grp.geometry.values).reshape(-1, 2, 2)
+        u, v = frame.xy(coords[:, :, 0], coords[:, :, 1])
+        d = "".join(
+            f"M{a} {b}L{c2} {d2}"
+            for a, b, c2, d2 in zip(u[:, 0], v[:, 0], u[:, 1], v[:, 1], strict=True)
+        )
+        out.append(f'<path data-site="{_e(sid)}" d="{d}"/>')
+    out.append("</g>")
+    # coverage rings
+    r_units = float(result.scenario.objective.distance_m) / UNIT_M
+    out.append('<g id="layer-coverage" class="coverage">')
+    for _, r in tables.sites.iterrows():
+        u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
+        sid = r["site_id"]
+        out.append(
+            f'<circle cx="{u[0]}" cy="{v[0]}" r="{r_units:g}">'
+            f"<title>{_e(f'within {distance_words(r_units * UNIT_M)} of site ' + str(sid))}"
+            "</title></circle>"
+        )
+    out.append("</g>")
+    # names of the chosen towns
+    out.append('<g id="layer-labels" class="labels">')
+    seen = set()
+    for i, (_, r) in enumerate(tables.new_sites.iterrows()):
+        if r["town"] in seen:
+            continue
+        seen.add(r["town"])
+        u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
+        anchor = "start" if i % 2 == 0 else "end"
+        out.append(
+            f'<text class="tlabel" data-u="{u[0]}" data-v="{v[0]}" '
+            f'data-dx="{14 if anchor == "start" else -14}" text-anchor="{anchor}" '
+            f'x="{u[0]}" y="{v[0]}">{_e(r["town"])}</text>'
+        )
+    out.append("</g>")
+    # sites: markers keep their size on screen (the script rescales them)
+    out.append('<g id="layer-sites" class="sites">')
+    for i, (_, r) in enumerate(tables.sites.iterrows()):
+        u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
+        existing = r["role"] == "existing"
+        label = "E" if existing else str(r["rank"])
+        tip = (
+            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
+            f"{num(r['covered'])} deaths covered"
+        )
+        shape = '<rect x="-8" y="-8" width="16" height="16"/>' if existing else '<circle r="11"/>'
+        out.append(
+            f'<g class="site{" existing" if existing else ""}" data-i="{i}" data-u="{u[0]}" '
+            f'data-v="{v[0]}" tabindex="0" role="button" aria-label="{_e(tip)}" '
+            f'transform="translate({u[0]} {v[0]})"><g class="mk">{shape}'
+            f'<text dy="0.35em">{_e(label)}</text></g><title>{_e(tip)}</title></g>'
+        )
+    out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _legend(tables: Tables) -> str:
+    rows = []
+    n = len(tables.town_bins)
+    p = period(tables.result)
+    rows.append(f'<div class="lg-title">{_e("Deaths by town" + (", " + p if p else ""))}</div>')
+    for i, (lo, hi) in enumerate(tables.town_bins):
+        c = GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]
+        label = f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}"
+        rows.append(
+            f'<div class="lg"><span class="sw" style="background:{hexcolor(c)}"></span>'
+            f"{_e(label)}</div>"
+        )
+    radius = tables.result.scenario.objective.distance_m
+    rows += [
+        f'<div class="lg"><span class="sw site-sw" style="border-color:{hexcolor(SITE_RED)}">1'
+        f"</span>{_e('chosen site (number = rank)')}</div>",
+        f'<div class="lg"><span class="sw ring-sw" style="border-color:{hexcolor(SITE_RED)}">'
+        f"</span>{_e(f'within {radius:,.0f} m of a site')}</div>",
+        '<div class="lg"><span class="sw line-sw"></span>'
+        f"{_e('covered demand cell to its site')}</div>",
+        f'<div class="lg"><span class="sw" style="background:{hexcolor(HEAT[3])}"></span>'
+        f"{_e('demand cells (darker = more deaths)')}</div>",
+        f'<div class="lg"><span class="sw cand-sw"></span>{_e("eligible candidate site")}</div>',
+    ]
+    if len(tables.existing_sites):
+        rows.append(
+            f'<div class="lg"><span class="sw ex-sw" style="background:{hexcolor(EXISTING_GREY)}">'
+            f"</span>{_e('existing site')}</div>"
+        )
+    return "\n".join(rows)
+
+
+def _site_list(tables: Tables) -> str:
+    items = []
+    for i, (_, r) in enumerate(tables.sites.iterrows()):
+        label = "E" if r["role"] == "existing" else str(r["rank"])
+        items.append(
+            f'<li><button type="button" class="site-btn" data-i="{i}">'
+            f'<span class="badge{" ex" if label == "E" else ""}">{_e(label)}</span> '
+            f"{_e(r['town'])}: {_e(num(r['covered']))} deaths covered</button></li>"
+        )
+    return "\n".join(items)
+
+
+def _summary(tables: Tables) -> str:
+    result = tables.result
+    s = result.built.summary
+    new = tables.new_sites
+    total = float(new["covered"].sum())
+    p = period(result)
+    status = (
+        "proved optimal"
+        if result.solution.proved_optimal
+        else f"not proved optimal (status {result.solution.status.value})"
+    )
+    return (
+        f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} deaths"
+        f"{' (' + p + ')' if p else ''} within "
+        f"{distance_words(float(result.scenario.objective.distance_m))} "
+        f"({pct(total / s.placed if s.placed else 0)}); {status}."
+    )
+
+
+def webmap_html(tables: Tables) -> str:
+    """The full ``map.html`` text."""
+    result = tables.result
+    sc = result.scenario
+    frame = _Frame(tables.layers["towns"].total_bounds)
+    values = {
+        "TITLE": _e(sc.title or sc.name),
+        "SUMMARY": _e(_summary(tables)),
+        "CSS": _template("map.css"),
+        "SVG": _svg(tables, frame),
+        "LEGEND": _legend(tables),
+        "SITES": _site_list(tables),
+        "CREDITS": _e(
+            credits(result)
+            + f" Projection NAD83(2011) / Connecticut (EPSG:6433). Scenario {sc.name} "
+            f"({sc.digest()}), siteopt {__version__}."
+        ),
+        "DATA": script_json(map_data(tables, frame)),
+        "JS": _template("map.js"),
+    }
+    page = _template("map.html")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], page)
