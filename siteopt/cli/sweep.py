@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rich.table import Table
 
 from siteopt.cli.compare import consoles
 from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, overwrite_opt
-from siteopt.compare.sweep import plan_sweep, run_plan, summarise
+from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
 from siteopt.compare.sweep_report import write_sweep
 from siteopt.compare.vary import parse_vary
 from siteopt.outputs.writer import check_target
@@ -119,6 +120,7 @@ def sweep(
     t0 = time.perf_counter()
     sc = load_scenario(config)
     grid = parse_vary(vary)
+    check_sweep(sc, grid, bootstrap)
     out_dir = output if output is not None else Path("out") / f"{sc.name}-sweep"
     check_target(out_dir.absolute(), overwrite)
     with Progress(
@@ -130,16 +132,7 @@ def sweep(
         console=err,
         transient=True,
     ) as progress:
-        prep = progress.add_task("Reading the data", total=None)
-        plan = plan_sweep(
-            sc,
-            grid,
-            bootstrap,
-            by,  # type: ignore[arg-type]
-            seed,
-            stage=lambda msg: progress.update(prep, description=msg),
-        )
-        progress.remove_task(prep)
+        prep = progress.add_task("Starting", total=None)
         where = (
             "serially"
             if scheduler is None and workers == 0
@@ -147,13 +140,29 @@ def sweep(
             if scheduler
             else f"on {workers} local worker(s)"
         )
-        solving = progress.add_task(f"Solving {where}", total=len(plan.tasks))
-        outcomes = run_plan(
-            plan,
-            workers=workers,
-            scheduler=scheduler,
-            advance=lambda done, _total: progress.update(solving, completed=done),
-        )
+        with contextlib.ExitStack() as stack:
+            client = None
+            if scheduler is not None or workers > 0:
+                # connect first, so a wrong --scheduler fails before the data are read
+                progress.update(prep, description="Starting the Dask cluster")
+                client = stack.enter_context(dask_client(workers, scheduler))
+            progress.update(prep, description="Reading the data")
+            plan = plan_sweep(
+                sc,
+                grid,
+                bootstrap,
+                by,  # type: ignore[arg-type]
+                seed,
+                stage=lambda msg: progress.update(prep, description=msg),
+            )
+            progress.remove_task(prep)
+            solving = progress.add_task(f"Solving {where}", total=len(plan.tasks))
+            outcomes = run_plan(
+                plan,
+                workers=0,
+                client=client,
+                advance=lambda done, _total: progress.update(solving, completed=done),
+            )
     summary = summarise(plan, outcomes)
     write_sweep(summary, out_dir, overwrite=overwrite)
     for g in summary["groups"]:

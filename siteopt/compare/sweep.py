@@ -179,6 +179,25 @@ def _build(
     return Build(label, scenario, model, catalog, built.summary.placed, sample)
 
 
+def check_sweep(scenario: Scenario, grid: Grid, bootstrap: int) -> list[Variant]:
+    """Check the sweep's options and every grid combination, before anything slow runs.
+
+    Raises
+    ------
+    InputError
+        When there is nothing to sweep or ``bootstrap`` is negative.
+    ScenarioError
+        When a combination is not a valid scenario.
+    """
+    if not grid and bootstrap <= 0:
+        raise InputError(
+            "nothing to sweep: give --vary KEY=V1,V2 and/or --bootstrap N (e.g. --bootstrap 200)."
+        )
+    if bootstrap < 0:
+        raise InputError(f"--bootstrap must be >= 0, got {bootstrap}.")
+    return variants(scenario, grid)
+
+
 def plan_sweep(
     scenario: Scenario,
     grid: Grid,
@@ -211,14 +230,8 @@ def plan_sweep(
     InputError
         When there is nothing to sweep, or a grid combination is invalid (ScenarioError).
     """
-    if not grid and bootstrap <= 0:
-        raise InputError(
-            "nothing to sweep: give --vary KEY=V1,V2 and/or --bootstrap N (e.g. --bootstrap 200)."
-        )
-    if bootstrap < 0:
-        raise InputError(f"--bootstrap must be >= 0, got {bootstrap}.")
+    combos = check_sweep(scenario, grid, bootstrap)
     say = stage or (lambda _msg: None)
-    combos = variants(scenario, grid)
     opened: dict[str, Inputs] = {}
 
     def data_key(sc: Scenario) -> str:
@@ -281,6 +294,18 @@ def quiet_dask() -> None:
 
 
 @contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process (and in processes it starts) for the duration."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     """A ``distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster.
 
@@ -293,16 +318,17 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
     quiet_dask()
     if scheduler is None:
-        with (
-            distributed.LocalCluster(
+        # Worker processes start with Ctrl-C ignored (they inherit it): a Ctrl-C in the terminal
+        # then reaches only this process, which shuts the cluster down cleanly.
+        with _sigint_ignored():
+            cluster = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.WARNING,
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
+            )
+        with cluster, distributed.Client(cluster) as client:
             quiet_dask()
             yield client
         return
