@@ -1258,19 +1258,28 @@ def test_html_in_names_is_kept_as_text_and_escaped_in_html(previous: Earlier) ->
 OCME_REL = "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv"
 
 
-def _raw_dir(root: Path, ocme: bytes) -> Path:
-    """A raw data folder: links to the shared data except the OCME CSV, which is ``ocme``."""
+def _raw_dir(root: Path, ocme: bytes | None = None, **others: bytes) -> Path:
+    """A raw data folder mirroring the shared data with symlinks, some files replaced.
+
+    ``ocme`` replaces the OCME CSV; ``others`` maps a path relative to the raw folder (with
+    ``__`` for ``/``) to new content.
+    """
     shared = shared_data_dir()
     assert shared is not None
-    root.mkdir()
-    for entry in shared.iterdir():
-        if entry.name != "overdose":
-            (root / entry.name).symlink_to(entry)
-    (root / "overdose").mkdir()
-    for entry in (shared / "overdose").iterdir():
-        if entry.name != Path(OCME_REL).name:
-            (root / "overdose" / entry.name).symlink_to(entry)
-    (root / OCME_REL).write_bytes(ocme)
+    replace = {rel.replace("__", "/"): data for rel, data in others.items()}
+    if ocme is not None:
+        replace[OCME_REL] = ocme
+    for src in sorted(shared.rglob("*")):
+        if src.is_dir():
+            continue
+        rel = src.relative_to(shared).as_posix()
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if rel in replace:
+            dst.write_bytes(replace.pop(rel))
+        else:
+            dst.symlink_to(src)
+    assert not replace, f"no such raw files: {sorted(replace)}"
     return root
 
 
@@ -1367,6 +1376,20 @@ def test_data_build_unknown_town_is_counted_unknown(tmp_path: Path) -> None:
     manifest = json.loads((dest / "bundle.json").read_text(encoding="utf-8"))
     unknown = int((deaths["injury_town"] == "UNKNOWN").sum())
     assert manifest["build"]["resolution"]["injury"]["unknown"] == unknown >= 1
+
+
+@needs_shared
+def test_data_build_gtfs_stops_without_coordinates(tmp_path: Path) -> None:
+    """A transit feed whose stops.txt lacks stop_lat: exit 2 naming the file and column."""
+    rel = "transit/middletown_area_transit_gtfs_2022/stops.txt"
+    raw = _raw_dir(
+        tmp_path / "raw",
+        **{rel.replace("/", "__"): b"stop_id,stop_name,stop_lon\n1,Main St,-72.65\n"},
+    )
+    dest = tmp_path / "bundle"
+    result = invoke("data", "build", "--source", raw, "--dest", dest)
+    assert_error(result, 2, f"Raw file {raw / rel} lacks column(s) stop_lat")
+    assert not dest.exists()
 
 
 @needs_shared
@@ -1541,6 +1564,32 @@ def test_python_tags_never_run(tmp_path: Path) -> None:
         for command in COMMANDS:
             assert_error(invoke(command, cfg), 2, f"{cfg}, line 2", "unsupported YAML tag")
     assert not marker.exists()
+
+
+def test_where_filters_are_never_code(tmp_path: Path) -> None:
+    """A rule's ``where`` is ``field op value`` only; anything else is refused at load."""
+    marker = tmp_path / "pwned"
+    for where in (
+        f"__import__('os').system('touch {marker}')",
+        "source_row >= 4 or True",
+        "source_row >= 4; import os",
+        "source_row.__class__ == 'x'",
+    ):
+        doc = {"name": "a", **_exclusion("schools")}
+        doc["candidates"]["exclusions"][0]["where"] = where
+        cfg = write_doc(tmp_path / "s.yaml", doc)
+        assert_error(
+            invoke("validate", cfg),
+            2,
+            f"{cfg}, line 6",  # name, candidates, exclusions, - layer, distance_m, where
+            "'candidates.exclusions[0].where'",
+            "should match pattern",
+        )
+    assert not marker.exists()
+    doc = {"name": "a", **_exclusion("schools")}
+    doc["candidates"]["exclusions"][0]["where"] = "source_row >= 4"
+    result = invoke("validate", write_doc(tmp_path / "ok.yaml", doc))
+    assert result.exit_code == 0, result.output
 
 
 def test_shell_and_template_text_is_plain_text(tmp_path: Path) -> None:
