@@ -1368,6 +1368,7 @@ def test_data_build_unknown_town_is_counted_unknown(tmp_path: Path) -> None:
     dest = tmp_path / "bundle"
     result = invoke("data", "build", "--source", raw, "--dest", dest)
     assert result.exit_code == 0, result.output
+    assert "OCME places resolved to towns" in result.output  # the build reports the counts
     deaths = pyogrio.read_dataframe(dest / "connecticut.gpkg", layer="deaths", read_geometry=False)
     assert len(deaths) == 12
     atlantis = deaths[deaths["injury_city"] == "ATLANTIS"]
