@@ -207,6 +207,17 @@ def _only_towns(work: Path) -> dict[str, Any]:
     return {"data": "bundle"}
 
 
+def _without_layer(work: Path, name: str) -> dict[str, Any]:
+    """The case's mini bundle (``work/mini``) with ``name`` dropped from its manifest."""
+    bundle = work / "bundle"
+    bundle.mkdir()
+    (bundle / GPKG.name).symlink_to(work / "mini" / GPKG.name)
+    manifest = json.loads((work / "mini" / "bundle.json").read_text(encoding="utf-8"))
+    manifest["layers"] = [e for e in manifest["layers"] if e["name"] != name]
+    (bundle / "bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return {"data": "bundle"}
+
+
 def _bundle_file(name: str, content: bytes) -> Callable[[Path], dict[str, Any]]:
     def setup(work: Path) -> dict[str, Any]:
         bundle = copy_bundle(work / "bundle")
@@ -386,6 +397,12 @@ SCENARIO_CASES: list[tuple[str, str | bytes, int, tuple[str, ...]]] = [
         ("{cfg}, line 6", "candidates.exclusions[0].nmae", "Did you mean 'name'?"),
     ),
     (
+        "misspelt_required_key",
+        "nmae: a\n",
+        2,
+        ("{cfg}, line 1", "unknown key 'nmae'", "Did you mean 'name'?"),
+    ),
+    (
         "typo_in_list_item",
         "name: a\ncandidates:\n  exclusions:\n    - layer: schools\n      distanse_m: 200\n",
         2,
@@ -465,17 +482,6 @@ SCENARIO_CASES: list[tuple[str, str | bytes, int, tuple[str, ...]]] = [
 
 #: bugs in siteopt/scenario.py (owned by the lead): (..., reason with the fix)
 SCENARIO_XFAIL_CASES: list[tuple[str, str | bytes, int, tuple[str, ...], str]] = [
-    (
-        "misspelt_required_key",
-        "nmae: a\n",
-        2,
-        ("{cfg}, line 1", "unknown key 'nmae'", "Did you mean 'name'?"),
-        "scenario.py scenario_from_dict reports exc.errors()[0]; when a required key is "
-        "misspelt pydantic lists 'missing name' before 'extra nmae', so the user reads "
-        "\"required key 'name' is missing\" and never sees the typo or the did-you-mean. Fix: "
-        "report the first error whose type is 'extra_forbidden' when there is one "
-        "(err = next((e for e in errs if e['type'] == 'extra_forbidden'), errs[0])).",
-    ),
     (
         "duplicate_key",
         "name: a\nsites:\n  p: 2\nsites:\n  max_per_municipality: 2\n",
@@ -793,13 +799,21 @@ SOLVE_CASES: list[SolveCase] = [
     SolveCase(
         "exclusion_layer_typo",
         2,
-        ("{dir}/scenario.yaml", "'school' is neither a bundle layer nor a file path", "'schools'?"),
+        (
+            "{dir}/scenario.yaml",
+            "'school' is neither a bundle layer nor a file path",
+            "Did you mean 'schools'?",
+        ),
         doc=_exclusion("school"),
     ),
     SolveCase(
         "within_layer_typo",
         2,
-        ("{dir}/scenario.yaml", "'sewers' is neither a bundle layer nor a file path", "'sewer'?"),
+        (
+            "{dir}/scenario.yaml",
+            "'sewers' is neither a bundle layer nor a file path",
+            "Did you mean 'sewer'?",
+        ),
         doc={"candidates": {"within": ["sewers"]}},
     ),
     # the user's own layer files (paths resolved against the scenario's folder)
@@ -926,7 +940,8 @@ SOLVE_CASES: list[SolveCase] = [
     SolveCase(
         "transit_rule_without_levels",
         2,
-        ("has no transit_levels layer", "candidates.transit", "siteopt data build"),
+        ("{dir}/bundle", "has no transit_levels layer", "candidates.transit"),
+        setup=lambda work: _without_layer(work, "transit_levels"),
         doc={"candidates": {"transit": {"min_departures_per_hour": 4}}},
     ),
     # the data bundle
@@ -1129,6 +1144,7 @@ def test_solve_bad_input(
 ) -> None:
     work = tmp_path.resolve() / "case"
     work.mkdir()
+    (work / "mini").symlink_to(mini)  # for setups that derive from the mini bundle
     doc = coarse_doc(case.id.replace("_", "-"), data=str(mini))
     if case.setup is not None:
         doc = merge(doc, case.setup(work))

@@ -8,7 +8,9 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ LAYERS: dict[str, str] = {
     "public_lands": "Federal and state public lands",
     "stations": "Rail, CTfastrak and ferry stations",
     "transit_stops": "GTFS transit stops",
+    "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
+    "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -59,6 +63,8 @@ GEOMETRY: dict[str, str | None] = {
     "public_lands": "Polygon",
     "stations": "Point",
     "transit_stops": "Point",
+    "transit_levels": "Point",
+    "bridgeport_zoning": "MultiPolygon",
 }
 
 #: substance flag columns of ``deaths``
@@ -172,7 +178,68 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "complete_feed": "bool",
         "town": "str",
     },
+    "transit_levels": {
+        "feed": "str",
+        "stop_id": "str",
+        "stop_name": "str",
+        "departures": "int",
+        "departures_per_hour": "float",
+    },
+    "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
 }
+
+_FEED_YEAR = re.compile(r"_(?:19|20)\d{2}$")
+
+
+def feed_id(folder: str) -> str:
+    """The feed id of a GTFS folder name: the name without a trailing ``_YYYY``.
+
+    ``hart_danbury_gtfs_2022`` (a dated copy) and ``hart_danbury_gtfs`` (as ``siteopt data
+    fetch`` names it) are the same feed, so bundles built from either line up in diffs.
+    Other suffixes stay: ``cttransit_hartford_gtfs_2015_partial`` is its own feed.
+
+    Parameters
+    ----------
+    folder
+        The folder name under ``transit/`` (or a feed id already).
+
+    Returns
+    -------
+    str
+        The feed id.
+    """
+    return _FEED_YEAR.sub("", folder)
+
+
+def bundle_version(manifest: dict[str, Any]) -> str:
+    """A short, deterministic version label of a bundle, computed from its manifest.
+
+    ``<last death date>.<8 hex digits>``: the newest record the bundle holds, then a digest of
+    every layer's name, row count and source checksums, so two bundles built from the same
+    raw files share a version and any change of data gives a new one.
+
+    Parameters
+    ----------
+    manifest
+        A bundle manifest (``bundle.json``).
+
+    Returns
+    -------
+    str
+        For example ``2022-12-31.1a2b3c4d`` (``undated.<digest>`` without a deaths period).
+    """
+    digest = hashlib.sha256()
+    for layer in manifest.get("layers", []):
+        shas = ",".join(str(src.get("sha256", "")) for src in layer.get("sources", []))
+        digest.update(f"{layer.get('name')}|{layer.get('rows')}|{shas}\n".encode())
+    end = "undated"
+    for layer in manifest.get("layers", []):
+        if layer.get("name") == "deaths":
+            m = re.search(r"(\d{4}-\d{2}-\d{2})\s*$", str(layer.get("period", "")))
+            if m:
+                end = m.group(1)
+    return f"{end}.{digest.hexdigest()[:8]}"
+
 
 #: layer -> columns whose values must be unique (ids the rest of siteopt joins on)
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
@@ -180,6 +247,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "deaths": ("death_id",),
     "sewer": ("sewer_id",),
     "public_lands": ("land_id",),
+    "bridgeport_zoning": ("zone",),
 }
 
 #: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)
