@@ -571,6 +571,21 @@ def _read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
         raise DataError(f"{path}: cannot be read as a vector layer ({exc}).") from None
     if gdf.crs is None:
         raise DataError(f"{path}: the layer has no CRS; define one (e.g. EPSG:4326) and retry.")
+    if gdf.empty:
+        raise DataError(f"{path}: the layer has no features; a rule on it would do nothing.")
+    geoms = gdf.geometry.to_numpy()
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        raise DataError(
+            f"{path}: feature {int(np.flatnonzero(bad)[0]) + 1} has no geometry; drop or fix it."
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        raise DataError(
+            f"{path}: feature {i + 1} has an invalid geometry "
+            f"({shapely.is_valid_reason(geoms[i])}); repair it (e.g. QGIS 'Fix geometries')."
+        )
     return gdf.to_crs(WORK_CRS)
 
 

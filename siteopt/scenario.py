@@ -43,7 +43,10 @@ SUBSTANCES = (
 
 
 #: ``field op number`` (or ``field == 'text'``): a safe filter, never evaluated as code
-WHERE_PATTERN = r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*(>=|<=|==|!=|>|<)\s*('[^']*'|-?[0-9.]+)\s*$"
+WHERE_PATTERN = (
+    r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*(>=|<=|==|!=|>|<)\s*"
+    r"('[^']*'|-?(?:\d+(?:\.\d*)?|\.\d+))\s*$"
+)
 
 
 class _Strict(BaseModel):
@@ -253,8 +256,13 @@ class Scenario(_Strict):
 
     def resolve_path(self, value: str) -> Path:
         """Resolve a path written in the scenario relative to the scenario file."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+        try:
+            p = Path(value).expanduser()
+            return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ScenarioError(
+                f"{self.source_file}: '{value[:80]}' is not a usable path ({type(exc).__name__})."
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (what ``siteopt show`` prints)."""
@@ -269,15 +277,32 @@ class Scenario(_Strict):
 # ---------------------------------------------------------------- loading with line numbers
 
 
+class _Alias(Exception):
+    """A YAML alias, at a 1-based line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _RepeatedKey(Exception):
+    """A mapping repeats a key (YAML would silently keep the last one)."""
+
+
 def _key_lines(
     node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]
 ) -> None:
     """Record the 1-based line of every key path in a composed YAML node tree."""
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for k, v in node.value:
             key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
-            out[(*path, key)] = k.start_mark.line + 1
+            line = k.start_mark.line + 1
+            if key in seen:
+                raise _RepeatedKey(f"line {line}: key '{key}' repeats line {seen[key]}")
+            seen[key] = line
+            out[(*path, key)] = line
             _key_lines(v, (*path, key), out)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
@@ -378,7 +403,10 @@ def scenario_from_dict(
         if err["type"] == "missing":
             raise ScenarioError(f"{where}: required key '{key}' is missing.") from None
         got = err.get("input")
-        got_s = "" if isinstance(got, dict) else f" (got {json.dumps(got, default=str)})"
+        got_text = json.dumps(got, default=str)
+        if len(got_text) > 80:
+            got_text = got_text[:77] + "..."
+        got_s = "" if isinstance(got, dict) else f" (got {got_text})"
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise ScenarioError(f"{where}: invalid value for '{key}'{got_s}: {msg}.") from None
 
@@ -397,8 +425,29 @@ def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
     except OSError as exc:
         raise ScenarioError(f"{shown}: cannot be read ({exc.strerror}).") from None
     try:
+        alias = next(
+            (
+                ev
+                for ev in yaml.parse(text, Loader=yaml.SafeLoader)
+                if isinstance(ev, yaml.AliasEvent)
+            ),
+            None,
+        )
+        if alias is not None:
+            raise _Alias(alias.start_mark.line + 1)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         doc = yaml.safe_load(text)
+    except _Alias as exc:
+        raise ScenarioError(
+            f"{shown}, line {exc.line}: YAML aliases (*name) are not supported in scenario "
+            "files; write the values out, or use 'extends:' to share settings."
+        ) from None
+    except RecursionError:
+        raise ScenarioError(f"{shown}: the YAML is nested too deeply to be a scenario.") from None
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise ScenarioError(
+            f"{shown}: a value cannot be read ({' '.join(str(exc).split())})."
+        ) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f", line {mark.line + 1}" if mark else ""
@@ -414,12 +463,19 @@ def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
             "Check indentation, colons and quotes there.",
         ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{shown}: malformed YAML ({exc}).") from None
+        raise ScenarioError(f"{shown}: malformed YAML ({' '.join(str(exc).split())}).") from None
     if doc is None:
         raise ScenarioError(f"{shown}: the file is empty; a scenario needs at least 'name:'.")
     raw: dict[tuple[str | int, ...], int] = {}
     if node is not None:
-        _key_lines(node, (), raw)
+        try:
+            _key_lines(node, (), raw)
+        except _RepeatedKey as exc:
+            raise ScenarioError(f"{shown}, {exc}; write each key once.") from None
+        except RecursionError:
+            raise ScenarioError(
+                f"{shown}: the YAML is nested too deeply to be a scenario."
+            ) from None
     return doc, {k: (shown, v) for k, v in raw.items()}
 
 
@@ -468,11 +524,17 @@ def _load_doc(p: Path, shown: str, seen: tuple[Path, ...]) -> tuple[Any, Lines]:
     line = lines.get(("extends",), (shown, 0))[1]
     if not isinstance(parent, str) or not parent:
         raise ScenarioError(f"{shown}, line {line}: 'extends' must be the path of a scenario file.")
-    parent_path = (p.parent / parent).resolve()
+    try:
+        parent_path = (p.parent / parent).resolve()
+        parent_exists = parent_path.exists()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(
+            f"{shown}, line {line}: 'extends' is not a usable path ({type(exc).__name__})."
+        ) from None
     if parent_path in seen or parent_path == p.resolve():
         chain = " -> ".join(str(s) for s in (*seen, p.resolve(), parent_path))
         raise ScenarioError(f"{shown}, line {line}: 'extends' makes a cycle ({chain}).")
-    if not parent_path.exists():
+    if not parent_exists:
         raise ScenarioError(
             f"{shown}, line {line}: 'extends' names {parent_path}, which does not exist."
         )

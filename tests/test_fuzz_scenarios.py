@@ -253,12 +253,6 @@ def test_fuzz_finds_valid_scenarios_too(folder: Path) -> None:
     assert "valid scenario 'fuzz'" in _check_validate(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scenario.py _read_yaml: a yaml.reader.ReaderError (a control character such as "
-    "NUL or \\x1b in the text) is printed with str(exc), which holds a newline, so the Error "
-    "message is two lines. Fix: one line via ' '.join(str(exc).split()).",
-)
 @FUZZ
 @given(text=yaml_texts)
 def test_fuzz_messages_are_one_line(text: str | bytes, folder: Path) -> None:

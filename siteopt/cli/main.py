@@ -45,7 +45,7 @@ class SiteoptGroup(click.Group):
         except SiteoptError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            raise _translate(str(exc), exc.exit_code) from None
+            raise _translate(" ".join(str(exc).split()), exc.exit_code) from None
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):
                 raise

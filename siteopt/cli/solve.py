@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from siteopt._errors import SolverError
 from siteopt.cli.options import (
     CONTEXT_SETTINGS,
     alternatives_opt,
@@ -81,6 +82,21 @@ def solve(
             mip_gap=mip_gap,
             threads=threads,
         )
+        sol = result.solution
+        if sol.interrupted:
+            raise KeyboardInterrupt
+        if sol.objective is None or not sol.selected:
+            limit = result.solver.time_limit
+            why = (
+                f"the solver reached its time limit ({limit:g} s) before finding any solution"
+                if "timelimit" in sol.message.lower().replace(" ", "").replace("_", "")
+                and limit is not None
+                else f"the solver found no solution ({sol.status.value}: {sol.message})"
+            )
+            raise SolverError(
+                f"{config}: {why}; nothing was written. Raise --time-limit (or "
+                "solver.time_limit_s) or relax the rules."
+            )
         status.update("Writing outputs")
         write_outputs(result, out_dir, overwrite=overwrite)
     sol = result.solution

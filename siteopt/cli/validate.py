@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import click
 
+from siteopt._errors import ScenarioError
+from siteopt.bundle.layers import BUNDLE_FILE, LAYERS
 from siteopt.cli.options import CONTEXT_SETTINGS, config_arg
 from siteopt.scenario import load_scenario
 
@@ -23,11 +26,28 @@ def validate(ctx: click.Context, config: Path) -> None:
     $ siteopt validate configs/connecticut.yaml
     """
     sc = load_scenario(config)
-    if sc.data != "builtin" and not sc.resolve_path(sc.data).is_dir():
-        from siteopt._errors import ScenarioError
-
+    if sc.data != "builtin":
+        bundle = sc.resolve_path(sc.data)
+        if not bundle.is_dir():
+            raise ScenarioError(
+                f"{config}: data '{sc.data}' resolves to {bundle}, which is not a folder; use "
+                "'data: builtin' or a folder made by 'siteopt data build'."
+            )
+        missing = [f for f in (BUNDLE_FILE, "bundle.json") if not (bundle / f).is_file()]
+        if missing:
+            raise ScenarioError(
+                f"{config}: data folder {bundle} holds no bundle (no {', '.join(missing)}); "
+                "make one with 'siteopt data build'."
+            )
+    names = [*sc.candidates.within, *sc.candidates.outside]
+    names += [e.layer for e in sc.candidates.exclusions]
+    for name in names:
+        if any(c in name for c in "/\\.") or name in LAYERS:
+            continue
+        guess = difflib.get_close_matches(name, list(LAYERS), n=1)
+        hint = f" Did you mean '{guess[0]}'?" if guess else ""
         raise ScenarioError(
-            f"{config}: data '{sc.data}' resolves to {sc.resolve_path(sc.data)}, which is not a "
-            "folder; use 'data: builtin' or a folder made by 'siteopt data build'."
+            f"{config}: '{name}' is neither a bundle layer nor a file path.{hint} "
+            f"Bundle layers: {', '.join(LAYERS)}."
         )
     ctx.obj["out"].print(f"{config}: valid scenario '{sc.name}'")

@@ -193,6 +193,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             solver_version=out.solver_version or solver_version(solver.name),
             timings=timings,
             message=" ".join(messages),
+            interrupted=out.interrupted,
         )
 
     chosen = np.nonzero(out.open_mask & rules_.chosen_mask)[0].astype(np.int64)
@@ -283,4 +284,5 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         marginal=marginal,
         secondary=out.secondary,
         solves=tuple(log),
+        interrupted=out.interrupted,
     )

@@ -213,6 +213,8 @@ class Solution:
     secondary: float | None = None  #: tie-break objective value (e.g. weighted distance)
     #: one record per solver call: stage, rows, cols, nnz, build_s, solve_s, raw solver status
     solves: tuple[dict[str, object], ...] = ()
+    #: the user interrupted a solve (Ctrl-C): the answer is whatever HiGHS had, not to be trusted
+    interrupted: bool = False
 
     @property
     def proved_optimal(self) -> bool:

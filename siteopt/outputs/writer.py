@@ -46,23 +46,26 @@ def atomic_dir(out_dir: Path, overwrite: bool = False) -> Iterator[Path]:
             f"{parent}: cannot create the output folder ({exc.strerror}); choose a writable "
             "--output."
         ) from None
+    old: Path | None = None
     try:
         yield tmp
         os.chmod(tmp, 0o755)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
             os.replace(out_dir, old / out_dir.name)
-            try:
-                os.replace(tmp, out_dir)
-            except OSError:
-                os.replace(old / out_dir.name, out_dir)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+            os.replace(tmp, out_dir)
         else:
             os.replace(tmp, out_dir)
     except BaseException:
+        # put the earlier output back whatever stopped us (even Ctrl-C), then drop the new one
+        if old is not None and (old / out_dir.name).exists() and not out_dir.exists():
+            os.replace(old / out_dir.name, out_dir)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        # the earlier output is gone from ``old`` once it is back in place or replaced
+        if old is not None and out_dir.exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text(path: Path, text: str) -> None:
