@@ -175,3 +175,44 @@ def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
     """Load (if given a path) and run a scenario: ``siteopt.solve("configs/connecticut.yaml")``."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     return run(sc, **kwargs)  # type: ignore[arg-type]
+
+
+#: what the per-site ``covered`` value means, per objective
+SERVED_LABEL = {
+    "coverage": "covered deaths",
+    "capacitated_coverage": "deaths served within capacity",
+    "attendance": "deaths assigned (nearest site)",
+    "median": "deaths assigned (nearest site)",
+    "center": "deaths assigned (nearest site)",
+    "min_facilities": "covered deaths",
+}
+
+
+def describe_objective(result: RunResult) -> str:
+    """One plain sentence saying what the objective value means."""
+    sol = result.solution
+    obj = result.spec.objective
+    dist = result.scenario.objective.distance_m
+    s = result.built.summary
+    if sol.objective is None:
+        return f"No solution: {sol.message}"
+    v = sol.objective
+    if obj == "coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
+    if obj == "capacitated_coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are served within {dist:,.0f} m and capacity."
+    if obj == "attendance":
+        return f"Expected attendance {v:,.2f} (deaths weighted by distance decay) of {s.placed:,}."
+    if obj == "median":
+        mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
+        return (
+            f"Total distance {v:,.0f} death-metres: on average {mean:,.0f} m to the nearest site."
+        )
+    if obj == "center":
+        return f"The farthest demand cell is {v:,.0f} m from its nearest site."
+    if obj == "min_facilities":
+        return (
+            f"{len(sol.selected)} sites are the fewest that put at least "
+            f"{100 * result.spec.target_share:.0f} % of deaths within {dist:,.0f} m of a site."
+        )
+    return f"Objective {v:,.2f}."

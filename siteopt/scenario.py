@@ -358,7 +358,9 @@ def scenario_from_dict(
     try:
         return Scenario.model_validate(payload)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errs = exc.errors()
+        # a misspelt required key shows as "missing x" and "extra y": the typo is the news
+        err = next((e for e in errs if e["type"] == "extra_forbidden"), errs[0])
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         where = source
         for cut in range(len(loc), -1, -1):

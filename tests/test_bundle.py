@@ -275,15 +275,15 @@ def test_point_layers(manifest: dict) -> None:
 def test_transit_stops(manifest: dict) -> None:
     stops = read_layer("transit_stops", BUNDLE)
     per_feed = stops.groupby("feed").size().to_dict()
-    # stop counts of SOURCES.md; nothing dropped
+    # stop counts of SOURCES.md; nothing dropped; feed ids without the folders' _YYYY
     assert per_feed == {
-        "9town_estuary_transit_gtfs_2022": 567,
+        "9town_estuary_transit_gtfs": 567,
         "cttransit_hartford_gtfs_2015_partial": 5006,
-        "hart_danbury_gtfs_2022": 194,
-        "middletown_area_transit_gtfs_2022": 232,
-        "norwalk_transit_gtfs_2021": 259,
-        "seat_southeast_area_transit_gtfs_2022": 684,
-        "uconn_wrtd_windham_gtfs_2022": 175,
+        "hart_danbury_gtfs": 194,
+        "middletown_area_transit_gtfs": 232,
+        "norwalk_transit_gtfs": 259,
+        "seat_southeast_area_transit_gtfs": 684,
+        "uconn_wrtd_windham_gtfs": 175,
     }
     partial = stops.groupby("feed")["complete_feed"].agg(["all", "any"])
     assert not partial.loc["cttransit_hartford_gtfs_2015_partial", "any"]
@@ -291,7 +291,7 @@ def test_transit_stops(manifest: dict) -> None:
     assert not stops.duplicated(["feed", "stop_id"]).any()
     # the only stops without a town are HART's stops over the New York line
     outside = stops[stops["town"].isna()]
-    assert set(outside["feed"]) == {"hart_danbury_gtfs_2022"}
+    assert set(outside["feed"]) == {"hart_danbury_gtfs"}
     assert "Katonah Station" in set(outside["stop_name"])
 
 
@@ -362,7 +362,12 @@ def test_cli_info(manifest: dict) -> None:
         assert entry["name"] in result.output
         assert f"{entry['rows']:,}" in result.output
     assert "10,654" in result.output
-    assert "13 layers in EPSG:6433" in result.output
+    assert "15 layers in EPSG:6433" in result.output
+    # the second table: each feed's measured weekday
+    assert "Transit service levels" in result.output
+    for feed in _layer_entry(manifest, "transit_levels")["feeds"]:
+        assert feed["service_date"] in result.output
+    assert f"version {manifest['version']}" in result.output
 
 
 def test_cli_info_missing_bundle(tmp_path: Path) -> None:
@@ -373,14 +378,31 @@ def test_cli_info_missing_bundle(tmp_path: Path) -> None:
 
 
 def test_cli_build_bad_source(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        data_cli, ["build", "--source", str(tmp_path), "--dest", str(tmp_path / "out")]
+    runner = CliRunner()
+    out = tmp_path / "out"
+    # with the shipped bundle as base, a source must still hold something to rebuild
+    result = runner.invoke(data_cli, ["build", "--source", str(tmp_path), "--dest", str(out)])
+    assert isinstance(result.exception, DataError)
+    assert "hold none of the raw files" in str(result.exception)
+    assert "siteopt data fetch" in str(result.exception)
+    # without a base bundle every raw file is required, and the message lists them
+    result = runner.invoke(
+        data_cli,
+        ["build", "--source", str(tmp_path), "--dest", str(out), "--base-bundle", "none"],
     )
     assert isinstance(result.exception, DataError)
     message = str(result.exception)
     assert "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv" in message
+    assert "overdose/ocme_accidental_drug_deaths.csv" in message
     assert "boundaries/ct_towns.geojson" in message
-    assert not (tmp_path / "out").exists()
+    assert "lacks 16 raw file(s)" in message
+    # a missing source directory
+    result = runner.invoke(
+        data_cli, ["build", "--source", str(tmp_path / "nope"), "--dest", str(out)]
+    )
+    assert isinstance(result.exception, DataError)
+    assert f"Source directory {tmp_path / 'nope'} does not exist" in str(result.exception)
+    assert not out.exists()
 
 
 def test_build_refuses_foreign_files(tmp_path: Path) -> None:

@@ -204,7 +204,7 @@ class Scored:
 
     chosen: tuple[int, ...]
     primary: float  #: the objective value in its natural sign
-    key: tuple[float, float]  #: sort key: lower is better
+    key: tuple[float, ...]  #: sort key: lower is better
 
 
 def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
@@ -220,7 +220,7 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
     for S in feasible_sets(problem, spec, sizes):
         open_sites = list(S) + existing
         d = nearest(D, open_sites)
-        if obj == "coverage" or obj == "min_facilities":
+        if obj in ("coverage", "min_facilities"):
             assert spec.radius is not None
             cov = d <= spec.radius
             value = float(w[cov].sum())
@@ -231,15 +231,16 @@ def score_all(problem: Problem, spec: ModelSpec) -> list[Scored]:
                 total = float(w.sum())
                 if value < spec.target_share * total - 1e-9 * max(1.0, total):
                     continue
-                out.append(Scored(S, float(len(S)), (len(S), -value)))
+                out.append(Scored(S, float(len(S)), (len(S), -value, sec)))
         elif obj == "median":
             penalty = problem.pairs.cutoff
             dd = np.where(np.isfinite(d), d, penalty)
             value = float((w[reachable] * dd[reachable]).sum())
             out.append(Scored(S, value, (value, 0.0)))
         elif obj == "center":
-            value = float(d[reachable].max()) if reachable.any() else 0.0
-            sec = float((w[reachable] * d[reachable]).sum()) if tb else 0.0
+            use = reachable & (w > 0)
+            value = float(d[use].max()) if use.any() else 0.0
+            sec = float((w[use] * d[use]).sum()) if tb and math.isfinite(value) else 0.0
             out.append(Scored(S, value, (value, sec)))
         elif obj == "attendance":
             assert spec.decay is not None

@@ -1,23 +1,37 @@
-"""Build the Connecticut data bundle from the raw source directory.
+"""Build the Connecticut data bundle from raw source directories.
 
-``build_bundle(source, dest)`` reads the raw files (laid out like ``/work/shared/data``: see its
-``SOURCES.md``) and writes ``dest/connecticut.gpkg`` (every geometry layer in EPSG:6433),
-``dest/bundle.json`` (the manifest) and ``dest/README.md`` (generated from the manifest).
-The build is deterministic: rows are sorted by stable ids, the manifest has no timestamps and
-the GeoPackage's own timestamps are pinned, so the same sources give the same files.
+``build_bundle(sources, dest)`` reads the raw files (laid out like ``/work/shared/data``: see its
+``SOURCES.md``; ``siteopt data fetch`` fills the same layout) and writes
+``dest/connecticut.gpkg`` (every geometry layer in EPSG:6433), ``dest/bundle.json`` (the
+manifest) and ``dest/README.md`` (generated from the manifest). The build is deterministic: rows
+are sorted by stable ids, the manifest has no timestamps and the GeoPackage's own timestamps are
+pinned, so the same sources give the same files.
 
-Run it as ``python -m siteopt.bundle.build --source DIR --dest DIR [--overwrite]``.
+Layered sources
+    Several source directories may be given; a later one overrides an earlier one file by file
+    (a GTFS feed folder by feed id, see :func:`siteopt.bundle.layers.feed_id`). A layer whose
+    raw files are found is rebuilt; a layer with no raw file in any source is carried over
+    unchanged from a base bundle (by default the shipped one), with its provenance entry copied
+    into the new manifest and marked as carried over. So a user without the original raw
+    files can rebuild the layers ``siteopt data fetch`` refreshes (deaths, town population,
+    schools, GTFS feeds) and keep the rest (town boundaries, sewer, public lands, services,
+    stations) from the shipped bundle. Transit layers are combined per feed: fetched feeds are
+    rebuilt, the others carried over.
+
+Run it as ``python -m siteopt.bundle.build --source DIR [--source DIR ...] --dest DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +55,11 @@ from siteopt.bundle.layers import (
     MANIFEST_FILE,
     README_FILE,
     SCHEMAS,
+    bundle_version,
+    default_bundle_dir,
+    feed_id,
+    read_layer,
+    read_manifest,
 )
 from siteopt.bundle.manifest import render_readme, write_json
 from siteopt.bundle.ocme import assign_death_ids, read_ocme_csv
@@ -62,13 +81,28 @@ PINNED_GPKG_DATE = "2000-01-01T00:00:00.000Z"
 TRANSIT_MAX_OUTSIDE_M = 50_000.0
 #: manifest format version
 FORMAT_VERSION = 1
+#: ``--base-bundle`` values: the shipped bundle, or no base (every raw file required)
+BUILTIN = "builtin"
+NO_BASE = "none"
 
 # raw files, relative to the source directory, with their upstream origin (see SOURCES.md)
 TOWNS_GEOJSON = "boundaries/ct_towns.geojson"
 TRACT_CROSSWALK = "boundaries/ct_tract_2020_to_town_planning_region_crosswalk.csv"
 ACS_PROFILE = "population/ct_acs5_2023_town_region_basic_profile.csv"
-OCME_CSV = "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv"
-SCHOOLS_CSV = "sensitive/ct_schools_points_2023.csv"
+#: any ACS vintage: population/ct_acs5_<year>_town_region_basic_profile.csv (newest year wins)
+ACS_PATTERN = re.compile(r"^ct_acs5_(\d{4})_town_region_basic_profile\.csv$")
+#: the OCME export as ``siteopt data fetch`` names it (newest release), then the dated copy
+OCME_CSVS: tuple[str, ...] = (
+    "overdose/ocme_accidental_drug_deaths.csv",
+    "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv",
+)
+OCME_CSV = OCME_CSVS[1]
+#: school points as ``siteopt data fetch`` converts them, then the 2023 snapshot
+SCHOOLS_CSVS: tuple[str, ...] = (
+    "sensitive/ct_schools_points.csv",
+    "sensitive/ct_schools_points_2023.csv",
+)
+SCHOOLS_CSV = SCHOOLS_CSVS[1]
 HOSPITALS_CSV = "services/ct_hospitals_geocoded.csv"
 OTP_CSV = "services/ct_opioid_treatment_programs_samhsa_geocoded.csv"
 METHADONE_CSV = "services/ct_methadone_providers_2017_geocoded.csv"
@@ -76,9 +110,21 @@ SUD_CSV = "services/ct_substance_use_treatment_facilities_geocoded.csv"
 FQHC_CSV = "services/ct_fqhc_geocoded.csv"
 SSP_CSV = "services/ct_syringe_services_programs_partial.csv"
 SEWER_GEOJSON = "zoning/ct_sewer_service_areas.geojson"
+BRIDGEPORT_ZONING = "zoning/bridgeport_zoning_districts_2021_dissolved.geojson"
 PUBLIC_LANDS_GEOJSON = "zoning/ct_federal_state_public_lands.geojson"
 STATIONS_CSV = "transit/ct_rail_fastrak_ferry_stations.csv"
 TRANSIT_DIR = "transit"
+#: GTFS files whose checksums the transit_levels layer records (those siteopt.transit reads)
+GTFS_READ_FILES: tuple[str, ...] = (
+    "agency.txt",
+    "stops.txt",
+    "routes.txt",
+    "trips.txt",
+    "stop_times.txt",
+    "calendar.txt",
+    "calendar_dates.txt",
+    "frequencies.txt",
+)
 
 _OEPS = "GeoDaCenter/opioid-policy-scan@89c169da02aeccf5c6573e4bf2730bb505687959"
 _ZA = "zoningatlas/web-map@1ece837d636ea46b69ac6a73beb591698c985c64"
@@ -110,17 +156,37 @@ TRANSIT_ORIGINS: dict[str, str] = {
     "cttransit_hartford_gtfs_2015_partial": "matthew-shafran/CS410-CTFastrak:App/data/csv/"
     "stops.txt@05236bf3a4456e58347abb7c6bb45408c05fb96b",
 }
+#: the feed folders of the shipped raw data that come from transit.land via free-transit
+_FREE_TRANSIT_FOLDERS = frozenset(
+    {
+        "9town_estuary_transit_gtfs_2022",
+        "hart_danbury_gtfs_2022",
+        "middletown_area_transit_gtfs_2022",
+        "norwalk_transit_gtfs_2021",
+        "seat_southeast_area_transit_gtfs_2022",
+        "uconn_wrtd_windham_gtfs_2022",
+    }
+)
+#: feed id -> publisher (other feeds are named by their agency.txt)
 _FEED_PUBLISHERS: dict[str, str] = {
     "cttransit_hartford_gtfs_2015_partial": "CTtransit / CTDOT (Hartford, New Britain-Bristol)",
-    "hart_danbury_gtfs_2022": "Housatonic Area Regional Transit (Danbury)",
-    "middletown_area_transit_gtfs_2022": "Middletown Area Transit",
-    "9town_estuary_transit_gtfs_2022": "9 Town Transit / Estuary Transit District",
-    "norwalk_transit_gtfs_2021": "Norwalk Transit District",
-    "seat_southeast_area_transit_gtfs_2022": "Southeast Area Transit District",
-    "uconn_wrtd_windham_gtfs_2022": "UConn Transportation and Windham Region Transit District",
+    "cttransit_gtfs": "CTtransit / CTDOT",
+    "ctrail_hartford_line_gtfs": "CTDOT (CTrail Hartford Line)",
+    "shore_line_east_gtfs": "CTDOT (CTrail Shore Line East)",
+    "metro_north_gtfs": "Metropolitan Transportation Authority (Metro-North)",
+    "hart_danbury_gtfs": "Housatonic Area Regional Transit (Danbury)",
+    "middletown_area_transit_gtfs": "Middletown Area Transit",
+    "9town_estuary_transit_gtfs": "9 Town Transit / Estuary Transit District",
+    "norwalk_transit_gtfs": "Norwalk Transit District",
+    "seat_southeast_area_transit_gtfs": "Southeast Area Transit District",
+    "uconn_wrtd_windham_gtfs": "UConn Transportation and Windham Region Transit District",
 }
+#: a partial feed that a complete feed of the same agency replaces when both are present
+SUPERSEDED_FEEDS: dict[str, str] = {"cttransit_hartford_gtfs_2015_partial": "cttransit_gtfs"}
+#: the big cities whose lack of bus service levels the transit_levels caveats name
+_BIG_CITIES: tuple[str, ...] = ("Hartford", "New Haven", "Bridgeport", "Stamford", "Waterbury")
 
-#: the fixed raw files the build needs (the transit feeds are found under transit/)
+#: the fixed raw files a build without a base bundle needs (the feeds are found under transit/)
 REQUIRED_FILES: tuple[str, ...] = tuple(ORIGINS)
 
 PLACE_KINDS: tuple[str, ...] = ("injury", "residence", "death")
@@ -145,6 +211,14 @@ class BuildReport:
         Size of ``connecticut.gpkg``.
     total_bytes
         Size of the three bundle files together.
+    carried
+        Layers carried over whole, unchanged, from the base bundle; empty when every layer
+        was built from raw files.
+    partly_carried
+        Layers built from raw files in part: towns with a new population, transit layers
+        with some feeds carried over.
+    version
+        The new bundle's version (:func:`siteopt.bundle.layers.bundle_version`).
     """
 
     dest: Path
@@ -153,6 +227,9 @@ class BuildReport:
     dropped: dict[str, dict[str, int]]
     gpkg_bytes: int
     total_bytes: int
+    carried: tuple[str, ...] = ()
+    partly_carried: tuple[str, ...] = ()
+    version: str = ""
 
 
 @dataclass
@@ -166,14 +243,233 @@ class _Layer:
     caveats: list[str]
     dropped: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: source entries copied from the base bundle (carried parts of the layer)
+    kept_sources: list[dict[str, Any]] = field(default_factory=list)
+    #: the manifest entry of a layer carried over whole from the base bundle
+    carried: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Feed:
+    id: str
+    folder: str
+    path: Path
+
+    @property
+    def rel(self) -> str:
+        return f"{TRANSIT_DIR}/{self.folder}"
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / "stop_times.txt").is_file()
+
+
+class _RawFiles:
+    """Raw files found in layered source directories; a later directory overrides an earlier one.
+
+    Parameters
+    ----------
+    roots
+        Source directories, lowest priority first.
+    """
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = tuple(roots)
+        self._where: dict[str, Path] = {}
+
+    def find(self, alternatives: Sequence[str]) -> str | None:
+        """The first of ``alternatives`` in the highest-priority directory holding any of them."""
+        for root in reversed(self.roots):
+            for rel in alternatives:
+                if (root / rel).is_file():
+                    self._where[rel] = root
+                    return rel
+        return None
+
+    def find_acs(self) -> str | None:
+        """The newest ACS profile (``population/ct_acs5_<year>_...csv``) of the top directory."""
+        for root in reversed(self.roots):
+            folder = root / "population"
+            if not folder.is_dir():
+                continue
+            found = sorted(
+                (int(m.group(1)), p.name)
+                for p in folder.iterdir()
+                if p.is_file() and (m := ACS_PATTERN.match(p.name))
+            )
+            if found:
+                rel = f"population/{found[-1][1]}"
+                self._where[rel] = root
+                return rel
+        return None
+
+    def path(self, rel: str) -> Path:
+        """Where a found file is (for a feed file, the feed's own directory)."""
+        if rel in self._where:
+            return self._where[rel] / rel
+        for root in reversed(self.roots):
+            if (root / rel).exists():
+                return root / rel
+        return self.roots[-1] / rel
+
+    def root(self, rel: str) -> Path | None:
+        """The source directory a file was found in."""
+        path = self.path(rel)
+        for root in self.roots:
+            if path.parent == root or root in path.parents:
+                return root
+        return None
+
+    def feeds(self) -> dict[str, _Feed]:
+        """GTFS feed folders (holding stops.txt) under ``transit/``, by feed id.
+
+        Raises
+        ------
+        DataError
+            When one directory holds two folders of the same feed id.
+        """
+        feeds: dict[str, _Feed] = {}
+        for root in self.roots:
+            base = root / TRANSIT_DIR
+            if not base.is_dir():
+                continue
+            here: dict[str, _Feed] = {}
+            for folder in sorted(p for p in base.iterdir() if (p / "stops.txt").is_file()):
+                fid = feed_id(folder.name)
+                if fid in here:
+                    raise DataError(
+                        f"Raw directory {base} holds two copies of feed {fid!r}: "
+                        f"{here[fid].folder} and {folder.name}.",
+                        hint="Keep one of them (or put the newer one in a later --source).",
+                    )
+                here[fid] = _Feed(id=fid, folder=folder.name, path=folder)
+            feeds.update(here)
+        for old, new in SUPERSEDED_FEEDS.items():
+            if old in feeds and new in feeds:
+                del feeds[old]
+        for feed in feeds.values():
+            for name in GTFS_READ_FILES:
+                if (feed.path / name).is_file():
+                    self._where[f"{feed.rel}/{name}"] = feed.path.parent.parent
+        return dict(sorted(feeds.items()))
+
+
+class _Base:
+    """The bundle whose layers are carried over when the sources lack their raw files."""
+
+    def __init__(self, directory: Path, label: str) -> None:
+        self.dir = directory
+        self.label = label
+        self.manifest = read_manifest(directory)
+        self.version = str(self.manifest.get("version") or bundle_version(self.manifest))
+        self._layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
+
+    @property
+    def mark(self) -> str:
+        """``the shipped bundle 2022-12-31.1a2b3c4d``."""
+        return f"{self.label} {self.version}"
+
+    def entry(self, name: str) -> dict[str, Any] | None:
+        for entry in self.manifest["layers"]:
+            if entry.get("name") == name:
+                return dict(entry)
+        return None
+
+    def has(self, name: str) -> bool:
+        return self.entry(name) is not None
+
+    def layer(self, name: str) -> gpd.GeoDataFrame | pd.DataFrame:
+        if self.entry(name) is None:
+            raise DataError(
+                f"Base bundle {self.dir} has no layer {name!r} to carry over.",
+                hint="Put the layer's raw files in a --source, or pass --raw-base with the "
+                "complete raw data directory.",
+            )
+        if name not in self._layers:
+            self._layers[name] = read_layer(name, self.dir)
+        return self._layers[name].copy()
 
 
 @dataclass
 class _Context:
-    source: Path
+    raw: _RawFiles
     towns: gpd.GeoDataFrame
     index: TownIndex
     hashes: dict[str, str] = field(default_factory=dict)
+    _states: dict[Path, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def path(self, rel: str) -> Path:
+        return self.raw.path(rel)
+
+    def fetched(self, rel: str) -> dict[str, Any] | None:
+        """The fetch state entry that wrote ``rel``, if the file is still as fetched."""
+        from siteopt.bundle.fetch import read_state
+
+        root = self.raw.root(rel)
+        if root is None:
+            return None
+        if root not in self._states:
+            try:
+                self._states[root] = read_state(root)
+            except (OSError, ValueError, SiteoptError):
+                self._states[root] = {}
+        sha = self.hashes.get(rel) or _sha256(self.path(rel))
+        for entry in self._states[root].values():
+            files = entry.get("files") if isinstance(entry, dict) else None
+            if isinstance(files, dict) and files.get(rel) == sha:
+                return entry
+        return None
+
+    def origin(self, rel: str) -> str:
+        """Where a raw file comes from: its fetch, or the pinned upstream of the shipped data.
+
+        A file at a path of the shipped raw data is credited to that upstream only when its
+        checksum is the one the shipped bundle recorded (or the shipped bundle did not record
+        the path); a different file at that path is the user's.
+        """
+        entry = self.fetched(rel)
+        if entry is not None:
+            when = str(entry.get("fetched_at") or "")[:10]
+            how = (
+                "downloaded from"
+                if entry.get("sha256") == self.hashes.get(rel)
+                else "derived by siteopt data fetch from the download of"
+            )
+            return f"{how} {entry.get('url')}" + (f" on {when}" if when else "")
+        folder = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
+        claimed = ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
+        if claimed is None and folder in _FREE_TRANSIT_FOLDERS:
+            claimed = f"{_FREE_TRANSIT}:data/<feed_id>/{rel.rsplit('/', 1)[-1]} ({folder})"
+        recorded = _shipped_source_shas().get(rel)
+        if claimed is not None and recorded in (None, self.hashes.get(rel)):
+            return claimed
+        return "supplied by the user (no recorded origin)"
+
+
+def _shipped_source_shas() -> dict[str, str]:
+    """Checksums of the raw files the shipped bundle records (empty without a shipped bundle)."""
+    try:
+        manifest = default_bundle_dir() / MANIFEST_FILE
+        stamp = manifest.stat().st_mtime_ns
+    except (SiteoptError, OSError):
+        return {}
+    return _recorded_shas(str(manifest), stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _recorded_shas(manifest: str, stamp: int) -> dict[str, str]:
+    try:
+        doc = read_manifest(Path(manifest).parent)
+    except SiteoptError:
+        return {}
+    shas: dict[str, str] = {}
+    for layer in doc["layers"]:
+        if "carried_over" in layer:
+            continue
+        for src in layer.get("sources", []):
+            if isinstance(src, dict) and "path" in src and "sha256" in src:
+                shas.setdefault(str(src["path"]), str(src["sha256"]))
+    return shas
 
 
 def _sha256(path: Path) -> str:
@@ -184,33 +480,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_source(source: Path) -> list[str]:
-    if not source.is_dir():
-        raise DataError(
-            f"Source directory {source} does not exist.",
-            hint="Pass --source the raw data directory (laid out like /work/shared/data).",
-        )
-    missing = [rel for rel in REQUIRED_FILES if not (source / rel).is_file()]
-    feeds = _transit_feeds(source)
-    if not feeds:
-        missing.append(f"{TRANSIT_DIR}/<feed>/stops.txt")
-    if missing:
-        raise DataError(
-            f"Source directory {source} lacks {len(missing)} raw file(s): {', '.join(missing)}.",
-            hint="Pass --source the raw data directory (laid out like /work/shared/data).",
-        )
-    return feeds
-
-
-def _transit_feeds(source: Path) -> list[str]:
-    root = source / TRANSIT_DIR
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / "stops.txt").is_file())
-
-
 def _read_csv(ctx: _Context, rel: str) -> pd.DataFrame:
-    path = ctx.source / rel
+    path = ctx.path(rel)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -220,7 +491,7 @@ def _read_csv(ctx: _Context, rel: str) -> pd.DataFrame:
 
 
 def _read_vector(ctx: _Context, rel: str) -> gpd.GeoDataFrame:
-    path = ctx.source / rel
+    path = ctx.path(rel)
     try:
         frame = pyogrio.read_dataframe(path)
     except pyogrio.errors.DataSourceError as exc:
@@ -285,10 +556,13 @@ def _to_multi(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 # --------------------------------------------------------------------------------------- towns
 
 
-def _load_towns(ctx_source: Path) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+def _load_towns(raw_files: _RawFiles) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
     hashes: dict[str, str] = {}
-    path = ctx_source / TOWNS_GEOJSON
-    raw = pyogrio.read_dataframe(path)
+    path = raw_files.path(TOWNS_GEOJSON)
+    try:
+        raw = pyogrio.read_dataframe(path)
+    except pyogrio.errors.DataSourceError as exc:
+        raise DataError(f"Cannot read raw file {path}: {exc}") from exc
     hashes[TOWNS_GEOJSON] = _sha256(path)
     _require(raw, ["name", "num"], path)
     raw = raw.rename(columns={"name": "town"})
@@ -300,9 +574,54 @@ def _load_towns(ctx_source: Path) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
     return raw[["town", "town_id", "geometry"]], hashes
 
 
-def _towns_layer(ctx: _Context) -> _Layer:
+@dataclass(frozen=True)
+class _Population:
+    values: pd.Series  # town -> population (Int64)
+    period: str  # "2019-2023"
+    publisher: str
+    transformation: str
+    caveat: str
+
+
+def _population(ctx: _Context, rel: str, towns: pd.Series) -> _Population:
+    """Town population from an ACS profile (DataHaven's, or fetch's Census API conversion)."""
+    path = ctx.path(rel)
+    acs = _read_csv(ctx, rel)
+    _require(acs, ["level", "name", "Total population"], path)
+    acs = acs[acs["level"] == "6_town"].set_index("name")
+    absent = sorted(set(towns) - set(acs.index))
+    if absent:
+        raise DataError(f"Raw file {path} has no row for town(s) {', '.join(absent[:5])}.")
+    pop = pd.to_numeric(towns.map(acs["Total population"]), errors="coerce")
+    if pop.isna().any():
+        bad = towns[pop.isna()].iloc[0]
+        raise DataError(f"Raw file {path}: 'Total population' of {bad} is not a number.")
+    m = ACS_PATTERN.match(rel.rsplit("/", 1)[-1])
+    year = int(m.group(1)) if m else 0
+    period = f"{year - 4}-{year}" if year else "(vintage unknown)"
+    if ctx.fetched(rel) is not None:
+        publisher = (
+            f"US Census Bureau ACS {period} 5-year, table B01003, via the Census Data API "
+            "(siteopt data fetch)"
+        )
+        how = "the Census Data API table converted by siteopt data fetch"
+    else:
+        publisher = f"US Census Bureau ACS {period} 5-year, tabulated by DataHaven"
+        how = "the ACS profile"
+    return _Population(
+        values=pop.astype("Int64"),
+        period=period,
+        publisher=publisher,
+        transformation=f"population = 'Total population' of the level 6_town row of {how} "
+        f"({rel}), joined on the town name (the names match exactly).",
+        caveat="population is an ACS 5-year estimate (with a margin of error, not included), "
+        "not the decennial census count.",
+    )
+
+
+def _towns_layer(ctx: _Context, acs_rel: str) -> _Layer:
     towns = ctx.towns.copy()
-    cw_path = ctx.source / TRACT_CROSSWALK
+    cw_path = ctx.path(TRACT_CROSSWALK)
     cw = _read_csv(ctx, TRACT_CROSSWALK)
     _require(cw, ["town_name", "county_name", "ce_name_2022"], cw_path)
     per_town = cw.groupby("town_name").agg(
@@ -317,27 +636,18 @@ def _towns_layer(ctx: _Context) -> _Layer:
             "planning region."
         )
     per_town = per_town.apply(lambda col: col.str[0])
-    acs_path = ctx.source / ACS_PROFILE
-    acs = _read_csv(ctx, ACS_PROFILE)
-    _require(acs, ["level", "name", "Total population"], acs_path)
-    acs = acs[acs["level"] == "6_town"].set_index("name")
-    for label, table, path in (("crosswalk", per_town, cw_path), ("ACS profile", acs, acs_path)):
-        absent = sorted(set(towns["town"]) - set(table.index))
-        if absent:
-            raise DataError(
-                f"Raw file {path} ({label}) has no row for town(s) {', '.join(absent[:5])}."
-            )
+    absent = sorted(set(towns["town"]) - set(per_town.index))
+    if absent:
+        raise DataError(
+            f"Raw file {cw_path} (crosswalk) has no row for town(s) {', '.join(absent[:5])}."
+        )
+    pop = _population(ctx, acs_rel, towns["town"])
     towns["county"] = towns["town"].map(per_town["county"])
     towns["planning_region"] = towns["town"].map(per_town["planning_region"])
-    pop = pd.to_numeric(towns["town"].map(acs["Total population"]), errors="coerce")
-    if pop.isna().any():
-        bad = towns.loc[pop.isna(), "town"].iloc[0]
-        raise DataError(f"Raw file {acs_path}: 'Total population' of {bad} is not a number.")
-    towns["population"] = pop.astype("Int64")
-    towns = towns.to_crs(BUNDLE_CRS)
+    towns["population"] = pop.values
     geoms, n_fixed, n_empty = _fix_polygons(towns.geometry)
     if n_empty:
-        raise DataError(f"Raw file {ctx.source / TOWNS_GEOJSON} has {n_empty} empty town(s).")
+        raise DataError(f"Raw file {ctx.path(TOWNS_GEOJSON)} has {n_empty} empty town(s).")
     towns = towns.set_geometry(_to_multi(geoms))
     towns["area_km2"] = (towns.geometry.area / 1e6).round(3)
     towns = towns.sort_values("town_id").reset_index(drop=True)
@@ -346,13 +656,12 @@ def _towns_layer(ctx: _Context) -> _Layer:
     alphabetical = names == sorted(names, key=lambda n: n.replace(" ", "").lower())
     return _Layer(
         name="towns",
-        frame=towns,
+        frame=towns[[*SCHEMAS["towns"], "geometry"]],
         publisher="Boundaries: CT DEEP / US Census Bureau, simplified by HandsOnDataViz (Jack "
         "Dougherty, Trinity College). County and planning region: CT Data Collaborative "
-        "2022 tract crosswalk. Population: US Census Bureau ACS 2019-2023 5-year, tabulated by "
-        "DataHaven.",
-        period="Boundaries undated (town lines are stable); population ACS 2019-2023",
-        sources=[TOWNS_GEOJSON, TRACT_CROSSWALK, ACS_PROFILE],
+        f"2022 tract crosswalk. Population: {pop.publisher}.",
+        period=f"Boundaries undated (town lines are stable); population ACS {pop.period}",
+        sources=[TOWNS_GEOJSON, TRACT_CROSSWALK, acs_rel],
         transformations=[
             "town = 'name' and town_id = 'num' from ct_towns.geojson"
             + (
@@ -363,8 +672,7 @@ def _towns_layer(ctx: _Context) -> _Layer:
             ),
             "county (the old 8 counties, county_name) and planning_region (2022 planning "
             "region, ce_name_2022) from the tract crosswalk; every town's tracts agree.",
-            "population = 'Total population' of the level 6_town row of the ACS profile, "
-            "joined on the town name (the names match exactly).",
+            pop.transformation,
             f"Reprojected from EPSG:4326 to {BUNDLE_CRS}; {n_fixed} invalid polygon(s) repaired "
             "with shapely make_valid (method 'structure'); polygons stored as MultiPolygon.",
             "area_km2 = polygon area in EPSG:6433, in km2, rounded to 0.001.",
@@ -373,8 +681,7 @@ def _towns_layer(ctx: _Context) -> _Layer:
         caveats=[
             "The source polygons are simplified and generalise the coastline, so area_km2 "
             "differs from official land area (it includes some water and loses some coast).",
-            "population is an ACS 5-year estimate (with a margin of error, not included), not "
-            "the 2020 decennial count.",
+            pop.caveat,
             "The county is the legacy county (the 8 counties were abolished as governments in "
             "1960 and replaced by planning regions as Census county equivalents in 2022).",
         ],
@@ -382,16 +689,63 @@ def _towns_layer(ctx: _Context) -> _Layer:
     )
 
 
+def _towns_population_layer(ctx: _Context, base: _Base, acs_rel: str) -> _Layer:
+    """The base bundle's towns with the population of a newer ACS file."""
+    entry = base.entry("towns") or {}
+    towns = gpd.GeoDataFrame(base.layer("towns"))
+    pop = _population(ctx, acs_rel, towns["town"])
+    towns["population"] = pop.values
+    old_period = str(entry.get("period", ""))
+    boundaries = old_period.split(";")[0].strip() or "Boundaries undated"
+    kept = [
+        s for s in entry.get("sources", []) if not str(s.get("path", "")).startswith("population/")
+    ]
+    keep_t = [t for t in entry.get("transformations", []) if not str(t).startswith("population =")]
+    keep_c = [c for c in entry.get("caveats", []) if not str(c).startswith("population is")]
+    publisher = str(entry.get("publisher", ""))
+    publisher = re.sub(r"\s*Population:.*$", "", publisher).strip()
+    return _Layer(
+        name="towns",
+        frame=towns,
+        publisher=f"{publisher} Population: {pop.publisher}.".strip(),
+        period=f"{boundaries}; population ACS {pop.period}",
+        sources=[acs_rel],
+        kept_sources=kept,
+        transformations=[
+            f"Town polygons, town, town_id, county, planning_region and area_km2 carried over "
+            f"unchanged from {base.mark} (no boundary or crosswalk file in the sources); their "
+            "transformations there were:",
+            *keep_t,
+            pop.transformation,
+        ],
+        caveats=[*keep_c, pop.caveat],
+        extra={
+            "population_total": int(towns["population"].sum()),
+            "carried_over": {
+                "columns": ["town", "town_id", "county", "planning_region", "area_km2", "geometry"],
+                "from": base.label,
+                "version": base.version,
+            },
+        },
+    )
+
+
 # -------------------------------------------------------------------------------------- deaths
 
 
-def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
-    path = ctx.source / OCME_CSV
+def _deaths_layer(ctx: _Context, rel: str) -> tuple[_Layer, dict[str, dict[str, int]]]:
+    path = ctx.path(rel)
     raw = read_ocme_csv(path)
-    ctx.hashes[OCME_CSV] = _sha256(path)
+    ctx.hashes[rel] = _sha256(path)
     n_raw = len(raw)
     no_date = raw["date"].isna()
     frame = raw.loc[~no_date].copy()
+    if frame.empty:
+        raise DataError(
+            f"OCME file {path} has no deaths with a date ({n_raw} row(s) read); a bundle "
+            "without deaths has no demand.",
+            hint="Pass the full data.ct.gov export of dataset rybz-nyjw.",
+        )
 
     resolution: dict[str, dict[str, int]] = {}
     for kind in PLACE_KINDS:
@@ -471,8 +825,14 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
         "is not Orange's county in Connecticut).",
         f"Date Type mixes the date of death and the date reported ({n_date_reported} rows are "
         "'Date reported').",
-        "2012-2022 is the newest complete raw release available here; the 2012-2023 and "
-        "2012-2024 releases exist on data.ct.gov (dataset rybz-nyjw).",
+        (
+            "2012-2022 is the newest complete raw release available here; the 2012-2023 and "
+            "2012-2024 releases exist on data.ct.gov (dataset rybz-nyjw): `siteopt data fetch` "
+            "downloads the newest."
+            if rel == OCME_CSV
+            else f"The release in {rel} runs to {frame['date'].max()}; data.ct.gov (dataset "
+            "rybz-nyjw) adds a year or so at a time and revises earlier years."
+        ),
         "Death records count deaths from accidental drug intoxication only; non-fatal "
         "overdoses are not included.",
     ]
@@ -483,7 +843,7 @@ def _deaths_layer(ctx: _Context) -> tuple[_Layer, dict[str, dict[str, int]]]:
         publisher="CT Office of the Chief Medical Examiner (OCME), via data.ct.gov "
         "(dataset rybz-nyjw)",
         period=f"{frame['date'].min()} to {frame['date'].max()}",
-        sources=[OCME_CSV],
+        sources=[rel],
         transformations=transformations,
         caveats=caveats,
         dropped=dropped,
@@ -595,9 +955,9 @@ def _zip5(series: pd.Series) -> pd.Series:
     return digits.str.zfill(5).where(digits.notna())
 
 
-def _schools_layer(ctx: _Context) -> _Layer:
-    path = ctx.source / SCHOOLS_CSV
-    raw = _read_csv(ctx, SCHOOLS_CSV)
+def _schools_layer(ctx: _Context, rel: str) -> _Layer:
+    path = ctx.path(rel)
+    raw = _read_csv(ctx, rel)
     cols = [
         "school_name",
         "district_name",
@@ -623,13 +983,25 @@ def _schools_layer(ctx: _Context) -> _Layer:
     placed = _place_points(ctx, frame)
     out = _finish_points("schools", placed, ["organization_code", "source_row"])
     town_t, town_c = _town_notes(placed, "town")
+    latest_open = out["student_open_date"].dropna().max()
+    fetched = ctx.fetched(rel)
+    year = re.search(r"_(\d{4})\.csv$", rel)
+    if fetched is not None and fetched.get("fetched_at"):
+        when = f"directory as fetched on {str(fetched['fetched_at'])[:10]}"
+    elif year:
+        when = f"about {int(year.group(1)) - 1}-{year.group(1)}"
+    else:
+        when = "undated snapshot"
+    xy = pd.DataFrame({"x": out.geometry.x.round(2), "y": out.geometry.y.round(2)})
+    n_shared = int(xy.duplicated().sum())
+    dropped_note = " (16 in this 2023 snapshot)" if rel == SCHOOLS_CSV else ""
     return _Layer(
         name="schools",
         frame=out,
         publisher="CT State Department of Education (Education Directory, data.ct.gov "
         "dataset 9k2y-kqxn)",
-        period="about 2022-2023 (latest Student Open Date 2021-07-01)",
-        sources=[SCHOOLS_CSV],
+        period=f"{when} (latest Student Open Date {latest_open})",
+        sources=[rel],
         transformations=[
             "Points from lat/lon (WGS84) reprojected to EPSG:6433; rows sorted by "
             "organization_code.",
@@ -642,9 +1014,10 @@ def _schools_layer(ctx: _Context) -> _Layer:
         caveats=[
             "Public schools only: no private or parochial schools and no child-care centres.",
             "Filter out state_agency rows if you only want regular schools.",
-            "The source file already dropped district offices and 16 schools without "
-            "coordinates; geocodes are Socrata address geocodes, not checked by hand; 33 rows "
-            "share coordinates with another row (co-located schools).",
+            "The points file keeps schools only (district and agency offices dropped) and "
+            f"leaves out schools without coordinates{dropped_note}; geocodes are Socrata "
+            f"address geocodes, not checked by hand; {n_shared} rows repeat the coordinates of "
+            "another row (co-located schools).",
             *town_c,
         ],
         dropped=placed.dropped,
@@ -785,7 +1158,7 @@ SERVICES: tuple[_ServiceSpec, ...] = (
 
 
 def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
-    path = ctx.source / spec.rel
+    path = ctx.path(spec.rel)
     raw = _read_csv(ctx, spec.rel)
     frame = _service_frame(spec, raw, path)
     placed = _place_points(ctx, frame, allow_town_precision=spec.name == "ssp")
@@ -833,7 +1206,7 @@ def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
 
 
 def _stations_layer(ctx: _Context) -> _Layer:
-    path = ctx.source / STATIONS_CSV
+    path = ctx.path(STATIONS_CSV)
     raw = _read_csv(ctx, STATIONS_CSV)
     _require(raw, ["name", "mode", "lat", "lon", "commented_out_in_source"], path)
     frame = raw[["name", "mode", "lat", "lon"]].copy()
@@ -864,26 +1237,104 @@ def _stations_layer(ctx: _Context) -> _Layer:
     )
 
 
-def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
+def _agency_names(path: Path) -> str:
+    try:
+        agency = pd.read_csv(path / "agency.txt", dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return ""
+    if "agency_name" not in agency.columns:
+        return ""
+    names = [n.strip() for n in agency["agency_name"].tolist() if n.strip()]
+    return "; ".join(dict.fromkeys(names))
+
+
+def _feed_publisher(feed: _Feed) -> str:
+    return _FEED_PUBLISHERS.get(feed.id) or _agency_names(feed.path) or feed.id
+
+
+def _calendar_span(path: Path) -> tuple[str, str] | None:
+    """First and last date of a feed's calendar (calendar.txt ranges, calendar_dates added)."""
+    dates: list[str] = []
+    for name, cols in (("calendar.txt", ("start_date", "end_date")), ("calendar_dates.txt", ())):
+        file = path / name
+        if not file.is_file():
+            continue
+        try:
+            table = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            continue
+        table.columns = [str(c).strip() for c in table.columns]
+        if cols and all(c in table.columns for c in cols):
+            for c in cols:
+                dates.extend(table[c].str.strip().tolist())
+        elif not cols and {"date", "exception_type"} <= set(table.columns):
+            dates.extend(table.loc[table["exception_type"].str.strip() == "1", "date"].tolist())
+    valid = sorted(d.strip() for d in dates if re.fullmatch(r"\d{8}", d.strip()))
+    if not valid:
+        return None
+    iso = [f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in (valid[0], valid[-1])]
+    return iso[0], iso[1]
+
+
+def _carried(base: _Base, name: str) -> _Layer:
+    """A layer carried over whole from the base bundle, its manifest entry copied."""
+    entry = base.entry(name)
+    assert entry is not None
+    frame = base.layer(name)
+    return _Layer(
+        name=name,
+        frame=frame,
+        publisher=str(entry.get("publisher", "")),
+        period=str(entry.get("period", "")),
+        sources=[],
+        transformations=list(entry.get("transformations", [])),
+        caveats=list(entry.get("caveats", [])),
+        dropped=dict(entry.get("dropped") or {}),
+        carried=entry,
+    )
+
+
+def _carried_feed_sources(entry: dict[str, Any] | None, ids: set[str]) -> list[dict[str, Any]]:
+    out = []
+    for src in (entry or {}).get("sources", []):
+        parts = str(src.get("path", "")).split("/")
+        if len(parts) >= 3 and parts[0] == TRANSIT_DIR and feed_id(parts[1]) in ids:
+            out.append(dict(src))
+    return out
+
+
+def _carry_ids(feeds: dict[str, _Feed], base_ids: Sequence[str]) -> list[str]:
+    """Base feeds that no raw feed replaces (same id, or a complete feed superseding it)."""
+    return sorted(
+        fid for fid in set(base_ids) if fid not in feeds and SUPERSEDED_FEEDS.get(fid) not in feeds
+    )
+
+
+def _transit_stops_layer(ctx: _Context, feeds: dict[str, _Feed], base: _Base | None) -> _Layer:
     frames = []
     sources = []
     complete: list[str] = []
     partial: list[str] = []
-    for feed in feeds:
-        rel = f"{TRANSIT_DIR}/{feed}/stops.txt"
+    spans: dict[str, list[str]] = {}
+    publishers: dict[str, str] = {}
+    for fid, feed in feeds.items():
+        rel = f"{feed.rel}/stops.txt"
         raw = _read_csv(ctx, rel)
-        _require(raw, ["stop_id", "stop_name", "stop_lat", "stop_lon"], ctx.source / rel)
+        _require(raw, ["stop_id", "stop_name", "stop_lat", "stop_lon"], ctx.path(rel))
         sources.append(rel)
-        is_complete = (ctx.source / TRANSIT_DIR / feed / "stop_times.txt").is_file()
-        (complete if is_complete else partial).append(feed)
+        (complete if feed.complete else partial).append(fid)
+        span = _calendar_span(feed.path)
+        if span is not None:
+            spans[fid] = list(span)
+        publishers[fid] = _feed_publisher(feed)
         frames.append(
             pd.DataFrame(
                 {
-                    "feed": feed,
+                    "feed": fid,
                     "stop_id": raw["stop_id"],
                     "stop_code": raw.get("stop_code", ""),
                     "stop_name": raw["stop_name"],
-                    "complete_feed": is_complete,
+                    "complete_feed": feed.complete,
                     "lat": raw["stop_lat"],
                     "lon": raw["stop_lon"],
                 }
@@ -906,49 +1357,283 @@ def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
     n_outside = int(out["town"].isna().sum())
     geoms = gpd.GeoSeries(gpd.points_from_xy(lon[keep], lat[keep]), index=out.index, crs=4326)
     out = gpd.GeoDataFrame(out, geometry=geoms.to_crs(BUNDLE_CRS))
-    out = out.sort_values(["feed", "stop_id"], kind="mergesort").reset_index(drop=True)
     for col in ("stop_code", "stop_name"):
         out[col] = _blank_to_na(out[col])
     out = gpd.GeoDataFrame(
         out[list(SCHEMAS["transit_stops"])], geometry=out.geometry, crs=BUNDLE_CRS
     )
+
+    carried: list[str] = []
+    kept_sources: list[dict[str, Any]] = []
+    carried_note: list[str] = []
+    if base is not None and base.has("transit_stops"):
+        old = gpd.GeoDataFrame(base.layer("transit_stops"))
+        old["feed"] = old["feed"].map(feed_id)
+        carried = _carry_ids(feeds, old["feed"].unique().tolist())
+        if carried:
+            old = old[old["feed"].isin(carried)]
+            out = gpd.GeoDataFrame(pd.concat([out, old], ignore_index=True), crs=BUNDLE_CRS)
+            entry = base.entry("transit_stops")
+            kept_sources = _carried_feed_sources(entry, set(carried))
+            old_spans = (entry or {}).get("feed_calendars", {})
+            old_pubs = (entry or {}).get("feed_publishers", {})
+            for fid in carried:
+                if fid in old_spans:
+                    spans[fid] = list(old_spans[fid])
+                publishers[fid] = str(old_pubs.get(fid, _FEED_PUBLISHERS.get(fid, fid)))
+                is_complete = bool(old.loc[old["feed"] == fid, "complete_feed"].all())
+                (complete if is_complete else partial).append(fid)
+            carried_note = [
+                f"Feeds carried over unchanged from {base.mark} (no folder of theirs in the "
+                "sources): " + ", ".join(carried) + "."
+            ]
+    out = out.sort_values(["feed", "stop_id"], kind="mergesort").reset_index(drop=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=BUNDLE_CRS)
     per_feed = out.groupby("feed").size().to_dict()
-    publishers = "; ".join(f"{f}: {_FEED_PUBLISHERS.get(f, f)}" for f in feeds)
+    complete.sort()
+    partial.sort()
+    superseded = [
+        f"{old_id} (replaced by the complete feed {new_id})"
+        for old_id, new_id in SUPERSEDED_FEEDS.items()
+        if new_id in per_feed
+    ]
+    period = "GTFS calendars from unknown dates"
+    if spans:
+        period = (
+            f"GTFS calendars {min(s[0] for s in spans.values())} to "
+            f"{max(s[1] for s in spans.values())}"
+        )
+        if partial:
+            part_years = sorted({spans[f][0][:4] for f in partial if f in spans})
+            period += f" (partial feeds: {', '.join(part_years)})" if part_years else ""
+    caveats = [
+        "The feeds are historical timetables (see each feed's calendar in the "
+        "transformations), not today's service.",
+    ]
+    if partial:
+        caveats.append(
+            f"INCOMPLETE feed(s) without stop_times.txt: {', '.join(partial)}: their stops say "
+            "where buses stopped, not how often; use them for stop density or distance to a "
+            "stop only."
+        )
+    caveats.append(
+        "Service levels (departures per stop) of the complete feeds are in the layer "
+        "transit_levels."
+    )
     return _Layer(
         name="transit_stops",
         frame=out,
         publisher="The transit agencies publishing each GTFS feed: "
-        + ", ".join(sorted({_FEED_PUBLISHERS.get(f, f) for f in feeds})),
-        period="2015 (CTtransit partial feed) and 2021-2022 (complete feeds)",
+        + ", ".join(sorted(set(publishers.values()))),
+        period=period,
         sources=sources,
+        kept_sources=kept_sources,
         transformations=[
-            "stops.txt of every feed folder under transit/ (feed = folder name); rows sorted "
-            "by feed and stop_id; stop_id kept as text. Feeds and publishers: "
-            + publishers
-            + f"; the complete feeds come via {_FREE_TRANSIT} (transit.land).",
+            "stops.txt of every feed folder under transit/; feed = the folder name without a "
+            "trailing _YYYY (hart_danbury_gtfs_2022 -> hart_danbury_gtfs), so dated copies and "
+            "fetched feeds line up; a later --source replaces a feed of the same id; rows "
+            "sorted by feed and stop_id; stop_id kept as text. Feeds and publishers: "
+            + "; ".join(f"{f}: {publishers[f]}" for f in sorted(publishers))
+            + ".",
+            *carried_note,
+            "Feed calendars: "
+            + (", ".join(f"{f} {s[0]} to {s[1]}" for f, s in sorted(spans.items())) or "none")
+            + ".",
             "complete_feed = the folder has stop_times.txt (complete: "
-            + ", ".join(complete)
+            + (", ".join(complete) or "none")
             + "; partial: "
             + (", ".join(partial) or "none")
-            + ").",
+            + ")"
+            + (f"; dropped: {', '.join(superseded)}" if superseded else "")
+            + ".",
             "Points from stop_lat/stop_lon (WGS84) reprojected to EPSG:6433.",
             f"town = the town containing the stop (within {int(NEAREST_TOWN_TOLERANCE_M)} m: "
-            f"the nearest); {n_outside} stops lie outside Connecticut (just over the state "
-            "line) and keep a null town.",
+            f"the nearest); stops over {int(TRANSIT_MAX_OUTSIDE_M)} m outside Connecticut are "
+            f"dropped; {n_outside} rebuilt stops lie just over the state line and keep a null "
+            "town.",
             "Stops per feed: " + ", ".join(f"{k} {v}" for k, v in sorted(per_feed.items())) + ".",
         ],
-        caveats=[
-            "The feeds are stale (2015 and 2021-2022): treat them as historical service.",
-            "The CTtransit 2015 feed is INCOMPLETE (no stop_times.txt): its stops say where "
-            "buses stopped, not how often; use them for stop density or distance to a stop "
-            "only.",
-            "No complete feed exists here for CTtransit (Hartford, New Haven, Stamford, "
-            "Waterbury), Greater Bridgeport Transit, CTfastrak or the rail lines; the big "
-            "cities other than Hartford have no stops in this layer.",
-            "Only stops are bundled; service levels come from the raw feeds' stop_times.",
-        ],
+        caveats=caveats,
         dropped=dropped,
-        extra={"stops_per_feed": {k: int(v) for k, v in sorted(per_feed.items())}},
+        extra={
+            "stops_per_feed": {k: int(v) for k, v in sorted(per_feed.items())},
+            "feed_calendars": dict(sorted(spans.items())),
+            "feed_publishers": dict(sorted(publishers.items())),
+            **(
+                {
+                    "carried_over_feeds": {
+                        "feeds": carried,
+                        "from": base.label,
+                        "version": base.version,
+                    }
+                }
+                if carried and base is not None
+                else {}
+            ),
+        },
+    )
+
+
+def _big_city_service(ctx: _Context, levels: gpd.GeoDataFrame) -> dict[str, list[str]]:
+    """Per big city, the feeds with a served stop in it (empty list: no service at all)."""
+    served = levels[levels["departures"].astype(float) > 0]
+    out: dict[str, list[str]] = {city: [] for city in _BIG_CITIES}
+    if served.empty:
+        return out
+    pts = served.geometry.to_crs(4326)
+    town, _ = ctx.index.locate(pts.x.to_numpy(), pts.y.to_numpy())
+    for city in _BIG_CITIES:
+        hit = np.asarray([t == city for t in town], dtype=bool)
+        out[city] = sorted(set(served.loc[hit, "feed"].astype(str)))
+    return out
+
+
+def _big_city_caveats(feed_ids: Sequence[str], service: dict[str, list[str]]) -> list[str]:
+    missing = []
+    if "cttransit_gtfs" not in feed_ids:
+        missing.append("CTtransit (Hartford, New Haven, Stamford, Waterbury, New Britain)")
+    if not any("bridgeport" in f or "gbt" in f for f in feed_ids):
+        missing.append("Greater Bridgeport Transit")
+    out = []
+    if missing:
+        out.append(
+            f"No complete GTFS feed of {' or '.join(missing)} is in the sources: their "
+            "stop_times could not be obtained for the shipped bundle. `siteopt data fetch "
+            "cttransit_gtfs` downloads CTtransit's current feed."
+        )
+    none = [c for c, feeds in service.items() if not feeds]
+    few = [f"{c} ({', '.join(feeds)})" for c, feeds in service.items() if feeds]
+    if none:
+        out.append(
+            f"No stop with service lies in {', '.join(none)}: there only the rail, CTfastrak "
+            "and ferry stations of the stations layer show transit"
+            + (
+                f"; the other big cities are served by these feeds only: {', '.join(few)}."
+                if few and missing
+                else "."
+            )
+        )
+    return out
+
+
+def _transit_levels_layer(
+    ctx: _Context, feeds: dict[str, _Feed], base: _Base | None
+) -> _Layer | None:
+    from siteopt.bundle.transit_levels import WINDOW, feed_levels
+
+    todo = [(fid, f.path) for fid, f in feeds.items() if f.complete]
+    publishers = {fid: _feed_publisher(f) for fid, f in feeds.items()}
+    frame, info = feed_levels(todo) if todo else (None, [])
+    sources: list[str] = []
+    for fid, _ in todo:
+        feed = feeds[fid]
+        for name in GTFS_READ_FILES:
+            rel = f"{feed.rel}/{name}"
+            if (feed.path / name).is_file():
+                ctx.hashes[rel] = _sha256(feed.path / name)
+                sources.append(rel)
+    feed_info: list[dict[str, Any]] = [
+        {**d, "publisher": publishers[d["feed"]], "folder": feeds[d["feed"]].rel} for d in info
+    ]
+    dropped: dict[str, int] = {}
+    parts: list[gpd.GeoDataFrame] = []
+    if frame is not None:
+        _town, dist = ctx.index.locate(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+        far = ~(dist <= TRANSIT_MAX_OUTSIDE_M)
+        if far.any():
+            dropped[f"more than {int(TRANSIT_MAX_OUTSIDE_M)} m outside Connecticut"] = int(
+                far.sum()
+            )
+        frame = frame.loc[~far]
+        parts.append(
+            gpd.GeoDataFrame(
+                frame[list(SCHEMAS["transit_levels"])].assign(
+                    departures=frame["departures"].astype("Int64")
+                ),
+                geometry=frame.geometry,
+                crs=BUNDLE_CRS,
+            )
+        )
+    carried: list[str] = []
+    kept_sources: list[dict[str, Any]] = []
+    base_entry = base.entry("transit_levels") if base is not None else None
+    if base is not None and base_entry is not None:
+        old = gpd.GeoDataFrame(base.layer("transit_levels"))
+        old["feed"] = old["feed"].map(feed_id)
+        old_info = {feed_id(str(d["feed"])): d for d in base_entry.get("feeds", [])}
+        carried = _carry_ids(feeds, list(old_info))
+        if carried:
+            parts.append(gpd.GeoDataFrame(old[old["feed"].isin(carried)], crs=BUNDLE_CRS))
+            kept_sources = _carried_feed_sources(base_entry, set(carried))
+            for fid in carried:
+                d = dict(old_info[fid])
+                d["feed"] = fid
+                d.setdefault("publisher", _FEED_PUBLISHERS.get(fid, fid))
+                d["carried_over"] = d.get("carried_over") or f"from {base.mark}"
+                feed_info.append(d)
+    if not feed_info:
+        return None
+    feed_info.sort(key=lambda d: str(d["feed"]))
+    levels = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=BUNDLE_CRS)
+    levels = levels.sort_values(["feed", "stop_id"], kind="mergesort").reset_index(drop=True)
+    levels = gpd.GeoDataFrame(levels, geometry="geometry", crs=BUNDLE_CRS)
+    levels["departures"] = levels["departures"].astype("Int64")
+    levels["stop_name"] = _blank_to_na(levels["stop_name"].fillna("").astype(str))
+    city_caveats = _big_city_caveats(
+        [str(d["feed"]) for d in feed_info], _big_city_service(ctx, levels)
+    )
+    days = sorted(str(d["service_date"]) for d in feed_info)
+    ends = sorted(str(d["calendar_end"]) for d in feed_info)
+    partial = sorted(fid for fid, f in feeds.items() if not f.complete)
+    window = f"{WINDOW[0]}-{WINDOW[1]}"
+    caveats = [
+        "Historical service: each feed is measured on a weekday of its own calendar "
+        f"(service days {days[0]} to {days[-1]}; the calendars end between {ends[0]} and "
+        f"{ends[-1]}; see `feeds`), not on today's timetable: stale feeds describe the service "
+        "of their years, which may have changed since.",
+    ]
+    caveats.extend(city_caveats)
+    caveats.append(
+        "Departures count boardings of every route at the stop, whatever the direction; "
+        "demand-responsive (GTFS-Flex) service is not counted."
+    )
+    n_carried = [d for d in feed_info if d.get("carried_over")]
+    return _Layer(
+        name="transit_levels",
+        frame=levels,
+        publisher="The transit agencies publishing each GTFS feed: "
+        + ", ".join(sorted({str(d["publisher"]) for d in feed_info})),
+        period=f"weekday service days {days[0]} to {days[-1]}, {window}",
+        sources=sources,
+        kept_sources=kept_sources,
+        transformations=[
+            "Complete feeds only (folders with stop_times.txt), read and validated by "
+            "siteopt.transit.read_feed; feed ids as in transit_stops"
+            + (f"; partial feeds left out: {', '.join(partial)}" if partial else "")
+            + ".",
+            "Service day of each feed: siteopt.transit.choose_service_day, the weekday pattern "
+            "of services shared by the most weekdays of the feed's calendar, on its first date "
+            "that is not a US federal holiday (per feed in `feeds`).",
+            f"departures = stop times a trip departs from (not its last stop, not pickup_type "
+            f"1) between {WINDOW[0]} and {WINDOW[1]} of that day, including trips of the "
+            "previous service day running past midnight; frequencies.txt trips expanded; "
+            "blank times interpolated (counted per feed in `feeds`). departures_per_hour = "
+            "departures / 12.",
+            "One row per stop point (location_type 0 or blank), stops without service kept "
+            "with 0; points reprojected to EPSG:6433; stops more than "
+            f"{int(TRANSIT_MAX_OUTSIDE_M)} m outside Connecticut dropped.",
+            *(
+                [
+                    f"Feeds carried over unchanged from {base.mark} (no folder of theirs in "
+                    "the sources): " + ", ".join(str(d["feed"]) for d in n_carried) + "."
+                ]
+                if n_carried and base is not None
+                else []
+            ),
+        ],
+        caveats=caveats,
+        dropped=dropped,
+        extra={"feeds": feed_info},
     )
 
 
@@ -956,7 +1641,7 @@ def _transit_layer(ctx: _Context, feeds: list[str]) -> _Layer:
 
 
 def _sewer_layer(ctx: _Context) -> _Layer:
-    path = ctx.source / SEWER_GEOJSON
+    path = ctx.path(SEWER_GEOJSON)
     raw = _read_vector(ctx, SEWER_GEOJSON)
     _require(raw, ["OBJECTID", "AV_LEGEND"], path)
     frame = raw.to_crs(BUNDLE_CRS)
@@ -994,8 +1679,48 @@ def _sewer_layer(ctx: _Context) -> _Layer:
     )
 
 
+def _bridgeport_zoning_layer(ctx: _Context) -> _Layer:
+    path = ctx.path(BRIDGEPORT_ZONING)
+    raw = _read_vector(ctx, BRIDGEPORT_ZONING)
+    _require(raw, ["ZONE_2021", "n_parcels"], path)
+    frame = raw.to_crs(BUNDLE_CRS)
+    blank = frame["ZONE_2021"].isna() | (frame["ZONE_2021"].astype("str").str.strip() == "")
+    n_blank = int(blank.sum())
+    frame = frame.loc[~blank].copy()
+    geoms, n_fixed, n_empty = _fix_polygons(frame.geometry)
+    frame = frame.set_geometry(geoms)
+    frame = frame.loc[~(geoms.isna() | geoms.is_empty)].copy()
+    frame = frame.set_geometry(_to_multi(frame.geometry))
+    frame["zone"] = frame["ZONE_2021"].astype("str").str.strip()
+    frame["n_parcels"] = pd.to_numeric(frame["n_parcels"], errors="coerce").astype("Int64")
+    frame["area_km2"] = (frame.geometry.area / 1e6).round(4)
+    frame = frame.sort_values("zone", kind="mergesort").reset_index(drop=True)
+    schema = list(SCHEMAS["bridgeport_zoning"])
+    out = gpd.GeoDataFrame(frame[schema], geometry=frame.geometry, crs=BUNDLE_CRS)
+    return _Layer(
+        name="bridgeport_zoning",
+        frame=out,
+        publisher="City of Bridgeport GIS (zoning by parcel, ZONE_2021_Parcels)",
+        period="2021 parcels, for the zoning code effective 2022-01-01",
+        sources=[BRIDGEPORT_ZONING],
+        transformations=[
+            "The parcel layer dissolved by ZONE_2021 (done upstream, see SOURCES.md); zone = "
+            f"ZONE_2021; {n_blank} district(s) with a blank code dropped.",
+            f"Reprojected to EPSG:6433; {n_fixed} invalid polygon(s) repaired; {n_empty} empty "
+            "geometr(y/ies) dropped; area_km2 computed in EPSG:6433.",
+        ],
+        caveats=[
+            "Parcel-based: streets and rights of way are in no district (siteopt snaps a point "
+            "in a street to the nearest district within 30 m).",
+            "The use table saying where a clinic is permitted (siteopt/bundle/bridgeport_uses.csv)"
+            " is siteopt's reading of the code, unverified row by row.",
+        ],
+        dropped={"blank code": n_blank} if n_blank else {},
+    )
+
+
 def _public_lands_layer(ctx: _Context) -> _Layer:
-    path = ctx.source / PUBLIC_LANDS_GEOJSON
+    path = ctx.path(PUBLIC_LANDS_GEOJSON)
     raw = _read_vector(ctx, PUBLIC_LANDS_GEOJSON)
     if len(raw) == 0:
         raise DataError(f"Raw file {path} has no features.")
@@ -1088,34 +1813,59 @@ def _column_types(layer: _Layer) -> dict[str, str]:
     return cols
 
 
+def _sources_of(layer: _Layer, ctx: _Context) -> list[dict[str, Any]]:
+    new = [
+        {"path": rel, "sha256": ctx.hashes[rel], "origin": ctx.origin(rel)} for rel in layer.sources
+    ]
+    if not layer.kept_sources:
+        return new
+    return sorted([*new, *layer.kept_sources], key=lambda src: str(src["path"]))
+
+
+def _entry(layer: _Layer, ctx: _Context, base: _Base | None) -> dict[str, Any]:
+    if layer.carried is not None:
+        assert base is not None
+        copied = dict(layer.carried)
+        copied["rows"] = len(layer.frame)
+        copied["columns"] = _column_types(layer)
+        if "carried_over" not in copied or copied["carried_over"].get("columns"):
+            copied["transformations"] = [
+                f"Carried over unchanged from {base.mark}: the sources hold no raw file for "
+                "this layer. Its transformations there:",
+                *copied.get("transformations", []),
+            ]
+            copied["carried_over"] = {"from": base.label, "version": base.version}
+        return copied
+    entry: dict[str, Any] = {
+        "name": layer.name,
+        "title": LAYERS[layer.name],
+        "publisher": layer.publisher,
+        "sources": _sources_of(layer, ctx),
+        "period": layer.period,
+        "rows": len(layer.frame),
+        "geometry": GEOMETRY[layer.name],
+        "crs": BUNDLE_CRS if GEOMETRY[layer.name] is not None else None,
+        "columns": _column_types(layer),
+        "transformations": layer.transformations,
+        "caveats": layer.caveats,
+        "dropped": layer.dropped,
+    }
+    entry.update(layer.extra)
+    return entry
+
+
 def _manifest(
-    layers: list[_Layer], ctx: _Context, resolution: dict[str, dict[str, int]]
+    layers: list[_Layer],
+    ctx: _Context,
+    resolution: dict[str, dict[str, int]],
+    base: _Base | None,
 ) -> dict[str, Any]:
-    entries = []
-    for layer in layers:
-        entry: dict[str, Any] = {
-            "name": layer.name,
-            "title": LAYERS[layer.name],
-            "publisher": layer.publisher,
-            "sources": [
-                {"path": rel, "sha256": ctx.hashes[rel], "origin": _origin(rel)}
-                for rel in layer.sources
-            ],
-            "period": layer.period,
-            "rows": len(layer.frame),
-            "geometry": GEOMETRY[layer.name],
-            "crs": BUNDLE_CRS if GEOMETRY[layer.name] is not None else None,
-            "columns": _column_types(layer),
-            "transformations": layer.transformations,
-            "caveats": layer.caveats,
-            "dropped": layer.dropped,
-        }
-        entry.update(layer.extra)
-        entries.append(entry)
+    entries = [_entry(layer, ctx, base) for layer in layers]
     villages = villages_path()
-    return {
+    manifest: dict[str, Any] = {
         "bundle": "connecticut",
         "format_version": FORMAT_VERSION,
+        "version": "",
         "file": BUNDLE_FILE,
         "crs": BUNDLE_CRS,
         "layers": entries,
@@ -1133,18 +1883,22 @@ def _manifest(
             f"{MAX_BUNDLE_BYTES // (1024 * 1024)} MB without further simplification.",
             "gpkg_timestamps": f"GeoPackage last_change pinned to {PINNED_GPKG_DATE} so the "
             "file is reproducible.",
-            "dropped": {layer.name: layer.dropped for layer in layers if layer.dropped},
+            "dropped": {e["name"]: e["dropped"] for e in entries if e.get("dropped")},
         },
     }
-
-
-def _origin(rel: str) -> str:
-    if rel in ORIGINS:
-        return ORIGINS[rel]
-    feed = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
-    if feed in TRANSIT_ORIGINS:
-        return TRANSIT_ORIGINS[feed]
-    return f"{_FREE_TRANSIT}:data/<feed_id>/stops.txt ({feed})"
+    carried = [e["name"] for e in entries if "carried_over" in e]
+    carried += [e["name"] for e in entries if "carried_over_feeds" in e]
+    carried += [
+        e["name"] for e in entries if any(d.get("carried_over") for d in e.get("feeds", []))
+    ]
+    if base is not None and carried:
+        manifest["build"]["base_bundle"] = {
+            "bundle": base.label,
+            "version": base.version,
+            "layers_carried_over": sorted(set(carried)),
+        }
+    manifest["version"] = bundle_version(manifest)
+    return manifest
 
 
 @contextmanager
@@ -1182,38 +1936,147 @@ def _print_report(console: Console, report: BuildReport) -> None:
         table.add_column(m.replace("_", " "), justify="right")
     table.add_column("total", justify="right")
     for kind, counts in report.resolution.items():
-        table.add_row(kind, *(f"{counts[m]:,}" for m in METHODS), f"{sum(counts.values()):,}")
+        table.add_row(
+            kind, *(f"{counts.get(m, 0):,}" for m in METHODS), f"{sum(counts.values()):,}"
+        )
     console.print(table)
     rows = Table(title="Layers", title_justify="left")
     rows.add_column("layer")
     rows.add_column("rows", justify="right")
+    rows.add_column("built from")
     rows.add_column("dropped")
     for name, n in report.rows.items():
         drops = "; ".join(f"{k}: {v}" for k, v in report.dropped.get(name, {}).items())
-        rows.add_row(name, f"{n:,}", drops)
+        how = "raw files"
+        if name in report.carried:
+            how = "carried over"
+        elif name in report.partly_carried:
+            how = "raw files + carried over"
+        rows.add_row(name, f"{n:,}", how, drops)
     console.print(rows)
     console.print(
-        f"Wrote {report.dest} ({report.total_bytes / 1e6:.1f} MB; "
+        f"Wrote {report.dest} (version {report.version}; {report.total_bytes / 1e6:.1f} MB; "
         f"{BUNDLE_FILE} {report.gpkg_bytes / 1e6:.1f} MB)."
     )
 
 
+def _open_base(base_bundle: Path | str | None) -> _Base | None:
+    if base_bundle is None or str(base_bundle) == NO_BASE:
+        return None
+    if str(base_bundle) == BUILTIN:
+        return _Base(default_bundle_dir(), "the shipped bundle")
+    directory = Path(base_bundle)
+    if not directory.is_dir():
+        raise DataError(
+            f"Base bundle {directory} does not exist.",
+            hint="Pass --base-bundle a folder made by 'siteopt data build', or 'builtin'.",
+        )
+    return _Base(directory, "the base bundle")
+
+
+def _check_dest(dest: Path, overwrite: bool) -> None:
+    if not dest.exists():
+        return
+    if not overwrite:
+        raise OutputExistsError(
+            f"Bundle directory {dest} already exists.",
+            hint="Pass --overwrite to replace it, or choose another --dest.",
+        )
+    if not dest.is_dir():
+        raise OutputExistsError(f"{dest} exists and is not a directory; choose another --dest.")
+    foreign = sorted(p.name for p in dest.iterdir() if p.name not in BUNDLE_FILES)
+    if foreign:
+        raise OutputExistsError(
+            f"Bundle directory {dest} holds files that are not bundle files "
+            f"({', '.join(foreign[:5])}); refusing to replace it.",
+            hint="Choose an empty or bundle-only --dest.",
+        )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Which raw inputs the layered sources hold (rel paths, None when absent)."""
+
+    towns: str | None
+    crosswalk: str | None
+    acs: str | None
+    single: dict[str, str | None]  # layer -> its one raw file
+    feeds: dict[str, _Feed]
+
+    def missing(self) -> list[str]:
+        wanted = {
+            "towns": TOWNS_GEOJSON,
+            "crosswalk": TRACT_CROSSWALK,
+            "acs": ACS_PROFILE,
+        }
+        out = [rel for key, rel in wanted.items() if getattr(self, key) is None]
+        names = {
+            "deaths": f"{OCME_CSVS[0]} (or {OCME_CSVS[1]})",
+            "schools": f"{SCHOOLS_CSVS[0]} (or {SCHOOLS_CSVS[1]})",
+            **{spec.name: spec.rel for spec in SERVICES},
+            "sewer": SEWER_GEOJSON,
+            "public_lands": PUBLIC_LANDS_GEOJSON,
+            "stations": STATIONS_CSV,
+            "bridgeport_zoning": BRIDGEPORT_ZONING,
+        }
+        out += [names[layer] for layer, rel in self.single.items() if rel is None]
+        if not self.feeds:
+            out.append(f"{TRANSIT_DIR}/<feed>/stops.txt")
+        return out
+
+    def anything(self) -> bool:
+        return bool(
+            self.towns or self.crosswalk or self.acs or self.feeds or any(self.single.values())
+        )
+
+
+def _find(raw: _RawFiles) -> _Found:
+    single: dict[str, str | None] = {
+        "deaths": raw.find(OCME_CSVS),
+        "schools": raw.find(SCHOOLS_CSVS),
+    }
+    for spec in SERVICES:
+        single[spec.name] = raw.find([spec.rel])
+    single["sewer"] = raw.find([SEWER_GEOJSON])
+    single["public_lands"] = raw.find([PUBLIC_LANDS_GEOJSON])
+    single["stations"] = raw.find([STATIONS_CSV])
+    single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
+    return _Found(
+        towns=raw.find([TOWNS_GEOJSON]),
+        crosswalk=raw.find([TRACT_CROSSWALK]),
+        acs=raw.find_acs(),
+        single=single,
+        feeds=raw.feeds(),
+    )
+
+
 def build_bundle(
-    source: Path,
+    source: Path | Sequence[Path],
     dest: Path,
     *,
+    base_bundle: Path | str | None = BUILTIN,
+    raw_base: Path | None = None,
     console: Console | None = None,
     overwrite: bool = False,
 ) -> BuildReport:
-    """Build the Connecticut bundle from the raw source directory.
+    """Build the Connecticut bundle from raw source directories.
 
     Parameters
     ----------
     source
-        The raw data directory, laid out like ``/work/shared/data`` (see its SOURCES.md).
+        A raw data directory laid out like ``/work/shared/data`` (see its SOURCES.md), or
+        several: a later directory overrides an earlier one file by file (a GTFS feed folder
+        by feed id). ``siteopt data fetch`` fills this layout.
     dest
         The bundle directory to write (``connecticut.gpkg``, ``bundle.json``, ``README.md``).
         It is built in a temporary directory beside it and moved into place only on success.
+    base_bundle
+        Where layers without raw files come from: ``"builtin"`` (the shipped bundle, the
+        default), a bundle directory, or ``"none"``/None (every raw file is then required).
+        It is opened only when some layer lacks raw files.
+    raw_base
+        A complete raw directory under every ``source`` (lowest priority), e.g. the raw files
+        the shipped bundle was built from.
     console
         Where to print the resolution and layer tables (default: a new stdout console).
     overwrite
@@ -1222,55 +2085,129 @@ def build_bundle(
     Returns
     -------
     BuildReport
-        Rows per layer, OCME place resolution counts, dropped rows and sizes.
+        Rows per layer, OCME place resolution counts, dropped rows, sizes, the layers carried
+        over and the new bundle's version.
 
     Raises
     ------
     DataError
-        A raw file is missing or malformed.
+        A source directory is missing, holds no raw file the builder reads, a raw file is
+        malformed, or a layer lacks raw files and there is no base bundle to carry it from.
     OutputExistsError
         ``dest`` exists and ``overwrite`` is False, or it holds files that are not bundle files.
     OutputError
         The bundle could not be written, or it would exceed 20 MB.
     """
-    source = Path(source)
+    sources = [Path(source)] if isinstance(source, str | os.PathLike) else [*map(Path, source)]
+    if not sources:
+        raise DataError("No source directory given.", hint="Pass --source DIR.")
+    roots = ([Path(raw_base)] if raw_base is not None else []) + sources
     dest = Path(dest)
     console = console if console is not None else Console()
-    if dest.exists():
-        if not overwrite:
-            raise OutputExistsError(
-                f"Bundle directory {dest} already exists.",
-                hint="Pass --overwrite to replace it, or choose another --dest.",
+    _check_dest(dest, overwrite)
+    for root in roots:
+        if not root.is_dir():
+            raise DataError(
+                f"Source directory {root} does not exist.",
+                hint="Pass --source the raw data directory (laid out like /work/shared/data, "
+                "or filled by 'siteopt data fetch').",
             )
-        if not dest.is_dir():
-            raise OutputExistsError(f"{dest} exists and is not a directory; choose another --dest.")
-        foreign = sorted(p.name for p in dest.iterdir() if p.name not in BUNDLE_FILES)
-        if foreign:
-            raise OutputExistsError(
-                f"Bundle directory {dest} holds files that are not bundle files "
-                f"({', '.join(foreign[:5])}); refusing to replace it.",
-                hint="Choose an empty or bundle-only --dest.",
+    raw = _RawFiles(roots)
+    found = _find(raw)
+    where = ", ".join(str(r) for r in roots)
+    if (found.towns is None) != (found.crosswalk is None):
+        present, absent = (
+            (TOWNS_GEOJSON, TRACT_CROSSWALK) if found.towns else (TRACT_CROSSWALK, TOWNS_GEOJSON)
+        )
+        raise DataError(
+            f"The sources ({where}) hold {present} but not {absent}; the towns layer needs both.",
+            hint="Add the missing file, or remove the other to keep the base bundle's towns.",
+        )
+    if found.towns is not None and found.acs is None:
+        raise DataError(
+            f"The sources ({where}) hold the town boundaries but no population file "
+            "(population/ct_acs5_<year>_town_region_basic_profile.csv).",
+            hint="Add it (siteopt data fetch acs_town_population writes one).",
+        )
+    missing = found.missing()
+    base: _Base | None = None
+    if missing:
+        if base_bundle is None or str(base_bundle) == NO_BASE:
+            raise DataError(
+                f"Source directory {where} lacks {len(missing)} raw file(s): {', '.join(missing)}.",
+                hint="Pass --source the raw data directory (laid out like /work/shared/data), "
+                "or --base-bundle builtin to carry the other layers over from the shipped "
+                "bundle.",
             )
-    feeds = _check_source(source)
+        if not found.anything():
+            raise DataError(
+                f"The sources ({where}) hold none of the raw files the builder reads "
+                f"(e.g. {OCME_CSVS[0]}, {SCHOOLS_CSVS[0]}, {TRANSIT_DIR}/<feed>/stops.txt).",
+                hint="Fill a directory with 'siteopt data fetch --dest DIR' and pass it as "
+                "--source DIR.",
+            )
+        base = _open_base(base_bundle)
 
-    towns, hashes = _load_towns(source)
-    villages = load_villages(towns=towns["town"].tolist())
-    ctx = _Context(source=source, towns=towns.to_crs(BUNDLE_CRS), index=TownIndex(towns, villages))
+    villages_towns: list[str]
+    if found.towns is not None:
+        towns_raw, hashes = _load_towns(raw)
+        towns_metric = towns_raw.to_crs(BUNDLE_CRS)
+    else:
+        assert base is not None
+        towns_metric = gpd.GeoDataFrame(base.layer("towns"))[["town", "town_id", "geometry"]]
+        hashes = {}
+    villages_towns = towns_metric["town"].tolist()
+    villages = load_villages(towns=villages_towns)
+    ctx = _Context(raw=raw, towns=towns_metric, index=TownIndex(towns_metric, villages))
     ctx.hashes.update(hashes)
 
-    layers: list[_Layer] = [_towns_layer(ctx)]
-    deaths, resolution = _deaths_layer(ctx)
-    layers.append(deaths)
-    layers.append(_schools_layer(ctx))
-    layers.extend(_service_layer(ctx, spec) for spec in SERVICES)
-    layers.append(_sewer_layer(ctx))
-    layers.append(_public_lands_layer(ctx))
-    layers.append(_stations_layer(ctx))
-    layers.append(_transit_layer(ctx, feeds))
+    layers: list[_Layer] = []
+    if found.towns is not None and found.acs is not None:
+        layers.append(_towns_layer(ctx, found.acs))
+    elif found.acs is not None:
+        assert base is not None
+        layers.append(_towns_population_layer(ctx, base, found.acs))
+    else:
+        assert base is not None
+        layers.append(_carried(base, "towns"))
+
+    def single(name: str, make: Any) -> None:
+        rel = found.single[name]
+        if rel is not None:
+            layers.append(make(rel))
+        else:
+            assert base is not None
+            layers.append(_carried(base, name))
+
+    resolution: dict[str, dict[str, int]] = {}
+    if found.single["deaths"] is not None:
+        deaths, resolution = _deaths_layer(ctx, found.single["deaths"])
+        layers.append(deaths)
+    else:
+        assert base is not None
+        layers.append(_carried(base, "deaths"))
+        resolution = dict(base.manifest.get("build", {}).get("resolution", {}))
+    single("schools", lambda rel: _schools_layer(ctx, rel))
+    for spec in SERVICES:
+        single(spec.name, lambda rel, spec=spec: _service_layer(ctx, spec))
+    single("sewer", lambda rel: _sewer_layer(ctx))
+    single("public_lands", lambda rel: _public_lands_layer(ctx))
+    single("stations", lambda rel: _stations_layer(ctx))
+    single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
+    if found.feeds:
+        layers.append(_transit_stops_layer(ctx, found.feeds, base))
+        levels = _transit_levels_layer(ctx, found.feeds, base)
+        if levels is not None:
+            layers.append(levels)
+    else:
+        assert base is not None
+        layers.append(_carried(base, "transit_stops"))
+        if base.has("transit_levels"):
+            layers.append(_carried(base, "transit_levels"))
     order = list(LAYERS)
     layers.sort(key=lambda layer: order.index(layer.name))
 
-    manifest = _manifest(layers, ctx, resolution)
+    manifest = _manifest(layers, ctx, resolution, base)
     with _staging(dest) as tmp:
         gpkg = tmp / BUNDLE_FILE
         _write_gpkg(gpkg, layers)
@@ -1285,13 +2222,27 @@ def build_bundle(
             )
         _install(tmp, dest)
 
+    carried = tuple(layer.name for layer in layers if layer.carried is not None)
+    partly = tuple(
+        e["name"]
+        for e in manifest["layers"]
+        if e["name"] not in carried
+        and (
+            "carried_over" in e
+            or "carried_over_feeds" in e
+            or any(f.get("carried_over") for f in e.get("feeds", []))
+        )
+    )
     report = BuildReport(
         dest=dest,
         rows={layer.name: len(layer.frame) for layer in layers},
         resolution=resolution,
-        dropped={layer.name: layer.dropped for layer in layers if layer.dropped},
+        dropped={e["name"]: e["dropped"] for e in manifest["layers"] if e.get("dropped")},
         gpkg_bytes=sizes[BUNDLE_FILE],
         total_bytes=total,
+        carried=carried,
+        partly_carried=partly,
+        version=str(manifest["version"]),
     )
     _print_report(console, report)
     return report
@@ -1301,14 +2252,35 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: ``python -m siteopt.bundle.build --source DIR --dest DIR``."""
     parser = argparse.ArgumentParser(
         prog="python -m siteopt.bundle.build",
-        description="Build the Connecticut data bundle from the raw source directory.",
+        description="Build the Connecticut data bundle from raw source directories.",
     )
-    parser.add_argument("--source", type=Path, required=True, help="raw data directory")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        action="append",
+        required=True,
+        help="raw data directory (repeatable: later ones override earlier ones file by file)",
+    )
     parser.add_argument("--dest", type=Path, required=True, help="bundle directory to write")
+    parser.add_argument(
+        "--base-bundle",
+        default=BUILTIN,
+        help="bundle to carry layers without raw files over from: builtin (default), a "
+        "bundle directory, or none",
+    )
+    parser.add_argument(
+        "--raw-base", type=Path, default=None, help="complete raw directory under the sources"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     args = parser.parse_args(argv)
     try:
-        build_bundle(args.source, args.dest, overwrite=args.overwrite)
+        build_bundle(
+            args.source,
+            args.dest,
+            base_bundle=args.base_bundle,
+            raw_base=args.raw_base,
+            overwrite=args.overwrite,
+        )
     except SiteoptError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code

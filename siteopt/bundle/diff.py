@@ -8,7 +8,13 @@ diff reads two of them and summarises:
   town: old, new and change;
 * transit stops (layer ``transit_stops``: ``feed``, ``stop_id``, point geometry) per feed:
   old and new counts, stop ids added and removed, and stops kept whose position moved by more
-  than a threshold (measured in EPSG:6433, metres).
+  than a threshold (measured in EPSG:6433, metres);
+* transit service (layer ``transit_levels``: ``feed``, ``departures``) per feed: departures on
+  the measured weekday, and that day (from the manifest ``bundle.json`` beside the GeoPackage).
+
+Feed ids are compared without a trailing ``_YYYY`` (:func:`siteopt.bundle.layers.feed_id`), so
+a bundle with the dated feed ``hart_danbury_gtfs_2022`` lines up with one built from a fetched
+``hart_danbury_gtfs``.
 
 The result prints as rich tables or as JSON; both are deterministic (sorted keys and rows).
 """
@@ -27,12 +33,14 @@ from rich.console import Console
 from rich.table import Table
 
 from siteopt._errors import DataError
+from siteopt.bundle.layers import feed_id
 
 __all__ = [
     "BUNDLE_GPKG",
     "METRIC_CRS",
     "BundleDiff",
     "CountChange",
+    "FeedService",
     "FeedStops",
     "LayerRows",
     "diff_bundles",
@@ -130,6 +138,44 @@ class FeedStops:
 
 
 @dataclass(frozen=True)
+class FeedService:
+    """Service of one GTFS feed (layer ``transit_levels``) in the old and the new bundle.
+
+    Parameters
+    ----------
+    feed
+        The feed id.
+    old_departures, new_departures
+        Departures of all its stops on the measured weekday; ``None`` when the bundle lacks
+        the feed.
+    old_day, new_day
+        The measured weekday (``YYYY-MM-DD``), when the bundle's manifest records it.
+    """
+
+    feed: str
+    old_departures: int | None
+    new_departures: int | None
+    old_day: str | None
+    new_day: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        change = (
+            None
+            if self.old_departures is None or self.new_departures is None
+            else self.new_departures - self.old_departures
+        )
+        return {
+            "feed": self.feed,
+            "old_departures": self.old_departures,
+            "new_departures": self.new_departures,
+            "change": change,
+            "old_day": self.old_day,
+            "new_day": self.new_day,
+        }
+
+
+@dataclass(frozen=True)
 class BundleDiff:
     """Summary of what changed between two bundles.
 
@@ -150,6 +196,8 @@ class BundleDiff:
         Distance (metres, EPSG:6433) above which a kept stop counts as moved.
     notes
         Plain remarks, e.g. a layer present in only one bundle.
+    service_by_feed
+        Per feed of ``transit_levels``, sorted by feed id; empty when neither bundle has it.
     """
 
     old: str
@@ -162,6 +210,7 @@ class BundleDiff:
     stops_by_feed: tuple[FeedStops, ...]
     moved_threshold_m: float
     notes: tuple[str, ...] = ()
+    service_by_feed: tuple[FeedService, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -172,6 +221,10 @@ class BundleDiff:
             or any(c.change for c in self.deaths_by_town)
             or self.deaths_period_old != self.deaths_period_new
             or any(f.added or f.removed or f.moved for f in self.stops_by_feed)
+            or any(
+                (fs.old_departures, fs.old_day) != (fs.new_departures, fs.new_day)
+                for fs in self.service_by_feed
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +244,7 @@ class BundleDiff:
                 "moved_threshold_m": self.moved_threshold_m,
                 "by_feed": [f.to_dict() for f in self.stops_by_feed],
             },
+            "transit_levels": {"by_feed": [f.to_dict() for f in self.service_by_feed]},
             "notes": list(self.notes),
         }
 
@@ -267,6 +321,23 @@ class BundleDiff:
                     "n/a" if f.moved is None else _n(len(f.moved)),
                 )
             console.print(stops)
+        if self.service_by_feed:
+            service = Table(title="Transit departures per feed on its measured weekday")
+            for col in ("feed", "old day", "new day", "old", "new", "change"):
+                service.add_column(
+                    col, justify="left" if "day" in col or col == "feed" else "right"
+                )
+            for fs in self.service_by_feed:
+                d = fs.to_dict()
+                service.add_row(
+                    fs.feed,
+                    fs.old_day or "",
+                    fs.new_day or "",
+                    _n(fs.old_departures),
+                    _n(fs.new_departures),
+                    _signed(d["change"]),
+                )
+            console.print(service)
         for note in self.notes:
             console.print(f"note: {note}", highlight=False)
         if not self.changed:
@@ -369,7 +440,7 @@ def _read_stops(gpkg: Path, which: str) -> gpd.GeoDataFrame:
         if col not in fields:
             raise DataError(f"{which} bundle {gpkg}: layer 'transit_stops' has no '{col}' column.")
     gdf = pyogrio.read_dataframe(gpkg, layer="transit_stops", columns=["feed", "stop_id"])
-    gdf["feed"] = gdf["feed"].astype(str)
+    gdf["feed"] = gdf["feed"].astype(str).map(feed_id)
     gdf["stop_id"] = gdf["stop_id"].astype(str)
     return gdf.drop_duplicates(subset=["feed", "stop_id"], keep="first")
 
@@ -425,6 +496,50 @@ def _stop_changes(
     )
 
 
+def _read_service(gpkg: Path, which: str) -> dict[str, tuple[int, str | None]]:
+    """Per feed id: departures of ``transit_levels`` and the measured day from bundle.json."""
+    info = pyogrio.read_info(gpkg, layer="transit_levels")
+    fields = [str(f) for f in info["fields"]]
+    for col in ("feed", "departures"):
+        if col not in fields:
+            raise DataError(f"{which} bundle {gpkg}: layer 'transit_levels' has no '{col}' column.")
+    df = pyogrio.read_dataframe(
+        gpkg, layer="transit_levels", columns=["feed", "departures"], read_geometry=False
+    )
+    feeds = df["feed"].astype(str).map(feed_id)
+    deps = pd.to_numeric(df["departures"], errors="coerce").fillna(0).astype("int64")
+    totals = deps.groupby(feeds).sum()
+    days: dict[str, str] = {}
+    manifest = gpkg.parent / "bundle.json"
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    for layer in doc.get("layers", []) if isinstance(doc, dict) else []:
+        if isinstance(layer, dict) and layer.get("name") == "transit_levels":
+            for f in layer.get("feeds", []):
+                if isinstance(f, dict) and "feed" in f and "service_date" in f:
+                    days[feed_id(str(f["feed"]))] = str(f["service_date"])
+    return {str(k): (int(v), days.get(str(k))) for k, v in totals.items()}
+
+
+def _service_changes(
+    old: dict[str, tuple[int, str | None]] | None, new: dict[str, tuple[int, str | None]] | None
+) -> tuple[FeedService, ...]:
+    a = old or {}
+    b = new or {}
+    return tuple(
+        FeedService(
+            feed=feed,
+            old_departures=a[feed][0] if feed in a else None,
+            new_departures=b[feed][0] if feed in b else None,
+            old_day=a[feed][1] if feed in a else None,
+            new_day=b[feed][1] if feed in b else None,
+        )
+        for feed in sorted(set(a) | set(b))
+    )
+
+
 def diff_bundles(old: Path, new: Path, *, moved_threshold_m: float = 10.0) -> BundleDiff:
     """Summarise what changed from one bundle to another.
 
@@ -439,7 +554,8 @@ def diff_bundles(old: Path, new: Path, *, moved_threshold_m: float = 10.0) -> Bu
     Returns
     -------
     BundleDiff
-        Layer row counts, deaths per year and per injury town, stops per feed.
+        Layer row counts, deaths per year and per injury town, stops and departures per
+        feed.
 
     Raises
     ------
@@ -488,6 +604,12 @@ def diff_bundles(old: Path, new: Path, *, moved_threshold_m: float = 10.0) -> Bu
     if stops_old is not None or stops_new is not None:
         by_feed = _stop_changes(stops_old, stops_new, moved_threshold_m, notes)
 
+    service_old = _read_service(gpkg_old, "OLD") if "transit_levels" in counts_old else None
+    service_new = _read_service(gpkg_new, "NEW") if "transit_levels" in counts_new else None
+    by_service: tuple[FeedService, ...] = ()
+    if service_old is not None or service_new is not None:
+        by_service = _service_changes(service_old, service_new)
+
     return BundleDiff(
         old=str(gpkg_old),
         new=str(gpkg_new),
@@ -499,4 +621,5 @@ def diff_bundles(old: Path, new: Path, *, moved_threshold_m: float = 10.0) -> Bu
         stops_by_feed=by_feed,
         moved_threshold_m=float(moved_threshold_m),
         notes=tuple(notes),
+        service_by_feed=by_service,
     )

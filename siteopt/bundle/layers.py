@@ -7,13 +7,17 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from siteopt._errors import DataError
 
@@ -40,6 +44,8 @@ LAYERS: dict[str, str] = {
     "public_lands": "Federal and state public lands",
     "stations": "Rail, CTfastrak and ferry stations",
     "transit_stops": "GTFS transit stops",
+    "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
+    "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -57,6 +63,8 @@ GEOMETRY: dict[str, str | None] = {
     "public_lands": "Polygon",
     "stations": "Point",
     "transit_stops": "Point",
+    "transit_levels": "Point",
+    "bridgeport_zoning": "MultiPolygon",
 }
 
 #: substance flag columns of ``deaths``
@@ -170,7 +178,80 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "complete_feed": "bool",
         "town": "str",
     },
+    "transit_levels": {
+        "feed": "str",
+        "stop_id": "str",
+        "stop_name": "str",
+        "departures": "int",
+        "departures_per_hour": "float",
+    },
+    "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
 }
+
+_FEED_YEAR = re.compile(r"_(?:19|20)\d{2}$")
+
+
+def feed_id(folder: str) -> str:
+    """The feed id of a GTFS folder name: the name without a trailing ``_YYYY``.
+
+    ``hart_danbury_gtfs_2022`` (a dated copy) and ``hart_danbury_gtfs`` (as ``siteopt data
+    fetch`` names it) are the same feed, so bundles built from either line up in diffs.
+    Other suffixes stay: ``cttransit_hartford_gtfs_2015_partial`` is its own feed.
+
+    Parameters
+    ----------
+    folder
+        The folder name under ``transit/`` (or a feed id already).
+
+    Returns
+    -------
+    str
+        The feed id.
+    """
+    return _FEED_YEAR.sub("", folder)
+
+
+def bundle_version(manifest: dict[str, Any]) -> str:
+    """A short, deterministic version label of a bundle, computed from its manifest.
+
+    ``<last death date>.<8 hex digits>``: the newest record the bundle holds, then a digest of
+    every layer's name, row count and source checksums, so two bundles built from the same
+    raw files share a version and any change of data gives a new one.
+
+    Parameters
+    ----------
+    manifest
+        A bundle manifest (``bundle.json``).
+
+    Returns
+    -------
+    str
+        For example ``2022-12-31.1a2b3c4d`` (``undated.<digest>`` without a deaths period).
+    """
+    digest = hashlib.sha256()
+    for layer in manifest.get("layers", []):
+        shas = ",".join(str(src.get("sha256", "")) for src in layer.get("sources", []))
+        digest.update(f"{layer.get('name')}|{layer.get('rows')}|{shas}\n".encode())
+    end = "undated"
+    for layer in manifest.get("layers", []):
+        if layer.get("name") == "deaths":
+            m = re.search(r"(\d{4}-\d{2}-\d{2})\s*$", str(layer.get("period", "")))
+            if m:
+                end = m.group(1)
+    return f"{end}.{digest.hexdigest()[:8]}"
+
+
+#: layer -> columns whose values must be unique (ids the rest of siteopt joins on)
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "towns": ("town", "town_id"),
+    "deaths": ("death_id",),
+    "sewer": ("sewer_id",),
+    "public_lands": ("land_id",),
+    "bridgeport_zoning": ("zone",),
+}
+
+#: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)
+MANIFEST_LAYER_KEYS: tuple[str, ...] = ("name", "title", "publisher", "period", "rows")
 
 _BUILD_HINT = (
     "Build it with `siteopt data build --source <raw data directory> --dest <dir>` "
@@ -248,10 +329,16 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     Raises
     ------
     DataError
-        Unknown layer name, missing bundle file, or a layer missing from the file.
+        Unknown layer name, missing bundle file, or a layer missing from the file; a layer
+        that is empty, unreadable, lacks a column, has missing, empty or invalid geometries,
+        or repeats an id of :data:`UNIQUE_KEYS`.
     """
     if name not in LAYERS:
-        raise DataError(f"Unknown data layer {name!r}.", hint=f"Known layers: {', '.join(LAYERS)}.")
+        guess = difflib.get_close_matches(name, list(LAYERS), n=1)
+        mean = f" Did you mean {guess[0]!r}?" if guess else ""
+        raise DataError(
+            f"Unknown data layer {name!r}.{mean}", hint=f"Known layers: {', '.join(LAYERS)}."
+        )
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / BUNDLE_FILE
     if not path.is_file():
@@ -266,7 +353,17 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
             hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
         )
     spatial = GEOMETRY[name] is not None
-    frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    try:
+        frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
+    except (RuntimeError, ValueError) as exc:  # pyogrio's errors derive from RuntimeError
+        raise DataError(
+            f"Layer {name!r} in {path} cannot be read ({' '.join(str(exc).split())}).",
+            hint=_BUILD_HINT,
+        ) from None
+    if frame.empty:
+        raise DataError(
+            f"Layer {name!r} in {path} has no rows; the bundle is incomplete.", hint=_BUILD_HINT
+        )
     if spatial:
         if not isinstance(frame, gpd.GeoDataFrame) or frame.crs is None:
             raise DataError(f"Layer {name!r} in {path} has no geometry or CRS.", hint=_BUILD_HINT)
@@ -275,7 +372,55 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
                 f"Layer {name!r} in {path} is in {frame.crs}, not {BUNDLE_CRS}.",
                 hint=_BUILD_HINT,
             )
-    return _coerce(frame, name, path)
+        _check_geometries(frame, name, path)
+    frame = _coerce(frame, name, path)
+    _check_unique(frame, name, path)
+    return frame
+
+
+def _row_label(frame: pd.DataFrame, name: str, pos: int) -> str:
+    keys = UNIQUE_KEYS.get(name)
+    label = f"row {pos + 1}"
+    if keys and keys[0] in frame.columns:
+        value = frame[keys[0]].iloc[pos]
+        value = value.item() if hasattr(value, "item") else value  # numpy scalar -> Python
+        label += f" ({keys[0]} {value!r})"
+    return label
+
+
+def _check_geometries(frame: gpd.GeoDataFrame, name: str, path: Path) -> None:
+    """Refuse missing, empty and invalid geometries: every later step assumes valid ones."""
+    geoms = frame.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        pos = int(missing.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(missing.sum())} row(s) have no geometry, first "
+            f"{_row_label(frame, name, pos)}.",
+            hint=_BUILD_HINT,
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        pos = int(invalid.nonzero()[0][0])
+        raise DataError(
+            f"Layer {name!r} in {path}: {int(invalid.sum())} invalid geometr"
+            f"{'y' if invalid.sum() == 1 else 'ies'}, first {_row_label(frame, name, pos)}: "
+            f"{shapely.is_valid_reason(geoms[pos])}.",
+            hint=_BUILD_HINT,
+        )
+
+
+def _check_unique(frame: pd.DataFrame, name: str, path: Path) -> None:
+    """Refuse repeated ids (two towns with one name would merge their deaths and rules)."""
+    for col in UNIQUE_KEYS.get(name, ()):
+        dup = frame[col].duplicated(keep=False) & frame[col].notna()
+        if dup.any():
+            rows = [int(i) + 1 for i in dup.to_numpy().nonzero()[0][:2]]
+            raise DataError(
+                f"Layer {name!r} in {path}: {col} {frame[col][dup].iloc[0]!r} repeats "
+                f"(rows {rows[0]} and {rows[1]}); ids must be unique.",
+                hint=_BUILD_HINT,
+            )
 
 
 def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
@@ -295,7 +440,8 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
     Raises
     ------
     DataError
-        When the manifest is missing or not valid JSON.
+        When the manifest is missing, unreadable, not valid JSON, or a layer entry lacks one of
+        :data:`MANIFEST_LAYER_KEYS`.
     """
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / MANIFEST_FILE
@@ -303,6 +449,11 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc.reason}"
+        raise DataError(
+            f"Bundle manifest {path} cannot be read ({why}).", hint=_BUILD_HINT
+        ) from None
     try:
         manifest: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -312,4 +463,10 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
         ) from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
         raise DataError(f"Bundle manifest {path} has no 'layers' list.", hint=_BUILD_HINT)
+    for i, entry in enumerate(manifest["layers"]):
+        lacks = [k for k in MANIFEST_LAYER_KEYS if not isinstance(entry, dict) or k not in entry]
+        if lacks:
+            raise DataError(
+                f"Bundle manifest {path}: layers[{i}] lacks {', '.join(lacks)}.", hint=_BUILD_HINT
+            )
     return manifest

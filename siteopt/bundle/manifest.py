@@ -24,6 +24,37 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def carried_over_text(layer: dict[str, Any]) -> str:
+    """How much of a layer was carried over from a base bundle, in words ("" when none).
+
+    Parameters
+    ----------
+    layer
+        A layer entry of the manifest.
+
+    Returns
+    -------
+    str
+        E.g. ``all rows, from the shipped bundle 2022-12-31.1a2b3c4d`` or ``feeds a, b, from
+        ...``; empty when the layer was built from raw files only.
+    """
+    mark = layer.get("carried_over")
+    if isinstance(mark, dict):
+        where = f"from {mark.get('from', 'the base bundle')} {mark.get('version', '')}".strip()
+        cols = mark.get("columns")
+        if cols:
+            return f"columns {', '.join(cols)}, {where}"
+        return f"all rows, {where}"
+    feeds = layer.get("carried_over_feeds")
+    if isinstance(feeds, dict):
+        where = f"from {feeds.get('from', 'the base bundle')} {feeds.get('version', '')}".strip()
+        return f"feeds {', '.join(feeds.get('feeds', []))}, {where}"
+    carried = [f for f in layer.get("feeds", []) if f.get("carried_over")]
+    if carried:
+        return f"feeds {', '.join(str(f['feed']) for f in carried)}, {carried[0]['carried_over']}"
+    return ""
+
+
 def render_readme(manifest: dict[str, Any]) -> str:
     """Render the bundle's README (provenance of every layer) from its manifest.
 
@@ -50,6 +81,19 @@ def render_readme(manifest: dict[str, Any]) -> str:
         "`deaths` is an attribute table without geometry. Read the layers with "
         "`siteopt.bundle.layers.read_layer(name)`.",
         "",
+    ]
+    if manifest.get("version"):
+        out += [f"Bundle version `{manifest['version']}`.", ""]
+    base = build.get("base_bundle")
+    if base:
+        out += [
+            f"Built on {base['bundle']} `{base['version']}`: layers without raw files in the "
+            "build's sources were carried over from it unchanged ("
+            + ", ".join(f"`{n}`" for n in base["layers_carried_over"])
+            + "; see each layer).",
+            "",
+        ]
+    out += [
         "| layer | title | rows | period | publisher |",
         "|---|---|---:|---|---|",
     ]
@@ -62,6 +106,9 @@ def render_readme(manifest: dict[str, Any]) -> str:
     for layer in layers:
         out += [f"## `{layer['name']}`: {layer['title']}", ""]
         out.append(f"* **Publisher:** {layer['publisher']}")
+        carried = carried_over_text(layer)
+        if carried:
+            out.append(f"* **Carried over:** {carried}")
         out.append(f"* **Period:** {layer['period']}")
         geometry = layer["geometry"] or "none (attribute table)"
         out.append(f"* **Rows:** {layer['rows']:,}; **geometry:** {geometry}")
@@ -73,6 +120,22 @@ def render_readme(manifest: dict[str, Any]) -> str:
             out.append(f"  * `{src['path']}` (sha256 `{src['sha256']}`), from {src['origin']}")
         cols = ", ".join(f"`{c}` ({t})" for c, t in layer["columns"].items())
         out.append(f"* **Columns:** {cols}")
+        if layer.get("feeds"):
+            out.append("* **Feeds** (service day chosen per feed):")
+            out.append("")
+            out.append(
+                "  | feed | service day | calendar | trips that day | stops | "
+                "interpolated times | window | carried over |"
+            )
+            out.append("  |---|---|---|---:|---:|---:|---|---|")
+            for f in layer["feeds"]:
+                out.append(
+                    f"  | `{f['feed']}` | {f['service_date']} | {f['calendar_start']} to "
+                    f"{f['calendar_end']} | {f['trips_on_day']:,} | {f['stops']:,} | "
+                    f"{f['interpolated_times']:,} | {f['window']} | "
+                    f"{_md(f.get('carried_over') or '')} |"
+                )
+            out.append("")
         out.append("* **Transformations:**")
         out += [f"  * {t}" for t in layer["transformations"]]
         out.append("* **Caveats:**")

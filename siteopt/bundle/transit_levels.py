@@ -8,12 +8,14 @@ CTtransit Hartford extract is such a partial feed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from siteopt._errors import DataError, InputError
+from siteopt.bundle.layers import feed_id
 from siteopt.transit import choose_service_day, read_feed, service_levels, stops_frame
 
 #: service window of the layer
@@ -41,6 +43,9 @@ def feed_paths(source_dir: Path) -> list[Path]:
 def build_transit_levels(source_dir: Path) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
     """Service level of every stop of every complete feed in ``source_dir``.
 
+    The feed id is the folder name (or zip stem) without a trailing ``_YYYY``
+    (:func:`siteopt.bundle.layers.feed_id`).
+
     Returns
     -------
     Stop points in EPSG:6433 with columns ``feed, stop_id, stop_name, lon, lat, departures,
@@ -53,10 +58,34 @@ def build_transit_levels(source_dir: Path) -> tuple[gpd.GeoDataFrame, list[dict[
     InputError, DataError
         If the directory is missing, holds no complete feed, or a feed is invalid.
     """
+    paths = feed_paths(source_dir)
+    return feed_levels([(feed_id(p.stem if p.is_file() else p.name), p) for p in paths])
+
+
+def feed_levels(
+    feeds: Sequence[tuple[str, Path]],
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """Service level of every stop of the given feeds, each on its representative weekday.
+
+    Parameters
+    ----------
+    feeds
+        ``(feed id, folder or zip)`` pairs; the id names the feed in the outputs.
+
+    Returns
+    -------
+    The stop points and the per-feed dicts of :func:`build_transit_levels`, sorted by feed
+    id then stop_id.
+
+    Raises
+    ------
+    DataError
+        If a feed is invalid or no day of its calendar runs a trip.
+    """
     levels = []
     info: list[dict[str, Any]] = []
-    for path in feed_paths(source_dir):
-        feed = read_feed(path)
+    for name, path in sorted(feeds, key=lambda pair: pair[0]):
+        feed = read_feed(path, name=name)
         day = choose_service_day(feed)
         table, date = service_levels(feed, date=day.date, start=WINDOW[0], end=WINDOW[1])
         table["service_date"] = date.isoformat()

@@ -89,7 +89,8 @@ def fetch_cmd(
     file and only then renamed into place: a failed, truncated or malformed download never
     replaces the files already there. A state file (.siteopt-fetch.json) keeps each source's
     ETag, Last-Modified and SHA-256, so the next run asks "changed since?" and an unchanged
-    source is not downloaded again.
+    source is not downloaded again. Then 'siteopt data build --source DEST --dest BUNDLE'
+    rebuilds a bundle from them (the layers not fetched come from the shipped bundle).
 
     Prints one line per source: downloaded, unchanged or failed (and why). Exit code 1 when a
     source failed, or when no source could be reached at all (no network).
@@ -123,6 +124,11 @@ def fetch_cmd(
         f"{len(report.failed)} failed -> {escape(str(dest))} "
         f"(state: {escape(str(dest / STATE_FILE))})"
     )
+    if report.downloaded and not report.failed:
+        console.print(
+            "Rebuild the bundle with the new files: siteopt data build --source "
+            f"{escape(str(dest))} --dest {escape(str(dest.parent / 'bundle'))}"
+        )
     if report.offline:
         raise NoNetworkError(
             no_network_message() + ".",

@@ -90,12 +90,14 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
 
 
 def _register() -> None:
+    from siteopt.cli.compare import compare
     from siteopt.cli.data import data
     from siteopt.cli.show import show
     from siteopt.cli.solve import solve
+    from siteopt.cli.sweep import sweep
     from siteopt.cli.validate import validate
 
-    for cmd in (solve, validate, show, data):
+    for cmd in (solve, validate, show, compare, sweep, data):
         cli.add_command(cmd)
 
 

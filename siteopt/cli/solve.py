@@ -19,7 +19,7 @@ from siteopt.cli.options import (
     time_limit_opt,
 )
 from siteopt.outputs import check_target, write_outputs
-from siteopt.pipeline import run
+from siteopt.pipeline import SERVED_LABEL, describe_objective, run
 from siteopt.scenario import load_scenario
 
 STAGES = {
@@ -94,7 +94,7 @@ def solve(
         ("rank", "right"),
         ("town", "left"),
         ("site id", "left"),
-        ("covered deaths", "right"),
+        (SERVED_LABEL.get(result.spec.objective, "covered deaths"), "right"),
         ("share", "right"),
         ("nearest school", "right"),
         ("nearest station", "right"),
@@ -112,11 +112,8 @@ def solve(
         )
     out.print(table)
     out.print(
-        f"Objective {sol.objective:,.2f} deaths within {sc.objective.distance_m:,.0f} m of "
-        f"{s.placed:,} placed ({_period(s)}); bound {_num(sol.bound)}; "
-        f"solver {sol.solver}; {result.timings.get('total_s', 0):.1f} s."
-        if sol.objective is not None
-        else f"No solution: {sol.message}"
+        f"{describe_objective(result)} Demand: {_period(s)}. Objective {_num(sol.objective)}, "
+        f"bound {_num(sol.bound)}; solver {sol.solver}; {result.timings.get('total_s', 0):.1f} s."
     )
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")

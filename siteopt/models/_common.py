@@ -56,10 +56,11 @@ def cut_block(
 ) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
     """No-good cuts excluding each chosen set ``S`` in ``cuts``.
 
-    With a fixed number of chosen sites: ``sum_{j in S} y_j <= |S| - 1``; otherwise the general
-    ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
+    When the rules fix the number of chosen sites to ``|S|``: ``sum_{j in S} y_j <= |S| - 1``;
+    otherwise the general ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
     """
-    m = rules_.lo.size
+    del fixed_count  # the form is decided per cut from the count rule
+    count = rules_.count
     if not cuts:
         return sp.csr_array((0, num_col)), np.zeros(0), np.zeros(0)
     r_list, c_list, v_list = [], [], []
@@ -68,7 +69,7 @@ def cut_block(
     for k, s in enumerate(cuts):  # one row per cut (a handful), entries vectorised
         s = np.asarray(s, dtype=np.int64)
         rhs[k] = s.size - 1
-        if fixed_count:
+        if count is not None and count[0] == count[1] == s.size:
             c = s
             v = np.ones(s.size)
         else:
@@ -78,7 +79,6 @@ def cut_block(
         r_list.append(np.full(c.size, k))
         c_list.append(c)
         v_list.append(v)
-    del m
     A = sp.csr_array(
         (np.concatenate(v_list), (np.concatenate(r_list), np.concatenate(c_list))),
         shape=(len(cuts), num_col),
@@ -117,8 +117,10 @@ def assemble(
     ]
     mats = [sp.csr_array(b) for b, _, _ in parts if b.shape[0]]
     A = sp.csr_array(sp.vstack(mats, format="csr")) if mats else sp.csr_array((0, num_col))
-    row_lo = np.concatenate([np.asarray(lo, float) for b, lo, _ in parts if b.shape[0]] or [[]])
-    row_hi = np.concatenate([np.asarray(hi, float) for b, _, hi in parts if b.shape[0]] or [[]])
+    los = [np.asarray(lo, float) for b, lo, _ in parts if b.shape[0]]
+    his = [np.asarray(hi, float) for b, _, hi in parts if b.shape[0]]
+    row_lo = np.concatenate(los) if los else np.zeros(0)
+    row_hi = np.concatenate(his) if his else np.zeros(0)
     integer = np.zeros(num_col, dtype=bool)
     integer[:m] = True
     if extra_integer is not None:
@@ -141,11 +143,26 @@ def open_from_x(x: NDArray[np.float64], m: int) -> NDArray[np.bool_]:
     return np.asarray(x[:m] > 0.5)
 
 
-def run(milp: Milp, solver: SolverSpec, out: Outcome, t_build: float) -> MilpResult:
-    """Solve ``milp``, record timings in ``out`` and return the result."""
+def run(
+    milp: Milp, solver: SolverSpec, out: Outcome, t_build: float, label: str = "solve"
+) -> MilpResult:
+    """Solve ``milp``, record timings (and a per-solve log in ``out.extra``), return result."""
     build_s = time.perf_counter() - t_build
     res = solve_milp(milp, solver)
     out.absorb(res, build_s)
+    log = out.extra.setdefault("log", [])
+    assert isinstance(log, list)
+    log.append(
+        {
+            "stage": label,
+            "rows": milp.num_row,
+            "cols": milp.num_col,
+            "nnz": int(milp.A.nnz),
+            "build_s": round(build_s, 4),
+            "solve_s": round(res.seconds, 4),
+            "status": res.raw_status,
+        }
+    )
     return res
 
 

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome
+from siteopt.models.attendance import attendance_cutoff, optimise_attendance
 from siteopt.models.base import (
     Alternative,
     ModelSpec,
@@ -20,9 +21,13 @@ from siteopt.models.base import (
     SolverSpec,
     Status,
 )
+from siteopt.models.capacitated import allocation_summary, optimise_capacitated
+from siteopt.models.center import optimise_center
 from siteopt.models.coverage import check_radius, optimise_coverage
-from siteopt.models.evaluate import nearest_open, site_values
+from siteopt.models.evaluate import decay_factor, nearest_open, site_values
+from siteopt.models.median import optimise_median
 from siteopt.models.milp import solver_version
+from siteopt.models.min_facilities import optimise_min_facilities
 from siteopt.models.rules import SiteRules, site_rules
 
 Optimiser = Callable[
@@ -35,7 +40,14 @@ _MAXIMISE = {"coverage", "attendance", "capacitated_coverage"}
 
 
 def _optimisers() -> dict[str, Optimiser]:
-    return {"coverage": optimise_coverage}
+    return {
+        "coverage": optimise_coverage,
+        "median": optimise_median,
+        "attendance": optimise_attendance,
+        "center": optimise_center,
+        "min_facilities": optimise_min_facilities,
+        "capacitated_coverage": optimise_capacitated,
+    }
 
 
 def validate_problem(problem: Problem) -> None:
@@ -78,14 +90,36 @@ def _order_selected(chosen: NDArray[np.int64], values: dict[int, float]) -> tupl
 
 
 def _assignment(
-    problem: Problem, spec: ModelSpec, open_mask: NDArray[np.bool_]
+    problem: Problem, spec: ModelSpec, out: Outcome
 ) -> tuple[NDArray[np.int64], dict[int, float]]:
+    """Serving site of every demand unit and the value of every open site.
+
+    coverage / min_facilities: nearest open site within the radius, value = covered weight;
+    capacitated_coverage: site with the largest allocated share, value = allocated weight;
+    median / center: nearest open site among the pairs, value = assigned weight;
+    attendance: nearest open site, value = expected attendance ``w * a(d)``.
+    """
+    open_mask = out.open_mask
+    assert open_mask is not None
+    if spec.objective == "capacitated_coverage" and "alloc" in out.extra:
+        alloc = out.extra["alloc"]
+        return allocation_summary(problem.n, problem.m, problem.demand_weight, alloc)  # type: ignore[arg-type]
     if spec.objective in ("coverage", "min_facilities", "capacitated_coverage"):
         radius = check_radius(problem, spec)
         site, _ = nearest_open(problem, open_mask, radius)
-    else:
-        site, _ = nearest_open(problem, open_mask)
+        return site, site_values(problem, site)
+    site, cost = nearest_open(problem, open_mask)
+    if spec.objective == "attendance":
+        decay, cutoff = attendance_cutoff(problem, spec)
+        value = problem.demand_weight * decay_factor(cost, decay, cutoff)
+        return site, site_values(problem, site, value)
     return site, site_values(problem, site)
+
+
+def alt_log(out: Outcome) -> list[dict[str, object]]:
+    """The per-solve log of an outcome."""
+    log = out.extra.get("log", [])
+    return list(log) if isinstance(log, list) else []
 
 
 def _loss(best: float, other: float, maximise: bool) -> float:
@@ -138,6 +172,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     rules_ = site_rules(problem, spec.rules, count=count)
     out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
     messages = list(out.messages)
+    log: list[dict[str, object]] = list(out.extra.get("log", []))  # type: ignore[call-overload]
     timings = {"build": out.build_s, "solve": out.solve_s}
     existing = tuple(int(j) for j in rules_.existing)
 
@@ -161,9 +196,9 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         )
 
     chosen = np.nonzero(out.open_mask & rules_.chosen_mask)[0].astype(np.int64)
-    assignment, values = _assignment(problem, spec, out.open_mask)
-    for j in chosen:
-        values.setdefault(int(j), 0.0)
+    assignment, values = _assignment(problem, spec, out)
+    for c in chosen:
+        values.setdefault(int(c), 0.0)
     selected = _order_selected(chosen, values)
 
     # ranked alternatives: no-good cuts on each chosen set, re-optimised exactly
@@ -177,6 +212,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             alt = optimise(problem, spec, solver, rules_, cuts, fixed_count, None)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
+            log.extend({**e, "stage": f"alternative {rank}: {e['stage']}"} for e in alt_log(alt))
             if alt.status is Status.INFEASIBLE or alt.open_mask is None:
                 messages.append(
                     f"Only {rank - 2} alternative site set(s) exist besides the optimum."
@@ -185,7 +221,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
                 )
                 break
             alt_chosen = np.nonzero(alt.open_mask & rules_.chosen_mask)[0].astype(np.int64)
-            _, alt_values = _assignment(problem, spec, alt.open_mask)
+            _, alt_values = _assignment(problem, spec, alt)
             assert alt.objective is not None
             diff = abs(alt.objective - best)
             gap = 0.0 if diff == 0 else diff / max(abs(best), 1e-12)
@@ -213,6 +249,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             alt = optimise(problem, spec, solver, rj, [], fixed_count, False)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
+            log.extend({**e, "stage": f"marginal {j}: {e['stage']}"} for e in alt_log(alt))
             if alt.status is Status.INFEASIBLE:
                 marginal[j] = math.inf
             elif alt.objective is None:
@@ -245,4 +282,5 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         alternatives=tuple(alternatives),
         marginal=marginal,
         secondary=out.secondary,
+        solves=tuple(log),
     )

@@ -94,6 +94,9 @@ class ModelSpec:
     #: compute Solution.marginal: per selected site, the loss when it is forbidden and the
     #: other sites are re-optimised (one extra exact solve per selected site)
     marginal: bool = True
+    #: median: per-unit distance charged to demand no chosen site reaches within the pairs
+    #: (None: the pairs' cutoff; with an infinite cutoff every demand must be reachable)
+    unreachable_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,8 @@ class Solution:
     alternatives: tuple[Alternative, ...] = ()
     marginal: dict[int, float] = field(default_factory=dict)
     secondary: float | None = None  #: tie-break objective value (e.g. weighted distance)
+    #: one record per solver call: stage, rows, cols, nnz, build_s, solve_s, raw solver status
+    solves: tuple[dict[str, object], ...] = ()
 
     @property
     def proved_optimal(self) -> bool:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +56,7 @@ from siteopt.models._common import (
 from siteopt.models._sparse import merge_identical_rows, rank_in_row
 from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
 from siteopt.models.evaluate import nearest_open
+from siteopt.models.milp import Milp
 from siteopt.models.rules import SiteRules, infeasible_message
 
 
@@ -80,12 +82,20 @@ def check_radius(problem: Problem, spec: ModelSpec) -> float:
 class CoverageData:
     """Pairs within the radius, split by fixed/free sites, and the merged coverage groups."""
 
-    def __init__(self, problem: Problem, radius: float, rules_: SiteRules) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        radius: float,
+        rules_: SiteRules,
+        allowed: NDArray[np.bool_] | None = None,
+    ) -> None:
         pr = problem.pairs
         w = np.asarray(problem.demand_weight, dtype=np.float64)
         within = pr.cost <= radius
         R, C, D = pr.rows[within], pr.cols[within], pr.cost[within]
         fixed, free = rules_.fixed_open, rules_.free
+        if allowed is not None:
+            free = free & allowed
         self.R, self.C, self.D = R, C, D
         self.radius = radius
         fixed_pair = fixed[C]
@@ -100,7 +110,7 @@ class CoverageData:
         G = rep.size
         self.G = G
         ok = label >= 0
-        self.W = np.bincount(label[ok], weights=w[ok], minlength=G)
+        self.W = np.bincount(label[ok], weights=w[ok], minlength=G).astype(np.float64)
         rep_mask = np.zeros(problem.n, dtype=bool)
         rep_mask[rep] = True
         e = sel & rep_mask[R]
@@ -109,6 +119,16 @@ class CoverageData:
         self.n, self.m = problem.n, problem.m
         self.w = w
         self.free = free
+
+    def start(
+        self, open_mask: NDArray[np.bool_], m: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """MIP start ``(indices, values)`` for ``y`` and ``z`` from an open-site mask."""
+        z = np.zeros(self.G)
+        hit = open_mask[self.g_cols]
+        z[self.g_rows[hit]] = 1.0
+        idx = np.arange(m + self.G, dtype=np.int64)
+        return idx, np.concatenate([open_mask.astype(np.float64), z])
 
     def cover_rows(self, num_col: int, z0: int) -> sp.csr_array:
         """Rows ``z_g - sum_{j in N_g} y_j <= 0`` with z at columns ``z0 + g``."""
@@ -145,6 +165,153 @@ class CoverageData:
             weight=w[demand],
         )
         return alloc, const, np.isfinite(dF[demand])
+
+
+#: above this many coverage entries HiGHS presolve is switched off (it is slower than the
+#: solve itself on large covering models and the reductions below already shrink the model)
+LARGE_NNZ = 20_000
+#: largest number of coverage-optimal site sets enumerated for the exact tie-break before
+#: falling back to the tie-break MIP
+TIE_ENUM_LIMIT = 10
+#: candidates per greedy step put into the pool of the incumbent sub-problem
+POOL_PER_STEP = 25
+#: largest survivor set for which the pairwise-overlap bound is computed (dense |R| x |R|)
+PAIRWISE_MAX = 2500
+
+
+@dataclass
+class Reduction:
+    """Result of the bound-based candidate reduction.
+
+    ``ub[j]`` is an upper bound on the coverage of any feasible site set containing free
+    candidate ``j`` (``inf`` when no bound was computed); ``survivors`` are the free candidates
+    with ``ub >= LB`` (None: no reduction); ``incumbent`` is a rules-feasible open-site mask of
+    value ``lb``.
+    """
+
+    ub: NDArray[np.float64]
+    survivors: NDArray[np.bool_] | None = None
+    incumbent: NDArray[np.bool_] | None = None
+    lb: float = -math.inf
+
+    def candidates_reaching(self, value: float) -> NDArray[np.bool_] | None:
+        """Free candidates whose bound allows a set of coverage ``value`` (None: all)."""
+        if self.survivors is None:
+            return None
+        return self.survivors & (self.ub >= value - _tol(value))
+
+
+def _tol(value: float) -> float:
+    return STAGE_TOL * max(1.0, abs(value))
+
+
+def _top_sum_excluding_self(v: NDArray[np.float64], q: int) -> NDArray[np.float64]:
+    """For every j: the sum of the q largest entries of ``v`` other than ``v[j]``."""
+    if q <= 0:
+        return np.zeros(v.size)
+    if v.size <= q:
+        return np.full(v.size, float(v.sum())) - v
+    top = np.sort(-np.partition(-v, q)[: q + 1])[::-1]  # q + 1 largest, descending
+    in_top = v >= top[q - 1]
+    return np.where(in_top, top.sum() - v, top[:q].sum())
+
+
+def reduce_candidates(
+    problem: Problem,
+    radius: float,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    out: Outcome,
+) -> Reduction:
+    r"""Bound-based, exact candidate reduction for a fixed number of sites.
+
+    With :math:`k` free sites to choose, :math:`v_j` the residual weight candidate :math:`j`
+    covers and :math:`g(l \mid j) = v_l - o_{jl}` (:math:`o_{jl}` the weight both cover), by
+    submodularity every set containing :math:`j` covers at most
+    :math:`C_F + v_j + \text{top}_{k-1}\{g(l \mid j)\}`; a rules-feasible incumbent of value
+    :math:`LB` (an exact sub-problem over a greedy candidate pool) removes every candidate whose
+    bound is below :math:`LB`. Ties are kept, so every optimal (and tie-break) set survives.
+    """
+    m = problem.m
+    ub = np.full(m, math.inf)
+    none = Reduction(ub=ub)
+    if not fixed_count or rules_.count is None:
+        return none
+    free = rules_.free
+    k = int(rules_.count[0]) - int(rules_.required.size)
+    n_free = int(free.sum())
+    if k <= 0 or n_free <= k or n_free <= 3 * POOL_PER_STEP:
+        return none
+    t0 = time.perf_counter()
+    pr = problem.pairs
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    within = pr.cost <= radius
+    R, C = pr.rows[within], pr.cols[within]
+    covered_fixed = np.zeros(problem.n, dtype=bool)
+    covered_fixed[R[rules_.fixed_open[C]]] = True
+    credited = float(w[covered_fixed].sum())
+    sel = free[C] & ~covered_fixed[R] & (w[R] > 0)
+    A = sp.csc_array((np.ones(int(sel.sum())), (R[sel], C[sel])), shape=(problem.n, m))
+    At = sp.csr_array(A.T)
+    v = At @ w
+    # greedy pool: the best candidates by marginal gain at each greedy step
+    uncovered = np.ones(problem.n)
+    pool = np.zeros(m, dtype=bool)
+    free_idx = np.nonzero(free)[0]
+    for _ in range(k):  # k <= p steps
+        gain = (At @ (w * uncovered))[free_idx]
+        order = np.lexsort((free_idx, -gain))
+        pool[free_idx[order[:POOL_PER_STEP]]] = True
+        pick = free_idx[order[0]]
+        uncovered[A.indices[A.indptr[pick] : A.indptr[pick + 1]]] = 0.0
+    sub = CoverageData(problem, radius, rules_, pool)
+    G = sub.G
+    milp = assemble(
+        rules_,
+        cuts,
+        fixed_count,
+        y_cost=np.zeros(m),
+        extra_cost=sub.W,
+        extra_lo=np.zeros(G),
+        extra_hi=np.ones(G),
+        blocks=[(sub.cover_rows(m + G, m), np.full(G, -np.inf), np.zeros(G))],
+        sense="max",
+        offset=sub.credited,
+    )
+    milp.col_hi[:m] = np.where(pool | rules_.fixed_open, milp.col_hi[:m], 0.0)
+    res = run(milp, solver, out, t0, "coverage incumbent (pool)")
+    if res.x is None or res.interrupted:
+        return none
+    incumbent = open_from_x(res.x, m)
+    lb = covered_weight(problem, incumbent, radius)
+    # first bound: top-(k-1) single coverages
+    ub_all = np.full(m, math.inf)
+    vf = v[free_idx]
+    ub_all[free_idx] = credited + vf + _top_sum_excluding_self(vf, k - 1)
+    thr = lb - _tol(lb)
+    surv = free & (ub_all >= thr)
+    # pairwise-overlap bound among survivors, iterated to a fixpoint
+    for _ in range(4):
+        idx = np.nonzero(surv)[0]
+        if k <= 1 or idx.size > PAIRWISE_MAX or idx.size <= k:
+            break
+        Ar = sp.csc_array(A[:, idx])
+        overlap = (sp.csr_array(Ar.T) @ sp.csc_array(Ar.multiply(w[:, None]))).toarray()
+        gmat = v[idx][None, :] - overlap
+        np.fill_diagonal(gmat, -np.inf)
+        q = k - 1
+        top = -np.partition(-gmat, q - 1, axis=1)[:, :q]
+        bound = credited + v[idx] + top.sum(axis=1)
+        ub_all[idx] = np.minimum(ub_all[idx], bound)
+        keep = bound >= thr
+        if keep.all():
+            break
+        surv[idx[~keep]] = False
+    out.extra["survivors"] = int(surv.sum())
+    out.extra["incumbent_lb"] = lb
+    return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
 
 
 def covered_weight(problem: Problem, open_mask: NDArray[np.bool_], radius: float) -> float:
@@ -184,21 +351,6 @@ def optimise_coverage(
     t0 = time.perf_counter()
     radius = check_radius(problem, spec)
     m = problem.m
-    data = CoverageData(problem, radius, rules_)
-    G = data.G
-    num_col = m + G
-    milp = assemble(
-        rules_,
-        cuts,
-        fixed_count,
-        y_cost=np.zeros(m),
-        extra_cost=data.W,
-        extra_lo=np.zeros(G),
-        extra_hi=np.ones(G),
-        blocks=[(data.cover_rows(num_col, m), np.full(G, -np.inf), np.zeros(G))],
-        sense="max",
-        offset=data.credited,
-    )
     out = Outcome(
         status=Status.ERROR,
         open_mask=None,
@@ -208,7 +360,13 @@ def optimise_coverage(
         solver=solver.name,
         solver_version="",
     )
-    res = run(milp, solver, out, t0)
+    red = reduce_candidates(problem, radius, solver, rules_, cuts, fixed_count, out)
+    t0 = time.perf_counter()
+    data = CoverageData(problem, radius, rules_, red.survivors)
+    milp = _stage1_milp(data, rules_, cuts, fixed_count, red.survivors, m)
+    if red.incumbent is not None:
+        milp.start = data.start(red.incumbent, m)
+    res = run(milp, solver, out, t0, "coverage")
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE
         out.messages.append(infeasible_message(rules_))
@@ -238,8 +396,96 @@ def optimise_coverage(
             "The distance tie-break was skipped because coverage was not proved optimal."
         )
         return out
-    _tie_break(problem, solver, rules_, cuts, fixed_count, data, value, out)
+    if _enumerate_ties(problem, solver, rules_, cuts, fixed_count, data, red, value, out):
+        return out
+    stage2 = red.candidates_reaching(value)
+    data2 = data if stage2 is None else CoverageData(problem, radius, rules_, stage2)
+    _tie_break(problem, solver, rules_, cuts, fixed_count, data2, value, out)
     return out
+
+
+def _stage1_milp(
+    data: CoverageData,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    survivors: NDArray[np.bool_] | None,
+    m: int,
+    at_least: float | None = None,
+) -> Milp:
+    """The stage-1 coverage MILP over the candidates of ``data`` (optionally with a floor)."""
+    G = data.G
+    num_col = m + G
+    blocks = [(data.cover_rows(num_col, m), np.full(G, -np.inf), np.zeros(G))]
+    if at_least is not None:
+        total = sp.csr_array(
+            (data.W, (np.zeros(G, dtype=np.int64), m + np.arange(G))), shape=(1, num_col)
+        )
+        blocks.append((total, np.array([at_least - data.credited]), np.array([np.inf])))
+    milp = assemble(
+        rules_,
+        cuts,
+        fixed_count,
+        y_cost=np.zeros(m),
+        extra_cost=data.W,
+        extra_lo=np.zeros(G),
+        extra_hi=np.ones(G),
+        blocks=blocks,
+        sense="max",
+        offset=data.credited,
+    )
+    if survivors is not None:
+        milp.col_hi[:m] = np.where(survivors | rules_.fixed_open, milp.col_hi[:m], 0.0)
+    if data.g_rows.size > LARGE_NNZ:
+        milp.highs_options["presolve"] = "off"
+    return milp
+
+
+def _enumerate_ties(
+    problem: Problem,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    data: CoverageData,
+    red: Reduction,
+    c_star: float,
+    out: Outcome,
+) -> bool:
+    """Exact tie-break by enumerating every coverage-optimal site set, when there are few.
+
+    Re-solves stage 1 with a floor ``coverage >= C* - eps`` and a no-good cut per found set
+    until the solver proves no further optimal set exists (then the closest set wins and True
+    is returned) or ``TIE_ENUM_LIMIT`` sets were found (False: use the tie-break MIP).
+    """
+    assert out.open_mask is not None
+    m = problem.m
+    radius = data.radius
+    floor = c_star - _tol(c_star)
+    sets = [out.open_mask]
+    enum_cuts = list(cuts)
+    for _ in range(TIE_ENUM_LIMIT):
+        enum_cuts.append(np.nonzero(sets[-1] & rules_.chosen_mask)[0].astype(np.int64))
+        t0 = time.perf_counter()
+        milp = _stage1_milp(data, rules_, enum_cuts, fixed_count, red.survivors, m, floor)
+        res = run(milp, solver, out, t0, "coverage tie enumeration")
+        if out.interrupted:
+            return False
+        if res.status is Status.INFEASIBLE:
+            vals = [covered_distance(problem, s, radius) for s in sets]
+            keys = [
+                (vals[i], tuple(np.nonzero(sets[i] & rules_.chosen_mask)[0].tolist()))
+                for i in range(len(sets))
+            ]
+            best = min(range(len(sets)), key=lambda i: keys[i])
+            out.open_mask = sets[best]
+            out.secondary = vals[best]
+            out.extra["optimal_sets"] = len(sets)
+            return True
+        if res.x is None or res.status is not Status.OPTIMAL:
+            return False
+        sets.append(open_from_x(res.x, m))
+    return False
 
 
 def _tie_break(
@@ -296,7 +542,8 @@ def _tie_break(
             sense="min",
             offset=const,
         )
-        res = run(milp, solver, out, t0)
+        milp.col_hi[:m] = np.where(data.free | rules_.fixed_open, milp.col_hi[:m], 0.0)
+        res = run(milp, solver, out, t0, "coverage tie-break")
         if res.x is None or res.status not in (Status.OPTIMAL, Status.FEASIBLE):
             out.status = Status.FEASIBLE
             out.messages.append(

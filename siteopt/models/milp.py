@@ -7,9 +7,10 @@ column bounds, integrality, sense) with vectorised numpy/scipy and hands it to
 * ``highs`` (default): the matrices are passed straight to ``highspy`` (``Highs.passModel``); the
   status is HiGHS's model status, the bound is ``mip_dual_bound`` and the gap ``mip_gap``.
 * ``cbc``: the matrices are written to a free-format MPS file and solved by the CBC binary that
-  PuLP ships (``pulp.PULP_CBC_CMD``) or the system one (``pulp.COIN_CMD``); the status, objective
-  and bound are parsed from CBC's own log (``Result - ...``, ``Objective value``, ``Lower
-  bound``), never from PuLP's mapped status.
+  PuLP finds (``pulp.COIN_CMD``, else the bundled ``pulp.PULP_CBC_CMD``) or the system one; the
+  status comes from CBC's own solution file and log (``Optimal``, ``Stopped on time``,
+  ``Infeasible``, ...), the bound from its ``Lower bound`` line, never from PuLP's mapped
+  status.
 
 Status mapping (see :func:`map_highs_status` and :func:`map_cbc_result`): ``OPTIMAL`` only when
 the solver proved optimality (within ``SolverSpec.mip_gap``); a time limit, node limit or user
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,10 @@ class Milp:
     integer: NDArray[np.bool_]
     sense: Literal["min", "max"] = "min"
     offset: float = 0.0
+    #: optional MIP start: (column indices, values) of a feasible solution (HiGHS only)
+    start: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
+    #: model-specific HiGHS options (e.g. ``{"presolve": "off"}`` for large covering models)
+    highs_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_col(self) -> int:
@@ -251,7 +257,7 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     if spec.threads is not None:
         h.setOptionValue("threads", int(spec.threads))
     h.setOptionValue("random_seed", 0)
-    for key, value in (options or {}).items():
+    for key, value in {**milp.highs_options, **(options or {})}.items():
         h.setOptionValue(key, value)
 
     A = sp.csr_array(milp.A)
@@ -278,6 +284,13 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     version = f"HiGHS {h.version()}"
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
+    if milp.start is not None and milp.integer.any():
+        idx, val = milp.start
+        h.setSolution(
+            int(idx.size),
+            np.ascontiguousarray(idx, dtype=np.int32),
+            np.ascontiguousarray(val, dtype=np.float64),
+        )
 
     interrupted = False
     t0 = time.perf_counter()
@@ -340,14 +353,18 @@ def cbc_path() -> str:
         pulp = None
     candidates: list[str] = []
     if pulp is not None:
-        for cls_name in ("PULP_CBC_CMD", "COIN_CMD"):
+        # COIN_CMD (PuLP >= 3.3, CBC from the ``cbc`` extra or the system) first; the older
+        # PULP_CBC_CMD (bundled binary, deprecated in PuLP 3.3) as a fallback
+        for cls_name in ("COIN_CMD", "PULP_CBC_CMD"):
             cls = getattr(pulp, cls_name, None)
             if cls is None:
                 continue
             try:
-                solver = cls(msg=False)
-                if solver.available() and solver.path:
-                    candidates.append(str(solver.path))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    solver = cls(msg=False)
+                    if solver.available() and solver.path:
+                        candidates.append(str(solver.path))
             except Exception:  # pragma: no cover - defensive: PuLP probing failed
                 continue
     system = shutil.which("cbc")
@@ -418,15 +435,11 @@ def write_mps(milp: Milp, path: Path) -> None:
     lines.append("COLUMNS")
     cnames = np.char.add("C", np.arange(nc).astype(str))
     col_of_entry = np.repeat(np.arange(nc), np.diff(A.indptr))
-    ent = np.char.add(
-        np.char.add(np.char.add(np.char.add(cnames[col_of_entry], " "), rnames[A.indices]), " "),
-        _fmt(A.data),
-    )
-    obj_nz = milp.c != 0
+    # data lines start with a space (a line starting in column 1 is a section header)
+    ent = _cat(" ", cnames[col_of_entry], " ", rnames[A.indices], " ", _fmt(A.data))
     # one block per column: its objective entry (always written, so empty columns exist) and
     # its matrix entries; integer columns first inside a single INTORG/INTEND marker pair
-    obj_lines = np.char.add(np.char.add(cnames, " OBJ "), _fmt(sign * milp.c))
-    del obj_nz
+    obj_lines = _cat(" ", cnames, " OBJ ", _fmt(sign * milp.c + 0.0))
     counts = np.diff(A.indptr)
     block_len = counts + 1
     block_start = np.concatenate([[0], np.cumsum(block_len)[:-1]])
@@ -455,8 +468,7 @@ def write_mps(milp: Milp, path: Path) -> None:
     lines.append("BOUNDS")
     clo, chi = milp.col_lo, milp.col_hi
     fixed = clo == chi
-    binary = milp.integer & (clo == 0) & (chi == 1) & ~fixed
-    rest = ~fixed & ~binary
+    rest = ~fixed
     minus_inf = rest & np.isneginf(clo)
     lo_line = rest & np.isfinite(clo) & (clo != 0)
     up_line = rest & np.isfinite(chi)
@@ -464,13 +476,12 @@ def write_mps(milp: Milp, path: Path) -> None:
     bounds = np.empty(nc * 2, dtype=object)
     keep = np.zeros(nc * 2, dtype=bool)
     first = np.full(nc, "", dtype=object)
-    first[fixed] = _cat(" FX BND ", cnames[fixed], " ", _fmt(clo[fixed]))
-    first[binary] = np.char.add(" BV BND ", cnames[binary])
-    first[minus_inf] = np.char.add(" MI BND ", cnames[minus_inf])
-    first[lo_line] = _cat(" LO BND ", cnames[lo_line], " ", _fmt(clo[lo_line]))
+    first[fixed] = _cat("    FX BND ", cnames[fixed], " ", _fmt(clo[fixed]))
+    first[minus_inf] = np.char.add("    MI BND ", cnames[minus_inf])
+    first[lo_line] = _cat("    LO BND ", cnames[lo_line], " ", _fmt(clo[lo_line]))
     second = np.full(nc, "", dtype=object)
-    second[up_line] = _cat(" UP BND ", cnames[up_line], " ", _fmt(chi[up_line]))
-    second[pl_line] = np.char.add(" PL BND ", cnames[pl_line])
+    second[up_line] = _cat("    UP BND ", cnames[up_line], " ", _fmt(chi[up_line]))
+    second[pl_line] = np.char.add("    PL BND ", cnames[pl_line])
     bounds[0::2] = first
     bounds[1::2] = second
     keep[0::2] = first != ""
@@ -485,16 +496,33 @@ _CBC_OBJ = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
 _CBC_LB = re.compile(r"^Lower bound:\s+(\S+)", re.MULTILINE)
 
 
-def map_cbc_result(result: str, has_solution: bool) -> Status:
-    """Map CBC's ``Result - ...`` line to :class:`Status`."""
-    low = result.lower()
-    if low.startswith("optimal solution found"):
-        return Status.OPTIMAL if has_solution else Status.ERROR
-    if "infeasible" in low:
-        return Status.INFEASIBLE
-    if "stopped" in low or "time" in low or "user" in low or "ctrl" in low:
-        return Status.FEASIBLE if has_solution else Status.NO_SOLUTION
-    return Status.ERROR
+def map_cbc_status(sol_head: str, log: str) -> tuple[Status, bool]:
+    """Map CBC's own status to :class:`Status`; also return whether a solution exists.
+
+    ``sol_head`` is the first line of CBC's solution file (``Optimal - objective value ..``,
+    ``Infeasible - ..``, ``Integer infeasible - ..``, ``Stopped on time - ..``, ``Stopped on
+    time (no integer solution - continuous used) - ..``); ``log`` is CBC's output, used when no
+    solution file was written (e.g. ``Problem is infeasible`` found by its presolve).
+    """
+    head = sol_head.strip().lower()
+    low = log.lower()
+    if head.startswith("optimal"):
+        return Status.OPTIMAL, True
+    if "infeasible" in head:
+        return Status.INFEASIBLE, False
+    if "unbounded" in head:
+        return Status.ERROR, False
+    if head.startswith("stopped"):
+        if "no integer solution" in head or "continuous used" in head:
+            return Status.NO_SOLUTION, False
+        return Status.FEASIBLE, True
+    if not head and (
+        "problem is infeasible" in low
+        or "says infeasible" in low
+        or "result - problem proven infeasible" in low
+    ):
+        return Status.INFEASIBLE, False
+    return Status.ERROR, False
 
 
 def _parse_float(match: re.Match[str] | None) -> float | None:
@@ -540,22 +568,21 @@ def _solve_cbc(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> 
         if spec.msg:
             sys.stderr.write(out)
         result_match = _CBC_RESULT.search(out)
-        raw = result_match.group(1).strip() if result_match else "no result line"
+        head = ""
         x: NDArray[np.float64] | None = None
         if sol.exists():
-            x = _read_cbc_solution(sol, milp.num_col)
-            head = sol.read_text().split("\n", 1)[0].lower()
-            if "infeasible" in head and "integer" not in head:
-                x = None
-            if head.startswith("stopped") and "no integer solution" in head:
-                x = None
-    has_solution = x is not None and (
-        "no integer solution" not in out.lower() or "optimal" in raw.lower()
+            text = sol.read_text()
+            head = text.split("\n", 1)[0]
+            x = _read_cbc_solution(text, milp.num_col)
+    status, has_solution = map_cbc_status(head, out)
+    raw = (
+        head.split(" - ")[0].strip()
+        if head
+        else (result_match.group(1).strip() if result_match else "no status")
     )
     if not has_solution:
         x = None
-    status = map_cbc_result(raw, has_solution)
-    if interrupted and status is Status.OPTIMAL and "optimal" not in raw.lower():
+    if interrupted and status is Status.OPTIMAL:
         status = Status.FEASIBLE
     objective = None
     if x is not None:
@@ -586,12 +613,12 @@ def _solve_cbc(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> 
     )
 
 
-def _read_cbc_solution(path: Path, num_col: int) -> NDArray[np.float64] | None:
-    text = path.read_text().splitlines()
-    if not text:
+def _read_cbc_solution(text: str, num_col: int) -> NDArray[np.float64] | None:
+    lines = text.splitlines()
+    if not lines:
         return None
     x = np.zeros(num_col)
-    for line in text[1:]:
+    for line in lines[1:]:  # one line per row/column: index, name, value, reduced cost
         parts = line.replace("**", " ").split()
         if len(parts) < 3:
             continue

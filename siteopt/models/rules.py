@@ -46,6 +46,7 @@ class SiteRules:
     existing: NDArray[np.int64]
     required: NDArray[np.int64]
     active: list[str]  #: plain-word list of the active rules (for infeasibility messages)
+    count: tuple[float, float] | None = None  #: bounds on the number of chosen sites
 
     @property
     def free(self) -> NDArray[np.bool_]:
@@ -271,7 +272,8 @@ def site_rules(
             raise InfeasibleError(
                 f"Required sites put {int(req_in_group[g])} site(s){extra} in "
                 f"{_group_label(problem, g)}, but at most {k} per municipality is allowed.",
-                hint="Raise max_per_group or make some required sites candidates.",
+                hint="Raise the per-municipality limit (max_per_group; a scenario's "
+                "sites.max_per_municipality) or make some required sites candidates.",
             )
         elig_in_group = np.zeros(n_groups)
         if n_groups:
@@ -298,7 +300,11 @@ def site_rules(
                     f"{'has' if n_with == 1 else 'have'} eligible candidates, so p = "
                     f"{count[0]:g} sites cannot be placed."
                 )
-            raise InfeasibleError(msg, hint="Lower p, raise max_per_group or allow more places.")
+            raise InfeasibleError(
+                msg,
+                hint="Lower p, raise the per-municipality limit (max_per_group; a scenario's "
+                "sites.max_per_municipality) or allow more places.",
+            )
         # rows only where the limit can bind
         binding = np.nonzero(elig_in_group > cap)[0]
         if binding.size:
@@ -334,26 +340,26 @@ def site_rules(
         region = np.asarray(problem.cand_region, dtype=np.int64)
         keys = sorted(set(rules.region_min) | set(rules.region_max))
         active.append("regional minimums/maximums")
-        r_lo = np.array([float(rules.region_min.get(r, 0)) for r in keys])
-        r_hi = np.array([float(rules.region_max.get(r, math.inf)) for r in keys])
+        r_lo = np.array([float(rules.region_min.get(reg, 0)) for reg in keys])
+        r_hi = np.array([float(rules.region_max.get(reg, math.inf)) for reg in keys])
         members = chosen_mask & (hi > 0)
-        n_req = np.array([float((required_mask & (region == r)).sum()) for r in keys])
-        n_elig = np.array([float((members & (region == r)).sum()) for r in keys])
+        n_req = np.array([float((required_mask & (region == reg)).sum()) for reg in keys])
+        n_elig = np.array([float((members & (region == reg)).sum()) for reg in keys])
         # (one pass per region named in the rules: a handful of regions, vectorised inside)
-        for i, r in enumerate(keys):
+        for i, reg in enumerate(keys):
             if r_lo[i] > r_hi[i]:
                 raise InfeasibleError(
                     f"region_min ({r_lo[i]:g}) exceeds region_max ({r_hi[i]:g}) for "
-                    f"{_region_label(problem, r)}."
+                    f"{_region_label(problem, reg)}."
                 )
             if n_req[i] > r_hi[i]:
                 raise InfeasibleError(
-                    f"Required sites put {n_req[i]:g} site(s) in {_region_label(problem, r)}, "
+                    f"Required sites put {n_req[i]:g} site(s) in {_region_label(problem, reg)}, "
                     f"more than its maximum of {r_hi[i]:g}."
                 )
             if n_elig[i] < r_lo[i]:
                 raise InfeasibleError(
-                    f"{_region_label(problem, r).capitalize()} needs at least {r_lo[i]:g} "
+                    f"{_region_label(problem, reg).capitalize()} needs at least {r_lo[i]:g} "
                     f"site(s) but has only {n_elig[i]:g} eligible candidate(s)."
                 )
         if count is not None and r_lo.sum() > count[1]:
@@ -409,6 +415,7 @@ def site_rules(
         existing=np.nonzero(existing_mask)[0].astype(np.int64),
         required=np.nonzero(required_mask)[0].astype(np.int64),
         active=active,
+        count=count,
     )
 
 
@@ -420,4 +427,21 @@ def infeasible_message(rules_: SiteRules, extra: str = "") -> str:
         + (f" ({extra})" if extra else "")
         + f". Active rules: {listed}. Relax one of them (e.g. lower p or widen the approved "
         "list)."
+    )
+
+
+def with_count(rules_: SiteRules, k: int) -> SiteRules:
+    """A copy of ``rules_`` that also fixes the number of chosen sites to ``k``."""
+    from dataclasses import replace
+
+    m = rules_.lo.size
+    idx = np.nonzero(rules_.chosen_mask)[0]
+    row = sp.csr_array((np.ones(idx.size), (np.zeros(idx.size, dtype=np.int64), idx)), shape=(1, m))
+    return replace(
+        rules_,
+        A=sp.csr_array(sp.vstack([rules_.A, row], format="csr")),
+        row_lo=np.append(rules_.row_lo, float(k)),
+        row_hi=np.append(rules_.row_hi, float(k)),
+        count=(float(k), float(k)),
+        active=[*rules_.active, f"{k} site(s)"],
     )

@@ -1,0 +1,100 @@
+"""``siteopt compare``: scenarios side by side, from scenario files or result directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from siteopt.cli.options import CONTEXT_SETTINGS, overwrite_opt
+from siteopt.compare.compare import compare as make_comparison
+from siteopt.compare.compare import fmt_m, load_towns, table_rows, write_comparison
+from siteopt.compare.overlap import consensus_sentence
+from siteopt.compare.results import collect
+from siteopt.outputs.writer import check_target
+
+
+def consoles(ctx: click.Context) -> tuple[Console, Console]:
+    """The (messages on stderr, results on stdout) consoles of the root group, or new ones."""
+    obj: dict[str, Any] = ctx.obj if isinstance(ctx.obj, dict) else {}
+    err = obj.get("console") or Console(stderr=True, highlight=False)
+    out = obj.get("out") or Console(highlight=False, soft_wrap=False, width=120)
+    return err, out
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Output directory [default: out/compare].",
+)
+@overwrite_opt
+@click.option(
+    "--overlap-m",
+    type=click.FloatRange(min=0),
+    default=1000.0,
+    show_default=True,
+    help="Sites of different scenarios at most this many metres apart count as the same place.",
+)
+@click.pass_context
+def compare(
+    ctx: click.Context,
+    inputs: tuple[Path, ...],
+    output: Path | None,
+    overwrite: bool,
+    overlap_m: float,
+) -> None:
+    """Compare scenarios side by side: sites, deaths covered, distances and where they agree.
+
+    Each INPUT is a scenario file (solved now) or a result directory written by 'siteopt solve'
+    (read back from its solution.json, not solved again). Prints a side-by-side table and
+    writes compare.html (for committee staff), compare.csv, compare.json and map.png to the
+    output directory, atomically.
+
+    \b
+    $ siteopt compare configs/connecticut.yaml configs/schools_1500ft.yaml
+    $ siteopt compare out/connecticut out/fentanyl out/residence -o out/cmp --overwrite
+    $ siteopt compare out/connecticut configs/schools_1500ft.yaml --overlap-m 500
+    """
+    err, out = consoles(ctx)
+    out_dir = output if output is not None else Path("out") / "compare"
+    check_target(out_dir.absolute(), overwrite)
+    with err.status("Reading the scenarios") as status:
+        results = collect(list(inputs), progress=status.update)
+        status.update("Writing the comparison")
+        comparison = make_comparison(results, overlap_m)
+        write_comparison(comparison, out_dir, overwrite=overwrite, towns=load_towns(results))
+    table = Table(title="Scenarios side by side", title_justify="left", show_lines=False)
+    table.add_column("", style="bold")
+    for r in comparison.results:
+        table.add_column(escape(r.label))
+    for head, cells in table_rows(comparison):
+        table.add_row(escape(head), *(escape(c) for c in cells))
+    out.print(table)
+    out.print(consensus_sentence(comparison.consensus), markup=False)
+    if comparison.pairs:
+        out.print(
+            f"Sites of different scenarios within {fmt_m(overlap_m)} of each other "
+            f"({len(comparison.pairs)}):"
+        )
+        for p in comparison.pairs:
+            out.print(
+                f"  {p.a} #{p.a_rank} {p.a_town} — {p.b} #{p.b_rank} {p.b_town}: "
+                f"{fmt_m(p.distance_m)}",
+                markup=False,
+            )
+    else:
+        out.print(f"No two sites of different scenarios are within {fmt_m(overlap_m)}.")
+    for r in comparison.results:
+        if not r.proved_optimal:
+            out.print(
+                f"[bold]Warning:[/bold] {escape(r.label)} is not proved optimal ({r.status})."
+            )
+    out.print(f"Outputs in {out_dir}", markup=False)

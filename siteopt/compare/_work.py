@@ -1,0 +1,87 @@
+"""The part of a sweep that runs on a worker: arrays in, chosen candidates out.
+
+This module imports only numpy and :mod:`siteopt.models`, so a Dask worker needs siteopt
+installed but no data bundle: the client builds every problem and ships its arrays once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt.models.base import ModelSpec, Problem, SolverSpec
+
+#: highspy allows one running solve per process (its solver locks are class attributes), so
+#: tasks that share a process (a dask-worker with several threads) take turns
+_SOLVE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SweepModel:
+    """A built problem and how to re-weight it from per-town death counts.
+
+    Parameters
+    ----------
+    problem
+        The array problem of one scenario (built once).
+    spec, solver
+        The model and solver of that scenario (no marginals, no alternatives).
+    cell_town
+        Town index (into ``problem.group_names``) of every demand cell, shape (n,).
+    cells_per_town
+        Number of demand cells of every town, shape (towns,).
+    """
+
+    problem: Problem
+    spec: ModelSpec
+    solver: SolverSpec
+    cell_town: NDArray[np.int64]
+    cells_per_town: NDArray[np.int64]
+
+    def weights(self, counts: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Demand weights for per-town death counts: a town's count spread evenly on its cells."""
+        t = self.cell_town
+        num = np.asarray(counts, dtype=np.int64)[t].astype(np.float64)
+        return num / self.cells_per_town[t].astype(np.float64)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one solve returns to the client (small, picklable)."""
+
+    task: int  #: position of the task in the sweep's task list
+    status: str
+    objective: float | None
+    weighted_distance: float | None
+    selected: tuple[int, ...]  #: chosen candidate indices, by rank
+
+
+def solve_counts(model: SweepModel, counts: NDArray[np.int64] | None, task: int) -> RunOutcome:
+    """Solve ``model`` with demand weights from ``counts`` (``None``: the problem's own weights).
+
+    Deterministic: the same model and counts give the same outcome in any process.
+    """
+    from siteopt.models.reduce import solve_reduced
+
+    problem = model.problem
+    if counts is not None:
+        problem = replace(problem, demand_weight=model.weights(counts))
+    with _SOLVE_LOCK:
+        sol = solve_reduced(problem, model.spec, model.solver)
+    return RunOutcome(
+        task=task,
+        status=sol.status.value,
+        objective=sol.objective,
+        weighted_distance=sol.secondary,
+        selected=tuple(int(j) for j in sol.selected),
+    )
+
+
+def worker_version() -> str:
+    """The siteopt version a worker runs (to check a remote cluster before sending work)."""
+    from siteopt import __version__
+
+    return __version__

@@ -1,0 +1,449 @@
+r"""Exact "nearest open site" objectives: p-median and attendance (distance decay).
+
+Both minimise :math:`\sum_i \min\big(\tau_i, \min_{j \in S} c_{ij}\big)` over feasible site sets
+:math:`S`, where :math:`c_{ij}` is a weighted per-pair cost (median: :math:`w_i d_{ij}`;
+attendance: :math:`-w_i\,a(d_{ij})`) and :math:`\tau_i` the demand's *tail* cost when no option is
+open: the cost of its nearest fixed-open (existing or required) site, the unreachable penalty, or
+:math:`+\infty` when demand must be served by a chosen site.
+
+Method (exact):
+
+1. *Options.* Demand :math:`i` only considers free candidates with :math:`c_{ij} < \tau_i`
+   (anything else is never better than the tail). Pairs are sparse; nothing is dense.
+2. *Incumbent.* Greedy + one-swap local search over the options (vectorised); if it breaks a rule
+   or a no-good cut, an exact sub-problem over a small candidate pool gives one that does not.
+3. *Lagrangian bound and reduction* (Beasley 1993). Relaxing :math:`\sum_j x_{ij} + x_{i\tau} = 1`
+   with multipliers :math:`\lambda_i` gives
+
+   .. math::
+
+       L(\lambda) = \sum_i \big(\lambda_i + \min(0, \tau_i - \lambda_i)\big)
+       + \min_{|S| = k} \sum_{j \in S} \rho_j, \qquad
+       \rho_j = \sum_i \min(0, c_{ij} - \lambda_i),
+
+   maximised by subgradient steps. Any candidate :math:`j` whose bound with :math:`j` forced open
+   exceeds the incumbent is dropped (ties are kept, so every optimal set survives).
+4. *Exact MIP over the survivors* (classical assignment formulation, sparse):
+
+   .. math::
+
+       \min \sum_{i,j} c_{ij} x_{ij} + \sum_i \tau_i x_{i\tau}
+       \ \text{s.t.}\ \sum_j x_{ij} + x_{i\tau} = 1,\ x_{ij} \le y_j,\
+       y \in \text{rules},\ y \in \{0,1\}^m.
+
+   The reported bound is the larger of the MIP bound and the Lagrangian bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from siteopt.models._common import Outcome, assemble, open_from_x, rel_gap, run
+from siteopt.models._sparse import segment_starts
+from siteopt.models.base import SolverSpec, Status
+from siteopt.models.milp import Milp
+from siteopt.models.rules import SiteRules, infeasible_message
+
+#: subgradient iterations and wall-time share for the Lagrangian phase
+LAGRANGE_MAX_ITER = 300
+#: candidates per greedy step in the pool of the incumbent sub-problem
+POOL_PER_STEP = 8
+
+
+@dataclass
+class AssignData:
+    """Option lists of every demand row, sorted by (row, cost, candidate)."""
+
+    demand: NDArray[np.int64]  #: demand index of each row
+    r: NDArray[np.int64]  #: row of each option
+    c: NDArray[np.int64]  #: candidate of each option
+    wc: NDArray[np.float64]  #: weighted cost of each option
+    tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
+    const: float  #: cost of demand without options (served by its tail)
+    m: int
+
+    @property
+    def rows(self) -> int:
+        """Number of demand rows."""
+        return int(self.demand.size)
+
+    def restrict(self, keep_cand: NDArray[np.bool_]) -> AssignData:
+        """Options limited to candidates in ``keep_cand`` (rows kept)."""
+        sel = keep_cand[self.c]
+        return AssignData(
+            self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
+        )
+
+    def row_cost(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Cost of every row under an open-site mask (inf: not served)."""
+        best = self.tail.copy()
+        sel = open_mask[self.c]
+        np.minimum.at(best, self.r[sel], self.wc[sel])
+        return best
+
+    def value(self, open_mask: NDArray[np.bool_]) -> float:
+        """Exact objective of an open-site mask (fixed sites are in the tails)."""
+        best = self.row_cost(open_mask)
+        if not np.isfinite(best).all():
+            return math.inf
+        return float(best.sum()) + self.const
+
+
+def build_assign(
+    n: int,
+    m: int,
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    wcost: NDArray[np.float64],
+    tail: NDArray[np.float64],
+    rules_: SiteRules,
+) -> AssignData:
+    """Option lists from weighted pair costs and per-demand tails (length n).
+
+    Demand units with a NaN tail are ignored (zero weight or excluded). Options are the pairs to
+    free candidates with a cost strictly below the tail.
+    """
+    use = ~np.isnan(tail)
+    sel = rules_.free[cols] & use[rows] & (wcost < tail[rows])
+    r, c, wc = rows[sel], cols[sel], wcost[sel]
+    order = np.lexsort((c, wc, r))
+    r, c, wc = r[order], c[order], wc[order]
+    has_opt = np.zeros(n, dtype=bool)
+    has_opt[r] = True
+    no_opt = use & ~has_opt
+    const = float(tail[no_opt].sum()) if no_opt.any() else 0.0
+    demand = np.nonzero(has_opt)[0].astype(np.int64)
+    row_of = np.full(n, -1, dtype=np.int64)
+    row_of[demand] = np.arange(demand.size)
+    return AssignData(
+        demand=demand,
+        r=row_of[r],
+        c=c.astype(np.int64),
+        wc=wc.astype(np.float64),
+        tail=tail[demand].astype(np.float64),
+        const=const,
+        m=m,
+    )
+
+
+def rules_ok(
+    rules_: SiteRules, open_mask: NDArray[np.bool_], cuts: list[NDArray[np.int64]]
+) -> bool:
+    """Whether an open-site mask satisfies the bounds, rule rows and no-good cuts."""
+    y = open_mask.astype(np.float64)
+    if (y < rules_.lo - 1e-9).any() or (y > rules_.hi + 1e-9).any():
+        return False
+    if rules_.A.shape[0]:
+        act = rules_.A @ y
+        if (act < rules_.row_lo - 1e-9).any() or (act > rules_.row_hi + 1e-9).any():
+            return False
+    chosen = set(np.nonzero(open_mask & rules_.chosen_mask)[0].tolist())
+    return all(set(np.asarray(s).tolist()) != chosen for s in cuts)
+
+
+def _greedy_swap(
+    data: AssignData, base_open: NDArray[np.bool_], k: int, free: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Greedy then first-improvement one-swap local search (vectorised per pass)."""
+    m = data.m
+    open_mask = base_open.copy()
+    cur = data.tail.copy()  # current cost per row (inf: not served yet)
+    finite = np.isfinite(cur)
+    cap = 10.0 * float(
+        np.abs(data.wc).max(initial=0.0) + np.abs(cur[finite]).max(initial=0.0) + 1.0
+    )
+
+    def row_cost(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        best = data.tail.copy()
+        sel = mask[data.c]
+        np.minimum.at(best, data.r[sel], data.wc[sel])
+        return best
+
+    def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
+        cc = np.where(np.isfinite(cur_cost), cur_cost, cap)
+        g = np.maximum(0.0, cc[data.r] - data.wc)
+        return np.bincount(data.c, weights=g, minlength=m).astype(np.float64)
+
+    for _ in range(k):
+        g = gains(cur)
+        g[~free | open_mask] = -1.0
+        pick = int(np.argmax(g))
+        if g[pick] < 0:
+            break
+        open_mask[pick] = True
+        cur = row_cost(open_mask)
+    # one-swap improvement: remove each chosen site in turn, re-add the best candidate
+    for _ in range(3):  # a few passes over the k chosen sites
+        improved = False
+        for j in np.nonzero(open_mask & free & ~base_open)[0]:
+            if not open_mask[j]:
+                continue
+            trial = open_mask.copy()
+            trial[j] = False
+            g = gains(row_cost(trial))
+            gain_j = float(g[j])
+            g[~free | trial] = -1.0
+            best = int(np.argmax(g))
+            if best != j and g[best] > gain_j + 1e-9 * max(1.0, abs(gain_j)):
+                trial[best] = True
+                open_mask = trial
+                improved = True
+        if not improved:
+            break
+    return open_mask
+
+
+def _assign_milp(
+    data: AssignData,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    keep: NDArray[np.bool_],
+) -> Milp:
+    """Assignment MILP over candidates ``keep`` (others fixed closed)."""
+    d = data.restrict(keep)
+    m, T, nx = data.m, d.rows, d.r.size
+    finite_tail = np.isfinite(d.tail)
+    nd = int(finite_tail.sum())
+    col0 = m
+    # columns: x (nx), dummy (nd)
+    xr = np.arange(nx)
+    drow = np.nonzero(finite_tail)[0]
+    num_col = col0 + nx + nd
+    assign_rows = sp.csr_array(
+        (
+            np.ones(nx + nd),
+            (np.concatenate([d.r, drow]), col0 + np.arange(nx + nd)),
+        ),
+        shape=(T, num_col),
+    )
+    link = sp.csr_array(
+        (
+            np.concatenate([np.ones(nx), -np.ones(nx)]),
+            (np.concatenate([xr, xr]), np.concatenate([col0 + xr, d.c])),
+        ),
+        shape=(nx, num_col),
+    )
+    milp = assemble(
+        rules_,
+        cuts,
+        fixed_count,
+        y_cost=np.zeros(m),
+        extra_cost=np.concatenate([d.wc, d.tail[finite_tail]]),
+        extra_lo=np.zeros(nx + nd),
+        extra_hi=np.ones(nx + nd),
+        blocks=[
+            (assign_rows, np.ones(T), np.ones(T)),
+            (link, np.full(nx, -np.inf), np.zeros(nx)),
+        ],
+        sense="min",
+        offset=d.const,
+    )
+    milp.col_hi[:m] = np.where(keep | rules_.fixed_open, milp.col_hi[:m], 0.0)
+    return milp
+
+
+def _pool_incumbent(
+    data: AssignData,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    solver: SolverSpec,
+    out: Outcome,
+    pool: NDArray[np.bool_],
+    label: str,
+) -> NDArray[np.bool_] | None:
+    t0 = time.perf_counter()
+    milp = _assign_milp(data, rules_, cuts, fixed_count, pool)
+    res = run(milp, solver, out, t0, f"{label} incumbent (pool)")
+    if res.x is None:
+        return None
+    return open_from_x(res.x, data.m)
+
+
+def lagrangian(
+    data: AssignData,
+    k: int,
+    ub: float,
+    free: NDArray[np.bool_],
+    max_iter: int,
+    deadline: float,
+    lam0: NDArray[np.float64] | None = None,
+    beta0: float = 2.0,
+    patience: int = 60,
+) -> tuple[float, NDArray[np.bool_]]:
+    """Subgradient Lagrangian bound and the candidates that survive the reduction test.
+
+    Returns ``(bound, survivors)``; ``survivors`` is a mask over all m candidates (free ones that
+    may belong to a set of cost <= ``ub``).
+    """
+    m = data.m
+    surv = free.copy()
+    d = data
+    tail = d.tail
+    # start: lambda = each row's cost in the incumbent (or its cheapest option)
+    if lam0 is not None:
+        lam = lam0.copy()
+    else:
+        starts = segment_starts(d.r)
+        first_idx = np.nonzero(starts)[0]
+        lam = np.where(np.isfinite(tail), tail, 0.0)
+        lam[d.r[first_idx]] = d.wc[first_idx]
+        lam = np.where(np.isfinite(tail), np.minimum(lam, tail), lam)
+    best_bound = -math.inf
+    beta = beta0
+    stall = 0
+    tol = 1e-9 * max(1.0, abs(ub))
+    for it in range(max_iter):
+        red = np.minimum(0.0, d.wc - lam[d.r])
+        rho = np.bincount(d.c, weights=red, minlength=m)
+        rho_f = np.where(surv, rho, np.inf)
+        n_surv = int(surv.sum())
+        kk = min(k, n_surv)
+        chosen = np.zeros(0, dtype=np.int64) if kk <= 0 else np.argpartition(rho_f, kk - 1)[:kk]
+        tail_part = np.where(np.isfinite(tail), np.minimum(0.0, tail - lam), 0.0)
+        base = float(lam.sum() + tail_part.sum()) + d.const
+        L = base + float(rho[chosen].sum())
+        if best_bound + tol < L:
+            best_bound = L
+            stall = 0
+        else:
+            stall += 1
+            if stall >= patience:
+                beta /= 2.0
+                stall = 0
+        # reduction test every few iterations and at the end
+        if (it % 5 == 4 or it == max_iter - 1) and kk >= 1:
+            worst = float(rho[chosen].max())
+            lb_j = L - worst + rho
+            lb_j[chosen] = L
+            drop = surv & (lb_j > ub + tol)
+            if drop.any():
+                surv &= ~drop
+                keep = surv[d.c]
+                d = AssignData(d.demand, d.r[keep], d.c[keep], d.wc[keep], d.tail, d.const, m)
+        if ub - best_bound <= tol or beta < 1e-5 or time.perf_counter() > deadline:
+            break
+        # subgradient
+        in_s = np.zeros(m, dtype=bool)
+        in_s[chosen] = True
+        used = in_s[d.c] & (d.wc < lam[d.r])
+        g = 1.0 - np.bincount(d.r[used], minlength=d.rows) - (np.isfinite(tail) & (tail < lam))
+        norm = float((g * g).sum())
+        if norm == 0:
+            break
+        lam = lam + beta * (ub - L) / norm * g
+    return best_bound, surv
+
+
+def optimise_assign(
+    data: AssignData,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    solver: SolverSpec,
+    label: str,
+    sense_sign: float = 1.0,
+) -> Outcome:
+    """Minimise the assignment cost of ``data`` exactly; see the module docstring.
+
+    ``sense_sign = -1`` reports objective and bound negated (attendance is a maximisation).
+    """
+    m = data.m
+    out = Outcome(
+        status=Status.ERROR,
+        open_mask=None,
+        objective=None,
+        bound=None,
+        gap=None,
+        solver=solver.name,
+        solver_version="",
+    )
+    t_start = time.perf_counter()
+    free = rules_.free.copy()
+    base_open = rules_.fixed_open.copy()
+    k = (int(rules_.count[0]) - int(rules_.required.size)) if rules_.count else 0
+    keep_all = free.copy()
+    lag_bound = -math.inf
+    incumbent: NDArray[np.bool_] | None = None
+    ub = math.inf
+    if fixed_count and k > 0 and int(free.sum()) > k:
+        cand = _greedy_swap(data, base_open, k, free)
+        if rules_ok(rules_, cand, cuts) and math.isfinite(data.value(cand)):
+            incumbent = cand
+        else:
+            pool = _pool_from_greedy(data, base_open, k, free)
+            cand2 = _pool_incumbent(data, rules_, cuts, fixed_count, solver, out, pool, label)
+            if cand2 is not None:
+                incumbent = cand2
+        if incumbent is not None:
+            ub = data.value(incumbent)
+            budget = solver.time_limit if solver.time_limit is not None else 600.0
+            lag_bound, keep_all = lagrangian(
+                data, k, ub, free, LAGRANGE_MAX_ITER, time.perf_counter() + 0.5 * budget
+            )
+            out.extra["survivors"] = int(keep_all.sum())
+            out.extra["lagrangian_bound"] = lag_bound
+    out.build_s += time.perf_counter() - t_start
+    t0 = time.perf_counter()
+    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all)
+    if incumbent is not None and keep_all[incumbent & free].all():
+        y = incumbent.astype(np.float64)
+        milp.start = (np.arange(m, dtype=np.int64), y)
+    res = run(milp, solver, out, t0, label)
+    if res.status is Status.INFEASIBLE:
+        out.status = Status.INFEASIBLE
+        out.messages.append(infeasible_message(rules_))
+        return out
+    if res.x is None:
+        if incumbent is not None:
+            open_mask = incumbent
+            out.status = Status.FEASIBLE
+        else:
+            out.status = res.status
+            out.messages.append(f"The solver stopped without a solution ({res.raw_status}).")
+            return out
+    else:
+        open_mask = open_from_x(res.x, m)
+        if incumbent is not None and data.value(incumbent) < data.value(open_mask) - 1e-9:
+            open_mask = incumbent
+        out.status = res.status
+    value = data.value(open_mask)
+    bound = res.bound if res.bound is not None else -math.inf
+    bound = max(bound, lag_bound)
+    if out.status is Status.OPTIMAL:
+        bound = max(bound, min(value, res.bound if res.bound is not None else value))
+    out.open_mask = open_mask
+    out.objective = sense_sign * value
+    out.bound = sense_sign * bound if math.isfinite(bound) else None
+    out.gap = rel_gap(out.objective, out.bound)
+    return out
+
+
+def _pool_from_greedy(
+    data: AssignData, base_open: NDArray[np.bool_], k: int, free: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """Candidates with the best greedy gains at each of k greedy steps."""
+    m = data.m
+    pool = np.zeros(m, dtype=bool)
+    open_mask = base_open.copy()
+    best = data.tail.copy()
+    finite = np.isfinite(best)
+    cap = float(np.abs(data.wc).max(initial=0.0) + np.abs(best[finite]).max(initial=0.0) + 1.0)
+    for _ in range(k):
+        cc = np.where(np.isfinite(best), best, 10.0 * cap)
+        g = np.bincount(data.c, weights=np.maximum(0.0, cc[data.r] - data.wc), minlength=m)
+        g[~free | open_mask] = -1.0
+        order = np.argsort(-g, kind="stable")[:POOL_PER_STEP]
+        pool[order[g[order] >= 0]] = True
+        pick = int(order[0])
+        open_mask[pick] = True
+        sel = data.c == pick
+        np.minimum.at(best, data.r[sel], data.wc[sel])
+    return pool
