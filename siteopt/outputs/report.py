@@ -498,6 +498,13 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 "Straight-line distances. The syringe services list is partial and its points "
                 "are town centres, not addresses; the methadone list is from 2017; treatment "
                 "and health centre lists are from 2020-2021. Check every facility before use."
+                + (
+                    " Transit service comes from the bundle's GTFS feeds, which miss several "
+                    "large operators (see Data and caveats): 0 departures can mean no data "
+                    "rather than no buses."
+                    if any(str(c).startswith("dph_") for c in tables.sites.columns)
+                    else ""
+                )
             ),
         )
     # ------------------------------------------------------------------------ alternatives
