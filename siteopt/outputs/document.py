@@ -1,7 +1,8 @@
 """A small document model rendered to Markdown and to self-contained HTML with the same content.
 
-Every text comes in as plain text and is escaped by the renderer, so names from data can never
-inject markup. The only inline markup is ``**bold**``, applied after escaping.
+Every text comes in as plain text. The HTML renderer escapes it, so names from data can never
+inject markup there (the only inline markup is ``**bold**``, applied after escaping); Markdown
+keeps the text exactly as in the data.
 """
 
 from __future__ import annotations
@@ -84,12 +85,9 @@ class Document:
 
 
 def _md_inline(text: str) -> str:
-    """Escape ``<`` and ``>`` (Markdown viewers pass raw HTML through); keep ``**bold**``.
-
-    ``&`` stays as it is: without ``<`` no entity can become markup, and names like
-    ``ST FRANCIS HOSPITAL & MEDICAL CENTER`` stay readable in the raw file.
-    """
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Markdown keeps names exactly as in the data (it is read as text; ``report.html`` is the
+    rendered, escaped form). Only line breaks are normalised."""
+    return text
 
 
 def _md_cell(text: str) -> str:

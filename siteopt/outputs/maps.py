@@ -32,8 +32,16 @@ from siteopt import __version__
 from siteopt._errors import DataError
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables
-from siteopt.outputs.words import credits, distance_words, num, pct, period
-from siteopt.pipeline import RunResult
+from siteopt.outputs.words import (
+    credits,
+    distance_words,
+    is_covering,
+    num,
+    pct,
+    period,
+    served_verb,
+)
+from siteopt.pipeline import RunResult, describe_objective
 
 #: print greys, light to mid, so black marks stay readable on every class (as the QGIS style)
 PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
@@ -177,7 +185,11 @@ def draw_map(tables: Tables) -> Figure:
         ),
     ]
     if len(insets):
-        handles.append(Line2D([], [], color=ALLOC, lw=0.8, label="covered demand cell to its site"))
+        handles.append(
+            Line2D(
+                [], [], color=ALLOC, lw=0.8, label=f"demand cell {served_verb(result)} by a site"
+            )
+        )
     if len(tables.existing_sites):
         handles.append(
             Line2D(
@@ -208,17 +220,20 @@ def draw_map(tables: Tables) -> Figure:
         if result.solution.proved_optimal
         else f"NOT proved optimal (status {result.solution.status.value})"
     )
-    sub = (
-        f"{len(new_sites)} recommended sites: {num(total)} of {s.placed:,} deaths "
-        f"{'(' + p + ') ' if p else ''}within {distance_words(radius)} of a site "
-        f"({pct(total / s.placed if s.placed else 0)}); {status}."
-    )
+    if is_covering(result):
+        sub = (
+            f"{len(new_sites)} recommended sites: {num(total)} of {s.placed:,} deaths "
+            f"{'(' + p + ') ' if p else ''}within {distance_words(radius)} of a site "
+            f"({pct(total / s.placed if s.placed else 0)}); {status}."
+        )
+    else:
+        sub = f"{len(new_sites)} recommended sites. {describe_objective(result)} {status}."
     fig.text(0.02, 0.915, sub, fontsize=10, va="top")
     notes = [
         credits(result),
         (
-            "Insets: demand cells covered (black) or not (white), each covered cell joined to its "
-            "site. "
+            f"Insets: demand cells {served_verb(result)} (black) or not (white), each joined to "
+            "its site. "
             if len(insets)
             else ""
         )
@@ -317,7 +332,7 @@ def _insets(
         for spine in a.spines.values():
             spine.set_linewidth(0.8)
         a.set_title(
-            f"{r.rank}. {r.town}: {num(r.covered)} deaths covered",
+            f"{r.rank}. {r.town}: {num(r.covered)} deaths {served_verb(tables.result)}",
             fontsize=8.5,
             loc="left",
             pad=3,

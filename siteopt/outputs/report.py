@@ -28,6 +28,7 @@ from siteopt.outputs.document import (
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
     distance_words,
+    is_covering,
     is_missing,
     join_words,
     metres,
@@ -35,9 +36,10 @@ from siteopt.outputs.words import (
     number_word,
     pct,
     period,
+    served_verb,
     status_sentence,
 )
-from siteopt.pipeline import RunResult
+from siteopt.pipeline import RunResult, describe_objective
 
 SOLVER_NAMES = {"highs": "HiGHS", "cbc": "CBC"}
 
@@ -315,23 +317,34 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
 
     # ----------------------------------------------------------------------------- summary
     doc.add(Heading(2, "Summary", "summary"))
+    verb = served_verb(result)
+    covering = is_covering(result)
     if len(new):
         total = float(new["covered"].sum())
         n = len(new)
-        doc.add(
-            Para(
-                f"**The {number_word(n)} recommended site{'s are' if n > 1 else ' is'} in "
-                f"{_towns_in_words(tables)}.** Together they are within "
-                f"{distance_words(radius)} of {num(total)} of the {placed:,} deaths "
-                f"{PLACE_WORDS.get(s.place, '')}"
+        where = (
+            f"**The {number_word(n)} recommended site{'s are' if n > 1 else ' is'} in "
+            f"{_towns_in_words(tables)}.**"
+        )
+        if covering:
+            reach = (
+                f" Together they are within {distance_words(radius)} of {num(total)} of the "
+                f"{placed:,} deaths {PLACE_WORDS.get(s.place, '')}"
                 f"{' in ' + p if p else ''} ({pct(total / placed if placed else 0)})."
             )
-        )
+        else:
+            reach = (
+                f" Each of the {placed:,} deaths {PLACE_WORDS.get(s.place, '')}"
+                f"{' in ' + p if p else ''} is assigned to its nearest site. "
+                f"{describe_objective(result)}"
+            )
+        doc.add(Para(where + reach))
         first = new.iloc[0]
         doc.add(
             Para(
-                f"Site 1, in {first['town']}, reaches the most deaths ({num(first['covered'])}). "
-                "Each death is counted once, at the nearest chosen site."
+                f"Site 1, in {first['town']}, has the most deaths {verb} "
+                f"({num(first['covered'])}). Each death is counted once, at the nearest chosen "
+                "site."
             )
         )
         if len(existing):
@@ -340,8 +353,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 Para(
                     f"The {number_word(len(existing))} existing site"
                     f"{'s' if len(existing) > 1 else ''} ({join_words(list(existing['site_id']))}) "
-                    f"already reach{'es' if len(existing) == 1 else ''} {num(ex_total)} deaths; "
-                    "the recommended sites add "
+                    f"already {'has' if len(existing) == 1 else 'have'} {num(ex_total)} deaths "
+                    f"{verb}; the recommended sites add "
                     f"{num(total)}, for {num(total + ex_total)} in all."
                 )
             )
@@ -415,20 +428,26 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     "Rank",
                     "Town",
                     "Site",
-                    "Deaths covered",
+                    f"Deaths {verb}",
                     "Share of all deaths",
-                    "Loss if dropped",
+                    "Loss if dropped" if covering else "Objective change if dropped",
                     "Latitude, longitude",
                 ],
                 rows,
                 "rllrrrl",
             ),
             Para(
-                "Deaths covered are counted once, at the nearest chosen site; the share is of the "
-                f"{placed:,} deaths placed in a town{' in ' + p if p else ''}. **Loss if "
-                "dropped** is how many fewer deaths would be covered if that site could not be "
-                "used and the other sites were chosen again: a small loss means another spot "
-                "nearby is almost as good."
+                f"Deaths {verb} are counted once, at their nearest chosen site; the share is of "
+                f"the {placed:,} deaths placed in a town{' in ' + p if p else ''}. "
+                + (
+                    "**Loss if dropped** is how many fewer deaths would be covered if that site "
+                    "could not be used and the other sites were chosen again: a small loss means "
+                    "another spot nearby is almost as good."
+                    if covering
+                    else "**Objective change if dropped** is how much worse the objective would "
+                    "be (in its own unit) if that site could not be used and the other sites "
+                    "were chosen again."
+                )
             ),
         )
     # ---------------------------------------------------------------------------- nearby
@@ -479,6 +498,13 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 "Straight-line distances. The syringe services list is partial and its points "
                 "are town centres, not addresses; the methadone list is from 2017; treatment "
                 "and health centre lists are from 2020-2021. Check every facility before use."
+                + (
+                    " Transit service comes from the bundle's GTFS feeds, which miss several "
+                    "large operators (see Data and caveats): 0 departures can mean no data "
+                    "rather than no buses."
+                    if any(str(c).startswith("dph_") for c in tables.sites.columns)
+                    else ""
+                )
             ),
         )
     # ------------------------------------------------------------------------ alternatives
@@ -500,9 +526,10 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         doc.add(
             Table(["Rank", "Towns", "Sites", "Value", "Below best"], rows, "lllrr"),
             Para(
-                "Each row is a different choice of sites, ranked by the model's value (deaths "
-                "covered for the covering model); rank 1 is the recommendation. Choices that "
-                "reach the same value differ only in where exactly a site stands."
+                "Each row is a different choice of sites, ranked by the model's value "
+                f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
+                "recommendation. Choices with the same value differ only in where exactly a "
+                "site stands."
             ),
         )
     else:
@@ -513,7 +540,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             )
         )
     # ---------------------------------------------------------------------- who is covered
-    doc.add(Heading(2, "Who is covered", "who"))
+    doc.add(Heading(2, "Who is covered" if covering else f"Who is {verb}", "who"))
     bt = tables.by_town
     cov = bt[bt["covered"] > 0].sort_values(["covered", "town"], ascending=[False, True])
     if len(cov):
@@ -521,11 +548,11 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         header = [
             "Town",
             f"Deaths{' ' + p if p else ''}",
-            "Covered by the new sites",
+            f"{verb.capitalize()} by the new sites",
             "Share of the town's deaths",
         ]
         if has_existing:
-            header.append("Covered by existing sites")
+            header.append(f"{verb.capitalize()} by existing sites")
         rows = []
         for _, r in cov.iterrows():
             row = [
@@ -557,9 +584,9 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     name,
                     f"Deaths{' ' + p if p else ''}",
                     "Share of all deaths",
-                    "Deaths covered (estimate)",
-                    "Share of covered deaths",
-                    "Share of the group covered",
+                    f"Deaths {verb} (estimate)",
+                    f"Share of {verb} deaths",
+                    f"Share of the group {verb}",
                 ],
                 rows,
                 "lrrrrr",

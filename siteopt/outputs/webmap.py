@@ -22,7 +22,18 @@ import shapely
 from siteopt import __version__
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, quantile_classes
-from siteopt.outputs.words import credits, distance_words, is_missing, metres, num, pct, period
+from siteopt.outputs.words import (
+    credits,
+    distance_words,
+    is_covering,
+    is_missing,
+    metres,
+    num,
+    pct,
+    period,
+    served_verb,
+)
+from siteopt.pipeline import describe_objective
 
 #: metres per SVG unit
 UNIT_M = 10.0
@@ -136,6 +147,7 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
         "proj": LCC_6433,
         "tiles": TILE_URL,
         "radius_m": float(tables.result.scenario.objective.distance_m),
+        "served": f"Deaths {served_verb(tables.result)}",
     }
 
 
@@ -155,7 +167,7 @@ def _svg(tables: Tables, frame: _Frame) -> str:
         c = GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]
         tip = (
             f"{r['town']}: {r['deaths']:,} deaths{' ' + period(result) if period(result) else ''}"
-            f", {num(r['covered'])} covered"
+            f", {num(r['covered'])} {served_verb(result)}"
         )
         out.append(
             f'<path class="town" fill="{hexcolor(c)}" d="{_polygon_path(frame, r.geometry)}">'
@@ -241,7 +253,7 @@ def _svg(tables: Tables, frame: _Frame) -> str:
         label = "E" if existing else str(r["rank"])
         tip = (
             f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
-            f"{num(r['covered'])} deaths covered"
+            f"{num(r['covered'])} deaths {served_verb(result)}"
         )
         shape = '<rect x="-8" y="-8" width="16" height="16"/>' if existing else '<circle r="11"/>'
         out.append(
@@ -274,7 +286,7 @@ def _legend(tables: Tables) -> str:
         f'<div class="lg"><span class="sw ring-sw" style="border-color:{hexcolor(SITE_RED)}">'
         f"</span>{_e(f'within {radius:,.0f} m of a site')}</div>",
         '<div class="lg"><span class="sw line-sw"></span>'
-        f"{_e('covered demand cell to its site')}</div>",
+        f"{_e('demand cell to the site it is ' + served_verb(tables.result) + ' by')}</div>",
         f'<div class="lg"><span class="sw" style="background:{hexcolor(HEAT[3])}"></span>'
         f"{_e('demand cells (darker = more deaths)')}</div>",
         f'<div class="lg"><span class="sw cand-sw"></span>{_e("eligible candidate site")}</div>',
@@ -294,7 +306,8 @@ def _site_list(tables: Tables) -> str:
         items.append(
             f'<li><button type="button" class="site-btn" data-i="{i}">'
             f'<span class="badge{" ex" if label == "E" else ""}">{_e(label)}</span> '
-            f"{_e(r['town'])}: {_e(num(r['covered']))} deaths covered</button></li>"
+            f"{_e(r['town'])}: {_e(num(r['covered']))} deaths {_e(served_verb(tables.result))}"
+            "</button></li>"
         )
     return "\n".join(items)
 
@@ -310,6 +323,8 @@ def _summary(tables: Tables) -> str:
         if result.solution.proved_optimal
         else f"not proved optimal (status {result.solution.status.value})"
     )
+    if not is_covering(result):
+        return f"{len(new)} recommended sites. {describe_objective(result)} {status}."
     return (
         f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} deaths"
         f"{' (' + p + ')' if p else ''} within "

@@ -114,3 +114,20 @@ def credits(result: RunResult) -> str:
     names = [e.get("name") for e in result.inputs.manifest.get("layers", [])]
     parts = [CREDITS[n] for n in ("towns", "deaths", "sewer", "schools") if n in names]
     return "Data: " + "; ".join(parts) + "." if parts else "Data: the scenario's bundle."
+
+
+#: objectives whose per-site value is "deaths within the distance of the site"
+COVERING = ("coverage", "min_facilities", "capacitated_coverage")
+
+
+def is_covering(result: RunResult) -> bool:
+    """True when the objective counts deaths within the coverage distance."""
+    return result.scenario.objective.kind in COVERING
+
+
+def served_verb(result: RunResult) -> str:
+    """What a site does to the deaths counted at it: ``covered``, ``served`` or ``assigned``."""
+    kind = result.scenario.objective.kind
+    if kind in ("coverage", "min_facilities"):
+        return "covered"
+    return "served" if kind == "capacitated_coverage" else "assigned"

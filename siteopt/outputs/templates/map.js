@@ -222,7 +222,7 @@
     var t = document.createElement("table");
     row(t, "Site", s.id);
     row(t, "Region", s.region);
-    row(t, "Deaths covered", s.covered + " (" + s.share + " of all)");
+    row(t, data.served, s.covered + " (" + s.share + " of all)");
     if (s.rank !== null) { row(t, "Loss if dropped", s.marginal); }
     row(t, "Latitude, longitude", s.lat.toFixed(5) + ", " + s.lon.toFixed(5));
     s.nearby.forEach(function (n) {
