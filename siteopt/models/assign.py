@@ -52,17 +52,23 @@ from siteopt.models.rules import SiteRules, infeasible_message
 
 #: subgradient iterations and wall-time share for the Lagrangian phase
 LAGRANGE_MAX_ITER = 300
+#: size of the Lagrangian working set (added per candidate-generation round)
+WORK_SET = 200
+#: whether the subgradient on the working set also shrinks it (the bound is re-priced anyway)
+CG_REDUCE = True
+#: candidate-generation rounds of the Lagrangian
+CG_ROUNDS = 40
 #: candidates per greedy step in the pool of the incumbent sub-problem
 POOL_PER_STEP = 8
 
 
 @dataclass
 class AssignData:
-    """Option lists of every demand row, sorted by (row, cost, candidate)."""
+    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
 
     demand: NDArray[np.int64]  #: demand index of each row
-    r: NDArray[np.int64]  #: row of each option
-    c: NDArray[np.int64]  #: candidate of each option
+    r: NDArray[np.int32]  #: row of each option
+    c: NDArray[np.int32]  #: candidate of each option
     wc: NDArray[np.float64]  #: weighted cost of each option
     tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
     const: float  #: cost of demand without options (served by its tail)
@@ -73,9 +79,13 @@ class AssignData:
         """Number of demand rows."""
         return int(self.demand.size)
 
-    def restrict(self, keep_cand: NDArray[np.bool_]) -> AssignData:
-        """Options limited to candidates in ``keep_cand`` (rows kept)."""
+    def restrict(
+        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
+    ) -> AssignData:
+        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
         sel = keep_cand[self.c]
+        if keep_opt is not None:
+            sel &= keep_opt
         return AssignData(
             self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
         )
@@ -112,19 +122,20 @@ def build_assign(
     use = ~np.isnan(tail)
     sel = rules_.free[cols] & use[rows] & (wcost < tail[rows])
     r, c, wc = rows[sel], cols[sel], wcost[sel]
-    order = np.lexsort((c, wc, r))
-    r, c, wc = r[order], c[order], wc[order]
+    if r.size > 1 and bool((r[1:] < r[:-1]).any()):  # the pairs contract sorts by row already
+        order = np.argsort(r, kind="stable")
+        r, c, wc = r[order], c[order], wc[order]
     has_opt = np.zeros(n, dtype=bool)
     has_opt[r] = True
     no_opt = use & ~has_opt
     const = float(tail[no_opt].sum()) if no_opt.any() else 0.0
     demand = np.nonzero(has_opt)[0].astype(np.int64)
-    row_of = np.full(n, -1, dtype=np.int64)
-    row_of[demand] = np.arange(demand.size)
+    row_of = np.full(n, -1, dtype=np.int32)
+    row_of[demand] = np.arange(demand.size, dtype=np.int32)
     return AssignData(
         demand=demand,
         r=row_of[r],
-        c=c.astype(np.int64),
+        c=c.astype(np.int32),
         wc=wc.astype(np.float64),
         tail=tail[demand].astype(np.float64),
         const=const,
@@ -178,6 +189,32 @@ def _greedy_swap(
             break
         open_mask[pick] = True
         cur = row_cost(open_mask)
+    return _local_swap(data, open_mask, base_open, free)
+
+
+def _local_swap(
+    data: AssignData,
+    open_mask: NDArray[np.bool_],
+    base_open: NDArray[np.bool_],
+    free: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """First-improvement one-swap local search (each pass is vectorised over candidates)."""
+    m = data.m
+    open_mask = open_mask.copy()
+    cur = data.tail
+    finite = np.isfinite(cur)
+    cap = 10.0 * float(
+        np.abs(data.wc).max(initial=0.0) + np.abs(cur[finite]).max(initial=0.0) + 1.0
+    )
+
+    def row_cost(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        return data.row_cost(mask)
+
+    def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
+        cc = np.where(np.isfinite(cur_cost), cur_cost, cap)
+        g = np.maximum(0.0, cc[data.r] - data.wc)
+        return np.bincount(data.c, weights=g, minlength=m).astype(np.float64)
+
     # one-swap improvement: remove each chosen site in turn, re-add the best candidate
     for _ in range(3):  # a few passes over the k chosen sites
         improved = False
@@ -205,9 +242,10 @@ def _assign_milp(
     cuts: list[NDArray[np.int64]],
     fixed_count: bool,
     keep: NDArray[np.bool_],
+    keep_opt: NDArray[np.bool_] | None = None,
 ) -> Milp:
-    """Assignment MILP over candidates ``keep`` (others fixed closed)."""
-    d = data.restrict(keep)
+    """Assignment MILP over candidates ``keep`` (others fixed closed) and options ``keep_opt``."""
+    d = data.restrict(keep, keep_opt)
     m, T, nx = data.m, d.rows, d.r.size
     finite_tail = np.isfinite(d.tail)
     nd = int(finite_tail.sum())
@@ -277,11 +315,12 @@ def lagrangian(
     lam0: NDArray[np.float64] | None = None,
     beta0: float = 2.0,
     patience: int = 60,
-) -> tuple[float, NDArray[np.bool_]]:
+    reduce: bool = True,
+) -> tuple[float, NDArray[np.bool_], NDArray[np.float64]]:
     """Subgradient Lagrangian bound and the candidates that survive the reduction test.
 
-    Returns ``(bound, survivors)``; ``survivors`` is a mask over all m candidates (free ones that
-    may belong to a set of cost <= ``ub``).
+    Returns ``(bound, survivors, lambda)``; ``survivors`` is a mask over all m candidates (free
+    ones that may belong to a set of cost <= ``ub``) and ``lambda`` the best multipliers.
     """
     m = data.m
     surv = free.copy()
@@ -291,12 +330,14 @@ def lagrangian(
     if lam0 is not None:
         lam = lam0.copy()
     else:
-        starts = segment_starts(d.r)
-        first_idx = np.nonzero(starts)[0]
         lam = np.where(np.isfinite(tail), tail, 0.0)
-        lam[d.r[first_idx]] = d.wc[first_idx]
+        if d.r.size:
+            first_idx = np.nonzero(segment_starts(d.r))[0]
+            cheapest = np.minimum.reduceat(d.wc, first_idx)
+            lam[d.r[first_idx]] = cheapest
         lam = np.where(np.isfinite(tail), np.minimum(lam, tail), lam)
     best_bound = -math.inf
+    lam_best = lam.copy()
     beta = beta0
     stall = 0
     tol = 1e-9 * max(1.0, abs(ub))
@@ -312,6 +353,7 @@ def lagrangian(
         L = base + float(rho[chosen].sum())
         if best_bound + tol < L:
             best_bound = L
+            lam_best = lam.copy()
             stall = 0
         else:
             stall += 1
@@ -319,7 +361,7 @@ def lagrangian(
                 beta /= 2.0
                 stall = 0
         # reduction test every few iterations and at the end
-        if (it % 5 == 4 or it == max_iter - 1) and kk >= 1:
+        if reduce and (it % 5 == 4 or it == max_iter - 1) and kk >= 1:
             worst = float(rho[chosen].max())
             lb_j = L - worst + rho
             lb_j[chosen] = L
@@ -339,7 +381,110 @@ def lagrangian(
         if norm == 0:
             break
         lam = lam + beta * (ub - L) / norm * g
-    return best_bound, surv
+    return best_bound, surv, lam_best
+
+
+def _full_rho(data: AssignData, lam: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``rho_j = sum_i min(0, c_ij - lambda_i)`` over all options (one pass)."""
+    red = np.minimum(0.0, data.wc - lam[data.r])
+    return np.bincount(data.c, weights=red, minlength=data.m).astype(np.float64)
+
+
+def _base(data: AssignData, lam: NDArray[np.float64]) -> float:
+    tail_part = np.where(np.isfinite(data.tail), np.minimum(0.0, data.tail - lam), 0.0)
+    return float(lam.sum() + tail_part.sum()) + data.const
+
+
+def lagrangian_cg(
+    data: AssignData,
+    k: int,
+    ub: float,
+    free: NDArray[np.bool_],
+    incumbent: NDArray[np.bool_],
+    deadline: float,
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """Lagrangian bound with candidate generation.
+
+    The subgradient runs on a working set of candidates (the incumbent's and those with the most
+    negative :math:`\rho_j`); after each run the multipliers are priced on *all* candidates in one
+    sparse pass, which gives a valid bound :math:`L(\\lambda)` for the full problem, and
+    candidates that would enter the Lagrangian solution join the working set.
+
+    Returns ``(bound, lambda, rho)`` at the best multipliers found.
+    """
+    tol = 1e-9 * max(1.0, abs(ub))
+    lam = data.row_cost(incumbent)
+    lam = np.where(np.isfinite(lam), lam, 0.0)
+    rho = _full_rho(data, lam)
+    work = free & incumbent
+    idx = np.nonzero(free)[0]
+    work[idx[np.argsort(rho[idx], kind="stable")[:WORK_SET]]] = True
+    best = -math.inf
+    best_rho = rho
+    best_lam = lam
+    for _ in range(CG_ROUNDS):
+        sub = data.restrict(work)
+        _, _, lam = lagrangian(
+            sub, k, ub, work, LAGRANGE_MAX_ITER, deadline, lam0=lam, reduce=CG_REDUCE
+        )
+        rho = _full_rho(data, lam)
+        rho_free = rho[idx]
+        kk = min(k, idx.size)
+        smallest = np.partition(rho_free, kk - 1)[:kk]
+        bound = _base(data, lam) + float(smallest.sum())
+        if bound > best:
+            best, best_rho, best_lam = bound, rho, lam
+        if ub - best <= tol or time.perf_counter() > deadline:
+            break
+        kth = float(smallest.max())
+        enter = free & ~work & (rho < kth - tol)
+        if not enter.any():
+            break
+        cand = np.nonzero(enter)[0]
+        work[cand[np.argsort(rho[cand], kind="stable")[:WORK_SET]]] = True
+    return best, best_lam, best_rho
+
+
+def lagrangian_set(
+    rho: NDArray[np.float64], k: int, free: NDArray[np.bool_], base_open: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The site set of the Lagrangian subproblem: fixed sites plus the k smallest ``rho``."""
+    idx = np.nonzero(free)[0]
+    order = idx[np.argsort(rho[idx], kind="stable")[:k]]
+    out = base_open.copy()
+    out[order] = True
+    return out
+
+
+def reduction_tests(
+    data: AssignData,
+    bound: float,
+    lam: NDArray[np.float64],
+    rho: NDArray[np.float64],
+    k: int,
+    ub: float,
+    free: NDArray[np.bool_],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    r"""Exact Lagrangian reduction tests against the incumbent value ``ub``.
+
+    Candidate :math:`j` is dropped when :math:`LB_j > UB` and option :math:`(i, j)` when
+    :math:`LB_j + \max(0, c_{ij} - \lambda_i) > UB`, where :math:`LB_j` is the Lagrangian bound
+    with :math:`j` forced open: no solution with :math:`j` open (or serving :math:`i` from
+    :math:`j`) beats the incumbent. Ties are kept. Returns ``(candidates, options)`` masks.
+    """
+    tol = 1e-9 * max(1.0, abs(ub))
+    idx = np.nonzero(free)[0]
+    rho_free = rho[idx]
+    kk = min(k, idx.size)
+    order = np.argsort(rho_free, kind="stable")
+    worst = float(rho_free[order[kk - 1]])
+    lb_j = np.full(data.m, math.inf)
+    lb_j[idx] = bound - worst + rho_free
+    lb_j[idx[order[:kk]]] = bound
+    survivors = free & (lb_j <= ub + tol)
+    keep_opt = survivors[data.c]
+    keep_opt &= lb_j[data.c] + np.maximum(0.0, data.wc - lam[data.r]) <= ub + tol
+    return survivors, keep_opt
 
 
 def optimise_assign(
@@ -370,6 +515,7 @@ def optimise_assign(
     base_open = rules_.fixed_open.copy()
     k = (int(rules_.count[0]) - int(rules_.required.size)) if rules_.count else 0
     keep_all = free.copy()
+    keep_opt: NDArray[np.bool_] | None = None
     lag_bound = -math.inf
     incumbent: NDArray[np.bool_] | None = None
     ub = math.inf
@@ -385,14 +531,35 @@ def optimise_assign(
         if incumbent is not None:
             ub = data.value(incumbent)
             budget = solver.time_limit if solver.time_limit is not None else 600.0
-            lag_bound, keep_all = lagrangian(
-                data, k, ub, free, LAGRANGE_MAX_ITER, time.perf_counter() + 0.5 * budget
+            t_lag = time.perf_counter()
+            lag_bound, lam, rho = lagrangian_cg(
+                data, k, ub, free, incumbent, time.perf_counter() + 0.5 * budget
             )
-            out.extra["survivors"] = int(keep_all.sum())
-            out.extra["lagrangian_bound"] = lag_bound
+            # the Lagrangian's own site set, improved by swaps, often beats the incumbent
+            for cand in (lagrangian_set(rho, k, free, base_open),):
+                cand = _local_swap(data, cand, base_open, free)
+                if rules_ok(rules_, cand, cuts):
+                    value = data.value(cand)
+                    if value < ub:
+                        ub, incumbent = value, cand
+            keep_all, keep_opt = reduction_tests(data, lag_bound, lam, rho, k, ub, free)
+            log = out.extra.setdefault("log", [])
+            assert isinstance(log, list)
+            log.append(
+                {
+                    "stage": f"{label} Lagrangian reduction",
+                    "candidates": int(free.sum()),
+                    "survivors": int(keep_all.sum()),
+                    "options": int(data.r.size),
+                    "options_kept": int(keep_opt.sum()),
+                    "bound": lag_bound,
+                    "incumbent": ub,
+                    "seconds": round(time.perf_counter() - t_lag, 4),
+                }
+            )
     out.build_s += time.perf_counter() - t_start
     t0 = time.perf_counter()
-    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all)
+    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all, keep_opt)
     if incumbent is not None and keep_all[incumbent & free].all():
         y = incumbent.astype(np.float64)
         milp.start = (np.arange(m, dtype=np.int64), y)
