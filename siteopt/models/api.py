@@ -224,7 +224,9 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             _, alt_values = _assignment(problem, spec, alt)
             assert alt.objective is not None
             diff = abs(alt.objective - best)
-            gap = 0.0 if diff == 0 else diff / max(abs(best), 1e-12)
+            # differences at floating-point noise level (LP allocations) count as ties
+            tie = diff <= 1e-8 * max(1.0, abs(best))
+            gap = 0.0 if tie else diff / max(abs(best), 1e-12)
             alternatives.append(
                 Alternative(
                     rank, _order_selected(alt_chosen, alt_values), alt.objective, alt.status, gap

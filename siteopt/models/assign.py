@@ -495,10 +495,12 @@ def optimise_assign(
     solver: SolverSpec,
     label: str,
     sense_sign: float = 1.0,
+    initial: NDArray[np.bool_] | None = None,
 ) -> Outcome:
     """Minimise the assignment cost of ``data`` exactly; see the module docstring.
 
     ``sense_sign = -1`` reports objective and bound negated (attendance is a maximisation).
+    ``initial`` is an optional known feasible open-site mask used as a starting incumbent.
     """
     m = data.m
     out = Outcome(
@@ -523,7 +525,14 @@ def optimise_assign(
         cand = _greedy_swap(data, base_open, k, free)
         if rules_ok(rules_, cand, cuts) and math.isfinite(data.value(cand)):
             incumbent = cand
-        else:
+        if initial is not None and rules_ok(rules_, initial, cuts):
+            start = _local_swap(data, initial, base_open, free)
+            start = start if rules_ok(rules_, start, cuts) else initial
+            if math.isfinite(data.value(start)) and (
+                incumbent is None or data.value(start) < data.value(incumbent)
+            ):
+                incumbent = start
+        if incumbent is None:
             pool = _pool_from_greedy(data, base_open, k, free)
             cand2 = _pool_incumbent(data, rules_, cuts, fixed_count, solver, out, pool, label)
             if cand2 is not None:
@@ -560,9 +569,6 @@ def optimise_assign(
     out.build_s += time.perf_counter() - t_start
     t0 = time.perf_counter()
     milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all, keep_opt)
-    if incumbent is not None and keep_all[incumbent & free].all():
-        y = incumbent.astype(np.float64)
-        milp.start = (np.arange(m, dtype=np.int64), y)
     res = run(milp, solver, out, t0, label)
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE

@@ -290,7 +290,9 @@ def _center_tie_break(
         tail,
         rules_,
     )
-    sub = optimise_assign(data, rules_, cuts, fixed_count, solver, "center tie-break")
+    sub = optimise_assign(
+        data, rules_, cuts, fixed_count, solver, "center tie-break", initial=out.open_mask
+    )
     out.build_s += sub.build_s
     out.solve_s += sub.solve_s
     out.solves += sub.solves
