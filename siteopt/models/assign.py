@@ -52,6 +52,9 @@ from siteopt.models.rules import SiteRules, infeasible_message
 
 #: subgradient iterations and wall-time share for the Lagrangian phase
 LAGRANGE_MAX_ITER = 300
+#: largest number of assignment options for the exact MIP after the reductions (memory guard:
+#: about 1 KB of solver memory per option)
+MAX_ASSIGN_OPTIONS = 1_500_000
 #: size of the Lagrangian working set (added per candidate-generation round)
 WORK_SET = 200
 #: whether the subgradient on the working set also shrinks it (the bound is re-priced anyway)
@@ -567,6 +570,22 @@ def optimise_assign(
                 }
             )
     out.build_s += time.perf_counter() - t_start
+    n_opt = int(keep_opt.sum()) if keep_opt is not None else int(keep_all[data.c].sum())
+    if incumbent is not None and n_opt > MAX_ASSIGN_OPTIONS:
+        # the exact model would be too large: report the incumbent with the Lagrangian bound
+        out.open_mask = incumbent
+        value = data.value(incumbent)
+        out.objective = sense_sign * value
+        out.bound = sense_sign * lag_bound if math.isfinite(lag_bound) else None
+        out.gap = rel_gap(out.objective, out.bound)
+        out.status = Status.OPTIMAL if out.gap == 0.0 else Status.FEASIBLE
+        if out.status is Status.FEASIBLE:
+            out.messages.append(
+                f"The exact {label} model would keep {n_opt:,} assignment options after the "
+                f"reductions (limit {MAX_ASSIGN_OPTIONS:,}); the best site set found is "
+                "reported with its Lagrangian bound."
+            )
+        return out
     t0 = time.perf_counter()
     milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all, keep_opt)
     res = run(milp, solver, out, t0, label)
