@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import shlex
 import signal
 import subprocess
@@ -242,12 +241,12 @@ def run_one(tool: str, model: str, n: int, m: int, args: argparse.Namespace) -> 
     killed = False
     rusage = None
     while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        pid, _status, rusage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if time.perf_counter() - t0 > args.timeout:
             os.killpg(proc.pid, signal.SIGKILL)
-            _, status, rusage = os.wait4(proc.pid, 0)
+            _, _status, rusage = os.wait4(proc.pid, 0)
             killed = True
             break
         time.sleep(0.2)
@@ -413,5 +412,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    del resource  # imported for documentation of ru_maxrss; os.wait4 returns the rusage
     main()

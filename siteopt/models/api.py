@@ -172,6 +172,11 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     rules_ = site_rules(problem, spec.rules, count=count)
     out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
     messages = list(out.messages)
+    if out.interrupted:
+        messages.append(
+            "Interrupted (Ctrl-C): the best site set found so far is reported without proof; "
+            "alternatives and marginal values were skipped."
+        )
     log: list[dict[str, object]] = list(out.extra.get("log", []))  # type: ignore[call-overload]
     timings = {"build": out.build_s, "solve": out.solve_s}
     existing = tuple(int(j) for j in rules_.existing)
@@ -234,6 +239,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             )
             cuts.append(alt_chosen)
             if alt.interrupted:
+                messages.append("Interrupted (Ctrl-C) while ranking alternatives.")
                 break
 
     # marginal value of each selected site: optimum with that site forbidden (others re-chosen)

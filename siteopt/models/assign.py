@@ -55,6 +55,8 @@ LAGRANGE_MAX_ITER = 300
 #: largest number of assignment options for the exact MIP after the reductions (memory guard:
 #: about 1 KB of solver memory per option)
 MAX_ASSIGN_OPTIONS = 1_500_000
+#: options processed per vectorised chunk (bounds the temporary memory of a pass)
+CHUNK = 4_000_000
 #: size of the Lagrangian working set (added per candidate-generation round)
 WORK_SET = 200
 #: whether the subgradient on the working set also shrinks it (the bound is re-priced anyway)
@@ -165,7 +167,6 @@ def _greedy_swap(
     data: AssignData, base_open: NDArray[np.bool_], k: int, free: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
     """Greedy then first-improvement one-swap local search (vectorised per pass)."""
-    m = data.m
     open_mask = base_open.copy()
     cur = data.tail.copy()  # current cost per row (inf: not served yet)
     finite = np.isfinite(cur)
@@ -180,9 +181,8 @@ def _greedy_swap(
         return best
 
     def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
-        cc = np.where(np.isfinite(cur_cost), cur_cost, cap)
-        g = np.maximum(0.0, cc[data.r] - data.wc)
-        return np.bincount(data.c, weights=g, minlength=m).astype(np.float64)
+        # sum_i max(0, cur_i - c_ij) = -rho_j at lambda = cur
+        return -_full_rho(data, np.where(np.isfinite(cur_cost), cur_cost, cap))
 
     for _ in range(k):
         g = gains(cur)
@@ -202,7 +202,6 @@ def _local_swap(
     free: NDArray[np.bool_],
 ) -> NDArray[np.bool_]:
     """First-improvement one-swap local search (each pass is vectorised over candidates)."""
-    m = data.m
     open_mask = open_mask.copy()
     cur = data.tail
     finite = np.isfinite(cur)
@@ -214,9 +213,8 @@ def _local_swap(
         return data.row_cost(mask)
 
     def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
-        cc = np.where(np.isfinite(cur_cost), cur_cost, cap)
-        g = np.maximum(0.0, cc[data.r] - data.wc)
-        return np.bincount(data.c, weights=g, minlength=m).astype(np.float64)
+        # sum_i max(0, cur_i - c_ij) = -rho_j at lambda = cur
+        return -_full_rho(data, np.where(np.isfinite(cur_cost), cur_cost, cap))
 
     # one-swap improvement: remove each chosen site in turn, re-add the best candidate
     for _ in range(3):  # a few passes over the k chosen sites
@@ -388,9 +386,13 @@ def lagrangian(
 
 
 def _full_rho(data: AssignData, lam: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``rho_j = sum_i min(0, c_ij - lambda_i)`` over all options (one pass)."""
-    red = np.minimum(0.0, data.wc - lam[data.r])
-    return np.bincount(data.c, weights=red, minlength=data.m).astype(np.float64)
+    """``rho_j = sum_i min(0, c_ij - lambda_i)`` over all options (one pass, in chunks)."""
+    out = np.zeros(data.m)
+    for a in range(0, data.r.size, CHUNK):
+        b = min(a + CHUNK, data.r.size)
+        red = np.minimum(0.0, data.wc[a:b] - lam[data.r[a:b]])
+        out += np.bincount(data.c[a:b], weights=red, minlength=data.m)
+    return out
 
 
 def _base(data: AssignData, lam: NDArray[np.float64]) -> float:
