@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,23 +116,36 @@ def build_assign(
     m: int,
     rows: NDArray[np.int64],
     cols: NDArray[np.int64],
-    wcost: NDArray[np.float64],
+    wcost: Callable[[int, int], NDArray[np.float64]],
     tail: NDArray[np.float64],
     rules_: SiteRules,
 ) -> AssignData:
     """Option lists from weighted pair costs and per-demand tails (length n).
 
-    Demand units with a NaN tail are ignored (zero weight or excluded). Options are the pairs to
-    free candidates with a cost strictly below the tail.
+    ``wcost(a, b)`` returns the weighted costs of pairs ``a:b`` (NaN drops a pair); it is
+    evaluated chunk by chunk so that no full-length temporary is built. Demand units with a NaN
+    tail are ignored (zero weight or excluded). Options are the pairs to free candidates with a
+    cost strictly below the tail.
     """
     use = ~np.isnan(tail)
-    sel = rules_.free[cols] & use[rows] & (wcost < tail[rows])
-    r, c, wc = rows[sel], cols[sel], wcost[sel]
-    if r.size > 1 and bool((r[1:] < r[:-1]).any()):  # the pairs contract sorts by row already
-        order = np.argsort(r, kind="stable")
-        r, c, wc = r[order], c[order], wc[order]
+    free = rules_.free
+    parts_r, parts_c, parts_w = [], [], []
+    for a in range(0, rows.size, CHUNK):  # chunks of pairs, vectorised inside
+        b = min(a + CHUNK, rows.size)
+        r, c, wc = rows[a:b], cols[a:b], wcost(a, b)
+        sel = free[c] & use[r] & (wc < tail[r])
+        parts_r.append(r[sel].astype(np.int32))
+        parts_c.append(c[sel].astype(np.int32))
+        parts_w.append(wc[sel].astype(np.float64))
+    r32 = np.concatenate(parts_r) if parts_r else np.zeros(0, dtype=np.int32)
+    c32 = np.concatenate(parts_c) if parts_c else np.zeros(0, dtype=np.int32)
+    wc64 = np.concatenate(parts_w) if parts_w else np.zeros(0)
+    del parts_r, parts_c, parts_w
+    if r32.size > 1 and bool((r32[1:] < r32[:-1]).any()):  # the pairs contract sorts by row
+        order = np.argsort(r32, kind="stable")
+        r32, c32, wc64 = r32[order], c32[order], wc64[order]
     has_opt = np.zeros(n, dtype=bool)
-    has_opt[r] = True
+    has_opt[r32] = True
     no_opt = use & ~has_opt
     const = float(tail[no_opt].sum()) if no_opt.any() else 0.0
     demand = np.nonzero(has_opt)[0].astype(np.int64)
@@ -139,9 +153,9 @@ def build_assign(
     row_of[demand] = np.arange(demand.size, dtype=np.int32)
     return AssignData(
         demand=demand,
-        r=row_of[r],
-        c=c.astype(np.int32),
-        wc=wc.astype(np.float64),
+        r=row_of[r32],
+        c=c32,
+        wc=wc64,
         tail=tail[demand].astype(np.float64),
         const=const,
         m=m,

@@ -287,19 +287,15 @@ def _center_tie_break(
     """Among sets of radius ``radius``, minimise the weighted distance (exact)."""
     pr = problem.pairs
     w = np.asarray(problem.demand_weight, dtype=np.float64)
-    within = pr.cost <= radius
     d_fixed = fixed_distance(problem, rules_)
     tail = np.full(problem.n, np.nan)
     tail[use] = np.where(d_fixed[use] <= radius, w[use] * d_fixed[use], np.inf)
-    data = build_assign(
-        problem.n,
-        problem.m,
-        pr.rows[within],
-        pr.cols[within],
-        w[pr.rows[within]] * pr.cost[within],
-        tail,
-        rules_,
-    )
+
+    def wcost(a: int, b: int) -> NDArray[np.float64]:
+        d = pr.cost[a:b]
+        return np.where(d <= radius, w[pr.rows[a:b]] * d, np.nan)  # only pairs within D*
+
+    data = build_assign(problem.n, problem.m, pr.rows, pr.cols, wcost, tail, rules_)
     sub = optimise_assign(
         data, rules_, cuts, fixed_count, solver, "center tie-break", initial=out.open_mask
     )
