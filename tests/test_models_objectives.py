@@ -46,6 +46,8 @@ def small_pools(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the reductions and subset searches kick in on tiny instances."""
     monkeypatch.setattr(coverage_mod, "POOL_PER_STEP", 1)
     monkeypatch.setattr(assign_mod, "POOL_PER_STEP", 1)
+    monkeypatch.setattr(assign_mod, "WORK_SET", 2)
+    monkeypatch.setattr(assign_mod, "CHUNK", 7)  # several chunks per pass
     monkeypatch.setattr(center_mod, "INITIAL_SUBSET", 1)
     monkeypatch.setattr(center_mod, "ADD_PER_ROUND", 1)
 

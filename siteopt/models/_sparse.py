@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def segment_starts(keys: NDArray[np.int64]) -> NDArray[np.bool_]:
+def segment_starts(keys: NDArray[np.integer]) -> NDArray[np.bool_]:
     """Boolean mask of the first element of each run of equal, sorted ``keys``."""
     first = np.ones(keys.size, dtype=bool)
     if keys.size:

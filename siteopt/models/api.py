@@ -172,6 +172,11 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     rules_ = site_rules(problem, spec.rules, count=count)
     out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
     messages = list(out.messages)
+    if out.interrupted:
+        messages.append(
+            "Interrupted (Ctrl-C): the best site set found so far is reported without proof; "
+            "alternatives and marginal values were skipped."
+        )
     log: list[dict[str, object]] = list(out.extra.get("log", []))  # type: ignore[call-overload]
     timings = {"build": out.build_s, "solve": out.solve_s}
     existing = tuple(int(j) for j in rules_.existing)
@@ -225,7 +230,9 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             _, alt_values = _assignment(problem, spec, alt)
             assert alt.objective is not None
             diff = abs(alt.objective - best)
-            gap = 0.0 if diff == 0 else diff / max(abs(best), 1e-12)
+            # differences at floating-point noise level (LP allocations) count as ties
+            tie = diff <= 1e-8 * max(1.0, abs(best))
+            gap = 0.0 if tie else diff / max(abs(best), 1e-12)
             alternatives.append(
                 Alternative(
                     rank, _order_selected(alt_chosen, alt_values), alt.objective, alt.status, gap
@@ -233,6 +240,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             )
             cuts.append(alt_chosen)
             if alt.interrupted:
+                messages.append("Interrupted (Ctrl-C) while ranking alternatives.")
                 break
 
     # marginal value of each selected site: optimum with that site forbidden (others re-chosen)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,17 +53,28 @@ from siteopt.models.rules import SiteRules, infeasible_message
 
 #: subgradient iterations and wall-time share for the Lagrangian phase
 LAGRANGE_MAX_ITER = 300
+#: largest number of assignment options for the exact MIP after the reductions (memory guard:
+#: about 1 KB of solver memory per option)
+MAX_ASSIGN_OPTIONS = 1_500_000
+#: options processed per vectorised chunk (bounds the temporary memory of a pass)
+CHUNK = 4_000_000
+#: size of the Lagrangian working set (added per candidate-generation round)
+WORK_SET = 200
+#: whether the subgradient on the working set also shrinks it (the bound is re-priced anyway)
+CG_REDUCE = True
+#: candidate-generation rounds of the Lagrangian
+CG_ROUNDS = 40
 #: candidates per greedy step in the pool of the incumbent sub-problem
 POOL_PER_STEP = 8
 
 
 @dataclass
 class AssignData:
-    """Option lists of every demand row, sorted by (row, cost, candidate)."""
+    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
 
     demand: NDArray[np.int64]  #: demand index of each row
-    r: NDArray[np.int64]  #: row of each option
-    c: NDArray[np.int64]  #: candidate of each option
+    r: NDArray[np.int32]  #: row of each option
+    c: NDArray[np.int32]  #: candidate of each option
     wc: NDArray[np.float64]  #: weighted cost of each option
     tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
     const: float  #: cost of demand without options (served by its tail)
@@ -73,9 +85,13 @@ class AssignData:
         """Number of demand rows."""
         return int(self.demand.size)
 
-    def restrict(self, keep_cand: NDArray[np.bool_]) -> AssignData:
-        """Options limited to candidates in ``keep_cand`` (rows kept)."""
+    def restrict(
+        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
+    ) -> AssignData:
+        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
         sel = keep_cand[self.c]
+        if keep_opt is not None:
+            sel &= keep_opt
         return AssignData(
             self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
         )
@@ -100,32 +116,46 @@ def build_assign(
     m: int,
     rows: NDArray[np.int64],
     cols: NDArray[np.int64],
-    wcost: NDArray[np.float64],
+    wcost: Callable[[int, int], NDArray[np.float64]],
     tail: NDArray[np.float64],
     rules_: SiteRules,
 ) -> AssignData:
     """Option lists from weighted pair costs and per-demand tails (length n).
 
-    Demand units with a NaN tail are ignored (zero weight or excluded). Options are the pairs to
-    free candidates with a cost strictly below the tail.
+    ``wcost(a, b)`` returns the weighted costs of pairs ``a:b`` (NaN drops a pair); it is
+    evaluated chunk by chunk so that no full-length temporary is built. Demand units with a NaN
+    tail are ignored (zero weight or excluded). Options are the pairs to free candidates with a
+    cost strictly below the tail.
     """
     use = ~np.isnan(tail)
-    sel = rules_.free[cols] & use[rows] & (wcost < tail[rows])
-    r, c, wc = rows[sel], cols[sel], wcost[sel]
-    order = np.lexsort((c, wc, r))
-    r, c, wc = r[order], c[order], wc[order]
+    free = rules_.free
+    parts_r, parts_c, parts_w = [], [], []
+    for a in range(0, rows.size, CHUNK):  # chunks of pairs, vectorised inside
+        b = min(a + CHUNK, rows.size)
+        r, c, wc = rows[a:b], cols[a:b], wcost(a, b)
+        sel = free[c] & use[r] & (wc < tail[r])
+        parts_r.append(r[sel].astype(np.int32))
+        parts_c.append(c[sel].astype(np.int32))
+        parts_w.append(wc[sel].astype(np.float64))
+    r32 = np.concatenate(parts_r) if parts_r else np.zeros(0, dtype=np.int32)
+    c32 = np.concatenate(parts_c) if parts_c else np.zeros(0, dtype=np.int32)
+    wc64 = np.concatenate(parts_w) if parts_w else np.zeros(0)
+    del parts_r, parts_c, parts_w
+    if r32.size > 1 and bool((r32[1:] < r32[:-1]).any()):  # the pairs contract sorts by row
+        order = np.argsort(r32, kind="stable")
+        r32, c32, wc64 = r32[order], c32[order], wc64[order]
     has_opt = np.zeros(n, dtype=bool)
-    has_opt[r] = True
+    has_opt[r32] = True
     no_opt = use & ~has_opt
     const = float(tail[no_opt].sum()) if no_opt.any() else 0.0
     demand = np.nonzero(has_opt)[0].astype(np.int64)
-    row_of = np.full(n, -1, dtype=np.int64)
-    row_of[demand] = np.arange(demand.size)
+    row_of = np.full(n, -1, dtype=np.int32)
+    row_of[demand] = np.arange(demand.size, dtype=np.int32)
     return AssignData(
         demand=demand,
-        r=row_of[r],
-        c=c.astype(np.int64),
-        wc=wc.astype(np.float64),
+        r=row_of[r32],
+        c=c32,
+        wc=wc64,
         tail=tail[demand].astype(np.float64),
         const=const,
         m=m,
@@ -151,7 +181,6 @@ def _greedy_swap(
     data: AssignData, base_open: NDArray[np.bool_], k: int, free: NDArray[np.bool_]
 ) -> NDArray[np.bool_]:
     """Greedy then first-improvement one-swap local search (vectorised per pass)."""
-    m = data.m
     open_mask = base_open.copy()
     cur = data.tail.copy()  # current cost per row (inf: not served yet)
     finite = np.isfinite(cur)
@@ -166,9 +195,8 @@ def _greedy_swap(
         return best
 
     def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
-        cc = np.where(np.isfinite(cur_cost), cur_cost, cap)
-        g = np.maximum(0.0, cc[data.r] - data.wc)
-        return np.bincount(data.c, weights=g, minlength=m).astype(np.float64)
+        # sum_i max(0, cur_i - c_ij) = -rho_j at lambda = cur
+        return -_full_rho(data, np.where(np.isfinite(cur_cost), cur_cost, cap))
 
     for _ in range(k):
         g = gains(cur)
@@ -178,6 +206,30 @@ def _greedy_swap(
             break
         open_mask[pick] = True
         cur = row_cost(open_mask)
+    return _local_swap(data, open_mask, base_open, free)
+
+
+def _local_swap(
+    data: AssignData,
+    open_mask: NDArray[np.bool_],
+    base_open: NDArray[np.bool_],
+    free: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """First-improvement one-swap local search (each pass is vectorised over candidates)."""
+    open_mask = open_mask.copy()
+    cur = data.tail
+    finite = np.isfinite(cur)
+    cap = 10.0 * float(
+        np.abs(data.wc).max(initial=0.0) + np.abs(cur[finite]).max(initial=0.0) + 1.0
+    )
+
+    def row_cost(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        return data.row_cost(mask)
+
+    def gains(cur_cost: NDArray[np.float64]) -> NDArray[np.float64]:
+        # sum_i max(0, cur_i - c_ij) = -rho_j at lambda = cur
+        return -_full_rho(data, np.where(np.isfinite(cur_cost), cur_cost, cap))
+
     # one-swap improvement: remove each chosen site in turn, re-add the best candidate
     for _ in range(3):  # a few passes over the k chosen sites
         improved = False
@@ -205,9 +257,10 @@ def _assign_milp(
     cuts: list[NDArray[np.int64]],
     fixed_count: bool,
     keep: NDArray[np.bool_],
+    keep_opt: NDArray[np.bool_] | None = None,
 ) -> Milp:
-    """Assignment MILP over candidates ``keep`` (others fixed closed)."""
-    d = data.restrict(keep)
+    """Assignment MILP over candidates ``keep`` (others fixed closed) and options ``keep_opt``."""
+    d = data.restrict(keep, keep_opt)
     m, T, nx = data.m, d.rows, d.r.size
     finite_tail = np.isfinite(d.tail)
     nd = int(finite_tail.sum())
@@ -277,11 +330,12 @@ def lagrangian(
     lam0: NDArray[np.float64] | None = None,
     beta0: float = 2.0,
     patience: int = 60,
-) -> tuple[float, NDArray[np.bool_]]:
+    reduce: bool = True,
+) -> tuple[float, NDArray[np.bool_], NDArray[np.float64]]:
     """Subgradient Lagrangian bound and the candidates that survive the reduction test.
 
-    Returns ``(bound, survivors)``; ``survivors`` is a mask over all m candidates (free ones that
-    may belong to a set of cost <= ``ub``).
+    Returns ``(bound, survivors, lambda)``; ``survivors`` is a mask over all m candidates (free
+    ones that may belong to a set of cost <= ``ub``) and ``lambda`` the best multipliers.
     """
     m = data.m
     surv = free.copy()
@@ -291,12 +345,14 @@ def lagrangian(
     if lam0 is not None:
         lam = lam0.copy()
     else:
-        starts = segment_starts(d.r)
-        first_idx = np.nonzero(starts)[0]
         lam = np.where(np.isfinite(tail), tail, 0.0)
-        lam[d.r[first_idx]] = d.wc[first_idx]
+        if d.r.size:
+            first_idx = np.nonzero(segment_starts(d.r))[0]
+            cheapest = np.minimum.reduceat(d.wc, first_idx)
+            lam[d.r[first_idx]] = cheapest
         lam = np.where(np.isfinite(tail), np.minimum(lam, tail), lam)
     best_bound = -math.inf
+    lam_best = lam.copy()
     beta = beta0
     stall = 0
     tol = 1e-9 * max(1.0, abs(ub))
@@ -312,6 +368,7 @@ def lagrangian(
         L = base + float(rho[chosen].sum())
         if best_bound + tol < L:
             best_bound = L
+            lam_best = lam.copy()
             stall = 0
         else:
             stall += 1
@@ -319,7 +376,7 @@ def lagrangian(
                 beta /= 2.0
                 stall = 0
         # reduction test every few iterations and at the end
-        if (it % 5 == 4 or it == max_iter - 1) and kk >= 1:
+        if reduce and (it % 5 == 4 or it == max_iter - 1) and kk >= 1:
             worst = float(rho[chosen].max())
             lb_j = L - worst + rho
             lb_j[chosen] = L
@@ -339,7 +396,114 @@ def lagrangian(
         if norm == 0:
             break
         lam = lam + beta * (ub - L) / norm * g
-    return best_bound, surv
+    return best_bound, surv, lam_best
+
+
+def _full_rho(data: AssignData, lam: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``rho_j = sum_i min(0, c_ij - lambda_i)`` over all options (one pass, in chunks)."""
+    out = np.zeros(data.m)
+    for a in range(0, data.r.size, CHUNK):
+        b = min(a + CHUNK, data.r.size)
+        red = np.minimum(0.0, data.wc[a:b] - lam[data.r[a:b]])
+        out += np.bincount(data.c[a:b], weights=red, minlength=data.m)
+    return out
+
+
+def _base(data: AssignData, lam: NDArray[np.float64]) -> float:
+    tail_part = np.where(np.isfinite(data.tail), np.minimum(0.0, data.tail - lam), 0.0)
+    return float(lam.sum() + tail_part.sum()) + data.const
+
+
+def lagrangian_cg(
+    data: AssignData,
+    k: int,
+    ub: float,
+    free: NDArray[np.bool_],
+    incumbent: NDArray[np.bool_],
+    deadline: float,
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """Lagrangian bound with candidate generation.
+
+    The subgradient runs on a working set of candidates (the incumbent's and those with the most
+    negative :math:`\rho_j`); after each run the multipliers are priced on *all* candidates in one
+    sparse pass, which gives a valid bound :math:`L(\\lambda)` for the full problem, and
+    candidates that would enter the Lagrangian solution join the working set.
+
+    Returns ``(bound, lambda, rho)`` at the best multipliers found.
+    """
+    tol = 1e-9 * max(1.0, abs(ub))
+    lam = data.row_cost(incumbent)
+    lam = np.where(np.isfinite(lam), lam, 0.0)
+    rho = _full_rho(data, lam)
+    work = free & incumbent
+    idx = np.nonzero(free)[0]
+    work[idx[np.argsort(rho[idx], kind="stable")[:WORK_SET]]] = True
+    best = -math.inf
+    best_rho = rho
+    best_lam = lam
+    for _ in range(CG_ROUNDS):
+        sub = data.restrict(work)
+        _, _, lam = lagrangian(
+            sub, k, ub, work, LAGRANGE_MAX_ITER, deadline, lam0=lam, reduce=CG_REDUCE
+        )
+        rho = _full_rho(data, lam)
+        rho_free = rho[idx]
+        kk = min(k, idx.size)
+        smallest = np.partition(rho_free, kk - 1)[:kk]
+        bound = _base(data, lam) + float(smallest.sum())
+        if bound > best:
+            best, best_rho, best_lam = bound, rho, lam
+        if ub - best <= tol or time.perf_counter() > deadline:
+            break
+        kth = float(smallest.max())
+        enter = free & ~work & (rho < kth - tol)
+        if not enter.any():
+            break
+        cand = np.nonzero(enter)[0]
+        work[cand[np.argsort(rho[cand], kind="stable")[:WORK_SET]]] = True
+    return best, best_lam, best_rho
+
+
+def lagrangian_set(
+    rho: NDArray[np.float64], k: int, free: NDArray[np.bool_], base_open: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The site set of the Lagrangian subproblem: fixed sites plus the k smallest ``rho``."""
+    idx = np.nonzero(free)[0]
+    order = idx[np.argsort(rho[idx], kind="stable")[:k]]
+    out = base_open.copy()
+    out[order] = True
+    return out
+
+
+def reduction_tests(
+    data: AssignData,
+    bound: float,
+    lam: NDArray[np.float64],
+    rho: NDArray[np.float64],
+    k: int,
+    ub: float,
+    free: NDArray[np.bool_],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    r"""Exact Lagrangian reduction tests against the incumbent value ``ub``.
+
+    Candidate :math:`j` is dropped when :math:`LB_j > UB` and option :math:`(i, j)` when
+    :math:`LB_j + \max(0, c_{ij} - \lambda_i) > UB`, where :math:`LB_j` is the Lagrangian bound
+    with :math:`j` forced open: no solution with :math:`j` open (or serving :math:`i` from
+    :math:`j`) beats the incumbent. Ties are kept. Returns ``(candidates, options)`` masks.
+    """
+    tol = 1e-9 * max(1.0, abs(ub))
+    idx = np.nonzero(free)[0]
+    rho_free = rho[idx]
+    kk = min(k, idx.size)
+    order = np.argsort(rho_free, kind="stable")
+    worst = float(rho_free[order[kk - 1]])
+    lb_j = np.full(data.m, math.inf)
+    lb_j[idx] = bound - worst + rho_free
+    lb_j[idx[order[:kk]]] = bound
+    survivors = free & (lb_j <= ub + tol)
+    keep_opt = survivors[data.c]
+    keep_opt &= lb_j[data.c] + np.maximum(0.0, data.wc - lam[data.r]) <= ub + tol
+    return survivors, keep_opt
 
 
 def optimise_assign(
@@ -350,10 +514,12 @@ def optimise_assign(
     solver: SolverSpec,
     label: str,
     sense_sign: float = 1.0,
+    initial: NDArray[np.bool_] | None = None,
 ) -> Outcome:
     """Minimise the assignment cost of ``data`` exactly; see the module docstring.
 
     ``sense_sign = -1`` reports objective and bound negated (attendance is a maximisation).
+    ``initial`` is an optional known feasible open-site mask used as a starting incumbent.
     """
     m = data.m
     out = Outcome(
@@ -370,6 +536,7 @@ def optimise_assign(
     base_open = rules_.fixed_open.copy()
     k = (int(rules_.count[0]) - int(rules_.required.size)) if rules_.count else 0
     keep_all = free.copy()
+    keep_opt: NDArray[np.bool_] | None = None
     lag_bound = -math.inf
     incumbent: NDArray[np.bool_] | None = None
     ub = math.inf
@@ -377,7 +544,14 @@ def optimise_assign(
         cand = _greedy_swap(data, base_open, k, free)
         if rules_ok(rules_, cand, cuts) and math.isfinite(data.value(cand)):
             incumbent = cand
-        else:
+        if initial is not None and rules_ok(rules_, initial, cuts):
+            start = _local_swap(data, initial, base_open, free)
+            start = start if rules_ok(rules_, start, cuts) else initial
+            if math.isfinite(data.value(start)) and (
+                incumbent is None or data.value(start) < data.value(incumbent)
+            ):
+                incumbent = start
+        if incumbent is None:
             pool = _pool_from_greedy(data, base_open, k, free)
             cand2 = _pool_incumbent(data, rules_, cuts, fixed_count, solver, out, pool, label)
             if cand2 is not None:
@@ -385,17 +559,51 @@ def optimise_assign(
         if incumbent is not None:
             ub = data.value(incumbent)
             budget = solver.time_limit if solver.time_limit is not None else 600.0
-            lag_bound, keep_all = lagrangian(
-                data, k, ub, free, LAGRANGE_MAX_ITER, time.perf_counter() + 0.5 * budget
+            t_lag = time.perf_counter()
+            lag_bound, lam, rho = lagrangian_cg(
+                data, k, ub, free, incumbent, time.perf_counter() + 0.5 * budget
             )
-            out.extra["survivors"] = int(keep_all.sum())
-            out.extra["lagrangian_bound"] = lag_bound
+            # the Lagrangian's own site set, improved by swaps, often beats the incumbent
+            for cand in (lagrangian_set(rho, k, free, base_open),):
+                cand = _local_swap(data, cand, base_open, free)
+                if rules_ok(rules_, cand, cuts):
+                    value = data.value(cand)
+                    if value < ub:
+                        ub, incumbent = value, cand
+            keep_all, keep_opt = reduction_tests(data, lag_bound, lam, rho, k, ub, free)
+            log = out.extra.setdefault("log", [])
+            assert isinstance(log, list)
+            log.append(
+                {
+                    "stage": f"{label} Lagrangian reduction",
+                    "candidates": int(free.sum()),
+                    "survivors": int(keep_all.sum()),
+                    "options": int(data.r.size),
+                    "options_kept": int(keep_opt.sum()),
+                    "bound": lag_bound,
+                    "incumbent": ub,
+                    "seconds": round(time.perf_counter() - t_lag, 4),
+                }
+            )
     out.build_s += time.perf_counter() - t_start
+    n_opt = int(keep_opt.sum()) if keep_opt is not None else int(keep_all[data.c].sum())
+    if incumbent is not None and n_opt > MAX_ASSIGN_OPTIONS:
+        # the exact model would be too large: report the incumbent with the Lagrangian bound
+        out.open_mask = incumbent
+        value = data.value(incumbent)
+        out.objective = sense_sign * value
+        out.bound = sense_sign * lag_bound if math.isfinite(lag_bound) else None
+        out.gap = rel_gap(out.objective, out.bound)
+        out.status = Status.OPTIMAL if out.gap == 0.0 else Status.FEASIBLE
+        if out.status is Status.FEASIBLE:
+            out.messages.append(
+                f"The exact {label} model would keep {n_opt:,} assignment options after the "
+                f"reductions (limit {MAX_ASSIGN_OPTIONS:,}); the best site set found is "
+                "reported with its Lagrangian bound."
+            )
+        return out
     t0 = time.perf_counter()
-    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all)
-    if incumbent is not None and keep_all[incumbent & free].all():
-        y = incumbent.astype(np.float64)
-        milp.start = (np.arange(m, dtype=np.int64), y)
+    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all, keep_opt)
     res = run(milp, solver, out, t0, label)
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE

@@ -52,13 +52,14 @@ def attendance_data(problem: Problem, spec: ModelSpec, rules_: SiteRules) -> Ass
     pr = problem.pairs
     decay, cutoff = attendance_cutoff(problem, spec)
     w = np.asarray(problem.demand_weight, dtype=np.float64)
-    benefit = w[pr.rows] * decay_factor(pr.cost, decay, cutoff)
-    keep = benefit > 0
     tail_b = w * decay_factor(fixed_distance(problem, rules_), decay, cutoff)
     tail = np.where(w > 0, -tail_b, np.nan)
-    return build_assign(
-        problem.n, problem.m, pr.rows[keep], pr.cols[keep], -benefit[keep], tail, rules_
-    )
+
+    def wcost(a: int, b: int) -> np.ndarray:
+        benefit = w[pr.rows[a:b]] * decay_factor(pr.cost[a:b], decay, cutoff)
+        return np.where(benefit > 0, -benefit, np.nan)  # pairs without attendance are dropped
+
+    return build_assign(problem.n, problem.m, pr.rows, pr.cols, wcost, tail, rules_)
 
 
 def optimise_attendance(

@@ -56,6 +56,13 @@ class Rules:
     metres between any two chosen (new or required) sites. ``region_min``/``region_max`` bound
     the number of chosen sites per region index. ``budget`` bounds the sum of ``site_cost`` over
     new sites.
+
+    As implemented in :mod:`siteopt.models.rules`, "new" means every non-existing chosen site,
+    i.e. role candidate *and* required: required sites count toward ``p``, ``max_per_group``,
+    the regions and the budget, must lie in an allowed group, and must respect the separation
+    (each of these is reported as infeasible, naming the rule, when a required site breaks it).
+    Candidates with group ``-1`` are not limited by ``max_per_group`` and are excluded when
+    ``allowed_groups`` is set. ``p`` does not apply to the ``min_facilities`` objective.
     """
 
     p: int = 3

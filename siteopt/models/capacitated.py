@@ -159,8 +159,6 @@ def optimise_capacitated(
     t0 = time.perf_counter()
     floor = value - STAGE_TOL * max(1.0, abs(value))
     milp2, r2, c2, d2 = _model(problem, radius, rules_, cuts, fixed_count, floor)
-    y0 = out.open_mask.astype(np.float64)
-    milp2.start = (np.arange(m + x.size, dtype=np.int64), np.concatenate([y0, x]))
     res2 = run(milp2, solver, out, t0, "capacitated coverage tie-break")
     if res2.x is None or res2.status not in (Status.OPTIMAL, Status.FEASIBLE):
         out.status = Status.FEASIBLE

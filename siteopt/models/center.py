@@ -179,7 +179,8 @@ def _subset_center(
     """
     pr = problem.pairs
     in_q = q_mask[pr.rows] & rules_.free[pr.cols]
-    levels = np.unique(np.concatenate([pr.cost[in_q], d_fixed[q_mask]]))
+    q_pairs = (pr.rows[in_q], pr.cols[in_q], pr.cost[in_q])
+    levels = np.unique(np.concatenate([q_pairs[2], d_fixed[q_mask]]))
     levels = levels[np.isfinite(levels) & (levels >= lower)]
     if math.isfinite(upper):
         levels = levels[levels <= upper]
@@ -192,7 +193,7 @@ def _subset_center(
     found_at = -1
     # the largest level must be feasible unless nothing is
     feas, open_mask, ok = _cover_feasible(
-        problem, solver, rules_, cuts, fixed_count, q_mask, d_fixed, float(levels[hi]), out
+        problem, solver, rules_, cuts, fixed_count, q_mask, q_pairs, d_fixed, float(levels[hi]), out
     )
     if not ok:
         return math.inf, None, False, False
@@ -202,7 +203,16 @@ def _subset_center(
     while lo < hi:
         mid = (lo + hi) // 2
         feas, open_mask, ok = _cover_feasible(
-            problem, solver, rules_, cuts, fixed_count, q_mask, d_fixed, float(levels[mid]), out
+            problem,
+            solver,
+            rules_,
+            cuts,
+            fixed_count,
+            q_mask,
+            q_pairs,
+            d_fixed,
+            float(levels[mid]),
+            out,
         )
         if not ok:
             return float(levels[lo]), found, False, False
@@ -222,29 +232,29 @@ def _cover_feasible(
     cuts: list[NDArray[np.int64]],
     fixed_count: bool,
     q_mask: NDArray[np.bool_],
+    q_pairs: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
     d_fixed: NDArray[np.float64],
     radius: float,
     out: Outcome,
 ) -> tuple[bool, NDArray[np.bool_] | None, bool]:
     """Whether some rules-feasible set covers every unit of ``q_mask`` within ``radius``.
 
+    ``q_pairs`` are the (row, col, cost) pairs of the subset's rows to free candidates.
     Returns ``(feasible, open_mask, decided)``.
     """
     t0 = time.perf_counter()
     m = problem.m
-    pr = problem.pairs
+    qr, qc, qd = q_pairs
     need = q_mask & ~(d_fixed <= radius)
-    sel = need[pr.rows] & rules_.free[pr.cols] & (pr.cost <= radius)
+    sel = need[qr] & (qd <= radius)
     rows_q = np.nonzero(need)[0]
     row_of = np.full(problem.n, -1, dtype=np.int64)
     row_of[rows_q] = np.arange(rows_q.size)
     covered = np.zeros(problem.n, dtype=bool)
-    covered[pr.rows[sel]] = True
+    covered[qr[sel]] = True
     if (need & ~covered).any():
         return False, None, True
-    A = sp.csr_array(
-        (np.ones(int(sel.sum())), (row_of[pr.rows[sel]], pr.cols[sel])), shape=(rows_q.size, m)
-    )
+    A = sp.csr_array((np.ones(int(sel.sum())), (row_of[qr[sel]], qc[sel])), shape=(rows_q.size, m))
     milp = assemble(
         rules_,
         cuts,
@@ -277,20 +287,18 @@ def _center_tie_break(
     """Among sets of radius ``radius``, minimise the weighted distance (exact)."""
     pr = problem.pairs
     w = np.asarray(problem.demand_weight, dtype=np.float64)
-    within = pr.cost <= radius
     d_fixed = fixed_distance(problem, rules_)
     tail = np.full(problem.n, np.nan)
     tail[use] = np.where(d_fixed[use] <= radius, w[use] * d_fixed[use], np.inf)
-    data = build_assign(
-        problem.n,
-        problem.m,
-        pr.rows[within],
-        pr.cols[within],
-        w[pr.rows[within]] * pr.cost[within],
-        tail,
-        rules_,
+
+    def wcost(a: int, b: int) -> NDArray[np.float64]:
+        d = pr.cost[a:b]
+        return np.where(d <= radius, w[pr.rows[a:b]] * d, np.nan)  # only pairs within D*
+
+    data = build_assign(problem.n, problem.m, pr.rows, pr.cols, wcost, tail, rules_)
+    sub = optimise_assign(
+        data, rules_, cuts, fixed_count, solver, "center tie-break", initial=out.open_mask
     )
-    sub = optimise_assign(data, rules_, cuts, fixed_count, solver, "center tie-break")
     out.build_s += sub.build_s
     out.solve_s += sub.solve_s
     out.solves += sub.solves

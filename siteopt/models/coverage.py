@@ -120,16 +120,6 @@ class CoverageData:
         self.w = w
         self.free = free
 
-    def start(
-        self, open_mask: NDArray[np.bool_], m: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """MIP start ``(indices, values)`` for ``y`` and ``z`` from an open-site mask."""
-        z = np.zeros(self.G)
-        hit = open_mask[self.g_cols]
-        z[self.g_rows[hit]] = 1.0
-        idx = np.arange(m + self.G, dtype=np.int64)
-        return idx, np.concatenate([open_mask.astype(np.float64), z])
-
     def cover_rows(self, num_col: int, z0: int) -> sp.csr_array:
         """Rows ``z_g - sum_{j in N_g} y_j <= 0`` with z at columns ``z0 + g``."""
         G = self.G
@@ -364,8 +354,6 @@ def optimise_coverage(
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
     milp = _stage1_milp(data, rules_, cuts, fixed_count, red.survivors, m)
-    if red.incumbent is not None:
-        milp.start = data.start(red.incumbent, m)
     res = run(milp, solver, out, t0, "coverage")
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE

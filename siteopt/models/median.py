@@ -59,7 +59,11 @@ def median_data(problem: Problem, spec: ModelSpec, rules_: SiteRules) -> AssignD
     use = reach & (w > 0)
     tail = np.full(problem.n, np.nan)
     tail[use] = w[use] * tail_d[use]
-    data = build_assign(problem.n, problem.m, pr.rows, pr.cols, w[pr.rows] * pr.cost, tail, rules_)
+
+    def wcost(a: int, b: int) -> np.ndarray:
+        return w[pr.rows[a:b]] * pr.cost[a:b]
+
+    data = build_assign(problem.n, problem.m, pr.rows, pr.cols, wcost, tail, rules_)
     if not math.isfinite(data.const):
         # a demand unit with pairs, none to an eligible or fixed site, and no penalty
         has = np.zeros(problem.n, dtype=bool)

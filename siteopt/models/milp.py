@@ -69,8 +69,6 @@ class Milp:
     integer: NDArray[np.bool_]
     sense: Literal["min", "max"] = "min"
     offset: float = 0.0
-    #: optional MIP start: (column indices, values) of a feasible solution (HiGHS only)
-    start: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
     #: model-specific HiGHS options (e.g. ``{"presolve": "off"}`` for large covering models)
     highs_options: dict[str, Any] = field(default_factory=dict)
 
@@ -284,13 +282,6 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     version = f"HiGHS {h.version()}"
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
-    if milp.start is not None and milp.integer.any():
-        idx, val = milp.start
-        h.setSolution(
-            int(idx.size),
-            np.ascontiguousarray(idx, dtype=np.int32),
-            np.ascontiguousarray(val, dtype=np.float64),
-        )
 
     interrupted = False
     t0 = time.perf_counter()
@@ -326,6 +317,11 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     if interrupted and mapped is Status.OPTIMAL and name != "kOptimal":
         mapped = Status.FEASIBLE
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_solution else None
+    note = ""
+    if x is not None and objective is not None:
+        note = _check_solution(milp, x, objective)
+        if note and mapped is Status.OPTIMAL:
+            mapped = Status.FEASIBLE
     return MilpResult(
         status=mapped,
         x=x,
@@ -337,8 +333,32 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
         seconds=seconds,
         raw_status=name,
         interrupted=interrupted or name == "kInterrupt",
-        extra={"nodes": int(getattr(info, "mip_node_count", 0))},
+        extra={"nodes": int(getattr(info, "mip_node_count", 0)), "check": note},
     )
+
+
+def _check_solution(milp: Milp, x: NDArray[np.float64], objective: float) -> str:
+    """Independent check of a solver's solution: bounds, rows, integrality and objective.
+
+    Returns a description of the first inconsistency, or "" when the solution checks out (then
+    the solver's claim can be trusted; otherwise it is not reported as optimal).
+    """
+    tol = 1e-6
+    scale = np.maximum(1.0, np.abs(x))
+    if (x < milp.col_lo - tol * scale).any() or (x > milp.col_hi + tol * scale).any():
+        return "solution outside its column bounds"
+    if milp.integer.any():
+        xi = x[milp.integer]
+        if (np.abs(xi - np.round(xi)) > 1e-5).any():
+            return "solution not integral"
+    act = milp.A @ x
+    row_tol = tol * np.maximum(1.0, np.abs(act))
+    if (act < milp.row_lo - row_tol).any() or (act > milp.row_hi + row_tol).any():
+        return "solution violates a constraint"
+    value = float(milp.c @ x + milp.offset)
+    if abs(value - objective) > 1e-6 * max(1.0, abs(value)):
+        return f"reported objective {objective:.10g} differs from c.x = {value:.10g}"
+    return ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,6 +619,9 @@ def _solve_cbc(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> 
     gap = rel_gap(objective, bound)
     if status is Status.OPTIMAL and gap is not None and gap > max(spec.mip_gap, 1e-6) + 1e-9:
         status = Status.FEASIBLE
+    note = _check_solution(milp, x, objective) if x is not None and objective is not None else ""
+    if note and status is Status.OPTIMAL:
+        status = Status.FEASIBLE
     return MilpResult(
         status=status,
         x=x,
@@ -608,7 +631,7 @@ def _solve_cbc(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> 
         solver="cbc",
         solver_version=version,
         seconds=seconds,
-        raw_status=raw,
+        raw_status=raw if not note else f"{raw} ({note})",
         interrupted=interrupted or "ctrl" in raw.lower() or "user" in raw.lower(),
     )
 

@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""Benchmark siteopt's exact models (and spopt, if installed) on the shared synthetic instances.
+
+Instances come from the shared generator ``make_instance.py`` (seeded, Connecticut-like; see
+``/work/shared/bench/README.md``), imported by path: ``--bench-dir`` or ``$SITEOPT_BENCH_DIR``
+(default ``/work/shared/bench``). Every run is a separate subprocess; the parent measures its
+wall time and peak memory (``ru_maxrss`` from ``os.wait4``, which includes the solver's own
+child processes such as CBC), and the worker reports its build/solve split and the objective.
+
+Usage::
+
+    python benchmarks/bench_models.py                      # all sizes, siteopt only
+    python benchmarks/bench_models.py --tools siteopt,spopt --sizes 169x200,884x1000
+    python benchmarks/bench_models.py --models coverage --sizes 10000x10000 --append
+
+spopt (``pip install spopt``) is a benchmark-only comparison, never a siteopt dependency. Its
+models are dense n x m PuLP models; runs it cannot finish within ``--timeout`` are reported as
+killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_BENCH_DIR = "/work/shared/bench"
+SIZES = [(169, 200), (884, 1000), (2717, 2000), (2717, 10000), (10000, 10000)]
+#: "center" is the plain p-center (as in spopt and the shared README); "center_tb" is siteopt's
+#: default p-center with the lexicographic distance tie-break among optimal-radius site sets
+MODELS = ["coverage", "median", "center", "center_tb"]
+RADIUS = 5000.0
+P = 3
+SEED = 20240601
+
+
+# ----------------------------------------------------------------------------- instances
+
+
+def load_generator(bench_dir: str) -> ModuleType:
+    """Import the shared ``make_instance.py`` by path (exit with a clear message if absent)."""
+    path = Path(bench_dir) / "make_instance.py"
+    if not path.is_file():
+        sys.exit(
+            f"error: the instance generator {path} does not exist. Pass --bench-dir (or set "
+            "SITEOPT_BENCH_DIR) to the directory holding make_instance.py."
+        )
+    spec = importlib.util.spec_from_file_location("make_instance", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def instance(bench_dir: str, n: int, m: int) -> dict[str, Any]:
+    """The (n, m) instance with the standard seed."""
+    return load_generator(bench_dir).make_instance(n, m, SEED)  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def worker_siteopt(inst: dict[str, Any], model: str, time_limit: float) -> dict[str, Any]:
+    import numpy as np
+    from scipy.spatial import cKDTree
+    from scipy.spatial.distance import cdist
+
+    sys.path.insert(0, str(ROOT))
+    from siteopt.models import solve
+    from siteopt.models.base import ModelSpec, Pairs, Problem, Rules, SolverSpec
+
+    dxy, cxy = inst["demand_xy"], inst["cand_xy"]
+    n, m = len(dxy), len(cxy)
+    t0 = time.perf_counter()
+    objective = "center" if model == "center_tb" else model
+    if model == "coverage":
+        found = cKDTree(dxy).sparse_distance_matrix(cKDTree(cxy), RADIUS, output_type="ndarray")
+        i = found["i"].astype(np.int64)
+        j = found["j"].astype(np.int64)
+        order = np.lexsort((j, i))
+        i, j = i[order], j[order]
+        cost = np.hypot(dxy[i, 0] - cxy[j, 0], dxy[i, 1] - cxy[j, 1])  # exact, zeros kept
+        keep = cost <= RADIUS
+        pairs = Pairs(i[keep], j[keep], cost[keep], n, m, cutoff=RADIUS)
+    else:  # median and center need every distance: the full matrix as pairs
+        full = cdist(dxy, cxy).ravel()
+        rows = np.repeat(np.arange(n, dtype=np.int64), m)
+        cols = np.tile(np.arange(m, dtype=np.int64), n)
+        pairs = Pairs(rows, cols, full, n, m)
+    pairs_s = time.perf_counter() - t0
+    problem = Problem(
+        demand_weight=inst["weights"].astype(np.float64),
+        cand_ids=np.array([f"c{j}" for j in range(m)]),
+        pairs=pairs,
+        cand_role=np.zeros(m, dtype=np.int8),
+        cand_group=np.full(m, -1, dtype=np.int64),
+        cand_xy=cxy,
+        demand_xy=dxy,
+    )
+    spec = ModelSpec(
+        objective=objective,  # type: ignore[arg-type]
+        radius=RADIUS if model == "coverage" else None,
+        rules=Rules(p=P),
+        tie_break="none" if model == "center" else "distance",
+        marginal=False,
+    )
+    t1 = time.perf_counter()
+    sol = solve(problem, spec, SolverSpec(name="highs", time_limit=time_limit))
+    total = time.perf_counter() - t1
+    return {
+        "pairs": pairs.nnz,
+        "pairs_s": pairs_s,
+        "build_s": sol.timings.get("build"),
+        "solve_s": sol.timings.get("solve"),
+        "model_s": total,
+        "status": sol.status.value,
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "secondary": sol.secondary,
+        "selected": sorted(sol.selected),
+        "solver": sol.solver_version,
+        "message": sol.message,
+        "stages": list(sol.solves),
+    }
+
+
+def worker_spopt(
+    inst: dict[str, Any], model: str, time_limit: float, solver_name: str
+) -> dict[str, Any]:
+    import numpy as np
+    import pulp
+    from scipy.spatial.distance import cdist
+    from spopt.locate import MCLP, PCenter, PMedian
+
+    dxy, cxy = inst["demand_xy"], inst["cand_xy"]
+    w = inst["weights"].astype(np.float64)
+    D = cdist(dxy, cxy)
+    t0 = time.perf_counter()
+    if model == "coverage":
+        obj = MCLP.from_cost_matrix(D, w, service_radius=RADIUS, p_facilities=P)
+    elif model == "median":
+        obj = PMedian.from_cost_matrix(D, w, p_facilities=P)
+    elif model == "center":
+        obj = PCenter.from_cost_matrix(D, p_facilities=P)
+    else:
+        raise SystemExit(f"spopt has no {model} model")
+    build_s = time.perf_counter() - t0
+    if solver_name == "highs":
+        solver = pulp.HiGHS(msg=False, timeLimit=time_limit)
+    else:
+        solver = pulp.COIN_CMD(msg=False, timeLimit=time_limit)
+    t1 = time.perf_counter()
+    error = ""
+    try:
+        obj.solve(solver, results=False)
+    except Exception as exc:  # spopt raises RuntimeError when PuLP's status is not optimal
+        error = f"{type(exc).__name__}: {exc}"
+    solve_s = time.perf_counter() - t1
+    raw = ""
+    model_obj = getattr(obj, "problem", None)
+    highs_model = getattr(model_obj, "solverModel", None)
+    if highs_model is not None and hasattr(highs_model, "getModelStatus"):
+        raw = highs_model.modelStatusToString(highs_model.getModelStatus())
+    selected = [j for j, v in enumerate(obj.fac_vars) if v.value() is not None and v.value() > 0.5]
+    value = None
+    if selected:
+        d = D[:, selected].min(axis=1)
+        if model == "coverage":
+            value = float(w[d <= RADIUS].sum())
+        elif model == "median":
+            value = float((w * d).sum())
+        else:
+            value = float(d.max())
+    return {
+        "pairs": int(D.size),
+        "pairs_s": 0.0,
+        "build_s": build_s,
+        "solve_s": solve_s,
+        "model_s": build_s + solve_s,
+        "status": f"pulp: {pulp.LpStatus[model_obj.status] if model_obj else '?'}"
+        + (f"; HiGHS: {raw}" if raw else ""),
+        "objective": value,
+        "bound": None,
+        "gap": None,
+        "selected": selected,
+        "solver": solver_name,
+        "message": error,
+        "stages": [],
+    }
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    inst = instance(args.bench_dir, args.n, args.m)
+    if args.tool == "siteopt":
+        out = worker_siteopt(inst, args.model, args.time_limit)
+    else:
+        out = worker_spopt(inst, args.model, args.time_limit, args.spopt_solver)
+    print("RESULT " + json.dumps(out, default=float))
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def run_one(tool: str, model: str, n: int, m: int, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--tool",
+        tool,
+        "--model",
+        model,
+        "--n",
+        str(n),
+        "--m",
+        str(m),
+        "--time-limit",
+        str(args.time_limit),
+        "--bench-dir",
+        args.bench_dir,
+        "--spopt-solver",
+        args.spopt_solver,
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    killed = False
+    rusage = None
+    while True:
+        pid, _status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - t0 > args.timeout:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, _status, rusage = os.wait4(proc.pid, 0)
+            killed = True
+            break
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    peak_mb = rusage.ru_maxrss / 1024.0 if rusage is not None else float("nan")
+    row: dict[str, Any] = {
+        "tool": tool,
+        "model": model,
+        "n": n,
+        "m": m,
+        "wall_s": wall,
+        "peak_mb": peak_mb,
+    }
+    result = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    if killed:
+        row.update(status=f"killed at {args.timeout:g} s", objective=None)
+    elif not result:
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        row.update(status=f"failed: {tail[:160]}", objective=None)
+    else:
+        row.update(json.loads(result[-1][len("RESULT ") :]))
+    return row
+
+
+def fmt(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if x != x:
+            return "—"
+        return f"{x:,.{digits}f}"
+    return str(x)
+
+
+def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: Path) -> None:
+    import numpy as np
+    import scipy
+
+    sys.path.insert(0, str(ROOT))
+    from siteopt.models.milp import highs_version
+
+    try:
+        import spopt
+
+        spopt_v = spopt.__version__
+    except ImportError:
+        spopt_v = "not installed"
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    lines = [
+        "# siteopt model benchmark",
+        "",
+        "Generated by `benchmarks/bench_models.py`. Exact command(s):",
+        "",
+        "```",
+        *args.commands,
+        "```",
+        "",
+        f"Machine: {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, {platform.platform()}; "
+        f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"{highs_version()}, spopt {spopt_v}. The machine was shared with other "
+        "jobs, so times are indicative (±30 %).",
+        "",
+        f"Instances: `make_instance.py` seed {SEED}; p = {P}; coverage radius {RADIUS:g} m; "
+        "median = Σ w·d(nearest), center = max d(nearest) (unweighted). siteopt uses sparse pairs "
+        "within the radius for coverage and the full distance matrix as pairs for median/center; "
+        "coverage includes the lexicographic distance tie-break. Each run is its own process; "
+        "*peak MB* is its `ru_maxrss` (including solver child processes); *wall s* includes "
+        "Python start-up, instance generation and distance computation; *build s* / *solve s* "
+        "are siteopt's own split (build = reductions, Lagrangian and model assembly; solve = "
+        "time inside HiGHS).",
+        "",
+        "| n × m | model | tool | status | objective | bound | gap | pairs | pairs s | build s "
+        "| solve s | wall s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        gap = r.get("gap")
+        lines.append(
+            f"| {r['n']}×{r['m']} | {r['model']} | {r['tool']} | {r.get('status')} | "
+            f"{fmt(r.get('objective'), 2)} | {fmt(r.get('bound'), 2)} | "
+            f"{'—' if gap is None else f'{100 * gap:.3g} %'} | {fmt(r.get('pairs'))} | "
+            f"{fmt(r.get('pairs_s'), 2)} | {fmt(r.get('build_s'), 2)} | "
+            f"{fmt(r.get('solve_s'), 2)} | {fmt(r.get('wall_s'), 1)} | "
+            f"{fmt(r.get('peak_mb'), 0)} |"
+        )
+    lines += ["", "Per-stage detail (siteopt solver calls and reductions):", ""]
+    for r in rows:
+        if r["tool"] != "siteopt" or not r.get("stages"):
+            continue
+        lines.append(f"* {r['n']}×{r['m']} {r['model']}:")
+        for st in r["stages"]:
+            items = ", ".join(f"{k}={v}" for k, v in st.items() if k != "stage")
+            lines.append(f"  * {st['stage']}: {items}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tool", default="siteopt")
+    ap.add_argument("--model", default="coverage")
+    ap.add_argument("--n", type=int, default=169)
+    ap.add_argument("--m", type=int, default=200)
+    ap.add_argument("--tools", default="siteopt", help="comma list: siteopt,spopt")
+    ap.add_argument("--models", default="coverage,median,center")
+    ap.add_argument(
+        "--sizes",
+        default=",".join(f"{n}x{m}" for n, m in SIZES),
+        help="comma list of NxM",
+    )
+    ap.add_argument("--time-limit", type=float, default=300.0, help="solver seconds per solve")
+    ap.add_argument("--timeout", type=float, default=420.0, help="kill a run after this")
+    ap.add_argument("--spopt-solver", default="highs", choices=["highs", "cbc"])
+    ap.add_argument("--bench-dir", default=os.environ.get("SITEOPT_BENCH_DIR", DEFAULT_BENCH_DIR))
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--json", default=str(HERE / "results.json"))
+    ap.add_argument("--append", action="store_true", help="merge with rows already in --json")
+    args = ap.parse_args()
+    if args.worker:
+        run_worker(args)
+        return
+    load_generator(args.bench_dir)  # fail early with a clear message
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
+    json_path = Path(args.json)
+    rows: list[dict[str, Any]] = []
+    commands: list[str] = []
+    if args.append and json_path.exists():
+        saved = json.loads(json_path.read_text())
+        rows, commands = saved["rows"], saved["commands"]
+    commands.append("python " + " ".join(shlex.quote(a) for a in sys.argv))
+    for n, m in sizes:
+        for model in args.models.split(","):
+            for tool in args.tools.split(","):
+                row = run_one(tool, model, n, m, args)
+                rows = [
+                    r
+                    for r in rows
+                    if (r["tool"], r["model"], r["n"], r["m"]) != (tool, model, n, m)
+                ]
+                rows.append(row)
+                print(
+                    f"{n}x{m} {model:9s} {tool:8s} {row.get('status')!s:28s} "
+                    f"obj={fmt(row.get('objective'), 2)} wall={row['wall_s']:.1f}s "
+                    f"peak={row['peak_mb']:.0f}MB",
+                    flush=True,
+                )
+                json_path.write_text(json.dumps({"rows": rows, "commands": commands}, indent=1))
+    order = {(n, m): k for k, (n, m) in enumerate(SIZES)}
+    rows.sort(
+        key=lambda r: (
+            order.get((r["n"], r["m"]), 99),
+            r["n"],
+            r["m"],
+            MODELS.index(r["model"]) if r["model"] in MODELS else 9,
+            r["tool"],
+        )
+    )
+    args.commands = commands
+    write_markdown(rows, args, Path(args.out))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
