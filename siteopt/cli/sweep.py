@@ -97,7 +97,7 @@ def sweep(
     output: Path | None,
     overwrite: bool,
 ) -> None:
-    """Test how robust the choice of CONFIG is: vary settings, resample deaths, re-solve.
+    """Test how robust the choice of CONFIG is: vary settings, resample deaths, solve again.
 
     With --vary, every combination of the given values is solved; with --bootstrap N, the
     deaths are resampled N times (per combination) and every replicate is solved exactly.
