@@ -123,7 +123,10 @@ def test_outputs_name_no_run_folder_and_no_date(runs: tuple[Path, Path]) -> None
     stamps = (today.isoformat(), today.strftime("%d %B %Y"), today.strftime("%B %d, %Y"))
     for run in runs:
         for name, data in _files(run).items():
-            if name.endswith(".png"):
+            if name.endswith((".png", ".pdf", ".gpkg")):
+                # binary: search the raw bytes instead of decoded text
+                assert str(run).encode() not in data, name
+                assert not any(stamp.encode() in data for stamp in stamps), name
                 continue
             text = data.decode("utf-8")
             assert str(run) not in text, name

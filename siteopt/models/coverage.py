@@ -488,7 +488,7 @@ def _tie_break(
 ) -> None:
     m, G = problem.m, data.G
     alloc, const, fixed_cov = data.allocation()
-    alloc.k = np.minimum(alloc.length, 16)
+    alloc.k = alloc.length.copy()  # short lists after the reduction: all options at once
     need = c_star - data.credited - STAGE_TOL * max(1.0, abs(c_star))
     best_open = out.open_mask
     assert best_open is not None
