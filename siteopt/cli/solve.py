@@ -53,9 +53,10 @@ def solve(
 ) -> None:
     """Choose the best sites for the scenario in CONFIG and write the outputs.
 
-    Writes sites.geojson, candidates.geojson, solution.json, report.md, map.png and
-    timings.json to the output directory, atomically: a failed or interrupted run leaves an
-    earlier output directory untouched.
+    Writes the report (report.html, report.md), maps (map.png, map.pdf, map.html), GIS layers
+    (siteopt.gpkg and one GeoJSON per layer), solution.json and timings.json to the output
+    directory, atomically: a failed or interrupted run leaves an earlier output directory
+    untouched.
 
     \b
     $ siteopt solve configs/connecticut.yaml
