@@ -434,7 +434,7 @@ def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
             None,
         )
         if alias is not None:
-            raise _Alias(alias.start_mark.line + 1)
+            raise _Alias(alias.start_mark.line + 1 if alias.start_mark else 0)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         doc = yaml.safe_load(text)
     except _Alias as exc:
