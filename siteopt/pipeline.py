@@ -56,6 +56,11 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
             f"{scenario.source_file}: sites.per_region names unknown regions "
             f"{', '.join(unknown)}; known: {', '.join(regions)}."
         )
+    if scenario.sites.budget is not None and built.problem.cand_cost is None:
+        raise ScenarioError(
+            f"{scenario.source_file}: sites.budget needs site costs: give candidates.points "
+            "with a cost column (candidates.points.cost)."
+        )
     index = {name: i for i, name in enumerate(regions)}
     per = scenario.sites.per_region
     rules = Rules(
@@ -63,6 +68,7 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
         max_per_group=scenario.sites.max_per_municipality,
         allowed_groups=allowed,
         min_separation=scenario.sites.min_separation_m,
+        budget=scenario.sites.budget,
         region_min={index[k]: v.min for k, v in per.items() if v.min},
         region_max={index[k]: v.max for k, v in per.items() if v.max is not None},
     )

@@ -346,6 +346,7 @@ def build_candidates(
         pts = read_points(scenario, spec.points, "candidates.points")
         gx, gy = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
         ids = pts["id"].astype(str).to_numpy()
+        site_cost = pts["cost"].to_numpy() if "cost" in pts.columns else None
         town_idx = _town_of(gx, gy, towns)
     else:
         gx, gy = grid_points(towns.total_bounds, spec.spacing_m)
@@ -358,6 +359,7 @@ def build_candidates(
             keep &= shapely.contains_xy(_union(layer), gx, gy)
         gx, gy, town_idx = gx[keep], gy[keep], town_idx[keep]
         ids = point_ids("", gx, gy)
+        site_cost = None
     xy = np.column_stack([gx, gy])
     rules: list[ExclusionRule] = []
     for name in spec.outside:
@@ -445,6 +447,8 @@ def build_candidates(
         geometry=gpd.points_from_xy(gx, gy),
         crs=WORK_CRS,
     )
+    if site_cost is not None:
+        cands["cost"] = site_cost
     if access is not None:
         for c in access.columns:
             cands[c] = access[c].to_numpy()
@@ -545,6 +549,13 @@ def read_points(scenario: Scenario, src: PointsSource, key: str) -> gpd.GeoDataF
     if ids.duplicated().any():
         raise DataError(f"{path}: duplicate id '{ids[ids.duplicated()].iloc[0]}' in '{src.id}'.")
     out = gpd.GeoDataFrame({"id": ids.to_numpy()}, geometry=gdf.geometry.values, crs=gdf.crs)
+    if src.cost is not None:
+        if src.cost not in gdf.columns:
+            raise DataError(f"{path}: no cost column '{src.cost}' (set {key}.cost).")
+        cost = pd.to_numeric(gdf[src.cost], errors="coerce")
+        if cost.isna().any() or (cost < 0).any():
+            raise DataError(f"{path}: costs in '{src.cost}' must be numbers >= 0.")
+        out["cost"] = cost.to_numpy(dtype=float)
     if src.weight is not None:
         if src.weight not in gdf.columns:
             raise DataError(f"{path}: no weight column '{src.weight}' (set {key}.weight).")
@@ -669,6 +680,9 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
         region_names=regions,
         cand_xy=cand_xy,
         cand_capacity=None if capacity is None else np.full(len(elig), float(capacity)),
+        cand_cost=(
+            elig["cost"].fillna(0.0).to_numpy(dtype=np.float64) if "cost" in elig.columns else None
+        ),
         demand_xy=demand_xy,
     )
     return BuiltProblem(

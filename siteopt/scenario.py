@@ -64,6 +64,7 @@ class PointsSource(_Strict):
     y: str | None = None  #: CSV column of y / lat (default: lat, latitude, y)
     crs: str = "EPSG:4326"  #: CRS of CSV coordinates
     layer: str | None = None  #: layer of a GeoPackage
+    cost: str | None = None  #: candidates only: column with the cost of opening each site
 
 
 class DemandSpec(_Strict):
@@ -162,6 +163,8 @@ class SitesSpec(_Strict):
     #: forced into the solution (the nearest eligible candidate to each point); count toward p
     required: tuple[SitePoint, ...] = ()
     min_separation_m: float | None = Field(default=None, gt=0.0)
+    #: the total cost of the new sites may not exceed this (costs from candidates.points.cost)
+    budget: float | None = Field(default=None, ge=0.0)
     #: limits per planning region: {"Capitol": {"min": 1, "max": 2}}
     per_region: dict[str, RegionLimit] = Field(default_factory=dict)
 
