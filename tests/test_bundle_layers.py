@@ -227,7 +227,11 @@ def test_layered_sources_override_file_by_file_and_carry_the_rest(tmp_path: Path
     assert manifest["build"]["base_bundle"]["version"] == shipped["version"]
     readme = (dest / "README.md").read_text(encoding="utf-8")
     assert f"Built on the base bundle `{shipped['version']}`" in readme
-    assert readme.count("* **Carried over:** all rows, from the base bundle") == len(report.carried) == 11
+    assert (
+        readme.count("* **Carried over:** all rows, from the base bundle")
+        == len(report.carried)
+        == 11
+    )
 
 
 def test_errors_of_layered_sources(tmp_path: Path) -> None:
