@@ -66,7 +66,7 @@ def load_generator(bench_dir: str) -> ModuleType:
 
 def instance(bench_dir: str, n: int, m: int) -> dict[str, Any]:
     """The (n, m) instance with the standard seed."""
-    return load_generator(bench_dir).make_instance(n, m, SEED)  # type: ignore[no-any-return]
+    return load_generator(bench_dir).make_instance(n, m, SEED)
 
 
 # ----------------------------------------------------------------------------- workers
@@ -283,6 +283,52 @@ def fmt(x: Any, digits: int = 1) -> str:
     return str(x)
 
 
+#: (n, m, model, seconds, MB, what is required) -- the targets of the task brief
+TARGETS = [
+    (2717, 10000, "coverage", 5.0, 1024.0, "proved optimal"),
+    (2717, 10000, "median", 30.0, 2048.0, "proved optimal"),
+    (2717, 10000, "center", 30.0, 2048.0, "proved optimal"),
+    (10000, 10000, "coverage", 10.0, None, "proved optimal"),
+    (10000, 10000, "median", 300.0, None, "optimal, or a bound and gap"),
+]
+
+
+def targets_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Targets vs measured (wall time of the whole run, peak memory), computed from the rows."""
+    out = [
+        "Targets (wall time of the whole run incl. start-up and distances; peak memory):",
+        "",
+        "| n × m | model | target | measured | met |",
+        "|---|---|---|---|---|",
+    ]
+    for n, m, model, secs, mb, what in TARGETS:
+        row = next(
+            (
+                r
+                for r in rows
+                if (r["tool"], r["model"], r["n"], r["m"]) == ("siteopt", model, n, m)
+            ),
+            None,
+        )
+        goal = f"{what}, ≤ {secs:g} s" + (f", ≤ {mb:g} MB" if mb else "")
+        if row is None:
+            out.append(f"| {n}×{m} | {model} | {goal} | not run | — |")
+            continue
+        status = str(row.get("status"))
+        proved = status == "optimal"
+        has_bound = row.get("bound") is not None and row.get("gap") is not None
+        ok_status = proved or (what.startswith("optimal, or") and has_bound)
+        ok = ok_status and row["wall_s"] <= secs and (mb is None or row["peak_mb"] <= mb)
+        gap = row.get("gap")
+        got = (
+            f"{status}"
+            + (f" (gap {100 * gap:.2g} %)" if gap else "")
+            + f", {row['wall_s']:.1f} s, {row['peak_mb']:.0f} MB"
+        )
+        out.append(f"| {n}×{m} | {model} | {goal} | {got} | {'yes' if ok else 'no'} |")
+    return out
+
+
 def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: Path) -> None:
     import numpy as np
     import scipy
@@ -334,6 +380,7 @@ def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: P
             f"{fmt(r.get('solve_s'), 2)} | {fmt(r.get('wall_s'), 1)} | "
             f"{fmt(r.get('peak_mb'), 0)} |"
         )
+    lines += ["", *targets_section(rows)]
     lines += ["", "Per-stage detail (siteopt solver calls and reductions):", ""]
     for r in rows:
         if r["tool"] != "siteopt" or not r.get("stages"):

@@ -353,15 +353,30 @@ def optimise_coverage(
     red = reduce_candidates(problem, radius, solver, rules_, cuts, fixed_count, out)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
-    milp = _stage1_milp(data, rules_, cuts, fixed_count, red.survivors, m)
+    # the incumbent's value is a valid floor (the optimum is at least as good; ties are kept),
+    # and it lets the solver prune far more of the tree
+    floor = red.lb - _tol(red.lb) if red.incumbent is not None else None
+    milp = _stage1_milp(data, rules_, cuts, fixed_count, red.survivors, m, floor)
     res = run(milp, solver, out, t0, "coverage")
-    if res.status is Status.INFEASIBLE:
+    if res.status is Status.INFEASIBLE and red.incumbent is None:
         out.status = Status.INFEASIBLE
         out.messages.append(infeasible_message(rules_))
         return out
-    if res.x is None:
-        out.status = res.status
-        out.messages.append(f"The solver stopped without a solution ({res.raw_status}).")
+    if res.x is None or res.status is Status.INFEASIBLE:
+        if red.incumbent is None:
+            out.status = res.status
+            out.messages.append(f"The solver stopped without a solution ({res.raw_status}).")
+            return out
+        # the solver stopped before matching the incumbent: report it with the solver's bound
+        out.open_mask = red.incumbent
+        out.objective = red.lb
+        out.bound = res.bound if res.bound is not None else None
+        out.gap = rel_gap(red.lb, out.bound)
+        out.status = Status.FEASIBLE
+        out.secondary = covered_distance(problem, red.incumbent, radius)
+        out.messages.append(
+            f"The coverage solve stopped ({res.raw_status}); the best site set found is reported."
+        )
         return out
     open_mask = open_from_x(res.x, m)
     value = covered_weight(problem, open_mask, radius)
