@@ -16,30 +16,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siteopt._errors import ScenarioError
+from siteopt.bundle.layers import SUBSTANCE_COLUMNS
 
-SUBSTANCES = (
-    "heroin",
-    "cocaine",
-    "fentanyl",
-    "fentanyl_analogue",
-    "oxycodone",
-    "oxymorphone",
-    "ethanol",
-    "hydrocodone",
-    "benzodiazepine",
-    "methadone",
-    "meth_amphetamine",
-    "amphet",
-    "tramad",
-    "hydromorphone",
-    "morphine_not_heroin",
-    "xylazine",
-    "gabapentin",
-    "opiate_nos",
-    "heroin_morph_codeine",
-    "other_opioid",
-    "any_opioid",
-)
+#: substance flags a scenario may filter on: the columns of the bundle's deaths layer
+SUBSTANCES = SUBSTANCE_COLUMNS
 
 
 #: ``field op number`` (or ``field == 'text'``): a safe filter, never evaluated as code
