@@ -46,6 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 from siteopt._errors import DataError, OutputError, OutputExistsError, SiteoptError
+from siteopt.bundle.fetch import SCHOOL_POINT_COLUMNS
 from siteopt.bundle.layers import (
     BUNDLE_CRS,
     BUNDLE_FILE,
@@ -958,21 +959,7 @@ def _zip5(series: pd.Series) -> pd.Series:
 def _schools_layer(ctx: _Context, rel: str) -> _Layer:
     path = ctx.path(rel)
     raw = _read_csv(ctx, rel)
-    cols = [
-        "school_name",
-        "district_name",
-        "organization_type",
-        "organization_code",
-        "address",
-        "town",
-        "zipcode",
-        "lowest_grade",
-        "highest_grade",
-        "interdistrict_magnet",
-        "student_open_date",
-        "lat",
-        "lon",
-    ]
+    cols = list(SCHOOL_POINT_COLUMNS)  # the layout fetch converts the directory to
     _require(raw, cols, path)
     frame = raw[cols].rename(columns={"town": "city"})
     frame["source_row"] = np.arange(1, len(frame) + 1)
