@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_models_reference import INF, dense, make_problem, same, score_all
 
+import siteopt.models.coverage as coverage_mod
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models import solve
 from siteopt.models.base import (
@@ -186,3 +190,80 @@ def test_solver_proved_infeasibility_names_active_rules() -> None:
     )
     with pytest.raises(InfeasibleError, match="minimum separation 2 m"):
         solve(problem, ModelSpec(radius=2.0, rules=Rules(p=2, min_separation=2.0)), HIGHS)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=st.sampled_from([Rules(p=3), Rules(p=2), Rules(p=3, max_per_group=1)]),
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+    tie=st.sampled_from(["distance", "none"]),
+)
+def test_reduced_coverage_matches_brute_force_on_larger_instances(
+    seed: int, rules: Rules, radius: float, tie: str
+) -> None:
+    """24 candidates: the greedy pool, the LP-dual bound and the pairwise bound all prune."""
+    problem = make_problem(seed, n=40, m=24, grid=10, costs=True)
+    spec = ModelSpec(
+        objective="coverage", radius=radius, rules=rules, tie_break=tie, marginal=False
+    )  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        # let the reduction run on instances small enough to enumerate, in several rounds
+        mp.setattr(coverage_mod, "POOL_PER_STEP", 1)
+        mp.setattr(coverage_mod, "DUAL_ADD", 2)
+        check_against_reference(problem, spec, HIGHS)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), k=st.sampled_from([1, 2, 3]), add=st.sampled_from([1, 3, 50]))
+def test_dual_bound_is_an_upper_bound_for_every_candidate(seed: int, k: int, add: int) -> None:
+    """For every candidate j the bound is >= the best coverage of a k-set containing j."""
+    rng = np.random.default_rng(seed)
+    n, m = 30, 12
+    A = sp.csc_array((rng.random((n, m)) < 0.25).astype(float))
+    w = rng.integers(0, 5, size=n).astype(float)
+    v = np.asarray(A.T @ w)
+    seed_mask = np.zeros(m, dtype=bool)
+    seed_mask[rng.choice(m, size=k + 1, replace=False)] = True
+    old = coverage_mod.DUAL_ADD
+    coverage_mod.DUAL_ADD = add
+    try:
+        ub, rounds = coverage_mod._dual_bound(A, w, k, np.ones(m, bool), seed_mask, 0.0, v)
+    finally:
+        coverage_mod.DUAL_ADD = old
+    assert rounds >= 1
+    dense_a = A.toarray() > 0
+    best = np.full(m, -np.inf)
+    for S in combinations(range(m), k):
+        value = float(w[dense_a[:, list(S)].any(axis=1)].sum())
+        for j in S:
+            best[j] = max(best[j], value)
+    assert np.all(ub >= best - 1e-9), (ub - best).min()
+
+
+def test_dual_bound_prunes_a_clustered_instance() -> None:
+    """Two far clusters, p = 2: only candidates in the heavy parts of the clusters survive."""
+    rng = np.random.default_rng(7)
+    dxy = np.vstack(
+        [rng.normal(0, 1, (60, 2)), rng.normal(20, 1, (60, 2)), rng.uniform(-5, 25, (80, 2))]
+    )
+    cxy = rng.uniform(-5, 25, (120, 2))
+    D = np.hypot(dxy[:, None, 0] - cxy[None, :, 0], dxy[:, None, 1] - cxy[None, :, 1])
+    r, c = np.nonzero(D <= 2.0)
+    problem = Problem(
+        demand_weight=np.ones(len(dxy)),
+        cand_ids=np.array([f"c{j}" for j in range(len(cxy))]),
+        pairs=Pairs(
+            r.astype(np.int64), c.astype(np.int64), D[r, c], len(dxy), len(cxy), cutoff=2.0
+        ),
+        cand_role=np.zeros(len(cxy), dtype=np.int8),
+        cand_group=np.full(len(cxy), -1, dtype=np.int64),
+    )
+    spec = ModelSpec(objective="coverage", radius=2.0, rules=Rules(p=2), marginal=False)
+    sol = solve(problem, spec, HIGHS)
+    assert sol.status is Status.OPTIMAL
+    ref = score_all(problem, spec)
+    assert same(sol.objective, ref[0].primary)
+    red = [s for s in sol.solves if s["stage"] == "coverage bound reduction"]
+    assert len(red) == 1 and red[0]["candidates"] == len(cxy)
+    assert isinstance(red[0]["survivors"], int) and red[0]["survivors"] < len(cxy) // 10
