@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shlex
 import signal
 import subprocess
@@ -137,6 +138,47 @@ def worker_siteopt(inst: dict[str, Any], model: str, time_limit: float) -> dict[
     }
 
 
+#: seconds between the progress lines a spopt worker prints while it builds and solves
+PROGRESS_EVERY = 5.0
+
+
+def _watch_progress(pulp: Any, t0: float) -> None:
+    """Count PuLP variables as spopt creates them and print ``PROGRESS`` lines to stderr.
+
+    When spopt is killed (time-out) or runs out of memory before its model is built, the
+    parent keeps the last line: how many variables it had made, in how long, at what memory,
+    which is the measured build rate the results quote.
+    """
+    import threading
+
+    counter = {"vars": 0}
+    init = pulp.LpVariable.__init__
+
+    def counted(self: Any, *a: Any, **k: Any) -> None:
+        counter["vars"] += 1
+        init(self, *a, **k)
+
+    pulp.LpVariable.__init__ = counted
+
+    def rss_mb() -> float:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        return float("nan")
+
+    def loop() -> None:
+        while True:
+            time.sleep(PROGRESS_EVERY)
+            print(
+                f"PROGRESS {time.perf_counter() - t0:.1f} {rss_mb():.0f} {counter['vars']}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def worker_spopt(
     inst: dict[str, Any], model: str, time_limit: float, solver_name: str
 ) -> dict[str, Any]:
@@ -149,6 +191,7 @@ def worker_spopt(
     w = inst["weights"].astype(np.float64)
     D = cdist(dxy, cxy)
     t0 = time.perf_counter()
+    _watch_progress(pulp, t0)
     if model == "coverage":
         obj = MCLP.from_cost_matrix(D, w, service_radius=RADIUS, p_facilities=P)
     elif model == "median":
@@ -234,9 +277,20 @@ def run_one(tool: str, model: str, n: int, m: int, args: argparse.Namespace) -> 
         "--spopt-solver",
         args.spopt_solver,
     ]
+    limit = int(args.mem_limit_gb * 2**30) if args.mem_limit_gb else None
+
+    def cap_memory() -> None:  # runs in the child before exec
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=cap_memory,
     )
     killed = False
     rusage = None
@@ -263,10 +317,19 @@ def run_one(tool: str, model: str, n: int, m: int, args: argparse.Namespace) -> 
         "peak_mb": peak_mb,
     }
     result = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    progress = [line.split()[1:] for line in stderr.splitlines() if line.startswith("PROGRESS ")]
+    if progress and not result:  # the last sign of life of an unfinished spopt run
+        secs, mb, nvars = progress[-1]
+        row["progress"] = {"seconds": float(secs), "rss_mb": float(mb), "vars": int(nvars)}
+    other = [ln for ln in stderr.strip().splitlines() if not ln.startswith("PROGRESS ")]
     if killed:
         row.update(status=f"killed at {args.timeout:g} s", objective=None)
     elif not result:
-        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        tail = (other or ["no output"])[-1]
+        if "MemoryError" in stderr:
+            tail = "MemoryError"
+        if args.mem_limit_gb:
+            tail = f"under a {args.mem_limit_gb:g} GiB address-space cap: {tail}"
         row.update(status=f"failed: {tail[:160]}", objective=None)
     else:
         row.update(json.loads(result[-1][len("RESULT ") :]))
@@ -329,6 +392,46 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def spopt_variables(model: str, n: int, m: int) -> int:
+    """PuLP variables in spopt's model: assignment x_ij for median/center, y_i for coverage."""
+    if model == "coverage":
+        return n + m
+    return n * m + m + (1 if model == "center" else 0)
+
+
+def unfinished_section(rows: list[dict[str, Any]]) -> list[str]:
+    """spopt runs that never finished: how far the build got and what the full model needs."""
+    out: list[str] = []
+    for r in rows:
+        prog = r.get("progress")
+        if r["tool"] != "spopt" or not prog or not prog.get("vars"):
+            continue
+        secs, mb, nvars = prog["seconds"], prog["rss_mb"], prog["vars"]
+        need = spopt_variables(r["model"], r["n"], r["m"])
+        rate = nvars / secs if secs > 0 else float("nan")
+        per_million_gb = mb / 1024.0 / (nvars / 1e6)
+        if nvars >= need:
+            built = f"it had created all {need / 1e6:,.2f} M variables"
+        else:
+            built = (
+                f"it had created {nvars / 1e6:,.2f} M of the model's {need / 1e6:,.2f} M "
+                f"PuLP variables in {secs:,.0f} s ({rate:,.0f} per s) using {mb:,.0f} MB "
+                f"({per_million_gb:.2f} GB per million variables); at that rate the full "
+                f"model needs about {need / rate / 60:,.0f} min and "
+                f"{per_million_gb * need / 1e6:,.0f} GB to build"
+            )
+        out.append(f"* {r['n']}×{r['m']} {r['model']}: spopt {r.get('status')}; {built}.")
+    if out:
+        out = [
+            "spopt runs that did not finish (from the worker's last progress line, printed every "
+            f"{PROGRESS_EVERY:g} s: elapsed build/solve seconds, resident MB, PuLP variables "
+            "created so far):",
+            "",
+            *out,
+        ]
+    return out
+
+
 def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: Path) -> None:
     import numpy as np
     import scipy
@@ -381,6 +484,9 @@ def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: P
             f"{fmt(r.get('peak_mb'), 0)} |"
         )
     lines += ["", *targets_section(rows)]
+    unfinished = unfinished_section(rows)
+    if unfinished:
+        lines += ["", *unfinished]
     lines += ["", "Per-stage detail (siteopt solver calls and reductions):", ""]
     for r in rows:
         if r["tool"] != "siteopt" or not r.get("stages"):
@@ -408,6 +514,17 @@ def main() -> None:
     )
     ap.add_argument("--time-limit", type=float, default=300.0, help="solver seconds per solve")
     ap.add_argument("--timeout", type=float, default=420.0, help="kill a run after this")
+    ap.add_argument(
+        "--mem-limit-gb",
+        type=float,
+        default=None,
+        help="cap each run's address space (RLIMIT_AS), e.g. 22 on a 24 GiB machine",
+    )
+    ap.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite --out from the rows in --json (no runs)",
+    )
     ap.add_argument("--spopt-solver", default="highs", choices=["highs", "cbc"])
     ap.add_argument("--bench-dir", default=os.environ.get("SITEOPT_BENCH_DIR", DEFAULT_BENCH_DIR))
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
@@ -425,7 +542,12 @@ def main() -> None:
     if args.append and json_path.exists():
         saved = json.loads(json_path.read_text())
         rows, commands = saved["rows"], saved["commands"]
-    commands.append("python " + " ".join(shlex.quote(a) for a in sys.argv))
+    if args.render:
+        saved = json.loads(json_path.read_text())
+        rows, commands = saved["rows"], saved["commands"]
+        sizes = []
+    else:
+        commands.append("python " + " ".join(shlex.quote(a) for a in sys.argv))
     for n, m in sizes:
         for model in args.models.split(","):
             for tool in args.tools.split(","):
