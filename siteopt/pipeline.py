@@ -84,7 +84,35 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
         tie_break=obj.tie_break,
         rules=rules,
         alternatives=alternatives,
+        site_bonus=transit_credit(scenario, built),
     )
+
+
+def transit_credit(scenario: Scenario, built: BuiltProblem) -> np.ndarray | None:
+    """Per eligible candidate, the ``objective.transit_credit`` it earns (None when unset).
+
+    ``value * min(1, departures/hour within within_m / full_at)``, or the full ``value`` with a
+    station within ``station_within_m``. Required and existing sites earn none: they are open
+    whatever is chosen, so a credit would not change the choice.
+    """
+    credit = scenario.objective.transit_credit
+    if credit is None:
+        return None
+    cands = built.candidates.iloc[built.eligible_rows]
+    col = f"dep_per_hour_{credit.within_m:g}"
+    if col not in cands.columns:
+        raise ScenarioError(
+            f"{scenario.source_file}: objective.transit_credit needs the bundle's "
+            "transit_levels layer (departures per hour at each stop), which this bundle lacks; "
+            "rebuild it with 'siteopt data build' or remove transit_credit."
+        )
+    dep = np.nan_to_num(cands[col].to_numpy(dtype=float), nan=0.0)
+    share = np.minimum(dep / credit.full_at, 1.0)
+    if credit.station_within_m is not None and "dist_station_m" in cands.columns:
+        dist = np.nan_to_num(cands["dist_station_m"].to_numpy(dtype=float), nan=np.inf)
+        share = np.where(dist <= credit.station_within_m, 1.0, share)
+    plain = (cands["role"] == "candidate").to_numpy()
+    return np.where(plain, credit.value * share, 0.0).astype(np.float64)
 
 
 def solver_spec(scenario: Scenario, **overrides: object) -> SolverSpec:
@@ -124,6 +152,8 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     sites["covered"] = covered
     sites["share"] = covered / placed
     sites["marginal"] = [solution.marginal.get(j, np.nan) for j in solution.selected]
+    if solution.site_bonus:  # objective.transit_credit
+        sites["transit_credit"] = [solution.site_bonus.get(j, 0.0) for j in solution.selected]
     xy = np.column_stack([sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy()])
     for key, layer, col in (
         ("school", "schools", "school_name"),
@@ -203,6 +233,18 @@ def describe_objective(result: RunResult) -> str:
     if sol.objective is None:
         return f"No solution: {sol.message}"
     v = sol.objective
+    credit = sol.bonus_total
+    if result.spec.site_bonus is not None:
+        served = v - credit
+        what = (
+            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
+            if obj == "coverage"
+            else f"Expected attendance {served:,.2f} of {s.placed:,}"
+        )
+        return (
+            f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
+            f"the objective is {v:,.2f}."
+        )
     if obj == "coverage":
         return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
     if obj == "capacitated_coverage":

@@ -325,9 +325,11 @@ def transit_table(
 
     if not any(e.get("name") == "transit_levels" for e in inputs.manifest.get("layers", [])):
         return None
+    credit = scenario.objective.transit_credit
     radii = sorted(
         set(scenario.transit.radii_m)
         | ({scenario.candidates.transit.within_m} if scenario.candidates.transit else set())
+        | ({credit.within_m} if credit else set())
     )
     stations = station_points(inputs.layer("stations"))
     return transit_access(xy, inputs.layer("transit_levels"), stations, radii=radii)

@@ -163,6 +163,20 @@ class DecaySpec(_Strict):
     beta: float = Field(default=1.0, gt=0.0, le=100.0)
 
 
+class TransitCreditSpec(_Strict):
+    """Credit in the objective for transit service at a site (coverage and attendance).
+
+    A site earns ``value`` (in objective units: covered deaths) times the smaller of 1 and
+    (departures/hour of the stops within ``within_m``) / ``full_at``; a rail, CTfastrak or ferry
+    station within ``station_within_m`` earns the full ``value``.
+    """
+
+    value: float = Field(gt=0.0, le=1e9)
+    within_m: float = Field(default=400.0, gt=0.0, le=5_000.0)
+    full_at: float = Field(default=8.0, gt=0.0, le=1_000.0)
+    station_within_m: float | None = Field(default=800.0, gt=0.0, le=5_000.0)
+
+
 class ObjectiveSpec(_Strict):
     """What to optimise."""
 
@@ -174,6 +188,17 @@ class ObjectiveSpec(_Strict):
     decay: DecaySpec | None = None
     target_share: float = Field(default=0.5, gt=0.0, le=1.0)
     capacity: float | None = Field(default=None, gt=0.0)  #: deaths one site can serve
+    #: a weighted transit term: each chosen site adds a credit for the service near it
+    transit_credit: TransitCreditSpec | None = None
+
+    @model_validator(mode="after")
+    def _credit_objective(self) -> ObjectiveSpec:
+        if self.transit_credit is not None and self.kind not in ("coverage", "attendance"):
+            raise ValueError(
+                f"transit_credit works with kind coverage or attendance, not {self.kind}; "
+                "use candidates.transit to require transit service instead"
+            )
+        return self
 
 
 class CostsSpec(_Strict):

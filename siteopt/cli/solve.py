@@ -107,12 +107,14 @@ def solve(
         f"({sol.status.value.upper()}, gap {_pct(sol.gap)})",
         title_justify="left",
     )
+    credit = "transit_credit" in result.sites.columns
     for col, just in (
         ("rank", "right"),
         ("town", "left"),
         ("site id", "left"),
         (SERVED_LABEL.get(result.spec.objective, "covered deaths"), "right"),
         ("share", "right"),
+        *([("transit credit", "right")] if credit else []),
         ("nearest school", "right"),
         ("nearest station", "right"),
     ):
@@ -124,6 +126,7 @@ def solve(
             str(r.cand_id),
             f"{r.covered:,.1f}",
             f"{100 * r.share:.2f} %",
+            *([f"{r.transit_credit:,.1f}"] if credit else []),
             f"{r.school_m:,.0f} m",
             f"{r.station_m:,.0f} m",
         )

@@ -54,7 +54,7 @@ class RunOutcome:
 
     task: int  #: position of the task in the sweep's task list
     status: str
-    objective: float | None
+    objective: float | None  #: deaths covered (the model's objective minus any transit credit)
     weighted_distance: float | None
     selected: tuple[int, ...]  #: chosen candidate indices, by rank
 
@@ -74,7 +74,7 @@ def solve_counts(model: SweepModel, counts: NDArray[np.int64] | None, task: int)
     return RunOutcome(
         task=task,
         status=sol.status.value,
-        objective=sol.objective,
+        objective=None if sol.objective is None else sol.objective - sol.bonus_total,
         weighted_distance=sol.secondary,
         selected=tuple(int(j) for j in sol.selected),
     )

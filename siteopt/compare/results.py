@@ -130,7 +130,7 @@ def from_solution_dict(
             kind=kind,
             status=str(doc["status"]),
             proved_optimal=bool(doc.get("proved_optimal", False)),
-            covered=_float(doc.get("objective")),
+            covered=_covered(doc),
             gap=_float(doc.get("gap")),
             placed=int(demand.get("placed") or 0),
             distance_m=_float(model.get("distance_m")),
@@ -260,3 +260,10 @@ def unique_labels(results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
         label = r.name if seen[r.name] == 1 else f"{r.name} ({seen[r.name]})"
         out.append(_relabel(r, label, r.source))
     return out
+
+
+def _covered(doc: dict[str, Any]) -> float | None:
+    """Deaths covered: the objective, less the transit credit when the scenario had one."""
+    value = _float(doc.get("objective"))
+    credit = _float(doc.get("transit_credit_total"))
+    return value if value is None or credit is None else value - credit

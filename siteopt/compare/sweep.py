@@ -128,7 +128,10 @@ def build_key(scenario: Scenario) -> str:
     for k in ("name", "title", "description", "output", "solver"):
         d.pop(k, None)
     d["sites"] = {"approved_municipalities": d["sites"]["approved_municipalities"]}
+    credit = d["objective"].get("transit_credit")
     d["objective"] = {k: d["objective"][k] for k in ("kind", "distance_m")}
+    if credit:  # its radius decides which transit columns the candidates carry
+        d["objective"]["transit_credit_within_m"] = credit["within_m"]
     d["base_dir"] = scenario.base_dir
     return json.dumps(d, sort_keys=True)
 

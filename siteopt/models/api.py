@@ -157,6 +157,10 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     solver = solver or SolverSpec()
     t_start = time.perf_counter()
     validate_problem(problem)
+    if spec.site_bonus is not None:
+        from siteopt.models.bonus import solve_with_bonus
+
+        return solve_with_bonus(solve, problem, spec, solver)
     optimisers = _optimisers()
     if spec.objective not in optimisers:
         raise InputError(

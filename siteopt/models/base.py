@@ -104,6 +104,9 @@ class ModelSpec:
     #: median: per-unit distance charged to demand no chosen site reaches within the pairs
     #: (None: the pairs' cutoff; with an infinite cutoff every demand must be reachable)
     unreachable_cost: float | None = None
+    #: coverage/attendance: objective units added for each chosen candidate, shape (m,), >= 0
+    #: (e.g. a transit-service credit); see :mod:`siteopt.models.bonus`
+    site_bonus: NDArray[np.float64] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,14 @@ class Solution:
     solves: tuple[dict[str, object], ...] = ()
     #: the user interrupted a solve (Ctrl-C): the answer is whatever HiGHS had, not to be trusted
     interrupted: bool = False
+    #: per selected site, the bonus (ModelSpec.site_bonus) it adds to ``objective``; the
+    #: ``site_value`` of a site excludes it
+    site_bonus: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def bonus_total(self) -> float:
+        """The part of ``objective`` that is site bonus (0 without ModelSpec.site_bonus)."""
+        return float(sum(self.site_bonus.values()))
 
     @property
     def proved_optimal(self) -> bool:

@@ -246,8 +246,13 @@ def lift(solution: Solution, idx: NDArray[np.int64]) -> Solution:
 
 def solve_reduced(problem: Problem, spec: ModelSpec, solver: SolverSpec) -> Solution:
     """:func:`siteopt.models.solve` after the exact reduction (when it applies)."""
-    from siteopt.models.api import solve
+    from siteopt.models.api import solve, validate_problem
 
+    if spec.site_bonus is not None:  # as pseudo-demand, so the bounds below include it
+        from siteopt.models.bonus import solve_with_bonus
+
+        validate_problem(problem)
+        return solve_with_bonus(solve_reduced, problem, spec, solver)
     keep = coverage_keep_mask(problem, spec)
     if keep is None or keep.all():
         return solve(problem, spec, solver)

@@ -160,11 +160,25 @@ def _scenario_words(result: RunResult) -> list[str]:
         if sc.costs.kind == "network"
         else "the costs of your matrix"
     )
+    credit = obj.transit_credit
+    credit_text = (
+        f" Each chosen site also earns a **transit credit** of up to {credit.value:g} (counted "
+        f"like covered deaths): the full credit with stops within {credit.within_m:,.0f} m "
+        f"that together have at least {credit.full_at:g} weekday departures an hour"
+        + (
+            f" or a rail, CTfastrak or ferry station within {credit.station_within_m:,.0f} m"
+            if credit.station_within_m is not None
+            else ""
+        )
+        + ", and a proportional share for less service."
+        if credit is not None
+        else ""
+    )
     return [
         demand,
         cand,
         rules_text + ".",
-        f"**Objective**: {_objective_words(result)}; distances are {costs}.{tie}",
+        f"**Objective**: {_objective_words(result)}; distances are {costs}.{tie}{credit_text}",
     ]
 
 
@@ -229,6 +243,23 @@ def formulation(result: RunResult) -> str:
             f"            Σ_i w_i · x_ij <= {obj.capacity or 'C'} · y_j              "
             "for every site j",
         ]
+    if obj.transit_credit is not None:
+        c = obj.transit_credit
+        lines[2:2] = [
+            f"       b_j = {c.value:g} · min(1, departures/hour within {c.within_m:g} m of j "
+            f"/ {c.full_at:g})",
+            "       (the transit credit of candidate j"
+            + (
+                f"; {c.value:g} with a station within {c.station_within_m:g} m)"
+                if c.station_within_m is not None
+                else ")"
+            ),
+        ]
+        at = next(i for i, t in enumerate(lines) if t.startswith("maximise"))
+        lines.insert(
+            at + 1,
+            "            + Σ_j b_j · y_j                     (transit credit of the chosen sites)",
+        )
     st = sc.sites
     count = "Σ_j y_j = p" if kind != "min_facilities" else "(no fixed number of sites)"
     lines.append(f"            {count:<36}(p = {st.p} new sites)")
@@ -407,10 +438,12 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         doc.add(Para("None: the solver returned no choice of sites."))
     else:
         wgs = tables.sites.to_crs("EPSG:4326")
+        has_credit = "tr_credit" in tables.sites.columns
         rows = []
         for (_, r), pt in zip(tables.sites.iterrows(), wgs.geometry, strict=True):
             rank = "existing" if r["role"] == "existing" else str(r["rank"])
             loss = "" if is_missing(r["marginal"]) else num(r["marginal"])
+            credit = [num(r["tr_credit"])] if has_credit else []
             rows.append(
                 [
                     rank,
@@ -418,6 +451,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     str(r["site_id"]),
                     num(r["covered"]),
                     pct(r["share"], 2),
+                    *credit,
                     loss or "n/a",
                     f"{pt.y:.5f}, {pt.x:.5f}",
                 ]
@@ -430,19 +464,25 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     "Site",
                     f"Deaths {verb}",
                     "Share of all deaths",
+                    *(["Transit credit"] if has_credit else []),
                     "Loss if dropped" if covering else "Objective change if dropped",
                     "Latitude, longitude",
                 ],
                 rows,
-                "rllrrrl",
+                "rllrrr" + ("r" if has_credit else "") + "l",
             ),
             Para(
                 f"Deaths {verb} are counted once, at their nearest chosen site; the share is of "
                 f"the {placed:,} deaths placed in a town{' in ' + p if p else ''}. "
                 + (
-                    "**Loss if dropped** is how many fewer deaths would be covered if that site "
-                    "could not be used and the other sites were chosen again: a small loss means "
-                    "another spot nearby is almost as good."
+                    "**Transit credit** is what the service near the site adds to the objective "
+                    "(counted like covered deaths, not part of them); **loss if dropped** counts "
+                    "it too: how much lower deaths covered plus credit would be if that site "
+                    "could not be used and the other sites were chosen again."
+                    if has_credit
+                    else "**Loss if dropped** is how many fewer deaths would be covered if that "
+                    "site could not be used and the other sites were chosen again: a small loss "
+                    "means another spot nearby is almost as good."
                     if covering
                     else "**Objective change if dropped** is how much worse the objective would "
                     "be (in its own unit) if that site could not be used and the other sites "

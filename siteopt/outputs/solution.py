@@ -41,6 +41,11 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 "covered_deaths": _num(row["covered"]),
                 "covered_share": _num(row["share"]),
                 "marginal_loss": _num(row["marginal"]),
+                **(
+                    {"transit_credit": _num(row["transit_credit"])}
+                    if "transit_credit" in row
+                    else {}
+                ),
                 "nearest_school_m": _num(row["school_m"]),
                 "nearest_station_m": _num(row["station_m"]),
                 "nearest_hospital_m": _num(row["hospital_m"]),
@@ -59,6 +64,11 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
         "bound": _num(sol.bound),
         "gap": _num(sol.gap),
         "tie_break_value": _num(sol.secondary),
+        **(
+            {"transit_credit_total": _num(sol.bonus_total)}
+            if result.spec.site_bonus is not None
+            else {}
+        ),
         "message": sol.message,
         "solver": {
             "name": sol.solver,

@@ -203,7 +203,8 @@ def site_layer(result: RunResult) -> tuple[gpd.GeoDataFrame, list[Facility]]:
         rows.append(_site_row(result, int(j), None, placed, extras))
         geoms.append(cands.geometry.iloc[built.eligible_rows[j]])
     extra_names = [str(short_name(c)) for c in extras]
-    df = pd.DataFrame(rows, columns=[*_SITE_BASE, *extra_names])
+    credit = ["tr_credit"] if result.spec.site_bonus is not None else []
+    df = pd.DataFrame(rows, columns=[*_SITE_BASE, *credit, *extra_names])
     df["rank"] = df["rank"].astype("Int64")
     xy = np.array([[g.x, g.y] for g in geoms], dtype=float).reshape(-1, 2)
     near, used = _nearest(result, xy)
@@ -235,6 +236,8 @@ def _site_row(
         "share": round(covered / placed, 6),
         "marginal": round(float(marginal), 4) if marginal == marginal else np.nan,
     }
+    if result.spec.site_bonus is not None:  # objective.transit_credit
+        out["tr_credit"] = round(float(sol.site_bonus.get(j, 0.0)), 4)
     for c in extras:
         out[str(short_name(c))] = row[c]
     return out
