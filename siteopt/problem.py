@@ -606,6 +606,29 @@ def _read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
 CUTOFF_OBJECTIVES = ("coverage", "attendance", "capacitated_coverage", "min_facilities")
 
 
+#: margin around the points of the street network downloaded when the cutoff is unbounded
+DOWNLOAD_MARGIN_M = 2000.0
+
+
+def download_bbox(
+    demand_xy: NDArray[np.float64], cand_xy: NDArray[np.float64], cutoff: float
+) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees around every point, padded by the cutoff.
+
+    A path of length at most ``cutoff`` stays within ``cutoff`` of its ends, so the padded box
+    holds every street a cost within the cutoff can use.
+    """
+    from pyproj import Transformer
+
+    xy = np.vstack([demand_xy, cand_xy])
+    pad = float(cutoff) if np.isfinite(cutoff) else DOWNLOAD_MARGIN_M
+    x0, y0 = xy.min(axis=0) - pad
+    x1, y1 = xy.max(axis=0) + pad
+    tr = Transformer.from_crs(WORK_CRS, "EPSG:4326", always_xy=True)
+    west, south, east, north = tr.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+    return (float(west), float(south), float(east), float(north))
+
+
 def build_costs(
     scenario: Scenario,
     demand: gpd.GeoDataFrame,
@@ -626,6 +649,16 @@ def build_costs(
         from siteopt.costs.network import network_pairs
 
         assert spec.network is not None
+        if spec.network == "download":
+            return network_pairs(
+                demand_xy,
+                cand_xy,
+                cutoff,
+                bbox=download_bbox(demand_xy, cand_xy, cutoff),
+                allow_network=spec.allow_download,
+                overpass_url=spec.overpass_url,
+                mode=spec.mode,
+            )
         path = scenario.resolve_path(spec.network)
         if not path.exists():
             raise DataError(f"{scenario.source_file}: costs.network file {path} does not exist.")

@@ -206,7 +206,12 @@ class CostsSpec(_Strict):
 
     kind: Literal["euclidean", "network", "matrix"] = "euclidean"
     circuity: float = Field(default=1.0, ge=1.0, le=3.0)  #: straight-line distance x factor
-    network: str | None = None  #: a local .osm / .osm.pbf / .graphml file
+    #: a local .osm / .osm.pbf / .graphml file, or ``download`` (OSMnx, needs allow_download)
+    network: str | None = None
+    #: siteopt goes online (to the Overpass API) only when this is true
+    allow_download: bool = False
+    #: the Overpass API base URL for ``network: download`` (default OSMnx's overpass-api.de)
+    overpass_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     mode: Literal["walk", "drive"] = "walk"
     matrix: str | None = None  #: long CSV demand_id, candidate_id, cost
     demand_col: str = "demand_id"
@@ -216,7 +221,14 @@ class CostsSpec(_Strict):
     @model_validator(mode="after")
     def _needs_file(self) -> CostsSpec:
         if self.kind == "network" and not self.network:
-            raise ValueError("kind: network needs 'network:' the path of a local OSM file")
+            raise ValueError(
+                "kind: network needs 'network:' the path of a local OSM file, or 'download'"
+            )
+        if self.kind == "network" and self.network == "download" and not self.allow_download:
+            raise ValueError(
+                "network: download fetches the street network online with OSMnx; set "
+                "allow_download: true to allow that, or give a local .osm/.osm.pbf/.graphml file"
+            )
         if self.kind == "matrix" and not self.matrix:
             raise ValueError("kind: matrix needs 'matrix:' the path of a long cost CSV")
         return self

@@ -53,7 +53,7 @@ from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from siteopt._errors import DataError, InputError
+from siteopt._errors import DataError, InputError, SiteoptError
 from siteopt.costs.cache import cached_pairs, default_cache_dir, file_sha256
 from siteopt.costs.crs import METRIC_CRS, as_xy
 from siteopt.models.base import Pairs
@@ -300,6 +300,10 @@ def read_osm_with_gdal(path: Path) -> Edges:
     return Edges(nodes=nodes, edges=edges, crs=crs)
 
 
+class DownloadError(SiteoptError):
+    """The street network could not be downloaded (a runtime failure: exit code 1)."""
+
+
 def download_graph(
     *,
     mode: Mode,
@@ -307,6 +311,8 @@ def download_graph(
     place: str | None = None,
     allow_network: bool = False,
     cache_dir: Path | None = None,
+    overpass_url: str | None = None,
+    timeout_s: float = 180.0,
 ) -> Path:
     """Download an OSM street network with OSMnx and cache it as GraphML; return the file.
 
@@ -321,13 +327,21 @@ def download_graph(
     allow_network
         Must be true: siteopt never goes online unless the scenario allows it.
     cache_dir
-        Where the GraphML is kept (default :func:`siteopt.costs.cache.default_cache_dir`).
+        Where the GraphML is kept (default :func:`siteopt.costs.cache.default_cache_dir`);
+        OSMnx's own HTTP response cache goes to its ``osmnx-http`` sub-folder (never the
+        working directory).
+    overpass_url
+        The Overpass API base URL (default: OSMnx's, https://overpass-api.de/api); e.g. a
+        local mirror.
+    timeout_s
+        Seconds to wait for the Overpass server.
 
     Raises
     ------
     InputError
-        If network access is not allowed, neither or both of ``bbox``/``place`` are given, or
-        the download fails.
+        If network access is not allowed or neither or both of ``bbox``/``place`` are given.
+    DownloadError
+        If the download fails (no connection, server error, nothing in the area).
     """
     if not allow_network:
         raise InputError(
@@ -342,12 +356,20 @@ def download_graph(
     import osmnx as ox
 
     what = f"bbox={tuple(float(b) for b in bbox)}" if bbox is not None else f"place={place}"
-    key = hashlib.sha256(f"{mode}|{what}|osmnx-{ox.__version__}".encode()).hexdigest()[:32]
-    out = (cache_dir or default_cache_dir()) / f"osm-{mode}-{key}.graphml"
+    server = overpass_url or str(ox.settings.overpass_url)
+    key = hashlib.sha256(f"{mode}|{what}|{server}|osmnx-{ox.__version__}".encode()).hexdigest()[:32]
+    cache = cache_dir or default_cache_dir()
+    out = cache / f"osm-{mode}-{key}.graphml"
     if out.is_file():
         return out
     saved = list(ox.settings.useful_tags_way)
+    saved_settings = {
+        k: getattr(ox.settings, k) for k in ("overpass_url", "cache_folder", "requests_timeout")
+    }
     ox.settings.useful_tags_way = sorted(set(saved) | set(FILTER_TAGS))
+    ox.settings.overpass_url = server
+    ox.settings.cache_folder = str(cache / "osmnx-http")
+    ox.settings.requests_timeout = float(timeout_s)
     try:
         if bbox is not None:
             west, south, east, north = (float(b) for b in bbox)
@@ -359,9 +381,17 @@ def download_graph(
                 str(place), network_type=mode, simplify=False, retain_all=True
             )
     except Exception as exc:  # network, geocoding and Overpass errors
-        raise InputError(f"could not download the street network ({what}): {exc}.") from exc
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DownloadError(
+            f"could not download the {mode} street network ({what}) from {server}: "
+            f"{text.rstrip('.')}.",
+            hint="Check the connection or the Overpass URL, or give a local "
+            ".osm/.osm.pbf/.graphml file in costs.network.",
+        ) from exc
     finally:
         ox.settings.useful_tags_way = saved
+        for k, v in saved_settings.items():
+            setattr(ox.settings, k, v)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".graphml", dir=out.parent)
     os.close(fd)
@@ -676,6 +706,7 @@ def network_pairs(
     bbox: tuple[float, float, float, float] | None = None,
     place: str | None = None,
     allow_network: bool = False,
+    overpass_url: str | None = None,
     mode: Mode = "walk",
     metric: Metric = "distance",
     walk_speed_kmh: float = DEFAULT_WALK_KMH,
@@ -709,7 +740,12 @@ def network_pairs(
                 "access allowed, a bbox or place to download."
             )
         source = download_graph(
-            mode=mode, bbox=bbox, place=place, allow_network=allow_network, cache_dir=cache_dir
+            mode=mode,
+            bbox=bbox,
+            place=place,
+            allow_network=allow_network,
+            cache_dir=cache_dir,
+            overpass_url=overpass_url,
         )
     elif bbox is not None or place is not None:
         raise InputError("give either a local street network file or a bbox/place, not both.")
