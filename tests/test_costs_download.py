@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from test_costs_network import MAIN, NODES, WAYS, node_xy
+from test_costs_network import MAIN, NODES, WAYS, node_xy, write_osm
 
 from siteopt._errors import InputError
 from siteopt.cli.main import cli
 from siteopt.costs.network import DownloadError, network_pairs
+from siteopt.models.base import Pairs
 
 STATUS = (
     "Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\nAnnounced endpoint: none\n"
@@ -96,18 +97,7 @@ def overpass() -> Iterator[Overpass]:
 
 @pytest.fixture
 def osm_xml(tmp_path: Path) -> Path:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
-    for i, (lat, lon) in NODES.items():
-        lines.append(f'  <node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
-    for wid, nds, tags in WAYS:
-        lines.append(f'  <way id="{wid}" version="1">')
-        lines += [f'    <nd ref="{n}"/>' for n in nds]
-        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
-        lines.append("  </way>")
-    lines.append("</osm>")
-    path = tmp_path / "town.osm"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_osm(tmp_path / "town.osm")
 
 
 BBOX = (-72.915, 41.295, -72.895, 41.310)
@@ -120,31 +110,26 @@ def test_download_equals_the_local_file_and_is_cached(
     xy = node_xy(MAIN)
     local = network_pairs(xy, xy, 5000.0, source=osm_xml, mode=mode, use_cache=False)  # type: ignore[arg-type]
     cache = tmp_path / "cache"
-    got = network_pairs(
-        xy,
-        xy,
-        5000.0,
-        bbox=BBOX,
-        allow_network=True,
-        overpass_url=overpass.url,
-        mode=mode,  # type: ignore[arg-type]
-        cache_dir=cache,
-    )
+
+    def download() -> Pairs:
+        return network_pairs(
+            xy,
+            xy,
+            5000.0,
+            bbox=BBOX,
+            allow_network=True,
+            overpass_url=overpass.url,
+            mode=mode,  # type: ignore[arg-type]
+            cache_dir=cache,
+        )
+
+    got = download()
     assert overpass.interpreter_calls == 1
     assert np.array_equal(got.rows, local.rows) and np.array_equal(got.cols, local.cols)
     np.testing.assert_allclose(got.cost, local.cost, rtol=1e-9, atol=1e-6)
     assert list(cache.glob(f"osm-{mode}-*.graphml"))  # the graph is kept
     assert not (Path.cwd() / "cache").exists()  # OSMnx's HTTP cache is not in the cwd
-    again = network_pairs(
-        xy,
-        xy,
-        5000.0,
-        bbox=BBOX,
-        allow_network=True,
-        overpass_url=overpass.url,
-        mode=mode,  # type: ignore[arg-type]
-        cache_dir=cache,
-    )
+    again = download()
     assert overpass.interpreter_calls == 1  # served from the cache
     np.testing.assert_array_equal(again.cost, got.cost)
 

@@ -91,8 +91,8 @@ def node_xy(ids: list[int]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-@pytest.fixture(scope="module")
-def osm_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def write_osm(path: Path) -> Path:
+    """Write NODES and WAYS as an OSM XML file at ``path``."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
     for i, (lat, lon) in NODES.items():
         lines.append(f'  <node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
@@ -102,9 +102,13 @@ def osm_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
         lines.append("  </way>")
     lines.append("</osm>")
-    path = tmp_path_factory.mktemp("osm") / "town.osm"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="module")
+def osm_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_osm(tmp_path_factory.mktemp("osm") / "town.osm")
 
 
 MAIN = [1, 2, 3, 4, 5]
