@@ -8,15 +8,15 @@ from the same network written as an OSM XML file.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import serve_http
 from test_costs_network import MAIN, NODES, WAYS, node_xy, write_osm
 
 from siteopt._errors import InputError
@@ -76,23 +76,17 @@ class Overpass:
                     return
                 self._send(200, json.dumps(overpass_json()).encode(), "application/json")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.handler = Handler
+        self.url = ""
 
 
 @pytest.fixture
-def overpass() -> Iterator[Overpass]:
+def overpass(local_only: None) -> Iterator[Overpass]:
+    """The tiny Overpass API on 127.0.0.1; nothing else resolves during the test."""
     server = Overpass()
-    try:
+    with serve_http(server.handler) as base:
+        server.url = f"{base}/api"
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -18,13 +18,14 @@ import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import serve_http
 from rich.console import Console
 
 from siteopt._errors import InputError, SiteoptError
@@ -155,33 +156,12 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
 def server() -> Iterator[Server]:
     """A threaded HTTP server on 127.0.0.1 (free port), shut down after the test."""
     holder = Server(base="")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(holder))
-    httpd.daemon_threads = True
-    holder.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serve_http(_make_handler(holder)) as base:
+        holder.base = base
         yield holder
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxies, no API key, and no name lookup except 127.0.0.1: never the internet."""
-    real_getaddrinfo = socket.getaddrinfo
-
-    def local_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", b"127.0.0.1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve only 127.0.0.1, not {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local_getaddrinfo)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("CENSUS_API_KEY", raising=False)
+pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def _closed_port_url() -> str:

@@ -13,12 +13,11 @@ import csv
 import hashlib
 import io
 import json
-import socket
 import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import serve_http
 
 from siteopt.bundle.layers import (
     BUNDLE_FILES,
@@ -230,33 +230,12 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def server() -> Iterator[Server]:
     holder = Server()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(holder))
-    httpd.daemon_threads = True
-    holder.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serve_http(_handler(holder)) as base:
+        holder.base = base
         yield holder
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxies, no API key, and no name lookup but 127.0.0.1: never the internet."""
-    real = socket.getaddrinfo
-
-    def local(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", b"127.0.0.1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"tests resolve only 127.0.0.1, not {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("CENSUS_API_KEY", raising=False)
+pytestmark = pytest.mark.usefixtures("local_only")
 
 
 def _sources_yaml(tmp_path: Path, server: Server) -> Path:

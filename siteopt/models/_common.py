@@ -39,6 +39,19 @@ class Outcome:
     solves: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
+    @classmethod
+    def start(cls, solver: str) -> Outcome:
+        """An outcome with no solution yet (status ERROR until a solve says otherwise)."""
+        return cls(
+            status=Status.ERROR,
+            open_mask=None,
+            objective=None,
+            bound=None,
+            gap=None,
+            solver=solver,
+            solver_version="",
+        )
+
     def absorb(self, res: MilpResult, build_s: float) -> None:
         """Add the timings of one solver call."""
         self.build_s += build_s

@@ -522,15 +522,7 @@ def optimise_assign(
     ``initial`` is an optional known feasible open-site mask used as a starting incumbent.
     """
     m = data.m
-    out = Outcome(
-        status=Status.ERROR,
-        open_mask=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        solver=solver.name,
-        solver_version="",
-    )
+    out = Outcome.start(solver.name)
     t_start = time.perf_counter()
     free = rules_.free.copy()
     base_open = rules_.fixed_open.copy()

@@ -124,15 +124,7 @@ def optimise_capacitated(
     radius = check_radius(problem, spec)
     m = problem.m
     w = np.asarray(problem.demand_weight, dtype=np.float64)
-    out = Outcome(
-        status=Status.ERROR,
-        open_mask=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        solver=solver.name,
-        solver_version="",
-    )
+    out = Outcome.start(solver.name)
     t0 = time.perf_counter()
     milp, r, c, d = _model(problem, radius, rules_, cuts, fixed_count, None)
     res = run(milp, solver, out, t0, "capacitated coverage")

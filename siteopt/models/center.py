@@ -71,15 +71,7 @@ def optimise_center(
     """Solve the p-center model (and its tie-break) under ``rules_`` excluding ``cuts``."""
     pr = problem.pairs
     w = np.asarray(problem.demand_weight, dtype=np.float64)
-    out = Outcome(
-        status=Status.ERROR,
-        open_mask=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        solver=solver.name,
-        solver_version="",
-    )
+    out = Outcome.start(solver.name)
     use = reachable_demand(problem) & (w > 0)
     if not use.any():
         out.messages.append("No demand unit with weight has a distance pair.")

@@ -440,15 +440,7 @@ def optimise_coverage(
     t0 = time.perf_counter()
     radius = check_radius(problem, spec)
     m = problem.m
-    out = Outcome(
-        status=Status.ERROR,
-        open_mask=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        solver=solver.name,
-        solver_version="",
-    )
+    out = Outcome.start(solver.name)
     red = reduce_candidates(problem, radius, solver, rules_, cuts, fixed_count, out)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)

@@ -57,15 +57,7 @@ def optimise_min_facilities(
     total = float(w.sum())
     target = spec.target_share * total
     floor = target - 1e-9 * max(1.0, total)
-    out = Outcome(
-        status=Status.ERROR,
-        open_mask=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        solver=solver.name,
-        solver_version="",
-    )
+    out = Outcome.start(solver.name)
     # pre-check: even every eligible site together
     all_open = rules_.hi > 0
     best_possible = covered_weight(problem, all_open, radius)
