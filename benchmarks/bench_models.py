@@ -421,6 +421,40 @@ def unfinished_section(rows: list[dict[str, Any]]) -> list[str]:
                 f"{per_million_gb * need / 1e6:,.0f} GB to build"
             )
         out.append(f"* {r['n']}×{r['m']} {r['model']}: spopt {r.get('status')}; {built}.")
+    # sizes where spopt's median/center was not run: the memory its model would need, from the
+    # rate measured on an unfinished run with the same variable structure (x_ij for every pair)
+    rates = {}
+    for r in rows:
+        prog = r.get("progress")
+        partial = (
+            r["tool"] == "spopt"
+            and prog
+            and r["model"] in ("median", "center")
+            and 0 < prog["vars"] < spopt_variables(r["model"], r["n"], r["m"])
+        )
+        if partial:
+            per = prog["rss_mb"] / 1024.0 / (prog["vars"] / 1e6)
+            rates[r["model"]] = (per, f"{r['n']}×{r['m']} {r['model']}")
+    have = {(r["tool"], r["model"], r["n"], r["m"]) for r in rows}
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    for n, m in SIZES:
+        for model in ("median", "center"):
+            rate = rates.get(model) or rates.get("median" if model == "center" else "center")
+            if (
+                rate is None
+                or ("spopt", model, n, m) in have
+                or ("siteopt", model, n, m) not in have
+            ):
+                continue
+            need = spopt_variables(model, n, m)
+            gb = rate[0] * need / 1e6
+            if gb > mem_gb:
+                out.append(
+                    f"* {n}×{m} {model}: not run; spopt's model has {need / 1e6:,.1f} M "
+                    f"variables, which at the rate measured on {rate[1]} ({rate[0]:.2f} GB per "
+                    f"million) needs about {gb:,.0f} GB, more than this machine's "
+                    f"{mem_gb:.0f} GiB."
+                )
     if out:
         out = [
             "spopt runs that did not finish (from the worker's last progress line, printed every "
@@ -430,6 +464,44 @@ def unfinished_section(rows: list[dict[str, Any]]) -> list[str]:
             *out,
         ]
     return out
+
+
+def side_by_side_section(rows: list[dict[str, Any]]) -> list[str]:
+    """siteopt and spopt on the same instance: objective, agreement, wall time and memory."""
+    by = {(r["tool"], r["model"], r["n"], r["m"]): r for r in rows}
+    out = [
+        "siteopt beside spopt on the same instances (wall time and peak memory of the whole "
+        "run; *agree* compares the objectives of the two answers, evaluated the same way):",
+        "",
+        "| n × m | model | siteopt | spopt | agree | spopt / siteopt time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (tool, model, n, m), sp in sorted(
+        by.items(), key=lambda kv: (kv[0][2] * kv[0][3], kv[0][1])
+    ):
+        if tool != "spopt":
+            continue
+        so = by.get(("siteopt", model, n, m))
+        if so is None:
+            continue
+
+        def cell(r: dict[str, Any]) -> str:
+            obj = r.get("objective")
+            head = f"{fmt(obj, 2)}, " if obj is not None else f"{r.get('status')}, "
+            return head + f"{r['wall_s']:,.1f} s, {r['peak_mb']:,.0f} MB"
+
+        a, b = so.get("objective"), sp.get("objective")
+        spopt_proved = "Optimal" in str(sp.get("status")).split("HiGHS:")[-1]
+        if a is None or b is None:
+            agree = "— (spopt did not finish)"
+        elif abs(a - b) <= 1e-6 * max(1.0, abs(a)):
+            agree = "yes"
+        else:
+            agree = "no (spopt not proved optimal)" if not spopt_proved else "**no**"
+        ratio = sp["wall_s"] / so["wall_s"] if so["wall_s"] else float("nan")
+        slower = f"{ratio:,.0f}×" if b is not None else f"> {ratio:,.0f}× (stopped)"
+        out.append(f"| {n}×{m} | {model} | {cell(so)} | {cell(sp)} | {agree} | {slower} |")
+    return out if len(out) > 4 else []
 
 
 def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: Path) -> None:
@@ -484,6 +556,9 @@ def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: P
             f"{fmt(r.get('peak_mb'), 0)} |"
         )
     lines += ["", *targets_section(rows)]
+    beside = side_by_side_section(rows)
+    if beside:
+        lines += ["", *beside]
     unfinished = unfinished_section(rows)
     if unfinished:
         lines += ["", *unfinished]
@@ -525,6 +600,12 @@ def main() -> None:
         action="store_true",
         help="only rewrite --out from the rows in --json (no runs)",
     )
+    ap.add_argument(
+        "--merge",
+        metavar="JSON",
+        default=None,
+        help="merge the rows (and commands) of another results JSON into --json, then render",
+    )
     ap.add_argument("--spopt-solver", default="highs", choices=["highs", "cbc"])
     ap.add_argument("--bench-dir", default=os.environ.get("SITEOPT_BENCH_DIR", DEFAULT_BENCH_DIR))
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
@@ -542,10 +623,17 @@ def main() -> None:
     if args.append and json_path.exists():
         saved = json.loads(json_path.read_text())
         rows, commands = saved["rows"], saved["commands"]
-    if args.render:
+    if args.render or args.merge:
         saved = json.loads(json_path.read_text())
         rows, commands = saved["rows"], saved["commands"]
         sizes = []
+        if args.merge:
+            other = json.loads(Path(args.merge).read_text())
+            keys = {(r["tool"], r["model"], r["n"], r["m"]) for r in other["rows"]}
+            rows = [r for r in rows if (r["tool"], r["model"], r["n"], r["m"]) not in keys]
+            rows += other["rows"]
+            commands += [*other["commands"], "python " + " ".join(shlex.quote(a) for a in sys.argv)]
+            json_path.write_text(json.dumps({"rows": rows, "commands": commands}, indent=1))
     else:
         commands.append("python " + " ".join(shlex.quote(a) for a in sys.argv))
     for n, m in sizes:
