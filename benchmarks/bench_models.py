@@ -400,66 +400,63 @@ def spopt_variables(model: str, n: int, m: int) -> int:
 
 
 def unfinished_section(rows: list[dict[str, Any]]) -> list[str]:
-    """spopt runs that never finished: how far the build got and what the full model needs."""
+    """spopt runs that never finished: how far the build got and what the full model needs.
+
+    Memory is the run's peak (``ru_maxrss``); when spopt had created all its variables and was
+    still building, peak / variables is a lower bound on its memory per variable, which gives a
+    lower bound for larger instances with the same structure (median and center: one x_ij per
+    pair).
+    """
     out: list[str] = []
+    per_var: dict[str, tuple[float, str]] = {}
     for r in rows:
         prog = r.get("progress")
         if r["tool"] != "spopt" or not prog or not prog.get("vars"):
             continue
-        secs, mb, nvars = prog["seconds"], prog["rss_mb"], prog["vars"]
+        secs, nvars = prog["seconds"], prog["vars"]
+        peak_mb = max(float(prog["rss_mb"]), float(r.get("peak_mb") or 0.0))
         need = spopt_variables(r["model"], r["n"], r["m"])
-        rate = nvars / secs if secs > 0 else float("nan")
-        per_million_gb = mb / 1024.0 / (nvars / 1e6)
+        per_million_gb = peak_mb / 1024.0 / (nvars / 1e6)
+        label = f"{r['n']}×{r['m']} {r['model']}"
         if nvars >= need:
-            built = f"it had created all {need / 1e6:,.2f} M variables"
+            built = (
+                f"it had created all {need / 1e6:,.2f} M PuLP variables and was still adding "
+                f"constraints after {r['wall_s']:,.0f} s, at a peak of {peak_mb:,.0f} MB "
+                f"(at least {per_million_gb:.2f} GB per million variables)"
+            )
         else:
+            rate = nvars / secs if secs > 0 else float("nan")
             built = (
                 f"it had created {nvars / 1e6:,.2f} M of the model's {need / 1e6:,.2f} M "
-                f"PuLP variables in {secs:,.0f} s ({rate:,.0f} per s) using {mb:,.0f} MB "
-                f"({per_million_gb:.2f} GB per million variables); at that rate the full "
-                f"model needs about {need / rate / 60:,.0f} min and "
-                f"{per_million_gb * need / 1e6:,.0f} GB to build"
+                f"PuLP variables in {secs:,.0f} s ({rate:,.0f} per s), at a peak of "
+                f"{peak_mb:,.0f} MB; at that rate the variables alone need about "
+                f"{need / rate / 60:,.0f} min and {per_million_gb * need / 1e6:,.0f} GB"
             )
-        out.append(f"* {r['n']}×{r['m']} {r['model']}: spopt {r.get('status')}; {built}.")
-    # sizes where spopt's median/center was not run: the memory its model would need, from the
-    # rate measured on an unfinished run with the same variable structure (x_ij for every pair)
-    rates = {}
-    for r in rows:
-        prog = r.get("progress")
-        partial = (
-            r["tool"] == "spopt"
-            and prog
-            and r["model"] in ("median", "center")
-            and 0 < prog["vars"] < spopt_variables(r["model"], r["n"], r["m"])
-        )
-        if partial:
-            per = prog["rss_mb"] / 1024.0 / (prog["vars"] / 1e6)
-            rates[r["model"]] = (per, f"{r['n']}×{r['m']} {r['model']}")
+        if r["model"] in ("median", "center"):
+            per_var[r["model"]] = (per_million_gb, label)
+        out.append(f"* {label}: spopt {r.get('status')}; {built}.")
     have = {(r["tool"], r["model"], r["n"], r["m"]) for r in rows}
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     for n, m in SIZES:
         for model in ("median", "center"):
-            rate = rates.get(model) or rates.get("median" if model == "center" else "center")
-            if (
-                rate is None
-                or ("spopt", model, n, m) in have
-                or ("siteopt", model, n, m) not in have
-            ):
+            rate = per_var.get(model) or per_var.get("median" if model == "center" else "center")
+            skip = ("spopt", model, n, m) in have or ("siteopt", model, n, m) not in have
+            if rate is None or skip:
                 continue
             need = spopt_variables(model, n, m)
             gb = rate[0] * need / 1e6
             if gb > mem_gb:
                 out.append(
                     f"* {n}×{m} {model}: not run; spopt's model has {need / 1e6:,.1f} M "
-                    f"variables, which at the rate measured on {rate[1]} ({rate[0]:.2f} GB per "
-                    f"million) needs about {gb:,.0f} GB, more than this machine's "
+                    f"variables, which at the {rate[0]:.2f} GB per million measured on "
+                    f"{rate[1]} needs at least {gb:,.0f} GB, more than this machine's "
                     f"{mem_gb:.0f} GiB."
                 )
     if out:
         out = [
-            "spopt runs that did not finish (from the worker's last progress line, printed every "
-            f"{PROGRESS_EVERY:g} s: elapsed build/solve seconds, resident MB, PuLP variables "
-            "created so far):",
+            "spopt runs that did not finish (from the worker's progress lines, printed every "
+            f"{PROGRESS_EVERY:g} s: elapsed seconds, resident MB, PuLP variables created so far; "
+            "and the run's peak memory):",
             "",
             *out,
         ]
