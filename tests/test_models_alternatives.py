@@ -138,3 +138,25 @@ def test_tie_break_mip_path_matches_enumeration(monkeypatch: pytest.MonkeyPatch)
         key = {s.chosen: s.key for s in ref}[tuple(sorted(sol.selected))]
         assert same(key[0], ref[0].key[0]) and same(key[1], ref[0].key[1])
         assert sol.secondary is not None and same(sol.secondary, ref[0].key[1])
+
+
+@settings(max_examples=16, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), objective=st.sampled_from(["median", "attendance"]))
+def test_alternatives_through_the_set_enumeration(seed: int, objective: str) -> None:
+    """No-good cuts hold in the set enumeration used when the assignment MIP is too large."""
+    import siteopt.models.assign as assign_mod
+
+    problem = make_problem(seed, n=10, m=7, regions=2, costs=True)
+    spec = spec_for(objective, Rules(p=2), 4)
+    ref = [s for s in score_all(problem, spec) if math.isfinite(s.primary)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(assign_mod, "MAX_ASSIGN_OPTIONS", 0)
+        sol = solve(problem, spec, HIGHS)
+    stages = [str(s.get("stage")) for s in sol.solves]
+    assert any("set enumeration" in s for s in stages), stages
+    alts = sol.alternatives
+    assert len(alts) == min(5, len(ref))
+    assert len({tuple(sorted(a.selected)) for a in alts}) == len(alts)
+    for rank, alt in enumerate(alts):
+        assert same(alt.objective, ref[rank].primary, 1e-6)
+        assert alt.status is Status.OPTIMAL

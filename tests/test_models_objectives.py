@@ -238,3 +238,35 @@ def test_attendance_values_are_expected_attendance() -> None:
     sol = solve(problem, spec, HIGHS)
     assert sol.objective == pytest.approx(4.0 * math.exp(-0.5))
     assert sol.site_value == {0: pytest.approx(4.0 * math.exp(-0.5))}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    **common,
+    objective=st.sampled_from(["median", "attendance"]),
+    cutoff=st.sampled_from([INF, 4.0]),
+)
+def test_set_enumeration_when_the_assignment_mip_is_too_large(
+    seed: int, rules: Rules, roles: bool, objective: str, cutoff: float
+) -> None:
+    """With the MIP size guard at 0, median and attendance go through the set enumeration."""
+    problem = make_problem(seed, n=12, m=9, roles=roles, regions=2, costs=True, cutoff=cutoff)
+    spec = ModelSpec(
+        objective=objective,  # type: ignore[arg-type]
+        radius=None if objective == "median" else 3.5,
+        decay=Decay(kind="power", beta=0.8),
+        rules=rules,
+        marginal=False,
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(assign_mod, "MAX_ASSIGN_OPTIONS", 0)
+        check(problem, spec)
+        ref = [s for s in score_all(problem, spec) if math.isfinite(s.primary)]
+        if ref:
+            sol = solve(problem, spec, HIGHS)
+            stages = [str(s.get("stage")) for s in sol.solves]
+            plain = not roles and rules == Rules(p=rules.p)  # the greedy incumbent is feasible
+            if plain and problem.m > rules.p:
+                assert any("set enumeration" in st_ for st_ in stages), stages
+            if any("set enumeration" in st_ for st_ in stages):
+                assert objective not in stages  # the assignment MIP itself never ran

@@ -32,6 +32,11 @@ Method (exact):
        y \in \text{rules},\ y \in \{0,1\}^m.
 
    The reported bound is the larger of the MIP bound and the Lagrangian bound.
+5. *Set enumeration* when that MIP would keep more than ``MAX_ASSIGN_OPTIONS`` options and at
+   most three sites are to be chosen (``setenum``): every set of survivors whose Lagrangian bound
+   :math:`L_S(\lambda)` does not exceed the best value found is evaluated exactly; the best
+   rule-feasible one is optimal. Otherwise the incumbent is reported with the Lagrangian bound
+   and its gap.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from siteopt.models._sparse import segment_starts
 from siteopt.models.base import SolverSpec, Status
 from siteopt.models.milp import Milp
 from siteopt.models.rules import SiteRules, infeasible_message
+from siteopt.models.setenum import enumerate_sets
 
 #: subgradient iterations and wall-time share for the Lagrangian phase
 LAGRANGE_MAX_ITER = 300
@@ -530,6 +536,9 @@ def optimise_assign(
     keep_all = free.copy()
     keep_opt: NDArray[np.bool_] | None = None
     lag_bound = -math.inf
+    lam: NDArray[np.float64] | None = None
+    rho: NDArray[np.float64] | None = None
+    budget = solver.time_limit if solver.time_limit is not None else 600.0
     incumbent: NDArray[np.bool_] | None = None
     ub = math.inf
     if fixed_count and k > 0 and int(free.sum()) > k:
@@ -550,7 +559,6 @@ def optimise_assign(
                 incumbent = cand2
         if incumbent is not None:
             ub = data.value(incumbent)
-            budget = solver.time_limit if solver.time_limit is not None else 600.0
             t_lag = time.perf_counter()
             lag_bound, lam, rho = lagrangian_cg(
                 data, k, ub, free, incumbent, time.perf_counter() + 0.5 * budget
@@ -579,8 +587,40 @@ def optimise_assign(
             )
     out.build_s += time.perf_counter() - t_start
     n_opt = int(keep_opt.sum()) if keep_opt is not None else int(keep_all[data.c].sum())
+    if incumbent is not None and n_opt > MAX_ASSIGN_OPTIONS and lam is not None:
+        # the exact model would be too large: with few sites to choose, enumerate the sets
+        # that pass the Lagrangian bound (setenum); otherwise report the incumbent and bound
+        assert rho is not None
+        enum = enumerate_sets(
+            data,
+            rules_,
+            cuts,
+            base_open,
+            keep_all,
+            k,
+            _base(data, lam),
+            rho,
+            incumbent,
+            t_start + budget,
+        )
+        if enum is not None:
+            out.solve_s += enum.seconds  # the enumeration replaces the MIP solve
+            log = out.extra.setdefault("log", [])
+            assert isinstance(log, list)
+            log.append(
+                {
+                    "stage": f"{label} set enumeration",
+                    "survivors": int(keep_all.sum()),
+                    "sets_evaluated": enum.evaluated,
+                    "proved": enum.proved,
+                    "seconds": round(enum.seconds, 4),
+                }
+            )
+            incumbent = enum.open_mask
+            if enum.proved:
+                lag_bound = max(lag_bound, enum.value)
     if incumbent is not None and n_opt > MAX_ASSIGN_OPTIONS:
-        # the exact model would be too large: report the incumbent with the Lagrangian bound
+        # the exact model would be too large: report the incumbent with the best bound
         out.open_mask = incumbent
         value = data.value(incumbent)
         out.objective = sense_sign * value

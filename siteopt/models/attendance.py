@@ -10,7 +10,8 @@ with the decay :math:`a` of :class:`~siteopt.models.base.Decay` (linear
 pairs' cutoff). As :math:`a` decreases with distance, the nearest open site gives each demand its
 best attendance, so the model is the assignment objective of :mod:`siteopt.models.assign` with
 per-pair cost :math:`-w_i a(d_{ij})` and tail :math:`-w_i a(d_{iE})` (0 without an existing or
-required site in range), solved exactly with the same Lagrangian reduction and assignment MIP.
+required site in range), solved exactly with the same Lagrangian reduction and assignment MIP
+(or set enumeration, as for the median).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ the full-matrix median). With an infinite cutoff every demand unit must be reach
 or existing site. Demand units with no pair at all are excluded (and reported).
 
 Solved exactly by :func:`siteopt.models.assign.optimise_assign` (Lagrangian reduction, then the
-sparse assignment MIP over the surviving candidates).
+sparse assignment MIP over the surviving candidates; when that MIP would be too large and at most
+three sites are chosen, the bounded set enumeration of :mod:`siteopt.models.setenum`).
 """
 
 from __future__ import annotations
