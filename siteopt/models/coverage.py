@@ -28,13 +28,19 @@ site) — a lower bound on the true distance when none of :math:`K_i` is open. T
 relaxation; after each solve the chosen sites are evaluated exactly and :math:`k_i` grows for
 demand whose placeholder :math:`g_i` was used, until the evaluated value equals the model's
 objective (then the solution is optimal for the exact problem).
+
+Before stage 1 an exact bound reduction (:func:`reduce_candidates`) drops the candidates that
+cannot be in an optimal set; with :math:`k \le 3` sites to choose, the survivors are then
+searched by bounded set enumeration (:mod:`siteopt.models.covenum`), which proves the optimum
+and lists every tied set for an exact tie-break, so the MILP above runs only when the
+enumeration would be too large or runs out of its half of the time limit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +61,7 @@ from siteopt.models._common import (
 )
 from siteopt.models._sparse import merge_identical_rows, rank_in_row
 from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
+from siteopt.models.covenum import enumerate_coverage
 from siteopt.models.evaluate import nearest_open
 from siteopt.models.milp import Milp
 from siteopt.models.rules import SiteRules, infeasible_message
@@ -168,6 +175,8 @@ POOL_PER_STEP = 25
 #: column-generation rounds and columns added per round of the LP-dual bound
 DUAL_ROUNDS = 30
 DUAL_ADD = 100
+#: stop the column generation after this many rounds in a row that removed no candidate
+DUAL_STALL = 2
 #: relative slack on the LP-dual bound test (the bound is exact; this absorbs float sums)
 DUAL_TOL = 1e-7
 #: largest survivor set for which the pairwise-overlap bound is computed (dense |R| x |R|)
@@ -259,6 +268,12 @@ def reduce_candidates(
         gain = (At @ (w * uncovered))[free_idx]
         order = np.lexsort((free_idx, -gain))
         pool[free_idx[order[:POOL_PER_STEP]]] = True
+        # and the best of each of the POOL_PER_STEP best municipalities (and regions), so
+        # that rules such as "at most one site per municipality" leave the pool a feasible set
+        for label in (problem.cand_group, problem.cand_region):
+            if label is not None:
+                _, first = np.unique(np.asarray(label)[free_idx[order]], return_index=True)
+                pool[free_idx[order[np.sort(first)[:POOL_PER_STEP]]]] = True
         pick = free_idx[order[0]]
         uncovered[A.indices[A.indptr[pick] : A.indptr[pick + 1]]] = 0.0
     sub = CoverageData(problem, radius, rules_, pool)
@@ -367,6 +382,7 @@ def _dual_bound(
         ws[extra] = True
     tol = DUAL_TOL * max(1.0, abs(thr))
     rounds = 0
+    kept_before = [cand.size]
     while rounds < DUAL_ROUNDS:
         rounds += 1
         cols = np.nonzero(ws)[0]
@@ -397,6 +413,11 @@ def _dual_bound(
         pi = float(np.sort(c[cols])[::-1][k - 1])
         price = keep & ~ws & (c > pi + tol)
         if not price.any():
+            break
+        # every round's bound is valid: stop early once DUAL_STALL rounds in a row removed
+        # no candidate (the LP relaxation is too weak here for the bound to prune)
+        kept_before.append(int(keep.sum()))
+        if len(kept_before) > DUAL_STALL and kept_before[-1 - DUAL_STALL] == kept_before[-1]:
             break
         add = np.nonzero(price)[0]
         ws[add[np.lexsort((add, -c[add]))[:DUAL_ADD]]] = True
@@ -444,6 +465,15 @@ def optimise_coverage(
     red = reduce_candidates(problem, radius, solver, rules_, cuts, fixed_count, out)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
+    use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break
+    enum_s = out.solve_s
+    if _by_enumeration(problem, solver, rules_, cuts, fixed_count, data, red, use_tb, out, t0):
+        return out
+    enum_s = out.solve_s - enum_s
+    if enum_s > 0 and solver.time_limit is not None:
+        # the enumeration ran out of its half of the time limit: the MIP gets the rest
+        solver = replace(solver, time_limit=max(1.0, solver.time_limit - enum_s))
+        t0 = time.perf_counter()
     # the incumbent's value is a valid floor (the optimum is at least as good; ties are kept),
     # and it lets the solver prune far more of the tree
     floor = red.lb - _tol(red.lb) if red.incumbent is not None else None
@@ -481,7 +511,6 @@ def optimise_coverage(
             f"Note: the solver's objective {res.objective:g} differs from the evaluated "
             f"coverage {value:g}; the evaluated value is reported."
         )
-    use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break
     out.secondary = covered_distance(problem, open_mask, radius)
     if not use_tb:
         return out
@@ -495,6 +524,114 @@ def optimise_coverage(
     stage2 = red.candidates_reaching(value)
     data2 = data if stage2 is None else CoverageData(problem, radius, rules_, stage2)
     _tie_break(problem, solver, rules_, cuts, fixed_count, data2, value, out)
+    return out
+
+
+def _by_enumeration(
+    problem: Problem,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    fixed_count: bool,
+    data: CoverageData,
+    red: Reduction,
+    use_tb: bool,
+    out: Outcome,
+    t0: float,
+) -> bool:
+    """Solve stage 1 (and the tie-break) by bounded set enumeration when k <= 3 (``covenum``).
+
+    Returns True when the enumeration proved the optimum and ``out`` holds the answer; False
+    when it did not apply, would be too large or ran out of time (the MIP path follows).
+    """
+    if red.incumbent is None or red.survivors is None or not fixed_count:
+        return False
+    if rules_.count is None:
+        return False
+    k = int(rules_.count[0]) - int(rules_.required.size)
+    budget = 0.5 * (solver.time_limit if solver.time_limit is not None else 600.0)
+    enum = enumerate_coverage(
+        data.g_rows,
+        data.g_cols,
+        data.W,
+        data.credited,
+        rules_,
+        cuts,
+        rules_.fixed_open,
+        red.survivors,
+        k,
+        red.lb,
+        red.incumbent,
+        t0 + budget,
+    )
+    if enum is None:
+        return False
+    out.solve_s += enum.seconds  # the enumeration replaces the MIP solve
+    log = out.extra.setdefault("log", [])
+    assert isinstance(log, list)
+    log.append(
+        {
+            "stage": "coverage set enumeration",
+            "survivors": int(red.survivors.sum()),
+            "sets_evaluated": enum.evaluated,
+            "optimal_sets": None if enum.ties is None else len(enum.ties),
+            "proved": enum.proved,
+            "seconds": round(enum.seconds, 4),
+        }
+    )
+    if not enum.proved:
+        return False
+    radius = data.radius
+    value = covered_weight(problem, enum.open_mask, radius)
+    out.open_mask = enum.open_mask
+    out.objective = value
+    out.bound = value
+    out.gap = 0.0
+    out.status = Status.OPTIMAL
+    out.secondary = covered_distance(problem, enum.open_mask, radius)
+    if not use_tb:
+        return True
+    if enum.ties is not None and len(enum.ties) > 1:
+        sets = enum.ties
+        vals = _set_distances(problem, radius, sets)
+        keys = [
+            (vals[i], tuple(np.nonzero(sets[i] & rules_.chosen_mask)[0].tolist()))
+            for i in range(len(sets))
+        ]
+        best = min(range(len(sets)), key=lambda i: keys[i])
+        out.open_mask = sets[best]
+        out.objective = covered_weight(problem, sets[best], radius)
+        out.secondary = covered_distance(problem, sets[best], radius)
+        out.extra["optimal_sets"] = len(sets)
+    elif enum.ties is None:
+        stage2 = red.candidates_reaching(value)
+        data2 = data if stage2 is None else CoverageData(problem, radius, rules_, stage2)
+        _tie_break(problem, solver, rules_, cuts, fixed_count, data2, value, out)
+    else:
+        out.extra["optimal_sets"] = 1
+    return True
+
+
+def _set_distances(problem: Problem, radius: float, sets: list[NDArray[np.bool_]]) -> list[float]:
+    """Weighted distance of covered demand to its nearest open site, for each set.
+
+    One pass over the pairs keeps those of the sites open in any of the sets; each set is then
+    evaluated on that short list (the same value as :func:`covered_distance`).
+    """
+    pr = problem.pairs
+    union = np.zeros(problem.m, dtype=bool)
+    for s_ in sets:
+        union |= s_
+    keep = (pr.cost <= radius) & union[pr.cols]
+    R, C, D = pr.rows[keep], pr.cols[keep], pr.cost[keep]
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    out: list[float] = []
+    for s_ in sets:
+        sel = s_[C]
+        best = np.full(problem.n, np.inf)
+        np.minimum.at(best, R[sel], D[sel])
+        ok = np.isfinite(best)
+        out.append(float((w[ok] * best[ok]).sum()))
     return out
 
 

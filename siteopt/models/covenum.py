@@ -1,0 +1,354 @@
+r"""Exact enumeration of small site sets for maximal covering, pruned by subadditivity.
+
+With :math:`k \le 3` free sites to choose (the statute's case) and the survivors of the bound
+reduction, let :math:`v_j` be the residual weight candidate :math:`j` covers (demand not already
+covered by a fixed-open site). Coverage is subadditive, so every set :math:`S` satisfies
+
+.. math:: \mathrm{cover}(S) \le C_F + \sum_{j \in S} v_j ,
+
+and a set whose bound is below the best rule-feasible value found so far cannot be optimal
+(nor tie with it). Sets are enumerated by their *anchor* :math:`a`, the member with the largest
+:math:`v` (candidates in order of decreasing :math:`v`), which bounds every set anchored at
+:math:`a` or later by :math:`v_a + v_{a+1} + v_{a+2}`. For an anchor, the other members are
+ranked by their gain beside it, :math:`m_j = v_j - o_{aj}` with
+:math:`o_{ab} = \sum_{g \in N_a \cap N_b} W_g` the weight both cover, and the exact value is
+
+.. math::
+
+    \mathrm{cover}(\{a, b, c\}) = C_F + v_a + m_b + m_c - (o_{bc} - o_{abc})
+    \ \le\ C_F + v_a + m_b + m_c ,
+
+so with the :math:`m` sorted the pairs :math:`(b, c)` that can still reach the best form
+contiguous ranges. Pairwise overlaps come from one sparse product
+:math:`A^\top \mathrm{diag}(W) A`; the triple term :math:`o_{abc}` is computed only where all
+three pairs overlap. Rule rows whose coefficients are all non-negative (at most k per
+municipality, separation, region maxima, budget) already exclude a partial set that breaks them,
+so members that cannot join the anchor are dropped before the pairs are formed; every rule
+row, the variable bounds and the no-good cuts are checked in full for each set that could win.
+The best set is optimal, and every set within the stage tolerance of it (a tie) is collected
+for the exact distance tie-break: every other set was either evaluated or has a bound below a
+value already found.
+
+This is what proves the default Connecticut scenario on fine grids, where sites 100 m apart
+cover nearly the same deaths and the covering LP relaxation is too weak for branch and bound,
+but sites in different towns rarely overlap, so the subadditive bound is nearly exact.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from siteopt.models._common import STAGE_TOL
+from siteopt.models.rules import SiteRules
+
+#: largest survivor count (the pairwise overlaps are held dense when it is at most DENSE_MAX)
+MAX_SURVIVORS = 20_000
+DENSE_MAX = 6_000
+#: most tied optimal sets kept for the tie-break (beyond it the caller uses the tie-break MIP)
+MAX_TIES = 500
+
+
+@dataclass
+class CoverEnumResult:
+    """The outcome of :func:`enumerate_coverage`."""
+
+    open_mask: NDArray[np.bool_]  #: best rule-feasible set found (fixed sites included)
+    value: float  #: its coverage (inclusion-exclusion; the caller re-evaluates it exactly)
+    proved: bool  #: every other set was evaluated or pruned by the bound
+    evaluated: int  #: sets evaluated exactly
+    seconds: float
+    #: every rule-feasible set within the stage tolerance of the best (None: more than MAX_TIES)
+    ties: list[NDArray[np.bool_]] | None = field(default_factory=list)
+
+
+def _tol(value: float) -> float:
+    return STAGE_TOL * max(1.0, abs(value))
+
+
+class _RuleCheck:
+    """Vectorised rule checks for the sets ``base + T + {c}`` over many ``c`` at once."""
+
+    def __init__(
+        self, rules_: SiteRules, base_open: NDArray[np.bool_], idx: NDArray[np.int64]
+    ) -> None:
+        self.col_ok = (rules_.lo[idx] <= 1 + 1e-9) & (rules_.hi[idx] >= 1 - 1e-9)
+        self.rows_t: sp.csr_array | None = None
+        if not rules_.A.shape[0]:
+            return
+        A = sp.csr_array(rules_.A)
+        A.sum_duplicates()
+        self.rows_t = sp.csr_array(sp.csc_array(A[:, idx]).T)  # survivor -> its rule rows
+        self.lo = rules_.row_lo - 1e-9
+        self.hi = rules_.row_hi + 1e-9
+        self.base = A @ base_open.astype(np.float64)
+        bad = (self.base < self.lo) | (self.base > self.hi)
+        self.base_bad = bad
+        self.base_viol = int(bad.sum())
+        self.delta = np.zeros(self.base.size)
+        # rows a partial set can already break: non-negative coefficients, finite upper bound
+        row_min = np.zeros(A.shape[0])
+        nz = np.diff(A.indptr) > 0
+        row_min[nz] = np.minimum.reduceat(A.data, A.indptr[:-1][nz])
+        self.mono = (row_min >= 0) & np.isfinite(self.hi)
+
+    def labels(self) -> NDArray[np.int64]:
+        """A conflict label per survivor: two survivors with the same label cannot both join.
+
+        A monotone row where any two members together exceed the bound
+        (``base + 2 * min coefficient > hi``, e.g. "at most one site per municipality") makes
+        its members pairwise exclusive; each survivor takes its largest such row (a survivor
+        in none gets a label of its own). One row per survivor is a relaxation: other
+        conflicts are still caught by :meth:`can_join`.
+        """
+        s = int(self.col_ok.size)
+        own = -1 - np.arange(s, dtype=np.int64)
+        if self.rows_t is None:
+            return own
+        local, rr, vv = self._entries(np.arange(s, dtype=np.int64))
+        n_rows = self.base.size
+        coef_min = np.full(n_rows, np.inf)
+        np.minimum.at(coef_min, rr, vv)
+        clique = self.mono & (coef_min > 0) & (self.base + 2 * coef_min > self.hi)
+        pick = clique[rr]
+        local, rr = local[pick], rr[pick]
+        if rr.size == 0:
+            return own
+        size = np.bincount(rr, minlength=n_rows)
+        order = np.lexsort((rr, -size[rr], local))  # per survivor: largest row first
+        local, rr = local[order], rr[order]
+        first = np.r_[True, local[1:] != local[:-1]]
+        out = own.copy()
+        out[local[first]] = rr[first]
+        return out
+
+    def _entries(
+        self, cols: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """(position in ``cols``, rule row, coefficient) of every rule entry of ``cols``."""
+        assert self.rows_t is not None
+        sub = sp.csr_array(self.rows_t[cols])
+        local = np.repeat(np.arange(cols.size), np.diff(sub.indptr))
+        return local, sub.indices.astype(np.int64), np.asarray(sub.data, dtype=np.float64)
+
+    def _fix(self, fixed: list[int]) -> NDArray[np.int64]:
+        _, rows_t, vals_t = self._entries(np.asarray(fixed, dtype=np.int64))
+        np.add.at(self.delta, rows_t, vals_t)
+        return rows_t
+
+    def feasible(self, fixed: list[int], cs: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether the full set ``base + fixed + {c}`` satisfies every row, for each ``c``."""
+        ok = self.col_ok[cs] & bool(self.col_ok[fixed].all())
+        if self.rows_t is None or cs.size == 0:
+            return ok
+        rows_t = self._fix(fixed)
+        touched = np.unique(rows_t)
+        act_t = self.base[touched] + self.delta[touched]
+        bad_t = (act_t < self.lo[touched]) | (act_t > self.hi[touched])
+        viol_t = self.base_viol - int(self.base_bad[touched].sum()) + int(bad_t.sum())
+        local, rr, vv = self._entries(cs)
+        cur = self.base[rr] + self.delta[rr]
+        was_bad = (cur < self.lo[rr]) | (cur > self.hi[rr])
+        new = cur + vv
+        now_bad = (new < self.lo[rr]) | (new > self.hi[rr])
+        change = np.bincount(local, weights=now_bad.astype(np.float64) - was_bad, minlength=cs.size)
+        self.delta[rows_t] = 0.0
+        return ok & (viol_t + change < 0.5)
+
+    def can_join(self, fixed: list[int], cs: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """False for each ``c`` where ``base + fixed + {c}`` already breaks a monotone row."""
+        ok = self.col_ok[cs].copy()
+        if self.rows_t is None or cs.size == 0:
+            return ok
+        rows_t = self._fix(fixed)
+        local, rr, vv = self._entries(cs)
+        over = self.mono[rr] & (self.base[rr] + self.delta[rr] + vv > self.hi[rr])
+        self.delta[rows_t] = 0.0
+        ok[np.unique(local[over])] = False
+        return ok
+
+
+def enumerate_coverage(
+    g_rows: NDArray[np.int64],
+    g_cols: NDArray[np.int64],
+    W: NDArray[np.float64],
+    credited: float,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    base_open: NDArray[np.bool_],
+    survivors: NDArray[np.bool_],
+    k: int,
+    start_value: float,
+    start_mask: NDArray[np.bool_],
+    deadline: float,
+) -> CoverEnumResult | None:
+    """Find the best set of ``k`` survivors exactly, or ``None`` when it would be too large.
+
+    Parameters
+    ----------
+    g_rows, g_cols, W
+        The merged coverage groups: group ``g_rows[e]`` is covered by candidate ``g_cols[e]``;
+        ``W[g]`` is the group's weight (demand already covered by a fixed site left out).
+    credited
+        Weight covered by the fixed-open sites (``base_open``).
+    rules_, cuts
+        Rule rows and bounds; no-good cuts (chosen-site index sets) a set must differ from.
+    survivors
+        Free candidates that may be chosen (the others cannot be in an optimal set).
+    k
+        Free sites to choose, 1 to 3.
+    start_value, start_mask
+        A rule-feasible set and its coverage (the enumeration's starting lower bound).
+    deadline
+        A ``time.perf_counter`` value; past it the result is returned not ``proved``.
+    """
+    t0 = time.perf_counter()
+    idx0 = np.flatnonzero(survivors)
+    s = int(idx0.size)
+    if not 1 <= k <= 3 or s < k or s > MAX_SURVIVORS:
+        return None
+    G = int(W.size)
+    col_of = np.full(survivors.size, -1, dtype=np.int64)
+    col_of[idx0] = np.arange(s)
+    sel = col_of[g_cols] >= 0
+    A0 = sp.csc_array((np.ones(int(sel.sum())), (g_rows[sel], col_of[g_cols[sel]])), shape=(G, s))
+    v0 = A0.T @ W
+    order = np.lexsort((idx0, -v0))  # decreasing coverage, then index
+    idx = idx0[order]
+    r = v0[order]
+    A = sp.csc_array(A0[:, order])
+    A.sort_indices()
+    At = sp.csr_array(A.T)
+
+    best = float(start_value)
+    best_mask = start_mask.copy()
+
+    def need() -> float:
+        """Smallest bound (less ``credited``) a set may have and still reach or tie ``best``."""
+        return best - _tol(best) - credited - 1e-9 * max(1.0, abs(best))
+
+    # pairwise overlaps o_ab (weighted), dense or sparse rows
+    ov = sp.csr_array(At @ sp.csc_array(A.multiply(W[:, None])))
+    dense = ov.toarray() if s <= DENSE_MAX else None
+
+    def orow(a: int) -> NDArray[np.float64]:
+        if dense is not None:
+            return dense[a]
+        row = np.zeros(s)
+        lo_, hi_ = ov.indptr[a], ov.indptr[a + 1]
+        row[ov.indices[lo_:hi_]] = ov.data[lo_:hi_]
+        return row
+
+    check = _RuleCheck(rules_, base_open, idx)
+    cut_keys = {tuple(sorted(int(j) for j in np.asarray(c).tolist())) for c in cuts}
+    chosen_base = np.flatnonzero(base_open & rules_.chosen_mask).tolist()
+    ties: list[tuple[float, tuple[int, ...]]] = []
+    too_many = False
+    evaluated = 0
+    scratch = np.zeros(G)
+
+    def consider(fixed: list[int], cs: NDArray[np.int64], vals: NDArray[np.float64]) -> None:
+        nonlocal best, best_mask, too_many, ties
+        hit = vals >= best - _tol(best) - 1e-9 * max(1.0, abs(best))
+        if not hit.any():
+            return
+        cs_h, vals_h = cs[hit], vals[hit]
+        ok = check.feasible(fixed, cs_h)
+        for c, val in zip(cs_h[ok].tolist(), vals_h[ok].tolist(), strict=True):
+            key = tuple(sorted(chosen_base + [int(idx[t]) for t in [*fixed, c]]))
+            if key in cut_keys:
+                continue
+            if val > best + _tol(best):
+                best = val
+                mask = base_open.copy()
+                mask[idx[[*fixed, c]]] = True
+                best_mask = mask
+                ties = [t for t in ties if t[0] >= best - _tol(best)]
+            if val >= best - _tol(best):
+                ties.append((val, key))
+                if len(ties) > MAX_TIES:
+                    too_many = True
+                    ties = sorted(ties, reverse=True)[:MAX_TIES]
+
+    def result(proved: bool) -> CoverEnumResult:
+        tie_masks: list[NDArray[np.bool_]] | None = None
+        if not too_many:
+            tie_masks = []
+            for val, key in sorted(ties, key=lambda t: (-t[0], t[1])):
+                if val < best - _tol(best):
+                    continue
+                mask = base_open.copy()
+                mask[list(key)] = True
+                tie_masks.append(mask)
+        return CoverEnumResult(
+            best_mask, best, proved, evaluated, time.perf_counter() - t0, tie_masks
+        )
+
+    if k == 1:
+        cs = np.flatnonzero(r >= need())
+        evaluated += int(cs.size)
+        consider([], cs, credited + r[cs])
+        return result(True)
+    label = check.labels()
+    for a in range(s - k + 1):
+        if r[a : a + k].sum() < need():
+            break  # every set anchored here or later is bounded by these k values
+        oa = orow(a)
+        # the members that may join anchor a, ranked by their gain beside it
+        js = np.arange(a + 1, s)
+        js = js[r[js] >= need() - (k - 1) * r[a]]
+        js = js[check.can_join([a], js)]
+        gain = r[js] - oa[js]
+        order_j = np.lexsort((js, -gain))
+        js, gain = js[order_j], gain[order_j]
+        neg_gain = -gain
+        lab = label[js]
+        # nxt[t]: first position >= t whose label differs from lab[t] (js.size if none)
+        change = np.flatnonzero(lab[1:] != lab[:-1]) + 1
+        nxt = np.append(change, js.size)[np.searchsorted(change, np.arange(js.size), "right")]
+        gain_x = np.append(gain, -np.inf)
+        if k == 2:
+            hi = int(np.searchsorted(neg_gain, r[a] - need(), side="right"))
+            evaluated += hi
+            consider([a], js[:hi], credited + r[a] + gain[:hi])
+        else:
+            rows_a = A.indices[A.indptr[a] : A.indptr[a + 1]]
+            for bi in range(js.size - 1):
+                lim = need() - r[a] - gain[bi]
+                if gain[bi + 1] < lim:
+                    break
+                # the best gain after bi among members that do not share b's label
+                t = bi + 1
+                best_c = gain[t] if lab[t] != lab[bi] else gain_x[nxt[t]]
+                if best_c < lim:
+                    continue
+                hi = int(np.searchsorted(neg_gain, -lim, side="right"))
+                if hi <= bi + 1:
+                    continue
+                b = int(js[bi])
+                cs = js[bi + 1 : hi][lab[bi + 1 : hi] != lab[bi]]
+                cs = cs[check.can_join([a, b], cs)]
+                if cs.size == 0:
+                    continue
+                ob = orow(b)
+                vals = credited + r[a] + gain[bi] + r[cs] - oa[cs] - ob[cs]
+                if oa[b] > 0:
+                    # + o_abc where all three pairs overlap
+                    trip = np.flatnonzero((oa[cs] > 0) & (ob[cs] > 0))
+                    if trip.size:
+                        rows_b = A.indices[A.indptr[b] : A.indptr[b + 1]]
+                        ab = np.intersect1d(rows_a, rows_b, assume_unique=True)
+                        scratch[ab] = W[ab]
+                        vals[trip] += At[cs[trip]] @ scratch
+                        scratch[ab] = 0.0
+                evaluated += int(cs.size)
+                consider([a, b], cs, vals)
+                if time.perf_counter() > deadline:
+                    return result(False)
+        if time.perf_counter() > deadline:
+            return result(False)
+    return result(True)
