@@ -26,17 +26,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench_models import busy_cpu_seconds  # this folder is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux ``/proc/stat``)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def worker(config: str, grid: float, repeat: int) -> dict[str, Any]:
@@ -133,7 +125,7 @@ def render(rows: list[dict[str, Any]], cmd: str) -> str:
     ]
     for r in rows:
         gap = r["gap"]
-        gap_s = "—" if gap is None else f"{100 * gap:.2g} %"
+        gap_s = "—" if gap is None else f"{100 * gap:,.1f} %".replace(".0 %", " %")
         others = "—" if r["others"] is None else f"{r['others']:.2f}"
         lines.append(
             f"| {r['grid']:g} m | {r['n']:,} | {r['m']:,} | {r['pairs']:,} | "
@@ -154,7 +146,8 @@ def render(rows: list[dict[str, Any]], cmd: str) -> str:
         "*build* is reading the bundle, the demand and candidate grids, the eligibility rules "
         "and the sparse pairs within the radius; *solve* is the exact reduction, the coverage "
         "model with its distance tie-break and the marginal value of each site; "
-        "`--alternatives 5` adds the five next-best distinct site sets, each proved.",
+        "`--alternatives 5` adds the five next-best distinct site sets (each proved when the "
+        "status column says optimal).",
         "",
         "The covered deaths change with the grid: OCME places each death only in its town, "
         "and siteopt spreads a town's deaths evenly over its developed cells, so a finer grid "

@@ -563,8 +563,9 @@ def write_markdown(rows: list[dict[str, Any]], args: argparse.Namespace, path: P
         "*peak MB* is its `ru_maxrss` (including solver child processes); *wall s* includes "
         "Python start-up, instance generation and distance computation; *build s* / *solve s* "
         "are siteopt's own split (build = reductions, Lagrangian and model assembly; solve = "
-        "time inside HiGHS, or in the bounded set enumeration where the median's assignment "
-        "model would be too large). Every solve, siteopt's and spopt's, has a "
+        "time inside HiGHS, or in the bounded set enumeration: coverage with k <= 3 sites, "
+        "and the median where its assignment model would be too large). Every solve, "
+        "siteopt's and spopt's, has a "
         f"{DEFAULT_TIME_LIMIT:g} s solver time limit unless a command sets `--time-limit`; "
         "spopt rows with *Time limit reached* stopped there (with *Not Solved*: without any "
         "solution).",
