@@ -114,6 +114,7 @@ def test_the_enumeration_runs_and_proves_on_a_clustered_instance() -> None:
         mp.setattr(covenum_mod, "MAX_SURVIVORS", 0)
         mip = solve(problem, spec, HIGHS)
     assert not _enum_stages(mip)
+    assert sol.proved_by == "set enumeration" and mip.proved_by == "solver"
     assert sol.selected == mip.selected and sol.objective == pytest.approx(mip.objective)
     assert sol.secondary == pytest.approx(mip.secondary)
     for a, b in zip(sol.alternatives, mip.alternatives, strict=True):
@@ -251,3 +252,32 @@ def test_enumeration_from_the_worst_start_finds_every_optimal_set(
     assert got.ties is not None
     found = {tuple(np.flatnonzero(t & rules_.chosen_mask).tolist()) for t in got.ties}
     assert found == want
+
+
+def test_proved_by_is_none_when_not_proved() -> None:
+    """An answer stopped by the time limit names no proof, even after an enumeration stage."""
+    from siteopt.models.base import Solution
+
+    sol = Solution(
+        status=Status.FEASIBLE,
+        objective=1.0,
+        bound=2.0,
+        gap=1.0,
+        selected=(0,),
+        existing=(),
+        assignment=np.zeros(1, dtype=np.int64),
+        site_value={0: 1.0},
+        solver="highs",
+        solver_version="",
+        timings={},
+        solves=({"stage": "coverage set enumeration", "proved": True},),
+    )
+    assert sol.proved_by is None
+    marginal_only = Solution(
+        **{
+            **sol.__dict__,
+            "status": Status.OPTIMAL,
+            "solves": ({"stage": "marginal 3: coverage set enumeration", "proved": True},),
+        }
+    )
+    assert marginal_only.proved_by == "solver"

@@ -39,6 +39,11 @@ def test_default_scenario_gives_three_optimal_sites_in_three_towns(
     assert "OPTIMAL" in output
     for town in towns:
         assert town in output
+    # the default scenario is proved by the bounded set enumeration, and every output says so
+    assert sol["solver"]["proved_by"] == "set enumeration"
+    assert "proved by set enumeration" in output
+    report = (out / "report.md").read_text()
+    assert "Optimality proved by siteopt's bounded set enumeration" in report
 
 
 def test_sites_geojson_is_rfc7946(solved: tuple[Path, str]) -> None:

@@ -133,7 +133,9 @@ def solve(
     out.print(table)
     out.print(
         f"{describe_objective(result)} Demand: {_period(s)}. Objective {_num(sol.objective)}, "
-        f"bound {_num(sol.bound)}; solver {sol.solver}; {result.timings.get('total_s', 0):.1f} s."
+        f"bound {_num(sol.bound)}; solver {sol.solver}"
+        + ("; proved by set enumeration" if sol.proved_by == "set enumeration" else "")
+        + f"; {result.timings.get('total_s', 0):.1f} s."
     )
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")

@@ -238,3 +238,21 @@ class Solution:
     def proved_optimal(self) -> bool:
         """True only when the solver proved optimality."""
         return self.status is Status.OPTIMAL
+
+    @property
+    def proved_by(self) -> str | None:
+        """How the optimum was proved, or None when it was not.
+
+        ``"set enumeration"``: siteopt's bounded enumeration of site sets
+        (:mod:`siteopt.models.covenum`, :mod:`siteopt.models.setenum`) evaluated every set whose
+        bound could beat the answer; ``"solver"``: the MIP solver's own proof.
+        """
+        if not self.proved_optimal:
+            return None
+        for rec in self.solves:
+            stage = str(rec.get("stage", ""))
+            if stage.startswith(("alternative ", "marginal ")):
+                continue  # only the main solve counts
+            if stage.endswith("set enumeration") and rec.get("proved") is True:
+                return "set enumeration"
+        return "solver"

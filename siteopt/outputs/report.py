@@ -636,12 +636,20 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
 
     # ----------------------------------------------------------------------------- methods
     doc.add(Heading(2, "Methods", "methods"))
+    solver_name = SOLVER_NAMES.get(sol.solver, sol.solver or "the solver")
+    if sol.proved_by == "set enumeration":
+        how = (
+            f"solved exactly: {solver_name} finds a good starting set, and siteopt then checks "
+            "every combination of sites that could still beat it (a bounded enumeration that "
+            "proves the answer best)"
+        )
+    else:
+        how = f"solved exactly by {solver_name}"
     doc.add(
         Para(
             "The sites are chosen by an integer program, a model that considers every "
-            "combination of candidate sites at once rather than one site after another, solved "
-            f"exactly by {SOLVER_NAMES.get(sol.solver, sol.solver or 'the solver')}. The model is "
-            f"{_objective_words(result)}."
+            f"combination of candidate sites at once rather than one site after another, {how}. "
+            f"The model is {_objective_words(result)}."
         ),
         Bullets(_scenario_words(result)),
         Para("The model in plain math:"),
@@ -654,7 +662,13 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         f"Value {num(sol.objective, 2)}, best bound {num(sol.bound, 2)}, gap {pct(sol.gap, 2)}.",
         f"Solver {sol.solver} {sol.solver_version}; time limit "
         f"{result.solver.time_limit if result.solver.time_limit else 'none'} s per solve, "
-        f"relative gap tolerance {result.solver.mip_gap:g}.",
+        f"relative gap tolerance {result.solver.mip_gap:g}."
+        + (
+            " Optimality proved by siteopt's bounded set enumeration "
+            "(siteopt/models/covenum.py, setenum.py), not by the solver's branch and bound."
+            if sol.proved_by == "set enumeration"
+            else ""
+        ),
         f"Model size: {result.built.problem.n:,} demand cells, {result.built.problem.m:,} "
         f"eligible candidates, {result.built.problem.pairs.nnz:,} cell-candidate pairs within "
         f"{radius:,.0f} m.",

@@ -75,6 +75,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
             "version": sol.solver_version,
             "time_limit_s": result.solver.time_limit,
             "mip_gap": result.solver.mip_gap,
+            "proved_by": sol.proved_by,
         },
         "model": {
             "objective": result.spec.objective,
