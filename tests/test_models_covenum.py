@@ -232,21 +232,14 @@ def test_enumeration_from_the_worst_start_finds_every_optimal_set(
     worst = ref[-1]
     start = rules_.fixed_open.copy()
     start[list(worst.chosen)] = True
-    got = enumerate_coverage(
-        data.g_rows,
-        data.g_cols,
-        data.W,
-        data.credited,
-        rules_,
-        [],
-        rules_.fixed_open,
-        rules_.free,
-        k,
-        worst.primary,
-        start,
-        math.inf,
-    )
+    args = (data.g_rows, data.g_cols, data.W, data.credited, rules_, [], rules_.fixed_open)
+    got = enumerate_coverage(*args, rules_.free, k, worst.primary, start, math.inf)
+    with pytest.MonkeyPatch.context() as mp:  # the sparse overlap rows give the same answer
+        mp.setattr(covenum_mod, "DENSE_MAX", 0)
+        sparse = enumerate_coverage(*args, rules_.free, k, worst.primary, start, math.inf)
     assert got is not None and got.proved
+    assert sparse is not None and sparse.value == got.value and sparse.ties is not None
+    assert [t.tolist() for t in sparse.ties] == [t.tolist() for t in got.ties or []]
     assert same(got.value, ref[0].primary), (got.value, ref[0].primary)
     want = {s.chosen for s in ref if same(s.primary, ref[0].primary)}
     assert got.ties is not None
