@@ -184,6 +184,16 @@ def test_enumeration_stops_at_the_deadline_and_refuses_too_much_work() -> None:
     with pytest.MonkeyPatch.context() as mp:  # too many survivors: the caller uses the MIP
         mp.setattr(covenum_mod, "MAX_SURVIVORS", 1)
         assert run(math.inf) is None
+    with pytest.MonkeyPatch.context() as mp:  # the overlap product would be too large
+        mp.setattr(covenum_mod, "MAX_OVERLAP_WORK", 0)
+        assert run(math.inf) is None
+    with pytest.MonkeyPatch.context() as mp:  # too many overlaps to hold sparse
+        mp.setattr(covenum_mod, "DENSE_MAX", 0)
+        mp.setattr(covenum_mod, "MAX_OVERLAPS", 0)
+        assert run(math.inf) is None
+        mp.setattr(covenum_mod, "MAX_OVERLAPS", 10**9)
+        sparse = run(math.inf)
+        assert sparse is not None and sparse.proved and sparse.value == done.value
 
 
 def test_too_many_ties_fall_back_to_the_tie_break_mip() -> None:

@@ -49,6 +49,10 @@ from siteopt.models.rules import SiteRules
 #: largest survivor count (the pairwise overlaps are held dense when it is at most DENSE_MAX)
 MAX_SURVIVORS = 20_000
 DENSE_MAX = 6_000
+#: largest work of the pairwise-overlap product (sum over groups of survivors covering it,
+#: squared; about 2 s per 10^9) and largest number of overlaps held sparse
+MAX_OVERLAP_WORK = 10_000_000_000
+MAX_OVERLAPS = 100_000_000
 #: most tied optimal sets kept for the tie-break (beyond it the caller uses the tie-break MIP)
 MAX_TIES = 500
 
@@ -215,6 +219,10 @@ def enumerate_coverage(
     col_of = np.full(survivors.size, -1, dtype=np.int64)
     col_of[idx0] = np.arange(s)
     sel = col_of[g_cols] >= 0
+    deg = np.bincount(g_rows[sel], minlength=G).astype(np.float64)
+    work = float((deg * deg).sum())
+    if work > MAX_OVERLAP_WORK or (s > DENSE_MAX and min(work, float(s) * s) > MAX_OVERLAPS):
+        return None  # the overlaps would take too long or too much memory: the MIP instead
     A0 = sp.csc_array((np.ones(int(sel.sum())), (g_rows[sel], col_of[g_cols[sel]])), shape=(G, s))
     v0 = A0.T @ W
     order = np.lexsort((idx0, -v0))  # decreasing coverage, then index
