@@ -192,6 +192,7 @@ def test_enumeration_stops_at_the_deadline_and_refuses_too_much_work() -> None:
         mp.setattr(covenum_mod, "MAX_OVERLAPS", 0)
         assert run(math.inf) is None
         mp.setattr(covenum_mod, "MAX_OVERLAPS", 10**9)
+        mp.setattr(covenum_mod, "LAZY_ROWS", 0)
         sparse = run(math.inf)
         assert sparse is not None and sparse.proved and sparse.value == done.value
 
@@ -244,12 +245,15 @@ def test_enumeration_from_the_worst_start_finds_every_optimal_set(
     start[list(worst.chosen)] = True
     args = (data.g_rows, data.g_cols, data.W, data.credited, rules_, [], rules_.fixed_open)
     got = enumerate_coverage(*args, rules_.free, k, worst.primary, start, math.inf)
-    with pytest.MonkeyPatch.context() as mp:  # the sparse overlap rows give the same answer
-        mp.setattr(covenum_mod, "DENSE_MAX", 0)
-        sparse = enumerate_coverage(*args, rules_.free, k, worst.primary, start, math.inf)
     assert got is not None and got.proved
-    assert sparse is not None and sparse.value == got.value and sparse.ties is not None
-    assert [t.tolist() for t in sparse.ties] == [t.tolist() for t in got.ties or []]
+    # overlaps row by row (above), or all at once held dense or sparse: the same answer
+    for dense_max in (10**6, 0):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(covenum_mod, "LAZY_ROWS", 0)
+            mp.setattr(covenum_mod, "DENSE_MAX", dense_max)
+            other = enumerate_coverage(*args, rules_.free, k, worst.primary, start, math.inf)
+        assert other is not None and other.value == got.value and other.ties is not None
+        assert [t.tolist() for t in other.ties] == [t.tolist() for t in got.ties or []]
     assert same(got.value, ref[0].primary), (got.value, ref[0].primary)
     want = {s.chosen for s in ref if same(s.primary, ref[0].primary)}
     assert got.ties is not None

@@ -19,11 +19,15 @@ ranked by their gain beside it, :math:`m_j = v_j - o_{aj}` with
     \ \le\ C_F + v_a + m_b + m_c ,
 
 so with the :math:`m` sorted the pairs :math:`(b, c)` that can still reach the best form
-contiguous ranges. Pairwise overlaps come from one sparse product
-:math:`A^\top \mathrm{diag}(W) A`; the triple term :math:`o_{abc}` is computed only where all
+contiguous ranges. Pairwise overlaps are computed row by row for the anchors and members
+visited (or, past ``LAZY_ROWS`` of them, by one sparse product
+:math:`A^\top \mathrm{diag}(W) A`); the triple term :math:`o_{abc}` is computed only where all
 three pairs overlap. Rule rows whose coefficients are all non-negative (at most k per
 municipality, separation, region maxima, budget) already exclude a partial set that breaks them,
-so members that cannot join the anchor are dropped before the pairs are formed; every rule
+so members that cannot join the anchor are dropped before the pairs are formed. Rows that make
+their members pairwise exclusive ("at most one per municipality") also give each candidate a
+*label*: a set holds at most one member per label, so an anchor is skipped when it plus the
+best coverage of the other labels (each capped at :math:`v_a`) cannot reach the best; every rule
 row, the variable bounds and the no-good cuts are checked in full for each set that could win.
 The best set is optimal, and every set within the stage tolerance of it (a tie) is collected
 for the exact distance tie-break: every other set was either evaluated or has a bound below a
@@ -53,6 +57,8 @@ DENSE_MAX = 6_000
 #: squared; about 2 s per 10^9) and largest number of overlaps held sparse
 MAX_OVERLAP_WORK = 10_000_000_000
 MAX_OVERLAPS = 100_000_000
+#: overlap rows computed one at a time before the whole product is formed instead
+LAZY_ROWS = 200
 #: most tied optimal sets kept for the tie-break (beyond it the caller uses the tie-break MIP)
 MAX_TIES = 500
 
@@ -239,16 +245,33 @@ def enumerate_coverage(
         """Smallest bound (less ``credited``) a set may have and still reach or tie ``best``."""
         return best - _tol(best) - credited - 1e-9 * max(1.0, abs(best))
 
-    # pairwise overlaps o_ab (weighted), dense or sparse rows
-    ov = sp.csr_array(At @ sp.csc_array(A.multiply(W[:, None])))
-    dense = ov.toarray() if s <= DENSE_MAX else None
+    # pairwise overlaps o_ab (weighted): row by row while few are needed, then all at once
+    # (one sparse product, held dense up to DENSE_MAX survivors)
+    cache: dict[int, NDArray[np.float64]] = {}
+    full: list[sp.csr_array | NDArray[np.float64]] = []
+    weighted = np.zeros(G)
 
     def orow(a: int) -> NDArray[np.float64]:
-        if dense is not None:
-            return dense[a]
-        row = np.zeros(s)
-        lo_, hi_ = ov.indptr[a], ov.indptr[a + 1]
-        row[ov.indices[lo_:hi_]] = ov.data[lo_:hi_]
+        if full:
+            ov = full[0]
+            if isinstance(ov, np.ndarray):
+                return ov[a]
+            row = np.zeros(s)
+            lo_, hi_ = ov.indptr[a], ov.indptr[a + 1]
+            row[ov.indices[lo_:hi_]] = ov.data[lo_:hi_]
+            return row
+        if a in cache:
+            return cache[a]
+        if len(cache) >= LAZY_ROWS:
+            ov = sp.csr_array(At @ sp.csc_array(A.multiply(W[:, None])))
+            full.append(ov.toarray() if s <= DENSE_MAX else ov)
+            cache.clear()
+            return orow(a)
+        rows_a = A.indices[A.indptr[a] : A.indptr[a + 1]]
+        weighted[rows_a] = W[rows_a]
+        row = np.asarray(At @ weighted, dtype=np.float64)
+        weighted[rows_a] = 0.0
+        cache[a] = row
         return row
 
     check = _RuleCheck(rules_, base_open, idx)
@@ -302,9 +325,16 @@ def enumerate_coverage(
         consider([], cs, credited + r[cs])
         return result(True)
     label = check.labels()
+    # each label's best coverage, best first: a set anchored at a holds at most one member of
+    # each label other than a's, none better than a itself
+    _, first = np.unique(label, return_index=True)
+    label_best = np.sort(first)[: k + 1]
     for a in range(s - k + 1):
         if r[a : a + k].sum() < need():
             break  # every set anchored here or later is bounded by these k values
+        others = [min(r[a], r[t]) for t in label_best if label[t] != label[a]][: k - 1]
+        if len(others) < k - 1 or r[a] + sum(others) < need():
+            continue  # no set anchored at a can reach the best
         oa = orow(a)
         # the members that may join anchor a, ranked by their gain beside it
         js = np.arange(a + 1, s)
