@@ -55,8 +55,8 @@ def test_enumeration_equals_brute_force(
     )
     ref = score_all(problem, spec)
     with pytest.MonkeyPatch.context() as mp:
-        # a pool of one candidate per greedy step so that the reduction (and the enumeration
-        # after it) also runs on instances small enough to enumerate by brute force
+        # a pool of three candidates per greedy step so that the reduction (and the
+        # enumeration after it) also runs on instances small enough to enumerate by brute force
         mp.setattr(coverage_mod, "POOL_PER_STEP", 3)
         if not ref:
             with pytest.raises((InfeasibleError, InputError)):

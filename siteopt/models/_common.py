@@ -20,6 +20,11 @@ from siteopt.models.rules import SiteRules
 STAGE_TOL = 1e-9
 
 
+def stage_tol(value: float) -> float:
+    """The absolute tolerance :data:`STAGE_TOL` gives at ``value``."""
+    return STAGE_TOL * max(1.0, abs(value))
+
+
 @dataclass
 class Outcome:
     """What an objective's optimiser returns (before it is turned into a Solution)."""

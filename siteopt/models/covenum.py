@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siteopt.models._common import STAGE_TOL
+from siteopt.models._common import stage_tol
 from siteopt.models.rules import SiteRules
 
 #: largest survivor count (the pairwise overlaps are held dense when it is at most DENSE_MAX)
@@ -74,10 +74,6 @@ class CoverEnumResult:
     seconds: float
     #: every rule-feasible set within the stage tolerance of the best (None: more than MAX_TIES)
     ties: list[NDArray[np.bool_]] | None = field(default_factory=list)
-
-
-def _tol(value: float) -> float:
-    return STAGE_TOL * max(1.0, abs(value))
 
 
 class _RuleCheck:
@@ -241,38 +237,39 @@ def enumerate_coverage(
     best = float(start_value)
     best_mask = start_mask.copy()
 
+    def floor() -> float:
+        """Smallest value a set may have and still tie ``best`` (with slack for float sums)."""
+        return best - 2 * stage_tol(best)
+
     def need() -> float:
         """Smallest bound (less ``credited``) a set may have and still reach or tie ``best``."""
-        return best - _tol(best) - credited - 1e-9 * max(1.0, abs(best))
+        return floor() - credited
 
     # pairwise overlaps o_ab (weighted): row by row while few are needed, then all at once
     # (one sparse product, held dense up to DENSE_MAX survivors)
     cache: dict[int, NDArray[np.float64]] = {}
-    full: list[sp.csr_array | NDArray[np.float64]] = []
-    weighted = np.zeros(G)
+    every: sp.csr_array | NDArray[np.float64] | None = None  # all rows, once formed
+    scratch = np.zeros(G)  # zero between uses
 
     def orow(a: int) -> NDArray[np.float64]:
-        if full:
-            ov = full[0]
-            if isinstance(ov, np.ndarray):
-                return ov[a]
-            row = np.zeros(s)
-            lo_, hi_ = ov.indptr[a], ov.indptr[a + 1]
-            row[ov.indices[lo_:hi_]] = ov.data[lo_:hi_]
-            return row
-        if a in cache:
-            return cache[a]
-        if len(cache) >= LAZY_ROWS:
+        nonlocal every
+        if every is None and len(cache) >= LAZY_ROWS:
             ov = sp.csr_array(At @ sp.csc_array(A.multiply(W[:, None])))
-            full.append(ov.toarray() if s <= DENSE_MAX else ov)
+            every = ov.toarray() if s <= DENSE_MAX else ov
             cache.clear()
-            return orow(a)
-        rows_a = A.indices[A.indptr[a] : A.indptr[a + 1]]
-        weighted[rows_a] = W[rows_a]
-        row = np.asarray(At @ weighted, dtype=np.float64)
-        weighted[rows_a] = 0.0
-        cache[a] = row
-        return row
+        if isinstance(every, np.ndarray):
+            return every[a]
+        if every is not None:
+            row = np.zeros(s)
+            lo_, hi_ = every.indptr[a], every.indptr[a + 1]
+            row[every.indices[lo_:hi_]] = every.data[lo_:hi_]
+            return row
+        if a not in cache:
+            rows_a = A.indices[A.indptr[a] : A.indptr[a + 1]]
+            scratch[rows_a] = W[rows_a]
+            cache[a] = np.asarray(At @ scratch, dtype=np.float64)
+            scratch[rows_a] = 0.0
+        return cache[a]
 
     check = _RuleCheck(rules_, base_open, idx)
     cut_keys = {tuple(sorted(int(j) for j in np.asarray(c).tolist())) for c in cuts}
@@ -280,11 +277,10 @@ def enumerate_coverage(
     ties: list[tuple[float, tuple[int, ...]]] = []
     too_many = False
     evaluated = 0
-    scratch = np.zeros(G)
 
     def consider(fixed: list[int], cs: NDArray[np.int64], vals: NDArray[np.float64]) -> None:
         nonlocal best, best_mask, too_many, ties
-        hit = vals >= best - _tol(best) - 1e-9 * max(1.0, abs(best))
+        hit = vals >= floor()
         if not hit.any():
             return
         cs_h, vals_h = cs[hit], vals[hit]
@@ -293,13 +289,13 @@ def enumerate_coverage(
             key = tuple(sorted(chosen_base + [int(idx[t]) for t in [*fixed, c]]))
             if key in cut_keys:
                 continue
-            if val > best + _tol(best):
+            if val > best + stage_tol(best):
                 best = val
                 mask = base_open.copy()
                 mask[idx[[*fixed, c]]] = True
                 best_mask = mask
-                ties = [t for t in ties if t[0] >= best - _tol(best)]
-            if val >= best - _tol(best):
+                ties = [t for t in ties if t[0] >= best - stage_tol(best)]
+            if val >= best - stage_tol(best):
                 ties.append((val, key))
                 if len(ties) > MAX_TIES:
                     too_many = True
@@ -310,7 +306,7 @@ def enumerate_coverage(
         if not too_many:
             tie_masks = []
             for val, key in sorted(ties, key=lambda t: (-t[0], t[1])):
-                if val < best - _tol(best):
+                if val < best - stage_tol(best):
                     continue
                 mask = base_open.copy()
                 mask[list(key)] = True

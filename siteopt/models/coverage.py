@@ -48,7 +48,6 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InputError
 from siteopt.models._common import (
-    STAGE_TOL,
     Allocation,
     Outcome,
     allocation_columns,
@@ -58,6 +57,7 @@ from siteopt.models._common import (
     placeholder_short,
     rel_gap,
     run,
+    stage_tol,
 )
 from siteopt.models._sparse import merge_identical_rows, rank_in_row
 from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
@@ -202,11 +202,7 @@ class Reduction:
         """Free candidates whose bound allows a set of coverage ``value`` (None: all)."""
         if self.survivors is None:
             return None
-        return self.survivors & (self.ub >= value - _tol(value))
-
-
-def _tol(value: float) -> float:
-    return STAGE_TOL * max(1.0, abs(value))
+        return self.survivors & (self.ub >= value - stage_tol(value))
 
 
 def _top_sum_excluding_self(v: NDArray[np.float64], q: int) -> NDArray[np.float64]:
@@ -301,7 +297,7 @@ def reduce_candidates(
     ub_all = np.full(m, math.inf)
     vf = v[free_idx]
     ub_all[free_idx] = credited + vf + _top_sum_excluding_self(vf, k - 1)
-    thr = lb - _tol(lb)
+    thr = lb - stage_tol(lb)
     surv = free & (ub_all >= thr)
     # LP-dual (Lagrangian) bound by column generation: usually tight for covering models
     lp_ub, rounds = _dual_bound(A, w, k, surv, pool & surv, thr - credited, v)
@@ -476,7 +472,7 @@ def optimise_coverage(
         t0 = time.perf_counter()
     # the incumbent's value is a valid floor (the optimum is at least as good; ties are kept),
     # and it lets the solver prune far more of the tree
-    floor = red.lb - _tol(red.lb) if red.incumbent is not None else None
+    floor = red.lb - stage_tol(red.lb) if red.incumbent is not None else None
     milp = _stage1_milp(data, rules_, cuts, fixed_count, red.survivors, m, floor)
     res = run(milp, solver, out, t0, "coverage")
     if res.status is Status.INFEASIBLE and red.incumbent is None:
@@ -582,33 +578,30 @@ def _by_enumeration(
     if not enum.proved:
         return False
     radius = data.radius
-    value = covered_weight(problem, enum.open_mask, radius)
-    out.open_mask = enum.open_mask
-    out.objective = value
-    out.bound = value
-    out.gap = 0.0
-    out.status = Status.OPTIMAL
-    out.secondary = covered_distance(problem, enum.open_mask, radius)
-    if not use_tb:
-        return True
-    if enum.ties is not None and len(enum.ties) > 1:
+    mask = enum.open_mask
+    if use_tb and enum.ties is not None and len(enum.ties) > 1:
+        # exact tie-break: the closest of every tied set, then the smallest site indices
         sets = enum.ties
         vals = _set_distances(problem, radius, sets)
         keys = [
-            (vals[i], tuple(np.nonzero(sets[i] & rules_.chosen_mask)[0].tolist()))
-            for i in range(len(sets))
+            (vals[i], tuple(np.flatnonzero(s_ & rules_.chosen_mask).tolist()))
+            for i, s_ in enumerate(sets)
         ]
-        best = min(range(len(sets)), key=lambda i: keys[i])
-        out.open_mask = sets[best]
-        out.objective = covered_weight(problem, sets[best], radius)
-        out.secondary = covered_distance(problem, sets[best], radius)
-        out.extra["optimal_sets"] = len(sets)
-    elif enum.ties is None:
-        stage2 = red.candidates_reaching(value)
+        mask = sets[min(range(len(sets)), key=lambda i: keys[i])]
+    site, dist = nearest_open(problem, mask, radius)
+    ok = site >= 0
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    out.open_mask = mask
+    out.objective = out.bound = float(w[ok].sum())
+    out.gap = 0.0
+    out.status = Status.OPTIMAL
+    out.secondary = float((w[ok] * dist[ok]).sum())
+    if use_tb and enum.ties is None:  # too many tied sets to list: the tie-break MIP
+        stage2 = red.candidates_reaching(out.objective)
         data2 = data if stage2 is None else CoverageData(problem, radius, rules_, stage2)
-        _tie_break(problem, solver, rules_, cuts, fixed_count, data2, value, out)
-    else:
-        out.extra["optimal_sets"] = 1
+        _tie_break(problem, solver, rules_, cuts, fixed_count, data2, out.objective, out)
+    elif use_tb:
+        out.extra["optimal_sets"] = len(enum.ties or [mask])
     return True
 
 
@@ -692,7 +685,7 @@ def _enumerate_ties(
     assert out.open_mask is not None
     m = problem.m
     radius = data.radius
-    floor = c_star - _tol(c_star)
+    floor = c_star - stage_tol(c_star)
     sets = [out.open_mask]
     enum_cuts = list(cuts)
     for _ in range(TIE_ENUM_LIMIT):
@@ -732,7 +725,7 @@ def _tie_break(
     m, G = problem.m, data.G
     alloc, const, fixed_cov = data.allocation()
     alloc.k = alloc.length.copy()  # short lists after the reduction: all options at once
-    need = c_star - data.credited - STAGE_TOL * max(1.0, abs(c_star))
+    need = c_star - data.credited - stage_tol(c_star)
     best_open = out.open_mask
     assert best_open is not None
     best_val = out.secondary
@@ -784,7 +777,7 @@ def _tie_break(
             return
         open_mask = open_from_x(res.x, m)
         cov = covered_weight(problem, open_mask, data.radius)
-        if cov < c_star - STAGE_TOL * max(1.0, abs(c_star)) * 10:
+        if cov < c_star - 10 * stage_tol(c_star):
             out.status = Status.ERROR
             out.messages.append("The tie-break lost coverage; this is a siteopt bug.")
             return
