@@ -1,0 +1,31 @@
+"""Settings in one place: the working CRS, the cache folder, time budgets, environment names.
+
+Every module that needs one of these reads it from here; none defines its own copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The projected CRS every Connecticut layer is stored and measured in (NAD83(2011) /
+#: Connecticut, metres).
+CRS = "EPSG:6433"
+
+#: Geographic CRS of GeoJSON (RFC 7946) and of lon/lat input.
+LONLAT_CRS = "EPSG:4326"
+
+#: Environment variable naming the on-disk cache folder (cost matrices, grids).
+CACHE_DIR_ENV = "SITEOPT_CACHE_DIR"
+
+#: Wall-clock budget, in seconds, of a model when the scenario sets no solver time limit.
+DEFAULT_TIME_BUDGET_S = 600.0
+
+#: Share of the time limit the coverage set enumeration may use before it hands over to the MIP.
+ENUMERATION_SHARE = 0.5
+
+
+def cache_dir() -> Path:
+    """``$SITEOPT_CACHE_DIR`` if set, else ``~/.cache/siteopt``."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "siteopt"
