@@ -1,5 +1,5 @@
 """``python -m siteopt``."""
 
-from siteopt.cli.main import main
+from siteopt.cli.entry import main
 
 main()

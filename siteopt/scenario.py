@@ -273,6 +273,8 @@ class Scenario(_Strict):
     #: directory of the scenario file; relative paths resolve against it (not part of YAML)
     base_dir: str = Field(default=".", exclude=True)
     source_file: str = Field(default="", exclude=True)
+    #: the scenario file and every file of its ``extends`` chain, resolved (not part of YAML)
+    chain: tuple[str, ...] = Field(default=(), exclude=True)
 
     def resolve_path(self, value: str) -> Path:
         """Resolve a path written in the scenario relative to the scenario file."""
@@ -283,6 +285,39 @@ class Scenario(_Strict):
             raise ScenarioError(
                 f"{self.source_file}: '{value[:80]}' is not a usable path ({type(exc).__name__})."
             ) from None
+
+    def input_paths(self) -> list[Path]:
+        """Every file or folder this scenario reads: its files, the bundle and each path it names.
+
+        An output folder that holds any of them is never replaced (see
+        :func:`siteopt.outputs.writer.check_target`).
+        """
+        from siteopt.bundle.layers import default_bundle_dir
+
+        found: list[Path] = [Path(f) for f in self.chain]
+        if self.source_file:
+            found.append(Path(self.source_file))
+        found.append(default_bundle_dir())
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list | tuple):
+                for v in value:
+                    walk(v)
+            elif isinstance(value, str) and value and value != "builtin" and "\n" not in value:
+                try:
+                    p = self.resolve_path(value)
+                    if p.exists():
+                        found.append(p)
+                except (ScenarioError, OSError, ValueError):
+                    pass
+
+        dumped = self.to_dict()
+        dumped.pop("output", None)
+        walk(dumped)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain data (what ``siteopt show`` prints)."""
@@ -536,8 +571,12 @@ def _merge(base: Any, over: Any) -> Any:
     return over
 
 
-def _load_doc(p: Path, shown: str, seen: tuple[Path, ...]) -> tuple[Any, Lines]:
+def _load_doc(
+    p: Path, shown: str, seen: tuple[Path, ...], chain: list[str] | None = None
+) -> tuple[Any, Lines]:
     doc, lines = _read_yaml(p, shown)
+    if chain is not None:
+        chain.append(str(p.resolve()))
     if not isinstance(doc, dict) or "extends" not in doc:
         return doc, lines
     parent = doc.pop("extends")
@@ -552,13 +591,13 @@ def _load_doc(p: Path, shown: str, seen: tuple[Path, ...]) -> tuple[Any, Lines]:
             f"{shown}, line {line}: 'extends' is not a usable path ({type(exc).__name__})."
         ) from None
     if parent_path in seen or parent_path == p.resolve():
-        chain = " -> ".join(str(s) for s in (*seen, p.resolve(), parent_path))
-        raise ScenarioError(f"{shown}, line {line}: 'extends' makes a cycle ({chain}).")
+        cycle = " -> ".join(str(s) for s in (*seen, p.resolve(), parent_path))
+        raise ScenarioError(f"{shown}, line {line}: 'extends' makes a cycle ({cycle}).")
     if not parent_exists:
         raise ScenarioError(
             f"{shown}, line {line}: 'extends' names {parent_path}, which does not exist."
         )
-    base_doc, base_lines = _load_doc(parent_path, str(parent_path), (*seen, p.resolve()))
+    base_doc, base_lines = _load_doc(parent_path, str(parent_path), (*seen, p.resolve()), chain)
     if not isinstance(base_doc, dict):
         raise ScenarioError(f"{parent_path}: a base scenario must be a YAML mapping.")
     _absolutize(base_doc, parent_path.parent)
@@ -581,5 +620,7 @@ def load_scenario(path: str | Path) -> Scenario:
         When the file is missing, unreadable, not UTF-8, not YAML, or invalid.
     """
     p = Path(path)
-    doc, lines = _load_doc(p, str(path), ())
-    return scenario_from_dict(doc, source=str(path), base_dir=p.resolve().parent, lines=lines)
+    chain: list[str] = []
+    doc, lines = _load_doc(p, str(path), (), chain)
+    sc = scenario_from_dict(doc, source=str(path), base_dir=p.resolve().parent, lines=lines)
+    return sc.model_copy(update={"chain": tuple(chain)})

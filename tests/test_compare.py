@@ -102,6 +102,7 @@ def test_compare_result_dirs_matches_solution_json(
     res = runner.invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == [
+        ".siteopt-output",
         "compare.csv",
         "compare.html",
         "compare.json",

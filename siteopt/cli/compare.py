@@ -15,7 +15,8 @@ from siteopt.compare.compare import compare as make_comparison
 from siteopt.compare.compare import fmt_m, load_towns, table_rows, write_comparison
 from siteopt.compare.overlap import consensus_sentence
 from siteopt.compare.results import collect
-from siteopt.outputs.writer import check_target
+from siteopt.outputs.writer import check_target, output_lock
+from siteopt.scenario import load_scenario
 
 
 def consoles(ctx: click.Context) -> tuple[Console, Console]:
@@ -65,12 +66,15 @@ def compare(
     """
     err, out = consoles(ctx)
     out_dir = output if output is not None else Path("out") / "compare"
-    check_target(out_dir.absolute(), overwrite)
-    with err.status("Reading the scenarios") as status:
+    protect = _input_paths(inputs)
+    with output_lock(out_dir), err.status("Reading the scenarios") as status:
+        check_target(out_dir.absolute(), overwrite, protect)
         results = collect(list(inputs), progress=status.update)
         status.update("Writing the comparison")
         comparison = make_comparison(results, overlap_m)
-        write_comparison(comparison, out_dir, overwrite=overwrite, towns=load_towns(results))
+        write_comparison(
+            comparison, out_dir, overwrite=overwrite, towns=load_towns(results), inputs=protect
+        )
     table = Table(title="Scenarios side by side", title_justify="left", show_lines=False)
     table.add_column("", style="bold")
     for r in comparison.results:
@@ -98,3 +102,16 @@ def compare(
                 f"[bold]Warning:[/bold] {escape(r.label)} is not proved optimal ({r.status})."
             )
     out.print(f"Outputs in {out_dir}", markup=False)
+
+
+def _input_paths(inputs: tuple[Path, ...]) -> list[Path]:
+    """The compared inputs, and for scenario files every file they read (never replaced)."""
+    found: list[Path] = []
+    for p in inputs:
+        found.append(p)
+        if p.is_file():
+            try:
+                found += load_scenario(p).input_paths()
+            except Exception:  # an invalid scenario is reported by collect() with its reason
+                continue
+    return found

@@ -19,7 +19,7 @@ from siteopt.cli.options import (
     threads_opt,
     time_limit_opt,
 )
-from siteopt.outputs import check_target, write_outputs
+from siteopt.outputs import check_target, output_lock, write_outputs
 from siteopt.pipeline import SERVED_LABEL, describe_objective, run
 from siteopt.scenario import load_scenario
 
@@ -66,8 +66,8 @@ def solve(
     out = ctx.obj["out"]
     sc = load_scenario(config)
     out_dir = output if output is not None else _default_out(sc)
-    check_target(out_dir.absolute(), overwrite)
-    with err.status("Starting") as status:
+    with output_lock(out_dir), err.status("Starting") as status:
+        check_target(out_dir.absolute(), overwrite, sc.input_paths())
 
         def progress(stage: str) -> None:
             status.update(STAGES.get(stage, stage))

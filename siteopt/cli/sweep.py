@@ -23,7 +23,7 @@ from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, overwrite_opt
 from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
 from siteopt.compare.sweep_report import write_sweep
 from siteopt.compare.vary import parse_vary
-from siteopt.outputs.writer import check_target
+from siteopt.outputs.writer import check_target, output_lock
 from siteopt.scenario import load_scenario
 
 
@@ -122,16 +122,20 @@ def sweep(
     grid = parse_vary(vary)
     check_sweep(sc, grid, bootstrap)
     out_dir = output if output is not None else Path("out") / f"{sc.name}-sweep"
-    check_target(out_dir.absolute(), overwrite)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    protect = sc.input_paths()
+    with (
+        output_lock(out_dir),
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress,
+    ):
+        check_target(out_dir.absolute(), overwrite, protect)
         prep = progress.add_task("Starting", total=None)
         where = (
             "serially"
@@ -163,8 +167,8 @@ def sweep(
                 client=client,
                 advance=lambda done, _total: progress.update(solving, completed=done),
             )
-    summary = summarise(plan, outcomes)
-    write_sweep(summary, out_dir, overwrite=overwrite)
+        summary = summarise(plan, outcomes)
+        write_sweep(summary, out_dir, overwrite=overwrite, inputs=protect)
     for g in summary["groups"]:
         st = g["stability"]
         unit = "replicates" if g["kind"] == "bootstrap" else "combinations"

@@ -514,11 +514,18 @@ def comparison_html(c: Comparison, png: bytes | None = None) -> str:
 
 
 def write_comparison(
-    c: Comparison, out_dir: Path, overwrite: bool = False, towns: gpd.GeoDataFrame | None = None
+    c: Comparison,
+    out_dir: Path,
+    overwrite: bool = False,
+    towns: gpd.GeoDataFrame | None = None,
+    inputs: Sequence[Path] = (),
 ) -> list[Path]:
-    """Write compare.html, compare.csv, compare.json and map.png to ``out_dir`` atomically."""
+    """Write compare.html, compare.csv, compare.json and map.png to ``out_dir`` atomically.
+
+    ``overwrite`` replaces only a folder siteopt wrote, never one holding any of ``inputs``.
+    """
     png = map_png(c, towns)
-    with atomic_dir(out_dir, overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite, inputs) as tmp:
         (tmp / "map.png").write_bytes(png)
         write_text(tmp / "compare.html", comparison_html(c, png))
         write_text(tmp / "compare.csv", comparison_csv(c))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,9 +220,17 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sweep(summary: dict[str, Any], out_dir: Path, overwrite: bool = False) -> list[Path]:
-    """Write the sweep's files to ``out_dir`` atomically; return their paths."""
-    with atomic_dir(out_dir, overwrite) as tmp:
+def write_sweep(
+    summary: dict[str, Any],
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Sequence[Path] = (),
+) -> list[Path]:
+    """Write the sweep's files to ``out_dir`` atomically; return their paths.
+
+    ``overwrite`` replaces only a folder siteopt wrote, never one holding any of ``inputs``.
+    """
+    with atomic_dir(out_dir, overwrite, inputs) as tmp:
         write_text(tmp / "sweep.json", sweep_json(summary))
         write_text(tmp / "frequency.csv", frequency_csv(summary))
         write_geojson(frequency_frame(summary), tmp / "frequency.geojson")

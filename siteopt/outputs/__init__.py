@@ -9,6 +9,7 @@ with the fields documented in ``FIELDS.md``; for scripts, ``solution.json``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -19,10 +20,17 @@ from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import build_tables
 from siteopt.outputs.webmap import webmap_html
-from siteopt.outputs.writer import atomic_dir, check_target, write_text
+from siteopt.outputs.writer import MARKER, atomic_dir, check_target, output_lock, write_text
 from siteopt.pipeline import RunResult
 
-__all__ = ["GEOJSON_LAYERS", "OUTPUT_FILES", "check_target", "default_output_dir", "write_outputs"]
+__all__ = [
+    "GEOJSON_LAYERS",
+    "OUTPUT_FILES",
+    "check_target",
+    "default_output_dir",
+    "output_lock",
+    "write_outputs",
+]
 
 #: the layers written as ``<name>.geojson`` (and into ``siteopt.gpkg``)
 GEOJSON_LAYERS = ("sites", "coverage", "allocation", "demand", "candidates", "towns")
@@ -39,6 +47,7 @@ OUTPUT_FILES = (
     "FIELDS.md",
     "solution.json",
     "timings.json",
+    MARKER,
 )
 
 
@@ -53,14 +62,19 @@ def fields_markdown() -> str:
     return resources.files("siteopt.outputs").joinpath("FIELDS.md").read_text("utf-8")
 
 
-def write_outputs(result: RunResult, out_dir: Path, overwrite: bool = False) -> list[Path]:
+def write_outputs(
+    result: RunResult, out_dir: Path, overwrite: bool = False, inputs: Iterable[Path] = ()
+) -> list[Path]:
     """Write every output of ``result`` to ``out_dir`` atomically; return the written paths.
 
     Everything is written to a temporary folder beside ``out_dir`` first and moved into place
     only when all files are complete, so a failed run leaves an earlier folder untouched. The
-    same result gives byte-identical files (``timings.json`` aside).
+    same result gives byte-identical files (``timings.json`` aside). ``overwrite`` replaces only
+    a folder siteopt wrote, and never one that holds an input of the run (the scenario's
+    :meth:`~siteopt.scenario.Scenario.input_paths` and ``inputs``).
     """
-    with atomic_dir(out_dir, overwrite) as tmp:
+    protect = [*result.scenario.input_paths(), *inputs]
+    with atomic_dir(out_dir, overwrite, protect) as tmp:
         t0 = time.perf_counter()
         tables = build_tables(result)
         for name in GEOJSON_LAYERS:
