@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from siteopt._errors import DataError, OutputError, OutputExistsError
-from siteopt.bundle import build as build_mod
 from siteopt.bundle.build import build_bundle
+from siteopt.bundle.build import write as build_write
 from siteopt.bundle.layers import (
     BUNDLE_FILE,
     BUNDLE_FILES,
@@ -32,6 +32,7 @@ from siteopt.bundle.layers import (
 from siteopt.bundle.manifest import render_readme
 from siteopt.bundle.places import METHODS, OUT_OF_STATE, UNKNOWN, normalise_place
 from siteopt.cli.data import data as data_cli
+from siteopt.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "data"
@@ -101,12 +102,13 @@ def test_default_bundle_dir_prefers_the_packaged_copy(
         layers_mod.default_bundle_dir()
 
 
-def test_module_main_reports_typed_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = build_mod.main(["--source", str(tmp_path / "missing"), "--dest", str(tmp_path / "b")])
-    assert code == 2
-    err = capsys.readouterr().err
+def test_build_command_reports_typed_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["data", "build", "--source", str(tmp_path / "missing"), "--dest", str(tmp_path / "b")],
+    )
+    assert result.exit_code == 2
+    err = result.stderr
     assert err.startswith("Error: Source directory") and str(tmp_path / "missing") in err
 
 
@@ -478,7 +480,7 @@ def test_failed_build_leaves_existing_bundle(
     rebuilt: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = _digests(rebuilt)
-    monkeypatch.setattr(build_mod, "MAX_BUNDLE_BYTES", 1000)
+    monkeypatch.setattr(build_write, "MAX_BUNDLE_BYTES", 1000)
     with pytest.raises(OutputError, match="over the"):
         build_bundle(SHARED, rebuilt, overwrite=True, console=Console(quiet=True))
     assert _digests(rebuilt) == before

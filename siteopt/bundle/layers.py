@@ -20,14 +20,15 @@ import pyogrio
 import shapely
 
 from siteopt._errors import DataError
+from siteopt.settings import CRS
 
 BUNDLE_FILE = "connecticut.gpkg"
 MANIFEST_FILE = "bundle.json"
 README_FILE = "README.md"
 #: every file a bundle directory holds
 BUNDLE_FILES: tuple[str, ...] = (BUNDLE_FILE, MANIFEST_FILE, README_FILE)
-#: CRS of every geometry layer
-BUNDLE_CRS = "EPSG:6433"
+#: CRS of every geometry layer (the working CRS of :mod:`siteopt.settings`)
+BUNDLE_CRS = CRS
 
 #: layer name -> title
 LAYERS: dict[str, str] = {
