@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from siteopt._errors import InputError
-from siteopt.bundle.fetch import (
-    _check_csv,
-    _check_gtfs,
-    _Failure,
-    _run_loader,
-    default_sources_path,
-    load_sources,
-)
+from siteopt.bundle.fetch import default_sources_path, load_sources
+from siteopt.bundle.fetch._common import SourceFailure
+from siteopt.bundle.fetch.checks import check_csv, check_gtfs, run_loader
 
 
 def _shared() -> Path | None:
@@ -242,8 +237,8 @@ def test_ocme_schema_accepts_both_published_layouts(name: str, rows: int) -> Non
     assert SHARED is not None
     ocme = {s.id: s for s in load_sources()}["ocme_drug_deaths"]
     path = SHARED / "overdose" / name
-    assert _check_csv(path.read_text(encoding="utf-8-sig"), ocme.expect) == rows
-    _run_loader(ocme.expect.loader, path)  # the builder's reader accepts it too
+    assert check_csv(path.read_text(encoding="utf-8-sig"), ocme.expect) == rows
+    run_loader(ocme.expect.loader, path)  # the builder's reader accepts it too
 
 
 @needs_shared
@@ -253,7 +248,7 @@ def test_school_directory_schema_accepts_the_published_file() -> None:
     text = (SHARED / "sensitive" / "ct_education_directory_2023.csv").read_text(
         encoding="utf-8-sig"
     )
-    assert _check_csv(text, src.expect) == 1209
+    assert check_csv(text, src.expect) == 1209
 
 
 def _zip_folder(folder: Path, dest: Path) -> Path:
@@ -268,13 +263,13 @@ def test_gtfs_schema_accepts_complete_feeds_and_rejects_the_partial_one(tmp_path
     assert SHARED is not None
     ct = {s.id: s for s in load_sources()}["cttransit_gtfs"]
     good = _zip_folder(SHARED / "transit" / "norwalk_transit_gtfs_2021", tmp_path / "norwalk.zip")
-    members = _check_gtfs(good, ct.expect)
+    members = check_gtfs(good, ct.expect)
     assert {"stops.txt", "stop_times.txt", "trips.txt"} <= set(members)
     partial = _zip_folder(
         SHARED / "transit" / "cttransit_hartford_gtfs_2015_partial", tmp_path / "partial.zip"
     )
-    with pytest.raises(_Failure, match=r"^the GTFS zip lacks stop_times\.txt$"):
-        _check_gtfs(partial, ct.expect)
+    with pytest.raises(SourceFailure, match=r"^the GTFS zip lacks stop_times\.txt$"):
+        check_gtfs(partial, ct.expect)
 
 
 def test_gtfs_header_check_names_the_file_and_columns(tmp_path: Path) -> None:
@@ -289,6 +284,6 @@ def test_gtfs_header_check_names_the_file_and_columns(tmp_path: Path) -> None:
     path = tmp_path / "feed.zip"
     path.write_bytes(buf.getvalue())
     with pytest.raises(
-        _Failure, match=r"^stops\.txt in the GTFS zip lacks columns: stop_lat, stop_lon$"
+        SourceFailure, match=r"^stops\.txt in the GTFS zip lacks columns: stop_lat, stop_lon$"
     ):
-        _check_gtfs(path, ct.expect)
+        check_gtfs(path, ct.expect)
