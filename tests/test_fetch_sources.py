@@ -207,6 +207,39 @@ def test_sources_errors_name_file_source_and_key(tmp_path: Path, text: str, mess
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "sources:\n  ocme_drug_deaths:\n    enabeld: true\n",
+            "key 'enabeld' is not known; allowed keys: title, publisher, url, dest, kind, "
+            "expect, convert, api_key, licence, note, enabled. Did you mean 'enabled'?",
+        ),
+        (
+            "sources:\n  ocme_drug_deaths:\n    expect: {min_row: 3}\n",
+            "key 'expect.min_row' is not known; allowed keys: columns, min_rows, loader. "
+            "Did you mean 'min_rows'?",
+        ),
+        (
+            "sourcs: {}\n",
+            "unknown top-level key 'sourcs'; allowed: sources, extend_defaults. "
+            "Did you mean 'sources'?",
+        ),
+        (
+            "sources:\n  ocme_drug_deaths:\n    api_key: {env: X}\n",
+            "source 'ocme_drug_deaths': key 'api_key.param' is missing.",
+        ),
+        ("extend_defaults: 'no'\n", "key 'extend_defaults' must be true or false, not 'no'."),
+    ],
+)
+def test_misspelt_keys_get_a_did_you_mean(tmp_path: Path, text: str, message: str) -> None:
+    user = _write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_sources(user)
+    assert str(info.value).startswith(f"sources file {user}")
+    assert message in str(info.value)
+
+
 def test_invalid_yaml_gives_the_line(tmp_path: Path) -> None:
     user = _write(tmp_path, "sources:\n  a:\n    title: [unclosed\n    url: x\n")
     with pytest.raises(

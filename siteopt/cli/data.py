@@ -31,7 +31,7 @@ def data() -> None:
     required=True,
     multiple=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Raw data directory, laid out like /work/shared/data or filled by 'siteopt data "
+    help="Raw data directory, laid out like ../shared/data or filled by 'siteopt data "
     "fetch'. Repeatable: a later one overrides an earlier one file by file.",
 )
 @click.option(

@@ -103,7 +103,10 @@ class _Retry(Retry):
         return float(min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1)))
 
     def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
+        try:
+            seconds = super().get_retry_after(response)
+        except urllib3.exceptions.InvalidHeader:  # a malformed Retry-After: wait the backoff
+            return None
         return None if seconds is None else min(seconds, RETRY_AFTER_MAX)
 
     def increment(
