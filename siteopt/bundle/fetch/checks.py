@@ -48,6 +48,20 @@ def _snippet(text: str, n: int = 100) -> str:
 
 
 def read_text(path: Path, what: str) -> str:
+    """The download as text (UTF-8, a byte-order mark dropped).
+
+    Parameters
+    ----------
+    path
+        The downloaded file.
+    what
+        What it should be (``CSV``), for the message.
+
+    Raises
+    ------
+    SourceFailure
+        A ``schema`` failure when the bytes are not UTF-8.
+    """
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -138,6 +152,25 @@ def _gtfs_members(zf: zipfile.ZipFile, expect: Expect) -> dict[str, zipfile.ZipI
 
 
 def check_gtfs(path: Path, expect: Expect) -> dict[str, zipfile.ZipInfo]:
+    """Check a GTFS zip: a zip, the files and columns ``expect`` names, no bad CRC.
+
+    Parameters
+    ----------
+    path
+        The downloaded zip.
+    expect
+        ``files`` the feed must hold and ``file_columns`` some of them must have.
+
+    Returns
+    -------
+    dict[str, zipfile.ZipInfo]
+        The feed's files (name -> member), at the zip's root or inside its single top folder.
+
+    Raises
+    ------
+    SourceFailure
+        A ``schema`` failure naming what is missing or broken.
+    """
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):

@@ -103,9 +103,10 @@ def fetch(
         Seconds to wait for a connection or for the next bytes.
     retries
         Extra tries after a connection error, a timeout, a truncated body or an HTTP 5xx/408/429
-        answer (``retries + 1`` requests at most).
+        answer (``retries + 1`` requests at most); see :mod:`siteopt.bundle.fetch.http`.
     backoff
-        Seconds before the first retry; doubled before each further retry.
+        Seconds before the first retry; doubled before each further retry. A 429/503 answer's
+        ``Retry-After`` replaces it (capped at two minutes).
     console
         Where to show a progress bar per file (on a terminal) and one line per source.
 
