@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import pytest
@@ -60,9 +60,13 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str = "text/csv"
-    fail_first: int = 0  # answer 500 to this many requests before behaving
+    fail_first: int = 0  # answer fail_status to this many requests before behaving
+    fail_status: int = 500
+    retry_after: str | None = None  # Retry-After header sent with a failure
     always_status: int | None = None  # answer this status every time
     truncate: bool = False  # declare a Content-Length larger than the bytes sent
+    truncate_first: int = 0  # ... to this many requests only
+    truncations_served: int = 0
     delay: float = 0.0  # seconds to wait before answering
     failures_served: int = 0
 
@@ -89,15 +93,23 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # silence the access log
             return
 
-        def _answer(self, status: int, route: Route | None, body: bytes = b"") -> None:
+        def _answer(
+            self, status: int, route: Route | None, body: bytes = b"", failing: Route | None = None
+        ) -> None:
             self.send_response(status)
+            if failing is not None and failing.retry_after is not None:
+                self.send_header("Retry-After", failing.retry_after)
             if route is not None and route.etag:
                 self.send_header("ETag", route.etag)
             if route is not None and route.last_modified:
                 self.send_header("Last-Modified", route.last_modified)
             if status == 200 and route is not None:
                 self.send_header("Content-Type", route.content_type)
-                declared = len(body) + (1000 if route.truncate else 0)
+                cut = route.truncate
+                if route.truncations_served < route.truncate_first:
+                    route.truncations_served += 1
+                    cut = True
+                declared = len(body) + (1000 if cut else 0)
                 self.send_header("Content-Length", str(declared))
             elif status != 304:
                 self.send_header("Content-Length", str(len(body)))
@@ -122,7 +134,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                     status = route.always_status
                 elif route.failures_served < route.fail_first:
                     route.failures_served += 1
-                    status = 500
+                    status = route.fail_status
                 elif (
                     entry["if_none_match"] is not None
                     and route.etag is not None
@@ -145,7 +157,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 elif status == 304:
                     self._answer(304, route)
                 else:
-                    self._answer(status, None, f"error {status}".encode())
+                    self._answer(status, None, f"error {status}".encode(), route)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
 
@@ -355,6 +367,59 @@ def test_a_500_then_success_is_retried(tmp_path: Path, server: Server) -> None:
     [result] = _run(_sources(tmp_path, server), tmp_path / "raw", [OCME]).results
     assert (result.status, result.attempts) == ("downloaded", 2)
     assert [r["status"] for r in server.requests("/ocme.csv")] == [500, 200]
+
+
+def test_a_429_with_retry_after_is_retried_after_the_wait(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, fail_first=1, fail_status=429, retry_after="1")
+    start = time.monotonic()
+    [result] = _run(_sources(tmp_path, server), tmp_path / "raw", [OCME], retries=2).results
+    waited = time.monotonic() - start
+    assert (result.status, result.attempts) == ("downloaded", 2)
+    assert [r["status"] for r in server.requests("/ocme.csv")] == [429, 200]
+    assert waited >= 0.9  # Retry-After was honoured (the backoff is 0 in these tests)
+
+
+def test_a_malformed_retry_after_falls_back_to_the_backoff(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, fail_first=1, fail_status=503, retry_after="soon")
+    [result] = _run(_sources(tmp_path, server), tmp_path / "raw", [OCME]).results
+    assert (result.status, result.attempts) == ("downloaded", 2)
+
+
+def test_a_503_without_retry_after_waits_the_backoff(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, fail_first=2, fail_status=503)
+    start = time.monotonic()
+    [result] = _run(
+        _sources(tmp_path, server), tmp_path / "raw", [OCME], retries=2, backoff=0.1
+    ).results
+    assert (result.status, result.attempts) == ("downloaded", 3)
+    assert time.monotonic() - start >= 0.3  # 0.1 s before the first retry, 0.2 s before the next
+
+
+def test_a_truncated_body_is_retried_and_then_succeeds(tmp_path: Path, server: Server) -> None:
+    server.routes["/ocme.csv"] = Route(V1, etag='"v1"', truncate_first=1)
+    [result] = _run(_sources(tmp_path, server), tmp_path / "raw", [OCME], retries=1).results
+    assert (result.status, result.attempts) == ("downloaded", 2)
+    assert (tmp_path / "raw" / OCME_DEST).read_bytes() == V1
+    assert _temp_leftovers(tmp_path / "raw") == []
+
+
+def test_retry_policy_doubles_the_backoff_and_caps_retry_after() -> None:
+    from urllib3.util.retry import RequestHistory
+
+    from siteopt.bundle.fetch.http import RETRY_AFTER_MAX, _policy
+
+    failed = RequestHistory("GET", "/x", None, 500, None)
+    policy = _policy(3, 0.5, prior=0)
+    assert policy.get_backoff_time() == 0.0
+    assert policy.new(history=(failed,)).get_backoff_time() == 0.5  # before the first retry
+    assert policy.new(history=(failed, failed)).get_backoff_time() == 1.0
+    assert policy.new(history=(failed,)).prior == 0
+    assert _policy(3, 0.5, prior=1).new(history=(failed,)).get_backoff_time() == 1.0
+
+    class Answer:
+        headers: ClassVar[dict[str, str]] = {"Retry-After": "86400"}
+
+    assert policy.get_retry_after(Answer()) == RETRY_AFTER_MAX
 
 
 def _good_then(

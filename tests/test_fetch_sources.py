@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from siteopt._errors import InputError
-from siteopt.bundle.fetch import (
-    _check_csv,
-    _check_gtfs,
-    _Failure,
-    _run_loader,
-    default_sources_path,
-    load_sources,
-)
+from siteopt.bundle.fetch import default_sources_path, load_sources
+from siteopt.bundle.fetch._common import SourceFailure
+from siteopt.bundle.fetch.checks import check_csv, check_gtfs, run_loader
 
 
 def _shared() -> Path | None:
@@ -212,6 +207,39 @@ def test_sources_errors_name_file_source_and_key(tmp_path: Path, text: str, mess
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "sources:\n  ocme_drug_deaths:\n    enabeld: true\n",
+            "key 'enabeld' is not known; allowed keys: title, publisher, url, dest, kind, "
+            "expect, convert, api_key, licence, note, enabled. Did you mean 'enabled'?",
+        ),
+        (
+            "sources:\n  ocme_drug_deaths:\n    expect: {min_row: 3}\n",
+            "key 'expect.min_row' is not known; allowed keys: columns, min_rows, loader. "
+            "Did you mean 'min_rows'?",
+        ),
+        (
+            "sourcs: {}\n",
+            "unknown top-level key 'sourcs'; allowed: sources, extend_defaults. "
+            "Did you mean 'sources'?",
+        ),
+        (
+            "sources:\n  ocme_drug_deaths:\n    api_key: {env: X}\n",
+            "source 'ocme_drug_deaths': key 'api_key.param' is missing.",
+        ),
+        ("extend_defaults: 'no'\n", "key 'extend_defaults' must be true or false, not 'no'."),
+    ],
+)
+def test_misspelt_keys_get_a_did_you_mean(tmp_path: Path, text: str, message: str) -> None:
+    user = _write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_sources(user)
+    assert str(info.value).startswith(f"sources file {user}")
+    assert message in str(info.value)
+
+
 def test_invalid_yaml_gives_the_line(tmp_path: Path) -> None:
     user = _write(tmp_path, "sources:\n  a:\n    title: [unclosed\n    url: x\n")
     with pytest.raises(
@@ -242,8 +270,8 @@ def test_ocme_schema_accepts_both_published_layouts(name: str, rows: int) -> Non
     assert SHARED is not None
     ocme = {s.id: s for s in load_sources()}["ocme_drug_deaths"]
     path = SHARED / "overdose" / name
-    assert _check_csv(path.read_text(encoding="utf-8-sig"), ocme.expect) == rows
-    _run_loader(ocme.expect.loader, path)  # the builder's reader accepts it too
+    assert check_csv(path.read_text(encoding="utf-8-sig"), ocme.expect) == rows
+    run_loader(ocme.expect.loader, path)  # the builder's reader accepts it too
 
 
 @needs_shared
@@ -253,7 +281,7 @@ def test_school_directory_schema_accepts_the_published_file() -> None:
     text = (SHARED / "sensitive" / "ct_education_directory_2023.csv").read_text(
         encoding="utf-8-sig"
     )
-    assert _check_csv(text, src.expect) == 1209
+    assert check_csv(text, src.expect) == 1209
 
 
 def _zip_folder(folder: Path, dest: Path) -> Path:
@@ -268,13 +296,13 @@ def test_gtfs_schema_accepts_complete_feeds_and_rejects_the_partial_one(tmp_path
     assert SHARED is not None
     ct = {s.id: s for s in load_sources()}["cttransit_gtfs"]
     good = _zip_folder(SHARED / "transit" / "norwalk_transit_gtfs_2021", tmp_path / "norwalk.zip")
-    members = _check_gtfs(good, ct.expect)
+    members = check_gtfs(good, ct.expect)
     assert {"stops.txt", "stop_times.txt", "trips.txt"} <= set(members)
     partial = _zip_folder(
         SHARED / "transit" / "cttransit_hartford_gtfs_2015_partial", tmp_path / "partial.zip"
     )
-    with pytest.raises(_Failure, match=r"^the GTFS zip lacks stop_times\.txt$"):
-        _check_gtfs(partial, ct.expect)
+    with pytest.raises(SourceFailure, match=r"^the GTFS zip lacks stop_times\.txt$"):
+        check_gtfs(partial, ct.expect)
 
 
 def test_gtfs_header_check_names_the_file_and_columns(tmp_path: Path) -> None:
@@ -289,6 +317,6 @@ def test_gtfs_header_check_names_the_file_and_columns(tmp_path: Path) -> None:
     path = tmp_path / "feed.zip"
     path.write_bytes(buf.getvalue())
     with pytest.raises(
-        _Failure, match=r"^stops\.txt in the GTFS zip lacks columns: stop_lat, stop_lon$"
+        SourceFailure, match=r"^stops\.txt in the GTFS zip lacks columns: stop_lat, stop_lon$"
     ):
-        _check_gtfs(path, ct.expect)
+        check_gtfs(path, ct.expect)
