@@ -12,9 +12,7 @@ import pandas as pd
 from siteopt._errors import DataError
 from siteopt.bundle.layers import default_bundle_dir, read_layer, read_manifest
 from siteopt.scenario import Scenario
-
-#: the working CRS: NAD83(2011) / Connecticut, metres
-WORK_CRS = "EPSG:6433"
+from siteopt.settings import CRS
 
 
 @dataclass
@@ -44,8 +42,8 @@ class Inputs:
                     f"{self.bundle_dir}: layer '{name}' has no CRS; rebuild the bundle with "
                     "'siteopt data build'."
                 )
-            if gdf.crs != WORK_CRS:
-                gdf = gdf.to_crs(WORK_CRS)
+            if gdf.crs != CRS:
+                gdf = gdf.to_crs(CRS)
             self._cache[name] = gdf
         return self._cache[name]
 

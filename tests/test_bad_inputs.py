@@ -43,9 +43,9 @@ from click.testing import CliRunner, Result
 from conftest import ROOT, shared_data_dir
 
 import siteopt.pipeline
+from siteopt.bundle.readers.gtfs import read_feed
 from siteopt.cli.main import SiteoptGroup, cli
 from siteopt.problem import BuiltProblem
-from siteopt.transit import read_feed
 
 CONFIG = ROOT / "configs" / "connecticut.yaml"
 BUNDLE = ROOT / "data"

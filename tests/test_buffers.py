@@ -9,7 +9,12 @@ from pyproj import Transformer
 from shapely.geometry import Point, box
 
 from siteopt._errors import DataError, InputError
-from siteopt.buffers import ExclusionRule, apply_exclusions, exclusion_matrix, points_gdf
+from siteopt.problem.eligibility.buffers import (
+    ExclusionRule,
+    apply_exclusions,
+    exclusion_matrix,
+    points_gdf,
+)
 
 X0, Y0 = 300_000.0, 200_000.0
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from siteopt._errors import DataError, InputError
-from siteopt.transit import choose_service_day, read_feed, service_levels, trips_on
+from siteopt.bundle.readers.gtfs import read_feed
+from siteopt.bundle.readers.service import choose_service_day, service_levels, trips_on
 
 H = 3600
 

@@ -10,7 +10,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from siteopt._errors import DataError, InputError
-from siteopt.transit import station_points, transit_access
+from siteopt.bundle.readers.stations import station_points
+from siteopt.problem.eligibility.transit import transit_access
 
 X0, Y0 = 300_000.0, 200_000.0
 

@@ -34,10 +34,10 @@ from rich.table import Table
 
 from siteopt._errors import DataError
 from siteopt.bundle.layers import feed_id
+from siteopt.settings import CRS
 
 __all__ = [
     "BUNDLE_GPKG",
-    "METRIC_CRS",
     "BundleDiff",
     "CountChange",
     "FeedService",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 BUNDLE_GPKG = "connecticut.gpkg"
-METRIC_CRS = "EPSG:6433"
 UNKNOWN_TOWN = "(unknown)"
 
 
@@ -470,14 +469,14 @@ def _stop_changes(
     removed = _ids_by_feed(both.loc[both["_merge"] == "left_only", keys])
     moved: dict[str, tuple[str, ...]] = {}
     if measurable and old is not None and new is not None and len(old) and len(new):
-        pa = old.to_crs(METRIC_CRS)
-        pb = new.to_crs(METRIC_CRS)
+        pa = old.to_crs(CRS)
+        pb = new.to_crs(CRS)
         kept = pa.merge(
             pd.DataFrame({"feed": pb["feed"], "stop_id": pb["stop_id"], "geom_new": pb.geometry}),
             on=keys,
             how="inner",
         )
-        geom_new = gpd.GeoSeries(kept["geom_new"], crs=METRIC_CRS, index=kept.index)
+        geom_new = gpd.GeoSeries(kept["geom_new"], crs=CRS, index=kept.index)
         valid = kept.geometry.notna() & geom_new.notna()
         dist = kept.geometry[valid].distance(geom_new[valid])
         moved = _ids_by_feed(kept.loc[dist.index[dist > threshold_m], keys])

@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 
 from siteopt._errors import DataError
+from siteopt.settings import CRS, LONLAT_CRS
 
 UNKNOWN = "UNKNOWN"
 OUT_OF_STATE = "OUT_OF_STATE"
@@ -47,8 +48,6 @@ STATEWIDE_PLACEHOLDERS: tuple[tuple[float, float], ...] = (
 #: points outside every (simplified, coast-generalised) town polygon but within this distance
 #: of one are given the nearest town; farther points are outside Connecticut
 NEAREST_TOWN_TOLERANCE_M = 1000.0
-#: the metric CRS of every computation (NAD83(2011) / Connecticut, metres)
-METRIC_CRS = "EPSG:6433"
 
 _GEO_RE = re.compile(
     r"^\s*(?P<label>.*?)\s*\(\s*(?P<lat>-?\d+(?:\.\d+)?)\s*,\s*(?P<lon>-?\d+(?:\.\d+)?)\s*\)\s*$",
@@ -216,7 +215,7 @@ class TownIndex:
     """
 
     def __init__(self, towns: gpd.GeoDataFrame, villages: pd.DataFrame) -> None:
-        metric = towns[["town", "geometry"]].to_crs(METRIC_CRS).reset_index(drop=True)
+        metric = towns[["town", "geometry"]].to_crs(CRS).reset_index(drop=True)
         self.towns: gpd.GeoDataFrame = metric
         self.names: dict[str, str] = {normalise_place(t): t for t in metric["town"]}
         self.villages: dict[str, str] = dict(
@@ -249,8 +248,8 @@ class TownIndex:
         ok = np.isfinite(lon) & np.isfinite(lat)
         if not ok.any():
             return town, dist
-        pts = gpd.GeoSeries(gpd.points_from_xy(lon[ok], lat[ok]), crs="EPSG:4326")
-        geoms = np.asarray(pts.to_crs(METRIC_CRS).values)
+        pts = gpd.GeoSeries(gpd.points_from_xy(lon[ok], lat[ok]), crs=LONLAT_CRS)
+        geoms = np.asarray(pts.to_crs(CRS).values)
         idx_ok = np.flatnonzero(ok)
         names = self.towns["town"].to_numpy()
         inp, itree = self._tree.query(geoms, predicate="intersects")

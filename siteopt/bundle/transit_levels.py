@@ -1,9 +1,9 @@
 """The ``transit_levels`` bundle layer: weekday service level of every stop of the GTFS feeds.
 
 Each feed (a sub-folder or ``.zip`` of the source directory) is measured on its representative
-weekday (:func:`siteopt.transit.choose_service_day`) between 07:00 and 19:00. Folders without
-``stop_times.txt`` are skipped: without stop times there are no departures to count (the 2015
-CTtransit Hartford extract is such a partial feed).
+weekday (:func:`siteopt.bundle.readers.service.choose_service_day`) between 07:00 and 19:00.
+Folders without ``stop_times.txt`` are skipped: without stop times there are no departures to
+count (the 2015 CTtransit Hartford extract is such a partial feed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import geopandas as gpd
 
 from siteopt._errors import DataError, InputError
 from siteopt.bundle.layers import feed_id
-from siteopt.transit import choose_service_day, read_feed, service_levels, stops_frame
+from siteopt.bundle.readers.gtfs import read_feed
+from siteopt.bundle.readers.service import choose_service_day, service_levels, stops_frame
 
 #: service window of the layer
 WINDOW = ("07:00", "19:00")

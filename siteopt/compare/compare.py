@@ -28,6 +28,7 @@ from siteopt.compare.overlap import (
 )
 from siteopt.compare.results import ScenarioResult
 from siteopt.outputs.writer import atomic_dir, write_text
+from siteopt.settings import CRS
 
 #: the files ``siteopt compare`` writes
 COMPARE_FILES = ("compare.html", "compare.csv", "compare.json", "map.png")
@@ -285,7 +286,7 @@ def load_towns(results: Sequence[ScenarioResult]) -> gpd.GeoDataFrame | None:
         except (DataError, OSError):
             continue
         if isinstance(towns, gpd.GeoDataFrame) and towns.crs is not None:
-            return towns.to_crs("EPSG:6433")
+            return towns.to_crs(CRS)
     return None
 
 
@@ -360,7 +361,7 @@ def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> by
     ax.plot([x0 + 5000, x0 + 5000 + bar], [y0 + 5000] * 2, color="black", lw=3)
     ax.text(x0 + 5000 + bar / 2, y0 + 7000, f"{bar // 1000} km", ha="center", fontsize=8)
     ax.legend(loc="lower right", fontsize=8)
-    note = "EPSG:6433. Deaths are located to towns only."
+    note = f"{CRS}. Deaths are located to towns only."
     if towns is None:
         note += " Town boundaries unavailable (the scenarios' data bundle could not be read)."
     fig.text(0.01, 0.01, note, fontsize=7)

@@ -37,6 +37,7 @@ from siteopt.inputs import Inputs, load_inputs
 from siteopt.pipeline import model_spec, solver_spec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
+from siteopt.settings import CRS, LONLAT_CRS
 
 #: how long to try reaching a --scheduler before giving up
 CONNECT_TIMEOUT = "20s"
@@ -460,7 +461,7 @@ def _lonlat(xy: NDArray[np.float64]) -> NDArray[np.float64]:
 
     if xy.size == 0:
         return np.empty((0, 2))
-    tr = Transformer.from_crs("EPSG:6433", "EPSG:4326", always_xy=True)
+    tr = Transformer.from_crs(CRS, LONLAT_CRS, always_xy=True)
     lon, lat = tr.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat])
 

@@ -14,6 +14,7 @@ import geopandas as gpd
 from siteopt.compare.overlap import join_words
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.writer import atomic_dir, write_text
+from siteopt.settings import CRS
 
 #: the files ``siteopt sweep`` writes
 SWEEP_FILES = ("sweep.json", "frequency.csv", "frequency.geojson", "sweep.md")
@@ -84,7 +85,7 @@ def frequency_frame(summary: dict[str, Any]) -> gpd.GeoDataFrame:
     cols = [c for c in FREQUENCY_COLUMNS if c not in ("lon", "lat")]
     data = {c: [r[c] for r in rows] for c in cols}
     geom = gpd.points_from_xy([r["x_m"] for r in rows], [r["y_m"] for r in rows])
-    return gpd.GeoDataFrame(data, geometry=geom, crs="EPSG:6433")
+    return gpd.GeoDataFrame(data, geometry=geom, crs=CRS)
 
 
 def _pct(v: float | None) -> str:

@@ -13,9 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from siteopt._errors import InputError
-
-#: the metric CRS all distances are computed in
-METRIC_CRS = "EPSG:6433"
+from siteopt.settings import CRS
 
 #: coordinates whose x and y spans are both at most this many units and that all lie inside
 #: |x| <= 180, |y| <= 90 are taken for degrees (in metres such a study area would be a few
@@ -81,7 +79,7 @@ def check_not_degrees(*arrays_and_name: object) -> None:
     if in_range and tiny:
         raise InputError(
             f"{name}: coordinates look like degrees; project to a metric CRS "
-            f"({METRIC_CRS}, metres) before computing distances."
+            f"({CRS}, metres) before computing distances."
         )
 
 
@@ -107,6 +105,6 @@ def to_metric(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
             f"layer {name!r} has no CRS, so distances in metres cannot be computed; "
             "set its CRS (e.g. gdf.set_crs('EPSG:4326') for lon/lat)."
         )
-    if gdf.crs.equals(METRIC_CRS):
+    if gdf.crs.equals(CRS):
         return gdf
-    return gdf.to_crs(METRIC_CRS)
+    return gdf.to_crs(CRS)

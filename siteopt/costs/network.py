@@ -53,9 +53,10 @@ from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from siteopt import settings
 from siteopt._errors import DataError, InputError, SiteoptError
 from siteopt.costs.cache import cached_pairs, default_cache_dir, file_sha256
-from siteopt.costs.crs import METRIC_CRS, as_xy
+from siteopt.costs.crs import as_xy
 from siteopt.models.base import Pairs
 
 Mode = Literal["walk", "drive"]
@@ -544,10 +545,10 @@ class StreetNetwork:
         v = pos.loc[edges["v"].to_numpy()].to_numpy(np.int64)
         lonlat = graph.nodes.loc[node_ids, ["x", "y"]].to_numpy(np.float64)
         src = CRS.from_user_input(graph.crs)
-        if src.equals(METRIC_CRS):
+        if src.equals(settings.CRS):
             xy = lonlat
         else:
-            tr = Transformer.from_crs(src, METRIC_CRS, always_xy=True)
+            tr = Transformer.from_crs(src, settings.CRS, always_xy=True)
             x, y = tr.transform(lonlat[:, 0], lonlat[:, 1])
             xy = np.column_stack([x, y])
         length = edges["length"].to_numpy(np.float64)

@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError
-from siteopt.inputs import WORK_CRS
 from siteopt.pipeline import RunResult
 from siteopt.problem import UNRESOLVED, select_deaths
+from siteopt.settings import CRS as WORK_CRS
 
 #: Points of the circle drawn for a coverage area, per quarter circle.
 QUAD_SEGS = 32

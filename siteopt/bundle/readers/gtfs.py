@@ -1,4 +1,4 @@
-"""Transit access: GTFS service levels per stop, stations, and access measures per candidate.
+"""GTFS feeds: reading and validating a feed, and the calendar of its trips.
 
 GTFS is parsed by hand with pandas rather than with gtfs-kit: gtfs-kit 13 reads zips in memory
 too, but it neither validates times ("25:61:00" passes through), nor interpolates blank times at
@@ -26,22 +26,11 @@ Frequencies
     ``start_time + k * headway_secs < end_time`` (the GTFS rule), each run keeping the template
     trip's stop-to-stop offsets; the template's own times do not run.
 
-Service levels (:func:`service_levels`)
-    Departures are counted at every stop a trip departs from: each stop time except the trip's
-    last one, and except stops with ``pickup_type=1`` (no pickup). A departure counts on date D
-    when its time falls in ``[start, end)`` of D, including trips of the previous service day
-    whose times run past 24:00. ``departures_per_hour`` = departures / window hours.
+Calendar (:func:`active_matrix`, :func:`trip_runs`)
+    Which service_ids run on which dates (calendar.txt ranges and weekdays, calendar_dates.txt
+    exceptions), and every run of every trip (frequency runs one by one).
 
-Representative service day (:func:`choose_service_day`)
-    The GTFS feeds at hand are historical, so "today" is meaningless. Among the weekdays
-    (Monday-Friday) from the first to the last date of the feed's calendar (calendar.txt ranges
-    and calendar_dates.txt additions, exceptions honoured) that run at least one trip, group the
-    days by their set of active service_ids; take the set shared by the most weekdays (ties:
-    more trips, then the earlier first day), and its earliest date that is not a US federal
-    holiday (pandas' ``USFederalHolidayCalendar``; feeds do not always list holiday exceptions).
-    That is the feed's typical weekday, chosen the same way whether or not the calendar has
-    expired; holidays listed as exceptions and one-off overlaps of timetable versions, being rare
-    patterns, are never chosen. If no weekday runs a trip, all days are considered.
+Service levels per stop are measured in :mod:`siteopt.bundle.readers.service`.
 """
 
 from __future__ import annotations
@@ -50,19 +39,14 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
-from pandas.tseries.holiday import USFederalHolidayCalendar
-from scipy.spatial import cKDTree
+from numpy.typing import NDArray
 
 from siteopt._errors import DataError, InputError
-from siteopt.costs.crs import METRIC_CRS, as_xy, to_metric
 
 REQUIRED_FILES = ("agency.txt", "stops.txt", "routes.txt", "trips.txt", "stop_times.txt")
 CALENDAR_FILES = ("calendar.txt", "calendar_dates.txt")
@@ -78,8 +62,6 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "frequencies.txt": ("trip_id", "start_time", "end_time", "headway_secs"),
 }
 _TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d)$")
-_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
-_DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -128,18 +110,6 @@ class Feed:
                 "calendar.txt and calendar_dates.txt are empty."
             )
         return min(lo).date(), max(hi).date()
-
-
-@dataclass(frozen=True)
-class ServiceDay:
-    """The service date a feed was measured on, and why."""
-
-    date: dt.date
-    trips: int  #: trips (frequency runs counted one by one) of that service day
-    calendar_start: dt.date
-    calendar_end: dt.date
-    pattern_days: int  #: days of the calendar that share the chosen day's set of services
-    rule: str  #: "representative weekday", "representative day" or "given date"
 
 
 # --------------------------------------------------------------------------- reading
@@ -556,7 +526,7 @@ def active_matrix(feed: Feed, days: pd.DatetimeIndex) -> tuple[NDArray[np.str_],
     return sids, active
 
 
-def _trip_runs(feed: Feed) -> pd.DataFrame:
+def trip_runs(feed: Feed) -> pd.DataFrame:
     """One row per run of a trip: trip_id, service_id and time shift (seconds) of the run."""
     timed = pd.Index(feed.stop_times["trip_id"].unique())
     trips = feed.trips[feed.trips["trip_id"].isin(timed)][["trip_id", "service_id"]]
@@ -575,373 +545,3 @@ def _trip_runs(feed: Feed) -> pd.DataFrame:
     sid = trips.set_index("trip_id")["service_id"]
     runs["service_id"] = sid.loc[runs["trip_id"].to_numpy()].to_numpy()
     return pd.concat([plain, runs[["trip_id", "service_id", "shift"]]], ignore_index=True)
-
-
-def choose_service_day(feed: Feed) -> ServiceDay:
-    """The feed's representative weekday (see the module docstring for the rule).
-
-    Raises
-    ------
-    DataError
-        If no day of the calendar runs any trip.
-    """
-    start, end = feed.date_range()
-    days = pd.date_range(start, end, freq="D")
-    sids, active = active_matrix(feed, days)
-    runs = _trip_runs(feed)
-    per_service = runs.groupby("service_id").size()
-    counts = per_service.reindex(sids, fill_value=0).to_numpy(np.int64)
-    useful = active & (counts > 0)[:, None]
-    trips_day = (useful * counts[:, None]).sum(axis=0)
-    weekday_ok = (days.day_of_week < 5) & (trips_day > 0)
-    rule = "representative weekday"
-    if not weekday_ok.any():
-        weekday_ok = trips_day > 0
-        rule = "representative day"
-    if not weekday_ok.any():
-        raise DataError(
-            f"GTFS feed {feed.name}: no day from {start} to {end} runs any trip; check "
-            "calendar.txt, calendar_dates.txt and trips.txt service_ids."
-        )
-    cand = np.flatnonzero(weekday_ok)
-    # pattern of each candidate day: its set of useful services, as a byte key
-    keys = [np.packbits(useful[:, j]).tobytes() for j in cand]
-    frame = pd.DataFrame({"key": keys, "day": cand, "trips": trips_day[cand]})
-    stats = frame.groupby("key", sort=False).agg(
-        ndays=("day", "size"), trips=("trips", "first"), first=("day", "min")
-    )
-    best_key = stats.sort_values(
-        ["ndays", "trips", "first"], ascending=[False, False, True], kind="stable"
-    ).index[0]
-    best = stats.loc[best_key]
-    members = frame.loc[frame["key"] == best_key, "day"].to_numpy()
-    holidays = USFederalHolidayCalendar().holidays(start=days[0], end=days[-1])
-    ordinary = members[~days[members].isin(holidays)]
-    j = int(ordinary[0]) if ordinary.size else int(members[0])
-    return ServiceDay(
-        date=days[j].date(),
-        trips=int(trips_day[j]),
-        calendar_start=start,
-        calendar_end=end,
-        pattern_days=int(best["ndays"]),
-        rule=rule,
-    )
-
-
-def trips_on(feed: Feed, date: dt.date) -> int:
-    """Number of trip runs of the service day ``date``."""
-    days = pd.DatetimeIndex([pd.Timestamp(date)])
-    sids, active = active_matrix(feed, days)
-    runs = _trip_runs(feed)
-    return int(runs["service_id"].isin(set(sids[active[:, 0]])).sum())
-
-
-def _clock(value: str, what: str) -> float:
-    m = _CLOCK.match(str(value).strip())
-    if not m:
-        raise InputError(f"{what} {value!r} is not a time HH:MM or HH:MM:SS.")
-    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
-
-
-def _as_date(value: dt.date | str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%Y%m%d"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise InputError(f"service date {value!r} is not a date YYYY-MM-DD.")
-
-
-def service_levels(
-    feed: Feed,
-    *,
-    date: dt.date | str | None = None,
-    start: str = "07:00",
-    end: str = "19:00",
-) -> tuple[pd.DataFrame, dt.date]:
-    """Departures per stop and per hour in a time window of one service day.
-
-    Parameters
-    ----------
-    feed
-        A feed from :func:`read_feed`.
-    date
-        The day to measure; None chooses the representative weekday
-        (:func:`choose_service_day`).
-    start, end
-        Window, ``HH:MM`` (end exclusive; may exceed 24:00).
-
-    Returns
-    -------
-    One row per stop point (location_type 0 or blank), sorted by stop_id, with columns
-    ``feed, stop_id, stop_name, lon, lat, departures, departures_per_hour``; and the date used.
-
-    Raises
-    ------
-    InputError
-        On a malformed window or date, or ``end <= start``.
-    DataError
-        If the given date runs no trips.
-    """
-    t0 = _clock(start, "window start")
-    t1 = _clock(end, "window end")
-    if t1 <= t0:
-        raise InputError(f"window end {end!r} must be after window start {start!r}.")
-    if date is None:
-        day = choose_service_day(feed).date
-    else:
-        day = _as_date(date)
-        if trips_on(feed, day) == 0:
-            lo, hi = feed.date_range()
-            raise DataError(
-                f"GTFS feed {feed.name} runs no trips on {day} (its calendar spans {lo} to "
-                f"{hi}); choose another date."
-            )
-    counts = _departure_counts(feed, day, t0, t1)
-    pts = feed.stops[feed.stops["location_type"].isin(["", "0"])]
-    out = pd.DataFrame(
-        {
-            "feed": feed.name,
-            "stop_id": pts["stop_id"].to_numpy(),
-            "stop_name": pts["stop_name"].to_numpy(),
-            "lon": pts["lon"].to_numpy(np.float64),
-            "lat": pts["lat"].to_numpy(np.float64),
-        }
-    )
-    out["departures"] = (
-        pd.Series(counts).reindex(out["stop_id"].to_numpy(), fill_value=0).to_numpy(np.int64)
-    )
-    out["departures_per_hour"] = out["departures"] / ((t1 - t0) / 3600.0)
-    out = out.sort_values("stop_id", kind="stable").reset_index(drop=True)
-    return out, day
-
-
-def _departure_counts(feed: Feed, day: dt.date, t0: float, t1: float) -> dict[str, int]:
-    st = feed.stop_times
-    board = ~st["last"].to_numpy() & (st["pickup_type"].to_numpy() != "1")
-    ev = st.loc[board, ["trip_id", "stop_id", "departure_s"]]
-    runs = _trip_runs(feed)
-    ev = ev.merge(runs, on="trip_id", how="inner", sort=False)
-    t = ev["departure_s"].to_numpy() + ev["shift"].to_numpy()
-    span = int(np.nanmax(t) // _DAY) if t.size else 0
-    days = pd.DatetimeIndex([pd.Timestamp(day) - pd.Timedelta(days=k) for k in range(span + 1)])
-    sids, active = active_matrix(feed, days)
-    total = pd.Series(dtype=np.int64)
-    for k in range(span + 1):  # previous service days whose trips run past midnight
-        on = set(sids[active[:, k]])
-        hit = ev["service_id"].isin(on).to_numpy() & (t >= t0 + k * _DAY) & (t < t1 + k * _DAY)
-        total = total.add(ev.loc[hit, "stop_id"].value_counts(), fill_value=0)
-    return {str(k): int(v) for k, v in total.items()}
-
-
-# --------------------------------------------------------------------------- stations
-
-
-def station_points(
-    source: Path | gpd.GeoDataFrame,
-    *,
-    layer: str = "stations",
-    name_field: str = "name",
-    mode_field: str = "mode",
-    include_commented_out: bool = False,
-) -> gpd.GeoDataFrame:
-    """Rail, CTfastrak and ferry stations as points in EPSG:6433.
-
-    Parameters
-    ----------
-    source
-        The bundle's GeoPackage (``layer`` is read), any vector file, a CSV with ``lat``/``lon``
-        columns in degrees (e.g. ``transit/ct_rail_fastrak_ferry_stations.csv``), or a
-        GeoDataFrame.
-    layer
-        Layer name in a GeoPackage.
-    name_field, mode_field
-        Columns holding the station name and mode (rail/fastrak/ferry).
-    include_commented_out
-        Keep rows flagged ``commented_out_in_source == 1`` (two ferry terminals the source left
-        out); dropped by default.
-
-    Returns
-    -------
-    Columns ``station_name``, ``mode``, ``geometry``, sorted by name.
-
-    Raises
-    ------
-    InputError
-        If the file does not exist or has no CRS.
-    DataError
-        If a required column is missing or a coordinate is not a number.
-    """
-    if isinstance(source, gpd.GeoDataFrame):
-        gdf = source
-        what = "stations"
-    else:
-        path = Path(source)
-        what = str(path)
-        if not path.is_file():
-            raise InputError(f"stations file {path} does not exist.")
-        if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-            for col in ("lat", "lon"):
-                if col not in df:
-                    raise DataError(f"stations file {path} lacks the {col!r} column.")
-            lat = pd.to_numeric(df["lat"], errors="coerce")
-            lon = pd.to_numeric(df["lon"], errors="coerce")
-            i = _first_bad((lat.isna() | lon.isna()).to_numpy())
-            if i is not None:
-                raise DataError(
-                    f"stations file {path} line {i + 2}: lat/lon "
-                    f"{df['lat'].iloc[i]!r}/{df['lon'].iloc[i]!r} is not a coordinate."
-                )
-            gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-        else:
-            kwargs = {"layer": layer} if path.suffix.lower() == ".gpkg" else {}
-            gdf = gpd.read_file(path, **kwargs)
-    for col in (name_field, mode_field):
-        if col not in gdf.columns:
-            raise DataError(f"{what} lacks the {col!r} column; it has {list(gdf.columns)}.")
-    if not include_commented_out and "commented_out_in_source" in gdf.columns:
-        flag = gdf["commented_out_in_source"].astype(str).str.strip()
-        gdf = gdf[flag != "1"]
-    gdf = to_metric(gdf, what)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    out = gpd.GeoDataFrame(
-        {
-            "station_name": gdf[name_field].astype(str).to_numpy(),
-            "mode": gdf[mode_field].astype(str).to_numpy(),
-        },
-        geometry=gdf.geometry.representative_point().to_numpy(),
-        crs=METRIC_CRS,
-    )
-    return out.sort_values(["station_name", "mode"], kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- access
-
-
-def _radius_label(r: float) -> str:
-    return f"{r:g}"
-
-
-def transit_access(
-    cand_xy: ArrayLike,
-    stops: gpd.GeoDataFrame,
-    stations: gpd.GeoDataFrame | None = None,
-    radii: Sequence[float] = (400, 800),
-) -> pd.DataFrame:
-    """Transit access of each candidate: frequency nearby and distance to stops and stations.
-
-    Parameters
-    ----------
-    cand_xy
-        Candidate coordinates in metres (EPSG:6433), shape (m, 2).
-    stops
-        Stop points with a ``departures_per_hour`` column (e.g. the ``transit_levels`` layer),
-        in any CRS (reprojected to EPSG:6433).
-    stations
-        Station points with a ``station_name`` column (see :func:`station_points`), or None.
-    radii
-        Straight-line radii in metres (inclusive).
-
-    Returns
-    -------
-    One row per candidate, in input order, with, for every radius r,
-    ``dep_per_hour_{r}`` (sum of departures per hour of all stops within r) and ``stops_{r}``
-    (number of stops with service within r); then ``dist_stop_m`` (nearest stop with service),
-    ``dist_station_m`` and ``station_name`` (nearest station). Distances are ``inf`` and the
-    name empty when there is no such stop or station.
-
-    Raises
-    ------
-    InputError
-        On bad coordinates or radii, or a layer without CRS.
-    DataError
-        If ``stops`` lacks ``departures_per_hour`` or holds non-point geometries.
-    """
-    cxy = as_xy(cand_xy, "candidate coordinates")
-    radii_f = [float(r) for r in radii]
-    if not radii_f or any(not np.isfinite(r) or r <= 0 for r in radii_f):
-        raise InputError(f"transit radii must be distances > 0 in metres; got {list(radii)}.")
-    if len(set(radii_f)) != len(radii_f):
-        raise InputError(f"transit radii must be distinct; got {list(radii)}.")
-    if "departures_per_hour" not in stops.columns:
-        raise DataError(
-            "the transit stops layer lacks 'departures_per_hour'; build it with "
-            "service_levels() or the bundle's transit_levels layer."
-        )
-    sm = to_metric(stops, "transit stops")
-    sxy = _point_xy(sm, "transit stops")
-    dph = pd.to_numeric(sm["departures_per_hour"], errors="coerce").fillna(0.0).to_numpy()
-    served = dph > 0
-    m = cxy.shape[0]
-    out: dict[str, NDArray[np.float64] | NDArray[np.int64] | list[str]] = {}
-    ctree = cKDTree(cxy) if m else None
-    stree = cKDTree(sxy[served]) if served.any() else None
-    for r in radii_f:
-        if ctree is not None and stree is not None:
-            near = ctree.sparse_distance_matrix(stree, r, output_type="ndarray")
-            rows = near["i"].astype(np.int64)
-            cols = near["j"].astype(np.int64)
-            w = dph[served][cols]
-            out[f"dep_per_hour_{_radius_label(r)}"] = np.bincount(rows, weights=w, minlength=m)
-            out[f"stops_{_radius_label(r)}"] = np.bincount(rows, minlength=m).astype(np.int64)
-        else:
-            out[f"dep_per_hour_{_radius_label(r)}"] = np.zeros(m)
-            out[f"stops_{_radius_label(r)}"] = np.zeros(m, np.int64)
-    order = [f"dep_per_hour_{_radius_label(r)}" for r in radii_f] + [
-        f"stops_{_radius_label(r)}" for r in radii_f
-    ]
-    df = pd.DataFrame({k: out[k] for k in order})
-    if stree is not None and m:
-        d, _ = stree.query(cxy)
-        df["dist_stop_m"] = np.asarray(d, np.float64)
-    else:
-        df["dist_stop_m"] = np.full(m, np.inf)
-    if stations is not None and len(stations) and m:
-        st = to_metric(stations, "stations")
-        if "station_name" not in st.columns:
-            raise DataError(
-                "the stations layer lacks 'station_name'; build it with station_points()."
-            )
-        d, k = cKDTree(_point_xy(st, "stations")).query(cxy)
-        df["dist_station_m"] = np.asarray(d, np.float64)
-        df["station_name"] = st["station_name"].astype(str).to_numpy()[np.asarray(k)]
-    else:
-        df["dist_station_m"] = np.full(m, np.inf)
-        df["station_name"] = [""] * m
-    return df
-
-
-def _point_xy(gdf: gpd.GeoDataFrame, what: str) -> NDArray[np.float64]:
-    geom = gdf.geometry
-    if geom.isna().any() or geom.is_empty.any():
-        raise DataError(f"the {what} layer has missing or empty geometries; drop them first.")
-    if not (geom.geom_type == "Point").all():
-        raise DataError(f"the {what} layer must hold points only.")
-    return np.column_stack([geom.x.to_numpy(np.float64), geom.y.to_numpy(np.float64)])
-
-
-def stops_frame(levels: Iterable[pd.DataFrame]) -> gpd.GeoDataFrame:
-    """Concatenate :func:`service_levels` tables into stop points in EPSG:6433."""
-    frames = [f for f in levels if len(f)]
-    if not frames:
-        df = pd.DataFrame(
-            columns=[
-                "feed",
-                "stop_id",
-                "stop_name",
-                "lon",
-                "lat",
-                "departures",
-                "departures_per_hour",
-            ]
-        )
-    else:
-        df = pd.concat(frames, ignore_index=True)
-    g = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
-    return g.to_crs(METRIC_CRS)

@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from siteopt._errors import DataError
-from siteopt.zoning import read_districts, read_use_table
+from siteopt.bundle.readers.zoning import read_districts, read_use_table
 
 #: raw-data path of the dissolved district layer, relative to the data directory
 DISTRICTS_FILE = Path("zoning") / "bridgeport_zoning_districts_2021_dissolved.geojson"

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from siteopt._errors import DataError, InputError
 from siteopt.costs.crs import as_xy, to_metric
+from siteopt.settings import CRS
 
 RuleKind = Literal["exclude_within", "require_within"]
 
@@ -136,7 +137,7 @@ def _apply_rule(pts: NDArray[np.object_], rule: ExclusionRule) -> NDArray[np.boo
     return hit if rule.kind == "exclude_within" else ~hit
 
 
-def points_gdf(xy: ArrayLike, crs: str = "EPSG:6433") -> gpd.GeoDataFrame:
+def points_gdf(xy: ArrayLike, crs: str = CRS) -> gpd.GeoDataFrame:
     """Points of an (n, 2) array as a GeoDataFrame (handy for building rule layers)."""
     arr = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     return gpd.GeoDataFrame(geometry=gpd.points_from_xy(arr[:, 0], arr[:, 1]), crs=crs)

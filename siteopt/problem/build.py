@@ -1,0 +1,84 @@
+"""The problem of a scenario: demand, candidates and costs, as arrays for a model.
+
+All geometry ends here; the optimiser sees only the arrays of :class:`~siteopt.models.base.Problem`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from siteopt._errors import InfeasibleError
+from siteopt.inputs import Inputs
+from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, Problem
+from siteopt.problem.candidates import build_candidates
+from siteopt.problem.demand import DemandSummary, build_demand
+from siteopt.problem.pairs import build_costs
+from siteopt.scenario import Scenario
+
+
+@dataclass
+class BuiltProblem:
+    """The problem and the tables it was made from (for outputs and reports)."""
+
+    problem: Problem
+    demand: gpd.GeoDataFrame  #: demand_id, town, weight, geometry
+    candidates: gpd.GeoDataFrame  #: cand_id, town, region, eligible, reasons, geometry
+    eligible_rows: NDArray[np.int64]  #: candidates row of each Problem candidate index
+    summary: DemandSummary
+    developed: shapely.Geometry  #: developed land used for spreading demand
+    towns: gpd.GeoDataFrame
+
+
+def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
+    """Demand, candidates and costs for a scenario, ready for a model."""
+    demand, summary, developed, towns = build_demand(scenario, inputs)
+    cands = build_candidates(scenario, inputs, towns)
+    eligible_rows = np.flatnonzero(cands["eligible"].to_numpy()).astype(np.int64)
+    if not (cands["eligible"] & (cands["role"] != "existing")).any():
+        raise InfeasibleError(
+            f"{scenario.source_file}: no candidate is eligible under the siting rules; "
+            "relax the exclusions, the zoning or the approved list."
+        )
+    elig = cands.iloc[eligible_rows]
+    town_names = tuple(towns["town"])
+    group = pd.Categorical(elig["town"], categories=town_names).codes.astype(np.int64)
+    regions = tuple(
+        sorted(set(towns["planning_region" if "planning_region" in towns else "county"]))
+    )
+    region = pd.Categorical(elig["region"], categories=regions).codes.astype(np.int64)
+    cand_xy = np.column_stack([elig.geometry.x.to_numpy(), elig.geometry.y.to_numpy()])
+    demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
+    pairs = build_costs(scenario, demand, elig)
+    role_code = {"candidate": ROLE_CANDIDATE, "required": ROLE_REQUIRED, "existing": ROLE_EXISTING}
+    capacity = scenario.objective.capacity
+    problem = Problem(
+        demand_weight=demand["weight"].to_numpy(dtype=np.float64),
+        cand_ids=elig["cand_id"].to_numpy().astype(str),
+        pairs=pairs,
+        cand_role=elig["role"].map(role_code).to_numpy(dtype=np.int8),
+        cand_group=group,
+        group_names=town_names,
+        cand_region=region,
+        region_names=regions,
+        cand_xy=cand_xy,
+        cand_capacity=None if capacity is None else np.full(len(elig), float(capacity)),
+        cand_cost=(
+            elig["cost"].fillna(0.0).to_numpy(dtype=np.float64) if "cost" in elig.columns else None
+        ),
+        demand_xy=demand_xy,
+    )
+    return BuiltProblem(
+        problem=problem,
+        demand=demand,
+        candidates=cands,
+        eligible_rows=eligible_rows,
+        summary=summary,
+        developed=developed,
+        towns=towns,
+    )

@@ -1,0 +1,194 @@
+"""Demand: deaths per town spread over developed land, or the user's own demand points.
+
+Demand
+    OCME deaths are geocoded to towns only (the coordinates in the source are town or village
+    centroids), so no location finer than the town is known. With ``spread: developed`` each
+    town's deaths are spread evenly over the cells of a regular grid that fall on its developed
+    land (inside a sewer service area and off public land; a town with no such cell uses all of
+    its land off public land, and a town with no grid cell at all its representative point).
+    With ``spread: town_point`` each town's deaths stay at one point of its developed land.
+With ``demand.points`` the user's points and weights are the demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteopt._errors import DataError, ScenarioError
+from siteopt.inputs import Inputs
+from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
+from siteopt.problem.points import read_points
+from siteopt.scenario import Scenario
+from siteopt.settings import CRS
+
+UNRESOLVED = ("UNKNOWN", "OUT_OF_STATE")
+
+
+@dataclass
+class DemandSummary:
+    """What went into the demand, in numbers a report can quote."""
+
+    place: str
+    first_year: int
+    last_year: int
+    substances: tuple[str, ...]
+    total_records: int  #: deaths in the period and filter, before dropping unplaced ones
+    placed: int  #: deaths resolved to a Connecticut town
+    unknown: int
+    out_of_state: int
+    by_town: dict[str, int] = field(default_factory=dict)
+
+
+def select_deaths(scenario: Scenario, deaths: pd.DataFrame) -> tuple[pd.DataFrame, DemandSummary]:
+    """Deaths in the scenario's period and substance filter, and the counts of what was dropped."""
+    spec = scenario.demand
+    col = f"{spec.place}_town"
+    for needed in (col, "year"):
+        if needed not in deaths.columns:
+            raise DataError(f"deaths table has no column '{needed}'; rebuild the bundle.")
+    years = deaths["year"].astype(int)
+    last_in_data = int(years.max())
+    if spec.years is not None:
+        first, last = spec.years
+    else:
+        last = last_in_data
+        first = last - int(spec.last_years or 5) + 1
+    sel = deaths[(years >= first) & (years <= last)]
+    if spec.substances:
+        missing = [s for s in spec.substances if s not in sel.columns]
+        if missing:
+            raise DataError(f"deaths table has no substance column(s) {missing}.")
+        mask = np.zeros(len(sel), dtype=bool)
+        for s in spec.substances:
+            mask |= sel[s].fillna(False).astype(bool).to_numpy()
+        sel = sel[mask]
+    if sel.empty:
+        raise ScenarioError(
+            f"{scenario.source_file}: no deaths match demand years {first}-{last}"
+            + (f" and substances {list(spec.substances)}" if spec.substances else "")
+            + f"; the data cover {int(years.min())}-{last_in_data}."
+        )
+    towns = sel[col].astype(str)
+    summary = DemandSummary(
+        place=spec.place,
+        first_year=first,
+        last_year=last,
+        substances=tuple(spec.substances),
+        total_records=len(sel),
+        placed=int((~towns.isin(UNRESOLVED)).sum()),
+        unknown=int((towns == "UNKNOWN").sum()),
+        out_of_state=int((towns == "OUT_OF_STATE").sum()),
+        by_town={
+            str(k): int(v)
+            for k, v in towns[~towns.isin(UNRESOLVED)].value_counts().sort_index().items()
+        },
+    )
+    return sel, summary
+
+
+def build_demand(
+    scenario: Scenario, inputs: Inputs
+) -> tuple[gpd.GeoDataFrame, DemandSummary, shapely.Geometry, gpd.GeoDataFrame]:
+    """Demand points with weights (deaths), per the scenario's demand settings."""
+    towns = inputs.layer("towns").sort_values("town").reset_index(drop=True)
+    if scenario.demand.points is not None:
+        return _user_demand(scenario, inputs, towns)
+    _, summary = select_deaths(scenario, inputs.table("deaths"))
+    unknown_towns = sorted(set(summary.by_town) - set(towns["town"]))
+    if unknown_towns:
+        raise DataError(
+            f"deaths name towns not in the towns layer: {', '.join(unknown_towns[:5])}; "
+            "rebuild the bundle."
+        )
+    developed = developed_land(scenario, inputs)
+    public = union_of(inputs.layer("public_lands"))
+
+    cell = scenario.demand.cell_m
+    gx, gy = grid_points(towns.total_bounds, cell)
+    town_idx = town_of(gx, gy, towns)
+    on_dev = shapely.contains_xy(developed, gx, gy)
+    off_public = ~shapely.contains_xy(public, gx, gy)
+
+    rows: list[pd.DataFrame] = []
+    for t, name in enumerate(towns["town"]):
+        count = summary.by_town.get(name, 0)
+        if count == 0:
+            continue
+        in_town = town_idx == t
+        if scenario.demand.spread == "developed":
+            pick = in_town & on_dev
+            if not pick.any():
+                pick = in_town & off_public
+            if not pick.any():
+                pick = in_town
+            xs, ys = gx[pick], gy[pick]
+        else:
+            xs = ys = np.empty(0)
+        if xs.size == 0:
+            geom = towns.geometry.iloc[t]
+            part = shapely.intersection(geom, developed)
+            rp = shapely.point_on_surface(part if not part.is_empty else geom)
+            xs, ys = np.array([rp.x]), np.array([rp.y])
+        rows.append(
+            pd.DataFrame(
+                {
+                    "demand_id": point_ids(f"{name}:", xs, ys),
+                    "town": name,
+                    "weight": np.full(xs.size, count / xs.size),
+                    "x": xs,
+                    "y": ys,
+                }
+            )
+        )
+    df = pd.concat(rows, ignore_index=True).sort_values("demand_id", kind="stable")
+    demand = gpd.GeoDataFrame(
+        df[["demand_id", "town", "weight"]].reset_index(drop=True),
+        geometry=gpd.points_from_xy(df["x"], df["y"]),
+        crs=CRS,
+    )
+    return demand, summary, developed, towns
+
+
+def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
+    """Sewer service areas of the scenario's sewer statuses, minus public land."""
+    sewer = inputs.layer("sewer")
+    status = set(scenario.candidates.sewer_status)
+    sewer = sewer[sewer["status"].isin(status)] if "status" in sewer.columns else sewer
+    developed = shapely.difference(union_of(sewer), union_of(inputs.layer("public_lands")))
+    shapely.prepare(developed)
+    return developed
+
+
+def _user_demand(
+    scenario: Scenario, inputs: Inputs, towns: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, DemandSummary, shapely.Geometry, gpd.GeoDataFrame]:
+    src = scenario.demand.points
+    assert src is not None
+    pts = read_points(scenario, src, "demand.points")
+    t = town_of(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), towns)
+    town = np.where(t >= 0, towns["town"].to_numpy()[np.maximum(t, 0)], "OUT_OF_STATE")
+    demand = gpd.GeoDataFrame(
+        {"demand_id": pts["id"].to_numpy(), "town": town, "weight": pts["weight"].to_numpy()},
+        geometry=pts.geometry.values,
+        crs=CRS,
+    ).sort_values("demand_id", kind="stable")
+    inside = demand["town"] != "OUT_OF_STATE"
+    by_town = demand[inside].groupby("town")["weight"].sum()
+    total = float(demand["weight"].sum())
+    summary = DemandSummary(
+        place="points",
+        first_year=0,
+        last_year=0,
+        substances=(),
+        total_records=round(total),
+        placed=round(float(demand.loc[inside, "weight"].sum())),
+        unknown=0,
+        out_of_state=round(total - float(demand.loc[inside, "weight"].sum())),
+        by_town={str(k): round(v) for k, v in by_town.items()},
+    )
+    return demand.reset_index(drop=True), summary, developed_land(scenario, inputs), towns

@@ -1,0 +1,91 @@
+"""Costs of a problem: sparse demand-candidate pairs per the scenario's ``costs``."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt._errors import DataError
+from siteopt.models.base import Pairs
+from siteopt.scenario import Scenario
+from siteopt.settings import CRS, LONLAT_CRS
+
+#: objectives whose costs only matter within ``objective.distance_m``
+CUTOFF_OBJECTIVES = ("coverage", "attendance", "capacitated_coverage", "min_facilities")
+
+
+#: margin around the points of the street network downloaded when the cutoff is unbounded
+DOWNLOAD_MARGIN_M = 2000.0
+
+
+def download_bbox(
+    demand_xy: NDArray[np.float64], cand_xy: NDArray[np.float64], cutoff: float
+) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees around every point, padded by the cutoff.
+
+    A path of length at most ``cutoff`` stays within ``cutoff`` of its ends, so the padded box
+    holds every street a cost within the cutoff can use.
+    """
+    from pyproj import Transformer
+
+    xy = np.vstack([demand_xy, cand_xy])
+    pad = float(cutoff) if np.isfinite(cutoff) else DOWNLOAD_MARGIN_M
+    x0, y0 = xy.min(axis=0) - pad
+    x1, y1 = xy.max(axis=0) + pad
+    tr = Transformer.from_crs(CRS, LONLAT_CRS, always_xy=True)
+    west, south, east, north = tr.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+    return (float(west), float(south), float(east), float(north))
+
+
+def build_costs(
+    scenario: Scenario,
+    demand: gpd.GeoDataFrame,
+    cands: gpd.GeoDataFrame,
+) -> Pairs:
+    """Sparse demand-candidate costs (metres) per ``scenario.costs``."""
+    from siteopt.costs.euclidean import euclidean_pairs
+
+    spec = scenario.costs
+    cutoff = (
+        scenario.objective.distance_m
+        if scenario.objective.kind in CUTOFF_OBJECTIVES
+        else float("inf")
+    )
+    demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
+    cand_xy = np.column_stack([cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()])
+    if spec.kind == "network":
+        from siteopt.costs.network import network_pairs
+
+        assert spec.network is not None
+        if spec.network == "download":
+            return network_pairs(
+                demand_xy,
+                cand_xy,
+                cutoff,
+                bbox=download_bbox(demand_xy, cand_xy, cutoff),
+                allow_network=spec.allow_download,
+                overpass_url=spec.overpass_url,
+                mode=spec.mode,
+            )
+        path = scenario.resolve_path(spec.network)
+        if not path.exists():
+            raise DataError(f"{scenario.source_file}: costs.network file {path} does not exist.")
+        return network_pairs(demand_xy, cand_xy, cutoff, source=path, mode=spec.mode)
+    if spec.kind == "matrix":
+        from siteopt.costs.matrix import read_cost_matrix
+
+        assert spec.matrix is not None
+        path = scenario.resolve_path(spec.matrix)
+        if not path.exists():
+            raise DataError(f"{scenario.source_file}: costs.matrix file {path} does not exist.")
+        return read_cost_matrix(
+            path,
+            demand["demand_id"].astype(str).to_numpy(),
+            cands["cand_id"].astype(str).to_numpy(),
+            demand_col=spec.demand_col,
+            candidate_col=spec.candidate_col,
+            cost_col=spec.cost_col,
+            cutoff=cutoff,
+        )
+    return euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=spec.circuity)

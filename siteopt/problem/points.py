@@ -1,0 +1,110 @@
+"""The user's own files: point files (demand, candidates) and vector layers for rules."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siteopt._errors import DataError
+from siteopt.scenario import PointsSource, Scenario
+from siteopt.settings import CRS
+
+
+def read_points(scenario: Scenario, src: PointsSource, key: str) -> gpd.GeoDataFrame:
+    """Your own points (CSV with coordinates, GeoJSON, GeoPackage) with ``id`` (and ``weight``)."""
+    path = scenario.resolve_path(src.path)
+    if not path.exists():
+        raise DataError(f"{scenario.source_file}: {key}.path {path} does not exist.")
+    if path.suffix.lower() == ".csv":
+        try:
+            df = pd.read_csv(path, dtype={src.id: str})
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"{path}: cannot be read as CSV ({exc}).") from None
+        cols = {c.lower(): c for c in df.columns}
+        xcol = src.x or next((cols[c] for c in ("lon", "longitude", "x") if c in cols), None)
+        ycol = src.y or next((cols[c] for c in ("lat", "latitude", "y") if c in cols), None)
+        if xcol not in df.columns or ycol not in df.columns:
+            raise DataError(
+                f"{path}: needs coordinate columns (lon/lat or x/y, or set {key}.x and {key}.y); "
+                f"found {', '.join(df.columns)}."
+            )
+        xs = pd.to_numeric(df[xcol], errors="coerce")
+        ys = pd.to_numeric(df[ycol], errors="coerce")
+        bad = xs.isna() | ys.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise DataError(f"{path}, line {row}: coordinates are missing or not numbers.")
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs, ys), crs=src.crs)
+    else:
+        try:
+            gdf = gpd.read_file(path, layer=src.layer) if src.layer else gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several error types for unreadable files
+            raise DataError(f"{path}: cannot be read as a vector layer ({exc}).") from None
+        if gdf.crs is None:
+            raise DataError(f"{path}: the layer has no CRS; define one (e.g. EPSG:4326).")
+    if gdf.empty:
+        raise DataError(f"{path}: has no points.")
+    if src.id not in gdf.columns:
+        raise DataError(
+            f"{path}: no id column '{src.id}' (set {key}.id); "
+            f"columns: {', '.join(map(str, gdf.columns))}."
+        )
+    if not (gdf.geometry.geom_type == "Point").all():
+        raise DataError(f"{path}: must hold points only (found {sorted(set(gdf.geom_type))}).")
+    ids = gdf[src.id].astype(str)
+    if ids.duplicated().any():
+        raise DataError(f"{path}: duplicate id '{ids[ids.duplicated()].iloc[0]}' in '{src.id}'.")
+    out = gpd.GeoDataFrame({"id": ids.to_numpy()}, geometry=gdf.geometry.values, crs=gdf.crs)
+    if src.cost is not None:
+        if src.cost not in gdf.columns:
+            raise DataError(f"{path}: no cost column '{src.cost}' (set {key}.cost).")
+        cost = pd.to_numeric(gdf[src.cost], errors="coerce")
+        if cost.isna().any() or (cost < 0).any():
+            raise DataError(f"{path}: costs in '{src.cost}' must be numbers >= 0.")
+        out["cost"] = cost.to_numpy(dtype=float)
+    if src.weight is not None:
+        if src.weight not in gdf.columns:
+            raise DataError(f"{path}: no weight column '{src.weight}' (set {key}.weight).")
+        w = pd.to_numeric(gdf[src.weight], errors="coerce")
+        if w.isna().any() or (w < 0).any():
+            raise DataError(f"{path}: weights in '{src.weight}' must be numbers >= 0.")
+        out["weight"] = w.to_numpy(dtype=float)
+    else:
+        out["weight"] = 1.0
+    return out.to_crs(CRS)
+
+
+def looks_like_path(value: str) -> bool:
+    """Whether a rule's layer name is a file path rather than a bundle layer name."""
+    return "/" in value or "\\" in value or "." in value
+
+
+def read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
+    """A vector layer from a file named by the scenario, checked and in the working CRS."""
+    path = scenario.resolve_path(value)
+    if not path.exists():
+        raise DataError(f"{scenario.source_file}: layer file {path} does not exist.")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise DataError(f"{path}: cannot be read as a vector layer ({exc}).") from None
+    if gdf.crs is None:
+        raise DataError(f"{path}: the layer has no CRS; define one (e.g. EPSG:4326) and retry.")
+    if gdf.empty:
+        raise DataError(f"{path}: the layer has no features; a rule on it would do nothing.")
+    geoms = gdf.geometry.to_numpy()
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        raise DataError(
+            f"{path}: feature {int(np.flatnonzero(bad)[0]) + 1} has no geometry; drop or fix it."
+        )
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        raise DataError(
+            f"{path}: feature {i + 1} has an invalid geometry "
+            f"({shapely.is_valid_reason(geoms[i])}); repair it (e.g. QGIS 'Fix geometries')."
+        )
+    return gdf.to_crs(CRS)
