@@ -32,6 +32,7 @@ from siteopt.buffers import ExclusionRule, exclusion_matrix
 from siteopt.bundle.layers import LAYERS
 from siteopt.inputs import WORK_CRS, Inputs
 from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, Pairs, Problem
+from siteopt.models.objectives import objective
 from siteopt.scenario import WHERE_PATTERN, PointsSource, Scenario
 
 UNRESOLVED = ("UNKNOWN", "OUT_OF_STATE")
@@ -602,10 +603,6 @@ def _read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(WORK_CRS)
 
 
-#: objectives whose costs only matter within ``objective.distance_m``
-CUTOFF_OBJECTIVES = ("coverage", "attendance", "capacitated_coverage", "min_facilities")
-
-
 #: margin around the points of the street network downloaded when the cutoff is unbounded
 DOWNLOAD_MARGIN_M = 2000.0
 
@@ -639,9 +636,7 @@ def build_costs(
 
     spec = scenario.costs
     cutoff = (
-        scenario.objective.distance_m
-        if scenario.objective.kind in CUTOFF_OBJECTIVES
-        else float("inf")
+        scenario.objective.distance_m if objective(scenario.objective.kind).cutoff else float("inf")
     )
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
     cand_xy = np.column_stack([cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()])

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siteopt.models import solve as solve_reduced
 from siteopt.models.base import (
     ROLE_CANDIDATE,
     ROLE_EXISTING,
@@ -19,7 +20,7 @@ from siteopt.models.base import (
     Rules,
     SolverSpec,
 )
-from siteopt.models.reduce import coverage_keep_mask, solve_reduced
+from siteopt.models.reduce import coverage_keep_mask
 
 
 def _problem(seed: int, n: int, m: int, n_groups: int, roles: list[int]) -> Problem:

@@ -15,9 +15,16 @@ from numpy.typing import NDArray
 from siteopt.models.base import SolverSpec, Status
 from siteopt.models.milp import Milp, MilpResult, rel_gap, solve_milp
 from siteopt.models.rules import SiteRules
+from siteopt.settings import DEFAULT_TIME_BUDGET_S
 
 #: relative tolerance when a stage's optimum is fixed as a constraint of the next stage
 STAGE_TOL = 1e-9
+
+
+def time_budget(solver: SolverSpec) -> float:
+    """Wall-clock seconds one model may use: the solver's time limit (per solve), else
+    :data:`siteopt.settings.DEFAULT_TIME_BUDGET_S`."""
+    return solver.time_limit if solver.time_limit is not None else DEFAULT_TIME_BUDGET_S
 
 
 def stage_tol(value: float) -> float:
@@ -70,14 +77,12 @@ def cut_block(
     cuts: list[NDArray[np.int64]],
     rules_: SiteRules,
     num_col: int,
-    fixed_count: bool,
 ) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
     """No-good cuts excluding each chosen set ``S`` in ``cuts``.
 
     When the rules fix the number of chosen sites to ``|S|``: ``sum_{j in S} y_j <= |S| - 1``;
     otherwise the general ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
     """
-    del fixed_count  # the form is decided per cut from the count rule
     count = rules_.count
     if not cuts:
         return sp.csr_array((0, num_col)), np.zeros(0), np.zeros(0)
@@ -115,7 +120,6 @@ def pad(block: sp.csr_array | sp.spmatrix | sp.sparray, num_col: int) -> sp.csr_
 def assemble(
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     y_cost: NDArray[np.float64],
     extra_cost: NDArray[np.float64],
     extra_lo: NDArray[np.float64],
@@ -130,7 +134,7 @@ def assemble(
     num_col = m + extra_cost.size
     parts = [
         (pad(rules_.A, num_col), rules_.row_lo, rules_.row_hi),
-        cut_block(cuts, rules_, num_col, fixed_count),
+        cut_block(cuts, rules_, num_col),
         *[(pad(b, num_col), lo, hi) for b, lo, hi in blocks],
     ]
     mats = [sp.csr_array(b) for b, _, _ in parts if b.shape[0]]
