@@ -201,7 +201,7 @@ def run(
     say("solve")
     spec = model_spec(scenario, built, alternatives)
     solver = solver_spec(scenario, **solver_overrides)
-    solution = solve_model(built.problem, spec, solver)
+    solution = solve_model(built.problem, spec, solver, screen=True)
     timings["solve_s"] = time.perf_counter() - t2
     sites = site_table(inputs, built, solution)
     timings["total_s"] = time.perf_counter() - t0

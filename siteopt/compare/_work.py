@@ -70,7 +70,7 @@ def solve_counts(model: SweepModel, counts: NDArray[np.int64] | None, task: int)
     if counts is not None:
         problem = replace(problem, demand_weight=model.weights(counts))
     with _SOLVE_LOCK:
-        sol = solve(problem, model.spec, model.solver)
+        sol = solve(problem, model.spec, model.solver, screen=True)
     return RunOutcome(
         task=task,
         status=sol.status.value,

@@ -95,18 +95,13 @@ def optimise_coverage(
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
     tie_break: bool | None = None,
-    start: NDArray[np.bool_] | None = None,
 ) -> Outcome:
-    """Solve the coverage model (and its tie-break) under ``rules_`` excluding ``cuts``.
-
-    ``start`` is an optional open-site mask known to be good (see
-    :func:`siteopt.models.reduce.reduce_candidates`).
-    """
+    """Solve the coverage model (and its tie-break) under ``rules_`` excluding ``cuts``."""
     t0 = time.perf_counter()
     radius = check_radius(problem, spec)
     m = problem.m
     out = Outcome.start(solver.name)
-    red = reduce_candidates(problem, radius, solver, rules_, cuts, out, start)
+    red = reduce_candidates(problem, radius, solver, rules_, cuts, out)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
     use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break

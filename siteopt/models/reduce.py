@@ -55,7 +55,7 @@ from siteopt.models.base import (
     SolverSpec,
 )
 from siteopt.models.covdata import CoverageData, covered_weight
-from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
+from siteopt.models.rules import RuleCheck, SiteRules, site_rules
 
 #: relative tolerance on the threshold, so float noise never drops an optimal candidate
 _TOL = 1e-9
@@ -94,14 +94,6 @@ def _allowed(
     return mask
 
 
-@dataclass
-class Screen:
-    """The run-level coverage screen: the candidates kept and the best site set it found."""
-
-    keep: NDArray[np.bool_]  #: candidates that may be in an optimal set of any solve of the run
-    start: NDArray[np.bool_]  #: open-site mask of the best set found (fixed sites included)
-
-
 def coverage_keep_mask(
     problem: Problem, spec: ModelSpec, rules_: SiteRules | None = None
 ) -> NDArray[np.bool_] | None:
@@ -112,14 +104,6 @@ def coverage_keep_mask(
     found); the caller then keeps every candidate. ``rules_`` are the site rules of the problem
     with ``p`` sites (built here when not given).
     """
-    screen = coverage_screen(problem, spec, rules_)
-    return None if screen is None else screen.keep
-
-
-def coverage_screen(
-    problem: Problem, spec: ModelSpec, rules_: SiteRules | None = None
-) -> Screen | None:
-    """:func:`coverage_keep_mask` and the rule-feasible set its bound started from."""
     rules = spec.rules
     if spec.objective != "coverage" or spec.radius is None:
         return None
@@ -228,10 +212,7 @@ def coverage_screen(
     keep = ok & (upper >= threshold - _TOL * max(1.0, abs(threshold)))
     keep[sites] = True
     keep[fixed] = True
-    start = np.zeros(m, dtype=bool)
-    start[fixed] = True
-    start[sites] = True
-    return Screen(keep=keep, start=start)
+    return keep
 
 
 def restrict(problem: Problem, keep: NDArray[np.bool_]) -> tuple[Problem, NDArray[np.int64]]:
@@ -331,36 +312,6 @@ def _top_sum_excluding_self(v: NDArray[np.float64], q: int) -> NDArray[np.float6
     return np.where(in_top, top.sum() - v, top[:q].sum())
 
 
-def _start_or_swap(
-    problem: Problem,
-    radius: float,
-    rules_: SiteRules,
-    cuts: list[NDArray[np.int64]],
-    start: NDArray[np.bool_] | None,
-) -> NDArray[np.bool_] | None:
-    """``start`` if it satisfies the rules and ``cuts``, else its best such one-site swap.
-
-    A solve for an alternative cuts ``start`` off, one for a marginal value forbids one of its
-    sites: a neighbour of ``start`` is then a good incumbent. ``None`` when none qualifies.
-    """
-    if start is None:
-        return None
-    if admits(rules_, start, cuts):
-        return start
-    best: NDArray[np.bool_] | None = None
-    best_value = -math.inf
-    outside = np.flatnonzero(rules_.free & ~start)
-    for out_j in np.flatnonzero(start & rules_.chosen_mask):
-        for in_j in outside:
-            cand = start.copy()
-            cand[out_j], cand[in_j] = False, True
-            if admits(rules_, cand, cuts):
-                value = covered_weight(problem, cand, radius)
-                if value > best_value:
-                    best, best_value = cand, value
-    return best
-
-
 def reduce_candidates(
     problem: Problem,
     radius: float,
@@ -368,7 +319,6 @@ def reduce_candidates(
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
     out: Outcome,
-    start: NDArray[np.bool_] | None = None,
 ) -> Reduction:
     r"""Bound-based, exact candidate reduction for a fixed number of sites.
 
@@ -378,10 +328,6 @@ def reduce_candidates(
     :math:`C_F + v_j + \text{top}_{k-1}\{g(l \mid j)\}`; a rules-feasible incumbent of value
     :math:`LB` (an exact sub-problem over a greedy candidate pool) removes every candidate whose
     bound is below :math:`LB`. Ties are kept, so every optimal (and tie-break) set survives.
-
-    ``start`` is an optional open-site mask (the run-level screen's set); when there are too
-    few candidates for the pool sub-problem it is the incumbent, if it satisfies the rules and
-    ``cuts``.
     """
     m = problem.m
     ub = np.full(m, math.inf)
@@ -391,20 +337,8 @@ def reduce_candidates(
     free = rules_.free
     k = int(rules_.count[0]) - int(rules_.required.size)
     n_free = int(free.sum())
-    if k <= 0 or n_free <= k:
+    if k <= 0 or n_free <= k or n_free <= 3 * POOL_PER_STEP:
         return none
-    if n_free <= 3 * POOL_PER_STEP:
-        # the pool would hold every candidate: no incumbent sub-problem; a rule-feasible start
-        # from the run-level screen still lets the set enumeration prove the optimum
-        start = _start_or_swap(problem, radius, rules_, cuts, start)
-        if start is None:
-            return none
-        return Reduction(
-            ub=ub,
-            survivors=free.copy(),
-            incumbent=start.copy(),
-            lb=covered_weight(problem, start, radius),
-        )
     t0 = time.perf_counter()
     pr = problem.pairs
     w = np.asarray(problem.demand_weight, dtype=np.float64)

@@ -1,8 +1,9 @@
 """The one way through the models: :func:`solve` validates the problem, turns a per-site bonus
-into pseudo-demand, applies the exact coverage screen, runs the objective's optimiser and then
-ranks the alternatives and computes the per-site marginal values.
+into pseudo-demand, applies the exact coverage screen (when asked), runs the objective's
+optimiser and then ranks the alternatives and computes the per-site marginal values.
 
-The pipeline, the sweep and ``from siteopt.models import solve`` all call :func:`solve`.
+The pipeline, the sweep and ``from siteopt.models import solve`` all call :func:`solve`; the
+pipeline and the sweep pass ``screen=True``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,11 +29,10 @@ from siteopt.models.base import (
 from siteopt.models.bonus import check_bonus, remove_bonus, with_bonus_demand
 from siteopt.models.capacitated import allocation_summary
 from siteopt.models.covdata import check_radius
-from siteopt.models.coverage import optimise_coverage
 from siteopt.models.evaluate import decay_factor, nearest_open, site_values
 from siteopt.models.milp import solver_version
-from siteopt.models.objectives import Objective, Optimiser, objective
-from siteopt.models.reduce import coverage_screen, lift, restrict
+from siteopt.models.objectives import Objective, objective
+from siteopt.models.reduce import coverage_keep_mask, lift, restrict
 from siteopt.models.rules import site_rules
 
 
@@ -113,12 +112,15 @@ def _loss(best: float, other: float, maximise: bool) -> float:
     return best - other if maximise else other - best
 
 
-def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -> Solution:
+def solve(
+    problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None, *, screen: bool = False
+) -> Solution:
     """Choose sites for ``problem`` under ``spec`` and return a proved (or honest) answer.
 
     The one way through the models: validate the arrays; turn a per-site bonus into
-    pseudo-demand (:mod:`siteopt.models.bonus`); drop the candidates the exact coverage screen
-    proves useless (:func:`siteopt.models.reduce.coverage_keep_mask`); run the objective's
+    pseudo-demand (:mod:`siteopt.models.bonus`); with ``screen``, drop the candidates the exact
+    coverage screen proves useless (:func:`siteopt.models.reduce.coverage_keep_mask`); run the
+    objective's
     optimiser (:mod:`siteopt.models.objectives`); then rank the alternatives and compute the
     per-site marginal values, and map everything back to the caller's candidates.
 
@@ -136,6 +138,11 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         whether to compute per-site marginal values and an optional per-site bonus.
     solver
         Solver name (``"highs"`` default, ``"cbc"``), time limit per solve, MIP gap, threads.
+    screen
+        Apply the exact run-level coverage screen first (coverage objective with only the
+        ``p``, ``max_per_group`` and ``allowed_groups`` rules; the answer is the same, found
+        faster on large instances). The pipeline and the sweep turn it on; off by default, so
+        the model itself sees every candidate.
 
     Returns
     -------
@@ -159,13 +166,12 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         bonus = check_bonus(problem, spec)
         work, spec = with_bonus_demand(problem, bonus), replace(spec, site_bonus=None)
     kind = objective(spec.objective)
-    screen = coverage_screen(work, spec) if kind.screened else None
-    if screen is None or screen.keep.all():
+    keep = coverage_keep_mask(work, spec) if screen and kind.screened else None
+    if keep is None or keep.all():
         sol = _optimise(work, spec, kind, solver)
     else:
-        keep = screen.keep
         reduced, idx = restrict(work, keep)
-        sol = lift(_optimise(reduced, spec, kind, solver, screen.start[idx]), idx)
+        sol = lift(_optimise(reduced, spec, kind, solver), idx)
         note = (
             f"{int(keep.sum()):,} of {work.m:,} candidates kept by the exact upper-bound "
             "reduction (the others cannot be in an optimal set)."
@@ -174,21 +180,10 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
     return sol if bonus is None else remove_bonus(sol, problem.n, bonus)
 
 
-def _optimise(
-    problem: Problem,
-    spec: ModelSpec,
-    kind: Objective,
-    solver: SolverSpec,
-    start: NDArray[np.bool_] | None = None,
-) -> Solution:
-    """The optimum under ``spec`` by ``kind``'s optimiser, then alternatives and marginals.
-
-    ``start`` is the coverage screen's site set (the coverage model may start from it).
-    """
+def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: SolverSpec) -> Solution:
+    """The optimum under ``spec`` by ``kind``'s optimiser, then alternatives and marginals."""
     t_start = time.perf_counter()
-    optimise: Optimiser = kind.optimiser
-    if start is not None:  # the screen ran, so this is the coverage model
-        optimise = partial(optimise_coverage, start=start)
+    optimise = kind.optimiser
     p = spec.rules.p
     if kind.fixed_p and p < 0:
         raise InputError(f"p must be >= 0, got {p}.")
