@@ -342,3 +342,46 @@ def finish_gap(objective: float | None, bound: float | None) -> float | None:
 def isclose(a: float, b: float, rel: float = 1e-7) -> bool:
     """Tolerant float comparison for objective values."""
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-7)
+
+
+@dataclass
+class AssignData:
+    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
+
+    demand: NDArray[np.int64]  #: demand index of each row
+    r: NDArray[np.int32]  #: row of each option
+    c: NDArray[np.int32]  #: candidate of each option
+    wc: NDArray[np.float64]  #: weighted cost of each option
+    tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
+    const: float  #: cost of demand without options (served by its tail)
+    m: int
+
+    @property
+    def rows(self) -> int:
+        """Number of demand rows."""
+        return int(self.demand.size)
+
+    def restrict(
+        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
+    ) -> AssignData:
+        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
+        sel = keep_cand[self.c]
+        if keep_opt is not None:
+            sel &= keep_opt
+        return AssignData(
+            self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
+        )
+
+    def row_cost(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Cost of every row under an open-site mask (inf: not served)."""
+        best = self.tail.copy()
+        sel = open_mask[self.c]
+        np.minimum.at(best, self.r[sel], self.wc[sel])
+        return best
+
+    def value(self, open_mask: NDArray[np.bool_]) -> float:
+        """Exact objective of an open-site mask (fixed sites are in the tails)."""
+        best = self.row_cost(open_mask)
+        if not np.isfinite(best).all():
+            return math.inf
+        return float(best.sum()) + self.const

@@ -44,13 +44,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siteopt.models._common import Outcome, assemble, open_from_x, rel_gap, run, time_budget
+from siteopt.models._common import (
+    AssignData,
+    Outcome,
+    assemble,
+    open_from_x,
+    rel_gap,
+    run,
+    time_budget,
+)
 from siteopt.models._sparse import segment_starts
 from siteopt.models.base import SolverSpec, Status
 from siteopt.models.milp import Milp
@@ -73,49 +80,6 @@ CG_REDUCE = True
 CG_ROUNDS = 40
 #: candidates per greedy step in the pool of the incumbent sub-problem
 POOL_PER_STEP = 8
-
-
-@dataclass
-class AssignData:
-    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
-
-    demand: NDArray[np.int64]  #: demand index of each row
-    r: NDArray[np.int32]  #: row of each option
-    c: NDArray[np.int32]  #: candidate of each option
-    wc: NDArray[np.float64]  #: weighted cost of each option
-    tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
-    const: float  #: cost of demand without options (served by its tail)
-    m: int
-
-    @property
-    def rows(self) -> int:
-        """Number of demand rows."""
-        return int(self.demand.size)
-
-    def restrict(
-        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
-    ) -> AssignData:
-        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
-        sel = keep_cand[self.c]
-        if keep_opt is not None:
-            sel &= keep_opt
-        return AssignData(
-            self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
-        )
-
-    def row_cost(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
-        """Cost of every row under an open-site mask (inf: not served)."""
-        best = self.tail.copy()
-        sel = open_mask[self.c]
-        np.minimum.at(best, self.r[sel], self.wc[sel])
-        return best
-
-    def value(self, open_mask: NDArray[np.bool_]) -> float:
-        """Exact objective of an open-site mask (fixed sites are in the tails)."""
-        best = self.row_cost(open_mask)
-        if not np.isfinite(best).all():
-            return math.inf
-        return float(best.sum()) + self.const
 
 
 def build_assign(

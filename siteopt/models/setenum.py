@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from siteopt.models.rules import admits
 
 if TYPE_CHECKING:
-    from siteopt.models.assign import AssignData
+    from siteopt.models._common import AssignData
     from siteopt.models.rules import SiteRules
 
 #: largest enumeration to attempt, in demand rows x sets that pass the bound test (about 6 s
