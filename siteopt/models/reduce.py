@@ -1,11 +1,11 @@
 r"""Exact candidate reductions for coverage, both by submodular upper bounds.
 
 The run-level screen (:func:`coverage_keep_mask`, applied once by :func:`siteopt.models.solve`
-before any model is built) keeps the candidates that can be in an optimal set of *any* solve the
-run makes (optimum, ranked alternatives, marginal values); the per-solve bound
-(:func:`reduce_candidates`, applied by the coverage model to each of those solves) then uses that
-solve's own no-good cuts and an exact incumbent to drop more. Both keep ties, so every optimal
-set survives.
+with ``screen=True``, as the pipeline and the sweep call it, before any model is built) keeps
+the candidates that can be in an optimal set of *any* solve the run makes (optimum, ranked
+alternatives, marginal values); the per-solve bound (:func:`reduce_candidates`, applied by the
+coverage model to each of those solves) then uses that solve's own no-good cuts and an exact
+incumbent to drop more. Both keep ties, so every optimal set survives.
 
 The screen:
 
@@ -26,9 +26,10 @@ be dropped without changing the optimum. Every solve the caller makes must keep 
 * for each chosen site, the best value of a set without it (for marginal values, which re-solve
   with that site forbidden).
 
-The screen applies only when the only rules are ``p``, ``max_per_group`` and ``allowed_groups``;
-otherwise nothing is dropped. Whether a site may join a set is the rule test of
-:class:`~siteopt.models.rules.RuleCheck`.
+The screen applies only when the only rules are ``p``, ``max_per_group`` and ``allowed_groups``
+(and not when the marginal values of required sites are asked: forbidding a required site frees
+one more site, a set the bounds do not cover); otherwise nothing is dropped. Whether a site
+may join a set is the rule test of :class:`~siteopt.models.rules.RuleCheck`.
 """
 
 from __future__ import annotations
