@@ -35,7 +35,7 @@ def worker(config: str, grid: float, repeat: int) -> dict[str, Any]:
     """Build and solve one grid size ``repeat`` times in this process; return the timings."""
     sys.path.insert(0, str(ROOT))
     from siteopt.inputs import load_inputs
-    from siteopt.models.reduce import solve_reduced
+    from siteopt.models import solve as solve_reduced
     from siteopt.pipeline import model_spec, solver_spec
     from siteopt.problem import build_problem
     from siteopt.scenario import load_scenario
@@ -54,10 +54,12 @@ def worker(config: str, grid: float, repeat: int) -> dict[str, Any]:
         build_t.append(time.perf_counter() - t0)
         solver = solver_spec(sc)
         t1 = time.perf_counter()
-        one = solve_reduced(built.problem, model_spec(sc, built), solver)
+        one = solve_reduced(built.problem, model_spec(sc, built), solver, screen=True)
         one_t.append(time.perf_counter() - t1)
         t2 = time.perf_counter()
-        alt = solve_reduced(built.problem, replace(model_spec(sc, built), alternatives=5), solver)
+        alt = solve_reduced(
+            built.problem, replace(model_spec(sc, built), alternatives=5), solver, screen=True
+        )
         alt_t.append(time.perf_counter() - t2)
     p = built.problem
     return {

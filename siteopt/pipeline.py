@@ -13,8 +13,9 @@ from scipy.spatial import cKDTree
 
 from siteopt._errors import ScenarioError
 from siteopt.inputs import Inputs, load_inputs
+from siteopt.models import solve as solve_model
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
-from siteopt.models.reduce import solve_reduced as solve_model
+from siteopt.models.objectives import OBJECTIVES, objective
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario, load_scenario
 
@@ -74,7 +75,7 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
     )
     obj = scenario.objective
     decay = Decay(kind=obj.decay.kind, beta=obj.decay.beta) if obj.decay else None
-    if obj.kind == "attendance" and decay is None:
+    if objective(obj.kind).decays and decay is None:
         decay = Decay()
     return ModelSpec(
         objective=obj.kind,
@@ -200,7 +201,7 @@ def run(
     say("solve")
     spec = model_spec(scenario, built, alternatives)
     solver = solver_spec(scenario, **solver_overrides)
-    solution = solve_model(built.problem, spec, solver)
+    solution = solve_model(built.problem, spec, solver, screen=True)
     timings["solve_s"] = time.perf_counter() - t2
     sites = site_table(inputs, built, solution)
     timings["total_s"] = time.perf_counter() - t0
@@ -214,20 +215,13 @@ def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
 
 
 #: what the per-site ``covered`` value means, per objective
-SERVED_LABEL = {
-    "coverage": "covered deaths",
-    "capacitated_coverage": "deaths served within capacity",
-    "attendance": "deaths assigned (nearest site)",
-    "median": "deaths assigned (nearest site)",
-    "center": "deaths assigned (nearest site)",
-    "min_facilities": "covered deaths",
-}
+SERVED_LABEL = {name: o.served_label for name, o in OBJECTIVES.items()}
 
 
 def describe_objective(result: RunResult) -> str:
     """One plain sentence saying what the objective value means."""
     sol = result.solution
-    obj = result.spec.objective
+    kind = objective(result.spec.objective)
     dist = result.scenario.objective.distance_m
     s = result.built.summary
     if sol.objective is None:
@@ -238,29 +232,20 @@ def describe_objective(result: RunResult) -> str:
         served = v - credit
         what = (
             f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
-            if obj == "coverage"
+            if kind.covering
             else f"Expected attendance {served:,.2f} of {s.placed:,}"
         )
         return (
             f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
             f"the objective is {v:,.2f}."
         )
-    if obj == "coverage":
-        return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
-    if obj == "capacitated_coverage":
-        return f"{v:,.2f} of {s.placed:,} deaths are served within {dist:,.0f} m and capacity."
-    if obj == "attendance":
-        return f"Expected attendance {v:,.2f} (deaths weighted by distance decay) of {s.placed:,}."
-    if obj == "median":
-        mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
-        return (
-            f"Total distance {v:,.0f} death-metres: on average {mean:,.0f} m to the nearest site."
-        )
-    if obj == "center":
-        return f"The farthest demand cell is {v:,.0f} m from its nearest site."
-    if obj == "min_facilities":
-        return (
-            f"{len(sol.selected)} sites are the fewest that put at least "
-            f"{100 * result.spec.target_share:.0f} % of deaths within {dist:,.0f} m of a site."
-        )
-    return f"Objective {v:,.2f}."
+    mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
+    return kind.sentence.format(
+        v2=f"{v:,.2f}",
+        v0=f"{v:,.0f}",
+        placed=f"{s.placed:,}",
+        dist=f"{dist:,.0f}",
+        mean=f"{mean:,.0f}",
+        count=len(sol.selected),
+        share=f"{100 * result.spec.target_share:.0f}",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -10,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_models_reference import make_problem, same, score_all
 
-import siteopt.models.coverage as coverage_mod
+import siteopt.models.reduce as coverage_mod
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models import solve
 from siteopt.models.base import ROLE_EXISTING, Decay, ModelSpec, Problem, Rules, SolverSpec, Status
-from siteopt.models.reduce import solve_reduced
+
+#: the screened route the pipeline and the sweep take
+solve_reduced = partial(solve, screen=True)
 
 HIGHS = SolverSpec(name="highs", time_limit=30)
 

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from test_models_reference import make_problem, same, score_all
 
 import siteopt.models.covenum as covenum_mod
-import siteopt.models.coverage as coverage_mod
+import siteopt.models.reduce as coverage_mod
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models import solve
 from siteopt.models.base import ROLE_REQUIRED, ModelSpec, Problem, Rules, SolverSpec, Status
+from siteopt.models.covdata import CoverageData
 from siteopt.models.covenum import enumerate_coverage
-from siteopt.models.coverage import CoverageData, reduce_candidates
+from siteopt.models.reduce import reduce_candidates
 from siteopt.models.rules import site_rules
 
 HIGHS = SolverSpec("highs", time_limit=60)
@@ -150,7 +151,7 @@ def _setup(seed: int) -> tuple[Problem, float, object, object, object]:
     out = Outcome.start("highs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(coverage_mod, "POOL_PER_STEP", 2)
-        red = reduce_candidates(problem, 2.0, HIGHS, rules_, [], True, out)
+        red = reduce_candidates(problem, 2.0, HIGHS, rules_, [], out)
     assert red.incumbent is not None and red.survivors is not None
     data = CoverageData(problem, 2.0, rules_, red.survivors)
     return problem, 2.0, rules_, red, data

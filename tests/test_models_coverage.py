@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_models_reference import INF, dense, make_problem, same, score_all
 
-import siteopt.models.coverage as coverage_mod
+import siteopt.models.reduce as coverage_mod
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models import solve
 from siteopt.models.base import (

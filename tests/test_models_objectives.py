@@ -12,7 +12,7 @@ from test_models_reference import INF, make_problem, same, score_all
 
 import siteopt.models.assign as assign_mod
 import siteopt.models.center as center_mod
-import siteopt.models.coverage as coverage_mod
+import siteopt.models.reduce as coverage_mod
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models import solve
 from siteopt.models.base import (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siteopt.models import solve
 from siteopt.models.base import (
     ROLE_CANDIDATE,
     ROLE_EXISTING,
@@ -19,7 +21,10 @@ from siteopt.models.base import (
     Rules,
     SolverSpec,
 )
-from siteopt.models.reduce import coverage_keep_mask, solve_reduced
+from siteopt.models.reduce import coverage_keep_mask
+
+#: the screened route the pipeline and the sweep take
+solve_reduced = partial(solve, screen=True)
 
 
 def _problem(seed: int, n: int, m: int, n_groups: int, roles: list[int]) -> Problem:
@@ -124,3 +129,16 @@ def test_the_reduction_prunes_a_clustered_instance() -> None:
     keep = coverage_keep_mask(problem, spec)
     assert keep is not None
     assert not keep[5:].any()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_screened_marginals_of_a_required_site_equal_the_unscreened_ones(seed: int) -> None:
+    """Forbidding a required site frees one more site: the screen must not drop its partner."""
+    problem = _problem(seed, n=30, m=12, n_groups=5, roles=[ROLE_REQUIRED])
+    spec = ModelSpec(objective="coverage", radius=2.5, rules=Rules(p=2), marginal=True)
+    plain = solve(problem, spec, SolverSpec())
+    screened = solve_reduced(problem, spec, SolverSpec())
+    assert screened.objective == pytest.approx(plain.objective)
+    assert set(screened.marginal) == set(plain.marginal)
+    for j, loss in plain.marginal.items():
+        assert screened.marginal[j] == pytest.approx(loss), j

@@ -24,7 +24,7 @@ from siteopt.compare.sweep import SweepPlan, build_key, plan_sweep, run_plan, su
 from siteopt.compare.sweep_report import sweep_json, write_sweep
 from siteopt.compare.vary import apply_values, parse_vary, variants
 from siteopt.inputs import Inputs, load_inputs
-from siteopt.models.api import solve
+from siteopt.models import solve
 from siteopt.scenario import Scenario, load_scenario
 
 if "sweep" not in cli.commands:

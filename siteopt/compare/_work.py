@@ -64,13 +64,13 @@ def solve_counts(model: SweepModel, counts: NDArray[np.int64] | None, task: int)
 
     Deterministic: the same model and counts give the same outcome in any process.
     """
-    from siteopt.models.reduce import solve_reduced
+    from siteopt.models import solve
 
     problem = model.problem
     if counts is not None:
         problem = replace(problem, demand_weight=model.weights(counts))
     with _SOLVE_LOCK:
-        sol = solve_reduced(problem, model.spec, model.solver)
+        sol = solve(problem, model.spec, model.solver, screen=True)
     return RunOutcome(
         task=task,
         status=sol.status.value,

@@ -10,7 +10,7 @@ A sweep has *groups* of runs and a *reference* solution per group:
 Each scenario's problem (geometry, candidates, distances) is built once, on the client. A
 bootstrap replicate only changes demand weights (a town's resampled deaths spread evenly over its
 cells), so workers receive the array problem once and then only per-town counts. Every solve is
-exact (:func:`siteopt.models.reduce.solve_reduced`, without marginals or alternatives) and
+exact (:func:`siteopt.models.solve` with the coverage screen, without marginals or alternatives) and
 deterministic, so a Dask run gives the same numbers as a serial one.
 """
 

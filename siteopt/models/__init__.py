@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from siteopt.models.api import solve
+from siteopt.models.solve import solve
 
 __all__ = ["solve"]

@@ -15,9 +15,16 @@ from numpy.typing import NDArray
 from siteopt.models.base import SolverSpec, Status
 from siteopt.models.milp import Milp, MilpResult, rel_gap, solve_milp
 from siteopt.models.rules import SiteRules
+from siteopt.settings import DEFAULT_TIME_BUDGET_S
 
 #: relative tolerance when a stage's optimum is fixed as a constraint of the next stage
 STAGE_TOL = 1e-9
+
+
+def time_budget(solver: SolverSpec) -> float:
+    """Wall-clock seconds one model may use: the solver's time limit (per solve), else
+    :data:`siteopt.settings.DEFAULT_TIME_BUDGET_S`."""
+    return solver.time_limit if solver.time_limit is not None else DEFAULT_TIME_BUDGET_S
 
 
 def stage_tol(value: float) -> float:
@@ -70,14 +77,12 @@ def cut_block(
     cuts: list[NDArray[np.int64]],
     rules_: SiteRules,
     num_col: int,
-    fixed_count: bool,
 ) -> tuple[sp.csr_array, NDArray[np.float64], NDArray[np.float64]]:
     """No-good cuts excluding each chosen set ``S`` in ``cuts``.
 
     When the rules fix the number of chosen sites to ``|S|``: ``sum_{j in S} y_j <= |S| - 1``;
     otherwise the general ``sum_{j in S} y_j - sum_{j not in S, chosen} y_j <= |S| - 1``.
     """
-    del fixed_count  # the form is decided per cut from the count rule
     count = rules_.count
     if not cuts:
         return sp.csr_array((0, num_col)), np.zeros(0), np.zeros(0)
@@ -115,7 +120,6 @@ def pad(block: sp.csr_array | sp.spmatrix | sp.sparray, num_col: int) -> sp.csr_
 def assemble(
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     y_cost: NDArray[np.float64],
     extra_cost: NDArray[np.float64],
     extra_lo: NDArray[np.float64],
@@ -130,7 +134,7 @@ def assemble(
     num_col = m + extra_cost.size
     parts = [
         (pad(rules_.A, num_col), rules_.row_lo, rules_.row_hi),
-        cut_block(cuts, rules_, num_col, fixed_count),
+        cut_block(cuts, rules_, num_col),
         *[(pad(b, num_col), lo, hi) for b, lo, hi in blocks],
     ]
     mats = [sp.csr_array(b) for b, _, _ in parts if b.shape[0]]
@@ -338,3 +342,46 @@ def finish_gap(objective: float | None, bound: float | None) -> float | None:
 def isclose(a: float, b: float, rel: float = 1e-7) -> bool:
     """Tolerant float comparison for objective values."""
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-7)
+
+
+@dataclass
+class AssignData:
+    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
+
+    demand: NDArray[np.int64]  #: demand index of each row
+    r: NDArray[np.int32]  #: row of each option
+    c: NDArray[np.int32]  #: candidate of each option
+    wc: NDArray[np.float64]  #: weighted cost of each option
+    tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
+    const: float  #: cost of demand without options (served by its tail)
+    m: int
+
+    @property
+    def rows(self) -> int:
+        """Number of demand rows."""
+        return int(self.demand.size)
+
+    def restrict(
+        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
+    ) -> AssignData:
+        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
+        sel = keep_cand[self.c]
+        if keep_opt is not None:
+            sel &= keep_opt
+        return AssignData(
+            self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
+        )
+
+    def row_cost(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """Cost of every row under an open-site mask (inf: not served)."""
+        best = self.tail.copy()
+        sel = open_mask[self.c]
+        np.minimum.at(best, self.r[sel], self.wc[sel])
+        return best
+
+    def value(self, open_mask: NDArray[np.bool_]) -> float:
+        """Exact objective of an open-site mask (fixed sites are in the tails)."""
+        best = self.row_cost(open_mask)
+        if not np.isfinite(best).all():
+            return math.inf
+        return float(best.sum()) + self.const

@@ -44,18 +44,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from siteopt.models._common import Outcome, assemble, open_from_x, rel_gap, run
+from siteopt.models._common import (
+    AssignData,
+    Outcome,
+    assemble,
+    open_from_x,
+    rel_gap,
+    run,
+    time_budget,
+)
 from siteopt.models._sparse import segment_starts
 from siteopt.models.base import SolverSpec, Status
 from siteopt.models.milp import Milp
-from siteopt.models.rules import SiteRules, infeasible_message
+from siteopt.models.rules import SiteRules, admits, infeasible_message
 from siteopt.models.setenum import enumerate_sets
+from siteopt.settings import ENUMERATION_SHARE
 
 #: subgradient iterations and wall-time share for the Lagrangian phase
 LAGRANGE_MAX_ITER = 300
@@ -72,49 +80,6 @@ CG_REDUCE = True
 CG_ROUNDS = 40
 #: candidates per greedy step in the pool of the incumbent sub-problem
 POOL_PER_STEP = 8
-
-
-@dataclass
-class AssignData:
-    """Option lists of every demand row, grouped by row (int32 indices to save memory)."""
-
-    demand: NDArray[np.int64]  #: demand index of each row
-    r: NDArray[np.int32]  #: row of each option
-    c: NDArray[np.int32]  #: candidate of each option
-    wc: NDArray[np.float64]  #: weighted cost of each option
-    tail: NDArray[np.float64]  #: weighted tail cost of each row (inf: must be served)
-    const: float  #: cost of demand without options (served by its tail)
-    m: int
-
-    @property
-    def rows(self) -> int:
-        """Number of demand rows."""
-        return int(self.demand.size)
-
-    def restrict(
-        self, keep_cand: NDArray[np.bool_], keep_opt: NDArray[np.bool_] | None = None
-    ) -> AssignData:
-        """Options limited to candidates in ``keep_cand`` (and options ``keep_opt``)."""
-        sel = keep_cand[self.c]
-        if keep_opt is not None:
-            sel &= keep_opt
-        return AssignData(
-            self.demand, self.r[sel], self.c[sel], self.wc[sel], self.tail, self.const, self.m
-        )
-
-    def row_cost(self, open_mask: NDArray[np.bool_]) -> NDArray[np.float64]:
-        """Cost of every row under an open-site mask (inf: not served)."""
-        best = self.tail.copy()
-        sel = open_mask[self.c]
-        np.minimum.at(best, self.r[sel], self.wc[sel])
-        return best
-
-    def value(self, open_mask: NDArray[np.bool_]) -> float:
-        """Exact objective of an open-site mask (fixed sites are in the tails)."""
-        best = self.row_cost(open_mask)
-        if not np.isfinite(best).all():
-            return math.inf
-        return float(best.sum()) + self.const
 
 
 def build_assign(
@@ -166,21 +131,6 @@ def build_assign(
         const=const,
         m=m,
     )
-
-
-def rules_ok(
-    rules_: SiteRules, open_mask: NDArray[np.bool_], cuts: list[NDArray[np.int64]]
-) -> bool:
-    """Whether an open-site mask satisfies the bounds, rule rows and no-good cuts."""
-    y = open_mask.astype(np.float64)
-    if (y < rules_.lo - 1e-9).any() or (y > rules_.hi + 1e-9).any():
-        return False
-    if rules_.A.shape[0]:
-        act = rules_.A @ y
-        if (act < rules_.row_lo - 1e-9).any() or (act > rules_.row_hi + 1e-9).any():
-            return False
-    chosen = set(np.nonzero(open_mask & rules_.chosen_mask)[0].tolist())
-    return all(set(np.asarray(s).tolist()) != chosen for s in cuts)
 
 
 def _greedy_swap(
@@ -261,7 +211,6 @@ def _assign_milp(
     data: AssignData,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     keep: NDArray[np.bool_],
     keep_opt: NDArray[np.bool_] | None = None,
 ) -> Milp:
@@ -292,7 +241,6 @@ def _assign_milp(
     milp = assemble(
         rules_,
         cuts,
-        fixed_count,
         y_cost=np.zeros(m),
         extra_cost=np.concatenate([d.wc, d.tail[finite_tail]]),
         extra_lo=np.zeros(nx + nd),
@@ -312,14 +260,13 @@ def _pool_incumbent(
     data: AssignData,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     solver: SolverSpec,
     out: Outcome,
     pool: NDArray[np.bool_],
     label: str,
 ) -> NDArray[np.bool_] | None:
     t0 = time.perf_counter()
-    milp = _assign_milp(data, rules_, cuts, fixed_count, pool)
+    milp = _assign_milp(data, rules_, cuts, pool)
     res = run(milp, solver, out, t0, f"{label} incumbent (pool)")
     if res.x is None:
         return None
@@ -516,7 +463,6 @@ def optimise_assign(
     data: AssignData,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     solver: SolverSpec,
     label: str,
     sense_sign: float = 1.0,
@@ -538,35 +484,35 @@ def optimise_assign(
     lag_bound = -math.inf
     lam: NDArray[np.float64] | None = None
     rho: NDArray[np.float64] | None = None
-    budget = solver.time_limit if solver.time_limit is not None else 600.0
+    budget = time_budget(solver)
     incumbent: NDArray[np.bool_] | None = None
     ub = math.inf
-    if fixed_count and k > 0 and int(free.sum()) > k:
+    if k > 0 and int(free.sum()) > k:
         cand = _greedy_swap(data, base_open, k, free)
-        if rules_ok(rules_, cand, cuts) and math.isfinite(data.value(cand)):
+        if admits(rules_, cand, cuts) and math.isfinite(data.value(cand)):
             incumbent = cand
-        if initial is not None and rules_ok(rules_, initial, cuts):
+        if initial is not None and admits(rules_, initial, cuts):
             start = _local_swap(data, initial, base_open, free)
-            start = start if rules_ok(rules_, start, cuts) else initial
+            start = start if admits(rules_, start, cuts) else initial
             if math.isfinite(data.value(start)) and (
                 incumbent is None or data.value(start) < data.value(incumbent)
             ):
                 incumbent = start
         if incumbent is None:
             pool = _pool_from_greedy(data, base_open, k, free)
-            cand2 = _pool_incumbent(data, rules_, cuts, fixed_count, solver, out, pool, label)
+            cand2 = _pool_incumbent(data, rules_, cuts, solver, out, pool, label)
             if cand2 is not None:
                 incumbent = cand2
         if incumbent is not None:
             ub = data.value(incumbent)
             t_lag = time.perf_counter()
             lag_bound, lam, rho = lagrangian_cg(
-                data, k, ub, free, incumbent, time.perf_counter() + 0.5 * budget
+                data, k, ub, free, incumbent, time.perf_counter() + ENUMERATION_SHARE * budget
             )
             # the Lagrangian's own site set, improved by swaps, often beats the incumbent
             for cand in (lagrangian_set(rho, k, free, base_open),):
                 cand = _local_swap(data, cand, base_open, free)
-                if rules_ok(rules_, cand, cuts):
+                if admits(rules_, cand, cuts):
                     value = data.value(cand)
                     if value < ub:
                         ub, incumbent = value, cand
@@ -635,7 +581,7 @@ def optimise_assign(
             )
         return out
     t0 = time.perf_counter()
-    milp = _assign_milp(data, rules_, cuts, fixed_count, keep_all, keep_opt)
+    milp = _assign_milp(data, rules_, cuts, keep_all, keep_opt)
     res = run(milp, solver, out, t0, label)
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE

@@ -23,7 +23,7 @@ import numpy as np
 from siteopt._errors import InputError
 from siteopt.models._common import Outcome
 from siteopt.models.assign import AssignData, build_assign, optimise_assign
-from siteopt.models.base import Decay, ModelSpec, Problem, SolverSpec
+from siteopt.models.base import Decay, ModelSpec, Problem, SolverSpec, with_formulation
 from siteopt.models.evaluate import decay_factor
 from siteopt.models.median import fixed_distance
 from siteopt.models.rules import SiteRules
@@ -69,10 +69,21 @@ def optimise_attendance(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[np.ndarray],
-    fixed_count: bool = True,
     tie_break: bool | None = None,
 ) -> Outcome:
     """Solve the attendance model under ``rules_`` excluding ``cuts``."""
     del tie_break
     data = attendance_data(problem, spec, rules_)
-    return optimise_assign(data, rules_, cuts, fixed_count, solver, "attendance", sense_sign=-1.0)
+    return optimise_assign(data, rules_, cuts, solver, "attendance", sense_sign=-1.0)
+
+
+#: The formulation in the report's plain text, written once: the report's model section
+#: (:func:`siteopt.outputs.report.formulation`, which fills in ``$radius`` and the other
+#: ``$`` fields) and the end of this module's docstring both show it.
+FORMULATION = """\
+        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).
+
+maximise    Σ_i Σ_{j in N(i)} w_i · f(d_ij) · x_ij    (expected visits)
+subject to  Σ_j x_ij <= 1                       for every cell i
+where f falls from 1 at the site to 0 at $radius ($decay)."""
+__doc__ = with_formulation(__doc__, FORMULATION)

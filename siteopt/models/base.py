@@ -256,3 +256,9 @@ class Solution:
             if stage.endswith("set enumeration") and rec.get("proved") is True:
                 return "set enumeration"
         return "solver"
+
+
+def with_formulation(doc: str | None, formulation: str) -> str:
+    """A model module's docstring followed by its report formulation (see ``FORMULATION``)."""
+    block = "\n".join(f"    {line}" if line else "" for line in formulation.split("\n"))
+    return f"{doc or ''}\nThe same model as the report writes it::\n\n{block}\n"

@@ -19,24 +19,21 @@ facilities, capacitated coverage) do not take a bonus.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from siteopt._errors import InputError
-from siteopt.models.base import ROLE_EXISTING, ModelSpec, Pairs, Problem, Solution, SolverSpec
-
-#: objectives that take a per-site bonus
-BONUS_OBJECTIVES = ("coverage", "attendance")
+from siteopt.models.base import ROLE_EXISTING, ModelSpec, Pairs, Problem, Solution
+from siteopt.models.objectives import bonus_objectives, objective
 
 
 def check_bonus(problem: Problem, spec: ModelSpec) -> NDArray[np.float64]:
     """The validated bonus array of ``spec`` (shape (m,), finite, >= 0)."""
-    if spec.objective not in BONUS_OBJECTIVES:
+    if not objective(spec.objective).takes_bonus:
         raise InputError(
-            f"A per-site bonus works with the {' and '.join(BONUS_OBJECTIVES)} objectives, "
+            f"A per-site bonus works with the {' and '.join(bonus_objectives())} objectives, "
             f"not {spec.objective!r}.",
             hint="Use a transit eligibility rule instead, or switch the objective to coverage.",
         )
@@ -76,20 +73,17 @@ def with_bonus_demand(problem: Problem, bonus: NDArray[np.float64]) -> Problem:
     )
 
 
-def solve_with_bonus(
-    solve: Callable[[Problem, ModelSpec, SolverSpec], Solution],
-    problem: Problem,
-    spec: ModelSpec,
-    solver: SolverSpec,
-) -> Solution:
-    """Run ``solve`` on the problem with its bonus as pseudo-demand, then remove it again."""
-    bonus = check_bonus(problem, spec)
-    sol = solve(with_bonus_demand(problem, bonus), replace(spec, site_bonus=None), solver)
+def remove_bonus(sol: Solution, n: int, bonus: NDArray[np.float64]) -> Solution:
+    """``sol`` of the problem with pseudo-demand, described on the ``n`` real demand units.
+
+    ``assignment`` and ``site_value`` keep the real demand only, ``site_bonus`` holds each chosen
+    site's bonus and ``objective``/``bound`` keep the total that was optimised.
+    """
     site_bonus = {j: float(bonus[j]) for j in sol.selected}
     values = {j: v - site_bonus.get(j, 0.0) for j, v in sol.site_value.items()}
     return replace(
         sol,
-        assignment=sol.assignment[: problem.n].copy(),
+        assignment=sol.assignment[:n].copy(),
         site_value=values,
         site_bonus=site_bonus,
     )

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InputError
 from siteopt.models._common import STAGE_TOL, Outcome, assemble, open_from_x, rel_gap, run
-from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
+from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status, with_formulation
 from siteopt.models.coverage import check_radius
 from siteopt.models.milp import Milp
 from siteopt.models.rules import SiteRules, infeasible_message
@@ -52,7 +52,6 @@ def _model(
     radius: float,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     floor: float | None,
 ) -> tuple[Milp, NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     pr = problem.pairs
@@ -100,7 +99,6 @@ def _model(
     milp = assemble(
         rules_,
         cuts,
-        fixed_count,
         y_cost=np.zeros(m),
         extra_cost=cost,
         extra_lo=np.zeros(nx),
@@ -117,7 +115,6 @@ def optimise_capacitated(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool = True,
     tie_break: bool | None = None,
 ) -> Outcome:
     """Solve the capacitated coverage model (and its tie-break) under ``rules_``."""
@@ -126,7 +123,7 @@ def optimise_capacitated(
     w = np.asarray(problem.demand_weight, dtype=np.float64)
     out = Outcome.start(solver.name)
     t0 = time.perf_counter()
-    milp, r, c, d = _model(problem, radius, rules_, cuts, fixed_count, None)
+    milp, r, c, d = _model(problem, radius, rules_, cuts, None)
     res = run(milp, solver, out, t0, "capacitated coverage")
     if res.status is Status.INFEASIBLE:
         out.status = Status.INFEASIBLE
@@ -150,7 +147,7 @@ def optimise_capacitated(
         return out
     t0 = time.perf_counter()
     floor = value - STAGE_TOL * max(1.0, abs(value))
-    milp2, r2, c2, d2 = _model(problem, radius, rules_, cuts, fixed_count, floor)
+    milp2, r2, c2, d2 = _model(problem, radius, rules_, cuts, floor)
     res2 = run(milp2, solver, out, t0, "capacitated coverage tie-break")
     if res2.x is None or res2.status not in (Status.OPTIMAL, Status.FEASIBLE):
         out.status = Status.FEASIBLE
@@ -189,3 +186,15 @@ def allocation_summary(
         alloc[1][alloc[2] > 1e-9], weights=(w[alloc[0]] * alloc[2])[alloc[2] > 1e-9], minlength=m
     )
     return site, {int(j): float(sums[j]) for j in np.nonzero(sums > 0)[0]}
+
+
+#: The formulation in the report's plain text, written once: the report's model section
+#: (:func:`siteopt.outputs.report.formulation`, which fills in ``$radius`` and the other
+#: ``$`` fields) and the end of this module's docstring both show it.
+FORMULATION = """\
+        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).
+
+maximise    Σ_i Σ_{j in N(i)} w_i · x_ij        (deaths served within reach)
+subject to  Σ_j x_ij <= 1                       for every cell i
+            Σ_i w_i · x_ij <= $capacity · y_j              for every site j"""
+__doc__ = with_formulation(__doc__, FORMULATION)

@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from siteopt._errors import InputError
 from siteopt.models._common import Outcome, assemble, open_from_x, rel_gap, run
 from siteopt.models.assign import build_assign, optimise_assign
-from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
+from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status, with_formulation
 from siteopt.models.evaluate import reachable_demand
 from siteopt.models.median import fixed_distance
 from siteopt.models.rules import SiteRules, infeasible_message
@@ -65,7 +65,6 @@ def optimise_center(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool = True,
     tie_break: bool | None = None,
 ) -> Outcome:
     """Solve the p-center model (and its tie-break) under ``rules_`` excluding ``cuts``."""
@@ -100,7 +99,7 @@ def optimise_center(
     status_ok = True
     while True:
         res_d, res_open, ok, infeasible = _subset_center(
-            problem, solver, rules_, cuts, fixed_count, q_mask, d_fixed, lower, upper, out
+            problem, solver, rules_, cuts, q_mask, d_fixed, lower, upper, out
         )
         if infeasible:
             if best_open is None:
@@ -148,7 +147,7 @@ def optimise_center(
     out.secondary = float((w[use] * dist[use]).sum())
     use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break
     if use_tb and proved:
-        _center_tie_break(problem, solver, rules_, cuts, fixed_count, upper, use, out)
+        _center_tie_break(problem, solver, rules_, cuts, upper, use, out)
     return out
 
 
@@ -157,7 +156,6 @@ def _subset_center(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     q_mask: NDArray[np.bool_],
     d_fixed: NDArray[np.float64],
     lower: float,
@@ -185,7 +183,7 @@ def _subset_center(
     found_at = -1
     # the largest level must be feasible unless nothing is
     feas, open_mask, ok = _cover_feasible(
-        problem, solver, rules_, cuts, fixed_count, q_mask, q_pairs, d_fixed, float(levels[hi]), out
+        problem, solver, rules_, cuts, q_mask, q_pairs, d_fixed, float(levels[hi]), out
     )
     if not ok:
         return math.inf, None, False, False
@@ -199,7 +197,6 @@ def _subset_center(
             solver,
             rules_,
             cuts,
-            fixed_count,
             q_mask,
             q_pairs,
             d_fixed,
@@ -222,7 +219,6 @@ def _cover_feasible(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     q_mask: NDArray[np.bool_],
     q_pairs: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
     d_fixed: NDArray[np.float64],
@@ -250,7 +246,6 @@ def _cover_feasible(
     milp = assemble(
         rules_,
         cuts,
-        fixed_count,
         y_cost=np.zeros(m),
         extra_cost=np.zeros(0),
         extra_lo=np.zeros(0),
@@ -271,7 +266,6 @@ def _center_tie_break(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool,
     radius: float,
     use: NDArray[np.bool_],
     out: Outcome,
@@ -288,9 +282,7 @@ def _center_tie_break(
         return np.where(d <= radius, w[pr.rows[a:b]] * d, np.nan)  # only pairs within D*
 
     data = build_assign(problem.n, problem.m, pr.rows, pr.cols, wcost, tail, rules_)
-    sub = optimise_assign(
-        data, rules_, cuts, fixed_count, solver, "center tie-break", initial=out.open_mask
-    )
+    sub = optimise_assign(data, rules_, cuts, solver, "center tie-break", initial=out.open_mask)
     out.build_s += sub.build_s
     out.solve_s += sub.solve_s
     out.solves += sub.solves
@@ -314,3 +306,14 @@ def _center_tie_break(
         return
     out.open_mask = sub.open_mask
     out.secondary = sub.objective
+
+
+#: The formulation in the report's plain text, written once: the report's model section
+#: (:func:`siteopt.outputs.report.formulation`, which fills in ``$radius`` and the other
+#: ``$`` fields) and the end of this module's docstring both show it.
+FORMULATION = """\
+        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).
+
+minimise    D                                   (the longest distance)
+subject to  Σ_j x_ij = 1,  d_ij · x_ij <= D     for every cell i and site j"""
+__doc__ = with_formulation(__doc__, FORMULATION)

@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siteopt.models._common import stage_tol
-from siteopt.models.rules import SiteRules
+from siteopt.models.rules import RuleCheck, SiteRules
 
 #: largest survivor count (the pairwise overlaps are held dense when it is at most DENSE_MAX)
 MAX_SURVIVORS = 20_000
@@ -74,108 +74,6 @@ class CoverEnumResult:
     seconds: float
     #: every rule-feasible set within the stage tolerance of the best (None: more than MAX_TIES)
     ties: list[NDArray[np.bool_]] | None = field(default_factory=list)
-
-
-class _RuleCheck:
-    """Vectorised rule checks for the sets ``base + T + {c}`` over many ``c`` at once."""
-
-    def __init__(
-        self, rules_: SiteRules, base_open: NDArray[np.bool_], idx: NDArray[np.int64]
-    ) -> None:
-        self.col_ok = (rules_.lo[idx] <= 1 + 1e-9) & (rules_.hi[idx] >= 1 - 1e-9)
-        self.rows_t: sp.csr_array | None = None
-        if not rules_.A.shape[0]:
-            return
-        A = sp.csr_array(rules_.A)
-        A.sum_duplicates()
-        self.rows_t = sp.csr_array(sp.csc_array(A[:, idx]).T)  # survivor -> its rule rows
-        self.lo = rules_.row_lo - 1e-9
-        self.hi = rules_.row_hi + 1e-9
-        self.base = A @ base_open.astype(np.float64)
-        bad = (self.base < self.lo) | (self.base > self.hi)
-        self.base_bad = bad
-        self.base_viol = int(bad.sum())
-        self.delta = np.zeros(self.base.size)
-        # rows a partial set can already break: non-negative coefficients, finite upper bound
-        row_min = np.zeros(A.shape[0])
-        nz = np.diff(A.indptr) > 0
-        row_min[nz] = np.minimum.reduceat(A.data, A.indptr[:-1][nz])
-        self.mono = (row_min >= 0) & np.isfinite(self.hi)
-
-    def labels(self) -> NDArray[np.int64]:
-        """A conflict label per survivor: two survivors with the same label cannot both join.
-
-        A monotone row where any two members together exceed the bound
-        (``base + 2 * min coefficient > hi``, e.g. "at most one site per municipality") makes
-        its members pairwise exclusive; each survivor takes its largest such row (a survivor
-        in none gets a label of its own). One row per survivor is a relaxation: other
-        conflicts are still caught by :meth:`can_join`.
-        """
-        s = int(self.col_ok.size)
-        own = -1 - np.arange(s, dtype=np.int64)
-        if self.rows_t is None:
-            return own
-        local, rr, vv = self._entries(np.arange(s, dtype=np.int64))
-        n_rows = self.base.size
-        coef_min = np.full(n_rows, np.inf)
-        np.minimum.at(coef_min, rr, vv)
-        clique = self.mono & (coef_min > 0) & (self.base + 2 * coef_min > self.hi)
-        pick = clique[rr]
-        local, rr = local[pick], rr[pick]
-        if rr.size == 0:
-            return own
-        size = np.bincount(rr, minlength=n_rows)
-        order = np.lexsort((rr, -size[rr], local))  # per survivor: largest row first
-        local, rr = local[order], rr[order]
-        first = np.r_[True, local[1:] != local[:-1]]
-        out = own.copy()
-        out[local[first]] = rr[first]
-        return out
-
-    def _entries(
-        self, cols: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-        """(position in ``cols``, rule row, coefficient) of every rule entry of ``cols``."""
-        assert self.rows_t is not None
-        sub = sp.csr_array(self.rows_t[cols])
-        local = np.repeat(np.arange(cols.size), np.diff(sub.indptr))
-        return local, sub.indices.astype(np.int64), np.asarray(sub.data, dtype=np.float64)
-
-    def _fix(self, fixed: list[int]) -> NDArray[np.int64]:
-        _, rows_t, vals_t = self._entries(np.asarray(fixed, dtype=np.int64))
-        np.add.at(self.delta, rows_t, vals_t)
-        return rows_t
-
-    def feasible(self, fixed: list[int], cs: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """Whether the full set ``base + fixed + {c}`` satisfies every row, for each ``c``."""
-        ok = self.col_ok[cs] & bool(self.col_ok[fixed].all())
-        if self.rows_t is None or cs.size == 0:
-            return ok
-        rows_t = self._fix(fixed)
-        touched = np.unique(rows_t)
-        act_t = self.base[touched] + self.delta[touched]
-        bad_t = (act_t < self.lo[touched]) | (act_t > self.hi[touched])
-        viol_t = self.base_viol - int(self.base_bad[touched].sum()) + int(bad_t.sum())
-        local, rr, vv = self._entries(cs)
-        cur = self.base[rr] + self.delta[rr]
-        was_bad = (cur < self.lo[rr]) | (cur > self.hi[rr])
-        new = cur + vv
-        now_bad = (new < self.lo[rr]) | (new > self.hi[rr])
-        change = np.bincount(local, weights=now_bad.astype(np.float64) - was_bad, minlength=cs.size)
-        self.delta[rows_t] = 0.0
-        return ok & (viol_t + change < 0.5)
-
-    def can_join(self, fixed: list[int], cs: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """False for each ``c`` where ``base + fixed + {c}`` already breaks a monotone row."""
-        ok = self.col_ok[cs].copy()
-        if self.rows_t is None or cs.size == 0:
-            return ok
-        rows_t = self._fix(fixed)
-        local, rr, vv = self._entries(cs)
-        over = self.mono[rr] & (self.base[rr] + self.delta[rr] + vv > self.hi[rr])
-        self.delta[rows_t] = 0.0
-        ok[np.unique(local[over])] = False
-        return ok
 
 
 def enumerate_coverage(
@@ -271,7 +169,7 @@ def enumerate_coverage(
             scratch[rows_a] = 0.0
         return cache[a]
 
-    check = _RuleCheck(rules_, base_open, idx)
+    check = RuleCheck(rules_, base_open, idx)
     cut_keys = {tuple(sorted(int(j) for j in np.asarray(c).tolist())) for c in cuts}
     chosen_base = np.flatnonzero(base_open & rules_.chosen_mask).tolist()
     ties: list[tuple[float, tuple[int, ...]]] = []

@@ -25,7 +25,7 @@ import numpy as np
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome
 from siteopt.models.assign import AssignData, build_assign, optimise_assign
-from siteopt.models.base import ModelSpec, Problem, SolverSpec
+from siteopt.models.base import ModelSpec, Problem, SolverSpec, with_formulation
 from siteopt.models.evaluate import reachable_demand
 from siteopt.models.rules import SiteRules
 
@@ -84,13 +84,12 @@ def optimise_median(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[np.ndarray],
-    fixed_count: bool = True,
     tie_break: bool | None = None,
 ) -> Outcome:
     """Solve the p-median model under ``rules_`` excluding ``cuts``."""
     del tie_break  # the median has no secondary objective
     data = median_data(problem, spec, rules_)
-    out = optimise_assign(data, rules_, cuts, fixed_count, solver, "median")
+    out = optimise_assign(data, rules_, cuts, solver, "median")
     n_unreach = int((~reachable_demand(problem) & (problem.demand_weight > 0)).sum())
     if n_unreach:
         out.messages.append(
@@ -98,3 +97,14 @@ def optimise_median(
             "out of the median."
         )
     return out
+
+
+#: The formulation in the report's plain text, written once: the report's model section
+#: (:func:`siteopt.outputs.report.formulation`, which fills in ``$radius`` and the other
+#: ``$`` fields) and the end of this module's docstring both show it.
+FORMULATION = """\
+        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).
+
+minimise    Σ_i Σ_j w_i · d_ij · x_ij           (total distance to the sites)
+subject to  Σ_j x_ij = 1                        for every cell i"""
+__doc__ = with_formulation(__doc__, FORMULATION)

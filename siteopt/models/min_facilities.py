@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome, assemble, run
-from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status
+from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status, with_formulation
 from siteopt.models.coverage import (
     CoverageData,
     check_radius,
@@ -44,11 +44,9 @@ def optimise_min_facilities(
     solver: SolverSpec,
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
-    fixed_count: bool = False,
     tie_break: bool | None = None,
 ) -> Outcome:
     """Solve the minimum-facilities model under ``rules_`` excluding ``cuts``."""
-    del fixed_count
     radius = check_radius(problem, spec)
     if not 0.0 <= spec.target_share <= 1.0:
         raise InputError(f"target_share must be between 0 and 1, got {spec.target_share}.")
@@ -78,7 +76,6 @@ def optimise_min_facilities(
     milp = assemble(
         rules_,
         cuts,
-        False,
         y_cost=rules_.chosen_mask.astype(np.float64),
         extra_cost=np.zeros(G),
         extra_lo=np.zeros(G),
@@ -105,9 +102,7 @@ def optimise_min_facilities(
         out.messages.append(f"The minimum number of sites was not proved ({res.raw_status}).")
         return out
     k_star = round(res.objective)
-    stage_b = optimise_coverage(
-        problem, spec, solver, with_count(rules_, k_star), cuts, True, tie_break
-    )
+    stage_b = optimise_coverage(problem, spec, solver, with_count(rules_, k_star), cuts, tie_break)
     out.build_s += stage_b.build_s
     out.solve_s += stage_b.solve_s
     out.solves += stage_b.solves
@@ -127,3 +122,15 @@ def optimise_min_facilities(
     out.secondary = stage_b.objective
     out.status = Status.OPTIMAL if stage_b.status is Status.OPTIMAL else Status.FEASIBLE
     return out
+
+
+#: The formulation in the report's plain text, written once: the report's model section
+#: (:func:`siteopt.outputs.report.formulation`, which fills in ``$radius`` and the other
+#: ``$`` fields) and the end of this module's docstring both show it.
+FORMULATION = """\
+        z_i = 1 if cell i is within reach of a chosen site (0 <= z_i <= 1).
+
+minimise    Σ_j y_j                             (number of sites)
+subject to  z_i <= Σ_{j in N(i)} y_j            for every cell i
+            Σ_i w_i · z_i >= $target_share · Σ_i w_i"""
+__doc__ = with_formulation(__doc__, FORMULATION)

@@ -1,4 +1,13 @@
-r"""Exact candidate reduction for coverage by an upper-bound test.
+r"""Exact candidate reductions for coverage, both by submodular upper bounds.
+
+The run-level screen (:func:`coverage_keep_mask`, applied once by :func:`siteopt.models.solve`
+with ``screen=True``, as the pipeline and the sweep call it, before any model is built) keeps
+the candidates that can be in an optimal set of *any* solve the run makes (optimum, ranked
+alternatives, marginal values); the per-solve bound (:func:`reduce_candidates`, applied by the
+coverage model to each of those solves) then uses that solve's own no-good cuts and an exact
+incumbent to drop more. Both keep ties, so every optimal set survives.
+
+The screen:
 
 Coverage is submodular, so a site set :math:`S` covers at most :math:`\sum_{j\in S} v_j`, where
 :math:`v_j` is the weight candidate :math:`j` covers on its own. With at most :math:`k` sites per
@@ -17,19 +26,25 @@ be dropped without changing the optimum. Every solve the caller makes must keep 
 * for each chosen site, the best value of a set without it (for marginal values, which re-solve
   with that site forbidden).
 
-The reduction is applied only when every candidate is a plain candidate and the only rules are
-``p``, ``max_per_group`` and ``allowed_groups``; otherwise nothing is dropped.
+The screen applies only when the only rules are ``p``, ``max_per_group`` and ``allowed_groups``
+(and not when the marginal values of required sites are asked: forbidding a required site frees
+one more site, a set the bounds do not cover); otherwise nothing is dropped. Whether a site
+may join a set is the rule test of :class:`~siteopt.models.rules.RuleCheck`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from siteopt._errors import InfeasibleError
+from siteopt.models._common import Outcome, assemble, open_from_x, run, stage_tol
 from siteopt.models.base import (
     ROLE_CANDIDATE,
     ROLE_EXISTING,
@@ -40,6 +55,8 @@ from siteopt.models.base import (
     Solution,
     SolverSpec,
 )
+from siteopt.models.covdata import CoverageData, covered_weight
+from siteopt.models.rules import RuleCheck, SiteRules, site_rules
 
 #: relative tolerance on the threshold, so float noise never drops an optimal candidate
 _TOL = 1e-9
@@ -70,28 +87,23 @@ def _gains(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> NDA
 
 
 def _allowed(
-    group: NDArray[np.int64],
-    sites: list[int],
-    k: int | None,
-    ok: NDArray[np.bool_],
-    counted: NDArray[np.bool_],
+    check: RuleCheck, sites: list[int], ok: NDArray[np.bool_], every: NDArray[np.int64]
 ) -> NDArray[np.bool_]:
-    mask = ok.copy()
+    """Plain candidates that may join the fixed-open sites plus ``sites`` under the rules."""
+    mask = ok & check.can_join(sites, every)
     mask[sites] = False
-    counting = [j for j in sites if counted[j]]
-    if k is not None and counting:
-        used, counts = np.unique(group[counting], return_counts=True)
-        full = used[(counts >= k) & (used >= 0)]
-        mask &= ~np.isin(group, full)
     return mask
 
 
-def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] | None:
+def coverage_keep_mask(
+    problem: Problem, spec: ModelSpec, rules_: SiteRules | None = None
+) -> NDArray[np.bool_] | None:
     """Candidates that may be in an optimal set of any solve :func:`siteopt.models.solve` makes.
 
     Existing and required sites are always kept (and always open in the heuristic sets).
     Returns ``None`` when the reduction does not apply (other rules, or no feasible set was
-    found); the caller then keeps every candidate.
+    found); the caller then keeps every candidate. ``rules_`` are the site rules of the problem
+    with ``p`` sites (built here when not given).
     """
     rules = spec.rules
     if spec.objective != "coverage" or spec.radius is None:
@@ -104,7 +116,18 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
     p, k = rules.p - n_required, rules.max_per_group
     if p < 1:
         return None
+    if spec.marginal and n_required:
+        # forbidding a required site (its marginal value) frees one more site to choose, a set
+        # the bounds below do not cover
+        return None
+    if rules_ is None:
+        try:
+            rules_ = site_rules(problem, rules, count=(float(rules.p), float(rules.p)))
+        except InfeasibleError:
+            return None
     m = problem.m
+    every = np.arange(m, dtype=np.int64)
+    check = RuleCheck(rules_, rules_.fixed_open, every)
     group = np.asarray(problem.cand_group, dtype=np.int64)
     counted = role != ROLE_EXISTING
     if rules.existing_count_in_group:
@@ -118,7 +141,7 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
     # greedy start, then best-improvement swaps until no swap improves
     sites: list[int] = []
     for _ in range(p):
-        allowed = _allowed(group, fixed + sites, k, ok, counted)
+        allowed = _allowed(check, sites, ok, every)
         if not allowed.any():
             return None
         g = np.where(allowed, _gains(cover, w, fixed + sites), -np.inf)
@@ -132,7 +155,7 @@ def coverage_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] |
         for pos in range(p):
             rest = fixed + sites[:pos] + sites[pos + 1 :]
             base = _value(cover, w, rest)
-            allowed = _allowed(group, rest, k, ok, counted)
+            allowed = _allowed(check, rest[len(fixed) :], ok, every)
             allowed[sites[pos]] = False
             if not allowed.any():
                 without.append(-np.inf)
@@ -244,22 +267,249 @@ def lift(solution: Solution, idx: NDArray[np.int64]) -> Solution:
     )
 
 
-def solve_reduced(problem: Problem, spec: ModelSpec, solver: SolverSpec) -> Solution:
-    """:func:`siteopt.models.solve` after the exact reduction (when it applies)."""
-    from siteopt.models.api import solve, validate_problem
+#: candidates per greedy step put into the pool of the incumbent sub-problem
+POOL_PER_STEP = 25
+#: column-generation rounds and columns added per round of the LP-dual bound
+DUAL_ROUNDS = 30
+DUAL_ADD = 100
+#: stop the column generation after this many rounds in a row that removed no candidate
+DUAL_STALL = 2
+#: relative slack on the LP-dual bound test (the bound is exact; this absorbs float sums)
+DUAL_TOL = 1e-7
+#: largest survivor set for which the pairwise-overlap bound is computed (dense |R| x |R|)
+PAIRWISE_MAX = 2500
 
-    if spec.site_bonus is not None:  # as pseudo-demand, so the bounds below include it
-        from siteopt.models.bonus import solve_with_bonus
 
-        validate_problem(problem)
-        return solve_with_bonus(solve_reduced, problem, spec, solver)
-    keep = coverage_keep_mask(problem, spec)
-    if keep is None or keep.all():
-        return solve(problem, spec, solver)
-    reduced, idx = restrict(problem, keep)
-    sol = lift(solve(reduced, spec, solver), idx)
-    note = (
-        f"{int(keep.sum()):,} of {problem.m:,} candidates kept by the exact upper-bound "
-        "reduction (the others cannot be in an optimal set)."
+@dataclass
+class Reduction:
+    """Result of the bound-based candidate reduction.
+
+    ``ub[j]`` is an upper bound on the coverage of any feasible site set containing free
+    candidate ``j`` (``inf`` when no bound was computed); ``survivors`` are the free candidates
+    with ``ub >= LB`` (None: no reduction); ``incumbent`` is a rules-feasible open-site mask of
+    value ``lb``.
+    """
+
+    ub: NDArray[np.float64]
+    survivors: NDArray[np.bool_] | None = None
+    incumbent: NDArray[np.bool_] | None = None
+    lb: float = -math.inf
+
+    def candidates_reaching(self, value: float) -> NDArray[np.bool_] | None:
+        """Free candidates whose bound allows a set of coverage ``value`` (None: all)."""
+        if self.survivors is None:
+            return None
+        return self.survivors & (self.ub >= value - stage_tol(value))
+
+
+def _top_sum_excluding_self(v: NDArray[np.float64], q: int) -> NDArray[np.float64]:
+    """For every j: the sum of the q largest entries of ``v`` other than ``v[j]``."""
+    if q <= 0:
+        return np.zeros(v.size)
+    if v.size <= q:
+        return np.full(v.size, float(v.sum())) - v
+    top = np.sort(-np.partition(-v, q)[: q + 1])[::-1]  # q + 1 largest, descending
+    in_top = v >= top[q - 1]
+    return np.where(in_top, top.sum() - v, top[:q].sum())
+
+
+def reduce_candidates(
+    problem: Problem,
+    radius: float,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    out: Outcome,
+) -> Reduction:
+    r"""Bound-based, exact candidate reduction for a fixed number of sites.
+
+    With :math:`k` free sites to choose, :math:`v_j` the residual weight candidate :math:`j`
+    covers and :math:`g(l \mid j) = v_l - o_{jl}` (:math:`o_{jl}` the weight both cover), by
+    submodularity every set containing :math:`j` covers at most
+    :math:`C_F + v_j + \text{top}_{k-1}\{g(l \mid j)\}`; a rules-feasible incumbent of value
+    :math:`LB` (an exact sub-problem over a greedy candidate pool) removes every candidate whose
+    bound is below :math:`LB`. Ties are kept, so every optimal (and tie-break) set survives.
+    """
+    m = problem.m
+    ub = np.full(m, math.inf)
+    none = Reduction(ub=ub)
+    if rules_.count is None:
+        return none
+    free = rules_.free
+    k = int(rules_.count[0]) - int(rules_.required.size)
+    n_free = int(free.sum())
+    if k <= 0 or n_free <= k or n_free <= 3 * POOL_PER_STEP:
+        return none
+    t0 = time.perf_counter()
+    pr = problem.pairs
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    within = pr.cost <= radius
+    R, C = pr.rows[within], pr.cols[within]
+    covered_fixed = np.zeros(problem.n, dtype=bool)
+    covered_fixed[R[rules_.fixed_open[C]]] = True
+    credited = float(w[covered_fixed].sum())
+    sel = free[C] & ~covered_fixed[R] & (w[R] > 0)
+    A = sp.csc_array((np.ones(int(sel.sum())), (R[sel], C[sel])), shape=(problem.n, m))
+    At = sp.csr_array(A.T)
+    v = At @ w
+    # greedy pool: the best candidates by marginal gain at each greedy step
+    uncovered = np.ones(problem.n)
+    pool = np.zeros(m, dtype=bool)
+    free_idx = np.nonzero(free)[0]
+    for _ in range(k):  # k <= p steps
+        gain = (At @ (w * uncovered))[free_idx]
+        order = np.lexsort((free_idx, -gain))
+        pool[free_idx[order[:POOL_PER_STEP]]] = True
+        # and the best of each of the POOL_PER_STEP best municipalities (and regions), so
+        # that rules such as "at most one site per municipality" leave the pool a feasible set
+        for label in (problem.cand_group, problem.cand_region):
+            if label is not None:
+                _, first = np.unique(np.asarray(label)[free_idx[order]], return_index=True)
+                pool[free_idx[order[np.sort(first)[:POOL_PER_STEP]]]] = True
+        pick = free_idx[order[0]]
+        uncovered[A.indices[A.indptr[pick] : A.indptr[pick + 1]]] = 0.0
+    sub = CoverageData(problem, radius, rules_, pool)
+    G = sub.G
+    milp = assemble(
+        rules_,
+        cuts,
+        y_cost=np.zeros(m),
+        extra_cost=sub.W,
+        extra_lo=np.zeros(G),
+        extra_hi=np.ones(G),
+        blocks=[(sub.cover_rows(m + G, m), np.full(G, -np.inf), np.zeros(G))],
+        sense="max",
+        offset=sub.credited,
     )
-    return replace(sol, message=f"{sol.message} {note}".strip())
+    milp.col_hi[:m] = np.where(pool | rules_.fixed_open, milp.col_hi[:m], 0.0)
+    res = run(milp, solver, out, t0, "coverage incumbent (pool)")
+    if res.x is None or res.interrupted:
+        return none
+    t_red = time.perf_counter()
+    incumbent = open_from_x(res.x, m)
+    lb = covered_weight(problem, incumbent, radius)
+    # first bound: top-(k-1) single coverages
+    ub_all = np.full(m, math.inf)
+    vf = v[free_idx]
+    ub_all[free_idx] = credited + vf + _top_sum_excluding_self(vf, k - 1)
+    thr = lb - stage_tol(lb)
+    surv = free & (ub_all >= thr)
+    # LP-dual (Lagrangian) bound by column generation: usually tight for covering models
+    lp_ub, rounds = _dual_bound(A, w, k, surv, pool & surv, thr - credited, v)
+    ub_all = np.minimum(ub_all, lp_ub + credited)
+    surv &= ub_all >= thr
+    # pairwise-overlap bound among survivors, iterated to a fixpoint
+    for _ in range(4):
+        idx = np.nonzero(surv)[0]
+        if k <= 1 or idx.size > PAIRWISE_MAX or idx.size <= k:
+            break
+        Ar = sp.csc_array(A[:, idx])
+        overlap = (sp.csr_array(Ar.T) @ sp.csc_array(Ar.multiply(w[:, None]))).toarray()
+        gmat = v[idx][None, :] - overlap
+        np.fill_diagonal(gmat, -np.inf)
+        q = k - 1
+        top = -np.partition(-gmat, q - 1, axis=1)[:, :q]
+        bound = credited + v[idx] + top.sum(axis=1)
+        ub_all[idx] = np.minimum(ub_all[idx], bound)
+        keep = bound >= thr
+        if keep.all():
+            break
+        surv[idx[~keep]] = False
+    out.extra["survivors"] = int(surv.sum())
+    out.extra["incumbent_lb"] = lb
+    log = out.extra.setdefault("log", [])
+    assert isinstance(log, list)
+    log.append(
+        {
+            "stage": "coverage bound reduction",
+            "candidates": n_free,
+            "survivors": int(surv.sum()),
+            "dual_rounds": rounds,
+            "incumbent": lb,
+            "seconds": round(time.perf_counter() - t_red, 4),
+        }
+    )
+    return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
+
+
+def _dual_bound(
+    A: sp.csc_array,
+    w: NDArray[np.float64],
+    k: int,
+    alive: NDArray[np.bool_],
+    seed: NDArray[np.bool_],
+    thr: float,
+    v: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], int]:
+    r"""Upper bounds from the Lagrangian of the covering rows, with LP-optimal multipliers.
+
+    Relaxing :math:`z_i \le \sum_{j \in N_i} y_j` with multipliers
+    :math:`0 \le \lambda_i \le w_i` gives, for every set of :math:`k` candidates from
+    ``alive`` that contains :math:`j`,
+
+    .. math:: \text{cover} \le \sum_i (w_i - \lambda_i) + c_j
+        + \text{top}_{k-1}\{c_l : l \ne j\}, \qquad c_j = \sum_{i \in N^{-1}(j)} \lambda_i,
+
+    valid for *any* such :math:`\lambda` (it is computed here from the clipped multipliers, so
+    solver round-off cannot make it invalid). The multipliers are the duals of the LP relaxation
+    over a working set of candidates, grown by column generation (candidates whose
+    :math:`c_j` exceeds the working set's :math:`k`-th largest) until none prices out; the
+    bound of each round is kept per candidate (the smallest wins). Candidates outside ``alive``
+    are in no set reaching ``thr`` and are left out. Returns the bounds (``inf`` outside
+    ``alive``) and the number of LP rounds.
+    """
+    from scipy.optimize import linprog
+
+    m = A.shape[1]
+    best = np.full(m, math.inf)
+    cand = np.nonzero(alive)[0]
+    if cand.size <= k or k < 1:
+        return best, 0
+    As = sp.csc_array(A[:, cand])
+    Ast = sp.csr_array(As.T)
+    ws = seed[cand].copy()
+    if int(ws.sum()) <= k:  # the seed must hold more than k candidates
+        extra = np.lexsort((cand, -v[cand]))[: 2 * k + 1]
+        ws[extra] = True
+    tol = DUAL_TOL * max(1.0, abs(thr))
+    rounds = 0
+    kept_before = [cand.size]
+    while rounds < DUAL_ROUNDS:
+        rounds += 1
+        cols = np.nonzero(ws)[0]
+        sub = sp.csr_array(As[:, cols])
+        rows = np.nonzero(np.diff(sub.indptr))[0]
+        sub = sub[rows]
+        nr, nc = sub.shape
+        a_ub = sp.hstack([-sub, sp.identity(nr, format="csr")], format="csr")
+        a_eq = np.concatenate([np.ones(nc), np.zeros(nr)])[None, :]
+        res = linprog(
+            np.concatenate([np.zeros(nc), -w[rows]]),
+            A_ub=a_ub,
+            b_ub=np.zeros(nr),
+            A_eq=a_eq,
+            b_eq=[float(k)],
+            bounds=(0.0, 1.0),
+            method="highs-ds",
+        )
+        if res.status != 0 or res.ineqlin is None:
+            break
+        lam = w.copy()  # rows no working-set candidate covers keep lambda = w
+        lam[rows] = np.clip(-np.asarray(res.ineqlin.marginals, dtype=np.float64), 0.0, w[rows])
+        c = np.asarray(Ast @ lam, dtype=np.float64)
+        base = float((w - lam).sum())
+        bound = base + c + _top_sum_excluding_self(c, k - 1)
+        best[cand] = np.minimum(best[cand], bound)
+        keep = best[cand] >= thr - tol
+        pi = float(np.sort(c[cols])[::-1][k - 1])
+        price = keep & ~ws & (c > pi + tol)
+        if not price.any():
+            break
+        # every round's bound is valid: stop early once DUAL_STALL rounds in a row removed
+        # no candidate (the LP relaxation is too weak here for the bound to prune)
+        kept_before.append(int(keep.sum()))
+        if len(kept_before) > DUAL_STALL and kept_before[-1 - DUAL_STALL] == kept_before[-1]:
+            break
+        add = np.nonzero(price)[0]
+        ws[add[np.lexsort((add, -c[add]))[:DUAL_ADD]]] = True
+    return best, rounds

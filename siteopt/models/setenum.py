@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from siteopt.models.rules import admits
+
 if TYPE_CHECKING:
-    from siteopt.models.assign import AssignData
+    from siteopt.models._common import AssignData
     from siteopt.models.rules import SiteRules
 
 #: largest enumeration to attempt, in demand rows x sets that pass the bound test (about 6 s
@@ -89,8 +91,6 @@ def enumerate_sets(
     ``incumbent`` is a rule-feasible open mask whose value is the starting upper bound. The
     result is not ``proved`` only when ``deadline`` (a ``time.perf_counter`` value) passed.
     """
-    from siteopt.models.assign import rules_ok
-
     t0 = time.perf_counter()
     idx = np.flatnonzero(survivors)
     s = int(idx.size)
@@ -121,7 +121,7 @@ def enumerate_sets(
         for t in better[np.argsort(values[better], kind="stable")]:
             mask = base_open.copy()
             mask[idx[cols[t]]] = True
-            if rules_ok(rules_, mask, cuts):
+            if admits(rules_, mask, cuts):
                 best, best_mask = float(values[t]), mask
                 return
 

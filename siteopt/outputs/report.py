@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import re
 from importlib import resources
+from string import Template
 from typing import Any
 
 from siteopt import __version__
+from siteopt.models.objectives import OBJECTIVES, objective
 from siteopt.outputs.document import (
     Bullets,
     Document,
@@ -50,20 +52,8 @@ PLACE_WORDS = {
     "points": "in your demand points",
 }
 
-OBJECTIVE_WORDS = {
-    "coverage": "maximal covering: choose the sites that put the most deaths within {d} of a "
-    "site (a death counts once, however many sites are near it)",
-    "capacitated_coverage": "capacitated covering: the most deaths within {d} of a site, "
-    "where each site can serve at most {cap} deaths",
-    "median": "p-median: choose the sites that make the total distance from each death to its "
-    "nearest site as small as possible",
-    "center": "p-centre: choose the sites that make the longest distance from any death to its "
-    "nearest site as small as possible",
-    "min_facilities": "set covering: the fewest sites that put at least {share} of the deaths "
-    "within {d} of a site",
-    "attendance": "maximum attendance: the most expected visits, where a death's weight falls "
-    "with the distance to its nearest site ({decay} decay, zero beyond {d})",
-}
+#: each objective's one line in words (from the objective registry)
+OBJECTIVE_WORDS = {name: o.words for name, o in OBJECTIVES.items()}
 
 
 def _title(result: RunResult, layer: str) -> str:
@@ -203,46 +193,18 @@ def formulation(result: RunResult) -> str:
         f"       candidate j;  N(i) = eligible candidates within {d} of cell i.",
         "Decide: y_j = 1 if candidate j is chosen (else 0);",
     ]
-    kind = obj.kind
-    if kind in ("coverage", "min_facilities"):
-        lines.append("        z_i = 1 if cell i is within reach of a chosen site (0 <= z_i <= 1).")
-    else:
-        lines.append("        x_ij = share of cell i served by site j (0 <= x_ij <= y_j).")
-    lines.append("")
-    if kind == "coverage":
-        lines += [
-            "maximise    Σ_i w_i · z_i                       (deaths within reach)",
-            "subject to  z_i <= Σ_{j in N(i)} y_j            for every cell i",
-        ]
-    elif kind == "min_facilities":
-        lines += [
-            "minimise    Σ_j y_j                             (number of sites)",
-            "subject to  z_i <= Σ_{j in N(i)} y_j            for every cell i",
-            f"            Σ_i w_i · z_i >= {obj.target_share:g} · Σ_i w_i",
-        ]
-    elif kind == "median":
-        lines += [
-            "minimise    Σ_i Σ_j w_i · d_ij · x_ij           (total distance to the sites)",
-            "subject to  Σ_j x_ij = 1                        for every cell i",
-        ]
-    elif kind == "center":
-        lines += [
-            "minimise    D                                   (the longest distance)",
-            "subject to  Σ_j x_ij = 1,  d_ij · x_ij <= D     for every cell i and site j",
-        ]
-    elif kind == "attendance":
-        lines += [
-            "maximise    Σ_i Σ_{j in N(i)} w_i · f(d_ij) · x_ij    (expected visits)",
-            "subject to  Σ_j x_ij <= 1                       for every cell i",
-            f"where f falls from 1 at the site to 0 at {d} ({_objective_words(result)}).",
-        ]
-    elif kind == "capacitated_coverage":
-        lines += [
-            "maximise    Σ_i Σ_{j in N(i)} w_i · x_ij        (deaths served within reach)",
-            "subject to  Σ_j x_ij <= 1                       for every cell i",
-            f"            Σ_i w_i · x_ij <= {obj.capacity or 'C'} · y_j              "
-            "for every site j",
-        ]
+    kind = objective(obj.kind)
+    # the objective's formulation, the same text as its model module's docstring
+    lines += (
+        Template(kind.formulation)
+        .substitute(
+            radius=d,
+            target_share=f"{obj.target_share:g}",
+            capacity=str(obj.capacity or "C"),
+            decay=_objective_words(result),
+        )
+        .split("\n")
+    )
     if obj.transit_credit is not None:
         c = obj.transit_credit
         lines[2:2] = [
@@ -261,7 +223,7 @@ def formulation(result: RunResult) -> str:
             "            + Σ_j b_j · y_j                     (transit credit of the chosen sites)",
         )
     st = sc.sites
-    count = "Σ_j y_j = p" if kind != "min_facilities" else "(no fixed number of sites)"
+    count = "Σ_j y_j = p" if kind.fixed_p else "(no fixed number of sites)"
     lines.append(f"            {count:<36}(p = {st.p} new sites)")
     if st.max_per_municipality:
         lines.append(
@@ -282,7 +244,7 @@ def formulation(result: RunResult) -> str:
     if st.existing:
         lines.append("            y_j = 1 for each existing site (credited, not counted in p)")
     lines.append("            y_j in {0, 1}")
-    if obj.tie_break == "distance" and kind in ("coverage", "capacitated_coverage"):
+    if obj.tie_break == "distance" and kind.distance_tie_break:
         lines += [
             "",
             "Then, among the choices with that best value, the one with the least",

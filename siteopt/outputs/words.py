@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from siteopt.models.objectives import objective
 from siteopt.pipeline import RunResult
 
 NUMBER_WORDS = (
@@ -116,18 +117,11 @@ def credits(result: RunResult) -> str:
     return "Data: " + "; ".join(parts) + "." if parts else "Data: the scenario's bundle."
 
 
-#: objectives whose per-site value is "deaths within the distance of the site"
-COVERING = ("coverage", "min_facilities", "capacitated_coverage")
-
-
 def is_covering(result: RunResult) -> bool:
     """True when the objective counts deaths within the coverage distance."""
-    return result.scenario.objective.kind in COVERING
+    return objective(result.scenario.objective.kind).covering
 
 
 def served_verb(result: RunResult) -> str:
     """What a site does to the deaths counted at it: ``covered``, ``served`` or ``assigned``."""
-    kind = result.scenario.objective.kind
-    if kind in ("coverage", "min_facilities"):
-        return "covered"
-    return "served" if kind == "capacitated_coverage" else "assigned"
+    return objective(result.scenario.objective.kind).served_verb

@@ -8,11 +8,9 @@ from numpy.typing import NDArray
 
 from siteopt._errors import DataError
 from siteopt.models.base import Pairs
+from siteopt.models.objectives import objective
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
-
-#: objectives whose costs only matter within ``objective.distance_m``
-CUTOFF_OBJECTIVES = ("coverage", "attendance", "capacitated_coverage", "min_facilities")
 
 
 #: margin around the points of the street network downloaded when the cutoff is unbounded
@@ -48,9 +46,7 @@ def build_costs(
 
     spec = scenario.costs
     cutoff = (
-        scenario.objective.distance_m
-        if scenario.objective.kind in CUTOFF_OBJECTIVES
-        else float("inf")
+        scenario.objective.distance_m if objective(scenario.objective.kind).cutoff else float("inf")
     )
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
     cand_xy = np.column_stack([cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()])

@@ -1,18 +1,23 @@
-"""The public entry point: :func:`solve` dispatches to an objective, then adds the ranked
-alternatives and per-site marginal values, and fills a :class:`~siteopt.models.base.Solution`."""
+"""The one way through the models: :func:`solve` validates the problem, turns a per-site bonus
+into pseudo-demand, applies the exact coverage screen (when asked), runs the objective's
+optimiser and then ranks the alternatives and computes the per-site marginal values.
+
+The pipeline, the sweep and ``from siteopt.models import solve`` all call :func:`solve`; the
+pipeline and the sweep pass ``screen=True``.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError, InputError
 from siteopt.models._common import Outcome
-from siteopt.models.attendance import attendance_cutoff, optimise_attendance
+from siteopt.models.attendance import attendance_cutoff
 from siteopt.models.base import (
     Alternative,
     ModelSpec,
@@ -21,33 +26,14 @@ from siteopt.models.base import (
     SolverSpec,
     Status,
 )
-from siteopt.models.capacitated import allocation_summary, optimise_capacitated
-from siteopt.models.center import optimise_center
-from siteopt.models.coverage import check_radius, optimise_coverage
+from siteopt.models.bonus import check_bonus, remove_bonus, with_bonus_demand
+from siteopt.models.capacitated import allocation_summary
+from siteopt.models.covdata import check_radius
 from siteopt.models.evaluate import decay_factor, nearest_open, site_values
-from siteopt.models.median import optimise_median
 from siteopt.models.milp import solver_version
-from siteopt.models.min_facilities import optimise_min_facilities
-from siteopt.models.rules import SiteRules, site_rules
-
-Optimiser = Callable[
-    [Problem, ModelSpec, SolverSpec, SiteRules, list[NDArray[np.int64]], bool, "bool | None"],
-    Outcome,
-]
-
-#: objective -> (optimiser, sense)
-_MAXIMISE = {"coverage", "attendance", "capacitated_coverage"}
-
-
-def _optimisers() -> dict[str, Optimiser]:
-    return {
-        "coverage": optimise_coverage,
-        "median": optimise_median,
-        "attendance": optimise_attendance,
-        "center": optimise_center,
-        "min_facilities": optimise_min_facilities,
-        "capacitated_coverage": optimise_capacitated,
-    }
+from siteopt.models.objectives import Objective, objective
+from siteopt.models.reduce import coverage_keep_mask, lift, restrict
+from siteopt.models.rules import site_rules
 
 
 def validate_problem(problem: Problem) -> None:
@@ -90,7 +76,7 @@ def _order_selected(chosen: NDArray[np.int64], values: dict[int, float]) -> tupl
 
 
 def _assignment(
-    problem: Problem, spec: ModelSpec, out: Outcome
+    problem: Problem, spec: ModelSpec, kind: Objective, out: Outcome
 ) -> tuple[NDArray[np.int64], dict[int, float]]:
     """Serving site of every demand unit and the value of every open site.
 
@@ -101,15 +87,15 @@ def _assignment(
     """
     open_mask = out.open_mask
     assert open_mask is not None
-    if spec.objective == "capacitated_coverage" and "alloc" in out.extra:
+    if "alloc" in out.extra:  # capacitated coverage: the LP allocation
         alloc = out.extra["alloc"]
         return allocation_summary(problem.n, problem.m, problem.demand_weight, alloc)  # type: ignore[arg-type]
-    if spec.objective in ("coverage", "min_facilities", "capacitated_coverage"):
+    if kind.covering:
         radius = check_radius(problem, spec)
         site, _ = nearest_open(problem, open_mask, radius)
         return site, site_values(problem, site)
     site, cost = nearest_open(problem, open_mask)
-    if spec.objective == "attendance":
+    if kind.decays:
         decay, cutoff = attendance_cutoff(problem, spec)
         value = problem.demand_weight * decay_factor(cost, decay, cutoff)
         return site, site_values(problem, site, value)
@@ -126,18 +112,37 @@ def _loss(best: float, other: float, maximise: bool) -> float:
     return best - other if maximise else other - best
 
 
-def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -> Solution:
+def solve(
+    problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None, *, screen: bool = False
+) -> Solution:
     """Choose sites for ``problem`` under ``spec`` and return a proved (or honest) answer.
+
+    The one way through the models: validate the arrays; turn a per-site bonus into
+    pseudo-demand (:mod:`siteopt.models.bonus`); with ``screen``, drop the candidates the exact
+    coverage screen proves useless (:func:`siteopt.models.reduce.coverage_keep_mask`); run the
+    objective's
+    optimiser (:mod:`siteopt.models.objectives`); then rank the alternatives and compute the
+    per-site marginal values, and map everything back to the caller's candidates.
+
+    ``solver.time_limit`` applies to each solver call (the optimum, every alternative and every
+    marginal value is its own solve), so a run with alternatives or marginal values can take a
+    multiple of it; without a limit each model's heuristics and enumerations budget
+    :data:`siteopt.settings.DEFAULT_TIME_BUDGET_S`.
 
     Parameters
     ----------
     problem
         Demand weights, candidates, sparse costs and candidate attributes (arrays only).
     spec
-        Objective, radius/decay/target, tie-break, siting rules, number of alternatives and
-        whether to compute per-site marginal values.
+        Objective, radius/decay/target, tie-break, siting rules, number of alternatives,
+        whether to compute per-site marginal values and an optional per-site bonus.
     solver
         Solver name (``"highs"`` default, ``"cbc"``), time limit per solve, MIP gap, threads.
+    screen
+        Apply the exact run-level coverage screen first (coverage objective with only the
+        ``p``, ``max_per_group`` and ``allowed_groups`` rules; the answer is the same, found
+        faster on large instances). The pipeline and the sweep turn it on; off by default, so
+        the model itself sees every candidate.
 
     Returns
     -------
@@ -155,26 +160,36 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         When the solver is missing or fails.
     """
     solver = solver or SolverSpec()
-    t_start = time.perf_counter()
     validate_problem(problem)
-    if spec.site_bonus is not None:
-        from siteopt.models.bonus import solve_with_bonus
-
-        return solve_with_bonus(solve, problem, spec, solver)
-    optimisers = _optimisers()
-    if spec.objective not in optimisers:
-        raise InputError(
-            f"Unknown objective {spec.objective!r}; choose one of {sorted(optimisers)}."
+    work, bonus = problem, None
+    if spec.site_bonus is not None:  # as pseudo-demand, so the screen's bounds include it
+        bonus = check_bonus(problem, spec)
+        work, spec = with_bonus_demand(problem, bonus), replace(spec, site_bonus=None)
+    kind = objective(spec.objective)
+    keep = coverage_keep_mask(work, spec) if screen and kind.screened else None
+    if keep is None or keep.all():
+        sol = _optimise(work, spec, kind, solver)
+    else:
+        reduced, idx = restrict(work, keep)
+        sol = lift(_optimise(reduced, spec, kind, solver), idx)
+        note = (
+            f"{int(keep.sum()):,} of {work.m:,} candidates kept by the exact upper-bound "
+            "reduction (the others cannot be in an optimal set)."
         )
-    optimise = optimisers[spec.objective]
-    maximise = spec.objective in _MAXIMISE
-    fixed_count = spec.objective != "min_facilities"
+        sol = replace(sol, message=f"{sol.message} {note}".strip())
+    return sol if bonus is None else remove_bonus(sol, problem.n, bonus)
+
+
+def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: SolverSpec) -> Solution:
+    """The optimum under ``spec`` by ``kind``'s optimiser, then alternatives and marginals."""
+    t_start = time.perf_counter()
+    optimise = kind.optimiser
     p = spec.rules.p
-    if fixed_count and p < 0:
+    if kind.fixed_p and p < 0:
         raise InputError(f"p must be >= 0, got {p}.")
-    count = (float(p), float(p)) if fixed_count else None
+    count = (float(p), float(p)) if kind.fixed_p else None
     rules_ = site_rules(problem, spec.rules, count=count)
-    out = optimise(problem, spec, solver, rules_, [], fixed_count, None)
+    out = optimise(problem, spec, solver, rules_, [], None)
     messages = list(out.messages)
     if out.interrupted:
         messages.append(
@@ -206,7 +221,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         )
 
     chosen = np.nonzero(out.open_mask & rules_.chosen_mask)[0].astype(np.int64)
-    assignment, values = _assignment(problem, spec, out)
+    assignment, values = _assignment(problem, spec, kind, out)
     for c in chosen:
         values.setdefault(int(c), 0.0)
     selected = _order_selected(chosen, values)
@@ -219,7 +234,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
         alternatives.append(Alternative(1, selected, best, out.status, 0.0))
         cuts = [chosen]
         for rank in range(2, spec.alternatives + 2):
-            alt = optimise(problem, spec, solver, rules_, cuts, fixed_count, None)
+            alt = optimise(problem, spec, solver, rules_, cuts, None)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
             log.extend({**e, "stage": f"alternative {rank}: {e['stage']}"} for e in alt_log(alt))
@@ -231,7 +246,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
                 )
                 break
             alt_chosen = np.nonzero(alt.open_mask & rules_.chosen_mask)[0].astype(np.int64)
-            _, alt_values = _assignment(problem, spec, alt)
+            _, alt_values = _assignment(problem, spec, kind, alt)
             assert alt.objective is not None
             diff = abs(alt.objective - best)
             # differences at floating-point noise level (LP allocations) count as ties
@@ -259,7 +274,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             except InfeasibleError:
                 marginal[j] = math.inf
                 continue
-            alt = optimise(problem, spec, solver, rj, [], fixed_count, False)
+            alt = optimise(problem, spec, solver, rj, [], False)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
             log.extend({**e, "stage": f"marginal {j}: {e['stage']}"} for e in alt_log(alt))
@@ -268,7 +283,7 @@ def solve(problem: Problem, spec: ModelSpec, solver: SolverSpec | None = None) -
             elif alt.objective is None:
                 marginal[j] = math.nan
             else:
-                marginal[j] = _loss(best, alt.objective, maximise)
+                marginal[j] = _loss(best, alt.objective, kind.maximise)
                 if alt.status is not Status.OPTIMAL:
                     messages.append(
                         f"The marginal value of site {problem.cand_ids[j]!s} is not proved "
