@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,28 +15,12 @@ from siteopt.inputs import Inputs, load_inputs
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.reduce import solve_reduced as solve_model
 from siteopt.problem import BuiltProblem, build_problem
+from siteopt.result import RunResult
 from siteopt.scenario import Scenario, load_scenario
 
+__all__ = ["RunResult", "model_spec", "run", "site_table", "solve", "solver_spec", "transit_credit"]
+
 Progress = Callable[[str], None]
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, before it is written to files."""
-
-    scenario: Scenario
-    inputs: Inputs
-    built: BuiltProblem
-    spec: ModelSpec
-    solver: SolverSpec
-    solution: Solution
-    sites: gpd.GeoDataFrame  #: chosen sites with rank and metrics, EPSG:6433
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def placed_deaths(self) -> int:
-        """Deaths in the period resolved to a Connecticut town (the denominator of shares)."""
-        return self.built.summary.placed
 
 
 def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -> ModelSpec:
@@ -211,56 +194,3 @@ def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
     """Load (if given a path) and run a scenario: ``siteopt.solve("configs/connecticut.yaml")``."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     return run(sc, **kwargs)  # type: ignore[arg-type]
-
-
-#: what the per-site ``covered`` value means, per objective
-SERVED_LABEL = {
-    "coverage": "covered deaths",
-    "capacitated_coverage": "deaths served within capacity",
-    "attendance": "deaths assigned (nearest site)",
-    "median": "deaths assigned (nearest site)",
-    "center": "deaths assigned (nearest site)",
-    "min_facilities": "covered deaths",
-}
-
-
-def describe_objective(result: RunResult) -> str:
-    """One plain sentence saying what the objective value means."""
-    sol = result.solution
-    obj = result.spec.objective
-    dist = result.scenario.objective.distance_m
-    s = result.built.summary
-    if sol.objective is None:
-        return f"No solution: {sol.message}"
-    v = sol.objective
-    credit = sol.bonus_total
-    if result.spec.site_bonus is not None:
-        served = v - credit
-        what = (
-            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
-            if obj == "coverage"
-            else f"Expected attendance {served:,.2f} of {s.placed:,}"
-        )
-        return (
-            f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
-            f"the objective is {v:,.2f}."
-        )
-    if obj == "coverage":
-        return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
-    if obj == "capacitated_coverage":
-        return f"{v:,.2f} of {s.placed:,} deaths are served within {dist:,.0f} m and capacity."
-    if obj == "attendance":
-        return f"Expected attendance {v:,.2f} (deaths weighted by distance decay) of {s.placed:,}."
-    if obj == "median":
-        mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
-        return (
-            f"Total distance {v:,.0f} death-metres: on average {mean:,.0f} m to the nearest site."
-        )
-    if obj == "center":
-        return f"The farthest demand cell is {v:,.0f} m from its nearest site."
-    if obj == "min_facilities":
-        return (
-            f"{len(sol.selected)} sites are the fewest that put at least "
-            f"{100 * result.spec.target_share:.0f} % of deaths within {dist:,.0f} m of a site."
-        )
-    return f"Objective {v:,.2f}."

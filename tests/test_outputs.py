@@ -33,8 +33,9 @@ from siteopt.outputs.tables import (
     race_ethnicity,
 )
 from siteopt.outputs.webmap import script_json, webmap_html
-from siteopt.pipeline import RunResult, run
+from siteopt.pipeline import run
 from siteopt.problem import UNRESOLVED, select_deaths
+from siteopt.result import RunResult
 from siteopt.scenario import load_scenario
 
 EVIL = "<script>alert(1)</script>"

@@ -27,6 +27,7 @@ from siteopt.compare.overlap import (
     overlap_pairs,
 )
 from siteopt.compare.results import ScenarioResult
+from siteopt.outputs.words import json_number, metres_exact, num, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 
 #: the files ``siteopt compare`` writes
@@ -66,24 +67,6 @@ def compare(results: Sequence[ScenarioResult], overlap_m: float = 1000.0) -> Com
     )
 
 
-# ------------------------------------------------------------------------------ formatting
-
-
-def fmt_m(v: float | None) -> str:
-    """Metres with thousands separators, or ``n/a``."""
-    return "n/a" if v is None else f"{v:,.0f} m"
-
-
-def fmt_pct(v: float | None, digits: int = 1) -> str:
-    """A share as a percentage, or ``n/a``."""
-    return "n/a" if v is None else f"{100 * v:.{digits}f} %"
-
-
-def fmt_num(v: float | None, digits: int = 1) -> str:
-    """A number with thousands separators, or ``n/a``."""
-    return "n/a" if v is None else f"{v:,.{digits}f}"
-
-
 def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     """The side-by-side table: (row heading, one cell per scenario)."""
     rs = c.results
@@ -97,18 +80,18 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
             if k < len(r.sites):
                 s = r.sites[k]
                 cells.append(
-                    f"{s.town} — {fmt_num(s.covered)} deaths, station {fmt_m(s.station_m)}"
+                    f"{s.town} — {num(s.covered)} deaths, station {metres_exact(s.station_m)}"
                 )
             else:
                 cells.append("—")
         rows.append((f"site {k + 1}", cells))
     rows += [
-        ("covered deaths", [f"{fmt_num(r.covered)} of {r.placed:,}" for r in rs]),
-        ("share covered", [fmt_pct(r.share) for r in rs]),
-        ("mean distance to site", [fmt_m(r.mean_distance_m) for r in rs]),
-        ("coverage distance", [fmt_m(r.distance_m) for r in rs]),
+        ("covered deaths", [f"{num(r.covered)} of {r.placed:,}" for r in rs]),
+        ("share covered", [pct(r.share) for r in rs]),
+        ("mean distance to site", [metres_exact(r.mean_distance_m) for r in rs]),
+        ("coverage distance", [metres_exact(r.distance_m) for r in rs]),
         ("deaths counted", [_demand_words(r) for r in rs]),
-        ("gap", [fmt_pct(r.gap, 2) for r in rs]),
+        ("gap", [pct(r.gap, 2) for r in rs]),
     ]
     return rows
 
@@ -122,8 +105,9 @@ def _demand_words(r: ScenarioResult) -> str:
 # ------------------------------------------------------------------------------ JSON and CSV
 
 
-def _num(v: float | None, digits: int = 6) -> float | None:
-    return None if v is None else round(float(v), digits)
+def _num(v: float | None, digits: int = 6) -> object:
+    """A float for strict JSON (``None`` for missing, NaN or infinite values)."""
+    return None if v is None else json_number(float(v), digits)
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -409,15 +393,14 @@ def _plain_summary(c: Comparison) -> list[str]:
         if not r.proved_optimal:
             words = STATUS_WORDS.get(r.status, r.status)
             warn = (
-                f' <span class="warn">This answer is {_e(words)} (gap '
-                f"{_e(fmt_pct(r.gap, 2))}).</span>"
+                f' <span class="warn">This answer is {_e(words)} (gap {_e(pct(r.gap, 2))}).</span>'
             )
         lines.append(
             f"<b>{_e(r.label)}</b> puts sites in {_e(join_words(list(r.towns)))}; together they "
             "are "
-            f"within {_e(fmt_m(r.distance_m))} of {_e(fmt_num(r.covered))} of the "
-            f"{r.placed:,} deaths counted ({_e(fmt_pct(r.share))}), and a covered death is on "
-            f"average {_e(fmt_m(r.mean_distance_m))} from its site.{warn}"
+            f"within {_e(metres_exact(r.distance_m))} of {_e(num(r.covered))} of the "
+            f"{r.placed:,} deaths counted ({_e(pct(r.share))}), and a covered death is on "
+            f"average {_e(metres_exact(r.mean_distance_m))} from its site.{warn}"
         )
     return lines
 
@@ -464,11 +447,11 @@ def comparison_html(c: Comparison, png: bytes | None = None) -> str:
             f"<td>{_e(', '.join(t.chosen_in))}</td><td>{_e(', '.join(t.not_in) or '—')}</td></tr>"
         )
     out += ["</tbody>", "</table>"]
-    out.append(f"<h2>Sites within {_e(fmt_m(c.overlap_m))} of each other</h2>")
+    out.append(f"<h2>Sites within {_e(metres_exact(c.overlap_m))} of each other</h2>")
     if c.pairs:
         out.append(
             f"<p>{len(c.pairs)} pair(s) of sites from different scenarios are at most "
-            f"{_e(fmt_m(c.overlap_m))} apart, close enough to count as the same place.</p>"
+            f"{_e(metres_exact(c.overlap_m))} apart, close enough to count as the same place.</p>"
         )
         out += [
             "<table>",
@@ -480,12 +463,12 @@ def comparison_html(c: Comparison, png: bytes | None = None) -> str:
             out.append(
                 f"<tr><td>{_e(p.a)}</td><td>#{p.a_rank} {_e(p.a_town)} ({_e(p.a_id)})</td>"
                 f"<td>{_e(p.b)}</td><td>#{p.b_rank} {_e(p.b_town)} ({_e(p.b_id)})</td>"
-                f'<td class="num">{_e(fmt_m(p.distance_m))}</td></tr>'
+                f'<td class="num">{_e(metres_exact(p.distance_m))}</td></tr>'
             )
         out += ["</tbody>", "</table>"]
     else:
         out.append(
-            f"<p>No two sites of different scenarios are within {_e(fmt_m(c.overlap_m))} of "
+            f"<p>No two sites of different scenarios are within {_e(metres_exact(c.overlap_m))} of "
             "each other.</p>"
         )
     if png is not None:

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
-
 from siteopt import __version__
-from siteopt.pipeline import RunResult
-
-
-def _num(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return None if math.isnan(v) or math.isinf(v) else round(v, 6)
-    return v
+from siteopt.outputs.words import json_number as _num
+from siteopt.result import RunResult
 
 
 def solution_dict(result: RunResult) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The tables every output shows, computed once from a :class:`~siteopt.pipeline.RunResult`.
+"""The tables every output shows, computed once from a :class:`~siteopt.result.RunResult`.
 
 Layers (GeoDataFrames in EPSG:6433 with short field names, at most 10 characters, so that a
 shapefile export keeps them; see ``FIELDS.md``): ``sites``, ``coverage``, ``allocation``,
@@ -22,8 +22,9 @@ from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError
 from siteopt.inputs import WORK_CRS
-from siteopt.pipeline import RunResult
+from siteopt.outputs.words import pct
 from siteopt.problem import UNRESOLVED, select_deaths
+from siteopt.result import RunResult
 
 #: Points of the circle drawn for a coverage area, per quarter circle.
 QUAD_SEGS = 32
@@ -530,7 +531,7 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
         "Each covered demand cell covers a share of its town's deaths; that share is attributed "
         "to the town's decedents in proportion to their mix (race and ethnicity, sex, age), so "
         "the covered counts by group are estimates."
-        f" OCME leaves ethnicity blank for {100 * blank:.0f} % of these deaths, so Hispanic or "
+        f" OCME leaves ethnicity blank for {pct(blank, 0)} of these deaths, so Hispanic or "
         "Latino deaths are undercounted and counted under their race instead."
     )
     return out, note

@@ -23,17 +23,19 @@ from siteopt import __version__
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, quantile_classes
 from siteopt.outputs.words import (
+    class_label,
     credits,
+    describe_objective,
     distance_words,
     is_covering,
     is_missing,
     metres,
+    metres_exact,
     num,
     pct,
     period,
     served_verb,
 )
-from siteopt.pipeline import describe_objective
 
 #: metres per SVG unit
 UNIT_M = 10.0
@@ -274,7 +276,7 @@ def _legend(tables: Tables) -> str:
     rows.append(f'<div class="lg-title">{_e("Deaths by town" + (", " + p if p else ""))}</div>')
     for i, (lo, hi) in enumerate(tables.town_bins):
         c = GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]
-        label = f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}"
+        label = class_label(lo, hi)
         rows.append(
             f'<div class="lg"><span class="sw" style="background:{hexcolor(c)}"></span>'
             f"{_e(label)}</div>"
@@ -284,7 +286,7 @@ def _legend(tables: Tables) -> str:
         f'<div class="lg"><span class="sw site-sw" style="border-color:{hexcolor(SITE_RED)}">1'
         f"</span>{_e('chosen site (number = rank)')}</div>",
         f'<div class="lg"><span class="sw ring-sw" style="border-color:{hexcolor(SITE_RED)}">'
-        f"</span>{_e(f'within {radius:,.0f} m of a site')}</div>",
+        f"</span>{_e(f'within {metres_exact(radius)} of a site')}</div>",
         '<div class="lg"><span class="sw line-sw"></span>'
         f"{_e('demand cell to the site it is ' + served_verb(tables.result) + ' by')}</div>",
         f'<div class="lg"><span class="sw" style="background:{hexcolor(HEAT[3])}"></span>'

@@ -1,11 +1,15 @@
-"""Plain words and number formats shared by the report, the maps and the web map."""
+"""Plain words and every number format of the outputs and the command line.
+
+Numbers, percentages and distances are formatted here only, so the report, the maps, the web
+map, the comparison and the terminal tables say the same thing the same way.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from siteopt.pipeline import RunResult
+from siteopt.result import RunResult
 
 NUMBER_WORDS = (
     "no",
@@ -78,12 +82,46 @@ def distance_words(d: float) -> str:
     return f"{d:,.0f} m (about {miles:.1f} mile{'s' if round(miles, 1) != 1.0 else ''})"
 
 
+def metres_exact(v: float | None) -> str:
+    """``12345.6`` -> ``12,346 m`` (always metres); missing -> ``n/a``."""
+    if v is None or is_missing(v):
+        return "n/a"
+    return f"{float(v):,.0f} m"
+
+
+def class_label(lo: float, hi: float) -> str:
+    """Legend label of a class of counts: ``3`` or ``3 – 17``."""
+    return f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}"
+
+
+def json_number(v: object, digits: int = 6) -> object:
+    """A number for strict JSON: rounded to ``digits``; NaN and infinities become ``None``.
+
+    Anything that is not a float (``None``, ints, strings, booleans) is returned unchanged; numpy
+    scalars are turned into Python ones first.
+    """
+    if v is None:
+        return None
+    item = getattr(v, "item", None)
+    if item is not None and not isinstance(v, str | bytes):
+        v = item()
+    if isinstance(v, float):
+        return None if not math.isfinite(v) else round(v, digits)
+    return v
+
+
 def period(result: RunResult) -> str:
     """``2018–2022`` (empty for your own demand points)."""
     s = result.built.summary
     if s.place == "points":
         return ""
     return f"{s.first_year}–{s.last_year}" if s.first_year != s.last_year else f"{s.first_year}"
+
+
+def demand_period(result: RunResult) -> str:
+    """``2018–2022`` (both years, even when equal), or ``your points`` for your own demand."""
+    s = result.built.summary
+    return "your points" if s.place == "points" else f"{s.first_year}–{s.last_year}"
 
 
 def status_sentence(result: RunResult, with_status: bool = True) -> str:
@@ -107,6 +145,59 @@ def status_sentence(result: RunResult, with_status: bool = True) -> str:
     if status == "no_solution":
         return "The solver stopped before it found any choice of sites."
     return f"The solver failed ({sol.message or status})."
+
+
+#: what the per-site ``covered`` value means, per objective
+SERVED_LABEL = {
+    "coverage": "covered deaths",
+    "capacitated_coverage": "deaths served within capacity",
+    "attendance": "deaths assigned (nearest site)",
+    "median": "deaths assigned (nearest site)",
+    "center": "deaths assigned (nearest site)",
+    "min_facilities": "covered deaths",
+}
+
+
+def describe_objective(result: RunResult) -> str:
+    """One plain sentence saying what the objective value means."""
+    sol = result.solution
+    obj = result.spec.objective
+    dist = result.scenario.objective.distance_m
+    s = result.built.summary
+    if sol.objective is None:
+        return f"No solution: {sol.message}"
+    v = sol.objective
+    credit = sol.bonus_total
+    if result.spec.site_bonus is not None:
+        served = v - credit
+        what = (
+            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
+            if obj == "coverage"
+            else f"Expected attendance {served:,.2f} of {s.placed:,}"
+        )
+        return (
+            f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
+            f"the objective is {v:,.2f}."
+        )
+    if obj == "coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site."
+    if obj == "capacitated_coverage":
+        return f"{v:,.2f} of {s.placed:,} deaths are served within {dist:,.0f} m and capacity."
+    if obj == "attendance":
+        return f"Expected attendance {v:,.2f} (deaths weighted by distance decay) of {s.placed:,}."
+    if obj == "median":
+        mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
+        return (
+            f"Total distance {v:,.0f} death-metres: on average {mean:,.0f} m to the nearest site."
+        )
+    if obj == "center":
+        return f"The farthest demand cell is {v:,.0f} m from its nearest site."
+    if obj == "min_facilities":
+        return (
+            f"{len(sol.selected)} sites are the fewest that put at least "
+            f"{100 * result.spec.target_share:.0f} % of deaths within {dist:,.0f} m of a site."
+        )
+    return f"Objective {v:,.2f}."
 
 
 def credits(result: RunResult) -> str:
