@@ -10,15 +10,24 @@ import geopandas as gpd
 import numpy as np
 from scipy.spatial import cKDTree
 
-from siteopt._errors import ScenarioError
+from siteopt._errors import DataError, ScenarioError
 from siteopt.inputs import Inputs, load_inputs
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.reduce import solve_reduced as solve_model
-from siteopt.problem import BuiltProblem, build_problem
-from siteopt.result import RunResult
+from siteopt.problem import UNRESOLVED, BuiltProblem, build_problem, select_deaths
+from siteopt.result import FACILITIES, Context, RunResult
 from siteopt.scenario import Scenario, load_scenario
 
-__all__ = ["RunResult", "model_spec", "run", "site_table", "solve", "solver_spec", "transit_credit"]
+__all__ = [
+    "RunResult",
+    "context",
+    "model_spec",
+    "run",
+    "site_table",
+    "solve",
+    "solver_spec",
+    "transit_credit",
+]
 
 Progress = Callable[[str], None]
 
@@ -149,6 +158,25 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     return sites.reset_index(drop=True)
 
 
+def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
+    """The bundle data the outputs show: nearby services, public land and the deaths counted."""
+    facilities: dict[str, gpd.GeoDataFrame] = {}
+    for f in FACILITIES:
+        try:
+            facilities[f.layer] = inputs.layer(f.layer)
+        except DataError:
+            continue  # a bundle without this layer: nothing to report
+    try:
+        public_lands: gpd.GeoDataFrame | None = inputs.layer("public_lands")
+    except DataError:
+        public_lands = None
+    deaths = None
+    if built.summary.place != "points":
+        sel, _ = select_deaths(scenario, inputs.table("deaths"))
+        deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
+    return Context(facilities=facilities, public_lands=public_lands, deaths=deaths)
+
+
 def run(
     scenario: Scenario,
     *,
@@ -186,8 +214,9 @@ def run(
     solution = solve_model(built.problem, spec, solver)
     timings["solve_s"] = time.perf_counter() - t2
     sites = site_table(inputs, built, solution)
+    ctx = context(scenario, inputs, built)
     timings["total_s"] = time.perf_counter() - t0
-    return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings)
+    return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings, ctx)
 
 
 def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:

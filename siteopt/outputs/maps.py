@@ -29,7 +29,6 @@ from matplotlib.patches import Circle, Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
 from siteopt import __version__
-from siteopt._errors import DataError
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
@@ -107,10 +106,8 @@ def draw_map(tables: Tables) -> Figure:
     ax = fig.add_axes((0.01, 0.08, width, 0.80))
     greys, class_labels = _classes(tables)
     town_colors = [greys[int(c)] for c in tables.town_class]
-    try:
-        public_rings = _rings(result.inputs.layer("public_lands").geometry.values)
-    except DataError:
-        public_rings = []
+    public = result.context.public_lands
+    public_rings = _rings(public.geometry.values) if public is not None else []
     cands = tables.layers["candidates"]
     elig = cands[cands["eligible"].to_numpy(bool) & (cands["role"] == "candidate").to_numpy()]
     radius = float(sc.objective.distance_m)

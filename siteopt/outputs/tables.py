@@ -20,37 +20,13 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from siteopt._errors import DataError
 from siteopt.inputs import WORK_CRS
 from siteopt.outputs.words import pct
-from siteopt.problem import UNRESOLVED, select_deaths
-from siteopt.result import RunResult
+from siteopt.result import FACILITIES, Facility, RunResult
 
 #: Points of the circle drawn for a coverage area, per quarter circle.
 QUAD_SEGS = 32
 
-
-@dataclass(frozen=True)
-class Facility:
-    """A layer of the bundle whose nearest point is reported for every site."""
-
-    key: str  #: field prefix (``{key}_m`` is the distance, ``{name}`` the nearest one's name)
-    name_field: str  #: field holding the nearest point's name (at most 10 characters)
-    layer: str  #: bundle layer
-    name_col: str  #: column of the layer naming a point
-    label: str  #: plain words for reports
-
-
-FACILITIES: tuple[Facility, ...] = (
-    Facility("station", "station", "stations", "name", "rail, CTfastrak or ferry station"),
-    Facility("school", "school", "schools", "school_name", "public school"),
-    Facility("hosp", "hospital", "hospitals", "name", "hospital"),
-    Facility("otp", "otp", "otp", "name", "opioid treatment program (methadone clinic)"),
-    Facility("methad", "methadone", "methadone", "name", "methadone provider (2017 list)"),
-    Facility("ssp", "ssp", "ssp", "name", "syringe services program (partial list)"),
-    Facility("fqhc", "fqhc", "health_centers", "name", "federally qualified health centre"),
-    Facility("sud", "sud", "sud_treatment", "name", "substance use treatment facility"),
-)
 
 #: candidate columns added by optional rules, renamed to at most 10 characters
 _EXTRA_RENAMES = {
@@ -166,9 +142,8 @@ def _nearest(
     cols: dict[str, object] = {}
     used: list[Facility] = []
     for f in FACILITIES:
-        try:
-            layer = result.inputs.layer(f.layer)
-        except DataError:
+        layer = result.context.facilities.get(f.layer)
+        if layer is None:
             continue  # a bundle without this layer: nothing to report
         used.append(f)
         pts = layer[~layer.geometry.is_empty & layer.geometry.notna()]
@@ -484,11 +459,10 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
     T's decedents in proportion to their mix, so the estimate for group g is
     ``sum_T covered_T / deaths_T * deaths_{T,g}``.
     """
-    if result.built.summary.place == "points":
+    sel = result.context.deaths
+    if result.built.summary.place == "points" or sel is None:
         return {}, "The demand is your own points, which carry no decedent characteristics."
-    sel, _ = select_deaths(result.scenario, result.inputs.table("deaths"))
     col = f"{result.built.summary.place}_town"
-    sel = sel[~sel[col].astype(str).isin(UNRESOLVED)]
     town = sel[col].astype(str)
     deaths_t = by_town.set_index("town")["deaths"]
     cov_t = by_town.set_index("town")["covered_new"]
