@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-from importlib import resources
 from typing import Any
 
 from siteopt import __version__
@@ -25,6 +24,7 @@ from siteopt.outputs.document import (
     to_html,
     to_markdown,
 )
+from siteopt.outputs.render import static_text
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
     describe_objective,
@@ -702,10 +702,6 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     return doc
 
 
-def _css() -> str:
-    return resources.files("siteopt.outputs").joinpath("templates/report.css").read_text("utf-8")
-
-
 def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
     """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
     t = tables or build_tables(result)
@@ -715,4 +711,4 @@ def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
 def report_html(result: RunResult, map_png: bytes, tables: Tables | None = None) -> str:
     """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
     t = tables or build_tables(result)
-    return to_html(build_document(t, map_png=map_png), _css())
+    return to_html(build_document(t, map_png=map_png), static_text("report.css"))
