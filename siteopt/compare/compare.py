@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from siteopt.compare.overlap import (
 )
 from siteopt.compare.results import ScenarioResult
 from siteopt.outputs.render import render, static_text
-from siteopt.outputs.words import json_number, metres_exact, num, pct
+from siteopt.outputs.words import json_number, json_text, metres_exact, num, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 
 #: the files ``siteopt compare`` writes
@@ -174,7 +173,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 def comparison_json(c: Comparison) -> str:
     """``compare.json`` text (sorted keys, 2-space indent)."""
-    return json.dumps(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (

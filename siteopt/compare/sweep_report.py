@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import geopandas as gpd
 
 from siteopt.compare.overlap import join_words
 from siteopt.outputs.geojson import write_geojson
-from siteopt.outputs.words import pct
+from siteopt.outputs.words import json_text, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 
 #: the files ``siteopt sweep`` writes
@@ -39,7 +38,7 @@ FREQUENCY_COLUMNS = (
 
 def sweep_json(summary: dict[str, Any]) -> str:
     """``sweep.json`` text (sorted keys, 2-space indent)."""
-    return json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ HTML-escaped; the JSON in the page escapes ``<``, ``>`` and ``&`` so it cannot c
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from siteopt.outputs.words import (
     distance_words,
     is_covering,
     is_missing,
+    json_text,
     metres,
     metres_exact,
     num,
@@ -57,7 +57,7 @@ def script_json(data: Any) -> str:
 
     So ``</script>`` (or any ``</``) in a name cannot end the script element.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    text = json_text(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

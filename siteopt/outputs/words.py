@@ -6,8 +6,12 @@ map, the comparison and the terminal tables say the same thing the same way.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
 
 from siteopt.result import RunResult
 
@@ -97,10 +101,10 @@ def class_label(lo: float, hi: float) -> str:
 def json_number(v: object, digits: int = 6) -> object:
     """A number for strict JSON: rounded to ``digits``; NaN and infinities become ``None``.
 
-    Anything that is not a float (``None``, ints, strings, booleans) is returned unchanged; numpy
-    scalars are turned into Python ones first.
+    Missing values (``None``, ``pd.NA``, ``pd.NaT``) become ``None``; anything else that is not a
+    float (ints, strings, booleans) is returned unchanged; numpy scalars are unboxed first.
     """
-    if v is None:
+    if v is None or v is pd.NA or v is pd.NaT:
         return None
     item = getattr(v, "item", None)
     if item is not None and not isinstance(v, str | bytes):
@@ -108,6 +112,26 @@ def json_number(v: object, digits: int = 6) -> object:
     if isinstance(v, float):
         return None if not math.isfinite(v) else round(v, digits)
     return v
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (also inside dicts, lists, tuples) as ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, **kwargs: Any) -> str:
+    """Strict JSON (RFC 8259) of ``value``: NaN and infinities are written as ``null``.
+
+    ``kwargs`` go to :func:`json.dumps` (``allow_nan`` is always False, so a value that cannot be
+    written as strict JSON raises ``ValueError`` instead of writing ``NaN``).
+    """
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
 
 
 def period(result: RunResult) -> str:
