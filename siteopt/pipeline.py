@@ -4,41 +4,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 from scipy.spatial import cKDTree
 
-from siteopt._errors import ScenarioError
+from siteopt._errors import DataError, ScenarioError
 from siteopt.inputs import Inputs, load_inputs
 from siteopt.models import solve as solve_model
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
-from siteopt.models.objectives import OBJECTIVES, objective
-from siteopt.problem import BuiltProblem, build_problem
+from siteopt.models.objectives import objective
+from siteopt.problem import UNRESOLVED, BuiltProblem, build_problem, select_deaths
+from siteopt.result import FACILITIES, Context, RunResult
 from siteopt.scenario import Scenario, load_scenario
 
+__all__ = [
+    "RunResult",
+    "context",
+    "model_spec",
+    "run",
+    "site_table",
+    "solve",
+    "solver_spec",
+    "transit_credit",
+]
+
 Progress = Callable[[str], None]
-
-
-@dataclass
-class RunResult:
-    """Everything a run produced, before it is written to files."""
-
-    scenario: Scenario
-    inputs: Inputs
-    built: BuiltProblem
-    spec: ModelSpec
-    solver: SolverSpec
-    solution: Solution
-    sites: gpd.GeoDataFrame  #: chosen sites with rank and metrics, EPSG:6433
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def placed_deaths(self) -> int:
-        """Deaths in the period resolved to a Connecticut town (the denominator of shares)."""
-        return self.built.summary.placed
 
 
 def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -> ModelSpec:
@@ -167,6 +159,25 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     return sites.reset_index(drop=True)
 
 
+def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
+    """The bundle data the outputs show: nearby services, public land and the deaths counted."""
+    facilities: dict[str, gpd.GeoDataFrame] = {}
+    for f in FACILITIES:
+        try:
+            facilities[f.layer] = inputs.layer(f.layer)
+        except DataError:
+            continue  # a bundle without this layer: nothing to report
+    try:
+        public_lands: gpd.GeoDataFrame | None = inputs.layer("public_lands")
+    except DataError:
+        public_lands = None
+    deaths = None
+    if built.summary.place != "points":
+        sel, _ = select_deaths(scenario, inputs.table("deaths"))
+        deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
+    return Context(facilities=facilities, public_lands=public_lands, deaths=deaths)
+
+
 def run(
     scenario: Scenario,
     *,
@@ -204,48 +215,12 @@ def run(
     solution = solve_model(built.problem, spec, solver, screen=True)
     timings["solve_s"] = time.perf_counter() - t2
     sites = site_table(inputs, built, solution)
+    ctx = context(scenario, inputs, built)
     timings["total_s"] = time.perf_counter() - t0
-    return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings)
+    return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings, ctx)
 
 
 def solve(scenario: Scenario | str | Path, **kwargs: object) -> RunResult:
     """Load (if given a path) and run a scenario: ``siteopt.solve("configs/connecticut.yaml")``."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     return run(sc, **kwargs)  # type: ignore[arg-type]
-
-
-#: what the per-site ``covered`` value means, per objective
-SERVED_LABEL = {name: o.served_label for name, o in OBJECTIVES.items()}
-
-
-def describe_objective(result: RunResult) -> str:
-    """One plain sentence saying what the objective value means."""
-    sol = result.solution
-    kind = objective(result.spec.objective)
-    dist = result.scenario.objective.distance_m
-    s = result.built.summary
-    if sol.objective is None:
-        return f"No solution: {sol.message}"
-    v = sol.objective
-    credit = sol.bonus_total
-    if result.spec.site_bonus is not None:
-        served = v - credit
-        what = (
-            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
-            if kind.covering
-            else f"Expected attendance {served:,.2f} of {s.placed:,}"
-        )
-        return (
-            f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
-            f"the objective is {v:,.2f}."
-        )
-    mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
-    return kind.sentence.format(
-        v2=f"{v:,.2f}",
-        v0=f"{v:,.0f}",
-        placed=f"{s.placed:,}",
-        dist=f"{dist:,.0f}",
-        mean=f"{mean:,.0f}",
-        count=len(sol.selected),
-        share=f"{100 * result.spec.target_share:.0f}",
-    )

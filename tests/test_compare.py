@@ -4,6 +4,7 @@ distances, consensus in words, escaping, determinism and errors."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -335,3 +336,16 @@ def test_map_marks_every_site(synthetic: list[ScenarioResult]) -> None:
     rgb = (img[..., :3] * 255).round().astype(int)
     for color in ((31, 119, 180), (255, 127, 14), (44, 160, 44)):
         assert (np.abs(rgb - np.array(color)).sum(axis=-1) < 30).sum() > 20
+
+
+def test_compare_json_is_strict_json_with_null_for_nan(synthetic: list[ScenarioResult]) -> None:
+    """NaN or infinite metrics are written as null, never as NaN/Infinity (issue 18)."""
+    odd = dataclasses.replace(synthetic[1], covered=math.nan, gap=math.inf)
+    text = comparison_json(compare([synthetic[0], odd], 1000.0))
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in compare.json")
+
+    doc = json.loads(text, parse_constant=refuse)
+    entry = next(s for s in doc["scenarios"] if s["label"] == "b")
+    assert entry["covered_deaths"] is None and entry["gap"] is None

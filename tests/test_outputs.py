@@ -26,6 +26,7 @@ from siteopt.models.base import Status
 from siteopt.outputs import GEOJSON_LAYERS, OUTPUT_FILES, write_outputs
 from siteopt.outputs.gpkg import LAYER_STYLES_SQL, PINNED_DATE
 from siteopt.outputs.report import report_html, report_markdown
+from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import (
     Tables,
     age_group,
@@ -33,8 +34,11 @@ from siteopt.outputs.tables import (
     race_ethnicity,
 )
 from siteopt.outputs.webmap import script_json, webmap_html
-from siteopt.pipeline import RunResult, run
+from siteopt.outputs.words import json_number, json_text
+from siteopt.outputs.writer import atomic_file
+from siteopt.pipeline import run
 from siteopt.problem import UNRESOLVED, select_deaths
+from siteopt.result import RunResult
 from siteopt.scenario import load_scenario
 
 EVIL = "<script>alert(1)</script>"
@@ -657,3 +661,54 @@ def test_optional_candidate_fields_get_short_documented_names(
     write_gpkg(t.layers, tmp_path / "x.gpkg", layer_classes(t))
     back = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="candidates")
     assert back["dph_400"].tolist() == pytest.approx(list(np.linspace(0, 12, n)))
+
+
+# ------------------------------------------------------------------------------ strict JSON
+
+
+def _strict(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} written: not strict JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_nan_and_infinite_metrics_are_written_as_null(small: RunResult) -> None:
+    """solution.json and timings.json are strict JSON: NaN and infinities become null."""
+    sol = dataclasses.replace(small.solution, objective=math.nan, bound=math.inf)
+    sites = small.sites.copy()
+    sites["marginal"] = math.nan
+    odd = dataclasses.replace(
+        small,
+        solution=sol,
+        sites=sites,
+        solver=dataclasses.replace(small.solver, time_limit=math.inf),
+        timings={**small.timings, "solve_s": math.nan},
+    )
+    doc = _strict(solution_json(odd))
+    assert doc["objective"] is None and doc["bound"] is None
+    assert doc["solver"]["time_limit_s"] is None
+    assert all(s["marginal_loss"] is None for s in doc["sites"])
+    assert _strict(timings_json(odd))["solve_s"] is None
+
+
+def test_json_text_writes_null_for_nan_everywhere() -> None:
+    value = {"a": [1.0, math.nan, (math.inf, -math.inf)], "b": {"c": np.float64("nan")}, "d": 2}
+    want = '{"a": [1.0, null, [null, null]], "b": {"c": null}, "d": 2}'
+    assert json_text(value, sort_keys=True) == want
+    assert json_number(np.float64(1.23456789)) == 1.234568 and json_number(pd.NA) is None
+
+
+def test_atomic_file_replaces_only_a_complete_file(tmp_path: Path) -> None:
+    target = tmp_path / "pairs.npz"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_file(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.npz"]  # no temporary left
+    with atomic_file(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.npz"]

@@ -12,9 +12,10 @@ from rich.table import Table
 
 from siteopt.cli.options import CONTEXT_SETTINGS, overwrite_opt
 from siteopt.compare.compare import compare as make_comparison
-from siteopt.compare.compare import fmt_m, load_towns, table_rows, write_comparison
+from siteopt.compare.compare import load_towns, table_rows, write_comparison
 from siteopt.compare.overlap import consensus_sentence
 from siteopt.compare.results import collect
+from siteopt.outputs.words import metres_exact
 from siteopt.outputs.writer import check_target, output_lock
 from siteopt.scenario import load_scenario
 
@@ -85,17 +86,17 @@ def compare(
     out.print(consensus_sentence(comparison.consensus), markup=False)
     if comparison.pairs:
         out.print(
-            f"Sites of different scenarios within {fmt_m(overlap_m)} of each other "
+            f"Sites of different scenarios within {metres_exact(overlap_m)} of each other "
             f"({len(comparison.pairs)}):"
         )
         for p in comparison.pairs:
             out.print(
                 f"  {p.a} #{p.a_rank} {p.a_town} — {p.b} #{p.b_rank} {p.b_town}: "
-                f"{fmt_m(p.distance_m)}",
+                f"{metres_exact(p.distance_m)}",
                 markup=False,
             )
     else:
-        out.print(f"No two sites of different scenarios are within {fmt_m(overlap_m)}.")
+        out.print(f"No two sites of different scenarios are within {metres_exact(overlap_m)}.")
     for r in comparison.results:
         if not r.proved_optimal:
             out.print(

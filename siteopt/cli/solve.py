@@ -20,7 +20,15 @@ from siteopt.cli.options import (
     time_limit_opt,
 )
 from siteopt.outputs import check_target, output_lock, write_outputs
-from siteopt.pipeline import SERVED_LABEL, describe_objective, run
+from siteopt.outputs.words import (
+    SERVED_LABEL,
+    demand_period,
+    describe_objective,
+    metres_exact,
+    num,
+    pct,
+)
+from siteopt.pipeline import run
 from siteopt.scenario import load_scenario
 
 STAGES = {
@@ -101,10 +109,9 @@ def solve(
         status.update("Writing outputs")
         write_outputs(result, out_dir, overwrite=overwrite)
     sol = result.solution
-    s = result.built.summary
     table = Table(
         title=f"{sc.title or sc.name}: best {len(result.sites)} sites "
-        f"({sol.status.value.upper()}, gap {_pct(sol.gap)})",
+        f"({sol.status.value.upper()}, gap {pct(sol.gap, 2)})",
         title_justify="left",
     )
     credit = "transit_credit" in result.sites.columns
@@ -124,16 +131,16 @@ def solve(
             str(r.rank),
             str(r.town),
             str(r.cand_id),
-            f"{r.covered:,.1f}",
-            f"{100 * r.share:.2f} %",
-            *([f"{r.transit_credit:,.1f}"] if credit else []),
-            f"{r.school_m:,.0f} m",
-            f"{r.station_m:,.0f} m",
+            num(r.covered),
+            pct(r.share, 2),
+            *([num(r.transit_credit)] if credit else []),
+            metres_exact(r.school_m),
+            metres_exact(r.station_m),
         )
     out.print(table)
     out.print(
-        f"{describe_objective(result)} Demand: {_period(s)}. Objective {_num(sol.objective)}, "
-        f"bound {_num(sol.bound)}; solver {sol.solver}"
+        f"{describe_objective(result)} Demand: {demand_period(result)}. "
+        f"Objective {num(sol.objective, 2)}, bound {num(sol.bound, 2)}; solver {sol.solver}"
         + ("; proved by set enumeration" if sol.proved_by == "set enumeration" else "")
         + f"; {result.timings.get('total_s', 0):.1f} s."
     )
@@ -149,17 +156,3 @@ def _default_out(sc: object) -> Path:
     if sc.output.dir:
         return sc.resolve_path(sc.output.dir)
     return Path("out") / sc.name
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.2f} %"
-
-
-def _num(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:,.2f}"
-
-
-def _period(summary: object) -> str:
-    first = getattr(summary, "first_year", 0)
-    last = getattr(summary, "last_year", 0)
-    return "your points" if getattr(summary, "place", "") == "points" else f"{first}–{last}"

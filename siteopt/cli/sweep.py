@@ -23,12 +23,9 @@ from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, overwrite_opt
 from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
 from siteopt.compare.sweep_report import write_sweep
 from siteopt.compare.vary import parse_vary
+from siteopt.outputs.words import pct
 from siteopt.outputs.writer import check_target, output_lock
 from siteopt.scenario import load_scenario
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -175,7 +172,7 @@ def sweep(
         out.print(
             f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; the "
             f"same towns are chosen in {st['same_towns']} of {g['runs']} {unit} "
-            f"({_pct(st['same_towns_share'])}).",
+            f"({pct(st['same_towns_share'])}).",
             markup=False,
         )
         table = Table(title_justify="left")
@@ -186,7 +183,7 @@ def sweep(
             table.add_row(
                 escape(t["town"]),
                 f"{t['chosen']} of {g['runs']}",
-                _pct(t["frequency"]),
+                pct(t["frequency"]),
                 "yes" if t["in_reference"] else "",
             )
         out.print(table)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +25,8 @@ from siteopt.compare.overlap import (
     overlap_pairs,
 )
 from siteopt.compare.results import ScenarioResult
+from siteopt.outputs.render import render, static_text
+from siteopt.outputs.words import json_number, json_text, metres_exact, num, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 
@@ -67,24 +67,6 @@ def compare(results: Sequence[ScenarioResult], overlap_m: float = 1000.0) -> Com
     )
 
 
-# ------------------------------------------------------------------------------ formatting
-
-
-def fmt_m(v: float | None) -> str:
-    """Metres with thousands separators, or ``n/a``."""
-    return "n/a" if v is None else f"{v:,.0f} m"
-
-
-def fmt_pct(v: float | None, digits: int = 1) -> str:
-    """A share as a percentage, or ``n/a``."""
-    return "n/a" if v is None else f"{100 * v:.{digits}f} %"
-
-
-def fmt_num(v: float | None, digits: int = 1) -> str:
-    """A number with thousands separators, or ``n/a``."""
-    return "n/a" if v is None else f"{v:,.{digits}f}"
-
-
 def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     """The side-by-side table: (row heading, one cell per scenario)."""
     rs = c.results
@@ -98,18 +80,18 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
             if k < len(r.sites):
                 s = r.sites[k]
                 cells.append(
-                    f"{s.town} — {fmt_num(s.covered)} deaths, station {fmt_m(s.station_m)}"
+                    f"{s.town} — {num(s.covered)} deaths, station {metres_exact(s.station_m)}"
                 )
             else:
                 cells.append("—")
         rows.append((f"site {k + 1}", cells))
     rows += [
-        ("covered deaths", [f"{fmt_num(r.covered)} of {r.placed:,}" for r in rs]),
-        ("share covered", [fmt_pct(r.share) for r in rs]),
-        ("mean distance to site", [fmt_m(r.mean_distance_m) for r in rs]),
-        ("coverage distance", [fmt_m(r.distance_m) for r in rs]),
+        ("covered deaths", [f"{num(r.covered)} of {r.placed:,}" for r in rs]),
+        ("share covered", [pct(r.share) for r in rs]),
+        ("mean distance to site", [metres_exact(r.mean_distance_m) for r in rs]),
+        ("coverage distance", [metres_exact(r.distance_m) for r in rs]),
         ("deaths counted", [_demand_words(r) for r in rs]),
-        ("gap", [fmt_pct(r.gap, 2) for r in rs]),
+        ("gap", [pct(r.gap, 2) for r in rs]),
     ]
     return rows
 
@@ -123,8 +105,9 @@ def _demand_words(r: ScenarioResult) -> str:
 # ------------------------------------------------------------------------------ JSON and CSV
 
 
-def _num(v: float | None, digits: int = 6) -> float | None:
-    return None if v is None else round(float(v), digits)
+def _num(v: float | None, digits: int = 6) -> object:
+    """A float for strict JSON (``None`` for missing, NaN or infinite values)."""
+    return None if v is None else json_number(float(v), digits)
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -191,7 +174,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 def comparison_json(c: Comparison) -> str:
     """``compare.json`` text (sorted keys, 2-space indent)."""
-    return json.dumps(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (
@@ -373,145 +356,55 @@ def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> by
 
 # ------------------------------------------------------------------------------ HTML
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Arial, sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ccc; }
-p.lead { font-size: 1.1em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
-thead th { background: #f1f1f1; }
-tbody th { background: #fafafa; font-weight: 600; white-space: nowrap; }
-td.num { text-align: right; }
-.warn { color: #a40000; font-weight: 600; }
-img { max-width: 100%; border: 1px solid #ddd; }
-.small { font-size: 0.85em; color: #555; }
-"""
 
-
-def _e(v: object) -> str:
-    return html.escape(str(v), quote=True)
-
-
-def _plain_summary(c: Comparison) -> list[str]:
-    rs = c.results
-    lines = [
-        f"{len(rs)} scenarios are compared: "
-        + "; ".join(f"<b>{_e(r.label)}</b> ({_e(r.title)})" for r in rs)
-        + "."
-    ]
-    lines.append(_e(consensus_sentence(c.consensus)))
-    for r in rs:
-        if r.covered is None:
-            lines.append(f"<b>{_e(r.label)}</b> has no solution ({_e(r.status)}).")
-            continue
-        warn = ""
-        if not r.proved_optimal:
-            words = STATUS_WORDS.get(r.status, r.status)
-            warn = (
-                f' <span class="warn">This answer is {_e(words)} (gap '
-                f"{_e(fmt_pct(r.gap, 2))}).</span>"
-            )
-        lines.append(
-            f"<b>{_e(r.label)}</b> puts sites in {_e(join_words(list(r.towns)))}; together they "
-            "are "
-            f"within {_e(fmt_m(r.distance_m))} of {_e(fmt_num(r.covered))} of the "
-            f"{r.placed:,} deaths counted ({_e(fmt_pct(r.share))}), and a covered death is on "
-            f"average {_e(fmt_m(r.mean_distance_m))} from its site.{warn}"
-        )
-    return lines
+def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
+    """What the page says of one scenario, as plain text (the template escapes it)."""
+    solved = r.covered is not None
+    return {
+        "label": r.label,
+        "title": r.title,
+        "status": r.status,
+        "solved": solved,
+        "towns": join_words(list(r.towns)),
+        "distance": metres_exact(r.distance_m),
+        "covered": num(r.covered),
+        "placed": f"{r.placed:,}",
+        "share": pct(r.share),
+        "mean_distance": metres_exact(r.mean_distance_m),
+        "warn": "" if r.proved_optimal else STATUS_WORDS.get(r.status, r.status),
+        "gap": pct(r.gap, 2),
+        "source": r.source,
+        "how": "solved for this comparison" if r.kind == "scenario" else "read from its results",
+        "digest": r.digest or "n/a",
+    }
 
 
 def comparison_html(c: Comparison, png: bytes | None = None) -> str:
-    """``compare.html``: self-contained (inline CSS, map embedded), every name escaped."""
-    rs = c.results
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Scenario comparison: {_e(', '.join(r.label for r in rs))}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        "<h1>Where should the sites go? Scenarios side by side</h1>",
-    ]
-    summary = _plain_summary(c)
-    out.append(f'<p class="lead">{summary[0]} {summary[1]}</p>')
-    out += [f"<p>{line}</p>" for line in summary[2:]]
-    out += ["<h2>Side by side</h2>", "<table>", "<thead><tr><th></th>"]
-    out += [f"<th>{_e(r.label)}</th>" for r in rs]
-    out += ["</tr></thead>", "<tbody>"]
-    for head, cells in table_rows(c):
-        out.append(f"<tr><th>{_e(head)}</th>" + "".join(f"<td>{_e(v)}</td>" for v in cells))
-        out.append("</tr>")
-    out += ["</tbody>", "</table>"]
-    out.append(
-        '<p class="small">Sites are listed by rank (the site serving the most deaths first). '
-        "Covered deaths are deaths within the coverage distance (straight line) of a site, each "
-        "counted once, at its nearest site; the share is of the deaths placed in a Connecticut "
-        "town in the scenario's years, so scenarios counting different deaths have different "
-        "totals. The mean distance is from a covered death to its site. Station is the nearest "
-        "rail or bus station. The gap is how far the answer could be from the best possible "
-        "(0 % means proved best).</p>"
+    """``compare.html``: self-contained (inline CSS, map embedded), every name escaped.
+
+    Rendered by ``templates/compare.html`` with autoescape.
+    """
+    return render(
+        "compare.html",
+        css=static_text("compare.css"),
+        labels=", ".join(r.label for r in c.results),
+        results=[_scenario_words(r) for r in c.results],
+        consensus=consensus_sentence(c.consensus),
+        rows=table_rows(c),
+        towns=[
+            {
+                "town": t.town,
+                "count": t.count,
+                "total": t.total,
+                "chosen_in": ", ".join(t.chosen_in),
+                "not_in": ", ".join(t.not_in) or "—",
+            }
+            for t in c.consensus
+        ],
+        overlap=metres_exact(c.overlap_m),
+        pairs=[{**asdict(p), "distance": metres_exact(p.distance_m)} for p in c.pairs],
+        png=None if png is None else base64.b64encode(png).decode("ascii"),
     )
-    out += ["<h2>Towns chosen</h2>", "<table>", "<thead><tr><th>town</th><th>chosen in</th>"]
-    out += ["<th>scenarios</th><th>not chosen in</th></tr></thead>", "<tbody>"]
-    for t in c.consensus:
-        out.append(
-            f'<tr><th>{_e(t.town)}</th><td class="num">{t.count} of {t.total}</td>'
-            f"<td>{_e(', '.join(t.chosen_in))}</td><td>{_e(', '.join(t.not_in) or '—')}</td></tr>"
-        )
-    out += ["</tbody>", "</table>"]
-    out.append(f"<h2>Sites within {_e(fmt_m(c.overlap_m))} of each other</h2>")
-    if c.pairs:
-        out.append(
-            f"<p>{len(c.pairs)} pair(s) of sites from different scenarios are at most "
-            f"{_e(fmt_m(c.overlap_m))} apart, close enough to count as the same place.</p>"
-        )
-        out += [
-            "<table>",
-            "<thead><tr><th>scenario</th><th>site</th><th>scenario</th><th>site</th>"
-            "<th>distance</th></tr></thead>",
-            "<tbody>",
-        ]
-        for p in c.pairs:
-            out.append(
-                f"<tr><td>{_e(p.a)}</td><td>#{p.a_rank} {_e(p.a_town)} ({_e(p.a_id)})</td>"
-                f"<td>{_e(p.b)}</td><td>#{p.b_rank} {_e(p.b_town)} ({_e(p.b_id)})</td>"
-                f'<td class="num">{_e(fmt_m(p.distance_m))}</td></tr>'
-            )
-        out += ["</tbody>", "</table>"]
-    else:
-        out.append(
-            f"<p>No two sites of different scenarios are within {_e(fmt_m(c.overlap_m))} of "
-            "each other.</p>"
-        )
-    if png is not None:
-        data = base64.b64encode(png).decode("ascii")
-        out += [
-            "<h2>Map</h2>",
-            f'<img alt="Sites of {_e(", ".join(r.label for r in rs))}" '
-            f'src="data:image/png;base64,{data}">',
-        ]
-    out += ["<h2>Sources</h2>", "<ul>"]
-    for r in rs:
-        how = "solved for this comparison" if r.kind == "scenario" else "read from its results"
-        out.append(
-            f"<li><b>{_e(r.label)}</b>: {_e(r.source)} ({how}; scenario digest "
-            f"{_e(r.digest or 'n/a')})</li>"
-        )
-    out += [
-        "</ul>",
-        '<p class="small">Overdose deaths: Connecticut OCME accidental drug related deaths, '
-        "located to towns only (each town's deaths are spread over its developed land). "
-        "Distances are straight-line metres in EPSG:6433 (NAD83(2011) / Connecticut).</p>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(out) + "\n"
 
 
 def write_comparison(

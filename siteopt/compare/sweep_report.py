@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import geopandas as gpd
 
 from siteopt.compare.overlap import join_words
 from siteopt.outputs.geojson import write_geojson
+from siteopt.outputs.words import json_text, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 
@@ -39,7 +39,7 @@ FREQUENCY_COLUMNS = (
 
 def sweep_json(summary: dict[str, Any]) -> str:
     """``sweep.json`` text (sorted keys, 2-space indent)."""
-    return json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -86,10 +86,6 @@ def frequency_frame(summary: dict[str, Any]) -> gpd.GeoDataFrame:
     data = {c: [r[c] for r in rows] for c in cols}
     geom = gpd.points_from_xy([r["x_m"] for r in rows], [r["y_m"] for r in rows])
     return gpd.GeoDataFrame(data, geometry=geom, crs=CRS)
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
 def _value(v: Any) -> str:
@@ -142,9 +138,9 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
             lines += [f"### {_md(title)}", ""]
             lines.append(
                 f"On the full data the sites are in {_md(join_words(ref['towns']))} "
-                f"({_pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
+                f"({pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
                 f"again in {st['same_towns']} of {runs} replicates "
-                f"({_pct(st['same_towns_share'])})."
+                f"({pct(st['same_towns_share'])})."
             )
             unit, units = "replicate", "replicates"
         else:
@@ -153,7 +149,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
                 "As written, the scenario puts its sites in "
                 f"{_md(join_words(ref['towns']))}. The same towns were chosen in "
                 f"{st['same_towns']} of {runs} combinations "
-                f"({_pct(st['same_towns_share'])})."
+                f"({pct(st['same_towns_share'])})."
             )
             unit, units = "combination", "combinations"
         towns = g["towns"]
@@ -172,9 +168,9 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
             )
         cs = g["covered_share"]
         lines.append(
-            f"Deaths covered range from {_pct(cs['min'])} to {_pct(cs['max'])} "
-            f"(mean {_pct(cs['mean'])}). On average a {unit} shares "
-            f"{_pct(st['mean_jaccard_towns'])} of its towns and {_pct(st['mean_jaccard_sites'])} "
+            f"Deaths covered range from {pct(cs['min'])} to {pct(cs['max'])} "
+            f"(mean {pct(cs['mean'])}). On average a {unit} shares "
+            f"{pct(st['mean_jaccard_towns'])} of its towns and {pct(st['mean_jaccard_sites'])} "
             "of its exact sites with the reference (Jaccard similarity; sites on a grid can move "
             "by one cell and still serve the same area)."
         )
@@ -190,17 +186,17 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         ]
         for t in towns:
             lines.append(
-                f"| {_md(t['town'])} | {t['chosen']} of {runs} | {_pct(t['frequency'])} | "
+                f"| {_md(t['town'])} | {t['chosen']} of {runs} | {pct(t['frequency'])} | "
                 f"{'yes' if t['in_reference'] else ''} |"
             )
         lines += ["", "Most frequent sets of towns:", ""]
         for ts in g["town_sets"][:5]:
-            lines.append(f"- {_md(', '.join(ts['towns']))}: {ts['runs']} ({_pct(ts['share'])})")
+            lines.append(f"- {_md(', '.join(ts['towns']))}: {ts['runs']} ({pct(ts['share'])})")
         lines += ["", "Most frequently chosen sites:", ""]
         lines += ["| site | town | chosen | share | in reference |", "|---|---|---:|---:|:-:|"]
         for c in g["candidates"][:10]:
             lines.append(
-                f"| {c['id']} | {_md(c['town'])} | {c['chosen']} | {_pct(c['frequency'])} | "
+                f"| {c['id']} | {_md(c['town'])} | {c['chosen']} | {pct(c['frequency'])} | "
                 f"{'yes' if c['in_reference'] else ''} |"
             )
         lines.append("")
@@ -210,7 +206,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         for r in summary["runs"]:
             lines.append(
                 f"| {_md(r['combination'])} | {_md(', '.join(r['towns']))} | "
-                f"{_pct(r['covered_share'])} |"
+                f"{pct(r['covered_share'])} |"
             )
         lines.append("")
     lines.append(

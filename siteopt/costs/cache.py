@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -125,25 +124,22 @@ def save_pairs(key: str, pairs: Pairs, cache_dir: Path | None = None) -> Path:
     OutputError
         If the cache directory cannot be created or written.
     """
+    # imported here: siteopt.outputs pulls in the output writers, which costs/ does not need
+    from siteopt.outputs.writer import atomic_file
+
     path = cache_path(key, cache_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    rows=pairs.rows,
-                    cols=pairs.cols,
-                    cost=pairs.cost,
-                    n=np.int64(pairs.n),
-                    m=np.int64(pairs.m),
-                    cutoff=np.float64(pairs.cutoff),
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                rows=pairs.rows,
+                cols=pairs.cols,
+                cost=pairs.cost,
+                n=np.int64(pairs.n),
+                m=np.int64(pairs.m),
+                cutoff=np.float64(pairs.cutoff),
+            )
     except OSError as exc:
         raise OutputError(
             f"cannot write the cost-matrix cache in {path.parent}: {exc.strerror or exc}; "

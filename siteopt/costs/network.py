@@ -36,9 +36,7 @@ type, else ``drive_fallback_kmh`` -- the rule of ``osmnx.routing.add_edge_speeds
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,14 +391,11 @@ def download_graph(
         ox.settings.useful_tags_way = saved
         for k, v in saved_settings.items():
             setattr(ox.settings, k, v)
+    from siteopt.outputs.writer import atomic_file  # here: costs/ needs no output writer
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".graphml", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_file(out) as tmp:
         ox.save_graphml(graph, tmp)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return out
 
 

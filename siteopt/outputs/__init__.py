@@ -21,7 +21,7 @@ from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import build_tables
 from siteopt.outputs.webmap import webmap_html
 from siteopt.outputs.writer import MARKER, atomic_dir, check_target, output_lock, write_text
-from siteopt.pipeline import RunResult
+from siteopt.result import RunResult
 
 __all__ = [
     "GEOJSON_LAYERS",

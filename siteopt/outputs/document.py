@@ -1,23 +1,25 @@
 """A small document model rendered to Markdown and to self-contained HTML with the same content.
 
-Every text comes in as plain text. The HTML renderer escapes it, so names from data can never
-inject markup there (the only inline markup is ``**bold**``, applied after escaping); Markdown
-keeps the text exactly as in the data.
+Every text comes in as plain text. The HTML is rendered by the Jinja2 template
+``templates/report.html`` with autoescape, so names from data can never inject markup there (the
+only inline markup is ``**bold**``, applied after escaping); Markdown keeps the text exactly as in
+the data.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
+from siteopt.outputs.render import Markup, render
 
 
 @dataclass
 class Heading:
     """A section heading (level 1-3)."""
+
+    kind: ClassVar[str] = "heading"
 
     level: int
     text: str
@@ -28,6 +30,8 @@ class Heading:
 class Para:
     """A paragraph of plain text (``**bold**`` allowed)."""
 
+    kind: ClassVar[str] = "para"
+
     text: str
     css: str = ""
 
@@ -36,6 +40,8 @@ class Para:
 class Bullets:
     """A bulleted list; an item may carry sub-items."""
 
+    kind: ClassVar[str] = "bullets"
+
     items: Sequence[str | tuple[str, list[str]]]
 
 
@@ -43,15 +49,24 @@ class Bullets:
 class Table:
     """A table of plain-text cells; ``align`` holds ``l`` or ``r`` per column."""
 
+    kind: ClassVar[str] = "table"
+
     header: list[str]
     rows: list[list[str]]
     align: str = ""
     caption: str = ""
 
+    @property
+    def right(self) -> list[bool]:
+        """Per column, True when it is right-aligned (numbers)."""
+        return [a == "r" for a in (self.align or "l" * len(self.header))]
+
 
 @dataclass
 class Pre:
     """Preformatted text (the formulation)."""
+
+    kind: ClassVar[str] = "pre"
 
     text: str
 
@@ -59,6 +74,8 @@ class Pre:
 @dataclass
 class Image:
     """An image: a file name for Markdown and a data URI (or inline SVG) for HTML."""
+
+    kind: ClassVar[str] = "image"
 
     src: str
     alt: str
@@ -131,71 +148,9 @@ def to_markdown(doc: Document) -> str:
 # ------------------------------------------------------------------------------------- HTML
 
 
-def _inline(text: str) -> str:
-    return _BOLD.sub(r"<strong>\1</strong>", html.escape(text, quote=True))
-
-
 def to_html(doc: Document, css: str, lang: str = "en") -> str:
-    """The document as one self-contained HTML page (inline CSS, images as data URIs)."""
-    out = [
-        "<!DOCTYPE html>",
-        f'<html lang="{lang}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(doc.title)}</title>",
-        f"<style>\n{css}\n</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-    ]
-    for b in doc.blocks:
-        if isinstance(b, Heading):
-            anchor = f' id="{html.escape(b.anchor)}"' if b.anchor else ""
-            out.append(f"<h{b.level}{anchor}>{_inline(b.text)}</h{b.level}>")
-        elif isinstance(b, Para):
-            css_class = f' class="{html.escape(b.css)}"' if b.css else ""
-            out.append(f"<p{css_class}>{_inline(b.text)}</p>")
-        elif isinstance(b, Bullets):
-            out.append("<ul>")
-            for item in b.items:
-                if isinstance(item, tuple):
-                    subs = "".join(f"<li>{_inline(s)}</li>" for s in item[1])
-                    out.append(f"<li>{_inline(item[0])}<ul>{subs}</ul></li>")
-                else:
-                    out.append(f"<li>{_inline(item)}</li>")
-            out.append("</ul>")
-        elif isinstance(b, Table):
-            align = b.align or "l" * len(b.header)
-            out.append('<div class="table"><table>')
-            if b.caption:
-                out.append(f"<caption>{_inline(b.caption)}</caption>")
-            cls = ['class="num"' if a == "r" else "" for a in align]
-            out.append(
-                "<thead><tr>"
-                + "".join(
-                    f"<th {c}>{_inline(h)}</th>".replace(" >", ">")
-                    for h, c in zip(b.header, cls, strict=True)
-                )
-                + "</tr></thead><tbody>"
-            )
-            for row in b.rows:
-                out.append(
-                    "<tr>"
-                    + "".join(
-                        f"<td {c}>{_inline(v)}</td>".replace(" >", ">")
-                        for v, c in zip(row, cls, strict=True)
-                    )
-                    + "</tr>"
-                )
-            out.append("</tbody></table></div>")
-        elif isinstance(b, Pre):
-            out.append(f"<pre>{html.escape(b.text.rstrip())}</pre>")
-        elif isinstance(b, Image):
-            src = b.data_uri or b.src
-            cap = f"<figcaption>{_inline(b.caption)}</figcaption>" if b.caption else ""
-            out.append(
-                f'<figure><img src="{html.escape(src)}" alt="{html.escape(b.alt)}">{cap}</figure>'
-            )
-    out += ["</main>", "</body>", "</html>"]
-    return "\n".join(out) + "\n"
+    """The document as one self-contained HTML page (inline CSS, images as data URIs).
+
+    Rendered by ``templates/report.html`` with autoescape: every text is escaped.
+    """
+    return render("report.html", doc=doc, css=Markup(css), lang=lang)

@@ -7,7 +7,6 @@ is compact (one feature per line) and written column by column, so large layers 
 from __future__ import annotations
 
 import json
-import math
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siteopt.outputs.words import json_number, json_text
+
 PRECISION = 6
 _INF = float("inf")
 
 
 def _clean(value: Any) -> Any:
     """A JSON-ready Python value: numpy scalars unboxed, floats rounded, NaN/inf/NA -> None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        return round(value, PRECISION)
-    return value
+    return json_number(value, PRECISION)
 
 
 def _encode_column(values: pd.Series) -> list[str]:
@@ -52,7 +45,7 @@ def _encode_column(values: pd.Series) -> list[str]:
         if isinstance(v, str):
             out.append(encode_basestring(v))
         else:
-            out.append(json.dumps(_clean(v), ensure_ascii=False))
+            out.append(json_text(_clean(v), ensure_ascii=False))
     return out
 
 
@@ -81,7 +74,7 @@ def _geometry_text(geoms: np.ndarray) -> list[str]:
         if g is None or shapely.is_empty(g):
             out.append("null")
         else:
-            out.append(json.dumps(shapely.geometry.mapping(g), separators=(",", ":")))
+            out.append(json_text(shapely.geometry.mapping(g), separators=(",", ":")))
     return out
 
 
@@ -89,7 +82,7 @@ def geojson_text(gdf: gpd.GeoDataFrame) -> str:
     """The RFC 7946 FeatureCollection text of ``gdf`` (compact, one feature per line)."""
     geoms = wgs84_geometries(gdf)
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    names = [json.dumps(str(c), ensure_ascii=False) for c in props.columns]
+    names = [json_text(str(c), ensure_ascii=False) for c in props.columns]
     cols = [_encode_column(props[c]) for c in props.columns]
     gtext = _geometry_text(geoms)
     lines = []

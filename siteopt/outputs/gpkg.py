@@ -17,6 +17,7 @@ import pyogrio
 from siteopt._errors import OutputError
 from siteopt.outputs.styles import Graduated, contiguous, qml, sld
 from siteopt.outputs.tables import Tables, quantile_classes
+from siteopt.outputs.words import class_label
 
 #: GeoPackage ``last_change`` and ``layer_styles.update_time`` (fixed: reproducible files)
 PINNED_DATE = "2000-01-01T00:00:00.000Z"
@@ -56,9 +57,7 @@ CREATE TABLE "layer_styles" (
 def layer_classes(tables: Tables) -> dict[str, Graduated]:
     """Classes of the graduated styles: demand by weight (quantiles), towns by deaths (breaks)."""
     _, bounds = quantile_classes(tables.layers["demand"]["weight"].to_numpy())
-    town_labels = [
-        f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}" for lo, hi in tables.town_bins
-    ]
+    town_labels = [class_label(lo, hi) for lo, hi in tables.town_bins]
     return {
         "demand": Graduated(
             "weight",

@@ -29,19 +29,21 @@ from matplotlib.patches import Circle, Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
 from siteopt import __version__
-from siteopt._errors import DataError
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
+    class_label,
     credits,
+    describe_objective,
     distance_words,
     is_covering,
+    metres_exact,
     num,
     pct,
     period,
     served_verb,
 )
-from siteopt.pipeline import RunResult, describe_objective
+from siteopt.result import RunResult
 
 #: print greys, light to mid, so black marks stay readable on every class (as the QGIS style)
 PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
@@ -84,7 +86,7 @@ def _classes(tables: Tables) -> tuple[list[str], list[str]]:
     greys = [PRINT_GREYS[0 if n <= 1 else round(i * 4 / (n - 1))] for i in range(n)]
     labels = []
     for lo, hi in tables.town_bins:
-        labels.append(f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}")
+        labels.append(class_label(lo, hi))
     return greys, labels
 
 
@@ -104,10 +106,8 @@ def draw_map(tables: Tables) -> Figure:
     ax = fig.add_axes((0.01, 0.08, width, 0.80))
     greys, class_labels = _classes(tables)
     town_colors = [greys[int(c)] for c in tables.town_class]
-    try:
-        public_rings = _rings(result.inputs.layer("public_lands").geometry.values)
-    except DataError:
-        public_rings = []
+    public = result.context.public_lands
+    public_rings = _rings(public.geometry.values) if public is not None else []
     cands = tables.layers["candidates"]
     elig = cands[cands["eligible"].to_numpy(bool) & (cands["role"] == "candidate").to_numpy()]
     radius = float(sc.objective.distance_m)
@@ -181,7 +181,12 @@ def draw_map(tables: Tables) -> Figure:
             label="chosen site (number = rank)",
         ),
         Line2D(
-            [], [], ls=(0, (4, 2)), color="black", lw=1.1, label=f"within {radius:,.0f} m of a site"
+            [],
+            [],
+            ls=(0, (4, 2)),
+            color="black",
+            lw=1.1,
+            label=f"within {metres_exact(radius)} of a site",
         ),
     ]
     if len(insets):

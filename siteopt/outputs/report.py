@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-from importlib import resources
 from string import Template
 from typing import Any
 
@@ -27,13 +26,16 @@ from siteopt.outputs.document import (
     to_html,
     to_markdown,
 )
+from siteopt.outputs.render import static_text
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
+    describe_objective,
     distance_words,
     is_covering,
     is_missing,
     join_words,
     metres,
+    metres_exact,
     num,
     number_word,
     pct,
@@ -41,7 +43,7 @@ from siteopt.outputs.words import (
     served_verb,
     status_sentence,
 )
-from siteopt.pipeline import RunResult, describe_objective
+from siteopt.result import RunResult
 
 SOLVER_NAMES = {"highs": "HiGHS", "cbc": "CBC"}
 
@@ -76,7 +78,8 @@ def _scenario_words(result: RunResult) -> list[str]:
         subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
         spread = (
             "spread evenly over the developed land of each town (the cells of a "
-            f"{sc.demand.cell_m:,.0f} m grid inside a sewer service area and off public land), "
+            f"{metres_exact(sc.demand.cell_m)} grid inside a sewer service area and off public "
+            "land), "
             "because OCME locates deaths only to the town"
             if sc.demand.spread == "developed"
             else "kept at one point per town (on its developed land)"
@@ -91,16 +94,16 @@ def _scenario_words(result: RunResult) -> list[str]:
     for ex in sc.candidates.exclusions:
         what = ex.name or _title(result, ex.layer) + (f" ({ex.where})" if ex.where else "")
         if ex.kind == "exclude_within":
-            rules.append(f"at least {ex.distance_m:,.0f} m from {what}")
+            rules.append(f"at least {metres_exact(ex.distance_m)} from {what}")
         else:
-            rules.append(f"within {ex.distance_m:,.0f} m of {what}")
+            rules.append(f"within {metres_exact(ex.distance_m)} of {what}")
     elig = int(cands["eligible"].sum())
     if sc.candidates.points is not None:
         own = int((cands["role"] == "candidate").sum()) if "role" in cands else len(cands)
         cand = f"**Candidates**: your own points ({own:,})"
     else:
         cand = (
-            f"**Candidates**: the points of a {sc.candidates.spacing_m:,.0f} m grid inside "
+            f"**Candidates**: the points of a {metres_exact(sc.candidates.spacing_m)} grid inside "
             f"{join_words([_title(result, n) for n in sc.candidates.within]) or 'Connecticut'}"
         )
     outside = join_words([_title(result, n) for n in sc.candidates.outside])
@@ -121,7 +124,7 @@ def _scenario_words(result: RunResult) -> list[str]:
     if st.approved_municipalities is not None:
         extra.append(f"only in {join_words(list(st.approved_municipalities))}")
     if st.min_separation_m:
-        extra.append(f"at least {st.min_separation_m:,.0f} m apart")
+        extra.append(f"at least {metres_exact(st.min_separation_m)} apart")
     for region, lim in sorted(st.per_region.items()):
         hi = f" and at most {lim.max}" if lim.max is not None else ""
         extra.append(f"at least {lim.min}{hi} in {region}")
@@ -153,10 +156,10 @@ def _scenario_words(result: RunResult) -> list[str]:
     credit = obj.transit_credit
     credit_text = (
         f" Each chosen site also earns a **transit credit** of up to {credit.value:g} (counted "
-        f"like covered deaths): the full credit with stops within {credit.within_m:,.0f} m "
+        f"like covered deaths): the full credit with stops within {metres_exact(credit.within_m)} "
         f"that together have at least {credit.full_at:g} weekday departures an hour"
         + (
-            f" or a rail, CTfastrak or ferry station within {credit.station_within_m:,.0f} m"
+            f" or a rail, CTfastrak or ferry station within {metres_exact(credit.station_within_m)}"
             if credit.station_within_m is not None
             else ""
         )
@@ -176,7 +179,7 @@ def _objective_words(result: RunResult) -> str:
     obj = result.scenario.objective
     words = OBJECTIVE_WORDS.get(obj.kind, obj.kind)
     return words.format(
-        d=f"{obj.distance_m:,.0f} m",
+        d=metres_exact(obj.distance_m),
         cap=f"{obj.capacity:g}" if obj.capacity else "its capacity",
         share=pct(obj.target_share, 0),
         decay=obj.decay.kind if obj.decay else "linear",
@@ -559,7 +562,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         for _, r in cov.iterrows():
             row = [
                 str(r["town"]),
-                f"{r['deaths']:,.0f}",
+                num(r["deaths"], 0),
                 num(r["covered_new"]),
                 pct(r["covered"] / r["deaths"] if r["deaths"] else 0),
             ]
@@ -571,7 +574,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         rows = [
             [
                 str(r["group"]),
-                f"{r['deaths']:,.0f}",
+                num(r["deaths"], 0),
                 pct(r["share_all"]),
                 num(r["covered"]),
                 pct(r["share_covered"]),
@@ -633,7 +636,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         ),
         f"Model size: {result.built.problem.n:,} demand cells, {result.built.problem.m:,} "
         f"eligible candidates, {result.built.problem.pairs.nnz:,} cell-candidate pairs within "
-        f"{radius:,.0f} m.",
+        f"{metres_exact(radius)}.",
     ]
     if sol.message:
         items.append(f"Note: {sol.message}")
@@ -661,10 +664,6 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     return doc
 
 
-def _css() -> str:
-    return resources.files("siteopt.outputs").joinpath("templates/report.css").read_text("utf-8")
-
-
 def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
     """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
     t = tables or build_tables(result)
@@ -674,4 +673,4 @@ def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
 def report_html(result: RunResult, map_png: bytes, tables: Tables | None = None) -> str:
     """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
     t = tables or build_tables(result)
-    return to_html(build_document(t, map_png=map_png), _css())
+    return to_html(build_document(t, map_png=map_png), static_text("report.css"))

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
-import numpy as np
-
 from siteopt import __version__
-from siteopt.pipeline import RunResult
-
-
-def _num(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return None if math.isnan(v) or math.isinf(v) else round(v, 6)
-    return v
+from siteopt.outputs.words import json_number as _num
+from siteopt.outputs.words import json_text
+from siteopt.result import RunResult
 
 
 def solution_dict(result: RunResult) -> dict[str, Any]:
@@ -124,11 +112,11 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
 
 def solution_json(result: RunResult) -> str:
     """``solution.json`` text (sorted keys, 2-space indent)."""
-    return json.dumps(solution_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json_text(solution_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def timings_json(result: RunResult, extra: dict[str, float] | None = None) -> str:
     """``timings.json`` text: stage, solver and output-writing wall-clock seconds."""
     merged = {**result.timings, **result.solution.timings, **(extra or {})}
     t = {k: round(v, 3) for k, v in merged.items()}
-    return json.dumps(t, indent=2, sort_keys=True) + "\n"
+    return json_text(t, indent=2, sort_keys=True) + "\n"

@@ -1,4 +1,4 @@
-"""The tables every output shows, computed once from a :class:`~siteopt.pipeline.RunResult`.
+"""The tables every output shows, computed once from a :class:`~siteopt.result.RunResult`.
 
 Layers (GeoDataFrames in EPSG:6433 with short field names, at most 10 characters, so that a
 shapefile export keeps them; see ``FIELDS.md``): ``sites``, ``coverage``, ``allocation``,
@@ -20,36 +20,13 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from siteopt._errors import DataError
-from siteopt.pipeline import RunResult
-from siteopt.problem import UNRESOLVED, select_deaths
+from siteopt.outputs.words import pct
+from siteopt.result import FACILITIES, Facility, RunResult
 from siteopt.settings import CRS as WORK_CRS
 
 #: Points of the circle drawn for a coverage area, per quarter circle.
 QUAD_SEGS = 32
 
-
-@dataclass(frozen=True)
-class Facility:
-    """A layer of the bundle whose nearest point is reported for every site."""
-
-    key: str  #: field prefix (``{key}_m`` is the distance, ``{name}`` the nearest one's name)
-    name_field: str  #: field holding the nearest point's name (at most 10 characters)
-    layer: str  #: bundle layer
-    name_col: str  #: column of the layer naming a point
-    label: str  #: plain words for reports
-
-
-FACILITIES: tuple[Facility, ...] = (
-    Facility("station", "station", "stations", "name", "rail, CTfastrak or ferry station"),
-    Facility("school", "school", "schools", "school_name", "public school"),
-    Facility("hosp", "hospital", "hospitals", "name", "hospital"),
-    Facility("otp", "otp", "otp", "name", "opioid treatment program (methadone clinic)"),
-    Facility("methad", "methadone", "methadone", "name", "methadone provider (2017 list)"),
-    Facility("ssp", "ssp", "ssp", "name", "syringe services program (partial list)"),
-    Facility("fqhc", "fqhc", "health_centers", "name", "federally qualified health centre"),
-    Facility("sud", "sud", "sud_treatment", "name", "substance use treatment facility"),
-)
 
 #: candidate columns added by optional rules, renamed to at most 10 characters
 _EXTRA_RENAMES = {
@@ -165,9 +142,8 @@ def _nearest(
     cols: dict[str, object] = {}
     used: list[Facility] = []
     for f in FACILITIES:
-        try:
-            layer = result.inputs.layer(f.layer)
-        except DataError:
+        layer = result.context.facilities.get(f.layer)
+        if layer is None:
             continue  # a bundle without this layer: nothing to report
         used.append(f)
         pts = layer[~layer.geometry.is_empty & layer.geometry.notna()]
@@ -483,11 +459,10 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
     T's decedents in proportion to their mix, so the estimate for group g is
     ``sum_T covered_T / deaths_T * deaths_{T,g}``.
     """
-    if result.built.summary.place == "points":
+    sel = result.context.deaths
+    if result.built.summary.place == "points" or sel is None:
         return {}, "The demand is your own points, which carry no decedent characteristics."
-    sel, _ = select_deaths(result.scenario, result.inputs.table("deaths"))
     col = f"{result.built.summary.place}_town"
-    sel = sel[~sel[col].astype(str).isin(UNRESOLVED)]
     town = sel[col].astype(str)
     deaths_t = by_town.set_index("town")["deaths"]
     cov_t = by_town.set_index("town")["covered_new"]
@@ -530,7 +505,7 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
         "Each covered demand cell covers a share of its town's deaths; that share is attributed "
         "to the town's decedents in proportion to their mix (race and ethnicity, sex, age), so "
         "the covered counts by group are estimates."
-        f" OCME leaves ethnicity blank for {100 * blank:.0f} % of these deaths, so Hispanic or "
+        f" OCME leaves ethnicity blank for {pct(blank, 0)} of these deaths, so Hispanic or "
         "Latino deaths are undercounted and counted under their race instead."
     )
     return out, note

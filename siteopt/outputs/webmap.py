@@ -3,37 +3,38 @@
 Every layer is pre-projected to EPSG:6433 and drawn as inline SVG (1 SVG unit = 10 m, y down);
 a little vanilla JavaScript (``templates/map.js``, inlined) pans and zooms, toggles the layers,
 shows each site's metrics and, only when the user ticks the box, adds OpenStreetMap tiles
-(re-projected tile by tile). Nothing is fetched unless that box is ticked. Every name from the
-data is HTML-escaped; the JSON in the page escapes ``<``, ``>`` and ``&`` so it cannot close its
+(re-projected tile by tile). Nothing is fetched unless that box is ticked. The page is the
+Jinja2 template ``templates/map.html`` with autoescape, so every name from the data is
+HTML-escaped; the JSON in the page escapes ``<``, ``>`` and ``&`` so it cannot close its
 ``<script>`` element.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import shapely
 
 from siteopt import __version__
+from siteopt.outputs.render import Markup, render, static_text
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, quantile_classes
 from siteopt.outputs.words import (
+    class_label,
     credits,
+    describe_objective,
     distance_words,
     is_covering,
     is_missing,
+    json_text,
     metres,
+    metres_exact,
     num,
     pct,
     period,
     served_verb,
 )
-from siteopt.pipeline import describe_objective
 
 #: metres per SVG unit
 UNIT_M = 10.0
@@ -50,19 +51,13 @@ LCC_6433 = {
 }
 TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
-_PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
-
-
-def _template(name: str) -> str:
-    return resources.files("siteopt.outputs").joinpath(f"templates/{name}").read_text("utf-8")
-
 
 def script_json(data: Any) -> str:
     """JSON safe inside ``<script>``: ``<``, ``>`` and ``&`` become ``\\u003c`` etc.
 
     So ``</script>`` (or any ``</``) in a name cannot end the script element.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    text = json_text(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -103,10 +98,6 @@ def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
     s = max(round(side_m / UNIT_M), 1)
     u, v = frame.xy(np.asarray(x) - side_m / 2, np.asarray(y) + side_m / 2)
     return "".join(f"M{a} {b}h{s}v{s}h-{s}z" for a, b in zip(u.tolist(), v.tolist(), strict=True))
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
@@ -151,165 +142,126 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     }
 
 
-def _svg(tables: Tables, frame: _Frame) -> str:
+def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
+    """What the map's inline SVG draws, layer by layer (``templates/map.html`` marks it up)."""
     result = tables.result
-    out: list[str] = [
-        f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {frame.w} {frame.h}" '
-        'preserveAspectRatio="xMidYMid meet" role="img" '
-        f'aria-label="{_e("Map of the recommended sites")}">',
-        '<g id="layer-tiles"></g>',
-    ]
+    verb = served_verb(result)
+    p = period(result)
     # towns: choropleth of deaths, with a tooltip each
     towns = tables.layers["towns"]
     n = len(tables.town_bins)
-    out.append('<g id="layer-towns" class="towns">')
-    for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True):
-        c = GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]
-        tip = (
-            f"{r['town']}: {r['deaths']:,} deaths{' ' + period(result) if period(result) else ''}"
-            f", {num(r['covered'])} {served_verb(result)}"
-        )
-        out.append(
-            f'<path class="town" fill="{hexcolor(c)}" d="{_polygon_path(frame, r.geometry)}">'
-            f"<title>{_e(tip)}</title></path>"
-        )
-    out.append("</g>")
+    town_items = [
+        {
+            "fill": hexcolor(GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]),
+            "d": _polygon_path(frame, r.geometry),
+            "tip": f"{r['town']}: {r['deaths']:,} deaths{' ' + p if p else ''}"
+            f", {num(r['covered'])} {verb}",
+        }
+        for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True)
+    ]
     # demand cells, five quantile classes of weight
     demand = tables.layers["demand"]
     cls, bounds = quantile_classes(demand["weight"].to_numpy(np.float64))
     cell = float(result.scenario.demand.cell_m) if result.built.summary.place != "points" else 200.0
-    out.append('<g id="layer-demand" class="demand">')
     x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     k = len(bounds)
-    for ci in range(k):
-        sel = cls == ci
-        color = HEAT[0 if k <= 1 else round(ci * 4 / (k - 1))]
-        lo, hi = bounds[ci]
-        out.append(
-            f'<path fill="{hexcolor(color)}" d="{_squares(frame, x[sel], y[sel], cell * 0.9)}">'
-            f"<title>{_e(f'demand cell: {lo:.2f}–{hi:.2f} deaths')}</title></path>"
-        )
-    out.append("</g>")
+    demand_items = [
+        {
+            "fill": hexcolor(HEAT[0 if k <= 1 else round(ci * 4 / (k - 1))]),
+            "d": _squares(frame, x[cls == ci], y[cls == ci], cell * 0.9),
+            "tip": f"demand cell: {lo:.2f}–{hi:.2f} deaths",
+        }
+        for ci, (lo, hi) in enumerate(bounds)
+    ]
     # candidates
     cands = tables.layers["candidates"]
     elig = cands["eligible"].to_numpy(bool) & (cands["role"] == "candidate").to_numpy()
     spacing = float(result.scenario.candidates.spacing_m)
     side = 0.4 * spacing if result.scenario.candidates.points is None else 150.0
     cx, cy = cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()
-    out.append(
-        '<g id="layer-excluded" class="excluded">'
-        f'<path d="{_squares(frame, cx[~elig], cy[~elig], side)}">'
-        f"<title>{_e('excluded candidate site')}</title></path></g>"
-    )
-    out.append(
-        '<g id="layer-candidates" class="candidates">'
-        f'<path d="{_squares(frame, cx[elig], cy[elig], side)}">'
-        f"<title>{_e('eligible candidate site')}</title></path></g>"
-    )
     # allocation lines: one path per site
-    alloc = tables.layers["allocation"]
-    out.append('<g id="layer-allocation" class="allocation">')
-    for sid, grp in alloc.groupby("site_id", sort=True):
+    alloc = []
+    for sid, grp in tables.layers["allocation"].groupby("site_id", sort=True):
         coords = shapely.get_coordinates(grp.geometry.values).reshape(-1, 2, 2)
         u, v = frame.xy(coords[:, :, 0], coords[:, :, 1])
         d = "".join(
             f"M{a} {b}L{c2} {d2}"
             for a, b, c2, d2 in zip(u[:, 0], v[:, 0], u[:, 1], v[:, 1], strict=True)
         )
-        out.append(f'<path data-site="{_e(sid)}" d="{d}"/>')
-    out.append("</g>")
-    # coverage rings
+        alloc.append({"site": sid, "d": d})
+    # coverage rings, names of the chosen towns and the sites
     r_units = float(result.scenario.objective.distance_m) / UNIT_M
-    out.append('<g id="layer-coverage" class="coverage">')
+    within = distance_words(r_units * UNIT_M)
+    rings = []
+    sites = []
     for _, r in tables.sites.iterrows():
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
-        sid = r["site_id"]
-        out.append(
-            f'<circle cx="{u[0]}" cy="{v[0]}" r="{r_units:g}">'
-            f"<title>{_e(f'within {distance_words(r_units * UNIT_M)} of site ' + str(sid))}"
-            "</title></circle>"
+        rings.append({"u": u[0], "v": v[0], "tip": f"within {within} of site {r['site_id']}"})
+        existing = r["role"] == "existing"
+        label = "E" if existing else str(r["rank"])
+        tip = (
+            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
+            f"{num(r['covered'])} deaths {verb}"
         )
-    out.append("</g>")
-    # names of the chosen towns
-    out.append('<g id="layer-labels" class="labels">')
+        sites.append({"u": u[0], "v": v[0], "existing": existing, "label": label, "tip": tip})
+    labels = []
     seen = set()
     for i, (_, r) in enumerate(tables.new_sites.iterrows()):
         if r["town"] in seen:
             continue
         seen.add(r["town"])
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
-        anchor = "start" if i % 2 == 0 else "end"
-        out.append(
-            f'<text class="tlabel" data-u="{u[0]}" data-v="{v[0]}" '
-            f'data-dx="{14 if anchor == "start" else -14}" text-anchor="{anchor}" '
-            f'x="{u[0]}" y="{v[0]}">{_e(r["town"])}</text>'
+        start = i % 2 == 0
+        labels.append(
+            {
+                "u": u[0],
+                "v": v[0],
+                "dx": 14 if start else -14,
+                "anchor": "start" if start else "end",
+                "town": r["town"],
+            }
         )
-    out.append("</g>")
-    # sites: markers keep their size on screen (the script rescales them)
-    out.append('<g id="layer-sites" class="sites">')
-    for i, (_, r) in enumerate(tables.sites.iterrows()):
-        u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
-        existing = r["role"] == "existing"
-        label = "E" if existing else str(r["rank"])
-        tip = (
-            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
-            f"{num(r['covered'])} deaths {served_verb(result)}"
-        )
-        shape = '<rect x="-8" y="-8" width="16" height="16"/>' if existing else '<circle r="11"/>'
-        out.append(
-            f'<g class="site{" existing" if existing else ""}" data-i="{i}" data-u="{u[0]}" '
-            f'data-v="{v[0]}" tabindex="0" role="button" aria-label="{_e(tip)}" '
-            f'transform="translate({u[0]} {v[0]})"><g class="mk">{shape}'
-            f'<text dy="0.35em">{_e(label)}</text></g><title>{_e(tip)}</title></g>'
-        )
-    out.append("</g>")
-    out.append("</svg>")
-    return "\n".join(out)
+    return {
+        "w": frame.w,
+        "h": frame.h,
+        "towns": town_items,
+        "demand": demand_items,
+        "excluded": _squares(frame, cx[~elig], cy[~elig], side),
+        "candidates": _squares(frame, cx[elig], cy[elig], side),
+        "allocation": alloc,
+        "r": f"{r_units:g}",
+        "rings": rings,
+        "labels": labels,
+        "sites": sites,
+    }
 
 
-def _legend(tables: Tables) -> str:
-    rows = []
+def _legend(tables: Tables) -> dict[str, Any]:
     n = len(tables.town_bins)
     p = period(tables.result)
-    rows.append(f'<div class="lg-title">{_e("Deaths by town" + (", " + p if p else ""))}</div>')
-    for i, (lo, hi) in enumerate(tables.town_bins):
-        c = GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]
-        label = f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}"
-        rows.append(
-            f'<div class="lg"><span class="sw" style="background:{hexcolor(c)}"></span>'
-            f"{_e(label)}</div>"
-        )
-    radius = tables.result.scenario.objective.distance_m
-    rows += [
-        f'<div class="lg"><span class="sw site-sw" style="border-color:{hexcolor(SITE_RED)}">1'
-        f"</span>{_e('chosen site (number = rank)')}</div>",
-        f'<div class="lg"><span class="sw ring-sw" style="border-color:{hexcolor(SITE_RED)}">'
-        f"</span>{_e(f'within {radius:,.0f} m of a site')}</div>",
-        '<div class="lg"><span class="sw line-sw"></span>'
-        f"{_e('demand cell to the site it is ' + served_verb(tables.result) + ' by')}</div>",
-        f'<div class="lg"><span class="sw" style="background:{hexcolor(HEAT[3])}"></span>'
-        f"{_e('demand cells (darker = more deaths)')}</div>",
-        f'<div class="lg"><span class="sw cand-sw"></span>{_e("eligible candidate site")}</div>',
+    return {
+        "title": "Deaths by town" + (", " + p if p else ""),
+        "classes": [
+            {"color": hexcolor(GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]), "label": lab}
+            for i, lab in enumerate(class_label(lo, hi) for lo, hi in tables.town_bins)
+        ],
+        "red": hexcolor(SITE_RED),
+        "radius": metres_exact(tables.result.scenario.objective.distance_m),
+        "heat": hexcolor(HEAT[3]),
+        "existing": hexcolor(EXISTING_GREY) if len(tables.existing_sites) else "",
+    }
+
+
+def _site_list(tables: Tables) -> list[dict[str, Any]]:
+    return [
+        {
+            "existing": r["role"] == "existing",
+            "label": "E" if r["role"] == "existing" else str(r["rank"]),
+            "town": r["town"],
+            "covered": num(r["covered"]),
+        }
+        for _, r in tables.sites.iterrows()
     ]
-    if len(tables.existing_sites):
-        rows.append(
-            f'<div class="lg"><span class="sw ex-sw" style="background:{hexcolor(EXISTING_GREY)}">'
-            f"</span>{_e('existing site')}</div>"
-        )
-    return "\n".join(rows)
-
-
-def _site_list(tables: Tables) -> str:
-    items = []
-    for i, (_, r) in enumerate(tables.sites.iterrows()):
-        label = "E" if r["role"] == "existing" else str(r["rank"])
-        items.append(
-            f'<li><button type="button" class="site-btn" data-i="{i}">'
-            f'<span class="badge{" ex" if label == "E" else ""}">{_e(label)}</span> '
-            f"{_e(r['town'])}: {_e(num(r['covered']))} deaths {_e(served_verb(tables.result))}"
-            "</button></li>"
-        )
-    return "\n".join(items)
 
 
 def _summary(tables: Tables) -> str:
@@ -334,24 +286,22 @@ def _summary(tables: Tables) -> str:
 
 
 def webmap_html(tables: Tables) -> str:
-    """The full ``map.html`` text."""
+    """The full ``map.html`` text (``templates/map.html``, autoescaped)."""
     result = tables.result
     sc = result.scenario
     frame = _Frame(tables.layers["towns"].total_bounds)
-    values = {
-        "TITLE": _e(sc.title or sc.name),
-        "SUMMARY": _e(_summary(tables)),
-        "CSS": _template("map.css"),
-        "SVG": _svg(tables, frame),
-        "LEGEND": _legend(tables),
-        "SITES": _site_list(tables),
-        "CREDITS": _e(
-            credits(result)
-            + f" Projection NAD83(2011) / Connecticut (EPSG:6433). Scenario {sc.name} "
-            f"({sc.digest()}), siteopt {__version__}."
-        ),
-        "DATA": script_json(map_data(tables, frame)),
-        "JS": _template("map.js"),
-    }
-    page = _template("map.html")
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], page)
+    return render(
+        "map.html",
+        title=sc.title or sc.name,
+        summary=_summary(tables),
+        css=static_text("map.css"),
+        svg=_svg(tables, frame),
+        legend=_legend(tables),
+        sites=_site_list(tables),
+        served=served_verb(result),
+        credits=credits(result)
+        + f" Projection NAD83(2011) / Connecticut (EPSG:6433). Scenario {sc.name} "
+        f"({sc.digest()}), siteopt {__version__}.",
+        data=Markup(script_json(map_data(tables, frame))),
+        js=static_text("map.js"),
+    )

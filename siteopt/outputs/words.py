@@ -1,12 +1,20 @@
-"""Plain words and number formats shared by the report, the maps and the web map."""
+"""Plain words and every number format of the outputs and the command line.
+
+Numbers, percentages and distances are formatted here only, so the report, the maps, the web
+map, the comparison and the terminal tables say the same thing the same way.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from siteopt.models.objectives import objective
-from siteopt.pipeline import RunResult
+import pandas as pd
+
+from siteopt.models.objectives import OBJECTIVES, objective
+from siteopt.result import RunResult
 
 NUMBER_WORDS = (
     "no",
@@ -79,12 +87,66 @@ def distance_words(d: float) -> str:
     return f"{d:,.0f} m (about {miles:.1f} mile{'s' if round(miles, 1) != 1.0 else ''})"
 
 
+def metres_exact(v: float | None) -> str:
+    """``12345.6`` -> ``12,346 m`` (always metres); missing -> ``n/a``."""
+    if v is None or is_missing(v):
+        return "n/a"
+    return f"{float(v):,.0f} m"
+
+
+def class_label(lo: float, hi: float) -> str:
+    """Legend label of a class of counts: ``3`` or ``3 – 17``."""
+    return f"{lo:,.0f}" if lo == hi else f"{lo:,.0f} – {hi:,.0f}"
+
+
+def json_number(v: object, digits: int = 6) -> object:
+    """A number for strict JSON: rounded to ``digits``; NaN and infinities become ``None``.
+
+    Missing values (``None``, ``pd.NA``, ``pd.NaT``) become ``None``; anything else that is not a
+    float (ints, strings, booleans) is returned unchanged; numpy scalars are unboxed first.
+    """
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    item = getattr(v, "item", None)
+    if item is not None and not isinstance(v, str | bytes):
+        v = item()
+    if isinstance(v, float):
+        return None if not math.isfinite(v) else round(v, digits)
+    return v
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (also inside dicts, lists, tuples) as ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(value: Any, **kwargs: Any) -> str:
+    """Strict JSON (RFC 8259) of ``value``: NaN and infinities are written as ``null``.
+
+    ``kwargs`` go to :func:`json.dumps` (``allow_nan`` is always False, so a value that cannot be
+    written as strict JSON raises ``ValueError`` instead of writing ``NaN``).
+    """
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
+
+
 def period(result: RunResult) -> str:
     """``2018–2022`` (empty for your own demand points)."""
     s = result.built.summary
     if s.place == "points":
         return ""
     return f"{s.first_year}–{s.last_year}" if s.first_year != s.last_year else f"{s.first_year}"
+
+
+def demand_period(result: RunResult) -> str:
+    """``2018–2022`` (both years, even when equal), or ``your points`` for your own demand."""
+    s = result.built.summary
+    return "your points" if s.place == "points" else f"{s.first_year}–{s.last_year}"
 
 
 def status_sentence(result: RunResult, with_status: bool = True) -> str:
@@ -108,6 +170,43 @@ def status_sentence(result: RunResult, with_status: bool = True) -> str:
     if status == "no_solution":
         return "The solver stopped before it found any choice of sites."
     return f"The solver failed ({sol.message or status})."
+
+
+#: what the per-site ``covered`` value means, per objective
+SERVED_LABEL = {name: o.served_label for name, o in OBJECTIVES.items()}
+
+
+def describe_objective(result: RunResult) -> str:
+    """One plain sentence saying what the objective value means."""
+    sol = result.solution
+    kind = objective(result.spec.objective)
+    dist = result.scenario.objective.distance_m
+    s = result.built.summary
+    if sol.objective is None:
+        return f"No solution: {sol.message}"
+    v = sol.objective
+    credit = sol.bonus_total
+    if result.spec.site_bonus is not None:
+        served = v - credit
+        what = (
+            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
+            if kind.covering
+            else f"Expected attendance {served:,.2f} of {s.placed:,}"
+        )
+        return (
+            f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
+            f"the objective is {v:,.2f}."
+        )
+    mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
+    return kind.sentence.format(
+        v2=f"{v:,.2f}",
+        v0=f"{v:,.0f}",
+        placed=f"{s.placed:,}",
+        dist=f"{dist:,.0f}",
+        mean=f"{mean:,.0f}",
+        count=len(sol.selected),
+        share=f"{100 * result.spec.target_share:.0f}",
+    )
 
 
 def credits(result: RunResult) -> str:

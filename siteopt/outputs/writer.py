@@ -330,3 +330,26 @@ def atomic_dir(
 def write_text(path: Path, text: str) -> None:
     """Write UTF-8 text with a trailing newline and Unix line ends."""
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="\n")
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write; moved onto ``path`` when the block succeeds.
+
+    The temporary file (``.tmp-*`` with the suffix of ``path``, in the same folder so the move is
+    one rename) is removed if the block raises or is interrupted, so ``path`` is either the old
+    file or the complete new one. The folder must exist.
+
+    Examples
+    --------
+    >>> with atomic_file(cache / "pairs.npz") as tmp:  # doctest: +SKIP
+    ...     np.savez(tmp, rows=rows)
+    """
+    fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -12,7 +12,6 @@ from siteopt.models.objectives import objective
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
 
-
 #: margin around the points of the street network downloaded when the cutoff is unbounded
 DOWNLOAD_MARGIN_M = 2000.0
 

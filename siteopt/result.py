@@ -1,0 +1,73 @@
+"""What a run produced, as data: :class:`RunResult` (the pipeline fills it, outputs print it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from siteopt.inputs import Inputs
+from siteopt.models.base import ModelSpec, Solution, SolverSpec
+from siteopt.problem import BuiltProblem
+from siteopt.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Facility:
+    """A layer of the bundle whose nearest point is reported for every site."""
+
+    key: str  #: field prefix (``{key}_m`` is the distance, ``{name}`` the nearest one's name)
+    name_field: str  #: field holding the nearest point's name (at most 10 characters)
+    layer: str  #: bundle layer
+    name_col: str  #: column of the layer naming a point
+    label: str  #: plain words for reports
+
+
+#: the services whose nearest point every output reports, in report order
+FACILITIES: tuple[Facility, ...] = (
+    Facility("station", "station", "stations", "name", "rail, CTfastrak or ferry station"),
+    Facility("school", "school", "schools", "school_name", "public school"),
+    Facility("hosp", "hospital", "hospitals", "name", "hospital"),
+    Facility("otp", "otp", "otp", "name", "opioid treatment program (methadone clinic)"),
+    Facility("methad", "methadone", "methadone", "name", "methadone provider (2017 list)"),
+    Facility("ssp", "ssp", "ssp", "name", "syringe services program (partial list)"),
+    Facility("fqhc", "fqhc", "health_centers", "name", "federally qualified health centre"),
+    Facility("sud", "sud", "sud_treatment", "name", "substance use treatment facility"),
+)
+
+
+@dataclass
+class Context:
+    """What the outputs show beside the solution, read from the bundle by the pipeline.
+
+    Outputs read no bundle layer themselves: everything they print comes from the
+    :class:`RunResult` and this.
+    """
+
+    #: bundle layer -> its points, for each of :data:`FACILITIES` the bundle has
+    facilities: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: public land (excluded, hatched on the print map); None when the bundle lacks the layer
+    public_lands: gpd.GeoDataFrame | None = None
+    #: the scenario's deaths placed in a Connecticut town (None for your own demand points)
+    deaths: pd.DataFrame | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, before it is written to files."""
+
+    scenario: Scenario
+    inputs: Inputs
+    built: BuiltProblem
+    spec: ModelSpec
+    solver: SolverSpec
+    solution: Solution
+    sites: gpd.GeoDataFrame  #: chosen sites with rank and metrics, EPSG:6433
+    timings: dict[str, float] = field(default_factory=dict)
+    context: Context = field(default_factory=Context)  #: bundle data the outputs show
+
+    @property
+    def placed_deaths(self) -> int:
+        """Deaths in the period resolved to a Connecticut town (the denominator of shares)."""
+        return self.built.summary.placed
