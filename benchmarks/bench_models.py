@@ -5,7 +5,8 @@ Instances come from the shared generator ``make_instance.py`` (seeded, Connectic
 ``../shared/bench/README.md``), imported by path: ``--bench-dir`` or ``$SITEOPT_BENCH_DIR``
 (default ``../shared/bench``, beside the repository). Every run is a separate subprocess; the
 parent measures its wall time and peak memory (``ru_maxrss`` from ``os.wait4``, which includes
-the solver's own child processes such as CBC), and the worker reports its build/solve split and the objective.
+the solver's own child processes such as CBC), and the worker reports its build/solve split and
+the objective.
 
 Usage::
 
