@@ -2,10 +2,11 @@
 """Benchmark siteopt's exact models (and spopt, if installed) on the shared synthetic instances.
 
 Instances come from the shared generator ``make_instance.py`` (seeded, Connecticut-like; see
-``/work/shared/bench/README.md``), imported by path: ``--bench-dir`` or ``$SITEOPT_BENCH_DIR``
-(default ``/work/shared/bench``). Every run is a separate subprocess; the parent measures its
-wall time and peak memory (``ru_maxrss`` from ``os.wait4``, which includes the solver's own
-child processes such as CBC), and the worker reports its build/solve split and the objective.
+``../shared/bench/README.md``), imported by path: ``--bench-dir`` or ``$SITEOPT_BENCH_DIR``
+(default ``../shared/bench``, beside the repository). Every run is a separate subprocess; the
+parent measures its wall time and peak memory (``ru_maxrss`` from ``os.wait4``, which includes
+the solver's own child processes such as CBC), and the worker reports its build/solve split and
+the objective.
 
 Usage::
 
@@ -37,7 +38,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_BENCH_DIR = "/work/shared/bench"
+#: ``../shared/bench``: the shared folder beside the repository
+DEFAULT_BENCH_DIR = str(HERE.parent.parent / "shared" / "bench")
 SIZES = [(169, 200), (884, 1000), (2717, 2000), (2717, 10000), (10000, 10000)]
 #: "center" is the plain p-center (as in spopt and the shared README); "center_tb" is siteopt's
 #: default p-center with the lexicographic distance tie-break among optimal-radius site sets
@@ -638,7 +640,12 @@ def main() -> None:
         help="merge the rows (and commands) of another results JSON into --json, then render",
     )
     ap.add_argument("--spopt-solver", default="highs", choices=["highs", "cbc"])
-    ap.add_argument("--bench-dir", default=os.environ.get("SITEOPT_BENCH_DIR", DEFAULT_BENCH_DIR))
+    ap.add_argument(
+        "--bench-dir",
+        default=os.environ.get("SITEOPT_BENCH_DIR", DEFAULT_BENCH_DIR),
+        help="directory holding make_instance.py (default: $SITEOPT_BENCH_DIR, else "
+        "../shared/bench beside the repository)",
+    )
     ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
     ap.add_argument("--json", default=str(HERE / "results.json"))
     ap.add_argument("--append", action="store_true", help="merge with rows already in --json")

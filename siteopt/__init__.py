@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("siteopt")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.1.0"
+from typing import Any
 
 __all__ = ["__version__"]
+
+__version__: str  # made on first use, by __getattr__ below
+
+
+def __getattr__(name: str) -> Any:
+    # ``__version__`` is read from the installed metadata on first use: importing
+    # importlib.metadata costs more than the rest of ``siteopt --help``
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("siteopt")
+        except PackageNotFoundError:  # running from a source tree without installation
+            found = "0.1.0"
+        globals()["__version__"] = found
+        return found
+    raise AttributeError(f"module 'siteopt' has no attribute {name!r}")

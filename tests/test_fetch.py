@@ -38,7 +38,7 @@ from siteopt.bundle.fetch import (
     no_network_message,
     read_state,
 )
-from siteopt.cli.fetch import fetch_cmd
+from siteopt.cli.data.fetch import fetch_cmd
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fetch"
 OCME = "ocme_drug_deaths"

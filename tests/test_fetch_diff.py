@@ -17,7 +17,7 @@ from shapely.geometry import Point
 
 from siteopt._errors import DataError, SiteoptError
 from siteopt.bundle.diff import diff_bundles
-from siteopt.cli.fetch import diff_cmd
+from siteopt.cli.data.diff import diff_cmd
 
 # Projected coordinates in EPSG:6433 (metres), near Hartford.
 X0, Y0 = 305_000.0, 255_000.0

@@ -3,48 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from siteopt.cli.options import CONTEXT_SETTINGS, overwrite_opt
-from siteopt.compare.compare import compare as make_comparison
-from siteopt.compare.compare import load_towns, table_rows, write_comparison
-from siteopt.compare.overlap import consensus_sentence
-from siteopt.compare.results import collect
-from siteopt.outputs.words import metres_exact
-from siteopt.outputs.writer import check_target, output_lock
-from siteopt.scenario import load_scenario
+from siteopt.cli.context import consoles, safe_text
+from siteopt.cli.options import (
+    CONTEXT_SETTINGS,
+    FiniteFloat,
+    output_option,
+    overwrite_opt,
+    verbosity_options,
+)
 
-
-def consoles(ctx: click.Context) -> tuple[Console, Console]:
-    """The (messages on stderr, results on stdout) consoles of the root group, or new ones."""
-    obj: dict[str, Any] = ctx.obj if isinstance(ctx.obj, dict) else {}
-    err = obj.get("console") or Console(stderr=True, highlight=False)
-    out = obj.get("out") or Console(highlight=False, soft_wrap=False, width=120)
-    return err, out
+__all__ = ["compare", "consoles"]
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Output directory [default: out/compare].",
-)
+@output_option("out/compare")
 @overwrite_opt
 @click.option(
     "--overlap-m",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=1000.0,
     show_default=True,
     help="Sites of different scenarios at most this many metres apart count as the same place.",
 )
+@verbosity_options
 @click.pass_context
 def compare(
     ctx: click.Context,
@@ -65,6 +50,16 @@ def compare(
     $ siteopt compare out/connecticut out/fentanyl out/residence -o out/cmp --overwrite
     $ siteopt compare out/connecticut configs/schools_1500ft.yaml --overlap-m 500
     """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from siteopt.compare.compare import compare as make_comparison
+    from siteopt.compare.compare import load_towns, table_rows, write_comparison
+    from siteopt.compare.overlap import consensus_sentence
+    from siteopt.compare.results import collect
+    from siteopt.outputs.words import metres_exact
+    from siteopt.outputs.writer import check_target, output_lock
+
     err, out = consoles(ctx)
     out_dir = output if output is not None else Path("out") / "compare"
     protect = _input_paths(inputs)
@@ -79,11 +74,11 @@ def compare(
     table = Table(title="Scenarios side by side", title_justify="left", show_lines=False)
     table.add_column("", style="bold")
     for r in comparison.results:
-        table.add_column(escape(r.label))
+        table.add_column(escape(safe_text(r.label)))
     for head, cells in table_rows(comparison):
-        table.add_row(escape(head), *(escape(c) for c in cells))
+        table.add_row(escape(safe_text(head)), *(escape(safe_text(c)) for c in cells))
     out.print(table)
-    out.print(consensus_sentence(comparison.consensus), markup=False)
+    out.print(safe_text(consensus_sentence(comparison.consensus)), markup=False)
     if comparison.pairs:
         out.print(
             f"Sites of different scenarios within {metres_exact(overlap_m)} of each other "
@@ -91,8 +86,10 @@ def compare(
         )
         for p in comparison.pairs:
             out.print(
-                f"  {p.a} #{p.a_rank} {p.a_town} — {p.b} #{p.b_rank} {p.b_town}: "
-                f"{metres_exact(p.distance_m)}",
+                safe_text(
+                    f"  {p.a} #{p.a_rank} {p.a_town} — {p.b} #{p.b_rank} {p.b_town}: "
+                    f"{metres_exact(p.distance_m)}"
+                ),
                 markup=False,
             )
     else:
@@ -100,13 +97,16 @@ def compare(
     for r in comparison.results:
         if not r.proved_optimal:
             out.print(
-                f"[bold]Warning:[/bold] {escape(r.label)} is not proved optimal ({r.status})."
+                f"[bold]Warning:[/bold] {escape(safe_text(r.label))} is not proved optimal "
+                f"({escape(safe_text(r.status))})."
             )
-    out.print(f"Outputs in {out_dir}", markup=False)
+    out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
 
 
 def _input_paths(inputs: tuple[Path, ...]) -> list[Path]:
     """The compared inputs, and for scenario files every file they read (never replaced)."""
+    from siteopt.scenario import load_scenario
+
     found: list[Path] = []
     for p in inputs:
         found.append(p)

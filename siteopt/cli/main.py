@@ -1,19 +1,33 @@
-"""The ``siteopt`` command: a root group that owns verbosity, logging and error translation."""
+"""The ``siteopt`` command: a root group that owns verbosity, logging and error translation.
+
+Commands live one per module (``siteopt.cli.solve``, ..., ``siteopt.cli.data``) and are imported
+only when named (:class:`LazyGroup`); their heavy imports (geopandas, the solvers, rich tables)
+sit inside the command functions, so ``siteopt --help`` and ``siteopt solve --help`` start fast.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
-import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
-from siteopt import __version__
 from siteopt._errors import SiteoptError
-from siteopt.cli.options import CONTEXT_SETTINGS
+from siteopt.cli.context import CliState, get_state, one_line, safe_text
+from siteopt.cli.options import CONTEXT_SETTINGS, verbosity_options
 
 log = logging.getLogger("siteopt")
+
+#: The root group's commands: name -> "module:attribute", imported on first use.
+COMMANDS = {
+    "solve": "siteopt.cli.solve:solve",
+    "validate": "siteopt.cli.validate:validate",
+    "show": "siteopt.cli.show:show",
+    "compare": "siteopt.cli.compare:compare",
+    "sweep": "siteopt.cli.sweep:sweep",
+    "data": "siteopt.cli.data:data",
+}
 
 
 class BadInput(click.ClickException):
@@ -32,42 +46,117 @@ def _translate(message: str, code: int) -> click.ClickException:
     return BadInput(message) if code == 2 else RuntimeFailure(message)
 
 
-class SiteoptGroup(click.Group):
-    """A group that turns siteopt's typed errors into one line and an exit code.
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when named (or listed in its help).
 
-    Exit codes: 0 success, 1 runtime failure, 2 bad input or usage. ``--debug`` re-raises the
-    original exception so the traceback shows.
+    Parameters
+    ----------
+    lazy_commands
+        Command name -> ``"module:attribute"`` of the click command.
+    **kwargs
+        As for ``click.Group``.
     """
 
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, loaded or not, sorted."""
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module on first use."""
+        if cmd_name in self.commands or cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = self.lazy_commands[cmd_name].partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.lazy_commands[cmd_name]} is not a click command")
+        self.add_command(command, cmd_name)
+        return command
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return isinstance(obj, CliState) and obj.debug
+
+
+def _safe_click_error(exc: click.ClickException) -> None:
+    """Escape control characters of a click error's message (it may quote user input)."""
+    exc.message = safe_text(exc.message)  # type: ignore[misc]
+
+
+class SiteoptGroup(LazyGroup):
+    """A group that turns siteopt's typed errors into one line and an exit code.
+
+    Exit codes: 0 success, 1 runtime failure, 2 bad input or usage. ``--debug`` (before or after
+    the subcommand) re-raises the original exception so the traceback shows. Every message is
+    printed terminal-safe: control characters of user-provided keys and values are escaped.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Read the root's own options; a usage error's message is made terminal-safe."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            _safe_click_error(exc)
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; translate siteopt's errors into one line and an exit code."""
         try:
             return super().invoke(ctx)
         except SiteoptError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debug(ctx):
                 raise
-            raise _translate(" ".join(str(exc).split()), exc.exit_code) from None
+            raise _translate(one_line(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debug(ctx):
                 raise
             raise RuntimeFailure("interrupted; earlier outputs were left untouched.") from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except click.ClickException as exc:
+            _safe_click_error(exc)
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debug(ctx):
                 raise
             raise RuntimeFailure(
-                f"internal error: {type(exc).__name__}: {exc}. Re-run with --debug for the "
-                "traceback and report it."
+                f"internal error: {type(exc).__name__}: {one_line(exc)}. Re-run with --debug for "
+                "the traceback and report it."
             ) from None
 
 
-@click.group(cls=SiteoptGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="siteopt")
-@click.option("-v", "--verbose", count=True, help="More output (repeat for more).")
-@click.option("-q", "--quiet", count=True, help="Less output: only errors and results.")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from siteopt import __version__
+
+    click.echo(f"siteopt, version {__version__}")
+    ctx.exit()
+
+
+@click.group(cls=SiteoptGroup, context_settings=CONTEXT_SETTINGS, lazy_commands=COMMANDS)
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
+@verbosity_options
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Choose sites for harm reduction centres, exactly, from overdose, transit and zoning data.
 
     \b
@@ -75,33 +164,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
     $ siteopt validate configs/connecticut.yaml
     $ siteopt data info
     """
-    verbosity = verbose - quiet
-    level = logging.WARNING - 10 * verbosity
-    logging.basicConfig(
-        level=max(logging.DEBUG, min(logging.CRITICAL, level)),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    ctx.ensure_object(dict)
-    ctx.obj["verbosity"] = verbosity
-    ctx.obj["debug"] = debug
-    ctx.obj["console"] = Console(stderr=True, quiet=verbosity < 0, highlight=False)
-    ctx.obj["out"] = Console(highlight=False, soft_wrap=False, width=120)
-
-
-def _register() -> None:
-    from siteopt.cli.compare import compare
-    from siteopt.cli.data import data
-    from siteopt.cli.show import show
-    from siteopt.cli.solve import solve
-    from siteopt.cli.sweep import sweep
-    from siteopt.cli.validate import validate
-
-    for cmd in (solve, validate, show, compare, sweep, data):
-        cli.add_command(cmd)
-
-
-_register()
+    get_state(ctx).apply()
 
 
 def main() -> None:

@@ -1,40 +1,131 @@
-"""Reusable click options and arguments, shared by the commands.
+"""Context settings, parameter types and the options shared by the commands.
 
-=================  ============================================
-option             used by
-=================  ============================================
-``CONFIG``         solve, validate, show
-``--output/-o``    solve
-``--overwrite``    solve, data build
-``--solver``       solve
-``--time-limit``   solve
-``--mip-gap``      solve
-``--threads``      solve
-``--alternatives`` solve
-=================  ============================================
+=====================  ==============================================================
+option                 used by
+=====================  ==============================================================
+``-v/-q/--debug``      every command and group, before or after the subcommand
+``CONFIG``             solve, validate, show, sweep
+``--output/-o``        solve, compare, sweep
+``--overwrite``        solve, compare, sweep, data build
+``--solver``           solve
+``--time-limit``       solve
+``--mip-gap``          solve
+``--threads``          solve
+``--alternatives``     solve
+=====================  ==============================================================
+
+This module imports only click: every command module can use it without slowing the start-up.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from siteopt.cli.context import get_state
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Context settings of every command and group: ``-h`` beside ``--help``, help up to 100 columns.
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that refuses NaN and infinities (``click.FloatRange`` lets NaN pass).
+
+    Parameters
+    ----------
+    min, max, min_open, max_open
+        The range, as for ``click.FloatRange``.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Convert ``value`` to a finite float inside the range, or fail with exit code 2."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return super().convert(value, param, ctx)  # click's own message
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def _count(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if ctx.resilient_parsing:
+            return
+        state = get_state(ctx)
+        if attr == "debug":
+            state.debug = state.debug or bool(value)
+        else:
+            setattr(state, attr, getattr(state, attr) + int(value or 0))
+        state.apply()
+
+    return callback
+
+
+def verbosity_options(f: F) -> F:
+    """``-v/--verbose``, ``-q/--quiet`` and ``--debug``, counted wherever they are given.
+
+    Every command and group takes them, so ``siteopt -q solve X`` and ``siteopt solve X -q`` mean
+    the same; the counts of the root group and the subcommand add up.
+    """
+    for option in (
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_count("debug"),
+            help="Show tracebacks for errors.",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            count=True,
+            expose_value=False,
+            callback=_count("quiet"),
+            help="Less output: only errors and results.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_count("verbose"),
+            help="More output (repeat for more).",
+        ),
+    ):
+        f = option(f)
+    return f
+
 
 config_arg = click.argument(
     "config", metavar="CONFIG", type=click.Path(path_type=Path, dir_okay=False)
 )
-output_opt = click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Output directory [default: out/<scenario name>].",
-)
-overwrite_opt = click.option(
-    "--overwrite", is_flag=True, help="Replace an existing output directory (atomically)."
-)
+
+
+def output_option(default: str) -> Callable[[F], F]:
+    """``-o/--output DIR``; ``default`` names the folder used without it, for the help."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help=f"Output directory [default: {default}].",
+    )
+
+
+def overwrite_option(help: str = "Replace an existing output directory (atomically).") -> Any:
+    """``--overwrite``, with the help text of the command."""
+    return click.option("--overwrite", is_flag=True, default=False, help=help)
+
+
+output_opt = output_option("out/<scenario name>")
+overwrite_opt = overwrite_option()
 solver_opt = click.option(
     "--solver",
     type=click.Choice(["highs", "cbc"]),
@@ -43,13 +134,13 @@ solver_opt = click.option(
 )
 time_limit_opt = click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Solver time limit in seconds per solve.",
 )
 mip_gap_opt = click.option(
     "--mip-gap",
-    type=click.FloatRange(min=0, max=1, max_open=True),
+    type=FiniteFloat(min=0, max=1, max_open=True),
     default=None,
     help="Relative gap at which the solver may stop (0 = prove optimality).",
 )

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import yaml
 
-from siteopt.cli.options import CONTEXT_SETTINGS, config_arg
-from siteopt.scenario import load_scenario
+from siteopt.cli.context import safe_text
+from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, verbosity_options
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @config_arg
+@verbosity_options
 @click.pass_context
 def show(ctx: click.Context, config: Path) -> None:
     """Print CONFIG fully resolved, with every default filled in, as YAML.
@@ -20,5 +20,11 @@ def show(ctx: click.Context, config: Path) -> None:
     \b
     $ siteopt show configs/connecticut.yaml
     """
+    import yaml
+
+    from siteopt.scenario import load_scenario
+
     sc = load_scenario(config)
-    click.echo(yaml.safe_dump(sc.to_dict(), sort_keys=False, allow_unicode=True), nl=False)
+    text = yaml.safe_dump(sc.to_dict(), sort_keys=False, allow_unicode=True)
+    # YAML escapes most control characters itself; the rest (e.g. NEL) must not reach a terminal
+    click.echo("\n".join(safe_text(line) for line in text.split("\n")), nl=False)

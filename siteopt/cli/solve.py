@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from siteopt._errors import SolverError
+from siteopt.cli.context import get_state, safe_text
 from siteopt.cli.options import (
     CONTEXT_SETTINGS,
     alternatives_opt,
@@ -18,18 +17,8 @@ from siteopt.cli.options import (
     solver_opt,
     threads_opt,
     time_limit_opt,
+    verbosity_options,
 )
-from siteopt.outputs import check_target, output_lock, write_outputs
-from siteopt.outputs.words import (
-    SERVED_LABEL,
-    demand_period,
-    describe_objective,
-    metres_exact,
-    num,
-    pct,
-)
-from siteopt.pipeline import run
-from siteopt.scenario import load_scenario
 
 STAGES = {
     "inputs": "Reading the data bundle",
@@ -47,6 +36,7 @@ STAGES = {
 @mip_gap_opt
 @threads_opt
 @alternatives_opt
+@verbosity_options
 @click.pass_context
 def solve(
     ctx: click.Context,
@@ -70,8 +60,24 @@ def solve(
     $ siteopt solve configs/connecticut.yaml
     $ siteopt solve configs/connecticut.yaml -o out/ct --overwrite --alternatives 5
     """
-    err = ctx.obj["console"]
-    out = ctx.obj["out"]
+    from rich.markup import escape
+    from rich.table import Table
+
+    from siteopt._errors import SolverError
+    from siteopt.outputs import check_target, output_lock, write_outputs
+    from siteopt.outputs.words import (
+        SERVED_LABEL,
+        demand_period,
+        describe_objective,
+        metres_exact,
+        num,
+        pct,
+    )
+    from siteopt.pipeline import run
+    from siteopt.scenario import load_scenario
+
+    state = get_state(ctx)
+    err, out = state.err, state.out
     sc = load_scenario(config)
     out_dir = output if output is not None else _default_out(sc)
     with output_lock(out_dir), err.status("Starting") as status:
@@ -79,7 +85,7 @@ def solve(
 
         def progress(stage: str) -> None:
             status.update(STAGES.get(stage, stage))
-            if ctx.obj["verbosity"] > 0:
+            if state.verbosity > 0:
                 err.log(STAGES.get(stage, stage))
 
         result = run(
@@ -110,7 +116,7 @@ def solve(
         write_outputs(result, out_dir, overwrite=overwrite)
     sol = result.solution
     table = Table(
-        title=f"{sc.title or sc.name}: best {len(result.sites)} sites "
+        title=f"{escape(safe_text(sc.title or sc.name))}: best {len(result.sites)} sites "
         f"({sol.status.value.upper()}, gap {pct(sol.gap, 2)})",
         title_justify="left",
     )
@@ -129,8 +135,8 @@ def solve(
     for r in result.sites.itertuples():
         table.add_row(
             str(r.rank),
-            str(r.town),
-            str(r.cand_id),
+            escape(safe_text(r.town)),
+            escape(safe_text(r.cand_id)),
             num(r.covered),
             pct(r.share, 2),
             *([num(r.transit_credit)] if credit else []),
@@ -146,7 +152,7 @@ def solve(
     )
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
-    out.print(f"Outputs in {out_dir}")
+    out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
 
 
 def _default_out(sc: object) -> Path:

@@ -7,25 +7,15 @@ import time
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from siteopt.cli.compare import consoles
-from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, overwrite_opt
-from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
-from siteopt.compare.sweep_report import write_sweep
-from siteopt.compare.vary import parse_vary
-from siteopt.outputs.words import pct
-from siteopt.outputs.writer import check_target, output_lock
-from siteopt.scenario import load_scenario
+from siteopt.cli.context import consoles, safe_text
+from siteopt.cli.options import (
+    CONTEXT_SETTINGS,
+    config_arg,
+    output_option,
+    overwrite_opt,
+    verbosity_options,
+)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -73,14 +63,9 @@ from siteopt.scenario import load_scenario
     default=None,
     help="Use an existing Dask cluster (e.g. tcp://host:8786) instead of a local one.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Output directory [default: out/<scenario name>-sweep].",
-)
+@output_option("out/<scenario name>-sweep")
 @overwrite_opt
+@verbosity_options
 @click.pass_context
 def sweep(
     ctx: click.Context,
@@ -113,6 +98,24 @@ def sweep(
         --bootstrap 50
     $ siteopt sweep configs/connecticut.yaml --bootstrap 500 --scheduler tcp://host:8786
     """
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.table import Table
+
+    from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
+    from siteopt.compare.sweep_report import write_sweep
+    from siteopt.compare.vary import parse_vary
+    from siteopt.outputs.words import pct
+    from siteopt.outputs.writer import check_target, output_lock
+    from siteopt.scenario import load_scenario
+
     err, out = consoles(ctx)
     t0 = time.perf_counter()
     sc = load_scenario(config)
@@ -170,9 +173,11 @@ def sweep(
         st = g["stability"]
         unit = "replicates" if g["kind"] == "bootstrap" else "combinations"
         out.print(
-            f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; the "
-            f"same towns are chosen in {st['same_towns']} of {g['runs']} {unit} "
-            f"({pct(st['same_towns_share'])}).",
+            safe_text(
+                f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; "
+                f"the same towns are chosen in {st['same_towns']} of {g['runs']} {unit} "
+                f"({pct(st['same_towns_share'])})."
+            ),
             markup=False,
         )
         table = Table(title_justify="left")
@@ -181,7 +186,7 @@ def sweep(
         table.add_column("reference")
         for t in g["towns"]:
             table.add_row(
-                escape(t["town"]),
+                escape(safe_text(t["town"])),
                 f"{t['chosen']} of {g['runs']}",
                 pct(t["frequency"]),
                 "yes" if t["in_reference"] else "",
@@ -195,6 +200,7 @@ def sweep(
         if g["not_proved_optimal"]:
             out.print(f"[bold]Warning:[/bold] {g['not_proved_optimal']} {unit} not proved optimal.")
     out.print(
-        f"{len(plan.tasks)} solves in {time.perf_counter() - t0:.1f} s. Outputs in {out_dir}",
+        f"{len(plan.tasks)} solves in {time.perf_counter() - t0:.1f} s. "
+        f"Outputs in {safe_text(out_dir)}",
         markup=False,
     )

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import click
 
-from siteopt._errors import ScenarioError
-from siteopt.bundle.layers import BUNDLE_FILE, LAYERS
-from siteopt.cli.options import CONTEXT_SETTINGS, config_arg
-from siteopt.scenario import load_scenario
+from siteopt.cli.context import get_state, safe_text
+from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, verbosity_options
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @config_arg
+@verbosity_options
 @click.pass_context
 def validate(ctx: click.Context, config: Path) -> None:
     """Check CONFIG (keys, types, ranges, paths) without solving.
@@ -25,6 +24,10 @@ def validate(ctx: click.Context, config: Path) -> None:
     \b
     $ siteopt validate configs/connecticut.yaml
     """
+    from siteopt._errors import ScenarioError
+    from siteopt.bundle.layers import BUNDLE_FILE, LAYERS
+    from siteopt.scenario import load_scenario
+
     sc = load_scenario(config)
     if sc.data != "builtin":
         bundle = sc.resolve_path(sc.data)
@@ -50,4 +53,6 @@ def validate(ctx: click.Context, config: Path) -> None:
             f"{config}: '{name}' is neither a bundle layer nor a file path.{hint} "
             f"Bundle layers: {', '.join(LAYERS)}."
         )
-    ctx.obj["out"].print(f"{config}: valid scenario '{sc.name}'")
+    get_state(ctx).out.print(
+        f"{safe_text(config)}: valid scenario '{safe_text(sc.name)}'", markup=False
+    )

@@ -1,39 +1,30 @@
-"""``siteopt data fetch`` and ``siteopt data diff``: refresh the raw data, compare bundles.
+"""``siteopt data fetch``: download the newest official releases of the raw data.
 
-Both are standalone click commands (``fetch_cmd``, ``diff_cmd``) that the ``data`` group
-registers. Errors are raised as siteopt's typed errors; the root group turns them into one line
-and an exit code.
+A standalone click command (``fetch_cmd``) that the ``data`` group registers. Errors are raised
+as siteopt's typed errors; the root group turns them into one line and an exit code.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from siteopt.bundle.diff import diff_bundles
-from siteopt.bundle.fetch import (
-    STATE_FILE,
-    FetchError,
-    NoNetworkError,
-    Source,
-    fetch,
-    load_sources,
-    no_network_message,
-)
+from siteopt.cli.context import safe_text
+from siteopt.cli.options import CONTEXT_SETTINGS, FiniteFloat, verbosity_options
 
-__all__ = ["DEFAULT_DEST", "diff_cmd", "fetch_cmd"]
+if TYPE_CHECKING:
+    from siteopt.bundle.fetch import Source
+
+__all__ = ["DEFAULT_DEST", "fetch_cmd"]
 
 DEFAULT_DEST = Path("siteopt-data") / "raw"
-_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.command(
     "fetch",
-    context_settings=_CONTEXT,
+    context_settings=CONTEXT_SETTINGS,
     short_help="Download the newest official releases of the raw data.",
 )
 @click.argument("source_ids", metavar="[SOURCE]...", nargs=-1)
@@ -53,7 +44,7 @@ _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=60.0,
     show_default=True,
     help="Seconds to wait for a connection or for the next bytes.",
@@ -67,12 +58,13 @@ _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
 @click.option(
     "--backoff",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=1.0,
     hidden=True,
     help="Seconds before the first retry (doubled each time).",
 )
 @click.option("--list", "list_only", is_flag=True, help="List the sources and exit.")
+@verbosity_options
 def fetch_cmd(
     source_ids: tuple[str, ...],
     dest: Path,
@@ -102,6 +94,18 @@ def fetch_cmd(
       siteopt data fetch --list
       siteopt data fetch hart_danbury_gtfs --sources my-sources.yaml
     """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from siteopt.bundle.fetch import (
+        STATE_FILE,
+        FetchError,
+        NoNetworkError,
+        fetch,
+        load_sources,
+        no_network_message,
+    )
+
     sources = load_sources(sources_file)
     if list_only:
         _print_sources(sources)
@@ -121,13 +125,13 @@ def fetch_cmd(
         return
     console.print(
         f"{len(report.downloaded)} downloaded, {len(report.unchanged)} unchanged, "
-        f"{len(report.failed)} failed -> {escape(str(dest))} "
-        f"(state: {escape(str(dest / STATE_FILE))})"
+        f"{len(report.failed)} failed -> {escape(safe_text(dest))} "
+        f"(state: {escape(safe_text(dest / STATE_FILE))})"
     )
     if report.downloaded and not report.failed:
         console.print(
             "Rebuild the bundle with the new files: siteopt data build --source "
-            f"{escape(str(dest))} --dest {escape(str(dest.parent / 'bundle'))}"
+            f"{escape(safe_text(dest))} --dest {escape(safe_text(dest.parent / 'bundle'))}"
         )
     if report.offline:
         raise NoNetworkError(
@@ -136,7 +140,7 @@ def fetch_cmd(
             "'siteopt data fetch' again.",
         )
     if report.failed:
-        names = ", ".join(r.source_id for r in report.failed)
+        names = ", ".join(r.source_id for r in report.failed)  # made safe at the edge
         raise FetchError(
             f"{len(report.failed)} of {len(report.results)} sources failed ({names}); "
             "no stored file was replaced.",
@@ -145,52 +149,19 @@ def fetch_cmd(
 
 
 def _print_sources(sources: tuple[Source, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Sources (siteopt data fetch)")
     for col in ("id", "on", "kind", "dest", "url"):
         table.add_column(col, overflow="fold")
     for src in sources:
-        outputs = src.dest if src.convert_dest is None else f"{src.dest}\n-> {src.convert_dest}"
-        table.add_row(src.id, "yes" if src.enabled else "no", src.kind, outputs, src.url)
+        outputs = safe_text(src.dest)
+        if src.convert_dest is not None:
+            outputs += f"\n-> {safe_text(src.convert_dest)}"
+        cells = (safe_text(src.id), "yes" if src.enabled else "no", safe_text(src.kind), outputs)
+        table.add_row(*(Text(c) for c in (*cells, safe_text(src.url))))
     console = Console(highlight=False)
     console.print(table)
     console.print("Sources marked 'no' are fetched only when named.")
-
-
-@click.command(
-    "diff",
-    context_settings=_CONTEXT,
-    short_help="Show what changed between two data bundles.",
-)
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option(
-    "--top",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="Towns to list in the table (largest changes first); --json lists all.",
-)
-@click.option(
-    "--moved-m",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="A kept stop counts as moved when it moved farther than this (metres).",
-)
-def diff_cmd(old: Path, new: Path, as_json: bool, top: int, moved_m: float) -> None:
-    """Show what changed from bundle OLD to bundle NEW.
-
-    OLD and NEW are bundle directories (holding connecticut.gpkg) or GeoPackages. Prints the
-    row count of every layer, deaths per year and per injury town (old, new, change) and, per
-    transit feed, stops added, removed and moved.
-
-    \b
-    Example:
-      siteopt data diff siteopt-data/bundle-2024 siteopt-data/bundle --json
-    """
-    result = diff_bundles(old, new, moved_threshold_m=moved_m)
-    if as_json:
-        click.echo(result.to_json(), nl=False)
-        return
-    result.render(Console(highlight=False), top=top)
