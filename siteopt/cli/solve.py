@@ -65,6 +65,8 @@ def solve(
     err = ctx.obj["console"]
     out = ctx.obj["out"]
     sc = load_scenario(config)
+    for note in sc.replaced_lists:
+        click.echo(f"note: {note}", err=True)
     out_dir = output if output is not None else _default_out(sc)
     with output_lock(out_dir), err.status("Starting") as status:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
