@@ -1,7 +1,13 @@
 """Scenario files: YAML validated by a typed model, with errors that name file, key and line.
 
 A scenario says where demand comes from, which land is eligible, what to optimise and with which
-solver. Paths inside a scenario are resolved relative to the scenario file.
+solver. Paths inside a scenario are resolved relative to the file that writes them: every
+path-valued field is marked once with :class:`ScenarioPath` in the models below, and ``extends:``
+rebases each of them against the base file's own folder (:func:`path_fields` lists them).
+
+A key with a trailing ``+`` (``exclusions+: [...]``) appends to the inherited list instead of
+replacing it; a child list that replaces a non-empty list of its base is recorded in
+:attr:`Scenario.replaced_lists` so that ``siteopt show`` and ``siteopt solve`` can say so.
 """
 
 from __future__ import annotations
@@ -9,13 +15,25 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
+import types
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from siteopt._errors import ScenarioError
+from siteopt._validate import MAX_SCENARIO_BYTES, MAX_SCENARIO_DEPTH, read_input_bytes
 from siteopt.bundle.layers import SUBSTANCE_COLUMNS
 
 #: substance flags a scenario may filter on: the columns of the bundle's deaths layer
@@ -29,14 +47,96 @@ WHERE_PATTERN = (
 )
 
 
+_WHERE_LOOSE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(.*?)\s*$")
+
+
+def check_where(value: str) -> str:
+    """Refuse a ``where`` filter the grammar of :data:`WHERE_PATTERN` cannot read, in plain words.
+
+    Parameters
+    ----------
+    value
+        The filter as written, e.g. ``departures_per_hour >= 4`` or ``town == 'Hartford'``.
+
+    Returns
+    -------
+    str
+        ``value`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        Saying what a filter looks like and, for an unquoted or double-quoted text value, how
+        to quote it.
+    """
+    if re.match(WHERE_PATTERN, value):
+        return value
+    shape = (
+        "a filter is 'column op value' with op one of >=, <=, >, <, ==, != and the value a number "
+        "or a text in single quotes"
+    )
+    m = _WHERE_LOOSE.match(value)
+    if m is not None:
+        col, op, raw = m.groups()
+        text = raw[1:-1] if len(raw) > 1 and raw[0] == raw[-1] == '"' else raw
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9 _.,&/()-]*", text):
+            raise ValueError(
+                f"cannot read the filter: a text value needs single quotes, as in "
+                f"\"{col} {op} '{text}'\" ({shape})"
+            )
+    raise ValueError(f"cannot read the filter: {shape}, e.g. \"town == 'Hartford'\"")
+
+
+@dataclass(frozen=True)
+class ScenarioPath:
+    """Marks a ``str`` field as a file or folder path, resolved against the file that wrote it.
+
+    Used as ``Annotated[str, ScenarioPath(...)]``; :func:`path_fields` finds every marked field
+    and ``extends:`` rebases their values against the base file's folder.
+
+    Parameters
+    ----------
+    keep
+        Words that are not paths (``builtin``, ``bridgeport``, ``download``).
+    if_pathlike
+        The value is a bundle layer name unless it holds ``/``, ``\\`` or ``.``.
+    """
+
+    keep: tuple[str, ...] = ()
+    if_pathlike: bool = False
+
+    def is_path(self, value: str) -> bool:
+        """Whether ``value`` is a path here (not a keyword or a bundle layer name)."""
+        if not value or value in self.keep:
+            return False
+        return not self.if_pathlike or any(c in value for c in "/\\.")
+
+    def rebase(self, value: str, base: Path) -> str:
+        """``value`` made absolute against ``base`` if it is a relative path."""
+        if not self.is_path(value):
+            return value
+        try:
+            p = Path(value).expanduser()
+            return str(p) if p.is_absolute() else str((base / p).resolve())
+        except (OSError, ValueError, RuntimeError):
+            return value  # refused with a clear message when the scenario resolves it
+
+
+#: a path to any file or folder
+PathStr = Annotated[str, ScenarioPath()]
+#: a bundle layer name (e.g. ``schools``) or a path to a layer file
+LayerRef = Annotated[str, ScenarioPath(if_pathlike=True)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: YAML .inf / .nan (or 1e999, read as inf) never reach a float field
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PointsSource(_Strict):
     """Your own points: CSV (lon/lat or x/y + crs), GeoJSON or GeoPackage."""
 
-    path: str
+    path: PathStr
     id: str = "id"  #: column with a unique id per point
     weight: str | None = None  #: demand weight column (demand only; default 1 per point)
     town: str | None = None  #: municipality column (default: the town the point falls in)
@@ -83,19 +183,29 @@ class ExclusionSpec(_Strict):
     ``where`` filters the layer's features first, e.g. ``departures_per_hour >= 4``.
     """
 
-    layer: str = Field(description="a bundle layer name (e.g. schools) or a path to a file")
+    layer: LayerRef = Field(description="a bundle layer name (e.g. schools) or a path to a file")
     distance_m: float = Field(default=0.0, ge=0.0, le=50_000.0)
     kind: Literal["exclude_within", "require_within"] = "exclude_within"
-    where: str | None = Field(default=None, pattern=WHERE_PATTERN)
+    #: ``column op value``; text values in single quotes: ``town == 'Hartford'``
+    where: str | None = None
     name: str | None = None
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, v: str | None) -> str | None:
+        return None if v is None else check_where(v)
 
 
 class ZoningSpec(_Strict):
     """Zoning districts plus a use table: only candidates in allowed districts are eligible."""
 
-    districts: str  #: a file (GeoJSON, GeoPackage, zipped shapefile) or ``bridgeport``
+    districts: Annotated[
+        str, ScenarioPath(keep=("bridgeport",))
+    ]  #: a file (GeoJSON, GeoPackage, zipped shapefile) or ``bridgeport``
     code_field: str = "ZONE_2021"
-    use_table: str = "bridgeport"  #: CSV/YAML (district, use_status) or ``bridgeport``
+    use_table: Annotated[str, ScenarioPath(keep=("bridgeport",))] = (
+        "bridgeport"  #: CSV/YAML (district, use_status) or ``bridgeport``
+    )
     allow: tuple[Literal["permitted", "special_permit", "prohibited", "unknown"], ...] = (
         "permitted",
         "special_permit",
@@ -106,7 +216,7 @@ class ZoningSpec(_Strict):
 class TransitRule(_Strict):
     """Transit-served sites only: near a frequent stop, or near a rail/CTfastrak/ferry station."""
 
-    min_departures_per_hour: float = Field(default=4.0, ge=0.0)
+    min_departures_per_hour: float = Field(default=4.0, ge=0.0, le=1_000.0)
     within_m: float = Field(default=400.0, gt=0.0, le=5_000.0)
     or_station_within_m: float | None = Field(default=800.0, gt=0.0, le=5_000.0)
 
@@ -115,8 +225,8 @@ class CandidateSpec(_Strict):
     """Candidate sites: a regular grid over eligible land (or your own points)."""
 
     spacing_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
-    within: tuple[str, ...] = ("sewer",)
-    outside: tuple[str, ...] = ("public_lands",)
+    within: tuple[LayerRef, ...] = ("sewer",)
+    outside: tuple[LayerRef, ...] = ("public_lands",)
     sewer_status: tuple[Literal["Service", "Proposed"], ...] = ("Service",)
     exclusions: tuple[ExclusionSpec, ...] = (ExclusionSpec(layer="schools", distance_m=200.0),)
     zoning: ZoningSpec | None = None
@@ -136,15 +246,15 @@ class SitesSpec(_Strict):
     """How many sites and where they may go."""
 
     p: int = Field(default=3, ge=1, le=100)
-    max_per_municipality: int | None = Field(default=1, ge=1)
+    max_per_municipality: int | None = Field(default=1, ge=1, le=100)
     approved_municipalities: tuple[str, ...] | None = None
     #: already operating: their coverage is credited and they do not count toward p
     existing: tuple[SitePoint, ...] = ()
     #: forced into the solution (the nearest eligible candidate to each point); count toward p
     required: tuple[SitePoint, ...] = ()
-    min_separation_m: float | None = Field(default=None, gt=0.0)
+    min_separation_m: float | None = Field(default=None, gt=0.0, le=500_000.0)
     #: the total cost of the new sites may not exceed this (costs from candidates.points.cost)
-    budget: float | None = Field(default=None, ge=0.0)
+    budget: float | None = Field(default=None, ge=0.0, le=1e15)
     #: limits per planning region: {"Capitol": {"min": 1, "max": 2}}
     per_region: dict[str, RegionLimit] = Field(default_factory=dict)
 
@@ -152,8 +262,8 @@ class SitesSpec(_Strict):
 class RegionLimit(_Strict):
     """At least ``min`` and at most ``max`` chosen sites in a region."""
 
-    min: int = Field(default=0, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: int = Field(default=0, ge=0, le=100)
+    max: int | None = Field(default=None, ge=0, le=100)
 
 
 class DecaySpec(_Strict):
@@ -187,7 +297,7 @@ class ObjectiveSpec(_Strict):
     tie_break: Literal["distance", "none"] = "distance"
     decay: DecaySpec | None = None
     target_share: float = Field(default=0.5, gt=0.0, le=1.0)
-    capacity: float | None = Field(default=None, gt=0.0)  #: deaths one site can serve
+    capacity: float | None = Field(default=None, gt=0.0, le=1e12)  #: deaths one site can serve
     #: a weighted transit term: each chosen site adds a credit for the service near it
     transit_credit: TransitCreditSpec | None = None
 
@@ -207,13 +317,13 @@ class CostsSpec(_Strict):
     kind: Literal["euclidean", "network", "matrix"] = "euclidean"
     circuity: float = Field(default=1.0, ge=1.0, le=3.0)  #: straight-line distance x factor
     #: a local .osm / .osm.pbf / .graphml file, or ``download`` (OSMnx, needs allow_download)
-    network: str | None = None
+    network: Annotated[str, ScenarioPath(keep=("download",))] | None = None
     #: siteopt goes online (to the Overpass API) only when this is true
     allow_download: bool = False
     #: the Overpass API base URL for ``network: download`` (default OSMnx's overpass-api.de)
     overpass_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     mode: Literal["walk", "drive"] = "walk"
-    matrix: str | None = None  #: long CSV demand_id, candidate_id, cost
+    matrix: PathStr | None = None  #: long CSV demand_id, candidate_id, cost
     demand_col: str = "demand_id"
     candidate_col: str = "candidate_id"
     cost_col: str = "cost"
@@ -237,22 +347,22 @@ class CostsSpec(_Strict):
 class TransitSpec(_Strict):
     """Transit access reported for every candidate and site."""
 
-    radii_m: tuple[float, ...] = (400.0, 800.0)
+    radii_m: tuple[Annotated[float, Field(gt=0.0, le=5_000.0)], ...] = (400.0, 800.0)
 
 
 class SolverConfig(_Strict):
     """Solver and limits."""
 
     name: Literal["highs", "cbc"] = "highs"
-    time_limit_s: float | None = Field(default=60.0, gt=0.0)
+    time_limit_s: float | None = Field(default=60.0, gt=0.0, le=1e7)
     mip_gap: float = Field(default=0.0, ge=0.0, lt=1.0)
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=1024)
 
 
 class OutputSpec(_Strict):
     """Where outputs go (relative to the scenario file unless absolute)."""
 
-    dir: str | None = None
+    dir: PathStr | None = None
 
 
 class Scenario(_Strict):
@@ -261,7 +371,7 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     title: str = ""
     description: str = ""
-    data: str = "builtin"
+    data: Annotated[str, ScenarioPath(keep=("builtin",))] = "builtin"
     demand: DemandSpec = DemandSpec()
     candidates: CandidateSpec = CandidateSpec()
     sites: SitesSpec = SitesSpec()
@@ -275,6 +385,9 @@ class Scenario(_Strict):
     source_file: str = Field(default="", exclude=True)
     #: the scenario file and every file of its ``extends`` chain, resolved (not part of YAML)
     chain: tuple[str, ...] = Field(default=(), exclude=True)
+    #: notes on lists that replaced a non-empty list of a base file (not part of YAML), e.g.
+    #: "candidates.exclusions replaces the list of connecticut.yaml ..."
+    replaced_lists: tuple[str, ...] = Field(default=(), exclude=True)
 
     def resolve_path(self, value: str) -> Path:
         """Resolve a path written in the scenario relative to the scenario file."""
@@ -332,6 +445,10 @@ class Scenario(_Strict):
 # ---------------------------------------------------------------- loading with line numbers
 
 
+#: fields siteopt sets itself; a scenario file may not write them
+_INTERNAL = ("base_dir", "source_file", "chain", "replaced_lists")
+
+
 class _Alias(Exception):
     """A YAML alias, at a 1-based line."""
 
@@ -385,7 +502,7 @@ def _model_fields_at(loc: tuple[str | int, ...]) -> list[str]:
         else:
             return []
     fields = getattr(model, "model_fields", {})
-    return [f for f in fields if f not in ("base_dir", "source_file")]
+    return [f for f in fields if f not in _INTERNAL]
 
 
 def _fmt_loc(loc: tuple[str | int, ...]) -> str:
@@ -429,7 +546,7 @@ def scenario_from_dict(
             f"not {type(doc).__name__}."
         )
     lines = lines or {}
-    for reserved in ("base_dir", "source_file"):
+    for reserved in _INTERNAL:
         if reserved in doc:
             raise ScenarioError(f"{source}: '{reserved}' is set by siteopt and cannot be written.")
     payload = dict(doc)
@@ -467,29 +584,31 @@ def scenario_from_dict(
 
 
 def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
-    if not p.exists():
-        raise ScenarioError(f"{shown}: no such scenario file.", "Check the path.")
-    if p.is_dir():
-        raise ScenarioError(f"{shown}: is a directory; give a scenario .yaml file.")
+    """Parse one scenario file: a regular UTF-8 file under the size cap, no aliases, shallow."""
+    data = read_input_bytes(
+        p, "scenario file", MAX_SCENARIO_BYTES, shown=shown, error=ScenarioError
+    )
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(
             f"{shown}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
         ) from None
-    except OSError as exc:
-        raise ScenarioError(f"{shown}: cannot be read ({exc.strerror}).") from None
     try:
-        alias = next(
-            (
-                ev
-                for ev in yaml.parse(text, Loader=yaml.SafeLoader)
-                if isinstance(ev, yaml.AliasEvent)
-            ),
-            None,
-        )
-        if alias is not None:
-            raise _Alias(alias.start_mark.line + 1 if alias.start_mark else 0)
+        depth = 0
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, yaml.AliasEvent):
+                raise _Alias(ev.start_mark.line + 1 if ev.start_mark else 0)
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_SCENARIO_DEPTH:
+                    line = ev.start_mark.line + 1 if ev.start_mark else 0
+                    raise ScenarioError(
+                        f"{shown}, line {line}: the YAML is nested more than "
+                        f"{MAX_SCENARIO_DEPTH} levels deep, far more than a scenario needs."
+                    )
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         doc = yaml.safe_load(text)
     except _Alias as exc:
@@ -534,51 +653,203 @@ def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
     return doc, {k: (shown, v) for k, v in raw.items()}
 
 
-#: keys whose values are paths, resolved against the file that wrote them
-_PATH_KEYS = (("data",), ("output", "dir"))
+def _markers(metadata: Any) -> ScenarioPath | None:
+    return next((m for m in metadata if isinstance(m, ScenarioPath)), None)
 
 
-def _absolutize(doc: dict[str, Any], base: Path) -> None:
-    """Make the relative paths a base scenario writes absolute (so children can move)."""
-
-    def fix(value: Any) -> Any:
-        if isinstance(value, str) and value != "builtin" and not Path(value).is_absolute():
-            return str((base / value).resolve())
+def _rebase_value(value: Any, ann: Any, metadata: tuple[Any, ...], base: Path) -> Any:
+    """``value`` (plain YAML data typed by ``ann``) with every marked relative path rebased."""
+    marker = _markers(metadata)
+    if marker is not None and isinstance(value, str):
+        return marker.rebase(value, base)
+    origin = get_origin(ann)
+    if origin is Annotated:
+        inner, *extra = get_args(ann)
+        return _rebase_value(value, inner, (*metadata, *extra), base)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        if not isinstance(value, dict):
+            return value
+        fields = ann.model_fields
+        return {
+            k: (
+                _rebase_value(v, fields[k].annotation, tuple(fields[k].metadata), base)
+                if isinstance(k, str) and k in fields
+                else v
+            )
+            for k, v in value.items()
+        }
+    if origin in (Union, types.UnionType):
+        for arg in get_args(ann):
+            if arg is not type(None):
+                value = _rebase_value(value, arg, (), base)
         return value
-
-    for path in _PATH_KEYS:
-        node: Any = doc
-        for part in path[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] in node:
-            node[path[-1]] = fix(node[path[-1]])
-    cands = doc.get("candidates")
-    if isinstance(cands, dict) and isinstance(cands.get("exclusions"), list):
-        for ex in cands["exclusions"]:
-            if isinstance(ex, dict) and isinstance(ex.get("layer"), str):
-                layer = ex["layer"]
-                if any(c in layer for c in "/\\.") and not Path(layer).is_absolute():
-                    ex["layer"] = str((base / layer).resolve())
+    if origin is tuple and isinstance(value, list):
+        args = get_args(ann)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return [_rebase_value(v, args[0], (), base) for v in value]
+        return [_rebase_value(v, a, (), base) for v, a in zip(value, args, strict=False)]
+    if origin is dict and isinstance(value, dict):
+        vt = get_args(ann)[1]
+        return {k: _rebase_value(v, vt, (), base) for k, v in value.items()}
+    return value
 
 
-def _merge(base: Any, over: Any) -> Any:
-    """Deep-merge mappings; lists and scalars in ``over`` replace those in ``base``."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for k, v in over.items():
-            out[k] = _merge(base[k], v) if k in base else v
-        return out
-    return over
+def _absolutize(doc: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The doc of a base scenario with every relative path it writes made absolute.
+
+    Every field marked :class:`ScenarioPath` in the models counts, so a child in another folder
+    reads the base's point files, cost matrices, zoning files and layers where the base meant.
+    """
+    out = _rebase_value(doc, Scenario, (), base)
+    assert isinstance(out, dict)
+    return out
+
+
+def path_fields() -> list[str]:
+    """Every path-valued key of a scenario, derived from the models (``[]`` marks list items).
+
+    Returns
+    -------
+    list of str
+        E.g. ``data``, ``demand.points.path``, ``candidates.exclusions[].layer``.
+    """
+    found: list[str] = []
+
+    def walk(ann: Any, metadata: tuple[Any, ...], key: str) -> None:
+        if _markers(metadata) is not None:
+            found.append(key)
+            return
+        origin = get_origin(ann)
+        if origin is Annotated:
+            inner, *extra = get_args(ann)
+            walk(inner, (*metadata, *extra), key)
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            for name, f in ann.model_fields.items():
+                if name not in _INTERNAL:
+                    walk(f.annotation, tuple(f.metadata), f"{key}.{name}" if key else name)
+        elif origin in (Union, types.UnionType):
+            for arg in get_args(ann):
+                walk(arg, (), key)
+        elif origin is tuple:
+            for arg in {a for a in get_args(ann) if a is not Ellipsis}:
+                walk(arg, (), f"{key}[]")
+        elif origin is dict:
+            walk(get_args(ann)[1], (), f"{key}.*")
+
+    walk(Scenario, (), "")
+    return found
+
+
+def _field_at(path: tuple[str, ...]) -> Any:
+    """The pydantic field at a key path of plain mappings, or None."""
+    model: Any = Scenario
+    field = None
+    for part in path:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields or part in _INTERNAL:
+            return None
+        field = fields[part]
+        ann = field.annotation
+        nested = [
+            a for a in (ann, *get_args(ann)) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        model = nested[0] if nested else None
+    return field
+
+
+class _MergeState:
+    """Line bookkeeping and replaced-list notes while a child is merged onto its base."""
+
+    def __init__(self, shown: str, lines: Lines, base_lines: Lines) -> None:
+        self.shown = shown
+        self.lines = lines
+        self.base_lines = base_lines
+        self.notes: list[str] = []
+
+    def where(self, path: tuple[str | int, ...]) -> str:
+        if path in self.lines:
+            file, line = self.lines[path]
+            return f"{file}, line {line}"
+        return self.shown
+
+    def shift(self, old: tuple[str | int, ...], new: tuple[str | int, ...], by: int) -> None:
+        """Move the child's line entries of ``old`` (a ``key+``) to ``new`` items ``by`` on."""
+        n = len(old)
+        for key in [k for k in self.lines if k[:n] == old]:
+            rest = key[n:]
+            if rest and isinstance(rest[0], int):
+                rest = (rest[0] + by, *rest[1:])
+            self.lines[(*new, *rest)] = self.lines.pop(key)
+
+
+def _merge(
+    base: dict[str, Any], over: dict[str, Any], path: tuple[str, ...], st: _MergeState
+) -> dict[str, Any]:
+    """Deep-merge mappings: a list in ``over`` replaces the base's; a ``key+`` list appends."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(k, str) and len(k) > 1 and k.endswith("+"):
+            key = k[:-1]
+            field = _field_at((*path, key))
+            if field is None:
+                out[k] = v  # an unknown key: the model names it, with a did-you-mean
+                continue
+            dotted = ".".join((*path, key))
+            if key in over:
+                raise ScenarioError(
+                    f"{st.where((*path, k))}: '{dotted}' and '{key}+' are both given; write "
+                    f"'{key}:' to replace the inherited list or '{key}+:' to add to it, not both."
+                )
+            if key in base:
+                inherited = base[key]
+            else:
+                default = field.get_default(call_default_factory=True)
+                inherited = TypeAdapter(field.annotation).dump_python(default, mode="json")
+            if inherited is None:
+                inherited = []
+            if not isinstance(inherited, list):
+                raise ScenarioError(
+                    f"{st.where((*path, k))}: '{key}+' adds to a list, but '{dotted}' is not a "
+                    f"list; write '{key}:' instead."
+                )
+            if not isinstance(v, list):
+                raise ScenarioError(
+                    f"{st.where((*path, k))}: '{key}+' adds items to the inherited list "
+                    f"'{dotted}', so its value must be a list ([a, b] or '- ' lines)."
+                )
+            st.shift((*path, k), (*path, key), len(inherited))
+            out[key] = [*inherited, *v]
+        elif isinstance(v, dict) and isinstance(k, str):
+            prev = base.get(k)
+            out[k] = _merge(prev if isinstance(prev, dict) else {}, v, (*path, k), st)
+        else:
+            prev = base.get(k) if isinstance(k, str) else None
+            if isinstance(prev, list) and prev and isinstance(v, list) and v != prev:
+                file = st.base_lines.get((*path, k), (st.shown, 0))[0]
+                dotted = ".".join((*path, k))
+                st.notes.append(
+                    f"{dotted} replaces the list of {Path(file).name} (write '{k}+:' to add to "
+                    "it instead)"
+                )
+            out[k] = v
+    return out
 
 
 def _load_doc(
-    p: Path, shown: str, seen: tuple[Path, ...], chain: list[str] | None = None
+    p: Path,
+    shown: str,
+    seen: tuple[Path, ...],
+    chain: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Any, Lines]:
     doc, lines = _read_yaml(p, shown)
     if chain is not None:
         chain.append(str(p.resolve()))
-    if not isinstance(doc, dict) or "extends" not in doc:
+    if not isinstance(doc, dict):
         return doc, lines
+    if "extends" not in doc:
+        st = _MergeState(shown, lines, {})
+        return _merge({}, doc, (), st), st.lines
     parent = doc.pop("extends")
     line = lines.get(("extends",), (shown, 0))[1]
     if not isinstance(parent, str) or not parent:
@@ -597,12 +868,17 @@ def _load_doc(
         raise ScenarioError(
             f"{shown}, line {line}: 'extends' names {parent_path}, which does not exist."
         )
-    base_doc, base_lines = _load_doc(parent_path, str(parent_path), (*seen, p.resolve()), chain)
+    base_doc, base_lines = _load_doc(
+        parent_path, str(parent_path), (*seen, p.resolve()), chain, notes
+    )
     if not isinstance(base_doc, dict):
         raise ScenarioError(f"{parent_path}: a base scenario must be a YAML mapping.")
-    _absolutize(base_doc, parent_path.parent)
-    merged = _merge(base_doc, doc)
-    return merged, {**base_lines, **lines}
+    base_doc = _absolutize(base_doc, parent_path.parent)
+    st = _MergeState(shown, lines, base_lines)
+    merged = _merge(base_doc, doc, (), st)
+    if notes is not None:
+        notes.extend(n for n in st.notes if n not in notes)
+    return merged, {**base_lines, **st.lines}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -621,6 +897,7 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     chain: list[str] = []
-    doc, lines = _load_doc(p, str(path), (), chain)
+    notes: list[str] = []
+    doc, lines = _load_doc(p, str(path), (), chain, notes)
     sc = scenario_from_dict(doc, source=str(path), base_dir=p.resolve().parent, lines=lines)
-    return sc.model_copy(update={"chain": tuple(chain)})
+    return sc.model_copy(update={"chain": tuple(chain), "replaced_lists": tuple(notes)})

@@ -1551,7 +1551,7 @@ def test_where_filters_are_never_code(tmp_path: Path) -> None:
             2,
             f"{cfg}, line 6",  # name, candidates, exclusions, - layer, distance_m, where
             "'candidates.exclusions[0].where'",
-            "should match pattern",
+            "cannot read the filter",
         )
     assert not marker.exists()
     doc = {"name": "a", **_exclusion("schools")}

@@ -17,6 +17,9 @@ from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, verbosity_options
 def show(ctx: click.Context, config: Path) -> None:
     """Print CONFIG fully resolved, with every default filled in, as YAML.
 
+    A list written in a scenario replaces the list of its 'extends:' base (a note on stderr
+    says so); write the key with a trailing + (exclusions+: [...]) to add to it instead.
+
     \b
     $ siteopt show configs/connecticut.yaml
     """
@@ -25,6 +28,8 @@ def show(ctx: click.Context, config: Path) -> None:
     from siteopt.scenario import load_scenario
 
     sc = load_scenario(config)
+    for note in sc.replaced_lists:
+        click.echo(f"note: {safe_text(note)}", err=True)
     text = yaml.safe_dump(sc.to_dict(), sort_keys=False, allow_unicode=True)
     # YAML escapes most control characters itself; the rest (e.g. NEL) must not reach a terminal
     click.echo("\n".join(safe_text(line) for line in text.split("\n")), nl=False)

@@ -79,6 +79,8 @@ def solve(
     state = get_state(ctx)
     err, out = state.err, state.out
     sc = load_scenario(config)
+    for note in sc.replaced_lists:
+        click.echo(f"note: {note}", err=True)
     out_dir = output if output is not None else _default_out(sc)
     with output_lock(out_dir), err.status("Starting") as status:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
