@@ -79,8 +79,6 @@ def solve(
     state = get_state(ctx)
     err, out = state.err, state.out
     sc = load_scenario(config)
-    for note in sc.replaced_lists:
-        click.echo(f"note: {note}", err=True)
     out_dir = output if output is not None else _default_out(sc)
     with output_lock(out_dir), err.status("Starting") as status:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
@@ -154,6 +152,8 @@ def solve(
     )
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
+    for note in sc.replaced_lists:
+        out.print(f"Note: {safe_text(note)}", markup=False)
     out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
 
 
