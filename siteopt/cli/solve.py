@@ -153,7 +153,7 @@ def solve(
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
     for note in sc.replaced_lists:
-        out.print(f"Note: {safe_text(note)}", markup=False)
+        out.print(f"note: {safe_text(note)}", markup=False)
     out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
 
 
