@@ -12,8 +12,12 @@ from siteopt.cli.main import cli
 
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    # list_commands/get_command: the groups import their commands' modules only when asked
     out = []
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         out.append((*prefix, name))
         if isinstance(cmd, click.Group):
             out.extend(_all_commands(cmd, (*prefix, name)))
@@ -43,7 +47,9 @@ def test_every_command_has_help_text(runner: CliRunner, path: tuple[str, ...], f
     cmd: click.Command = cli
     for part in path:
         assert isinstance(cmd, click.Group)
-        cmd = cmd.commands[part]
+        sub = cmd.get_command(click.Context(cmd), part)
+        assert sub is not None, part
+        cmd = sub
     assert cmd.help and len(cmd.help.strip()) > 20
     first = " ".join(cmd.help.strip().splitlines()[0].split())
     assert first in " ".join(result.output.split())  # the summary line, however it wraps

@@ -1,13 +1,14 @@
 """Demand: deaths per town spread over developed land, or the user's own demand points.
 
-Demand
+Deaths
     OCME deaths are geocoded to towns only (the coordinates in the source are town or village
     centroids), so no location finer than the town is known. With ``spread: developed`` each
     town's deaths are spread evenly over the cells of a regular grid that fall on its developed
     land (inside a sewer service area and off public land; a town with no such cell uses all of
     its land off public land, and a town with no grid cell at all its representative point).
     With ``spread: town_point`` each town's deaths stay at one point of its developed land.
-With ``demand.points`` the user's points and weights are the demand.
+Own points
+    With ``demand.points`` the user's points and weights are the demand.
 """
 
 from __future__ import annotations
