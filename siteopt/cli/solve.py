@@ -65,8 +65,6 @@ def solve(
     err = ctx.obj["console"]
     out = ctx.obj["out"]
     sc = load_scenario(config)
-    for note in sc.replaced_lists:
-        click.echo(f"note: {note}", err=True)
     out_dir = output if output is not None else _default_out(sc)
     with output_lock(out_dir), err.status("Starting") as status:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
@@ -142,6 +140,8 @@ def solve(
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
     out.print(f"Outputs in {out_dir}")
+    for note in sc.replaced_lists:  # after the summary: a failed run keeps its one Error: line
+        click.echo(f"note: {note}", err=True)
 
 
 def _default_out(sc: object) -> Path:
