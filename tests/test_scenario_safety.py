@@ -281,6 +281,18 @@ def test_a_replaced_list_is_noted_by_show_and_solve(tmp_path: Path) -> None:
     )
 
 
+def test_a_refused_solve_keeps_its_one_error_line(tmp_path: Path) -> None:
+    """The note comes with the summary of a solved run, never before an error."""
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("not siteopt's", encoding="utf-8")
+    refused(
+        tmp_path,
+        ("solve", str(CONFIGS / "schools_1500ft.yaml"), "-o", str(taken)),
+        "exists",
+    )
+
+
 def test_unchanged_or_unwritten_lists_give_no_note() -> None:
     for cfg in ("connecticut", "transit", "fentanyl", "bridgeport"):
         assert shown(CONFIGS / f"{cfg}.yaml")[1] == [], cfg
