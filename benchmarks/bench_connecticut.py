@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def worker(config: str, grid: float, repeat: int) -> dict[str, Any]:
     """Build and solve one grid size ``repeat`` times in this process; return the timings."""
     sys.path.insert(0, str(ROOT))
-    from siteopt.inputs import load_inputs
+    from siteopt.data.inputs import load_inputs
     from siteopt.models import solve as solve_reduced
     from siteopt.pipeline import model_spec, solver_spec
     from siteopt.problem import build_problem

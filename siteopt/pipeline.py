@@ -11,7 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError, ScenarioError
-from siteopt.inputs import Inputs, load_inputs
+from siteopt.data.inputs import Inputs, load_inputs
 from siteopt.models import solve as solve_model
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
 from siteopt.models.base import ModelSpec, Solution, SolverSpec
 from siteopt.problem import BuiltProblem
 from siteopt.scenario import Scenario

@@ -43,8 +43,8 @@ from click.testing import CliRunner, Result
 from conftest import ROOT, shared_data_dir
 
 import siteopt.pipeline
-from siteopt.bundle.readers.gtfs import read_feed
 from siteopt.cli.main import SiteoptGroup, cli
+from siteopt.data.readers.gtfs import read_feed
 from siteopt.problem import BuiltProblem
 
 CONFIG = ROOT / "configs" / "connecticut.yaml"

@@ -17,9 +17,11 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from siteopt._errors import DataError, OutputError, OutputExistsError
-from siteopt.bundle.build import build_bundle
-from siteopt.bundle.build import write as build_write
-from siteopt.bundle.layers import (
+from siteopt.cli.data import data as data_cli
+from siteopt.cli.main import cli
+from siteopt.data.build import build_bundle
+from siteopt.data.build import write as build_write
+from siteopt.data.layers import (
     BUNDLE_FILE,
     BUNDLE_FILES,
     GEOMETRY,
@@ -29,10 +31,8 @@ from siteopt.bundle.layers import (
     read_layer,
     read_manifest,
 )
-from siteopt.bundle.manifest import render_readme
-from siteopt.bundle.places import METHODS, OUT_OF_STATE, UNKNOWN, normalise_place
-from siteopt.cli.data import data as data_cli
-from siteopt.cli.main import cli
+from siteopt.data.manifest import render_readme
+from siteopt.data.places import METHODS, OUT_OF_STATE, UNKNOWN, normalise_place
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "data"
@@ -85,7 +85,7 @@ def test_default_bundle_dir_is_the_source_tree_data() -> None:
 def test_default_bundle_dir_prefers_the_packaged_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from siteopt.bundle import layers as layers_mod
+    from siteopt.data import layers as layers_mod
 
     fake = tmp_path / "repo" / "siteopt" / "bundle" / "layers.py"
     monkeypatch.setattr(layers_mod, "__file__", str(fake))

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from siteopt._errors import DataError
-from siteopt.bundle.build import OCME_CSVS, STATIONS_CSV, build_bundle
-from siteopt.bundle.layers import (
+from siteopt.cli.main import cli
+from siteopt.data.build import OCME_CSVS, STATIONS_CSV, build_bundle
+from siteopt.data.layers import (
     bundle_version,
     feed_id,
     read_layer,
     read_manifest,
 )
-from siteopt.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "data"

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from siteopt._errors import DataError
-from siteopt.bundle.layers import read_layer
-from siteopt.bundle.ocme import CANONICAL_COLUMNS, assign_death_ids, read_ocme_csv
-from siteopt.bundle.places import (
+from siteopt.data.layers import read_layer
+from siteopt.data.ocme import CANONICAL_COLUMNS, assign_death_ids, read_ocme_csv
+from siteopt.data.places import (
     OUT_OF_STATE,
     UNKNOWN,
     TownIndex,

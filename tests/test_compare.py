@@ -19,18 +19,18 @@ from conftest import CONFIGS
 from siteopt._errors import InputError
 from siteopt.cli.compare import compare as compare_cmd
 from siteopt.cli.main import cli
-from siteopt.compare.compare import (
+from siteopt.outputs import write_outputs
+from siteopt.pipeline import run
+from siteopt.scenario import load_scenario
+from siteopt.studies.compare import (
     compare,
     comparison_csv,
     comparison_html,
     comparison_json,
     write_comparison,
 )
-from siteopt.compare.overlap import consensus, consensus_sentence, overlap_pairs
-from siteopt.compare.results import ScenarioResult, SiteRecord, collect
-from siteopt.outputs import write_outputs
-from siteopt.pipeline import run
-from siteopt.scenario import load_scenario
+from siteopt.studies.overlap import consensus, consensus_sentence, overlap_pairs
+from siteopt.studies.results import ScenarioResult, SiteRecord, collect
 
 if "compare" not in cli.commands:
     cli.add_command(compare_cmd)
@@ -327,7 +327,7 @@ def test_map_marks_every_site(synthetic: list[ScenarioResult]) -> None:
 
     import matplotlib.image as mpimg
 
-    from siteopt.compare.compare import map_png
+    from siteopt.studies.compare import map_png
 
     png = map_png(compare(synthetic, 1000.0), None)
     img = mpimg.imread(io.BytesIO(png), format="png")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from siteopt._errors import InputError
-from siteopt.costs.cache import cache_key, cached_pairs, load_pairs, save_pairs
-from siteopt.costs.decay import decay_weights, pair_weights
 from siteopt.models.base import Decay, Pairs
+from siteopt.problem.costs.cache import cache_key, cached_pairs, load_pairs, save_pairs
+from siteopt.problem.costs.decay import decay_weights, pair_weights
 
 
 def test_linear_power_exponential_hand_values() -> None:

@@ -21,8 +21,8 @@ from test_costs_network import MAIN, NODES, WAYS, node_xy, write_osm
 
 from siteopt._errors import InputError
 from siteopt.cli.main import cli
-from siteopt.costs.network import DownloadError, network_pairs
 from siteopt.models.base import Pairs
+from siteopt.problem.costs.network import DownloadError, network_pairs
 
 STATUS = (
     "Connected as: 1\nCurrent time: 2026-11-28T00:00:00Z\nAnnounced endpoint: none\n"

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from siteopt._errors import InputError
-from siteopt.costs.euclidean import euclidean_pairs
+from siteopt.problem.costs.euclidean import euclidean_pairs
 
 X0, Y0 = 300_000.0, 200_000.0
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from siteopt._errors import DataError
-from siteopt.costs.matrix import read_cost_matrix
+from siteopt.problem.costs.matrix import read_cost_matrix
 
 DEMAND = ["d1", "d2", "d3"]
 CANDS = ["c1", "c2"]

@@ -15,8 +15,8 @@ import pytest
 from pyproj import Transformer
 
 from siteopt._errors import DataError, InputError
-from siteopt.costs import network as netmod
-from siteopt.costs.network import (
+from siteopt.problem.costs import network as netmod
+from siteopt.problem.costs.network import (
     Metric,
     Mode,
     StreetNetwork,

@@ -29,7 +29,8 @@ from conftest import serve_http
 from rich.console import Console
 
 from siteopt._errors import InputError, SiteoptError
-from siteopt.bundle.fetch import (
+from siteopt.cli.data.fetch import fetch_cmd
+from siteopt.data.fetch import (
     STATE_FILE,
     FetchReport,
     Source,
@@ -38,7 +39,6 @@ from siteopt.bundle.fetch import (
     no_network_message,
     read_state,
 )
-from siteopt.cli.data.fetch import fetch_cmd
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fetch"
 OCME = "ocme_drug_deaths"
@@ -406,7 +406,7 @@ def test_a_truncated_body_is_retried_and_then_succeeds(tmp_path: Path, server: S
 def test_retry_policy_doubles_the_backoff_and_caps_retry_after() -> None:
     from urllib3.util.retry import RequestHistory
 
-    from siteopt.bundle.fetch.http import RETRY_AFTER_MAX, _policy
+    from siteopt.data.fetch.http import RETRY_AFTER_MAX, _policy
 
     failed = RequestHistory("GET", "/x", None, 500, None)
     policy = _policy(3, 0.5, prior=0)

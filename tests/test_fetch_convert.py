@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from siteopt.bundle.fetch import acs_town_population_csv, ct_schools_points_csv
+from siteopt.data.fetch import acs_town_population_csv, ct_schools_points_csv
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fetch"
 

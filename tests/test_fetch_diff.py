@@ -16,8 +16,8 @@ from rich.console import Console
 from shapely.geometry import Point
 
 from siteopt._errors import DataError, SiteoptError
-from siteopt.bundle.diff import diff_bundles
 from siteopt.cli.data.diff import diff_cmd
+from siteopt.data.diff import diff_bundles
 
 # Projected coordinates in EPSG:6433 (metres), near Hartford.
 X0, Y0 = 305_000.0, 255_000.0

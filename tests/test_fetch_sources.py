@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from siteopt._errors import InputError
-from siteopt.bundle.fetch import default_sources_path, load_sources
-from siteopt.bundle.fetch._common import SourceFailure
-from siteopt.bundle.fetch.checks import check_csv, check_gtfs, run_loader
+from siteopt.data.fetch import default_sources_path, load_sources
+from siteopt.data.fetch._common import SourceFailure
+from siteopt.data.fetch.checks import check_csv, check_gtfs, run_loader
 
 
 def _shared() -> Path | None:

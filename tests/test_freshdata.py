@@ -28,14 +28,14 @@ import shapely
 from click.testing import CliRunner
 from conftest import serve_http
 
-from siteopt.bundle.layers import (
+from siteopt.cli.main import cli
+from siteopt.data.layers import (
     BUNDLE_FILES,
     LAYERS,
     default_bundle_dir,
     read_layer,
     read_manifest,
 )
-from siteopt.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = default_bundle_dir()

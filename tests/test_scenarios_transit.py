@@ -124,7 +124,7 @@ def test_transit_credit_with_median_is_refused(tmp_path: Path) -> None:
 
 
 def test_compare_counts_deaths_not_the_credit(runs: dict[str, Path]) -> None:
-    from siteopt.compare.results import read_result_dir
+    from siteopt.studies.results import read_result_dir
 
     res = read_result_dir(runs["credit"])
     assert res.covered == pytest.approx(sum(s["covered"] for s in sites(runs["credit"])), abs=1e-3)

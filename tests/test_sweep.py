@@ -18,14 +18,14 @@ from conftest import CONFIGS
 from siteopt._errors import InputError, ScenarioError
 from siteopt.cli.main import cli
 from siteopt.cli.sweep import sweep as sweep_cmd
-from siteopt.compare._work import solve_counts
-from siteopt.compare.bootstrap import DeathSample, replicate_rng, resample_counts
-from siteopt.compare.sweep import SweepPlan, build_key, plan_sweep, run_plan, summarise
-from siteopt.compare.sweep_report import sweep_json, write_sweep
-from siteopt.compare.vary import apply_values, parse_vary, variants
-from siteopt.inputs import Inputs, load_inputs
+from siteopt.data.inputs import Inputs, load_inputs
 from siteopt.models import solve
 from siteopt.scenario import Scenario, load_scenario
+from siteopt.studies._work import solve_counts
+from siteopt.studies.bootstrap import DeathSample, replicate_rng, resample_counts
+from siteopt.studies.sweep import SweepPlan, build_key, plan_sweep, run_plan, summarise
+from siteopt.studies.sweep_report import sweep_json, write_sweep
+from siteopt.studies.vary import apply_values, parse_vary, variants
 
 if "sweep" not in cli.commands:
     cli.add_command(sweep_cmd)
@@ -398,7 +398,7 @@ def test_an_existing_cluster_via_scheduler_address(
 ) -> None:
     import distributed
 
-    import siteopt.compare.sweep as sweep_mod
+    import siteopt.studies.sweep as sweep_mod
 
     with distributed.LocalCluster(
         n_workers=0, processes=False, dashboard_address=None, silence_logs=logging.WARNING
@@ -421,7 +421,7 @@ def test_ctrl_c_stops_a_serial_sweep_after_the_current_solve(
 ) -> None:
     import signal
 
-    import siteopt.compare.sweep as sweep_mod
+    import siteopt.studies.sweep as sweep_mod
 
     calls: list[int] = []
     before = signal.getsignal(signal.SIGINT)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from siteopt._errors import DataError, InputError
-from siteopt.bundle.readers.gtfs import read_feed
-from siteopt.bundle.readers.service import choose_service_day, service_levels, trips_on
+from siteopt.data.readers.gtfs import read_feed
+from siteopt.data.readers.service import choose_service_day, service_levels, trips_on
 
 H = 3600
 
@@ -239,7 +239,7 @@ def test_missing_path() -> None:
 
 
 def test_build_transit_levels_skips_partial_feeds(tmp_path: Path) -> None:
-    from siteopt.bundle.transit_levels import build_transit_levels
+    from siteopt.data.transit_levels import build_transit_levels
 
     write_feed(tmp_path / "src" / "b_tiny")
     write_feed(tmp_path / "src" / "a_partial", stop_times=None)  # no stop_times: skipped

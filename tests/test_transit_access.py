@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from siteopt._errors import DataError, InputError
-from siteopt.bundle.readers.stations import station_points
+from siteopt.data.readers.stations import station_points
 from siteopt.problem.eligibility.transit import transit_access
 
 X0, Y0 = 300_000.0, 200_000.0

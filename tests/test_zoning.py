@@ -11,12 +11,12 @@ import pytest
 from shapely.geometry import box
 
 from siteopt._errors import DataError, InputError
-from siteopt.bundle.readers.bridgeport import (
+from siteopt.data.readers.bridgeport import (
     bridgeport_districts,
     bridgeport_use_table,
     use_table_coverage,
 )
-from siteopt.bundle.readers.zoning import read_districts, read_use_table
+from siteopt.data.readers.zoning import read_districts, read_use_table
 from siteopt.problem.eligibility.zoning import zoning_status
 
 X0, Y0 = 300_000.0, 200_000.0

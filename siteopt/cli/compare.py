@@ -53,12 +53,12 @@ def compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from siteopt.compare.compare import compare as make_comparison
-    from siteopt.compare.compare import load_towns, table_rows, write_comparison
-    from siteopt.compare.overlap import consensus_sentence
-    from siteopt.compare.results import collect
     from siteopt.outputs.words import metres_exact
     from siteopt.outputs.writer import check_target, output_lock
+    from siteopt.studies.compare import compare as make_comparison
+    from siteopt.studies.compare import load_towns, table_rows, write_comparison
+    from siteopt.studies.overlap import consensus_sentence
+    from siteopt.studies.results import collect
 
     err, out = consoles(ctx)
     out_dir = output if output is not None else Path("out") / "compare"

@@ -109,12 +109,12 @@ def sweep(
     )
     from rich.table import Table
 
-    from siteopt.compare.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
-    from siteopt.compare.sweep_report import write_sweep
-    from siteopt.compare.vary import parse_vary
     from siteopt.outputs.words import pct
     from siteopt.outputs.writer import check_target, output_lock
     from siteopt.scenario import load_scenario
+    from siteopt.studies.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
+    from siteopt.studies.sweep_report import write_sweep
+    from siteopt.studies.vary import parse_vary
 
     err, out = consoles(ctx)
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ def validate(ctx: click.Context, config: Path) -> None:
     $ siteopt validate configs/connecticut.yaml
     """
     from siteopt._errors import ScenarioError
-    from siteopt.bundle.layers import BUNDLE_FILE, LAYERS
+    from siteopt.data.layers import BUNDLE_FILE, LAYERS
     from siteopt.scenario import load_scenario
 
     sc = load_scenario(config)

@@ -25,7 +25,7 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from siteopt._errors import InputError, OutputError, OutputExistsError
@@ -103,7 +103,7 @@ def written_by_siteopt(folder: Path) -> bool:
     return bool(entries) and all(e.is_file() and e.name in KNOWN_FILES for e in entries)
 
 
-def _refuse_to_replace(out_dir: Path, inputs: Iterable[Path]) -> None:
+def refuse_to_replace(out_dir: Path, inputs: Iterable[Path]) -> None:
     """Raise when replacing ``out_dir`` would delete an input, the current folder or a repo."""
     real_out = _real(out_dir)
     for raw in inputs:
@@ -159,7 +159,7 @@ def check_target(out_dir: Path, overwrite: bool, inputs: Iterable[Path] = ()) ->
         )
     if not out_dir.is_dir():
         return
-    _refuse_to_replace(out_dir, inputs)
+    refuse_to_replace(out_dir, inputs)
     try:
         empty = not any(out_dir.iterdir())
     except OSError as exc:
@@ -284,18 +284,38 @@ def output_lock(out_dir: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def atomic_dir(
-    out_dir: Path, overwrite: bool = False, inputs: Iterable[Path] = ()
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Iterable[Path] = (),
+    *,
+    check: Callable[[Path], None] | None = None,
+    marker: bool = True,
 ) -> Iterator[Path]:
     """Yield a temporary directory; on success replace ``out_dir`` with it.
 
     On any exception (including KeyboardInterrupt) the temporary directory is removed and
     ``out_dir`` is left untouched. The folder's lock is held throughout (see
     :func:`output_lock`), and :func:`check_target` is applied first with ``inputs``.
+
+    Parameters
+    ----------
+    out_dir
+        The folder to write.
+    overwrite, inputs
+        Passed to :func:`check_target`.
+    check
+        Instead of :func:`check_target`: a function that raises when ``out_dir`` must not be
+        replaced (the data bundle has rules of its own).
+    marker
+        Write :data:`MARKER` into the folder (output folders); the data bundle has none.
     """
     out_dir = out_dir.absolute()
     inputs = list(inputs)
     with output_lock(out_dir):
-        check_target(out_dir, overwrite, inputs)
+        if check is None:
+            check_target(out_dir, overwrite, inputs)
+        else:
+            check(out_dir)
         parent = out_dir.parent
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
@@ -307,8 +327,11 @@ def atomic_dir(
         old: Path | None = None
         try:
             yield tmp
-            write_text(tmp / MARKER, MARKER_TEXT)
-            os.chmod(tmp, 0o755)
+            if marker:
+                write_text(tmp / MARKER, MARKER_TEXT)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; outputs are ordinary folders
             if out_dir.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
                 os.replace(out_dir, old / out_dir.name)

@@ -14,7 +14,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
 from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, Problem
 from siteopt.problem.candidates import build_candidates
 from siteopt.problem.demand import DemandSummary, build_demand

@@ -14,7 +14,7 @@ import shapely
 from numpy.typing import NDArray
 
 from siteopt._errors import ScenarioError
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
 from siteopt.problem.eligibility.transit import transit_rule, transit_table

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from siteopt._errors import DataError, ScenarioError
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario

@@ -41,7 +41,7 @@ def build_costs(
     cands: gpd.GeoDataFrame,
 ) -> Pairs:
     """Sparse demand-candidate costs (metres) per ``scenario.costs``."""
-    from siteopt.costs.euclidean import euclidean_pairs
+    from siteopt.problem.costs.euclidean import euclidean_pairs
 
     spec = scenario.costs
     cutoff = (
@@ -50,7 +50,7 @@ def build_costs(
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
     cand_xy = np.column_stack([cands.geometry.x.to_numpy(), cands.geometry.y.to_numpy()])
     if spec.kind == "network":
-        from siteopt.costs.network import network_pairs
+        from siteopt.problem.costs.network import network_pairs
 
         assert spec.network is not None
         if spec.network == "download":
@@ -68,7 +68,7 @@ def build_costs(
             raise DataError(f"{scenario.source_file}: costs.network file {path} does not exist.")
         return network_pairs(demand_xy, cand_xy, cutoff, source=path, mode=spec.mode)
     if spec.kind == "matrix":
-        from siteopt.costs.matrix import read_cost_matrix
+        from siteopt.problem.costs.matrix import read_cost_matrix
 
         assert spec.matrix is not None
         path = scenario.resolve_path(spec.matrix)

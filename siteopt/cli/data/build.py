@@ -66,7 +66,7 @@ def build(
     """
     from rich.console import Console
 
-    from siteopt.bundle.build import build_bundle
+    from siteopt.data.build import build_bundle
 
     build_bundle(
         list(sources),

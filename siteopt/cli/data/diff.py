@@ -47,7 +47,7 @@ def diff_cmd(old: Path, new: Path, as_json: bool, top: int, moved_m: float) -> N
     """
     from rich.console import Console
 
-    from siteopt.bundle.diff import diff_bundles
+    from siteopt.data.diff import diff_bundles
 
     result = diff_bundles(old, new, moved_threshold_m=moved_m)
     if as_json:

@@ -15,7 +15,7 @@ from siteopt.cli.context import safe_text
 from siteopt.cli.options import CONTEXT_SETTINGS, FiniteFloat, verbosity_options
 
 if TYPE_CHECKING:
-    from siteopt.bundle.fetch import Source
+    from siteopt.data.fetch import Source
 
 __all__ = ["DEFAULT_DEST", "fetch_cmd"]
 
@@ -97,7 +97,7 @@ def fetch_cmd(
     from rich.console import Console
     from rich.markup import escape
 
-    from siteopt.bundle.fetch import (
+    from siteopt.data.fetch import (
         STATE_FILE,
         FetchError,
         NoNetworkError,

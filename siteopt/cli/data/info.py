@@ -23,7 +23,7 @@ LABEL = 11  #: width of the field labels ("publisher: ")
 
 
 def _source_text(layer: dict[str, Any]) -> str:
-    from siteopt.bundle.manifest import carried_over_text
+    from siteopt.data.manifest import carried_over_text
 
     paths = [str(s.get("path", "")) for s in layer.get("sources", [])]
     folders = sorted(
@@ -85,7 +85,7 @@ def render_info(manifest: dict[str, Any], bundle: Path, size_bytes: int, width: 
     list of str
         Plain lines; a layer name line starts with no indent, its fields with two spaces.
     """
-    from siteopt.bundle.layers import bundle_version
+    from siteopt.data.layers import bundle_version
 
     version = manifest.get("version") or bundle_version(manifest)
     lines = textwrap.wrap(
@@ -162,7 +162,7 @@ def info(bundle: Path | None) -> None:
     service was measured on (chosen from the feed's own calendar) and how much ran that day.
     Plain text wrapped at word boundaries to the terminal (80 columns when piped).
     """
-    from siteopt.bundle.layers import BUNDLE_FILES, default_bundle_dir, read_manifest
+    from siteopt.data.layers import BUNDLE_FILES, default_bundle_dir, read_manifest
 
     bundle = bundle if bundle is not None else default_bundle_dir()
     manifest = read_manifest(bundle)

@@ -25,7 +25,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from siteopt._errors import DataError, InputError
-from siteopt.costs.crs import as_xy, to_metric
+from siteopt.problem.costs.crs import as_xy, to_metric
 from siteopt.settings import CRS
 
 RuleKind = Literal["exclude_within", "require_within"]

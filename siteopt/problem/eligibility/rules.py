@@ -8,8 +8,8 @@ from pathlib import Path
 import geopandas as gpd
 
 from siteopt._errors import ScenarioError
-from siteopt.bundle.layers import LAYERS
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
+from siteopt.data.layers import LAYERS
 from siteopt.problem.eligibility.buffers import ExclusionRule
 from siteopt.problem.eligibility.where import filter_where
 from siteopt.problem.points import looks_like_path, read_user_layer

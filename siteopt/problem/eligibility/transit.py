@@ -11,9 +11,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError, InputError
-from siteopt.bundle.readers.stations import station_points
-from siteopt.costs.crs import as_xy, to_metric
-from siteopt.inputs import Inputs
+from siteopt.data.inputs import Inputs
+from siteopt.data.readers.stations import station_points
+from siteopt.problem.costs.crs import as_xy, to_metric
 from siteopt.scenario import Scenario
 
 

@@ -7,7 +7,7 @@
   the status ``unknown``. Where polygons overlap, the district whose code sorts first wins.
 * :func:`zoning_rule` applies a scenario's ``candidates.zoning`` to candidate points.
 
-District and use-table files are read by :mod:`siteopt.bundle.readers.zoning`.
+District and use-table files are read by :mod:`siteopt.data.readers.zoning`.
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 
 from siteopt._errors import DataError, InputError
-from siteopt.bundle.readers.zoning import (
-    BUILTIN_USE_TABLES,
+from siteopt.data.inputs import Inputs
+from siteopt.data.readers.bridgeport import BUILTIN_USE_TABLES, builtin_use_table
+from siteopt.data.readers.zoning import (
     USE_STATUSES,
-    builtin_use_table,
     norm_status,
     read_districts,
     read_use_table,
 )
-from siteopt.costs.crs import as_xy, to_metric
-from siteopt.inputs import Inputs
+from siteopt.problem.costs.crs import as_xy, to_metric
 from siteopt.scenario import Scenario
 
 #: status of points whose district is unknown or missing from the table

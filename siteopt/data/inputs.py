@@ -1,0 +1,76 @@
+"""Inputs: the layers a scenario needs, read from a bundle in one metric CRS (EPSG:6433)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from siteopt._errors import DataError
+from siteopt.data.layers import default_bundle_dir, read_layer, read_manifest
+from siteopt.scenario import Scenario
+from siteopt.settings import CRS
+
+
+@dataclass
+class Inputs:
+    """The bundle a scenario reads, with layers loaded on first use and kept.
+
+    Parameters
+    ----------
+    bundle_dir
+        Folder of the bundle (``connecticut.gpkg`` and ``bundle.json``).
+    manifest
+        The bundle's provenance manifest.
+    """
+
+    bundle_dir: Path
+    manifest: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """A geometry layer in the working CRS."""
+        if name not in self._cache:
+            gdf = read_layer(name, self.bundle_dir)
+            if not isinstance(gdf, gpd.GeoDataFrame):
+                raise DataError(f"{self.bundle_dir}: layer '{name}' has no geometry.")
+            if gdf.crs is None:
+                raise DataError(
+                    f"{self.bundle_dir}: layer '{name}' has no CRS; rebuild the bundle with "
+                    "'siteopt data build'."
+                )
+            if gdf.crs != CRS:
+                gdf = gdf.to_crs(CRS)
+            self._cache[name] = gdf
+        return self._cache[name]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A table without geometry (e.g. ``deaths``)."""
+        if name not in self._cache:
+            self._cache[name] = pd.DataFrame(read_layer(name, self.bundle_dir))
+        return self._cache[name]
+
+    def layer_info(self, name: str) -> dict[str, Any]:
+        """The manifest entry of a layer (empty if the manifest lacks it)."""
+        for entry in self.manifest.get("layers", []):
+            if entry.get("name") == name:
+                return dict(entry)
+        return {}
+
+
+def load_inputs(scenario: Scenario) -> Inputs:
+    """Open the bundle named by ``scenario.data`` (``builtin`` is the shipped one)."""
+    if scenario.data == "builtin":
+        bundle = default_bundle_dir()
+    else:
+        bundle = scenario.resolve_path(scenario.data)
+        if not bundle.is_dir():
+            raise DataError(
+                f"{scenario.source_file}: data '{scenario.data}' resolves to {bundle}, which is "
+                "not a bundle folder.",
+                "Use 'data: builtin' or a folder made by 'siteopt data build'.",
+            )
+    return Inputs(bundle_dir=bundle, manifest=read_manifest(bundle))

@@ -1,0 +1,238 @@
+"""Zoning files: district polygons and use tables, read from the user's files.
+
+* :func:`read_districts` reads district polygons from GeoJSON, GeoPackage or a zipped shapefile
+  (read in place through GDAL's ``/vsizip/``, never extracted; entries with absolute paths or
+  ``..`` are refused) and reprojects them to EPSG:6433.
+* :func:`read_use_table` reads a CSV or YAML table mapping each district code to
+  ``permitted``, ``special_permit`` or ``prohibited``.
+* :func:`builtin_use_table` returns a use table shipped with siteopt by name
+  (``bridgeport``: :mod:`siteopt.data.readers.bridgeport`).
+
+Applying zoning to candidate sites is :mod:`siteopt.problem.eligibility.zoning`.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+
+from siteopt._errors import DataError, InputError
+from siteopt.problem.costs.crs import to_metric
+
+#: statuses a use table may give a district
+USE_STATUSES = ("permitted", "special_permit", "prohibited")
+#: use tables shipped with siteopt, by the name a scenario gives them
+
+
+def _safe_zip_members(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"cannot open zip {path}: {exc}.") from exc
+    for name in names:
+        parts = re.split(r"[\\/]", name)
+        if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+            raise DataError(
+                f"zip {path}: entry {name!r} has an unsafe path (absolute or with '..'); "
+                "the archive was not read."
+            )
+    return names
+
+
+def read_districts(path: Path, code_field: str, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read zoning district polygons with their code, in EPSG:6433.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage, shapefile, or zip holding one shapefile.
+    code_field
+        Attribute holding the district code (e.g. ``ZONE_2021``).
+    layer
+        Layer of a GeoPackage, or shapefile name (without ``.shp``) inside a zip holding several.
+
+    Returns
+    -------
+    Columns ``district`` (code as text, None when blank) and ``geometry`` (2-D, valid polygons),
+    in file order.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist or has no CRS.
+    DataError
+        If the zip is unsafe or holds no (or several) shapefiles, the file cannot be read, or
+        ``code_field`` is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"zoning file {path} does not exist.")
+    try:
+        if path.suffix.lower() == ".zip":
+            shps = [n for n in _safe_zip_members(path) if n.lower().endswith(".shp")]
+            shps = [n for n in shps if not n.startswith("__MACOSX/")]
+            if layer is not None:
+                shps = [n for n in shps if Path(n).stem == layer]
+            if len(shps) != 1:
+                found = ", ".join(shps) or "none"
+                raise DataError(
+                    f"zip {path} must hold exactly one shapefile"
+                    + (f" named {layer!r}" if layer else "")
+                    + f"; found {found}. Pass layer= to choose one."
+                )
+            gdf = gpd.read_file(f"/vsizip/{path.resolve()}/{shps[0]}", engine="pyogrio")
+        else:
+            kwargs: dict[str, Any] = {"layer": layer} if layer is not None else {}
+            gdf = gpd.read_file(path, engine="pyogrio", **kwargs)
+    except DataError:
+        raise
+    except Exception as exc:  # pyogrio raises several error types on unreadable files
+        raise DataError(f"cannot read zoning file {path}: {exc}.") from exc
+    if code_field not in gdf.columns:
+        raise DataError(
+            f"zoning file {path} has no field {code_field!r}; its fields are "
+            f"{', '.join(c for c in gdf.columns if c != 'geometry')}."
+        )
+    gdf = to_metric(gdf, str(path))
+    geoms = gdf.geometry.to_numpy()
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = shapely.force_2d(geoms[keep])
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    codes = gdf.loc[keep, code_field].astype(object)
+    text = [None if pd.isna(c) or str(c).strip() == "" else str(c).strip() for c in codes]
+    return gpd.GeoDataFrame(
+        {"district": pd.Series(text, dtype=object)}, geometry=list(geoms), crs=gdf.crs
+    )
+
+
+def norm_status(value: object) -> str:
+    """A use status in canonical form: lower case, spaces and hyphens as underscores."""
+    return re.sub(r"[\s\-]+", "_", str(value).strip().lower())
+
+
+def _parse_bool(value: object) -> bool | None:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n", ""):
+        return False
+    return None
+
+
+def read_use_table(path: Path) -> pd.DataFrame:
+    """Read a district -> use status table from CSV or YAML.
+
+    CSV: columns ``district`` and ``use_status`` (others, such as ``basis``, ``verified`` and
+    ``source``, are kept). YAML: a mapping ``code: status``, a mapping ``code: {use_status: ...,
+    ...}``, or a list of records with ``district`` and ``use_status``. Statuses are
+    case-insensitive; spaces and hyphens count as underscores ("special permit").
+
+    Returns
+    -------
+    Columns ``district``, ``use_status`` and any extra ones (``verified`` parsed to bool), in
+    file order.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist or is neither CSV nor YAML.
+    DataError
+        Naming the file, row and value of an unknown status, a blank or repeated district, or a
+        ``verified`` value that is not true/false.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"use table {path} does not exist.")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read use table {path}: {exc}.") from exc
+        df.columns = [str(c).strip() for c in df.columns]
+        labels = [f"line {i + 2}" for i in range(len(df))]
+    elif suffix in (".yaml", ".yml"):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise DataError(f"cannot parse use table {path} as YAML: {exc}.") from exc
+        df, labels = _yaml_records(raw, path)
+    else:
+        raise InputError(f"use table {path} must be a .csv or .yaml file.")
+    for col in ("district", "use_status"):
+        if col not in df.columns:
+            raise DataError(
+                f"use table {path} lacks the {col!r} column; it needs district and use_status."
+            )
+    df = df.copy()
+    df["district"] = df["district"].astype(str).str.strip()
+    for i, code in enumerate(df["district"]):
+        if code == "" or code.lower() in ("nan", "none"):
+            raise DataError(f"use table {path} {labels[i]}: the district code is blank.")
+    status = df["use_status"].map(norm_status)
+    for i, s in enumerate(status):
+        if s not in USE_STATUSES:
+            raise DataError(
+                f"use table {path} {labels[i]}: use_status {df['use_status'].iloc[i]!r} is not "
+                f"one of {', '.join(USE_STATUSES)}."
+            )
+    df["use_status"] = status
+    dup = df["district"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"use table {path} {labels[i]}: district {df['district'].iloc[i]!r} is listed twice."
+        )
+    if "verified" in df.columns:
+        parsed = [_parse_bool(v) for v in df["verified"]]
+        for i, v in enumerate(parsed):
+            if v is None:
+                raise DataError(
+                    f"use table {path} {labels[i]}: verified {df['verified'].iloc[i]!r} is not "
+                    "true or false."
+                )
+        df["verified"] = pd.Series(parsed, index=df.index, dtype=bool)
+    return df.reset_index(drop=True)
+
+
+def _yaml_records(raw: object, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    records: list[dict[str, Any]] = []
+    labels: list[str] = []
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            if isinstance(value, Mapping):
+                rec = {"district": str(key), **{str(k): v for k, v in value.items()}}
+            else:
+                rec = {"district": str(key), "use_status": value}
+            records.append(rec)
+            labels.append(f"entry {str(key)!r}")
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            if not isinstance(value, Mapping):
+                raise DataError(
+                    f"use table {path} item {i + 1}: expected a mapping with district and "
+                    "use_status."
+                )
+            records.append({str(k): v for k, v in value.items()})
+            labels.append(f"item {i + 1}")
+    else:
+        raise DataError(
+            f"use table {path} must be a mapping of district codes to statuses or a list of "
+            "records."
+        )
+    df = pd.DataFrame.from_records(records)
+    if "use_status" in df:
+        df["use_status"] = df["use_status"].map(lambda v: "" if v is None else str(v))
+    return df, labels

@@ -1,0 +1,427 @@
+"""Side-by-side comparison of scenarios: a table, overlap, a combined map and reports.
+
+``siteopt compare`` writes ``compare.html`` (self-contained, for committee staff),
+``compare.csv`` and ``compare.json`` (for machines) and ``map.png`` to one directory, atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from siteopt.outputs.render import render, static_text
+from siteopt.outputs.words import json_number, json_text, metres_exact, num, pct
+from siteopt.outputs.writer import atomic_dir, write_text
+from siteopt.settings import CRS
+from siteopt.studies.overlap import (
+    OverlapPair,
+    TownConsensus,
+    consensus,
+    consensus_sentence,
+    join_words,
+    overlap_pairs,
+)
+from siteopt.studies.results import ScenarioResult
+
+#: the files ``siteopt compare`` writes
+COMPARE_FILES = ("compare.html", "compare.csv", "compare.json", "map.png")
+
+STATUS_WORDS = {
+    "optimal": "proved optimal",
+    "feasible": "NOT proved optimal (the solver stopped early)",
+    "infeasible": "infeasible: the rules cannot all hold",
+    "no_solution": "no solution found",
+    "error": "the solver failed",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The scenarios, the sites that overlap across them and the towns they agree on."""
+
+    results: tuple[ScenarioResult, ...]
+    overlap_m: float
+    pairs: tuple[OverlapPair, ...]
+    consensus: tuple[TownConsensus, ...]
+
+    @property
+    def max_sites(self) -> int:
+        """The largest number of sites of any scenario."""
+        return max((len(r.sites) for r in self.results), default=0)
+
+
+def compare(results: Sequence[ScenarioResult], overlap_m: float = 1000.0) -> Comparison:
+    """Compare scenario results: overlapping sites within ``overlap_m`` metres and consensus."""
+    return Comparison(
+        results=tuple(results),
+        overlap_m=float(overlap_m),
+        pairs=tuple(overlap_pairs(results, overlap_m)),
+        consensus=tuple(consensus(results)),
+    )
+
+
+def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
+    """The side-by-side table: (row heading, one cell per scenario)."""
+    rs = c.results
+    rows: list[tuple[str, list[str]]] = [
+        ("title", [r.title for r in rs]),
+        ("status", [r.status + ("" if r.proved_optimal else " (not proved)") for r in rs]),
+    ]
+    for k in range(c.max_sites):
+        cells = []
+        for r in rs:
+            if k < len(r.sites):
+                s = r.sites[k]
+                cells.append(
+                    f"{s.town} — {num(s.covered)} deaths, station {metres_exact(s.station_m)}"
+                )
+            else:
+                cells.append("—")
+        rows.append((f"site {k + 1}", cells))
+    rows += [
+        ("covered deaths", [f"{num(r.covered)} of {r.placed:,}" for r in rs]),
+        ("share covered", [pct(r.share) for r in rs]),
+        ("mean distance to site", [metres_exact(r.mean_distance_m) for r in rs]),
+        ("coverage distance", [metres_exact(r.distance_m) for r in rs]),
+        ("deaths counted", [_demand_words(r) for r in rs]),
+        ("gap", [pct(r.gap, 2) for r in rs]),
+    ]
+    return rows
+
+
+def _demand_words(r: ScenarioResult) -> str:
+    years = f"{r.years[0]}–{r.years[1]}" if r.years else "?"
+    subst = f", {' or '.join(r.substances)}" if r.substances else ""
+    return f"{r.place} town, {years}{subst}"
+
+
+# ------------------------------------------------------------------------------ JSON and CSV
+
+
+def _num(v: float | None, digits: int = 6) -> object:
+    """A float for strict JSON (``None`` for missing, NaN or infinite values)."""
+    return None if v is None else json_number(float(v), digits)
+
+
+def comparison_dict(c: Comparison) -> dict[str, Any]:
+    """Everything the comparison shows, as plain data (``compare.json``)."""
+    scenarios = []
+    for r in c.results:
+        scenarios.append(
+            {
+                "label": r.label,
+                "scenario": r.name,
+                "title": r.title,
+                "source": r.source,
+                "kind": r.kind,
+                "scenario_digest": r.digest,
+                "status": r.status,
+                "proved_optimal": r.proved_optimal,
+                "covered_deaths": _num(r.covered),
+                "placed_deaths": r.placed,
+                "covered_share": _num(r.share),
+                "mean_distance_m": _num(r.mean_distance_m, 1),
+                "coverage_distance_m": _num(r.distance_m, 1),
+                "gap": _num(r.gap),
+                "demand": {
+                    "place": r.place,
+                    "years": list(r.years) if r.years else None,
+                    "substances": list(r.substances),
+                },
+                "sites": [
+                    {
+                        "rank": s.rank,
+                        "id": s.cand_id,
+                        "town": s.town,
+                        "region": s.region,
+                        "covered_deaths": _num(s.covered),
+                        "covered_share": _num(s.share),
+                        "nearest_station_m": _num(s.station_m, 1),
+                        "x_m": s.x_m,
+                        "y_m": s.y_m,
+                        "lon": s.lon,
+                        "lat": s.lat,
+                    }
+                    for s in r.sites
+                ],
+            }
+        )
+    return {
+        "scenarios": scenarios,
+        "overlap": {
+            "distance_m": c.overlap_m,
+            "pairs": [{**asdict(p), "distance_m": round(p.distance_m, 1)} for p in c.pairs],
+        },
+        "consensus": [
+            {
+                "town": t.town,
+                "chosen_in": list(t.chosen_in),
+                "count": t.count,
+                "of": t.total,
+            }
+            for t in c.consensus
+        ],
+        "summary": consensus_sentence(c.consensus),
+    }
+
+
+def comparison_json(c: Comparison) -> str:
+    """``compare.json`` text (sorted keys, 2-space indent)."""
+    return json_text(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+CSV_COLUMNS = (
+    "scenario",
+    "title",
+    "status",
+    "proved_optimal",
+    "scenario_covered_deaths",
+    "placed_deaths",
+    "scenario_covered_share",
+    "mean_distance_m",
+    "gap",
+    "rank",
+    "site_id",
+    "town",
+    "region",
+    "covered_deaths",
+    "covered_share",
+    "nearest_station_m",
+    "x_m",
+    "y_m",
+    "lon",
+    "lat",
+    "chosen_in_scenarios",
+)
+
+
+def comparison_csv(c: Comparison) -> str:
+    """``compare.csv``: one row per site of every scenario, with the scenario's totals."""
+    count = {t.town: t.count for t in c.consensus}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+
+    def cell(v: float | None, digits: int = 6) -> str:
+        return "" if v is None else f"{round(v, digits)}"
+
+    for r in c.results:
+        head = [
+            r.label,
+            r.title,
+            r.status,
+            str(r.proved_optimal).lower(),
+            cell(r.covered),
+            str(r.placed),
+            cell(r.share),
+            cell(r.mean_distance_m, 1),
+            cell(r.gap),
+        ]
+        if not r.sites:
+            w.writerow(head + [""] * (len(CSV_COLUMNS) - len(head)))
+        for s in r.sites:
+            w.writerow(
+                [
+                    *head,
+                    str(s.rank),
+                    s.cand_id,
+                    s.town,
+                    s.region,
+                    cell(s.covered),
+                    cell(s.share),
+                    cell(s.station_m, 1),
+                    f"{s.x_m}",
+                    f"{s.y_m}",
+                    f"{s.lon}",
+                    f"{s.lat}",
+                    str(count[s.town]),
+                ]
+            )
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ map
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+
+
+def load_towns(results: Sequence[ScenarioResult]) -> gpd.GeoDataFrame | None:
+    """The towns layer of the first scenario whose bundle is readable here (None if none is)."""
+    from siteopt._errors import DataError
+    from siteopt.data.layers import default_bundle_dir, read_layer
+
+    for r in results:
+        if r.data == "builtin":
+            bundle = default_bundle_dir()
+        elif Path(r.data).is_absolute():
+            bundle = Path(r.data)
+        else:
+            continue
+        try:
+            towns = read_layer("towns", bundle)
+        except (DataError, OSError):
+            continue
+        if isinstance(towns, gpd.GeoDataFrame) and towns.crs is not None:
+            return towns.to_crs(CRS)
+    return None
+
+
+def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> bytes:
+    """The combined map: every scenario's sites with its own marker, towns labelled, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 7.5))
+    if towns is not None and not towns.empty:
+        chosen = {t.town for t in c.consensus}
+        towns = towns.assign(chosen=towns["town"].isin(chosen))
+        towns.plot(ax=ax, color="#f2f2f2", edgecolor="#9a9a9a", linewidth=0.4)
+        towns[towns["chosen"]].plot(ax=ax, color="#fde7c4", edgecolor="#9a9a9a", linewidth=0.5)
+    cmap = matplotlib.colormaps["tab10"]
+    n = len(c.results)
+    for k, r in enumerate(c.results):
+        if not r.sites:
+            continue
+        # hollow markers shrinking with k, so sites chosen by several scenarios stay visible
+        size = 15 - 8 * k / max(n - 1, 1)
+        ax.plot(
+            [s.x_m for s in r.sites],
+            [s.y_m for s in r.sites],
+            ls="none",
+            marker=MARKERS[k % len(MARKERS)],
+            ms=size,
+            mfc="none",
+            mec=cmap(k % 10),
+            mew=2,
+            label=f"{r.label} ({len(r.sites)} sites)",
+        )
+    # one label per town, at the mean position of its sites, saying how many scenarios chose it;
+    # a label near an earlier one goes to another corner so they do not overlap
+    offsets = ((12, 12, "left"), (12, -22, "left"), (-12, 12, "right"), (-12, -22, "right"))
+    placed: list[tuple[float, float, int]] = []
+    for item in sorted(c.consensus, key=lambda t: t.town):
+        pts = [(s.x_m, s.y_m) for r in c.results for s in r.sites if s.town == item.town]
+        x = sum(p[0] for p in pts) / len(pts)
+        y = sum(p[1] for p in pts) / len(pts)
+        near = {k for px, py, k in placed if abs(px - x) < 15_000 and abs(py - y) < 6_000}
+        pick = next((k for k in range(len(offsets)) if k not in near), len(placed) % 4)
+        placed.append((x, y, pick))
+        dx, dy, ha = offsets[pick]
+        ax.annotate(
+            f"{item.town}: {item.count} of {item.total}",
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#999999", "alpha": 0.9},
+        )
+    ax.set_title(
+        f"{n} scenarios compared: sites by scenario; labels give the number of scenarios "
+        "choosing each town",
+        fontsize=10,
+    )
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if towns is None or towns.empty:
+        xs = [s.x_m for r in c.results for s in r.sites] or [0.0]
+        ys = [s.y_m for r in c.results for s in r.sites] or [0.0]
+        pad = 10_000
+        ax.set_xlim(min(xs) - pad, max(xs) + pad)
+        ax.set_ylim(min(ys) - pad, max(ys) + pad)
+    x0, x1 = ax.get_xlim()
+    y0, _ = ax.get_ylim()
+    bar = 20_000 if (x1 - x0) > 60_000 else 5_000
+    ax.plot([x0 + 5000, x0 + 5000 + bar], [y0 + 5000] * 2, color="black", lw=3)
+    ax.text(x0 + 5000 + bar / 2, y0 + 7000, f"{bar // 1000} km", ha="center", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
+    note = f"{CRS}. Deaths are located to towns only."
+    if towns is None:
+        note += " Town boundaries unavailable (the scenarios' data bundle could not be read)."
+    fig.text(0.01, 0.01, note, fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ HTML
+
+
+def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
+    """What the page says of one scenario, as plain text (the template escapes it)."""
+    solved = r.covered is not None
+    return {
+        "label": r.label,
+        "title": r.title,
+        "status": r.status,
+        "solved": solved,
+        "towns": join_words(list(r.towns)),
+        "distance": metres_exact(r.distance_m),
+        "covered": num(r.covered),
+        "placed": f"{r.placed:,}",
+        "share": pct(r.share),
+        "mean_distance": metres_exact(r.mean_distance_m),
+        "warn": "" if r.proved_optimal else STATUS_WORDS.get(r.status, r.status),
+        "gap": pct(r.gap, 2),
+        "source": r.source,
+        "how": "solved for this comparison" if r.kind == "scenario" else "read from its results",
+        "digest": r.digest or "n/a",
+    }
+
+
+def comparison_html(c: Comparison, png: bytes | None = None) -> str:
+    """``compare.html``: self-contained (inline CSS, map embedded), every name escaped.
+
+    Rendered by ``templates/compare.html`` with autoescape.
+    """
+    return render(
+        "compare.html",
+        css=static_text("compare.css"),
+        labels=", ".join(r.label for r in c.results),
+        results=[_scenario_words(r) for r in c.results],
+        consensus=consensus_sentence(c.consensus),
+        rows=table_rows(c),
+        towns=[
+            {
+                "town": t.town,
+                "count": t.count,
+                "total": t.total,
+                "chosen_in": ", ".join(t.chosen_in),
+                "not_in": ", ".join(t.not_in) or "—",
+            }
+            for t in c.consensus
+        ],
+        overlap=metres_exact(c.overlap_m),
+        pairs=[{**asdict(p), "distance": metres_exact(p.distance_m)} for p in c.pairs],
+        png=None if png is None else base64.b64encode(png).decode("ascii"),
+    )
+
+
+def write_comparison(
+    c: Comparison,
+    out_dir: Path,
+    overwrite: bool = False,
+    towns: gpd.GeoDataFrame | None = None,
+    inputs: Sequence[Path] = (),
+) -> list[Path]:
+    """Write compare.html, compare.csv, compare.json and map.png to ``out_dir`` atomically.
+
+    ``overwrite`` replaces only a folder siteopt wrote, never one holding any of ``inputs``.
+    """
+    png = map_png(c, towns)
+    with atomic_dir(out_dir, overwrite, inputs) as tmp:
+        (tmp / "map.png").write_bytes(png)
+        write_text(tmp / "compare.html", comparison_html(c, png))
+        write_text(tmp / "compare.csv", comparison_csv(c))
+        write_text(tmp / "compare.json", comparison_json(c))
+    return [out_dir / f for f in COMPARE_FILES]

@@ -1,0 +1,635 @@
+"""How robust is a choice? Parameter grids and bootstrap replicates, solved locally or on Dask.
+
+A sweep has *groups* of runs and a *reference* solution per group:
+
+* with ``--bootstrap N`` every combination of the ``--vary`` grid (or the scenario alone) is a
+  group: its runs are N bootstrap replicates, its reference is its solution on the full data;
+* without it the grid is one group: its runs are the combinations, its reference is the
+  scenario as written.
+
+Each scenario's problem (geometry, candidates, distances) is built once, on the client. A
+bootstrap replicate only changes demand weights (a town's resampled deaths spread evenly over its
+cells), so workers receive the array problem once and then only per-town counts. Every solve is
+exact (:func:`siteopt.models.solve` with the coverage screen, without marginals or alternatives) and
+deterministic, so a Dask run gives the same numbers as a serial one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt._errors import InputError, SolverError
+from siteopt.data.inputs import Inputs, load_inputs
+from siteopt.pipeline import model_spec, solver_spec
+from siteopt.problem import BuiltProblem, build_problem
+from siteopt.scenario import Scenario
+from siteopt.settings import CRS, LONLAT_CRS
+from siteopt.studies._work import RunOutcome, SweepModel, solve_counts, worker_version
+from siteopt.studies.bootstrap import By, DeathSample, death_sample, resample_counts
+from siteopt.studies.vary import Grid, Variant, variants
+
+#: how long to try reaching a --scheduler before giving up
+CONNECT_TIMEOUT = "20s"
+#: how long to wait for the first worker of a --scheduler
+WORKER_TIMEOUT = 60.0
+
+Stage = Callable[[str], None]
+Advance = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Eligible candidates of one built problem: id, town, region and EPSG:6433 position."""
+
+    cand_id: NDArray[np.str_]
+    town: NDArray[np.str_]
+    region: NDArray[np.str_]
+    xy: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Build:
+    """One scenario built once: the worker payload, its candidates and its deaths."""
+
+    label: str
+    scenario: Scenario
+    model: SweepModel
+    catalog: Catalog
+    placed: int
+    sample: DeathSample | None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One solve: a build, re-weighted by ``counts`` (None = the full data)."""
+
+    index: int
+    build: int
+    replicate: int | None
+    counts: NDArray[np.int64] | None
+    placed: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs compared against a reference run."""
+
+    index: int
+    label: str
+    kind: str  #: ``bootstrap`` or ``grid``
+    reference: int  #: task index of the reference solution
+    runs: tuple[int, ...]  #: task indices
+
+
+@dataclass
+class SweepPlan:
+    """Everything to solve, before solving."""
+
+    scenario: Scenario
+    grid: Grid
+    bootstrap: int
+    by: By
+    seed: int
+    variants: list[Variant]
+    builds: list[Build]
+    tasks: list[Task]
+    groups: list[Group]
+
+
+@dataclass
+class SweepResult:
+    """A solved sweep: the plan, one outcome per task and the summary written to sweep.json."""
+
+    plan: SweepPlan
+    outcomes: list[RunOutcome]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ planning
+
+
+def build_key(scenario: Scenario) -> str:
+    """What the built problem depends on: two scenarios with the same key share one build.
+
+    The number of sites, the per-municipality limit, the tie-break, the solver and the names do
+    not change demand, candidates or distances, so varying them needs no new geometry.
+    """
+    d = scenario.to_dict()
+    for k in ("name", "title", "description", "output", "solver"):
+        d.pop(k, None)
+    d["sites"] = {"approved_municipalities": d["sites"]["approved_municipalities"]}
+    credit = d["objective"].get("transit_credit")
+    d["objective"] = {k: d["objective"][k] for k in ("kind", "distance_m")}
+    if credit:  # its radius decides which transit columns the candidates carry
+        d["objective"]["transit_credit_within_m"] = credit["within_m"]
+    d["base_dir"] = scenario.base_dir
+    return json.dumps(d, sort_keys=True)
+
+
+def _build(
+    label: str,
+    scenario: Scenario,
+    inputs: Inputs,
+    need_sample: bool,
+    cache: dict[str, BuiltProblem] | None = None,
+) -> Build:
+    key = build_key(scenario)
+    if cache is not None and key in cache:
+        built = cache[key]
+    else:
+        built = build_problem(scenario, inputs)
+        if cache is not None:
+            cache[key] = built
+    problem = built.problem
+    names = problem.group_names
+    index = {t: k for k, t in enumerate(names)}
+    cell_town = np.array([index[t] for t in built.demand["town"]], dtype=np.int64)
+    cells = np.bincount(cell_town, minlength=len(names)).astype(np.int64)
+    spec = replace(model_spec(scenario, built, 0), marginal=False, alternatives=0)
+    solver = solver_spec(scenario)
+    if solver.threads is None:
+        # one solver thread per task: workers run side by side, and the answer must not depend
+        # on how many threads a machine happens to have
+        solver = replace(solver, threads=1)
+    model = SweepModel(problem, spec, solver, cell_town, cells)
+    sample = None
+    if need_sample:
+        sample = death_sample(scenario, inputs.table("deaths"), names)
+        base = sample.counts()
+        if not np.array_equal(model.weights(base), problem.demand_weight):
+            raise SolverError(
+                f"{scenario.source_file}: the demand weights are not each town's deaths spread "
+                "evenly over its cells, so they cannot be resampled; this is a siteopt bug."
+            )
+    rows = built.eligible_rows
+    cands = built.candidates.iloc[rows]
+    catalog = Catalog(
+        cand_id=problem.cand_ids.astype(str),
+        town=cands["town"].to_numpy().astype(str),
+        region=cands["region"].to_numpy().astype(str),
+        xy=np.asarray(problem.cand_xy, dtype=np.float64),
+    )
+    return Build(label, scenario, model, catalog, built.summary.placed, sample)
+
+
+def check_sweep(scenario: Scenario, grid: Grid, bootstrap: int) -> list[Variant]:
+    """Check the sweep's options and every grid combination, before anything slow runs.
+
+    Raises
+    ------
+    InputError
+        When there is nothing to sweep or ``bootstrap`` is negative.
+    ScenarioError
+        When a combination is not a valid scenario.
+    """
+    if not grid and bootstrap <= 0:
+        raise InputError(
+            "nothing to sweep: give --vary KEY=V1,V2 and/or --bootstrap N (e.g. --bootstrap 200)."
+        )
+    if bootstrap < 0:
+        raise InputError(f"--bootstrap must be >= 0, got {bootstrap}.")
+    return variants(scenario, grid)
+
+
+def plan_sweep(
+    scenario: Scenario,
+    grid: Grid,
+    bootstrap: int = 0,
+    by: By = "record",
+    seed: int = 0,
+    *,
+    inputs: Inputs | None = None,
+    stage: Stage | None = None,
+) -> SweepPlan:
+    """Validate the grid, build every scenario once and draw every bootstrap replicate.
+
+    Parameters
+    ----------
+    scenario
+        The scenario as written.
+    grid
+        ``--vary`` options, parsed by :func:`siteopt.studies.vary.parse_vary`.
+    bootstrap
+        Number of bootstrap replicates per combination (0: none).
+    by
+        Resample death records (``record``) or years (``year``).
+    seed
+        Seed of the resampling.
+    inputs
+        The data bundle, when already open (shared by every build of the same data).
+
+    Raises
+    ------
+    InputError
+        When there is nothing to sweep, or a grid combination is invalid (ScenarioError).
+    """
+    combos = check_sweep(scenario, grid, bootstrap)
+    say = stage or (lambda _msg: None)
+    opened: dict[str, Inputs] = {}
+
+    def data_key(sc: Scenario) -> str:
+        return "builtin" if sc.data == "builtin" else str(sc.resolve_path(sc.data))
+
+    if inputs is not None:
+        opened[data_key(scenario)] = inputs
+
+    def inputs_for(sc: Scenario) -> Inputs:
+        key = data_key(sc)
+        if key not in opened:
+            opened[key] = load_inputs(sc)
+        return opened[key]
+
+    cache: dict[str, BuiltProblem] = {}
+    builds: list[Build] = []
+    tasks: list[Task] = []
+    groups: list[Group] = []
+    if bootstrap > 0:
+        for v in combos:
+            say(f"Building {v.label} ({v.index + 1} of {len(combos)})")
+            b = _build(v.label, v.scenario, inputs_for(v.scenario), True, cache)
+            builds.append(b)
+            assert b.sample is not None
+            ref = len(tasks)
+            tasks.append(Task(ref, len(builds) - 1, None, None, b.placed))
+            replicates = []
+            for r in range(bootstrap):
+                counts = resample_counts(b.sample, by, seed, r)
+                replicates.append(len(tasks))
+                tasks.append(Task(len(tasks), len(builds) - 1, r, counts, int(counts.sum())))
+            groups.append(Group(v.index, v.label, "bootstrap", ref, tuple(replicates)))
+    else:
+        for v in combos:
+            say(f"Building {v.label} ({v.index + 1} of {len(combos)})")
+            b = _build(v.label, v.scenario, inputs_for(v.scenario), False, cache)
+            builds.append(b)
+            tasks.append(Task(len(tasks), len(builds) - 1, None, None, b.placed))
+        runs = tuple(range(len(tasks)))
+        digest = scenario.digest()
+        same = [t for t, v in zip(runs, combos, strict=True) if v.scenario.digest() == digest]
+        if same:
+            ref = same[0]
+        else:
+            say("Building the scenario as written")
+            builds.append(_build("as written", scenario, inputs_for(scenario), False, cache))
+            ref = len(tasks)
+            tasks.append(Task(ref, len(builds) - 1, None, None, builds[-1].placed))
+        groups.append(Group(0, "grid", "grid", ref, runs))
+    return SweepPlan(scenario, grid, bootstrap, by, seed, combos, builds, tasks, groups)
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def quiet_dask() -> None:
+    """Keep Dask's and distributed's log messages below WARNING off the user's terminal."""
+    for name in ("distributed", "dask", "tornado", "bokeh"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process (and in processes it starts) for the duration."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A ``distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster.
+
+    Raises
+    ------
+    InputError
+        When the scheduler cannot be reached, has no workers, or its workers cannot run siteopt.
+    """
+    import distributed
+
+    quiet_dask()
+    if scheduler is None:
+        # Worker processes start with Ctrl-C ignored (they inherit it): a Ctrl-C in the terminal
+        # then reaches only this process, which shuts the cluster down cleanly.
+        with _sigint_ignored():
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+        with cluster, distributed.Client(cluster) as client:
+            quiet_dask()
+            yield client
+        return
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); check "
+            "the address (e.g. tcp://host:8786) and that 'dask scheduler' is running there."
+        ) from None
+    with client:
+        quiet_dask()
+        try:
+            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+        except (TimeoutError, OSError):
+            raise InputError(
+                f"--scheduler {scheduler}: no worker joined the scheduler within "
+                f"{WORKER_TIMEOUT:g} s; start workers with 'dask worker {scheduler} --nthreads 1'."
+            ) from None
+        try:
+            versions = client.run(worker_version)
+        except Exception as exc:  # the workers' own import errors come back as any type
+            raise InputError(
+                f"--scheduler {scheduler}: the workers cannot run siteopt ({type(exc).__name__}: "
+                f"{exc}); install the same siteopt on every worker."
+            ) from None
+        from siteopt import __version__
+
+        odd = sorted(f"{a} ({v})" for a, v in versions.items() if v != __version__)
+        if odd:
+            raise InputError(
+                f"--scheduler {scheduler}: workers run another siteopt version than this one "
+                f"({__version__}): {', '.join(odd)}; install the same version everywhere."
+            )
+        yield client
+
+
+def _run_serial(plan: SweepPlan, advance: Advance) -> list[RunOutcome]:
+    # The solver turns a Ctrl-C into an early stop of the current solve and returns; remember
+    # it, and stop the whole sweep after that solve instead of going on with the next one.
+    pressed: list[bool] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    out = []
+    try:
+        for t in plan.tasks:
+            out.append(solve_counts(plan.builds[t.build].model, t.counts, t.index))
+            if pressed:
+                raise KeyboardInterrupt
+            advance(len(out), len(plan.tasks))
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    return out
+
+
+def _run_dask(plan: SweepPlan, client: Any, advance: Advance) -> list[RunOutcome]:
+    import distributed
+
+    shared = [client.scatter(b.model, broadcast=True, hash=False) for b in plan.builds]
+    futures = [
+        client.submit(solve_counts, shared[t.build], t.counts, t.index, pure=False)
+        for t in plan.tasks
+    ]
+    out: list[RunOutcome] = []
+    try:
+        for fut in distributed.as_completed(futures):
+            out.append(fut.result())
+            advance(len(out), len(plan.tasks))
+    finally:
+        client.cancel(futures)
+    return out
+
+
+def run_plan(
+    plan: SweepPlan,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    client: Any = None,
+    advance: Advance | None = None,
+) -> list[RunOutcome]:
+    """Solve every task of ``plan``; outcomes sorted by task index.
+
+    Parameters
+    ----------
+    workers
+        Worker processes of a new LocalCluster; 0 solves serially in this process.
+    scheduler
+        Address of an existing Dask scheduler (``workers`` is then ignored).
+    client
+        An existing ``distributed.Client`` to use instead of either.
+    advance
+        Called with (done, total) as solves complete.
+    """
+    tick = advance or (lambda _d, _t: None)
+    if client is not None:
+        out = _run_dask(plan, client, tick)
+    elif scheduler is None and workers == 0:
+        out = _run_serial(plan, tick)
+    else:
+        with dask_client(workers, scheduler) as c:
+            out = _run_dask(plan, c, tick)
+    return sorted(out, key=lambda o: o.task)
+
+
+# ------------------------------------------------------------------------------ summarising
+
+
+def _r(v: float | None, digits: int = 6) -> float | None:
+    return None if v is None else round(float(v), digits)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    union = a | b
+    return 1.0 if not union else len(a & b) / len(union)
+
+
+def _lonlat(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+    from pyproj import Transformer
+
+    if xy.size == 0:
+        return np.empty((0, 2))
+    tr = Transformer.from_crs(CRS, LONLAT_CRS, always_xy=True)
+    lon, lat = tr.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def _run_record(plan: SweepPlan, o: RunOutcome) -> dict[str, Any]:
+    t = plan.tasks[o.task]
+    cat = plan.builds[t.build].catalog
+    sel = list(o.selected)
+    return {
+        "task": o.task,
+        "combination": plan.builds[t.build].label,
+        "replicate": t.replicate,
+        "status": o.status,
+        "covered_deaths": _r(o.objective),
+        "placed_deaths": t.placed,
+        "covered_share": _r(o.objective / t.placed)
+        if o.objective is not None and t.placed
+        else None,
+        "mean_distance_m": _r(o.weighted_distance / o.objective, 1)
+        if o.weighted_distance is not None and o.objective
+        else None,
+        "sites": [str(cat.cand_id[j]) for j in sel],
+        "towns": [str(cat.town[j]) for j in sel],
+    }
+
+
+def _group_summary(
+    plan: SweepPlan,
+    g: Group,
+    records: list[dict[str, Any]],
+    outcomes: Sequence[RunOutcome],
+) -> dict[str, Any]:
+    ref = records[g.reference]
+    ref_sites, ref_towns = set(ref["sites"]), set(ref["towns"])
+    runs = [records[k] for k in g.runs]
+    n = len(runs)
+    same = [set(r["towns"]) == ref_towns for r in runs]
+    jac_sites = [_jaccard(set(r["sites"]), ref_sites) for r in runs]
+    jac_towns = [_jaccard(set(r["towns"]), ref_towns) for r in runs]
+    town_count: Counter[str] = Counter()
+    cand_count: Counter[str] = Counter()
+    where: dict[str, tuple[str, str, float, float]] = {}
+    for k, r in zip(g.runs, runs, strict=True):
+        town_count.update(set(r["towns"]))
+        cand_count.update(r["sites"])
+        cat = plan.builds[plan.tasks[k].build].catalog
+        for j in outcomes[k].selected:
+            where.setdefault(
+                str(cat.cand_id[j]), (str(cat.town[j]), str(cat.region[j]), *cat.xy[j].tolist())
+            )
+    sets = Counter(tuple(sorted(r["towns"])) for r in runs)
+    ids = sorted(cand_count, key=lambda s: (-cand_count[s], s))
+    lonlat = _lonlat(np.array([where[s][2:] for s in ids], dtype=np.float64).reshape(-1, 2))
+    candidates = [
+        {
+            "id": s,
+            "town": where[s][0],
+            "region": where[s][1],
+            "x_m": round(where[s][2], 1),
+            "y_m": round(where[s][3], 1),
+            "lon": round(float(lonlat[k, 0]), 6),
+            "lat": round(float(lonlat[k, 1]), 6),
+            "chosen": cand_count[s],
+            "frequency": _r(cand_count[s] / n),
+            "town_frequency": _r(town_count[where[s][0]] / n),
+            "in_reference": s in ref_sites,
+        }
+        for k, s in enumerate(ids)
+    ]
+    towns = [
+        {
+            "town": t,
+            "chosen": town_count[t],
+            "frequency": _r(town_count[t] / n),
+            "in_reference": t in ref_towns,
+        }
+        for t in sorted(town_count, key=lambda t: (-town_count[t], t))
+    ]
+    for t in sorted(ref_towns - set(town_count)):
+        towns.append({"town": t, "chosen": 0, "frequency": 0.0, "in_reference": True})
+    covered = [r["covered_share"] for r in runs if r["covered_share"] is not None]
+    return {
+        "index": g.index,
+        "label": g.label,
+        "kind": g.kind,
+        "runs": n,
+        "reference": {
+            "task": g.reference,
+            "combination": ref["combination"],
+            "sites": ref["sites"],
+            "towns": ref["towns"],
+            "covered_deaths": ref["covered_deaths"],
+            "covered_share": ref["covered_share"],
+            "status": ref["status"],
+        },
+        "stability": {
+            "same_towns": sum(same),
+            "same_towns_share": _r(sum(same) / n),
+            "mean_jaccard_sites": _r(float(np.mean(jac_sites))),
+            "mean_jaccard_towns": _r(float(np.mean(jac_towns))),
+        },
+        "covered_share": {
+            "min": _r(min(covered)) if covered else None,
+            "mean": _r(float(np.mean(covered))) if covered else None,
+            "max": _r(max(covered)) if covered else None,
+        },
+        "not_proved_optimal": sum(1 for r in runs if r["status"] != "optimal"),
+        "town_sets": [
+            {"towns": list(s), "runs": c, "share": _r(c / n)}
+            for s, c in sorted(sets.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "towns": towns,
+        "candidates": candidates,
+    }
+
+
+def summarise(plan: SweepPlan, outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
+    """The content of ``sweep.json``: settings, every run, and per group frequencies and stability.
+
+    Nothing about how the sweep ran (workers, times) is included, so a Dask run and a serial run
+    of the same sweep write identical bytes.
+    """
+    ordered = sorted(outcomes, key=lambda o: o.task)
+    records = [_run_record(plan, o) for o in ordered]
+    if [r["task"] for r in records] != list(range(len(plan.tasks))):
+        raise SolverError("a sweep result is missing solves; this is a siteopt bug.")
+    sc = plan.scenario
+    return {
+        "scenario": sc.name,
+        "title": sc.title or sc.name,
+        "scenario_digest": sc.digest(),
+        "settings": {
+            "vary": {k: v for k, v in plan.grid},
+            "vary_order": [k for k, _ in plan.grid],
+            "bootstrap": plan.bootstrap,
+            "by": plan.by if plan.bootstrap else None,
+            "seed": plan.seed if plan.bootstrap else None,
+        },
+        "combinations": [
+            {
+                "index": v.index,
+                "label": v.label,
+                "values": {k: x for k, x in v.values},
+                "scenario_digest": v.scenario.digest(),
+            }
+            for v in plan.variants
+        ],
+        "groups": [_group_summary(plan, g, records, ordered) for g in plan.groups],
+        "runs": records,
+    }
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Grid,
+    bootstrap: int = 0,
+    by: By = "record",
+    seed: int = 0,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    inputs: Inputs | None = None,
+    stage: Stage | None = None,
+    advance: Advance | None = None,
+) -> SweepResult:
+    """Plan, solve and summarise a sweep (see :func:`plan_sweep` and :func:`run_plan`)."""
+    plan = plan_sweep(scenario, grid, bootstrap, by, seed, inputs=inputs, stage=stage)
+    if stage is not None:
+        stage(f"Solving {len(plan.tasks)} problems")
+    outcomes = run_plan(plan, workers=workers, scheduler=scheduler, advance=advance)
+    return SweepResult(plan, outcomes, summarise(plan, outcomes))

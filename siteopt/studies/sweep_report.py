@@ -1,0 +1,235 @@
+"""Files of a sweep: ``sweep.json``, ``frequency.csv``, ``frequency.geojson`` and ``sweep.md``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from siteopt.outputs.geojson import write_geojson
+from siteopt.outputs.words import json_text, pct
+from siteopt.outputs.writer import atomic_dir, write_text
+from siteopt.settings import CRS
+from siteopt.studies.overlap import join_words
+
+#: the files ``siteopt sweep`` writes
+SWEEP_FILES = ("sweep.json", "frequency.csv", "frequency.geojson", "sweep.md")
+
+FREQUENCY_COLUMNS = (
+    "group",
+    "group_label",
+    "cand_id",
+    "town",
+    "region",
+    "chosen",
+    "runs",
+    "frequency",
+    "town_frequency",
+    "in_reference",
+    "x_m",
+    "y_m",
+    "lon",
+    "lat",
+)
+
+
+def sweep_json(summary: dict[str, Any]) -> str:
+    """``sweep.json`` text (sorted keys, 2-space indent)."""
+    return json_text(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for g in summary["groups"]:
+        for c in g["candidates"]:
+            rows.append(
+                {
+                    "group": g["index"],
+                    "group_label": g["label"],
+                    "cand_id": c["id"],
+                    "town": c["town"],
+                    "region": c["region"],
+                    "chosen": c["chosen"],
+                    "runs": g["runs"],
+                    "frequency": c["frequency"],
+                    "town_frequency": c["town_frequency"],
+                    "in_reference": c["in_reference"],
+                    "x_m": c["x_m"],
+                    "y_m": c["y_m"],
+                    "lon": c["lon"],
+                    "lat": c["lat"],
+                }
+            )
+    return rows
+
+
+def frequency_csv(summary: dict[str, Any]) -> str:
+    """``frequency.csv``: every candidate chosen at least once, per group, most frequent first."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(FREQUENCY_COLUMNS)
+    for row in _rows(summary):
+        w.writerow(
+            [str(row[c]).lower() if isinstance(row[c], bool) else row[c] for c in FREQUENCY_COLUMNS]
+        )
+    return buf.getvalue()
+
+
+def frequency_frame(summary: dict[str, Any]) -> gpd.GeoDataFrame:
+    """Candidates chosen at least once, as points in EPSG:6433 with their frequency."""
+    rows = _rows(summary)
+    cols = [c for c in FREQUENCY_COLUMNS if c not in ("lon", "lat")]
+    data = {c: [r[c] for r in rows] for c in cols}
+    geom = gpd.points_from_xy([r["x_m"] for r in rows], [r["y_m"] for r in rows])
+    return gpd.GeoDataFrame(data, geometry=geom, crs=CRS)
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return str(v)
+
+
+def _md(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def sweep_markdown(summary: dict[str, Any]) -> str:
+    """``sweep.md``: a report section in plain words."""
+    s = summary["settings"]
+    lines = [f"## How robust is the choice? ({_md(summary['title'])})", ""]
+    if s["bootstrap"]:
+        how = (
+            "as many death records as the scenario counts, drawn at random with replacement"
+            if s["by"] == "record"
+            else "the years of the period drawn at random with replacement, each drawn year "
+            "bringing all of its deaths"
+        )
+        lines += [
+            f"Each choice below was re-made {s['bootstrap']} times on resampled data ({how}; "
+            f"seed {s['seed']}), with the same siting rules, and each re-made choice was solved "
+            "exactly. A town chosen in nearly every replicate does not depend on which deaths "
+            "happened to be recorded; a town chosen in few replicates would change with a small "
+            "change in the data, so it is a weak recommendation.",
+            "",
+        ]
+    if s["vary_order"]:
+        grid = "; ".join(
+            f"`{k}` = {_md(', '.join(_value(v) for v in s['vary'][k]))}" for k in s["vary_order"]
+        )
+        lines += [
+            f"Settings varied: {grid} ({len(summary['combinations'])} combinations).",
+            "",
+        ]
+    for g in summary["groups"]:
+        ref = g["reference"]
+        st = g["stability"]
+        runs = g["runs"]
+        if g["kind"] == "bootstrap":
+            title = g["label"] if len(summary["groups"]) > 1 or s["vary_order"] else "Bootstrap"
+            lines += [f"### {_md(title)}", ""]
+            lines.append(
+                f"On the full data the sites are in {_md(join_words(ref['towns']))} "
+                f"({pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
+                f"again in {st['same_towns']} of {runs} replicates "
+                f"({pct(st['same_towns_share'])})."
+            )
+            unit, units = "replicate", "replicates"
+        else:
+            lines += ["### Across the combinations", ""]
+            lines.append(
+                "As written, the scenario puts its sites in "
+                f"{_md(join_words(ref['towns']))}. The same towns were chosen in "
+                f"{st['same_towns']} of {runs} combinations "
+                f"({pct(st['same_towns_share'])})."
+            )
+            unit, units = "combination", "combinations"
+        towns = g["towns"]
+        strong = [t["town"] for t in towns if t["frequency"] >= 0.9]
+        weak = [t["town"] for t in towns if t["in_reference"] and t["frequency"] < 0.5]
+        if strong:
+            lines.append(
+                f"{_md(join_words(strong))} {'is' if len(strong) == 1 else 'are'} chosen in at "
+                f"least 90 % of the {units}."
+            )
+        if weak:
+            lines.append(
+                f"{_md(join_words(weak))} {'is' if len(weak) == 1 else 'are'} in the "
+                f"{'full-data' if g['kind'] == 'bootstrap' else 'as-written'} choice but chosen "
+                f"in fewer than half of the {units}: a weak recommendation."
+            )
+        cs = g["covered_share"]
+        lines.append(
+            f"Deaths covered range from {pct(cs['min'])} to {pct(cs['max'])} "
+            f"(mean {pct(cs['mean'])}). On average a {unit} shares "
+            f"{pct(st['mean_jaccard_towns'])} of its towns and {pct(st['mean_jaccard_sites'])} "
+            "of its exact sites with the reference (Jaccard similarity; sites on a grid can move "
+            "by one cell and still serve the same area)."
+        )
+        if g["not_proved_optimal"]:
+            lines.append(
+                f"**{g['not_proved_optimal']} {units} were not proved optimal** (time limit); "
+                "their choice may not be the best."
+            )
+        lines += [
+            "",
+            f"| town | {units} choosing it | share | in reference |",
+            "|---|---:|---:|:-:|",
+        ]
+        for t in towns:
+            lines.append(
+                f"| {_md(t['town'])} | {t['chosen']} of {runs} | {pct(t['frequency'])} | "
+                f"{'yes' if t['in_reference'] else ''} |"
+            )
+        lines += ["", "Most frequent sets of towns:", ""]
+        for ts in g["town_sets"][:5]:
+            lines.append(f"- {_md(', '.join(ts['towns']))}: {ts['runs']} ({pct(ts['share'])})")
+        lines += ["", "Most frequently chosen sites:", ""]
+        lines += ["| site | town | chosen | share | in reference |", "|---|---|---:|---:|:-:|"]
+        for c in g["candidates"][:10]:
+            lines.append(
+                f"| {c['id']} | {_md(c['town'])} | {c['chosen']} | {pct(c['frequency'])} | "
+                f"{'yes' if c['in_reference'] else ''} |"
+            )
+        lines.append("")
+    if s["vary_order"] and not s["bootstrap"]:
+        lines += ["### Each combination", "", "| combination | towns | deaths covered |"]
+        lines.append("|---|---|---:|")
+        for r in summary["runs"]:
+            lines.append(
+                f"| {_md(r['combination'])} | {_md(', '.join(r['towns']))} | "
+                f"{pct(r['covered_share'])} |"
+            )
+        lines.append("")
+    lines.append(
+        "Frequencies per site are in frequency.csv and frequency.geojson; every run is in "
+        "sweep.json. Deaths are located to towns only, so a site's exact position within a town "
+        "follows the spread of that town's deaths over its developed land."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def write_sweep(
+    summary: dict[str, Any],
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Sequence[Path] = (),
+) -> list[Path]:
+    """Write the sweep's files to ``out_dir`` atomically; return their paths.
+
+    ``overwrite`` replaces only a folder siteopt wrote, never one holding any of ``inputs``.
+    """
+    with atomic_dir(out_dir, overwrite, inputs) as tmp:
+        write_text(tmp / "sweep.json", sweep_json(summary))
+        write_text(tmp / "frequency.csv", frequency_csv(summary))
+        write_geojson(frequency_frame(summary), tmp / "frequency.geojson")
+        write_text(tmp / "sweep.md", sweep_markdown(summary))
+    return [out_dir / f for f in SWEEP_FILES]
