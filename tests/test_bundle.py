@@ -136,10 +136,11 @@ def test_every_layer_reads_with_its_schema(manifest: dict) -> None:
         assert not shapely.is_empty(geoms).any(), name
         assert shapely.is_valid(geoms).all(), name
         assert set(frame.geom_type) == {GEOMETRY[name]}, name
-        # EPSG:6433 metres: Connecticut lies within x 220-380 km, y 170-300 km (Katonah NY
-        # and the other over-the-line transit stops included)
+        # EPSG:6433 metres: Connecticut lies within x 220-380 km, y 170-300 km; transit stops
+        # over the line are kept up to 50 km out (Katonah NY, Metro-North down to Grand Central
+        # at y 144 km)
         x0, y0, x1, y1 = frame.total_bounds
-        assert 200_000 < x0 < x1 < 400_000 and 150_000 < y0 < y1 < 320_000, name
+        assert 200_000 < x0 < x1 < 400_000 and 130_000 < y0 < y1 < 320_000, name
 
 
 def test_towns(towns: gpd.GeoDataFrame) -> None:
@@ -281,20 +282,33 @@ def test_transit_stops(manifest: dict) -> None:
     assert per_feed == {
         "9town_estuary_transit_gtfs": 567,
         "cttransit_hartford_gtfs_2015_partial": 5006,
+        "cttransit_statewide_gtfs_2022_partial": 10038,
+        "gbt_bridgeport_gtfs_2022_partial": 1213,
         "hart_danbury_gtfs": 194,
         "middletown_area_transit_gtfs": 232,
+        "mnr_newhaven_line_gtfs": 50,
         "norwalk_transit_gtfs": 259,
         "seat_southeast_area_transit_gtfs": 684,
         "uconn_wrtd_windham_gtfs": 175,
     }
     partial = stops.groupby("feed")["complete_feed"].agg(["all", "any"])
-    assert not partial.loc["cttransit_hartford_gtfs_2015_partial", "any"]
-    assert partial.drop("cttransit_hartford_gtfs_2015_partial")["all"].all()
+    without_times = [
+        "cttransit_hartford_gtfs_2015_partial",
+        "cttransit_statewide_gtfs_2022_partial",
+        "gbt_bridgeport_gtfs_2022_partial",
+    ]
+    assert not partial.loc[without_times, "any"].any()
+    assert partial.drop(without_times)["all"].all()
     assert not stops.duplicated(["feed", "stop_id"]).any()
-    # the only stops without a town are HART's stops over the New York line
+    # the only stops without a town are those over the New York line: HART's, Metro-North's
+    # and CTtransit's (White Plains, Port Chester)
     outside = stops[stops["town"].isna()]
-    assert set(outside["feed"]) == {"hart_danbury_gtfs"}
-    assert "Katonah Station" in set(outside["stop_name"])
+    assert set(outside["feed"]) == {
+        "hart_danbury_gtfs",
+        "mnr_newhaven_line_gtfs",
+        "cttransit_statewide_gtfs_2022_partial",
+    }
+    assert {"Katonah Station", "Grand Central"} <= set(outside["stop_name"])
 
 
 def test_polygon_layers() -> None:
