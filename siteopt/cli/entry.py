@@ -8,6 +8,7 @@ and removes its temporary folders.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -15,14 +16,27 @@ from types import FrameType
 INTERRUPTED = "Error: interrupted; earlier outputs were left untouched.\n"
 
 
+_signalled = False
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    global _signalled
+    _signalled = True
+    raise KeyboardInterrupt
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    global _signalled
+    _signalled = True
     raise KeyboardInterrupt
 
 
 def main() -> None:
     """Run ``siteopt`` with SIGTERM handled like Ctrl-C."""
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _interrupt)
     debug = "--debug" in sys.argv[1:]
+    code: int | str | None = 0
     try:
         from siteopt.cli.main import main as cli_main
 
@@ -32,7 +46,18 @@ def main() -> None:
             raise
         # click turns Ctrl-C inside a command into an exit; this is Ctrl-C outside of one
         sys.stderr.write(INTERRUPTED)
-        sys.exit(1)
+        code = 1
+    except SystemExit as exc:
+        code = exc.code
+    if _signalled:
+        # interrupted: the writer has already put earlier outputs back; leave at once, so that
+        # no late KeyboardInterrupt (a solver's or a worker thread's) can escape at shutdown
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
