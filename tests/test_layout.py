@@ -133,3 +133,16 @@ def test_one_atomic_writer() -> None:
         name for name, path in modules().items() if moves.search(path.read_text(encoding="utf-8"))
     )
     assert users == ["siteopt.data.fetch.stage", "siteopt.outputs.writer"]
+
+
+def test_readme_array_example_runs_and_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's models-on-arrays example runs unchanged and prints its comment."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    snippet = next(b for b in blocks if "from siteopt.models import solve" in b)
+    exec(compile(snippet, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    promised = snippet.strip().splitlines()[-1].split("#", 1)[1].strip()
+    assert printed == promised
