@@ -104,8 +104,7 @@ def solve(
             limit = result.solver.time_limit
             why = (
                 f"the solver reached its time limit ({limit:g} s) before finding any solution"
-                if "timelimit" in sol.message.lower().replace(" ", "").replace("_", "")
-                and limit is not None
+                if sol.hit_time_limit and limit is not None
                 else f"the solver found no solution ({sol.status.value}: {sol.message})"
             )
             raise SolverError(

@@ -235,6 +235,16 @@ class Solution:
         return float(sum(self.site_bonus.values()))
 
     @property
+    def hit_time_limit(self) -> bool:
+        """True when a solver call of this answer stopped at its time limit (HiGHS
+        ``kTimeLimit``, CBC ``Stopped on time``)."""
+        for rec in self.solves:
+            raw = str(rec.get("status", ""))
+            if raw.startswith("kTimeLimit") or raw.lower().startswith("stopped on time"):
+                return True
+        return False
+
+    @property
     def proved_optimal(self) -> bool:
         """True only when the solver proved optimality."""
         return self.status is Status.OPTIMAL
