@@ -97,6 +97,7 @@ def test_transit_scenario_sites_are_served_and_reported(runs: dict[str, Path]) -
     assert any(";" in r and "departures/hour" in r for r in reasons)  # several rules listed
 
 
+@pytest.mark.slow
 def test_bridgeport_scenario_reports_zoning(tmp_path: Path) -> None:
     out = solve(tmp_path, "bridgeport.yaml", "bridgeport", extra="")
     rows = sites(out)

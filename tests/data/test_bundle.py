@@ -34,7 +34,7 @@ from siteopt.data.layers import (
 from siteopt.data.manifest import render_readme
 from siteopt.data.places import METHODS, OUT_OF_STATE, UNKNOWN, normalise_place
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "data"
 SHARED = Path(os.environ.get("SITEOPT_SHARED_DATA", REPO.parent / "shared" / "data"))
 needs_shared = pytest.mark.skipif(

@@ -15,7 +15,7 @@ import siteopt.pipeline
 from siteopt.cli.main import cli
 from siteopt.models.base import Solution, Status
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _empty(status: Status, raw: str) -> Solution:

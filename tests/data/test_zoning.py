@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 from shapely.geometry import box
 
 from siteopt._errors import DataError, InputError
@@ -20,7 +21,7 @@ from siteopt.data.readers.zoning import read_districts, read_use_table
 from siteopt.problem.eligibility.zoning import zoning_status
 
 X0, Y0 = 300_000.0, 200_000.0
-DATA = Path("/work/shared/data")
+DATA = shared_data_dir() or Path("shared-data-not-available")
 
 
 def districts_6433() -> gpd.GeoDataFrame:

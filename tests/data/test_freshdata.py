@@ -37,7 +37,7 @@ from siteopt.data.layers import (
     read_manifest,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = default_bundle_dir()
 OCME_DEST = "overdose/ocme_accidental_drug_deaths.csv"
 

@@ -176,6 +176,7 @@ def scenario(tmp_path: Path, network: str, extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_scenario_download_key_solves_like_the_local_file(
     overpass: Overpass, osm_xml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from siteopt.cli.main import cli
 from siteopt.outputs import OUTPUT_FILES
 from siteopt.outputs.writer import MARKER
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "configs" / "examples"
 
 
@@ -258,6 +258,7 @@ def _complete(out_dir: Path) -> None:
     json.loads((out_dir / "solution.json").read_text())
 
 
+@pytest.mark.slow
 def test_sigterm_during_solve_is_like_ctrl_c(project: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     scen = str(project / "own_points.yaml")
@@ -310,6 +311,7 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path: Path) -> None:
     assert "interrupted" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_random_kills_leave_a_complete_result(project: Path, tmp_path: Path) -> None:
     """SIGKILL and SIGTERM at random moments of solving and writing: OUT is always complete
     (the old or the new result) once the next run has recovered it, with no leftovers."""

@@ -40,7 +40,7 @@ from siteopt.data.fetch import (
     read_state,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fetch"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fetch"
 OCME = "ocme_drug_deaths"
 OCME_DEST = "overdose/ocme_accidental_drug_deaths.csv"
 LM1 = "Tue, 01 Apr 2025 12:00:00 GMT"

@@ -24,7 +24,7 @@ from siteopt.data.layers import (
     read_manifest,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "data"
 SHARED = Path(os.environ.get("SITEOPT_SHARED_DATA", REPO.parent / "shared" / "data"))
 needs_shared = pytest.mark.skipif(

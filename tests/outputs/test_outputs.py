@@ -42,7 +42,7 @@ from siteopt.result import RunResult
 from siteopt.scenario import load_scenario
 
 EVIL = "<script>alert(1)</script>"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # One solve of the default scenario, shared with test_browser.py (a solve takes ~15 s).
 _CACHE: dict[str, Any] = {}

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from conftest import shared_data_dir
 
 from siteopt.data.fetch import acs_town_population_csv, ct_schools_points_csv
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fetch"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fetch"
 
 
-def _shared() -> Path | None:
-    env = os.environ.get("SITEOPT_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not root.is_dir():
-        root = Path("/work/shared/data")
-    return root if root.is_dir() else None
-
-
-SHARED = _shared()
+SHARED = shared_data_dir()
 
 
 def test_acs_town_population_from_a_census_answer() -> None:

@@ -7,27 +7,18 @@ the published files they describe, in both OCME layouts, and reject an incomplet
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import shared_data_dir
 
 from siteopt._errors import InputError
 from siteopt.data.fetch import default_sources_path, load_sources
 from siteopt.data.fetch._common import SourceFailure
 from siteopt.data.fetch.checks import check_csv, check_gtfs, run_loader
 
-
-def _shared() -> Path | None:
-    env = os.environ.get("SITEOPT_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not root.is_dir():
-        root = Path("/work/shared/data")
-    return root if root.is_dir() else None
-
-
-SHARED = _shared()
+SHARED = shared_data_dir()
 needs_shared = pytest.mark.skipif(SHARED is None, reason="shared raw data not available")
 
 

@@ -23,7 +23,7 @@ from siteopt._validate import MAX_SCENARIO_BYTES, check_input_file
 from siteopt.cli.main import cli
 from siteopt.scenario import Scenario, path_fields
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 EXAMPLE = CONFIGS / "examples"
 
