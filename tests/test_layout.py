@@ -127,12 +127,12 @@ def test_one_crs_constant() -> None:
 
 
 def test_one_atomic_writer() -> None:
-    """Only the writer (and the fetcher's staging of downloads) renames files into place."""
+    """Only the writer renames files or folders into place."""
     moves = re.compile(r"os\.replace\(|os\.rename\(|\.rename\((?!columns)|shutil\.move\(")
     users = sorted(
         name for name, path in modules().items() if moves.search(path.read_text(encoding="utf-8"))
     )
-    assert users == ["siteopt.data.fetch.stage", "siteopt.outputs.writer"]
+    assert users == ["siteopt.outputs.writer"]
 
 
 def test_readme_array_example_runs_and_prints_what_it_says(

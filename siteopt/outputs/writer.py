@@ -324,7 +324,6 @@ def atomic_dir(
                 f"{parent}: cannot create the output folder ({exc.strerror}); choose a writable "
                 "--output."
             ) from None
-        old: Path | None = None
         try:
             yield tmp
             if marker:
@@ -332,22 +331,35 @@ def atomic_dir(
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; outputs are ordinary folders
-            if out_dir.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-                os.replace(out_dir, old / out_dir.name)
-                os.replace(tmp, out_dir)
-            else:
-                os.replace(tmp, out_dir)
+            swap_in(tmp, out_dir)
         except BaseException:
-            # put the earlier output back whatever stopped us (even Ctrl-C), then drop the new one
-            if old is not None and (old / out_dir.name).exists() and not out_dir.exists():
-                os.replace(old / out_dir.name, out_dir)
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        finally:
-            # the earlier output is gone from ``old`` once it is back in place or replaced
-            if old is not None and out_dir.exists():
-                shutil.rmtree(old, ignore_errors=True)
+
+
+def swap_in(new: Path, final: Path) -> None:
+    """Move the complete file or folder ``new`` onto ``final`` (same file system).
+
+    A file is one rename. A folder takes two: the old folder is parked in ``.NAME.old-*`` beside
+    it, the new one moved in, the parked one removed. Whatever stops the second rename (even
+    Ctrl-C), the old folder is put back; a run killed between the two renames is repaired by the
+    next :func:`output_lock` holder for ``final`` (see :func:`recover`).
+    """
+    if not new.is_dir() or not final.exists():
+        os.replace(new, final)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+    try:
+        os.replace(final, old / final.name)
+        os.replace(new, final)
+    except BaseException:
+        if (old / final.name).exists() and not final.exists():
+            os.replace(old / final.name, final)
+        raise
+    finally:
+        # the earlier folder is gone from ``old`` once it is back in place or replaced
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text(path: Path, text: str) -> None:

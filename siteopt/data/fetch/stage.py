@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from siteopt.data.fetch.checks import (
 from siteopt.data.fetch.convert import acs_town_population_csv, ct_schools_points_csv
 from siteopt.data.fetch.http import Download
 from siteopt.data.fetch.sources import Source
+from siteopt.outputs.writer import atomic_file, swap_in
 
 __all__ = [
     "Staged",
@@ -77,16 +76,9 @@ def write_state(dest_dir: Path, state: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
         normal_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _sha256_file(path: Path) -> str:
@@ -214,26 +206,11 @@ def commit(staged: Staged) -> None:
     try:
         for tmp, final in staged.moves:
             final.parent.mkdir(parents=True, exist_ok=True)
-            if tmp.is_dir():
-                if final.exists() and not final.is_dir():
-                    raise SourceFailure("io", f"{final} exists and is not a folder")
-                old: Path | None = None
-                if final.exists():
-                    old = Path(tempfile.mkdtemp(dir=final.parent, prefix=TEMP_PREFIX + "old-"))
-                    old.rmdir()
-                    os.replace(final, old)
-                try:
-                    os.replace(tmp, final)
-                except OSError:
-                    if old is not None:
-                        os.replace(old, final)
-                    raise
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
-            else:
-                if final.is_dir():
-                    raise SourceFailure("io", f"{final} is a folder, not a file")
-                os.replace(tmp, final)
+            if tmp.is_dir() and final.exists() and not final.is_dir():
+                raise SourceFailure("io", f"{final} exists and is not a folder")
+            if not tmp.is_dir() and final.is_dir():
+                raise SourceFailure("io", f"{final} is a folder, not a file")
+            swap_in(tmp, final)
     except SourceFailure:
         staged.discard()
         raise
