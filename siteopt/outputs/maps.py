@@ -262,7 +262,12 @@ def draw_map(tables: Tables) -> Figure:
             else ""
         )
         + "Deaths are located to towns only and spread evenly over each town's developed land.",
-        "NAD83(2011) / Connecticut (EPSG:6433); straight-line distances. "
+        (
+            "NAD83(2011) / Connecticut (EPSG:6433)"
+            if result.built.crs == "EPSG:6433"
+            else f"Working CRS {result.built.crs}"
+        )
+        + "; straight-line distances. "
         f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]
     lines = [line for note in notes for line in textwrap.wrap(note, 210)]

@@ -300,7 +300,12 @@ def webmap_html(tables: Tables) -> str:
         sites=_site_list(tables),
         served=served_verb(result),
         credits=credits(result)
-        + f" Projection NAD83(2011) / Connecticut (EPSG:6433). Scenario {sc.name} "
+        + (
+            " Projection NAD83(2011) / Connecticut (EPSG:6433)."
+            if result.built.crs == "EPSG:6433"
+            else f" Working CRS {result.built.crs}."
+        )
+        + f" Scenario {sc.name} "
         f"({sc.digest()}), siteopt {__version__}.",
         data=Markup(script_json(map_data(tables, frame))),
         js=static_text("map.js"),
