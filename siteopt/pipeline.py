@@ -56,9 +56,12 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
         )
     index = {name: i for i, name in enumerate(regions)}
     per = scenario.sites.per_region
+    # without any town (data: none and no town column) the default limit has nothing to count;
+    # written in the scenario it was refused earlier (problem.candidates.check_town_rules)
+    per_town = scenario.sites.max_per_municipality if names else None
     rules = Rules(
         p=scenario.sites.p,
-        max_per_group=scenario.sites.max_per_municipality,
+        max_per_group=per_town,
         allowed_groups=allowed,
         min_separation=scenario.sites.min_separation_m,
         budget=scenario.sites.budget,
@@ -153,7 +156,10 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
         ("station", "stations", "name"),
         ("hospital", "hospitals", "name"),
     ):
-        dist, names = _nearest(xy, result_inputs.layer(layer), col)
+        if result_inputs.has_bundle:
+            dist, names = _nearest(xy, result_inputs.layer(layer), col)
+        else:  # data: none: no services to measure to
+            dist, names = np.full(len(xy), np.nan), np.array([""] * len(xy), dtype=object)
         sites[f"{key}_m"] = dist
         sites[f"{key}_name"] = names
     return sites.reset_index(drop=True)

@@ -1,4 +1,8 @@
-"""Inputs: the layers a scenario needs, read from a bundle in one metric CRS (EPSG:6433)."""
+"""Inputs: the layers a scenario needs, read from a bundle in one metric CRS (EPSG:6433).
+
+A scenario that reads no bundle (``data: none``) gets inputs without layers; its working CRS is
+chosen from its points (see :func:`siteopt.problem.points.working_crs`).
+"""
 
 from __future__ import annotations
 
@@ -22,19 +26,37 @@ class Inputs:
     Parameters
     ----------
     bundle_dir
-        Folder of the bundle (``connecticut.gpkg`` and ``bundle.json``).
+        Folder of the bundle (``connecticut.gpkg`` and ``bundle.json``); ``None`` for a run
+        without a bundle (``data: none``).
     manifest
-        The bundle's provenance manifest.
+        The bundle's provenance manifest (empty without a bundle).
+    crs
+        The working CRS (projected, metres) every layer and point is measured in.
     """
 
-    bundle_dir: Path
+    bundle_dir: Path | None
     manifest: dict[str, Any]
+    crs: str = CRS
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def has_bundle(self) -> bool:
+        """Whether a bundle is read (False for ``data: none``)."""
+        return self.bundle_dir is not None
+
+    def _bundle(self, name: str) -> Path:
+        if self.bundle_dir is None:
+            raise DataError(
+                f"this run reads no bundle (data: none), so there is no layer '{name}'.",
+                "Set 'data: builtin' (or a bundle folder) to use the bundle's layers, or give "
+                "the layer as a file path.",
+            )
+        return self.bundle_dir
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """A geometry layer in the working CRS."""
         if name not in self._cache:
-            gdf = read_layer(name, self.bundle_dir)
+            gdf = read_layer(name, self._bundle(name))
             if not isinstance(gdf, gpd.GeoDataFrame):
                 raise DataError(f"{self.bundle_dir}: layer '{name}' has no geometry.")
             if gdf.crs is None:
@@ -42,15 +64,15 @@ class Inputs:
                     f"{self.bundle_dir}: layer '{name}' has no CRS; rebuild the bundle with "
                     "'siteopt data build'."
                 )
-            if gdf.crs != CRS:
-                gdf = gdf.to_crs(CRS)
+            if gdf.crs != self.crs:
+                gdf = gdf.to_crs(self.crs)
             self._cache[name] = gdf
         return self._cache[name]
 
     def table(self, name: str) -> pd.DataFrame:
         """A table without geometry (e.g. ``deaths``)."""
         if name not in self._cache:
-            self._cache[name] = pd.DataFrame(read_layer(name, self.bundle_dir))
+            self._cache[name] = pd.DataFrame(read_layer(name, self._bundle(name)))
         return self._cache[name]
 
     def layer_info(self, name: str) -> dict[str, Any]:
@@ -62,7 +84,13 @@ class Inputs:
 
 
 def load_inputs(scenario: Scenario) -> Inputs:
-    """Open the bundle named by ``scenario.data`` (``builtin`` is the shipped one)."""
+    """Open the bundle named by ``scenario.data`` (``builtin`` is the shipped one).
+
+    A scenario that uses no bundle (``data: none``, said or implied: see
+    :meth:`siteopt.scenario.Scenario.uses_bundle`) gets inputs without layers or manifest.
+    """
+    if not scenario.uses_bundle():
+        return Inputs(bundle_dir=None, manifest={})
     if scenario.data == "builtin":
         bundle = default_bundle_dir()
     else:

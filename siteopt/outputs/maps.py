@@ -30,7 +30,7 @@ from matplotlib.path import Path as MplPath
 
 from siteopt import __version__
 from siteopt.outputs.styles import GREYS, hexcolor
-from siteopt.outputs.tables import Tables, build_tables
+from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.words import (
     class_label,
     credits,
@@ -153,14 +153,33 @@ def draw_map(tables: Tables) -> Figure:
             path_effects=halo,
             zorder=8,
         )
-    x0, y0, x1, y1 = towns.total_bounds
-    pad = 3000
+    x0, y0, x1, y1 = data_extent(tables, radius)
+    if len(towns) and result.built.summary.place != "points":  # the state
+        pad, bar, bx, by, nx, ny, ns = (
+            3000.0,
+            5000.0,
+            x0 + 2000,
+            y0 + 1000,
+            x1 - 4000,
+            y1 - 16000,
+            1.0,
+        )
+    else:  # your own points: frame, scale bar and arrow follow the data's extent
+        span = max(x1 - x0, y1 - y0)
+        pad, bar = 0.03 * span, _nice_length(span / 20.0)
+        bx, by, nx, ny, ns = (
+            x0 + span / 60,
+            y0 + span / 120,
+            x1 - span / 30,
+            y1 - span / 7,
+            span / 1.2e5,
+        )
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    _scale_bar(ax, x0 + 2000, y0 + 1000, 5000.0, 4)
-    _north_arrow(ax, x1 - 4000, y1 - 16000, 1.0)
+    _scale_bar(ax, bx, by, bar, 4)
+    _north_arrow(ax, nx, ny, ns)
 
     handles: list[object] = [
         Patch(fc=g, ec="#444444", lw=0.5, label=lab)
@@ -243,12 +262,23 @@ def draw_map(tables: Tables) -> Figure:
             else ""
         )
         + "Deaths are located to towns only and spread evenly over each town's developed land.",
-        "NAD83(2011) / Connecticut (EPSG:6433); straight-line distances. "
+        (
+            "NAD83(2011) / Connecticut (EPSG:6433)"
+            if result.built.crs == "EPSG:6433"
+            else f"Working CRS {result.built.crs}"
+        )
+        + "; straight-line distances. "
         f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]
     lines = [line for note in notes for line in textwrap.wrap(note, 210)]
     fig.text(0.02, 0.065, "\n".join(lines), fontsize=6.5, va="top", linespacing=1.4)
     return fig
+
+
+def _nice_length(metres: float) -> float:
+    """1, 2 or 5 times a power of ten, at most ``metres`` (a scale bar length)."""
+    exp = 10 ** np.floor(np.log10(max(metres, 1.0)))
+    return float(max(m * exp for m in (1, 2, 5) if m * exp <= max(metres, 1.0)))
 
 
 def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:

@@ -98,8 +98,10 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
         ],
         "resolved_scenario": result.scenario.to_dict(),
         "data": {
-            "bundle": manifest.get("name", "connecticut"),
+            "bundle": manifest.get("name", "connecticut") if result.inputs.has_bundle else None,
             "bundle_version": manifest.get("version"),
+            #: the projected CRS every distance and x_m / y_m is measured in
+            "working_crs": result.built.crs,
             "layers": {
                 e.get("name"): {"rows": e.get("rows"), "period": e.get("period")}
                 for e in manifest.get("layers", [])

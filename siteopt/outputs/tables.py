@@ -22,7 +22,6 @@ from scipy.spatial import cKDTree
 
 from siteopt.outputs.words import pct
 from siteopt.result import FACILITIES, Facility, RunResult
-from siteopt.settings import CRS as WORK_CRS
 
 #: Points of the circle drawn for a coverage area, per quarter circle.
 QUAD_SEGS = 32
@@ -186,7 +185,9 @@ def site_layer(result: RunResult) -> tuple[gpd.GeoDataFrame, list[Facility]]:
     near, used = _nearest(result, xy)
     for k, v in near.items():
         df[k] = v
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WORK_CRS).values, crs=WORK_CRS)
+    gdf = gpd.GeoDataFrame(
+        df, geometry=gpd.GeoSeries(geoms, crs=result.built.crs).values, crs=result.built.crs
+    )
     return gdf, used
 
 
@@ -239,7 +240,7 @@ def coverage_layer(result: RunResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFra
             "share": sites["share"].to_numpy(),
         },
         geometry=discs,
-        crs=WORK_CRS,
+        crs=result.built.crs,
     )
 
 
@@ -275,7 +276,7 @@ def allocation_layer(
             "cost": np.round(served.cost[hit], 3),
         }
     )
-    gdf = gpd.GeoDataFrame(df, geometry=lines, crs=WORK_CRS)
+    gdf = gpd.GeoDataFrame(df, geometry=lines, crs=result.built.crs)
     order = np.lexsort((gdf["demand_id"].to_numpy(), gdf["rank"].fillna(10**9).to_numpy(np.int64)))
     return gdf.iloc[order].reset_index(drop=True)
 
@@ -296,7 +297,7 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
             "distance_m": np.round(served.distance, 1),
         },
         geometry=demand.geometry.values,
-        crs=WORK_CRS,
+        crs=result.built.crs,
     )
 
 
@@ -329,7 +330,7 @@ def candidate_layer(result: RunResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFr
             if values.dtype.kind == "f":
                 values = np.where(np.isfinite(values), np.round(values, 3), np.nan)
             df[name] = values
-    return gpd.GeoDataFrame(df, geometry=cands.geometry.values, crs=WORK_CRS)
+    return gpd.GeoDataFrame(df, geometry=cands.geometry.values, crs=result.built.crs)
 
 
 def town_layer(result: RunResult, by_town: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -362,7 +363,7 @@ def town_layer(result: RunResult, by_town: pd.DataFrame) -> gpd.GeoDataFrame:
             "cov_share": np.round(share, 6),
         },
         geometry=towns.geometry.values,
-        crs=WORK_CRS,
+        crs=result.built.crs,
     )
     return gdf.sort_values("town", kind="stable").reset_index(drop=True)
 
@@ -599,3 +600,27 @@ def build_tables(result: RunResult) -> Tables:
         town_bins=bounds,
         town_class=cls,
     )
+
+
+def data_extent(tables: Tables, radius: float) -> tuple[float, float, float, float]:
+    """The frame of the print map: the towns of the bundle, or (own points) the data's extent.
+
+    With your own demand points the frame holds the demand, the candidates and each site's
+    coverage disc, so points a few kilometres apart are not lost in a statewide map.
+    """
+    towns = tables.layers["towns"]
+    if len(towns) and tables.result.built.summary.place != "points":
+        x0, y0, x1, y1 = (float(v) for v in towns.total_bounds)
+        return x0, y0, x1, y1
+    parts = [tables.layers["demand"].total_bounds, tables.layers["candidates"].total_bounds]
+    if len(tables.sites):
+        b = tables.sites.total_bounds
+        parts.append(np.array([b[0] - radius, b[1] - radius, b[2] + radius, b[3] + radius]))
+    box = np.vstack([p for p in parts if np.isfinite(p).all()])
+    x0, y0 = box[:, 0].min(), box[:, 1].min()
+    x1, y1 = box[:, 2].max(), box[:, 3].max()
+    side = max(x1 - x0, y1 - y0, 1000.0) / 2  # at least 1 km, square-ish around the centre
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w = max((x1 - x0) / 2, side * 0.75)
+    h = max((y1 - y0) / 2, side * 0.75)
+    return float(cx - w), float(cy - h), float(cx + w), float(cy + h)

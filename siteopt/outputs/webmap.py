@@ -19,7 +19,7 @@ import shapely
 from siteopt import __version__
 from siteopt.outputs.render import Markup, render, static_text
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
-from siteopt.outputs.tables import Tables, quantile_classes
+from siteopt.outputs.tables import Tables, data_extent, quantile_classes
 from siteopt.outputs.words import (
     class_label,
     credits,
@@ -289,7 +289,7 @@ def webmap_html(tables: Tables) -> str:
     """The full ``map.html`` text (``templates/map.html``, autoescaped)."""
     result = tables.result
     sc = result.scenario
-    frame = _Frame(tables.layers["towns"].total_bounds)
+    frame = _Frame(np.asarray(data_extent(tables, float(sc.objective.distance_m))))
     return render(
         "map.html",
         title=sc.title or sc.name,
@@ -300,7 +300,12 @@ def webmap_html(tables: Tables) -> str:
         sites=_site_list(tables),
         served=served_verb(result),
         credits=credits(result)
-        + f" Projection NAD83(2011) / Connecticut (EPSG:6433). Scenario {sc.name} "
+        + (
+            " Projection NAD83(2011) / Connecticut (EPSG:6433)."
+            if result.built.crs == "EPSG:6433"
+            else f" Working CRS {result.built.crs}."
+        )
+        + f" Scenario {sc.name} "
         f"({sc.digest()}), siteopt {__version__}.",
         data=Markup(script_json(map_data(tables, frame))),
         js=static_text("map.js"),

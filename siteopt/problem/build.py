@@ -19,7 +19,9 @@ from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, Pr
 from siteopt.problem.candidates import build_candidates
 from siteopt.problem.demand import DemandSummary, build_demand
 from siteopt.problem.pairs import build_costs
+from siteopt.problem.points import working_crs
 from siteopt.scenario import Scenario
+from siteopt.settings import CRS
 
 
 @dataclass
@@ -33,10 +35,20 @@ class BuiltProblem:
     summary: DemandSummary
     developed: shapely.Geometry  #: developed land used for spreading demand
     towns: gpd.GeoDataFrame
+    #: the working CRS of every geometry above (EPSG:6433 with the bundle; without it, chosen
+    #: from the points: see :func:`siteopt.problem.points.working_crs`)
+    crs: str = CRS
 
 
 def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
-    """Demand, candidates and costs for a scenario, ready for a model."""
+    """Demand, candidates and costs for a scenario, ready for a model.
+
+    Without a bundle (``data: none``) the working CRS is chosen from the points first and set on
+    ``inputs``. The towns and regions of the rules are the user's own labels
+    (``candidates.points.town`` and ``.region``) when given, else the bundle's towns.
+    """
+    if not inputs.has_bundle:
+        inputs.crs = working_crs(scenario)
     demand, summary, developed, towns = build_demand(scenario, inputs)
     cands = build_candidates(scenario, inputs, towns)
     eligible_rows = np.flatnonzero(cands["eligible"].to_numpy()).astype(np.int64)
@@ -46,12 +58,19 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
             "relax the exclusions, the zoning or the approved list."
         )
     elig = cands.iloc[eligible_rows]
-    town_names = tuple(towns["town"])
-    group = pd.Categorical(elig["town"], categories=town_names).codes.astype(np.int64)
-    regions = tuple(
-        sorted(set(towns["planning_region" if "planning_region" in towns else "county"]))
-    )
-    region = pd.Categorical(elig["region"], categories=regions).codes.astype(np.int64)
+    own = scenario.candidates.points
+    if (own is not None and own.town is not None) or not len(towns):
+        town_names = tuple(sorted(set(cands["town"].astype(str)) - {""}))
+    else:
+        town_names = tuple(towns["town"])
+    group = _codes(elig["town"], town_names)
+    if (own is not None and own.region is not None) or not len(towns):
+        regions = tuple(sorted(set(cands["region"].astype(str)) - {""}))
+    else:
+        regions = tuple(
+            sorted(set(towns["planning_region" if "planning_region" in towns else "county"]))
+        )
+    region = _codes(elig["region"], regions)
     cand_xy = np.column_stack([elig.geometry.x.to_numpy(), elig.geometry.y.to_numpy()])
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
     pairs = build_costs(scenario, demand, elig)
@@ -81,4 +100,11 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
         summary=summary,
         developed=developed,
         towns=towns,
+        crs=inputs.crs,
     )
+
+
+def _codes(values: pd.Series, names: tuple[str, ...]) -> NDArray[np.int64]:
+    """Index of each value in ``names``; -1 for a value not among them (e.g. no town)."""
+    index = {n: i for i, n in enumerate(names)}
+    return np.array([index.get(str(v), -1) for v in values], dtype=np.int64)

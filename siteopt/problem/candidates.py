@@ -22,7 +22,7 @@ from siteopt.problem.eligibility.zoning import zoning_rule
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario
-from siteopt.settings import CRS, LONLAT_CRS
+from siteopt.settings import LONLAT_CRS
 
 
 def build_candidates(
@@ -34,13 +34,23 @@ def build_candidates(
     ``within`` layer (developed land); each keeps the list of every other rule that excludes it.
     """
     spec = scenario.candidates
+    crs = inputs.crs
+    labels: dict[str, NDArray[np.str_]] = {}  # the user's own town / region of each point
     if spec.points is not None:
-        pts = read_points(scenario, spec.points, "candidates.points")
+        pts = read_points(scenario, spec.points, "candidates.points", crs)
         gx, gy = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
         ids = pts["id"].astype(str).to_numpy()
         site_cost = pts["cost"].to_numpy() if "cost" in pts.columns else None
-        town_idx = town_of(gx, gy, towns)
+        town_idx = town_of(gx, gy, towns) if len(towns) else np.full(len(gx), -1)
+        labels = {c: pts[c].to_numpy().astype(str) for c in ("town", "region") if c in pts}
+        check_town_rules(scenario, labels, has_towns=len(towns) > 0)
     else:
+        if not len(towns):
+            raise ScenarioError(
+                f"{scenario.source_file}: candidates need candidates.points when the run reads "
+                "no bundle (data: none): the grid of candidates is laid over the bundle's towns.",
+                "Give candidates.points (your candidate sites), or use 'data: builtin'.",
+            )
         gx, gy = grid_points(towns.total_bounds, spec.spacing_m)
         town_idx = town_of(gx, gy, towns)
         keep = town_idx >= 0
@@ -55,7 +65,7 @@ def build_candidates(
     xy = np.column_stack([gx, gy])
     rules = exclusion_rules(scenario, inputs)
     if rules and len(xy):
-        matrix = exclusion_matrix(xy, rules)
+        matrix = exclusion_matrix(xy, rules, crs)
     else:
         matrix = np.zeros((len(xy), 0), dtype=bool)
     texts = np.array([r.describe() for r in rules], dtype=object)
@@ -69,36 +79,44 @@ def build_candidates(
     access = transit_table(scenario, inputs, xy)
     if spec.transit is not None:
         extra.append(transit_rule(scenario, inputs, access))
+    region_col = "planning_region" if "planning_region" in towns.columns else "county"
+    town_names = labels.get("town", _name_of(towns, "town", town_idx))
+    region_names = labels.get("region", _name_of(towns, region_col, town_idx))
     approved = scenario.sites.approved_municipalities
     if approved is not None:
-        unknown = sorted(set(approved) - set(towns["town"]))
+        known = set(town_names) if "town" in labels else set(towns["town"])
+        unknown = sorted(set(approved) - known)
         if unknown:
+            where = (
+                f"the {spec.points.town!r} column of candidates.points"
+                if "town" in labels and spec.points is not None
+                else "the towns layer (e.g. 'New Haven')"
+            )
             raise ScenarioError(
                 f"{scenario.source_file}: sites.approved_municipalities names unknown towns: "
-                f"{', '.join(unknown)}; use the names of the towns layer (e.g. 'New Haven')."
+                f"{', '.join(unknown)}; use the names of {where}."
             )
-        names = np.where(town_idx >= 0, towns["town"].to_numpy()[np.maximum(town_idx, 0)], "")
-        extra.append((~np.isin(names, list(approved)), "municipality not on the approved list"))
+        extra.append(
+            (~np.isin(town_names, list(approved)), "municipality not on the approved list")
+        )
     no_town = town_idx < 0
-    if no_town.any():
+    if no_town.any() and "town" not in labels and len(towns):
         extra.append((no_town, "outside every Connecticut town"))
     reasons: list[str] = []
     for i in range(len(xy)):
         row = list(texts[matrix[i]]) + [t for mask, t in extra if mask[i]]
         reasons.append("; ".join(row))
-    region_col = "planning_region" if "planning_region" in towns.columns else "county"
-    safe = np.maximum(town_idx, 0)
     cands = gpd.GeoDataFrame(
         {
             "cand_id": ids,
-            "town": np.where(town_idx >= 0, towns["town"].to_numpy()[safe], ""),
-            "region": np.where(town_idx >= 0, towns[region_col].to_numpy()[safe], ""),
+            "town": town_names,
+            "region": region_names,
             "role": "candidate",
             "eligible": np.array([not r for r in reasons], dtype=bool),
             "reasons": reasons,
         },
         geometry=gpd.points_from_xy(gx, gy),
-        crs=CRS,
+        crs=crs,
     )
     if site_cost is not None:
         cands["cost"] = site_cost
@@ -110,6 +128,52 @@ def build_candidates(
         cands["use_status"] = district["use_status"].to_numpy()
     cands = _add_fixed_sites(scenario, cands, towns, region_col)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
+
+
+def _name_of(towns: gpd.GeoDataFrame, col: str, idx: NDArray[np.int64]) -> NDArray[np.str_]:
+    """``towns[col]`` of each index, ``""`` for -1 (outside every town, or no towns at all)."""
+    if not len(towns):
+        return np.full(len(idx), "", dtype=object).astype(str)
+    values = towns[col].astype(str).to_numpy()
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], "").astype(str)
+
+
+def check_town_rules(
+    scenario: Scenario, labels: dict[str, NDArray[np.str_]], *, has_towns: bool
+) -> None:
+    """Refuse town and region rules that nothing could enforce (no labels and no bundle towns).
+
+    ``sites.max_per_municipality`` left at its default is simply not applied then; written in
+    the scenario, it is refused like ``approved_municipalities`` and ``per_region``.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the rule and the column to add (``candidates.points.town`` or ``.region``).
+    """
+    sites = scenario.sites
+    where = f"{scenario.source_file}: "
+    if "town" not in labels and not has_towns:
+        said = "max_per_municipality" in sites.model_fields_set
+        for key, active in (
+            ("max_per_municipality", said and sites.max_per_municipality is not None),
+            ("approved_municipalities", sites.approved_municipalities is not None),
+        ):
+            if active:
+                raise ScenarioError(
+                    f"{where}sites.{key} needs the town of each candidate, but this run reads "
+                    "no bundle (data: none) and candidates.points names no town column.",
+                    f"Set candidates.points.town to the column holding each point's town, or "
+                    f"remove sites.{key}"
+                    + (" (or set it to null)." if key == "max_per_municipality" else "."),
+                )
+    if sites.per_region and "region" not in labels and not has_towns:
+        raise ScenarioError(
+            f"{where}sites.per_region needs the region of each candidate, but this run reads "
+            "no bundle (data: none) and candidates.points names no region column.",
+            "Set candidates.points.region to the column holding each point's region, or remove "
+            "sites.per_region.",
+        )
 
 
 def _add_fixed_sites(
@@ -133,10 +197,10 @@ def _add_fixed_sites(
         )
     pts = gpd.GeoSeries(
         gpd.points_from_xy([r[2] for r in rows], [r[3] for r in rows]), crs=LONLAT_CRS
-    ).to_crs(CRS)
+    ).to_crs(cands.crs)
     x, y = pts.x.to_numpy(), pts.y.to_numpy()
-    t = town_of(x, y, towns)
-    outside = [rows[i][1] for i in np.flatnonzero(t < 0)]
+    t = town_of(x, y, towns) if len(towns) else np.full(len(rows), -1)  # no bundle: no town
+    outside = [rows[i][1] for i in np.flatnonzero(t < 0)] if len(towns) else []
     if outside:
         raise ScenarioError(
             f"{scenario.source_file}: sites {', '.join(outside)} lie outside every Connecticut "
@@ -145,13 +209,13 @@ def _add_fixed_sites(
     extra = gpd.GeoDataFrame(
         {
             "cand_id": names,
-            "town": towns["town"].to_numpy()[t],
-            "region": towns[region_col].to_numpy()[t],
+            "town": _name_of(towns, "town", t),
+            "region": _name_of(towns, region_col, t),
             "role": [r[0] for r in rows],
             "eligible": True,
             "reasons": "",
         },
         geometry=gpd.points_from_xy(x, y),
-        crs=CRS,
+        crs=cands.crs,
     )
     return pd.concat([cands, extra], ignore_index=True)

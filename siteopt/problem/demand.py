@@ -96,6 +96,8 @@ def build_demand(
     scenario: Scenario, inputs: Inputs
 ) -> tuple[gpd.GeoDataFrame, DemandSummary, shapely.Geometry, gpd.GeoDataFrame]:
     """Demand points with weights (deaths), per the scenario's demand settings."""
+    if not inputs.has_bundle:
+        return _user_demand(scenario, inputs, no_towns(inputs.crs))
     towns = inputs.layer("towns").sort_values("town").reset_index(drop=True)
     if scenario.demand.points is not None:
         return _user_demand(scenario, inputs, towns)
@@ -155,6 +157,15 @@ def build_demand(
     return demand, summary, developed, towns
 
 
+def no_towns(crs: str) -> gpd.GeoDataFrame:
+    """The empty towns layer of a run without a bundle."""
+    return gpd.GeoDataFrame(
+        {"town": pd.Series(dtype=str), "county": pd.Series(dtype=str)},
+        geometry=gpd.GeoSeries([], crs=crs).values,
+        crs=crs,
+    )
+
+
 def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
     """Sewer service areas of the scenario's sewer statuses, minus public land."""
     sewer = inputs.layer("sewer")
@@ -170,26 +181,33 @@ def _user_demand(
 ) -> tuple[gpd.GeoDataFrame, DemandSummary, shapely.Geometry, gpd.GeoDataFrame]:
     src = scenario.demand.points
     assert src is not None
-    pts = read_points(scenario, src, "demand.points")
-    t = town_of(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), towns)
-    town = np.where(t >= 0, towns["town"].to_numpy()[np.maximum(t, 0)], "OUT_OF_STATE")
+    pts = read_points(scenario, src, "demand.points", inputs.crs)
+    if "town" in pts.columns:
+        town = pts["town"].to_numpy()
+    elif len(towns):
+        t = town_of(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), towns)
+        town = np.where(t >= 0, towns["town"].to_numpy()[np.maximum(t, 0)], "")
+    else:
+        town = np.full(len(pts), "")
     demand = gpd.GeoDataFrame(
         {"demand_id": pts["id"].to_numpy(), "town": town, "weight": pts["weight"].to_numpy()},
         geometry=pts.geometry.values,
-        crs=CRS,
+        crs=inputs.crs,
     ).sort_values("demand_id", kind="stable")
-    inside = demand["town"] != "OUT_OF_STATE"
-    by_town = demand[inside].groupby("town")["weight"].sum()
-    total = float(demand["weight"].sum())
+    named = demand["town"] != ""
+    by_town = demand[named].groupby("town")["weight"].sum()
+    total = round(float(demand["weight"].sum()))
+    # every point of your own demand counts, wherever it lies (shares are of the total)
     summary = DemandSummary(
         place="points",
         first_year=0,
         last_year=0,
         substances=(),
-        total_records=round(total),
-        placed=round(float(demand.loc[inside, "weight"].sum())),
+        total_records=total,
+        placed=total,
         unknown=0,
-        out_of_state=round(total - float(demand.loc[inside, "weight"].sum())),
+        out_of_state=0,
         by_town={str(k): round(v) for k, v in by_town.items()},
     )
-    return demand.reset_index(drop=True), summary, developed_land(scenario, inputs), towns
+    developed = developed_land(scenario, inputs) if inputs.has_bundle else shapely.Polygon()
+    return demand.reset_index(drop=True), summary, developed, towns

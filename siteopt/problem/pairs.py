@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 from numpy.typing import NDArray
 
-from siteopt._errors import DataError
+from siteopt._errors import DataError, ScenarioError
 from siteopt.models.base import Pairs
 from siteopt.models.objectives import objective
 from siteopt.scenario import Scenario
@@ -17,7 +17,7 @@ DOWNLOAD_MARGIN_M = 2000.0
 
 
 def download_bbox(
-    demand_xy: NDArray[np.float64], cand_xy: NDArray[np.float64], cutoff: float
+    demand_xy: NDArray[np.float64], cand_xy: NDArray[np.float64], cutoff: float, crs: str = CRS
 ) -> tuple[float, float, float, float]:
     """(west, south, east, north) in degrees around every point, padded by the cutoff.
 
@@ -30,7 +30,7 @@ def download_bbox(
     pad = float(cutoff) if np.isfinite(cutoff) else DOWNLOAD_MARGIN_M
     x0, y0 = xy.min(axis=0) - pad
     x1, y1 = xy.max(axis=0) + pad
-    tr = Transformer.from_crs(CRS, LONLAT_CRS, always_xy=True)
+    tr = Transformer.from_crs(crs, LONLAT_CRS, always_xy=True)
     west, south, east, north = tr.transform_bounds(x0, y0, x1, y1, densify_pts=21)
     return (float(west), float(south), float(east), float(north))
 
@@ -52,13 +52,20 @@ def build_costs(
     if spec.kind == "network":
         from siteopt.problem.costs.network import network_pairs
 
+        if demand.crs is not None and not demand.crs.equals(CRS):
+            raise ScenarioError(
+                f"{scenario.source_file}: costs.kind network measures streets in EPSG:6433 "
+                f"(Connecticut), but this run works in {demand.crs.to_string()} (data: none).",
+                "Use costs.kind matrix with your own network distances, or euclidean.",
+            )
+
         assert spec.network is not None
         if spec.network == "download":
             return network_pairs(
                 demand_xy,
                 cand_xy,
                 cutoff,
-                bbox=download_bbox(demand_xy, cand_xy, cutoff),
+                bbox=download_bbox(demand_xy, cand_xy, cutoff, str(demand.crs or CRS)),
                 allow_network=spec.allow_download,
                 overpass_url=spec.overpass_url,
                 mode=spec.mode,

@@ -7,13 +7,37 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siteopt._errors import DataError
+from siteopt._errors import DataError, ScenarioError
 from siteopt.scenario import PointsSource, Scenario
-from siteopt.settings import CRS
+from siteopt.settings import CRS, LONLAT_CRS
 
 
-def read_points(scenario: Scenario, src: PointsSource, key: str) -> gpd.GeoDataFrame:
-    """Your own points (CSV with coordinates, GeoJSON, GeoPackage) with ``id`` (and ``weight``)."""
+def read_points(
+    scenario: Scenario, src: PointsSource, key: str, crs: str | None = CRS
+) -> gpd.GeoDataFrame:
+    """Your own points (CSV with coordinates, GeoJSON, GeoPackage) with ``id`` and ``weight``.
+
+    Parameters
+    ----------
+    scenario
+        The scenario naming the file (paths resolve against it).
+    src
+        The ``points`` block: file, id, weight, town, region, cost columns.
+    key
+        Where the block is in the scenario (``demand.points``), for messages.
+    crs
+        CRS to return the points in; ``None`` keeps the file's.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id``, ``weight`` and, when named, ``cost``, ``town`` and ``region``.
+
+    Raises
+    ------
+    DataError
+        A missing file or column (named with the file), bad coordinates, ids or numbers.
+    """
     path = scenario.resolve_path(src.path)
     if not path.exists():
         raise DataError(f"{scenario.source_file}: {key}.path {path} does not exist.")
@@ -73,7 +97,74 @@ def read_points(scenario: Scenario, src: PointsSource, key: str) -> gpd.GeoDataF
         out["weight"] = w.to_numpy(dtype=float)
     else:
         out["weight"] = 1.0
-    return out.to_crs(CRS)
+    for col, name in (("town", src.town), ("region", src.region)):
+        if name is None:
+            continue
+        if name not in gdf.columns:
+            raise DataError(
+                f"{path}: no {col} column '{name}' (set {key}.{col}); "
+                f"columns: {', '.join(map(str, gdf.columns))}."
+            )
+        labels = gdf[name]
+        if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+            row = int(
+                np.flatnonzero((labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy())[
+                    0
+                ]
+            )
+            raise DataError(f"{path}: point '{ids.iloc[row]}' has no {col} in '{name}'.")
+        out[col] = labels.astype(str).str.strip().to_numpy()
+    return out if crs is None else out.to_crs(crs)
+
+
+def working_crs(scenario: Scenario) -> str:
+    """The working CRS of a run without a bundle: projected, in metres, never degrees.
+
+    ``scenario.crs`` when given (it must be projected); else the CRS of the point files when
+    both share one projected CRS; else the UTM zone (WGS 84) of the points' centroid.
+
+    Raises
+    ------
+    ScenarioError
+        ``crs:`` that is not a projected CRS in metres.
+    """
+    from pyproj import CRS as ProjCRS
+
+    if scenario.crs is not None:
+        try:
+            given = ProjCRS.from_user_input(scenario.crs)
+        except Exception:  # pyproj raises CRSError, a ValueError in some versions
+            raise ScenarioError(
+                f"{scenario.source_file}: crs '{scenario.crs}' is not a known CRS; give an "
+                "EPSG code such as 'EPSG:32618'."
+            ) from None
+        if not given.is_projected:
+            raise ScenarioError(
+                f"{scenario.source_file}: crs '{scenario.crs}' is not projected (distances "
+                "would be in degrees); give a projected CRS in metres, or leave crs out to use "
+                "the local UTM zone."
+            )
+        return str(scenario.crs)
+    sources = [
+        (s, k)
+        for s, k in (
+            (scenario.demand.points, "demand.points"),
+            (scenario.candidates.points, "candidates.points"),
+        )
+        if s is not None
+    ]
+    frames = [read_points(scenario, s, k, crs=None) for s, k in sources]
+    crss = {ProjCRS.from_user_input(f.crs) for f in frames}
+    if len(crss) == 1:
+        only = crss.pop()
+        if only.is_projected and all(a.unit_name == "metre" for a in only.axis_info):
+            epsg = only.to_epsg()
+            return f"EPSG:{epsg}" if epsg else only.to_wkt()
+    pts = pd.concat([f.to_crs(LONLAT_CRS).geometry for f in frames], ignore_index=True)
+    lon = float(pts.x.mean())
+    lat = float(pts.y.mean())
+    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
 def looks_like_path(value: str) -> bool:
@@ -81,7 +172,7 @@ def looks_like_path(value: str) -> bool:
     return "/" in value or "\\" in value or "." in value
 
 
-def read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
+def read_user_layer(scenario: Scenario, value: str, crs: str = CRS) -> gpd.GeoDataFrame:
     """A vector layer from a file named by the scenario, checked and in the working CRS."""
     path = scenario.resolve_path(value)
     if not path.exists():
@@ -107,4 +198,4 @@ def read_user_layer(scenario: Scenario, value: str) -> gpd.GeoDataFrame:
             f"{path}: feature {i + 1} has an invalid geometry "
             f"({shapely.is_valid_reason(geoms[i])}); repair it (e.g. QGIS 'Fix geometries')."
         )
-    return gdf.to_crs(CRS)
+    return gdf.to_crs(crs)

@@ -128,7 +128,11 @@ class PointsSource(_Strict):
     path: PathStr
     id: str = "id"  #: column with a unique id per point
     weight: str | None = None  #: demand weight column (demand only; default 1 per point)
-    town: str | None = None  #: municipality column (default: the town the point falls in)
+    #: municipality column (default: the bundle town the point falls in); drives
+    #: ``sites.max_per_municipality`` and ``sites.approved_municipalities``
+    town: str | None = None
+    #: region column (default: the bundle region of the town); drives ``sites.per_region``
+    region: str | None = None
     x: str | None = None  #: CSV column of x / lon (default: lon, longitude, x)
     y: str | None = None  #: CSV column of y / lat (default: lat, latitude, y)
     crs: str = "EPSG:4326"  #: CRS of CSV coordinates
@@ -360,7 +364,13 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)
     title: str = ""
     description: str = ""
-    data: Annotated[str, ScenarioPath(keep=("builtin",))] = "builtin"
+    #: ``builtin`` (the shipped Connecticut bundle), a bundle folder, or ``none`` (no bundle: only
+    #: your own points; implied when demand and candidates are both points and no bundle layer
+    #: is referenced)
+    data: Annotated[str, ScenarioPath(keep=("builtin", "none"))] = "builtin"
+    #: working CRS (projected, metres) of a run without the bundle; default: the CRS of projected
+    #: point files, else the UTM zone of the points' centroid
+    crs: str | None = None
     demand: DemandSpec = DemandSpec()
     candidates: CandidateSpec = CandidateSpec()
     sites: SitesSpec = SitesSpec()
@@ -377,6 +387,32 @@ class Scenario(_Strict):
     #: notes on lists that replaced a non-empty list of a base file (not part of YAML), e.g.
     #: "candidates.exclusions replaces the list of connecticut.yaml ..."
     replaced_lists: tuple[str, ...] = Field(default=(), exclude=True)
+
+    def uses_bundle(self) -> bool:
+        """Whether the run reads a bundle (``data: none``, said or implied, reads none).
+
+        Without ``data:`` in the file, the bundle is skipped when demand and candidates are both
+        your own points and nothing names a bundle layer (``within``, ``outside``,
+        ``exclusions``, ``zoning``, ``transit``, ``objective.transit_credit``, existing or
+        required sites).
+        """
+        if self.data == "none":
+            return False
+        if "data" in self.model_fields_set:
+            return True
+        c = self.candidates
+        if self.demand.points is None or c.points is None:
+            return True
+        layers = [*c.within, *c.outside, *(e.layer for e in c.exclusions)]
+        if any(not any(ch in name for ch in "/\\.") for name in layers):
+            return True
+        return bool(
+            c.zoning is not None
+            or c.transit is not None
+            or self.objective.transit_credit is not None
+            or self.sites.existing
+            or self.sites.required
+        )
 
     def resolve_path(self, value: str) -> Path:
         """Resolve a path written in the scenario relative to the scenario file."""
@@ -399,7 +435,8 @@ class Scenario(_Strict):
         found: list[Path] = [Path(f) for f in self.chain]
         if self.source_file:
             found.append(Path(self.source_file))
-        found.append(default_bundle_dir())
+        if self.uses_bundle():
+            found.append(default_bundle_dir())
 
         def walk(value: Any) -> None:
             if isinstance(value, dict):
@@ -408,7 +445,12 @@ class Scenario(_Strict):
             elif isinstance(value, list | tuple):
                 for v in value:
                     walk(v)
-            elif isinstance(value, str) and value and value != "builtin" and "\n" not in value:
+            elif (
+                isinstance(value, str)
+                and value
+                and value not in ("builtin", "none")
+                and ("\n" not in value)
+            ):
                 try:
                     p = self.resolve_path(value)
                     if p.exists():

@@ -83,8 +83,8 @@ def check_not_degrees(*arrays_and_name: object) -> None:
         )
 
 
-def to_metric(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
-    """Return ``gdf`` in EPSG:6433 metres, reprojecting it if needed.
+def to_metric(gdf: gpd.GeoDataFrame, name: str, crs: str = CRS) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in EPSG:6433 metres (or ``crs``), reprojecting it if needed.
 
     Parameters
     ----------
@@ -92,6 +92,8 @@ def to_metric(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         Any point, line or polygon layer.
     name
         The layer's name, used in error messages.
+    crs
+        The working CRS (projected, metres); EPSG:6433 unless a run without bundle chose another.
 
     Raises
     ------
@@ -105,6 +107,6 @@ def to_metric(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
             f"layer {name!r} has no CRS, so distances in metres cannot be computed; "
             "set its CRS (e.g. gdf.set_crs('EPSG:4326') for lon/lat)."
         )
-    if gdf.crs.equals(CRS):
+    if gdf.crs.equals(crs):
         return gdf
-    return gdf.to_crs(CRS)
+    return gdf.to_crs(crs)

@@ -68,8 +68,13 @@ class ExclusionRule:
         return f"farther than {self.distance_m:g} m from {self.name}"
 
 
-def exclusion_matrix(cand_xy: ArrayLike, rules: Sequence[ExclusionRule]) -> NDArray[np.bool_]:
+def exclusion_matrix(
+    cand_xy: ArrayLike, rules: Sequence[ExclusionRule], crs: str = CRS
+) -> NDArray[np.bool_]:
     """Boolean matrix (candidates x rules): True where the rule excludes the candidate.
+
+    ``cand_xy`` are metres in ``crs`` (EPSG:6433 unless a run without bundle chose another);
+    each rule's layer is reprojected to it.
 
     Raises
     ------
@@ -87,7 +92,7 @@ def exclusion_matrix(cand_xy: ArrayLike, rules: Sequence[ExclusionRule]) -> NDAr
     pts = shapely.points(cxy)
     out = np.zeros((cxy.shape[0], len(rules)), dtype=bool)
     for k, rule in enumerate(rules):
-        out[:, k] = _apply_rule(pts, rule)
+        out[:, k] = _apply_rule(pts, rule, crs)
     return out
 
 
@@ -101,7 +106,7 @@ def apply_exclusions(cand_xy: ArrayLike, rules: Sequence[ExclusionRule]) -> list
     return [list(names[row]) for row in mat]
 
 
-def _apply_rule(pts: NDArray[np.object_], rule: ExclusionRule) -> NDArray[np.bool_]:
+def _apply_rule(pts: NDArray[np.object_], rule: ExclusionRule, crs: str = CRS) -> NDArray[np.bool_]:
     if rule.kind not in ("exclude_within", "require_within"):
         raise InputError(
             f"exclusion rule {rule.name!r}: unknown kind {rule.kind!r}; use 'exclude_within' "
@@ -113,7 +118,7 @@ def _apply_rule(pts: NDArray[np.object_], rule: ExclusionRule) -> NDArray[np.boo
             f"exclusion rule {rule.name!r}: distance must be a number of metres >= 0; "
             f"got {rule.distance_m}."
         )
-    layer = to_metric(rule.layer, rule.name)
+    layer = to_metric(rule.layer, rule.name, crs)
     geoms = layer.geometry.to_numpy()
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if geoms.size == 0:

@@ -19,7 +19,7 @@ from siteopt.scenario import Scenario
 def rule_layer(scenario: Scenario, inputs: Inputs, name: str) -> tuple[gpd.GeoDataFrame, str]:
     """A bundle layer by name, or a user file by path; with a label for messages and reasons."""
     if looks_like_path(name):
-        return read_user_layer(scenario, name), Path(name).stem.replace("_", " ")
+        return read_user_layer(scenario, name, inputs.crs), Path(name).stem.replace("_", " ")
     if name not in LAYERS:
         guess = difflib.get_close_matches(name, list(LAYERS), n=1)
         hint = f" Did you mean '{guess[0]}'?" if guess else ""
