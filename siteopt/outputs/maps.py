@@ -44,6 +44,7 @@ from siteopt.outputs.words import (
     served_verb,
 )
 from siteopt.result import RunResult
+from siteopt.settings import CRS
 
 #: print greys, light to mid, so black marks stay readable on every class (as the QGIS style)
 PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
@@ -263,8 +264,8 @@ def draw_map(tables: Tables) -> Figure:
         )
         + "Deaths are located to towns only and spread evenly over each town's developed land.",
         (
-            "NAD83(2011) / Connecticut (EPSG:6433)"
-            if result.built.crs == "EPSG:6433"
+            f"NAD83(2011) / Connecticut ({CRS})"
+            if result.built.crs == CRS
             else f"Working CRS {result.built.crs}"
         )
         + "; straight-line distances. "

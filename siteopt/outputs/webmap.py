@@ -35,6 +35,7 @@ from siteopt.outputs.words import (
     period,
     served_verb,
 )
+from siteopt.settings import CRS
 
 #: metres per SVG unit
 UNIT_M = 10.0
@@ -301,8 +302,8 @@ def webmap_html(tables: Tables) -> str:
         served=served_verb(result),
         credits=credits(result)
         + (
-            " Projection NAD83(2011) / Connecticut (EPSG:6433)."
-            if result.built.crs == "EPSG:6433"
+            f" Projection NAD83(2011) / Connecticut ({CRS})."
+            if result.built.crs == CRS
             else f" Working CRS {result.built.crs}."
         )
         + f" Scenario {sc.name} "
