@@ -280,7 +280,8 @@ def site_rules(
         if n_groups:
             np.add.at(elig_in_group, group[eligible_mask & grouped], 1.0)
         cap = np.maximum(cap, 0.0)
-        hi[eligible_mask & grouped & (cap[np.maximum(group, 0)] <= 0)] = 0.0
+        if n_groups:
+            hi[eligible_mask & grouped & (cap[np.maximum(group, 0)] <= 0)] = 0.0
         eligible_mask = chosen_mask & (hi > 0)
         max_choosable = float(np.minimum(elig_in_group, cap).sum()) + float(
             (eligible_mask & ~grouped).sum()
