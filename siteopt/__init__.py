@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "locate"]
 
 __version__: str  # made on first use, by __getattr__ below
 
@@ -21,4 +21,10 @@ def __getattr__(name: str) -> Any:
             found = "0.1.0"
         globals()["__version__"] = found
         return found
+    if name == "locate":  # the Python API, imported on first use to keep ``siteopt`` light
+        import importlib
+
+        module = importlib.import_module("siteopt.locate")
+        globals()["locate"] = module
+        return module
     raise AttributeError(f"module 'siteopt' has no attribute {name!r}")
