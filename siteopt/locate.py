@@ -112,12 +112,6 @@ def _is_geo(obj: Any) -> bool:
     return hasattr(obj, "geometry") and hasattr(obj, "crs")
 
 
-def _utm(lon: float, lat: float) -> str:
-    """The WGS 84 UTM zone of a point (the rule of :func:`siteopt.problem.points.working_crs`)."""
-    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
-
-
 def _working_crs(frames: list[Any]) -> Any:
     """A projected CRS for the GeoDataFrames: the first projected one, else the local UTM zone."""
     from pyproj import CRS as ProjCRS
@@ -129,7 +123,9 @@ def _working_crs(frames: list[Any]) -> Any:
     if not crss:
         return None
     lonlat = pd.concat([f.to_crs("EPSG:4326").geometry for f in frames if f.crs is not None])
-    return _utm(float(lonlat.x.mean()), float(lonlat.y.mean()))
+    from siteopt.problem.costs.crs import utm_crs
+
+    return utm_crs(float(lonlat.x.mean()), float(lonlat.y.mean()))
 
 
 def _points(

@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 
 from siteopt._errors import DataError, ScenarioError
+from siteopt.problem.costs.crs import utm_crs
 from siteopt.scenario import PointsSource, Scenario
 from siteopt.settings import CRS, LONLAT_CRS
 
@@ -163,8 +164,7 @@ def working_crs(scenario: Scenario) -> str:
     pts = pd.concat([f.to_crs(LONLAT_CRS).geometry for f in frames], ignore_index=True)
     lon = float(pts.x.mean())
     lat = float(pts.y.mean())
-    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+    return utm_crs(lon, lat)
 
 
 def looks_like_path(value: str) -> bool:
