@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 
 from siteopt._errors import DataError
+from siteopt._validate import MAX_BUNDLE_BYTES, check_input_file, check_json_input
 from siteopt.settings import CRS
 
 BUNDLE_FILE = "connecticut.gpkg"
@@ -342,8 +343,9 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
         )
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / BUNDLE_FILE
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
+    check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
     try:
         present = {str(row[0]) for row in pyogrio.list_layers(path)}
     except pyogrio.errors.DataSourceError as exc:
@@ -447,7 +449,11 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / MANIFEST_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists():
+            data = check_json_input(path, "bundle manifest", MAX_BUNDLE_BYTES, error=DataError)
+        else:
+            data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
     except (OSError, UnicodeDecodeError) as exc:
