@@ -236,18 +236,12 @@ def output_lock(out_dir: Path) -> Iterator[None]:
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(
-            f"{out_dir.parent}: cannot create the output folder ({exc.strerror}); choose a "
-            "writable --output."
-        ) from None
+        raise _write_error(out_dir, exc) from None
     while True:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OutputError(
-                f"{out_dir.parent}: cannot write the output folder ({exc.strerror}); choose a "
-                "writable --output."
-            ) from None
+            raise _write_error(out_dir, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -320,10 +314,7 @@ def atomic_dir(
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
         except OSError as exc:
-            raise OutputError(
-                f"{parent}: cannot create the output folder ({exc.strerror}); choose a writable "
-                "--output."
-            ) from None
+            raise _write_error(out_dir, exc) from None
         old: Path | None = None
         try:
             yield tmp
@@ -338,16 +329,32 @@ def atomic_dir(
                 os.replace(tmp, out_dir)
             else:
                 os.replace(tmp, out_dir)
-        except BaseException:
+        except BaseException as exc:
             # put the earlier output back whatever stopped us (even Ctrl-C), then drop the new one
             if old is not None and (old / out_dir.name).exists() and not out_dir.exists():
                 os.replace(old / out_dir.name, out_dir)
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):  # disk full, quota, read-only, name too long ...
+                raise _write_error(out_dir, exc) from None
             raise
         finally:
             # the earlier output is gone from ``old`` once it is back in place or replaced
             if old is not None and out_dir.exists():
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_error(out_dir: Path, exc: OSError) -> OutputError:
+    """The message for an output folder the system would not let us write."""
+    why = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENAMETOOLONG:
+        fix = f"choose a shorter --output name ({len(out_dir.name)} characters is too long here)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space on that disk or choose --output on another one"
+    else:
+        fix = "choose a writable --output"
+    return OutputError(
+        f"{out_dir}: cannot write the output folder ({why}); nothing was changed there; {fix}."
+    )
 
 
 def write_text(path: Path, text: str) -> None:
