@@ -108,8 +108,29 @@ def build_candidates(
     if district is not None:
         cands["district"] = district["district"].to_numpy()
         cands["use_status"] = district["use_status"].to_numpy()
+    _check_required(scenario, rules, texts)
     cands = _add_fixed_sites(scenario, cands, towns, region_col)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
+
+
+def _check_required(scenario: Scenario, rules: list, texts: NDArray[np.object_]) -> None:
+    """Refuse a required site that breaks an exclusion rule (it is placed where it is given)."""
+    required = scenario.sites.required
+    if not required or not rules:
+        return
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy([s.lon for s in required], [s.lat for s in required]), crs=LONLAT_CRS
+    ).to_crs(CRS)
+    hit = exclusion_matrix(np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]), rules)
+    bad = [(site.name, "; ".join(texts[hit[i]])) for i, site in enumerate(required) if hit[i].any()]
+    if bad:
+        name, why = bad[0]
+        raise ScenarioError(
+            f"{scenario.source_file}: required site {name!r} breaks the siting rules ({why})"
+            + (f", and {len(bad) - 1} more required site(s) do" if len(bad) > 1 else "")
+            + "; a required site is placed at its own lon/lat, so give a place the rules allow "
+            "or change the rule in candidates.exclusions."
+        )
 
 
 def _add_fixed_sites(
