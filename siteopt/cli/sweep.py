@@ -34,7 +34,8 @@ from siteopt.cli.options import (
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Resample the deaths this many times and re-solve each replicate.",
+    help="Resample the deaths (or your own demand points) this many times and re-solve each "
+    "replicate.",
 )
 @click.option(
     "--by",
