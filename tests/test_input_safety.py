@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from siteopt.cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 EXAMPLE = ROOT / "configs" / "examples"
 BUNDLE = ROOT / "data"
 #: a school of the bundle (its first row), as lon/lat
