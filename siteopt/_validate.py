@@ -9,8 +9,11 @@ checked file without ever taking more than the cap (even if the file grows meanw
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
+
+import numpy as np
 
 from siteopt._errors import InputError
 
@@ -19,6 +22,21 @@ MAX_SCENARIO_BYTES = 1_000_000
 
 #: the deepest nesting of mappings and lists a scenario may have (real ones have 4)
 MAX_SCENARIO_DEPTH = 20
+
+#: the largest point file (CSV, GeoJSON) or cost matrix siteopt reads (200 MB)
+MAX_TABLE_BYTES = 200_000_000
+
+#: the largest vector layer file (GeoPackage, shapefile zip, GeoJSON) siteopt reads (1 GB)
+MAX_LAYER_BYTES = 1_000_000_000
+
+#: the largest bundle file or result JSON siteopt reads (2 GB; the built bundle is ~100 MB)
+MAX_BUNDLE_BYTES = 2_000_000_000
+
+#: the deepest nesting of objects and arrays a JSON input may have (GeoJSON polygons need 7)
+MAX_JSON_DEPTH = 32
+
+#: the largest weight one demand point may carry (a trillion; real weights are counts of deaths)
+MAX_WEIGHT = 1e12
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -128,4 +146,66 @@ def read_input_bytes(
         raise error(f"{name}: the {kind} cannot be read ({exc.strerror}).") from None
     if len(data) > max_bytes:
         raise error(f"{name}: the {kind} is over the {_mb(max_bytes)} limit for a {kind}.")
+    return data
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of ``{``/``[`` in JSON text, without parsing it (strings skipped).
+
+    Parameters
+    ----------
+    data
+        JSON text as bytes.
+
+    Returns
+    -------
+    int
+        0 for a scalar document, 1 for a flat object or array, and so on.
+    """
+    bare = _JSON_STRING.sub(b"", data)
+    arr = np.frombuffer(bare, dtype=np.uint8)
+    step = np.isin(arr, (ord("{"), ord("["))).astype(np.int64) - np.isin(
+        arr, (ord("}"), ord("]"))
+    ).astype(np.int64)
+    step = step[step != 0]
+    return int(np.cumsum(step).max()) if step.size else 0
+
+
+def check_json_input(
+    path: str | os.PathLike[str],
+    kind: str,
+    max_bytes: int,
+    *,
+    shown: str | None = None,
+    error: type[InputError] = InputError,
+) -> bytes:
+    """Read a JSON input under the size cap and refuse it if nested deeper than the cap.
+
+    Parameters
+    ----------
+    path, kind, max_bytes, shown, error
+        As for :func:`check_input_file`.
+
+    Returns
+    -------
+    bytes
+        The file's content, for the caller to parse.
+
+    Raises
+    ------
+    InputError
+        (or ``error``) as :func:`read_input_bytes`, or when the JSON nests more than
+        :data:`MAX_JSON_DEPTH` levels.
+    """
+    name = shown if shown is not None else str(path)
+    data = read_input_bytes(path, kind, max_bytes, shown=name, error=error)
+    depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise error(
+            f"{name}: the JSON nests {depth} levels deep, over the {MAX_JSON_DEPTH}-level limit "
+            f"for a {kind}; is it the right file?"
+        )
     return data

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 from scipy.spatial import cKDTree
 
-from siteopt._errors import DataError, ScenarioError
+from siteopt._errors import DataError, ScenarioError, SiteoptError
 from siteopt.data.inputs import Inputs, load_inputs
 from siteopt.models import solve as solve_model
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
@@ -143,8 +143,16 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     drop = [c for c in ("eligible", "reasons") if c in built.candidates.columns]
     sites = built.candidates.iloc[rows].drop(columns=drop).copy()
     sites.insert(0, "rank", np.arange(1, len(rows) + 1))
-    placed = max(built.summary.placed, 1)
+    placed: float = max(built.summary.placed, 1)
+    total = float(built.demand["weight"].sum())
+    if total > placed + 1e-6:  # own points with fractional weights: placed is rounded down
+        placed = total
     covered = np.array([solution.site_value.get(j, 0.0) for j in solution.selected])
+    if covered.sum() > placed * (1 + 1e-9) + 1e-6:
+        raise SiteoptError(
+            f"the sites cover {covered.sum():,.2f}, more than the whole demand ({placed:,.2f}); "
+            "this is a siteopt bug, please report it with the scenario file."
+        )
     sites["covered"] = covered
     sites["share"] = covered / placed
     sites["marginal"] = [solution.marginal.get(j, np.nan) for j in solution.selected]

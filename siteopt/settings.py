@@ -24,6 +24,11 @@ DEFAULT_TIME_BUDGET_S = 600.0
 #: Share of the time limit the coverage set enumeration may use before it hands over to the MIP.
 ENUMERATION_SHARE = 0.5
 
+#: Most solves one ``siteopt sweep`` may plan without ``--force``: the ``--vary`` combinations
+#: times (``--bootstrap`` N + 1). A default solve takes seconds to a minute, so 2,000 solves are
+#: already hours of work on two workers.
+MAX_SWEEP_SOLVES = 2000
+
 
 def cache_dir() -> Path:
     """``$SITEOPT_CACHE_DIR`` if set, else ``~/.cache/siteopt``."""

@@ -34,7 +34,8 @@ from siteopt.cli.options import (
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Resample the deaths this many times and re-solve each replicate.",
+    help="Resample the deaths (or your own demand points) this many times and re-solve each "
+    "replicate.",
 )
 @click.option(
     "--by",
@@ -63,6 +64,11 @@ from siteopt.cli.options import (
     default=None,
     help="Use an existing Dask cluster (e.g. tcp://host:8786) instead of a local one.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run a sweep of more than 2,000 solves (--vary combinations x (--bootstrap N + 1)).",
+)
 @output_option("out/<scenario name>-sweep")
 @overwrite_opt
 @verbosity_options
@@ -76,6 +82,7 @@ def sweep(
     seed: int,
     workers: int,
     scheduler: str | None,
+    force: bool,
     output: Path | None,
     overwrite: bool,
 ) -> None:
@@ -120,7 +127,7 @@ def sweep(
     t0 = time.perf_counter()
     sc = load_scenario(config)
     grid = parse_vary(vary)
-    check_sweep(sc, grid, bootstrap)
+    check_sweep(sc, grid, bootstrap, force=force)
     out_dir = output if output is not None else Path("out") / f"{sc.name}-sweep"
     protect = sc.input_paths()
     with (
@@ -158,6 +165,7 @@ def sweep(
                 by,  # type: ignore[arg-type]
                 seed,
                 stage=lambda msg: progress.update(prep, description=msg),
+                force=force,
             )
             progress.remove_task(prep)
             solving = progress.add_task(f"Solving {where}", total=len(plan.tasks))

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from siteopt._errors import DataError
-from siteopt.data.layers import feed_id
+from siteopt.data.layers import MANIFEST_FILE, feed_id, read_manifest
 from siteopt.settings import CRS
 
 __all__ = [
@@ -509,12 +509,11 @@ def _read_service(gpkg: Path, which: str) -> dict[str, tuple[int, str | None]]:
     deps = pd.to_numeric(df["departures"], errors="coerce").fillna(0).astype("int64")
     totals = deps.groupby(feeds).sum()
     days: dict[str, str] = {}
-    manifest = gpkg.parent / "bundle.json"
-    try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        doc = {}
-    for layer in doc.get("layers", []) if isinstance(doc, dict) else []:
+    # a bundle without bundle.json is still compared (counts come from the GeoPackage); a
+    # damaged one is refused, naming the file and the field
+    has_manifest = (gpkg.parent / MANIFEST_FILE).exists()
+    doc = read_manifest(gpkg.parent) if has_manifest else {"layers": []}
+    for layer in doc["layers"]:
         if isinstance(layer, dict) and layer.get("name") == "transit_levels":
             for f in layer.get("feeds", []):
                 if isinstance(f, dict) and "feed" in f and "service_date" in f:

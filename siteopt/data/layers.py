@@ -20,6 +20,7 @@ import pyogrio
 import shapely
 
 from siteopt._errors import DataError
+from siteopt._validate import MAX_BUNDLE_BYTES, check_input_file, check_json_input
 from siteopt.settings import CRS
 
 BUNDLE_FILE = "connecticut.gpkg"
@@ -342,8 +343,9 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
         )
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / BUNDLE_FILE
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
+    check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
     try:
         present = {str(row[0]) for row in pyogrio.list_layers(path)}
     except pyogrio.errors.DataSourceError as exc:
@@ -447,7 +449,11 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
     bundle = Path(bundle) if bundle is not None else default_bundle_dir()
     path = bundle / MANIFEST_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists():
+            data = check_json_input(path, "bundle manifest", MAX_BUNDLE_BYTES, error=DataError)
+        else:
+            data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"Bundle manifest {path} does not exist.", hint=_BUILD_HINT) from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -470,4 +476,62 @@ def read_manifest(bundle: Path | None = None) -> dict[str, Any]:
             raise DataError(
                 f"Bundle manifest {path}: layers[{i}] lacks {', '.join(lacks)}.", hint=_BUILD_HINT
             )
+    _check_manifest_types(manifest, path)
     return manifest
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+_TEXT = (str,)
+_FEED_COUNTS = ("trips_on_day", "stops")
+_FEED_TEXT = ("feed", "service_date", "calendar_start", "calendar_end")
+
+
+def _check_manifest_types(manifest: dict[str, Any], path: Path) -> None:
+    """Refuse a manifest whose fields have the wrong type, naming the file and the field."""
+
+    def bad(field: str, want: str) -> DataError:
+        return DataError(
+            f"Bundle manifest {path}: {field} must be {want}; the file is damaged.",
+            hint=_BUILD_HINT,
+        )
+
+    for key in ("version", "bundle"):
+        if key in manifest and not isinstance(manifest[key], str):
+            raise bad(key, "text")
+    for i, entry in enumerate(manifest["layers"]):
+        for key in ("name", "title", "publisher", "period"):
+            if not isinstance(entry[key], _TEXT):
+                raise bad(f"layers[{i}].{key}", "text")
+        if not _is_count(entry["rows"]):
+            raise bad(f"layers[{i}].rows", "a whole number >= 0")
+        for key in ("sources", "caveats", "feeds"):
+            if key in entry and not isinstance(entry[key], list):
+                raise bad(f"layers[{i}].{key}", "a list")
+        for k, src in enumerate(entry.get("sources", [])):
+            if not isinstance(src, dict):
+                raise bad(f"layers[{i}].sources[{k}]", "an object")
+        for k, feed in enumerate(entry.get("feeds", [])):
+            if not isinstance(feed, dict):
+                raise bad(f"layers[{i}].feeds[{k}]", "an object")
+            for key in _FEED_TEXT:
+                if not isinstance(feed.get(key), str):
+                    raise bad(f"layers[{i}].feeds[{k}].{key}", "text")
+            for key in _FEED_COUNTS:
+                if not _is_count(feed.get(key)):
+                    raise bad(f"layers[{i}].feeds[{k}].{key}", "a whole number >= 0")
+    build = manifest.get("build", {})
+    if not isinstance(build, dict):
+        raise bad("build", "an object")
+    resolution = build.get("resolution", {})
+    if not isinstance(resolution, dict) or not all(
+        isinstance(v, dict) and all(_is_count(n) for n in v.values()) for v in resolution.values()
+    ):
+        raise bad("build.resolution", "an object of whole-number counts")
+    base = build.get("base_bundle")
+    if base is not None and not (
+        isinstance(base, dict) and all(isinstance(base.get(k), str) for k in ("bundle", "version"))
+    ):
+        raise bad("build.base_bundle", "an object with text 'bundle' and 'version'")

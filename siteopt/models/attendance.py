@@ -41,7 +41,7 @@ def attendance_cutoff(problem: Problem, spec: ModelSpec) -> tuple[Decay, float]:
         )
     if decay.kind == "linear" and not (math.isfinite(cutoff) and cutoff > 0):
         raise InputError(
-            "Linear decay needs a finite positive radius (ModelSpec.radius) or pairs cutoff."
+            "Linear decay needs a finite positive radius (objective.distance_m in a scenario)."
         )
     if decay.kind != "linear" and not decay.beta > 0:
         raise InputError(f"The decay parameter beta must be > 0, got {decay.beta}.")

@@ -40,11 +40,13 @@ def check_bonus(problem: Problem, spec: ModelSpec) -> NDArray[np.float64]:
     bonus = np.asarray(spec.site_bonus, dtype=np.float64)
     if bonus.shape != (problem.m,):
         raise InputError(
-            f"ModelSpec.site_bonus has shape {bonus.shape}; it needs one value per candidate "
-            f"({problem.m})."
+            f"The per-site bonus (site_bonus) has shape {bonus.shape}; it needs one value per "
+            f"candidate ({problem.m})."
         )
     if not np.all(np.isfinite(bonus)) or (bonus < 0).any():
-        raise InputError("ModelSpec.site_bonus must hold finite values >= 0.")
+        raise InputError(
+            "The per-site bonus (site_bonus; objective.transit_credit) must be finite and >= 0."
+        )
     return bonus
 
 

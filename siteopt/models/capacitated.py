@@ -38,8 +38,9 @@ from siteopt.models.rules import SiteRules, infeasible_message
 def _capacity(problem: Problem) -> NDArray[np.float64]:
     if problem.cand_capacity is None:
         raise InputError(
-            "capacitated_coverage needs candidate capacities (Problem.cand_capacity).",
-            hint="Give every candidate a capacity in the unit of the demand weight.",
+            "capacitated_coverage needs a capacity for every site (objective.capacity in a "
+            "scenario).",
+            hint="Set objective.capacity: the deaths one site can serve.",
         )
     cap = np.asarray(problem.cand_capacity, dtype=np.float64)
     if not (np.isfinite(cap).all() and (cap >= 0).all()):

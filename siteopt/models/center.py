@@ -83,8 +83,8 @@ def optimise_center(
     if use.any() and not np.isfinite(best[use]).all():
         i = int(np.nonzero(use & ~np.isfinite(best))[0][0])
         raise InputError(
-            f"Demand unit #{i} has no eligible or fixed site within the distance pairs, so no "
-            "site set reaches it.",
+            f"Demand unit number {i + 1} has no eligible or fixed site within the distance "
+            "pairs, so no site set reaches it.",
             hint="Rebuild the pairs with a larger cutoff or allow more candidates.",
         )
     lower = float(best[use].max()) if use.any() else 0.0

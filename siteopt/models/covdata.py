@@ -21,7 +21,8 @@ def check_radius(problem: Problem, spec: ModelSpec) -> float:
     """The coverage radius, validated against the pairs' cutoff."""
     if spec.radius is None:
         raise InputError(
-            f"The {spec.objective} objective needs a coverage radius (ModelSpec.radius).",
+            f"The {spec.objective} objective needs a coverage radius (objective.distance_m in a "
+            "scenario).",
             hint="Set radius, e.g. 5000 metres.",
         )
     r = float(spec.radius)

@@ -71,8 +71,8 @@ def median_data(problem: Problem, spec: ModelSpec, rules_: SiteRules) -> AssignD
         has[data.demand] = True
         bad = np.nonzero(use & ~has & ~np.isfinite(tail_d))[0]
         raise InfeasibleError(
-            f"{bad.size} demand unit(s) (e.g. #{int(bad[0])}) cannot be reached by any eligible "
-            "site within the distance pairs, and unreachable demand is not allowed.",
+            f"{bad.size} demand unit(s) (e.g. number {int(bad[0]) + 1}) cannot be reached by any "
+            "eligible site within the distance pairs, and unreachable demand is not allowed.",
             hint="Allow more candidates, or set unreachable_cost / a finite cutoff.",
         )
     return data

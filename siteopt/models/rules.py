@@ -175,7 +175,7 @@ def site_rules(
     if rules.min_separation is not None and rules.min_separation > 0:
         if problem.cand_xy is None:
             raise InputError(
-                "min_separation needs candidate coordinates (Problem.cand_xy) but none were given."
+                "sites.min_separation_m needs the candidates' coordinates, but none were given."
             )
         sep = float(rules.min_separation)
         active.append(f"minimum separation {sep:g} m")
@@ -203,7 +203,8 @@ def site_rules(
     if rules.budget is not None:
         if problem.cand_cost is None:
             raise InputError(
-                "budget needs candidate costs (Problem.cand_cost) but none were given."
+                "sites.budget needs site costs (a cost column in candidates.points), but none were "
+                "given."
             )
         cost = np.asarray(problem.cand_cost, dtype=np.float64)
         req_cost = float(cost[required_mask].sum())
@@ -336,8 +337,7 @@ def site_rules(
     if rules.region_min or rules.region_max:
         if problem.cand_region is None:
             raise InputError(
-                "region_min/region_max need candidate regions (Problem.cand_region) but none "
-                "were given."
+                "sites.per_region limits need the candidates' regions, but none were given."
             )
         region = np.asarray(problem.cand_region, dtype=np.int64)
         keys = sorted(set(rules.region_min) | set(rules.region_max))

@@ -58,7 +58,7 @@ def validate_problem(problem: Problem) -> None:
         raise InputError("Demand weights must be finite and >= 0.")
     for name in ("cand_role", "cand_group"):
         if np.asarray(getattr(problem, name)).shape != (m,):
-            raise InputError(f"Problem.{name} must have one entry per candidate ({m}).")
+            raise InputError(f"The candidates' {name} must have one entry per candidate ({m}).")
     for name, shape in (
         ("cand_region", (m,)),
         ("cand_xy", (m, 2)),
@@ -67,7 +67,7 @@ def validate_problem(problem: Problem) -> None:
     ):
         arr = getattr(problem, name)
         if arr is not None and np.asarray(arr).shape != shape:
-            raise InputError(f"Problem.{name} must have shape {shape}.")
+            raise InputError(f"The candidates' {name} must have shape {shape}.")
 
 
 def _order_selected(chosen: NDArray[np.int64], values: dict[int, float]) -> tuple[int, ...]:

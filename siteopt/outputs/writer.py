@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from siteopt._errors import InputError, OutputError, OutputExistsError
+from siteopt._errors import InputError, OutputError, OutputExistsError, SiteoptError
 
 #: the marker file written into every output folder; ``--overwrite`` replaces only such folders
 MARKER = ".siteopt-output"
@@ -236,18 +236,12 @@ def output_lock(out_dir: Path) -> Iterator[None]:
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(
-            f"{out_dir.parent}: cannot create the output folder ({exc.strerror}); choose a "
-            "writable --output."
-        ) from None
+        raise _write_error(out_dir, exc) from None
     while True:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OutputError(
-                f"{out_dir.parent}: cannot write the output folder ({exc.strerror}); choose a "
-                "writable --output."
-            ) from None
+            raise _write_error(out_dir, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -320,10 +314,7 @@ def atomic_dir(
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
         except OSError as exc:
-            raise OutputError(
-                f"{parent}: cannot create the output folder ({exc.strerror}); choose a writable "
-                "--output."
-            ) from None
+            raise _write_error(out_dir, exc) from None
         try:
             yield tmp
             if marker:
@@ -332,8 +323,11 @@ def atomic_dir(
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; outputs are ordinary folders
             swap_in(tmp, out_dir)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and not isinstance(exc, SiteoptError):
+                # disk full, quota, read-only, name too long ...
+                raise _write_error(out_dir, exc) from None
             raise
 
 
@@ -360,6 +354,20 @@ def swap_in(new: Path, final: Path) -> None:
         # the earlier folder is gone from ``old`` once it is back in place or replaced
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_error(out_dir: Path, exc: OSError) -> OutputError:
+    """The message for an output folder the system would not let us write."""
+    why = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENAMETOOLONG:
+        fix = f"choose a shorter --output name ({len(out_dir.name)} characters is too long here)"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space on that disk or choose --output on another one"
+    else:
+        fix = "choose a writable --output"
+    return OutputError(
+        f"{out_dir}: cannot write the output folder ({why}); nothing was changed there; {fix}."
+    )
 
 
 def write_text(path: Path, text: str) -> None:

@@ -73,7 +73,9 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
     region = _codes(elig["region"], regions)
     cand_xy = np.column_stack([elig.geometry.x.to_numpy(), elig.geometry.y.to_numpy()])
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
-    pairs = build_costs(scenario, demand, elig)
+    out = cands[~cands["eligible"].to_numpy()]
+    excluded = dict(zip(out["cand_id"].astype(str), out["reasons"].astype(str), strict=True))
+    pairs = build_costs(scenario, demand, elig, excluded)
     role_code = {"candidate": ROLE_CANDIDATE, "required": ROLE_REQUIRED, "existing": ROLE_EXISTING}
     capacity = scenario.objective.capacity
     problem = Problem(

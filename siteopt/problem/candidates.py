@@ -22,7 +22,7 @@ from siteopt.problem.eligibility.zoning import zoning_rule
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario
-from siteopt.settings import LONLAT_CRS
+from siteopt.settings import CRS, LONLAT_CRS
 
 
 def build_candidates(
@@ -126,6 +126,7 @@ def build_candidates(
     if district is not None:
         cands["district"] = district["district"].to_numpy()
         cands["use_status"] = district["use_status"].to_numpy()
+    _check_required(scenario, rules, texts, cands.crs)
     cands = _add_fixed_sites(scenario, cands, towns, region_col)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
 
@@ -173,6 +174,28 @@ def check_town_rules(
             "no bundle (data: none) and candidates.points names no region column.",
             "Set candidates.points.region to the column holding each point's region, or remove "
             "sites.per_region.",
+        )
+
+
+def _check_required(
+    scenario: Scenario, rules: list, texts: NDArray[np.object_], crs: object = CRS
+) -> None:
+    """Refuse a required site that breaks an exclusion rule (it is placed where it is given)."""
+    required = scenario.sites.required
+    if not required or not rules:
+        return
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy([s.lon for s in required], [s.lat for s in required]), crs=LONLAT_CRS
+    ).to_crs(crs)
+    hit = exclusion_matrix(np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]), rules)
+    bad = [(site.name, "; ".join(texts[hit[i]])) for i, site in enumerate(required) if hit[i].any()]
+    if bad:
+        name, why = bad[0]
+        raise ScenarioError(
+            f"{scenario.source_file}: required site {name!r} breaks the siting rules ({why})"
+            + (f", and {len(bad) - 1} more required site(s) do" if len(bad) > 1 else "")
+            + "; a required site is placed at its own lon/lat, so give a place the rules allow "
+            "or change the rule in candidates.exclusions."
         )
 
 

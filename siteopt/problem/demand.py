@@ -23,7 +23,7 @@ import shapely
 from siteopt._errors import DataError, ScenarioError
 from siteopt.data.inputs import Inputs
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
-from siteopt.problem.points import read_points
+from siteopt.problem.points import check_inside_towns, read_points
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS
 
@@ -186,6 +186,7 @@ def _user_demand(
         town = pts["town"].to_numpy()
     elif len(towns):
         t = town_of(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), towns)
+        check_inside_towns(scenario, src, pts, t, towns)
         town = np.where(t >= 0, towns["town"].to_numpy()[np.maximum(t, 0)], "")
     else:
         town = np.full(len(pts), "")

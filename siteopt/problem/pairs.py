@@ -39,8 +39,13 @@ def build_costs(
     scenario: Scenario,
     demand: gpd.GeoDataFrame,
     cands: gpd.GeoDataFrame,
+    excluded: dict[str, str] | None = None,
 ) -> Pairs:
-    """Sparse demand-candidate costs (metres) per ``scenario.costs``."""
+    """Sparse demand-candidate costs (metres) per ``scenario.costs``.
+
+    ``excluded`` maps the ids of candidates the rules exclude to the reason, for the messages of
+    a cost matrix that names them.
+    """
     from siteopt.problem.costs.euclidean import euclidean_pairs
 
     spec = scenario.costs
@@ -89,5 +94,6 @@ def build_costs(
             candidate_col=spec.candidate_col,
             cost_col=spec.cost_col,
             cutoff=cutoff,
+            excluded=excluded,
         )
     return euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=spec.circuity)

@@ -8,9 +8,44 @@ import pandas as pd
 import shapely
 
 from siteopt._errors import DataError, ScenarioError
+from siteopt._validate import (
+    MAX_LAYER_BYTES,
+    MAX_TABLE_BYTES,
+    MAX_WEIGHT,
+    check_input_file,
+    check_json_input,
+)
 from siteopt.problem.costs.crs import utm_crs
+from siteopt.problem.grid import town_of
 from siteopt.scenario import PointsSource, Scenario
 from siteopt.settings import CRS, LONLAT_CRS
+
+_JSON_SUFFIXES = (".geojson", ".json")
+
+
+def _check_file(path: object, kind: str, max_bytes: int) -> None:
+    """A regular file under the cap; a JSON file also shallow (refused before any parsing)."""
+    if str(path).lower().endswith(_JSON_SUFFIXES):
+        check_json_input(str(path), kind, max_bytes, error=DataError)
+    else:
+        check_input_file(str(path), kind, max_bytes, error=DataError)
+
+
+def _check_degrees(gdf: gpd.GeoDataFrame, path: object, key: str) -> None:
+    """Coordinates in a geographic CRS must be degrees: metres or feet there are refused."""
+    if gdf.crs is None or not gdf.crs.is_geographic or gdf.empty:
+        return
+    x = gdf.geometry.x.to_numpy()
+    y = gdf.geometry.y.to_numpy()
+    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: point {i + 1} has coordinates ({x[i]:g}, {y[i]:g}), which are not "
+            f"longitude/latitude degrees although the file's CRS is {gdf.crs.to_string()}. "
+            "If they are metres or feet, say so: add a 'crs' member to the GeoJSON (e.g. "
+            f'"EPSG:6433"), or set {key}.crs in the scenario for a CSV.'
+        )
 
 
 def read_points(
@@ -42,6 +77,7 @@ def read_points(
     path = scenario.resolve_path(src.path)
     if not path.exists():
         raise DataError(f"{scenario.source_file}: {key}.path {path} does not exist.")
+    _check_file(path, "point file", MAX_TABLE_BYTES)
     if path.suffix.lower() == ".csv":
         try:
             df = pd.read_csv(path, dtype={src.id: str})
@@ -71,6 +107,7 @@ def read_points(
             raise DataError(f"{path}: the layer has no CRS; define one (e.g. EPSG:4326).")
     if gdf.empty:
         raise DataError(f"{path}: has no points.")
+    _check_degrees(gdf, path, key)
     if src.id not in gdf.columns:
         raise DataError(
             f"{path}: no id column '{src.id}' (set {key}.id); "
@@ -86,15 +123,20 @@ def read_points(
         if src.cost not in gdf.columns:
             raise DataError(f"{path}: no cost column '{src.cost}' (set {key}.cost).")
         cost = pd.to_numeric(gdf[src.cost], errors="coerce")
-        if cost.isna().any() or (cost < 0).any():
-            raise DataError(f"{path}: costs in '{src.cost}' must be numbers >= 0.")
+        if not (np.isfinite(cost) & (cost >= 0)).all():
+            raise DataError(f"{path}: costs in '{src.cost}' must be finite numbers >= 0.")
         out["cost"] = cost.to_numpy(dtype=float)
     if src.weight is not None:
         if src.weight not in gdf.columns:
             raise DataError(f"{path}: no weight column '{src.weight}' (set {key}.weight).")
         w = pd.to_numeric(gdf[src.weight], errors="coerce")
-        if w.isna().any() or (w < 0).any():
-            raise DataError(f"{path}: weights in '{src.weight}' must be numbers >= 0.")
+        ok = np.isfinite(w) & (w >= 0) & (w <= MAX_WEIGHT)
+        if not ok.all():
+            i = int(np.flatnonzero(~ok.to_numpy())[0])
+            raise DataError(
+                f"{path}: the weight {str(gdf[src.weight].iloc[i])!r} of point {ids.iloc[i]!r} in "
+                f"'{src.weight}' is not a number from 0 to {MAX_WEIGHT:g}; fix that value."
+            )
         out["weight"] = w.to_numpy(dtype=float)
     else:
         out["weight"] = 1.0
@@ -177,6 +219,8 @@ def read_user_layer(scenario: Scenario, value: str, crs: str = CRS) -> gpd.GeoDa
     path = scenario.resolve_path(value)
     if not path.exists():
         raise DataError(f"{scenario.source_file}: layer file {path} does not exist.")
+    if not path.is_dir():  # a folder may hold a shapefile: GDAL reads it as one layer
+        _check_file(path, "layer file", MAX_LAYER_BYTES)
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several types for unreadable files
@@ -199,3 +243,47 @@ def read_user_layer(scenario: Scenario, value: str, crs: str = CRS) -> gpd.GeoDa
             f"({shapely.is_valid_reason(geoms[i])}); repair it (e.g. QGIS 'Fix geometries')."
         )
     return gdf.to_crs(crs)
+
+
+def check_inside_towns(
+    scenario: Scenario,
+    src: PointsSource,
+    pts: gpd.GeoDataFrame,
+    town_idx: np.ndarray,
+    towns: gpd.GeoDataFrame,
+) -> None:
+    """Refuse demand points outside every town (shares would exceed 100 %), suggesting a swap.
+
+    Parameters
+    ----------
+    scenario, src
+        The scenario and its ``demand.points`` entry (for the file name in messages).
+    pts
+        The points from :func:`read_points`, in the working CRS.
+    town_idx
+        The town of each point (``-1``: outside every town).
+    towns
+        The towns layer ``town_idx`` indexes, to test the swapped coordinates.
+    """
+    out = np.flatnonzero(np.asarray(town_idx) < 0)
+    if not out.size:
+        return
+    path = scenario.resolve_path(src.path)
+    lonlat = pts.geometry.iloc[out].to_crs(LONLAT_CRS)
+    sx, sy = lonlat.y.to_numpy(), lonlat.x.to_numpy()
+    hint = "Check the coordinates, or drop the points that are outside the state."
+    if (np.abs(sy) <= 90).all():
+        swapped = gpd.GeoSeries(gpd.points_from_xy(sx, sy), crs=LONLAT_CRS).to_crs(CRS)
+        back = town_of(swapped.x.to_numpy(), swapped.y.to_numpy(), towns)
+        if (np.asarray(back) >= 0).mean() > 0.5:
+            col = f" ({src.x} and {src.y})" if src.x and src.y else ""
+            hint = (
+                "Longitude and latitude look swapped: with the two coordinate columns"
+                f"{col} exchanged the points fall in Connecticut; swap them (or set "
+                "demand.points.x and demand.points.y)."
+            )
+    first = str(pts["id"].iloc[out[0]])
+    raise DataError(
+        f"{path}: {out.size} of {len(pts)} demand points (first: id {first!r}) are outside every "
+        f"Connecticut town, so no share of the demand could be computed for them. {hint}"
+    )

@@ -243,7 +243,8 @@ class SitesSpec(_Strict):
     approved_municipalities: tuple[str, ...] | None = None
     #: already operating: their coverage is credited and they do not count toward p
     existing: tuple[SitePoint, ...] = ()
-    #: forced into the solution (the nearest eligible candidate to each point); count toward p
+    #: forced into the solution at their own lon/lat; count toward p; each must obey the
+    #: exclusion rules (candidates.exclusions) or the scenario is refused
     required: tuple[SitePoint, ...] = ()
     min_separation_m: float | None = Field(default=None, gt=0.0, le=500_000.0)
     #: the total cost of the new sites may not exceed this (costs from candidates.points.cost)

@@ -33,6 +33,10 @@ class SweepModel:
         Town index (into ``problem.group_names``) of every demand cell, shape (n,).
     cells_per_town
         Number of demand cells of every town, shape (towns,).
+    unit_weight
+        For the user's own demand points: the weight of each point, shape (n,); ``cell_town`` is
+        then the point's own index and a count is how many times the point was drawn, so its
+        weight is ``count * unit_weight``. None for the bundle's deaths.
     """
 
     problem: Problem
@@ -40,11 +44,17 @@ class SweepModel:
     solver: SolverSpec
     cell_town: NDArray[np.int64]
     cells_per_town: NDArray[np.int64]
+    unit_weight: NDArray[np.float64] | None = None
 
     def weights(self, counts: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Demand weights for per-town death counts: a town's count spread evenly on its cells."""
+        """Demand weights for per-town death counts: a town's count spread evenly on its cells.
+
+        With ``unit_weight`` (own demand points): each point's draw count times its weight.
+        """
         t = self.cell_town
         num = np.asarray(counts, dtype=np.int64)[t].astype(np.float64)
+        if self.unit_weight is not None:
+            return num * self.unit_weight
         return num / self.cells_per_town[t].astype(np.float64)
 
 

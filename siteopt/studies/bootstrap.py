@@ -89,6 +89,22 @@ def death_sample(
     )
 
 
+def point_sample(n: int) -> DeathSample:
+    """The user's own demand points as a sample to resample: one record per point.
+
+    Each "town" of the sample is one demand point, so :func:`resample_counts` with
+    ``by="record"`` draws ``n`` points with replacement (a nonparametric bootstrap over demand
+    units; each draw keeps the point's weight). There are no years: ``by="year"`` is refused.
+    """
+    idx = np.arange(n, dtype=np.int64)
+    return DeathSample(
+        town=idx,
+        year=np.zeros(n, dtype=np.int64),
+        years=np.zeros(0, dtype=np.int64),
+        town_names=tuple(str(i) for i in range(n)),
+    )
+
+
 def replicate_rng(seed: int, replicate: int) -> np.random.Generator:
     """The random generator of one replicate."""
     return np.random.default_rng(np.random.SeedSequence([seed, replicate]))
@@ -108,6 +124,12 @@ def resample_counts(sample: DeathSample, by: By, seed: int, replicate: int) -> N
         return sample.counts(rng.integers(0, n, size=n))
     if by == "year":
         y = sample.years.size
+        if y == 0:
+            raise InputError(
+                "--by year resamples the years of the bundle's death records, but this scenario's "
+                "demand is your own points, which have no years; use --by record (it resamples "
+                "your demand points)."
+            )
         if y < 2:
             raise InputError(
                 f"--by year needs a period of at least two years; the scenario counts only "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from siteopt._errors import InputError
+from siteopt._validate import MAX_BUNDLE_BYTES, check_json_input
 
 #: files recognised as scenario files
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -155,7 +156,11 @@ def read_result_dir(path: Path, source: str | None = None) -> ScenarioResult:
     shown = source or str(path)
     file = path / "solution.json" if path.is_dir() else path
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
+        if file.exists():
+            data = check_json_input(file, "solution.json", MAX_BUNDLE_BYTES, error=InputError)
+        else:
+            data = file.read_bytes()
+        doc = json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise InputError(
             f"{shown}: is a directory without solution.json; give a scenario file or a folder "

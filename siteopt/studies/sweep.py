@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import signal
 import threading
 from collections import Counter
@@ -34,9 +35,15 @@ from siteopt.data.inputs import Inputs, load_inputs
 from siteopt.pipeline import model_spec, solver_spec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
-from siteopt.settings import CRS, LONLAT_CRS
+from siteopt.settings import CRS, LONLAT_CRS, MAX_SWEEP_SOLVES
 from siteopt.studies._work import RunOutcome, SweepModel, solve_counts, worker_version
-from siteopt.studies.bootstrap import By, DeathSample, death_sample, resample_counts
+from siteopt.studies.bootstrap import (
+    By,
+    DeathSample,
+    death_sample,
+    point_sample,
+    resample_counts,
+)
 from siteopt.studies.vary import Grid, Variant, variants
 
 #: how long to try reaching a --scheduler before giving up
@@ -153,19 +160,30 @@ def _build(
             cache[key] = built
     problem = built.problem
     names = problem.group_names
-    index = {t: k for k, t in enumerate(names)}
-    cell_town = np.array([index[t] for t in built.demand["town"]], dtype=np.int64)
-    cells = np.bincount(cell_town, minlength=len(names)).astype(np.int64)
+    own = scenario.demand.points is not None
+    unit: NDArray[np.float64] | None = None
+    if own:  # the user's points: each point is its own unit, resampled with its weight
+        n = len(built.demand)
+        cell_town = np.arange(n, dtype=np.int64)
+        cells = np.ones(n, dtype=np.int64)
+        unit = np.asarray(problem.demand_weight, dtype=np.float64)
+    else:
+        index = {t: k for k, t in enumerate(names)}
+        cell_town = np.array([index[t] for t in built.demand["town"]], dtype=np.int64)
+        cells = np.bincount(cell_town, minlength=len(names)).astype(np.int64)
     spec = replace(model_spec(scenario, built, 0), marginal=False, alternatives=0)
     solver = solver_spec(scenario)
     if solver.threads is None:
         # one solver thread per task: workers run side by side, and the answer must not depend
         # on how many threads a machine happens to have
         solver = replace(solver, threads=1)
-    model = SweepModel(problem, spec, solver, cell_town, cells)
+    model = SweepModel(problem, spec, solver, cell_town, cells, unit)
     sample = None
     if need_sample:
-        sample = death_sample(scenario, inputs.table("deaths"), names)
+        if own:
+            sample = point_sample(len(cell_town))
+        else:
+            sample = death_sample(scenario, inputs.table("deaths"), names)
         base = sample.counts()
         if not np.array_equal(model.weights(base), problem.demand_weight):
             raise SolverError(
@@ -183,13 +201,35 @@ def _build(
     return Build(label, scenario, model, catalog, built.summary.placed, sample)
 
 
-def check_sweep(scenario: Scenario, grid: Grid, bootstrap: int) -> list[Variant]:
+def count_solves(grid: Grid, bootstrap: int) -> tuple[int, int]:
+    """(combinations, solves) a sweep plans, counted without enumerating the grid.
+
+    A grid sweep solves every combination (and the scenario as written, when it is none of
+    them); a bootstrap sweep solves every combination on the full data and ``bootstrap``
+    replicates of it.
+    """
+    combos = math.prod(len(values) for _key, values in grid) if grid else 1
+    solves = combos * (bootstrap + 1) if bootstrap > 0 else combos + 1
+    return combos, solves
+
+
+def check_sweep(
+    scenario: Scenario, grid: Grid, bootstrap: int, *, force: bool = False
+) -> list[Variant]:
     """Check the sweep's options and every grid combination, before anything slow runs.
+
+    Parameters
+    ----------
+    scenario, grid, bootstrap
+        As for :func:`plan_sweep`.
+    force
+        Plan more than :data:`~siteopt.settings.MAX_SWEEP_SOLVES` solves.
 
     Raises
     ------
     InputError
-        When there is nothing to sweep or ``bootstrap`` is negative.
+        When there is nothing to sweep, ``bootstrap`` is negative, or the sweep would take more
+        solves than the cap (without ``force``).
     ScenarioError
         When a combination is not a valid scenario.
     """
@@ -199,6 +239,16 @@ def check_sweep(scenario: Scenario, grid: Grid, bootstrap: int) -> list[Variant]
         )
     if bootstrap < 0:
         raise InputError(f"--bootstrap must be >= 0, got {bootstrap}.")
+    combos, solves = count_solves(grid, bootstrap)
+    if solves > MAX_SWEEP_SOLVES and not force:
+        what = f"{combos:,} --vary combination(s)" if grid else "the scenario"
+        if bootstrap > 0:
+            what += f" x ({bootstrap:,} bootstrap replicates + 1)"
+        raise InputError(
+            f"this sweep would take {solves:,} solves ({what}), over the limit of "
+            f"{MAX_SWEEP_SOLVES:,} (hours of work already); use fewer values or replicates, or "
+            "add --force to run it anyway."
+        )
     return variants(scenario, grid)
 
 
@@ -211,6 +261,7 @@ def plan_sweep(
     *,
     inputs: Inputs | None = None,
     stage: Stage | None = None,
+    force: bool = False,
 ) -> SweepPlan:
     """Validate the grid, build every scenario once and draw every bootstrap replicate.
 
@@ -228,13 +279,15 @@ def plan_sweep(
         Seed of the resampling.
     inputs
         The data bundle, when already open (shared by every build of the same data).
+    force
+        Plan more than :data:`~siteopt.settings.MAX_SWEEP_SOLVES` solves.
 
     Raises
     ------
     InputError
         When there is nothing to sweep, or a grid combination is invalid (ScenarioError).
     """
-    combos = check_sweep(scenario, grid, bootstrap)
+    combos = check_sweep(scenario, grid, bootstrap, force=force)
     say = stage or (lambda _msg: None)
     opened: dict[str, Inputs] = {}
 
@@ -266,7 +319,11 @@ def plan_sweep(
             for r in range(bootstrap):
                 counts = resample_counts(b.sample, by, seed, r)
                 replicates.append(len(tasks))
-                tasks.append(Task(len(tasks), len(builds) - 1, r, counts, int(counts.sum())))
+                if b.model.unit_weight is None:
+                    placed = int(counts.sum())
+                else:  # own points: the replicate's total weight
+                    placed = round(float(b.model.weights(counts).sum()))
+                tasks.append(Task(len(tasks), len(builds) - 1, r, counts, placed))
             groups.append(Group(v.index, v.label, "bootstrap", ref, tuple(replicates)))
     else:
         for v in combos:

@@ -26,6 +26,12 @@ import shapely
 import yaml
 
 from siteopt._errors import DataError, InputError
+from siteopt._validate import (
+    MAX_LAYER_BYTES,
+    MAX_SCENARIO_BYTES,
+    check_input_file,
+    check_json_input,
+)
 from siteopt.problem.costs.crs import to_metric
 
 #: statuses a use table may give a district
@@ -75,8 +81,12 @@ def read_districts(path: Path, code_field: str, *, layer: str | None = None) -> 
         ``code_field`` is missing.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"zoning file {path} does not exist.")
+    if path.suffix.lower() in (".geojson", ".json"):
+        check_json_input(path, "zoning file", MAX_LAYER_BYTES)
+    else:
+        check_input_file(path, "zoning file", MAX_LAYER_BYTES)
     try:
         if path.suffix.lower() == ".zip":
             shps = [n for n in _safe_zip_members(path) if n.lower().endswith(".shp")]
@@ -153,8 +163,9 @@ def read_use_table(path: Path) -> pd.DataFrame:
         ``verified`` value that is not true/false.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"use table {path} does not exist.")
+    check_input_file(path, "use table", MAX_SCENARIO_BYTES)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         try:

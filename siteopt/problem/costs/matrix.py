@@ -8,6 +8,7 @@ user's unit (metres, minutes, ...): siteopt does not convert them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from siteopt._errors import DataError, InputError
+from siteopt._validate import MAX_TABLE_BYTES, check_input_file
 from siteopt.models.base import Pairs
 
 
@@ -27,6 +29,7 @@ def read_cost_matrix(
     candidate_col: str = "candidate_id",
     cost_col: str = "cost",
     cutoff: float = float("inf"),
+    excluded: Mapping[str, str] | None = None,
 ) -> Pairs:
     """Read a long CSV cost matrix aligned to ``demand_ids`` (rows) and ``cand_ids`` (cols).
 
@@ -40,6 +43,9 @@ def read_cost_matrix(
         Column names in the file.
     cutoff
         Pairs with a cost above it are dropped (same unit as the file).
+    excluded
+        Ids of the user's candidates that the siting rules exclude, with the reason: such an id
+        in the file is named as excluded (and why), not as unknown.
 
     Returns
     -------
@@ -51,11 +57,13 @@ def read_cost_matrix(
         Naming the file and line (the header is line 1) of the first unknown id, duplicate
         pair, or negative, missing or non-numeric cost; or a missing column.
     InputError
-        If the file does not exist or the given id arrays hold duplicates.
+        If the file does not exist, is not a regular file, is over the size cap
+        (:data:`~siteopt._validate.MAX_TABLE_BYTES`) or the given id arrays hold duplicates.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"cost matrix file {path} does not exist.")
+    check_input_file(path, "cost matrix", MAX_TABLE_BYTES)
     dids = _id_index(demand_ids, "demand ids")
     cids = _id_index(cand_ids, "candidate ids")
     try:
@@ -78,6 +86,17 @@ def read_cost_matrix(
         bad = np.flatnonzero(ids.isna().to_numpy())
         if bad.size:
             i = int(bad[0])
+            if what == candidate_col and excluded:
+                out = [k for k in bad if str(raw.iloc[k]) in excluded]
+                if out:
+                    k = int(out[0])
+                    cid = str(raw.iloc[k])
+                    raise DataError(
+                        f"cost matrix {path} line {line[k]}: candidate {cid!r} is excluded by "
+                        f"the scenario's siting rules ({excluded[cid]}), so it cannot be "
+                        f"costed ({len(out)} row(s) name excluded candidates); drop its rows "
+                        "from the matrix, or relax the rule if the site should be considered."
+                    )
             raise DataError(
                 f"cost matrix {path} line {line[i]}: unknown {what} {raw.iloc[i]!r} "
                 f"({bad.size} row(s) with unknown ids); ids must match the problem's ids."
