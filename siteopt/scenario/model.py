@@ -395,7 +395,8 @@ class Scenario(_Strict):
         Without ``data:`` in the file, the bundle is skipped when demand and candidates are both
         your own points and nothing names a bundle layer (``within``, ``outside``,
         ``exclusions``, ``zoning``, ``transit``, ``objective.transit_credit``, existing or
-        required sites).
+        required sites) and the costs are not a street network (measured in the bundle's
+        Connecticut frame, EPSG:6433).
         """
         if self.data == "none":
             return False
@@ -413,6 +414,7 @@ class Scenario(_Strict):
             or self.objective.transit_credit is not None
             or self.sites.existing
             or self.sites.required
+            or self.costs.kind == "network"
         )
 
     def resolve_path(self, value: str) -> Path:
