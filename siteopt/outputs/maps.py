@@ -1,10 +1,14 @@
 """The print map (``map.png`` and ``map.pdf``), legible in black and white.
 
 Towns are a choropleth of deaths in the period (natural breaks, five classes of grey), public
-land (excluded) is hatched, eligible candidate sites are small dots, each chosen site is a
-numbered circle with its dashed coverage ring, and the map has a legend with the class bounds, a
-scale bar, a north arrow, a title and data credits. No timestamps or software versions are
-written, so the same inputs give byte-identical files.
+land (excluded) is hatched thin and light grey, eligible candidate sites are small dots, each
+chosen site is a numbered circle with its dashed coverage ring. The towns with the most deaths
+and every chosen site's town are named, without collisions. The legends, scale bar and north
+arrow sit below the state, where they hide no land. One inset per site shows what a reader needs
+to find the place: town lines and names, rail and bus stations (named), transit stops, public
+schools, demand cells drawn lightly, the ring and the site, with its scale bar under the frame.
+Title and data credits complete the page. No timestamps or software versions are written, so the
+same inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ from siteopt.result import RunResult
 PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
 SITE_EDGE = "#b2182b"
 DOT = "#08306b"
-ALLOC = "#555555"
 PNG_META = {"Software": None}
 PDF_META = {"CreationDate": None, "Producer": None, "Creator": None, "ModDate": None}
 
@@ -376,7 +379,7 @@ def _inset_handles(result: RunResult) -> list[Any]:
         Line2D([], [], color="#5a5a5a", lw=0.8, ls=(0, (6, 2, 1, 2)), label="town line"),
     ]
     if not is_covering(result):
-        out.append(Line2D([], [], color=ALLOC, lw=0.6, label="cell joined to its site"))
+        out.append(Line2D([], [], color=CELL_OUT, lw=0.6, label="cell in view joined to its site"))
     if "stations" in ctx.facilities:
         out.append(
             Line2D([], [], ls="none", marker="^", ms=6, color=STATION, label="rail or bus station")
@@ -421,6 +424,7 @@ def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:
         fontsize=8 if small else 9,
         weight="bold",
         zorder=7,
+        clip_on=True,  # a site outside an inset leaves no number beside it
     )
 
 
@@ -468,13 +472,15 @@ def _insets(
                     zorder=1.5,
                 )
             )
-        if not is_covering(result):
-            mine = alloc[alloc["site_id"] == r.site_id]
+        if not is_covering(result):  # light lines from the cells in view to their site
+            mine = alloc[alloc["site_id"] == r.site_id].geometry.values
+            start = shapely.get_coordinates(shapely.get_point(mine, 0))
+            inview = (np.abs(start[:, 0] - x) < half) & (np.abs(start[:, 1] - y) < half)
             a.add_collection(
                 LineCollection(
-                    [np.asarray(g.coords) for g in mine.geometry.values],
-                    colors=ALLOC,
-                    linewidths=0.4,
+                    [np.asarray(g.coords) for g in mine[inview]],
+                    colors=CELL_OUT,
+                    linewidths=0.5,
                     zorder=1.6,
                 )
             )
@@ -498,13 +504,17 @@ def _insets(
         a.set_yticks([])
         for spine in a.spines.values():
             spine.set_linewidth(0.8)
-        a.set_title(
+        title = a.set_title(
             f"{r.rank}. {r.town}: {num(r.covered)} deaths {served_verb(result)}",
             fontsize=8,
             loc="left",
             pad=3,
             weight="bold",
         )
+        edge, size = fig.bbox.x1 - 4, 8.0
+        while size > 5.5 and title.get_window_extent().x1 > edge:
+            size -= 0.5
+            title.set_fontsize(size)  # a long name stays on the page
         _scale_bar(a, x - half, -0.07, 500.0, 2, unit_label="km", step_km=0.5, below=True)
 
 
