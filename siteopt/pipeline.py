@@ -174,7 +174,8 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
 
 
 def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
-    """The bundle data the outputs show: nearby services, public land and the deaths counted."""
+    """The bundle data the outputs show: nearby services, public land, transit stops and the
+    deaths counted."""
     facilities: dict[str, gpd.GeoDataFrame] = {}
     for f in FACILITIES:
         try:
@@ -185,11 +186,17 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
         public_lands: gpd.GeoDataFrame | None = inputs.layer("public_lands")
     except DataError:
         public_lands = None
+    try:
+        stops: gpd.GeoDataFrame | None = inputs.layer("transit_stops")
+    except DataError:
+        stops = None
     deaths = None
     if built.summary.place != "points":
         sel, _ = select_deaths(scenario, inputs.table("deaths"))
         deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
-    return Context(facilities=facilities, public_lands=public_lands, deaths=deaths)
+    return Context(
+        facilities=facilities, public_lands=public_lands, transit_stops=stops, deaths=deaths
+    )
 
 
 def run(

@@ -49,6 +49,8 @@ class Context:
     facilities: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     #: public land (excluded, hatched on the print map); None when the bundle lacks the layer
     public_lands: gpd.GeoDataFrame | None = None
+    #: GTFS transit stops (shown in the print map's insets); None when the bundle lacks them
+    transit_stops: gpd.GeoDataFrame | None = None
     #: the scenario's deaths placed in a Connecticut town (None for your own demand points)
     deaths: pd.DataFrame | None = None
 

@@ -1,16 +1,20 @@
 """The print map (``map.png`` and ``map.pdf``), legible in black and white.
 
 Towns are a choropleth of deaths in the period (natural breaks, five classes of grey), public
-land (excluded) is hatched, eligible candidate sites are small dots, each chosen site is a
-numbered circle with its dashed coverage ring, and the map has a legend with the class bounds, a
-scale bar, a north arrow, a title and data credits. No timestamps or software versions are
-written, so the same inputs give byte-identical files.
+land (excluded) is hatched thin and light grey, eligible candidate sites are small dots, each
+chosen site is a numbered circle with its dashed coverage ring. The towns with the most deaths
+and every chosen site's town are named, without collisions. The legends, scale bar and north
+arrow sit below the state, where they hide no land. One inset per site shows what a reader needs
+to find the place: town lines and names, rail and bus stations (named), transit stops, public
+schools, demand cells drawn lightly, the ring and the site, with its scale bar under the frame.
+Title and data credits complete the page. No timestamps or software versions are written, so the
+same inputs give byte-identical files.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,15 @@ import geopandas as gpd
 import matplotlib.patheffects as pe
 import matplotlib.pyplot as plt
 import numpy as np
+import shapely
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox, blended_transform_factory
 
 from siteopt import __version__
 from siteopt.outputs.styles import GREYS, hexcolor
@@ -50,7 +57,6 @@ from siteopt.settings import CRS
 PRINT_GREYS = tuple(hexcolor(c) for c in GREYS)
 SITE_EDGE = "#b2182b"
 DOT = "#08306b"
-ALLOC = "#555555"
 PNG_META = {"Software": None}
 PDF_META = {"CreationDate": None, "Producer": None, "Creator": None, "ModDate": None}
 
@@ -93,10 +99,32 @@ def _classes(tables: Tables) -> tuple[list[str], list[str]]:
 
 #: at most this many sites get a zoomed inset
 MAX_INSETS = 4
+#: at least this many towns with the most deaths are named on the state map (plus every town
+#: with a chosen site)
+TOP_TOWNS = 10
+#: public land: thin light grey hatching, quieter than the data drawn over it
+PUBLIC_HATCH: dict[str, Any] = {
+    "fc": "none",
+    "ec": "#a6a6a6",
+    "lw": 0.0,
+    "hatch": "////",
+    "hatch_linewidth": 0.4,
+}
+#: inset context: transit stops, stations, schools and demand cells (drawn lightly)
+STOP = "#8c8c8c"
+STATION = "#000000"
+SCHOOL = "#333333"
+CELL_IN = "#b8b8b8"
+CELL_OUT = "#d0d0d0"
+HALO = [pe.withStroke(linewidth=2.5, foreground="white")]
 
 
 def draw_map(tables: Tables) -> Figure:
-    """The print map as a matplotlib figure (letter landscape): the state and one inset per site."""
+    """The print map as a matplotlib figure (letter landscape): the state and one inset per site.
+
+    The legends, the scale bar and the north arrow sit outside the state's outline (below it),
+    so no land is hidden; the towns with the most deaths and every chosen site's town are named.
+    """
     result = tables.result
     sc = result.scenario
     towns = tables.layers["towns"]
@@ -104,7 +132,8 @@ def draw_map(tables: Tables) -> Figure:
     insets = new_sites.iloc[:MAX_INSETS]
     fig = plt.figure(figsize=(11, 8.5))
     width = 0.70 if len(insets) else 0.96
-    ax = fig.add_axes((0.01, 0.08, width, 0.80))
+    ax = fig.add_axes((0.01, 0.265, width, 0.63))
+    ax.set_anchor("N")
     greys, class_labels = _classes(tables)
     town_colors = [greys[int(c)] for c in tables.town_class]
     public = result.context.public_lands
@@ -124,71 +153,51 @@ def draw_map(tables: Tables) -> Figure:
         a.add_collection(
             PolyCollection(
                 [town_verts[i] for i in tk],
-                facecolors=[town_fcs[i] for i in tk] if box is None else "#ffffff",
-                edgecolors="#444444" if box is None else "#888888",
+                facecolors=[town_fcs[i] for i in tk] if box is None else "none",
+                edgecolors="#444444" if box is None else "#5a5a5a",
                 linewidths=lw,
-                zorder=1,
+                linestyles="solid" if box is None else (0, (6, 2, 1, 2)),
+                zorder=1 if box is None else 3.8,
             )
         )
         pk = _inside(public_box, box)
         if len(pk):  # one compound path: hatching it once is far faster than per polygon
             path = MplPath.make_compound_path(*[MplPath(public_rings[i], closed=True) for i in pk])
             # add_artist: no slow data-limit update (the limits are set by hand)
-            a.add_artist(PathPatch(path, fc="none", ec="#333333", lw=0.0, hatch="/////", zorder=2))
+            a.add_artist(PathPatch(path, zorder=2, **PUBLIC_HATCH))
 
     base(ax, 0.35)
     ax.scatter(elig.geometry.x, elig.geometry.y, s=0.5, c=DOT, linewidths=0, zorder=3)
-    halo = [pe.withStroke(linewidth=2.5, foreground="white")]
     for r in tables.sites.itertuples():
         _site_marker(ax, r, radius, small=True)
-    for i, r in enumerate(new_sites.itertuples()):
-        dx = 12 if i % 2 == 0 else -12
-        ax.annotate(
-            r.town,
-            (r.geometry.x, r.geometry.y),
-            xytext=(dx, 8),
-            textcoords="offset points",
-            ha="left" if dx > 0 else "right",
-            fontsize=9,
-            weight="bold",
-            path_effects=halo,
-            zorder=8,
-        )
     x0, y0, x1, y1 = data_extent(tables, radius)
-    if len(towns) and result.built.summary.place != "points":  # the state
-        pad, bar, bx, by, nx, ny, ns = (
-            3000.0,
-            5000.0,
-            x0 + 2000,
-            y0 + 1000,
-            x1 - 4000,
-            y1 - 16000,
-            1.0,
-        )
+    state = bool(len(towns)) and result.built.summary.place != "points"
+    span = max(x1 - x0, y1 - y0, 1.0)
+    if state:  # the state, with a band below it for the scale bar and north arrow
+        x0, y0, x1, y1 = towns.total_bounds
+        pad, below = 3000.0, 10000.0
     else:  # your own points: frame, scale bar and arrow follow the data's extent
-        span = max(x1 - x0, y1 - y0)
-        pad, bar = 0.03 * span, _nice_length(span / 20.0)
-        bx, by, nx, ny, ns = (
-            x0 + span / 60,
-            y0 + span / 120,
-            x1 - span / 30,
-            y1 - span / 7,
-            span / 1.2e5,
-        )
+        pad = 0.03 * span
+        below = pad + span / 8
     ax.set_xlim(x0 - pad, x1 + pad)
-    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_ylim(y0 - below, y1 + pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    _scale_bar(ax, bx, by, bar, 4)
-    _north_arrow(ax, nx, ny, ns)
+    ax.apply_aspect()
+    if state:
+        _scale_bar(ax, x0 + 2000, y0 - below + 2500, 5000.0, 4)
+        _north_arrow(ax, x0 + 72000, y0 - below + 1500, 0.7)
+    else:
+        _scale_bar(ax, x0, y0 - below + span / 30, _nice_length(span / 5.0), 4)
+        _north_arrow(ax, x0 + span * 0.9, y0 - below + span / 60, span / 1.2e5)
+    _town_labels(ax, tables)
 
-    handles: list[object] = [
+    p = period(result)
+    class_handles: list[Any] = [
         Patch(fc=g, ec="#444444", lw=0.5, label=lab)
         for g, lab in zip(greys, class_labels, strict=True)
     ]
-    handles += [
-        Patch(fc="none", ec="#333333", hatch="/////", lw=0.0, label="public land (excluded)"),
-        Line2D([], [], ls="none", marker=".", ms=4, color=DOT, label="eligible candidate sites"),
+    handles: list[Any] = [
         Line2D(
             [],
             [],
@@ -208,32 +217,41 @@ def draw_map(tables: Tables) -> Figure:
             lw=1.1,
             label=f"within {metres_exact(radius)} of a site",
         ),
+        Line2D([], [], ls="none", marker=".", ms=4, color=DOT, label="eligible candidate sites"),
+        Patch(label="public land (excluded)", **PUBLIC_HATCH),
     ]
-    if len(insets):
-        handles.append(
-            Line2D(
-                [], [], color=ALLOC, lw=0.8, label=f"demand cell {served_verb(result)} by a site"
-            )
-        )
     if len(tables.existing_sites):
         handles.append(
             Line2D(
                 [], [], ls="none", marker="s", ms=7, mfc="white", mec="black", label="existing site"
             )
         )
-    p = period(result)
-    leg = ax.legend(
-        handles=handles,
-        loc="lower right",
-        fontsize=7.5,
+    if len(insets):
+        handles += _inset_handles(result)
+    pos = ax.get_position()
+    leg_kw: dict[str, Any] = {
+        "fontsize": 7.5,
+        "title_fontsize": 8,
+        "frameon": True,
+        "framealpha": 1.0,
+        "edgecolor": "#444444",
+        "alignment": "left",
+        "loc": "upper left",
+    }
+    classes = fig.legend(
+        handles=class_handles,
         title=f"Deaths by town{', ' + p if p else ''}\n(natural breaks)",
-        title_fontsize=8,
-        frameon=True,
-        framealpha=1.0,
-        edgecolor="#444444",
-        alignment="left",
+        bbox_to_anchor=(pos.x0 + 0.01, pos.y0 - 0.005),
+        **leg_kw,
     )
-    leg.set_zorder(10)
+    fig.legend(
+        handles=handles,
+        title="On the map" + (" and in the insets" if len(insets) else ""),
+        ncols=2,
+        bbox_to_anchor=(pos.x0 + 0.19, pos.y0 - 0.005),
+        **leg_kw,
+    )
+    classes.set_zorder(10)
     if len(insets):
         _insets(fig, tables, insets, base, radius)
 
@@ -255,14 +273,17 @@ def draw_map(tables: Tables) -> Figure:
         sub = f"{len(new_sites)} recommended sites. {describe_objective(result)} {status}."
     fig.text(0.02, 0.915, sub, fontsize=10, va="top")
     notes = [
-        credits(result),
+        credits(result, ("towns", "deaths", "sewer", "schools", "stations", "transit_stops"))
+        if len(insets)
+        else credits(result),
         (
-            f"Insets: demand cells {served_verb(result)} (black) or not (white), each joined to "
-            "its site. "
+            f"Insets: demand cells {served_verb(result)} (grey) or not (outlined); town lines "
+            "dash-dotted. "
             if len(insets)
             else ""
         )
-        + "Deaths are located to towns only and spread evenly over each town's developed land.",
+        + "Towns named: the most deaths (count in brackets) and every chosen site's town. "
+        "Deaths are located to towns only and spread evenly over each town's developed land.",
         (
             f"NAD83(2011) / Connecticut ({CRS})"
             if result.built.crs == CRS
@@ -272,7 +293,7 @@ def draw_map(tables: Tables) -> Figure:
         f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]
     lines = [line for note in notes for line in textwrap.wrap(note, 210)]
-    fig.text(0.02, 0.065, "\n".join(lines), fontsize=6.5, va="top", linespacing=1.4)
+    fig.text(0.02, 0.088, "\n".join(lines), fontsize=6.5, va="top", linespacing=1.4)
     return fig
 
 
@@ -280,6 +301,122 @@ def _nice_length(metres: float) -> float:
     """1, 2 or 5 times a power of ten, at most ``metres`` (a scale bar length)."""
     exp = 10 ** np.floor(np.log10(max(metres, 1.0)))
     return float(max(m * exp for m in (1, 2, 5) if m * exp <= max(metres, 1.0)))
+
+
+def labelled_towns(tables: Tables, top: int = TOP_TOWNS) -> list[str]:
+    """The towns the state map names: every chosen site's town, then the most deaths."""
+    towns = tables.layers["towns"]
+    chosen = list(dict.fromkeys(str(t) for t in tables.new_sites["town"] if str(t).strip()))
+    ranked = towns[towns["deaths"] > 0].sort_values(["deaths", "town"], ascending=[False, True])
+    return chosen + [str(t) for t in ranked["town"].iloc[:top] if str(t) not in chosen]
+
+
+def _place(
+    ax: Axes,
+    text: str,
+    at: tuple[float, float],
+    spots: Sequence[tuple[float, float, str, str]],
+    taken: list[Bbox],
+    leader: bool = True,
+    **style: Any,
+) -> Any:
+    """Draw ``text`` at the first of ``spots`` (offsets in points, alignment) around ``at``
+    where it overlaps nothing in ``taken`` and stays in the frame; None when no spot is free.
+    With ``leader``, a label set apart from its point is joined to it by a thin line."""
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    for dx, dy, ha, va in spots:
+        far = leader and (abs(dx) > 12 or abs(dy) > 12)
+        t = ax.annotate(
+            text,
+            at,
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            path_effects=HALO,
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#555555"} if far else None,
+            **style,
+        )
+        t.update_positions(renderer)  # the text's own box (an Annotation's includes its line)
+        bb = Text.get_window_extent(t, renderer).expanded(1.04, 1.1)
+        inside = frame.contains(bb.x0, bb.y0) and frame.contains(bb.x1, bb.y1)
+        if inside and not any(bb.overlaps(o) for o in taken):
+            taken.append(bb)
+            return t
+        t.remove()
+    return None
+
+
+#: label spots around a point: beside it, then above and below, then twice as far
+NEAR = [(10, 6, "left", "bottom"), (-10, 6, "right", "bottom"), (10, -6, "left", "top")]
+NEAR += [(-10, -6, "right", "top"), (0, 12, "center", "bottom"), (0, -12, "center", "top")]
+NEAR += [(2 * a, 2 * b, h, v) for a, b, h, v in NEAR]
+
+
+def _marker_boxes(ax: Axes, xy: Iterable[tuple[float, float]], half: float) -> list[Bbox]:
+    """Display boxes of ``half`` points around markers (obstacles for labels)."""
+    k = half * ax.figure.dpi / 72
+    out = []
+    for x, y in xy:
+        px, py = ax.transData.transform((x, y))
+        out.append(Bbox.from_extents(px - k, py - k, px + k, py + k))
+    return out
+
+
+def _town_labels(ax: Axes, tables: Tables) -> list[Any]:
+    """Name the labelled towns, each at the first spot (around its site or its centre) where the
+    label overlaps no other label and no site marker; returns the labels drawn."""
+    towns = tables.layers["towns"].set_index("town")
+    sites = tables.sites
+    taken = _marker_boxes(ax, zip(sites.geometry.x, sites.geometry.y, strict=True), 6)
+    site_of = {str(s.town): s.geometry for s in tables.new_sites.itertuples()}
+    out = []
+    for name in labelled_towns(tables):
+        chosen = name in site_of
+        if name not in towns.index and not chosen:
+            continue
+        pt = site_of[name] if chosen else towns.loc[name].geometry.representative_point()
+        t = _place(
+            ax,
+            name if chosen else f"{name} ({int(towns.loc[name, 'deaths']):,})",
+            (pt.x, pt.y),
+            NEAR if chosen else [(0, 0, "center", "center"), *NEAR],
+            taken,
+            fontsize=9 if chosen else 7,
+            weight="bold" if chosen else "normal",
+            zorder=8,
+        )
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def _inset_handles(result: RunResult) -> list[Any]:
+    """Legend entries of what only the insets show."""
+    ctx = result.context
+    out: list[Any] = [
+        Patch(fc=CELL_IN, ec="none", label=f"demand cell {served_verb(result)}"),
+        Patch(fc="none", ec=CELL_OUT, lw=0.6, label=f"demand cell not {served_verb(result)}"),
+        Line2D([], [], color="#5a5a5a", lw=0.8, ls=(0, (6, 2, 1, 2)), label="town line"),
+    ]
+    if not is_covering(result):
+        out.append(Line2D([], [], color=CELL_OUT, lw=0.6, label="cell in view joined to its site"))
+    if "stations" in ctx.facilities:
+        out.append(
+            Line2D([], [], ls="none", marker="^", ms=6, color=STATION, label="rail or bus station")
+        )
+    if ctx.transit_stops is not None:
+        out.append(
+            Line2D([], [], ls="none", marker="o", ms=2.5, mew=0, color=STOP, label="transit stop")
+        )
+    if "schools" in ctx.facilities:
+        out.append(
+            Line2D(
+                [], [], ls="none", marker="D", ms=4, mfc="white", mec=SCHOOL, label="public school"
+            )
+        )
+    return out
 
 
 def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:
@@ -309,6 +446,7 @@ def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:
         fontsize=8 if small else 9,
         weight="bold",
         zorder=7,
+        clip_on=True,  # a site outside an inset leaves no number beside it
     )
 
 
@@ -319,62 +457,123 @@ def _insets(
     base: Callable[..., None],
     radius: float,
 ) -> None:
-    """One zoomed panel per site: demand cells, allocation lines, coverage ring."""
+    """One zoomed panel per site: town lines and names, transit stops and stations, schools,
+    demand cells drawn lightly, the coverage ring and the site; the scale bar below the frame."""
+    result = tables.result
     n = len(insets)
-    top, bottom, gap = 0.88, 0.08, 0.025
+    top, bottom, gap = 0.88, 0.135, 0.055
     h = (top - bottom - gap * (n - 1)) / n
     half = radius * 1.35
     demand = tables.layers["demand"]
     dx_, dy_ = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     covered = demand["covered"].to_numpy(bool)
     alloc = tables.layers["allocation"]
-    cell = float(tables.result.scenario.demand.cell_m)
+    cell = float(result.scenario.demand.cell_m)
+    towns = tables.layers["towns"]
+    stations = result.context.facilities.get("stations")
+    schools = result.context.facilities.get("schools")
+    stops = result.context.transit_stops
     for k, r in enumerate(insets.itertuples()):
         y_top = top - k * (h + gap)
         a = fig.add_axes((0.73, y_top - h, 0.26, h))
         x, y = r.geometry.x, r.geometry.y
-        base(a, 0.6, (x - half, y - half, x + half, y + half))
+        box = (x - half, y - half, x + half, y + half)
+        base(a, 0.8, box)
         near = (np.abs(dx_ - x) < half * 1.3) & (np.abs(dy_ - y) < half * 1.3)
-        for cov, fc in ((False, "#ffffff"), (True, "#000000")):
+        for cov, fc, ec in ((False, "none", CELL_OUT), (True, CELL_IN, "none")):
             sel = near & (covered == cov)
             a.add_collection(
                 PolyCollection(
                     [
-                        _square(px, py, cell * 0.18)
+                        _square(px, py, cell * 0.2)
                         for px, py in zip(dx_[sel], dy_[sel], strict=True)
                     ],
                     facecolors=fc,
-                    edgecolors="#000000",
-                    linewidths=0.5,
-                    zorder=3.6,
+                    edgecolors=ec,
+                    linewidths=0.6,
+                    zorder=1.5,
                 )
             )
-        mine = alloc[alloc["site_id"] == r.site_id]
-        a.add_collection(
-            LineCollection(
-                [np.asarray(g.coords) for g in mine.geometry.values],
-                colors=ALLOC,
-                linewidths=0.6,
-                zorder=3.5,
+        if not is_covering(result):  # light lines from the cells in view to their site
+            mine = alloc[alloc["site_id"] == r.site_id].geometry.values
+            start = shapely.get_coordinates(shapely.get_point(mine, 0))
+            inview = (np.abs(start[:, 0] - x) < half) & (np.abs(start[:, 1] - y) < half)
+            a.add_collection(
+                LineCollection(
+                    [np.asarray(g.coords) for g in mine[inview]],
+                    colors=CELL_OUT,
+                    linewidths=0.5,
+                    zorder=1.6,
+                )
             )
-        )
-        for s in tables.sites.itertuples():
-            _site_marker(a, s, radius, small=False)
+        _points(a, stops, box, dict(marker="o", ms=1.6, mew=0, color=STOP, zorder=3.9))
+        _points(a, schools, box, dict(marker="D", ms=4, mfc="white", mec=SCHOOL, zorder=4.1))
+        st = _points(a, stations, box, dict(marker="^", ms=6, color=STATION, zorder=4.2))
         a.set_xlim(x - half, x + half)
         a.set_ylim(y - half, y + half)
         a.set_aspect("equal")
+        a.apply_aspect()
+        sxy = list(zip(tables.sites.geometry.x, tables.sites.geometry.y, strict=True))
+        taken = _marker_boxes(a, sxy, 8) + _marker_boxes(
+            a, zip(st.geometry.x, st.geometry.y, strict=True), 3
+        )
+        for s in st.itertuples():
+            _place(a, str(s.name), (s.geometry.x, s.geometry.y), NEAR, taken, fontsize=6, zorder=8)
+        _inset_town_names(a, towns, box, taken)
+        for s in tables.sites.itertuples():
+            _site_marker(a, s, radius, small=False)
         a.set_xticks([])
         a.set_yticks([])
         for spine in a.spines.values():
             spine.set_linewidth(0.8)
-        a.set_title(
-            f"{r.rank}. {r.town}: {num(r.covered)} deaths {served_verb(tables.result)}",
-            fontsize=8.5,
+        title = a.set_title(
+            f"{r.rank}. {r.town}: {num(r.covered)} deaths {served_verb(result)}",
+            fontsize=8,
             loc="left",
             pad=3,
             weight="bold",
         )
-        _scale_bar(a, x - half * 0.92, y - half * 0.9, 500.0, 2, unit_label="km", step_km=0.5)
+        edge, size = fig.bbox.x1 - 4, 8.0
+        while size > 5.5 and title.get_window_extent().x1 > edge:
+            size -= 0.5
+            title.set_fontsize(size)  # a long name stays on the page
+        _scale_bar(a, x - half, -0.07, 500.0, 2, unit_label="km", step_km=0.5, below=True)
+
+
+def _points(a: Axes, layer: gpd.GeoDataFrame | None, box: tuple, style: dict) -> gpd.GeoDataFrame:
+    """Plot the points of ``layer`` inside ``box``; returns them (empty when no layer)."""
+    if layer is None or layer.empty:
+        return gpd.GeoDataFrame(geometry=[])
+    px, py = layer.geometry.x.to_numpy(), layer.geometry.y.to_numpy()
+    sel = layer[(px >= box[0]) & (px <= box[2]) & (py >= box[1]) & (py <= box[3])]
+    if len(sel):
+        a.plot(sel.geometry.x, sel.geometry.y, ls="none", **style)
+    return sel
+
+
+def _inset_town_names(a: Axes, towns: gpd.GeoDataFrame, box: tuple, taken: list[Bbox]) -> None:
+    """Name each town covering a good part of an inset, inside its part of the frame, where the
+    name overlaps no site, station or other label."""
+    frame = shapely.box(*box)
+    spots = [(0, 0, "center", "center"), (0, 18, "center", "center"), (0, -18, "center", "center")]
+    spots += [(0, 36, "center", "center"), (0, -36, "center", "center")]
+    for t in towns.itertuples():
+        part = t.geometry.intersection(frame) if t.geometry.intersects(frame) else None
+        if part is None or part.area < 0.08 * frame.area:
+            continue
+        c = part.representative_point()
+        _place(
+            a,
+            str(t.town).upper(),
+            (c.x, c.y),
+            spots,
+            taken,
+            leader=False,
+            fontsize=6,
+            color="#555555",
+            style="italic",
+            zorder=3.95,
+        )
 
 
 def _square(x: float, y: float, h: float) -> np.ndarray:
@@ -389,9 +588,16 @@ def _scale_bar(
     count: int,
     unit_label: str = "km",
     step_km: float | None = None,
+    below: bool = False,
 ) -> None:
-    """Alternating black and white segments of ``seg`` metres, labelled in km."""
-    h = seg * count * 0.05
+    """Alternating black and white segments of ``seg`` metres, labelled in km.
+
+    ``x`` is in map metres; ``y`` in map metres too, or (``below``) in axes fractions, so the
+    bar can sit under an inset's frame where it overlaps nothing.
+    """
+    trans = blended_transform_factory(ax.transData, ax.transAxes) if below else ax.transData
+    h = 0.025 if below else seg * count * 0.05
+    common: dict[str, Any] = {"transform": trans, "clip_on": False, "zorder": 9}
     for i in range(count):
         ax.add_patch(
             Rectangle(
@@ -401,21 +607,22 @@ def _scale_bar(
                 fc="black" if i % 2 == 0 else "white",
                 ec="black",
                 lw=0.8,
-                zorder=9,
+                **common,
             )
         )
     total_km = seg * count / 1000
     ticks = [0.0, total_km / 2, total_km] if step_km is None else [0.0, total_km]
+    halo = [pe.withStroke(linewidth=2, foreground="white")]
     for km in ticks:
         ax.text(
             x + km * 1000,
-            y + h * 1.6,
+            y - h * 0.6 if below else y + h * 1.6,
             f"{km:g}",
             ha="center",
-            va="bottom",
+            va="top" if below else "bottom",
             fontsize=7,
-            zorder=9,
-            path_effects=[pe.withStroke(linewidth=2, foreground="white")],
+            path_effects=halo,
+            **common,
         )
     miles = total_km / 1.609344
     ax.text(
@@ -424,8 +631,8 @@ def _scale_bar(
         f"{unit_label} ({total_km:g} km = {miles:.1f} mi)" if step_km is None else unit_label,
         va="center",
         fontsize=7,
-        zorder=9,
-        path_effects=[pe.withStroke(linewidth=2, foreground="white")],
+        path_effects=halo,
+        **common,
     )
 
 

@@ -2,8 +2,9 @@
 
 Plain words first (where the sites are and what they reach), then the ranked sites, what is
 near each one, the alternatives, who is covered (by town, race and ethnicity, sex and age), the
-method in words and in plain math, the solver's status and gap, the scenario settings, and the
-data's provenance and caveats. Never says *optimal* unless the solver proved it.
+data's provenance and caveats, the method in words and in plain math, the solver's status and gap,
+and last, as an appendix, the scenario settings that are set. Never says *optimal* unless the
+solver proved it.
 """
 
 from __future__ import annotations
@@ -599,6 +600,22 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         )
     doc.add(Para(tables.demographics_note))
 
+    # ------------------------------------------------------------------------------- data
+    doc.add(Heading(2, "Data and caveats", "data"))
+    items2: list[str | tuple[str, list[str]]] = []
+    for e in result.inputs.manifest.get("layers", []):
+        per = f", {e['period']}" if e.get("period") else ""
+        head = (
+            f"**{e.get('title', e.get('name'))}**: {e.get('publisher', 'unknown publisher')}"
+            f"{per}; {e.get('rows', '?')} rows."
+        )
+        items2.append((head, [str(c) for c in e.get("caveats", [])]))
+    items2.append(
+        "OCME geocodes are town or village centroids: no death is located more precisely than "
+        "its town, so the position of a site inside a town reflects the spread of deaths over "
+        "developed land, not known hot spots."
+    )
+    doc.add(Bullets(items2))
     # ----------------------------------------------------------------------------- methods
     doc.add(Heading(2, "Methods", "methods"))
     solver_name = SOLVER_NAMES.get(sol.solver, sol.solver or "the solver")
@@ -642,25 +659,20 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
         items.append(f"Note: {sol.message}")
     doc.add(Bullets(items))
     # ---------------------------------------------------------------------------- settings
+    # (an appendix, after the caveats and methods; settings left unset are not listed)
     doc.add(Heading(2, "Scenario settings", "settings"))
-    rows = [[k, v.strip()] for k, v in _flatten(sc.to_dict())]
+    flat = _flatten(sc.to_dict())
+    rows = [[k, v.strip()] for k, v in flat if v != "not set"]
+    unset = len(flat) - len(rows)
     doc.add(Table(["Setting", "Value"], rows, "ll"))
-    # ------------------------------------------------------------------------------- data
-    doc.add(Heading(2, "Data and caveats", "data"))
-    items2: list[str | tuple[str, list[str]]] = []
-    for e in result.inputs.manifest.get("layers", []):
-        per = f", {e['period']}" if e.get("period") else ""
-        head = (
-            f"**{e.get('title', e.get('name'))}**: {e.get('publisher', 'unknown publisher')}"
-            f"{per}; {e.get('rows', '?')} rows."
+    if unset:
+        doc.add(
+            Para(
+                f"{unset} further setting{'s are' if unset != 1 else ' is'} not set and not "
+                "listed; solution.json holds the full resolved scenario (resolved_scenario).",
+                css="meta",
+            )
         )
-        items2.append((head, [str(c) for c in e.get("caveats", [])]))
-    items2.append(
-        "OCME geocodes are town or village centroids: no death is located more precisely than "
-        "its town, so the position of a site inside a town reflects the spread of deaths over "
-        "developed land, not known hot spots."
-    )
-    doc.add(Bullets(items2))
     return doc
 
 

@@ -36,6 +36,8 @@ CREDITS = {
     "deaths": "deaths: CT Office of the Chief Medical Examiner (data.ct.gov)",
     "sewer": "sewer service areas and public lands: CT DEEP via the Desegregate CT Zoning Atlas",
     "schools": "schools: CT State Department of Education",
+    "stations": "stations: Desegregate CT Zoning Atlas",
+    "transit_stops": "transit stops: each agency's GTFS feed",
 }
 
 
@@ -209,10 +211,12 @@ def describe_objective(result: RunResult) -> str:
     )
 
 
-def credits(result: RunResult) -> str:
-    """One line of data credits for maps."""
+def credits(
+    result: RunResult, layers: Sequence[str] = ("towns", "deaths", "sewer", "schools")
+) -> str:
+    """One line of data credits for maps, naming the sources of ``layers`` the bundle has."""
     names = [e.get("name") for e in result.inputs.manifest.get("layers", [])]
-    parts = [CREDITS[n] for n in ("towns", "deaths", "sewer", "schools") if n in names]
+    parts = [CREDITS[n] for n in layers if n in names]
     return "Data: " + "; ".join(parts) + "." if parts else "Data: the scenario's bundle."
 
 

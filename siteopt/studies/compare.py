@@ -274,7 +274,19 @@ def load_towns(results: Sequence[ScenarioResult]) -> gpd.GeoDataFrame | None:
 
 
 def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> bytes:
-    """The combined map: every scenario's sites with its own marker, towns labelled, as PNG."""
+    """The combined map (:func:`map_figure`) as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = map_figure(c, towns)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
+    """The combined map: every scenario's sites with its own marker, towns labelled; the legend
+    below the map, where it hides no land. Returns the matplotlib figure (close it after use)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -285,7 +297,8 @@ def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> by
         chosen = {t.town for t in c.consensus}
         towns = towns.assign(chosen=towns["town"].isin(chosen))
         towns.plot(ax=ax, color="#f2f2f2", edgecolor="#9a9a9a", linewidth=0.4)
-        towns[towns["chosen"]].plot(ax=ax, color="#fde7c4", edgecolor="#9a9a9a", linewidth=0.5)
+        if towns["chosen"].any():
+            towns[towns["chosen"]].plot(ax=ax, color="#fde7c4", edgecolor="#9a9a9a", lw=0.5)
     cmap = matplotlib.colormaps["tab10"]
     n = len(c.results)
     for k, r in enumerate(c.results):
@@ -343,15 +356,19 @@ def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> by
     bar = 20_000 if (x1 - x0) > 60_000 else 5_000
     ax.plot([x0 + 5000, x0 + 5000 + bar], [y0 + 5000] * 2, color="black", lw=3)
     ax.text(x0 + 5000 + bar / 2, y0 + 7000, f"{bar // 1000} km", ha="center", fontsize=8)
-    ax.legend(loc="lower right", fontsize=8)
+    # below the map, outside the state, so it hides no land (the tight bounding box keeps it)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.01),
+        ncols=min(n, 3) or 1,
+        fontsize=8,
+        frameon=False,
+    )
     note = f"{CRS}. Deaths are located to towns only."
     if towns is None:
         note += " Town boundaries unavailable (the scenarios' data bundle could not be read)."
     fig.text(0.01, 0.01, note, fontsize=7)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 # ------------------------------------------------------------------------------ HTML

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _flags(profile: Path) -> list[str]:
+def _flags(profile: Path, args: list[str]) -> list[str]:
+    size = [] if any(a.startswith("--window-size") for a in args) else ["--window-size=1280,860"]
     return [
         "--headless",
         "--no-sandbox",
@@ -42,7 +43,7 @@ def _flags(profile: Path) -> list[str]:
         "--proxy-server=127.0.0.1:9",  # nothing leaves the machine
         "--proxy-bypass-list=<-loopback>",
         f"--user-data-dir={profile}",
-        "--window-size=1280,860",
+        *size,
         "--hide-scrollbars",
         "--virtual-time-budget=3000",
         "--enable-logging=stderr",
@@ -50,14 +51,37 @@ def _flags(profile: Path) -> list[str]:
     ]
 
 
+#: measures the page: document width, window width, tables and how many pass their box's edge
+FIT_SCRIPT = """<script>
+(() => {
+  const w = window.innerWidth;
+  const tables = Array.from(document.querySelectorAll("table"));
+  const cut = tables.filter((t) => {
+    const r = t.getBoundingClientRect();
+    const box = t.parentElement.getBoundingClientRect();
+    return r.right > w + 0.5 || r.right > box.right + 0.5 || r.left < -0.5;
+  }).map((t) => (t.querySelector("th") || t).textContent.trim());
+  document.body.setAttribute("data-fit", JSON.stringify({
+    inner: w, scroll: document.documentElement.scrollWidth, tables: tables.length, cut: cut,
+  }));
+})();
+</script>
+"""
+
+
 @pytest.fixture(scope="module")
 def browsed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, tuple[str, str]]:
-    """Run the four Chromium jobs at once; return (stdout, stderr) per job."""
+    """Run the five Chromium jobs at once; return (stdout, stderr) per job."""
     out = connecticut_outputs(tmp_path_factory)
     art = tmp_path_factory.mktemp("browser")
+    # a copy of the report measuring its own layout at a 1,300 px window (written on <body>)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    fit = art / "report-fit.html"
+    fit.write_text(page.replace("</body>", FIT_SCRIPT + "</body>"), encoding="utf-8")
     jobs = {
+        "report_fit": ["--window-size=1300,900", "--dump-dom", fit.as_uri()],
         "map_dom": ["--dump-dom", (out / "map.html").as_uri() + "#selftest"],
         "report_dom": ["--dump-dom", (out / "report.html").as_uri()],
         "map_shot": [f"--screenshot={art / 'map.png'}", (out / "map.html").as_uri()],
@@ -65,7 +89,7 @@ def browsed(
     }
     procs = {
         name: subprocess.Popen(
-            [str(CHROMIUM), *_flags(art / f"profile-{name}"), *args],
+            [str(CHROMIUM), *_flags(art / f"profile-{name}", args), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -136,3 +160,13 @@ def test_screenshots_show_the_site_markers(browsed: dict[str, tuple[str, str]]) 
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     marker_red = (abs(r - 215) < 25) & (abs(g - 48) < 25) & (abs(b - 31) < 25)  # #d7301f
     assert marker_red.sum() > 300  # three filled markers (plus their badges in the list)
+
+
+def test_report_tables_fit_a_1300_px_window(browsed: dict[str, tuple[str, str]]) -> None:
+    """No table is wider than the page or cut by its box at 1,300 px (issue 16)."""
+    body = _body(browsed["report_fit"][0])
+    fit = json.loads(body["data-fit"].replace("&quot;", '"'))
+    assert fit["inner"] == 1300, fit
+    assert fit["tables"] >= 6, fit
+    assert fit["scroll"] <= fit["inner"], fit
+    assert fit["cut"] == [], fit

@@ -493,7 +493,7 @@ def test_report_puts_plain_words_first_and_has_every_section(result: RunResult, 
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings == [
         "Summary", "Recommended sites", "What is near each site", "Alternatives",
-        "Who is covered", "Methods", "Solver", "Scenario settings", "Data and caveats",
+        "Who is covered", "Data and caveats", "Methods", "Solver", "Scenario settings",
     ]  # fmt: skip
     for sub in ("By town", "By race and ethnicity", "By sex", "By age group"):
         assert f"### {sub}\n" in md

@@ -338,6 +338,31 @@ def test_map_marks_every_site(synthetic: list[ScenarioResult]) -> None:
         assert (np.abs(rgb - np.array(color)).sum(axis=-1) < 30).sum() > 20
 
 
+def test_map_legend_is_below_the_land(synthetic: list[ScenarioResult]) -> None:
+    """The compare map's legend sits below the map: its box meets no town (issue 16)."""
+    import geopandas as gpd
+    import matplotlib.pyplot as plt
+    import shapely
+
+    from siteopt.studies.compare import map_figure
+
+    xs = [s.x_m for r in synthetic for s in r.sites]
+    ys = [s.y_m for r in synthetic for s in r.sites]
+    land = shapely.box(min(xs) - 5000, min(ys) - 5000, max(xs) + 5000, max(ys) + 5000)
+    towns = gpd.GeoDataFrame({"town": ["Land"]}, geometry=[land], crs="EPSG:6433")
+    fig = map_figure(compare(synthetic, 1000.0), towns)
+    try:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        leg = ax.get_legend()
+        assert leg is not None
+        bb = leg.get_window_extent(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+        (x0, y0), (x1, y1) = ax.transData.inverted().transform([(bb.x0, bb.y0), (bb.x1, bb.y1)])
+        assert not shapely.box(x0, y0, x1, y1).intersects(land)
+    finally:
+        plt.close(fig)
+
+
 def test_compare_json_is_strict_json_with_null_for_nan(synthetic: list[ScenarioResult]) -> None:
     """NaN or infinite metrics are written as null, never as NaN/Infinity (issue 18)."""
     odd = dataclasses.replace(synthetic[1], covered=math.nan, gap=math.inf)
