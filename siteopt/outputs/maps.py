@@ -242,7 +242,8 @@ def draw_map(tables: Tables) -> Figure:
             if len(insets)
             else ""
         )
-        + "Deaths are located to towns only and spread evenly over each town's developed land.",
+        + "Deaths are located to towns only and spread over each town's developed land"
+        + (" by where people live." if sc.demand.spread == "population" else " evenly."),
         "NAD83(2011) / Connecticut (EPSG:6433); straight-line distances. "
         f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]

@@ -41,6 +41,7 @@ from siteopt.outputs.words import (
     pct,
     period,
     served_verb,
+    spread_words,
     status_sentence,
 )
 from siteopt.result import RunResult
@@ -76,14 +77,7 @@ def _scenario_words(result: RunResult) -> list[str]:
         )
     else:
         subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
-        spread = (
-            "spread evenly over the developed land of each town (the cells of a "
-            f"{metres_exact(sc.demand.cell_m)} grid inside a sewer service area and off public "
-            "land), "
-            "because OCME locates deaths only to the town"
-            if sc.demand.spread == "developed"
-            else "kept at one point per town (on its developed land)"
-        )
+        spread = spread_words(result)
         demand = (
             f"**Demand**: OCME accidental drug deaths {period(result)} by place of {s.place}"
             f"{subst}: {s.total_records:,} deaths, of which {s.placed:,} are placed in a "
@@ -378,7 +372,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             doc.add(
                 Para(
                     "Deaths are known only by town, so the exact spot inside a town reflects how "
-                    "the deaths were spread over its developed land: read each site as a "
+                    "the deaths were spread over its developed land (by where people live, "
+                    "unless the settings say otherwise): read each site as a "
                     "neighbourhood in which to look for a building, not as an address."
                 )
             )
@@ -658,7 +653,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     items2.append(
         "OCME geocodes are town or village centroids: no death is located more precisely than "
         "its town, so the position of a site inside a town reflects the spread of deaths over "
-        "developed land, not known hot spots."
+        "developed land (see Methods), not known hot spots."
     )
     doc.add(Bullets(items2))
     return doc

@@ -290,6 +290,7 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
             "demand_id": demand["demand_id"].astype(str).to_numpy(),
             "town": demand["town"].astype(str).to_numpy(),
             "weight": demand["weight"].to_numpy(np.float64),
+            "pop": np.round(demand["pop"].to_numpy(np.float64), 1),
             "covered": site >= 0,
             "site_id": [id_of.get(int(j)) if j >= 0 else None for j in site],
             "rank": pd.array([rank_of.get(int(j)) if j >= 0 else None for j in site], "Int64"),

@@ -149,6 +149,45 @@ def demand_period(result: RunResult) -> str:
     return "your points" if s.place == "points" else f"{s.first_year}–{s.last_year}"
 
 
+def spread_words(result: RunResult) -> str:
+    """How the run placed each town's deaths inside the town, completing "Deaths are ...".
+
+    Parameters
+    ----------
+    result
+        The run (its scenario's ``demand.spread`` and the demand summary's fallback towns).
+
+    Returns
+    -------
+    str
+        A sentence fragment without the final full stop.
+    """
+    sc = result.scenario
+    land = (
+        f"the developed land of each town (the cells of a {metres_exact(sc.demand.cell_m)} "
+        "grid inside a sewer service area and off public land)"
+    )
+    if sc.demand.spread == "town_point":
+        return "kept at one point per town (on its developed land)"
+    if sc.demand.spread == "developed":
+        return f"spread evenly over {land}, because OCME locates deaths only to the town"
+    fallback = result.built.summary.spread_fallback
+    tail = (
+        f"; {join_words(list(fallback))} ha{'s' if len(fallback) == 1 else 've'} no tract "
+        "population on those cells, so there the deaths are spread evenly"
+        if fallback
+        else ""
+    )
+    return (
+        f"shared among {land} in proportion to where people live, because OCME locates deaths "
+        "only to the town: each 2020 census tract's ACS 2019-2023 population estimate is split "
+        "evenly over the tract's developed cells (each cell standing for an equal piece of "
+        "developed land), and a town's deaths follow its cells' residents (a dasymetric "
+        "estimate; residents are a proxy for where overdoses happen, the estimates have "
+        f"margins of error, and people inside a tract are assumed spread evenly){tail}"
+    )
+
+
 def status_sentence(result: RunResult, with_status: bool = True) -> str:
     """What the solver proved, in words; says *optimal* only when it was proved."""
     sol = result.solution

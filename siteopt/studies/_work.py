@@ -31,21 +31,25 @@ class SweepModel:
         The model and solver of that scenario (no marginals, no alternatives).
     cell_town
         Town index (into ``problem.group_names``) of every demand cell, shape (n,).
-    cells_per_town
-        Number of demand cells of every town, shape (towns,).
+    cell_basis
+        What each demand cell's share of its town's deaths is proportional to (estimated
+        residents, or 1 for an even spread), shape (n,).
+    town_basis
+        Sum of ``cell_basis`` over the cells of every town, shape (towns,).
     """
 
     problem: Problem
     spec: ModelSpec
     solver: SolverSpec
     cell_town: NDArray[np.int64]
-    cells_per_town: NDArray[np.int64]
+    cell_basis: NDArray[np.float64]
+    town_basis: NDArray[np.float64]
 
     def weights(self, counts: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Demand weights for per-town death counts: a town's count spread evenly on its cells."""
+        """Demand weights for per-town death counts, shared among cells as the demand does."""
         t = self.cell_town
         num = np.asarray(counts, dtype=np.int64)[t].astype(np.float64)
-        return num / self.cells_per_town[t].astype(np.float64)
+        return num * self.cell_basis / self.town_basis[t]
 
 
 @dataclass(frozen=True)
