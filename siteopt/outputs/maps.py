@@ -238,12 +238,12 @@ def draw_map(tables: Tables) -> Figure:
         credits(result),
         (
             f"Insets: demand cells {served_verb(result)} (black) or not (white), each joined to "
-            "its site. "
+            "its site, area by deaths. "
             if len(insets)
             else ""
         )
-        + "Deaths are located to towns only and spread over each town's developed land"
-        + (" by where people live." if sc.demand.spread == "population" else " evenly."),
+        + "Deaths are known by town only, spread over its developed land"
+        + (" by residents." if sc.demand.spread == "population" else " evenly."),
         "NAD83(2011) / Connecticut (EPSG:6433); straight-line distances. "
         f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]
@@ -297,6 +297,7 @@ def _insets(
     demand = tables.layers["demand"]
     dx_, dy_ = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     covered = demand["covered"].to_numpy(bool)
+    weight = demand["weight"].to_numpy(np.float64)
     alloc = tables.layers["allocation"]
     cell = float(tables.result.scenario.demand.cell_m)
     for k, r in enumerate(insets.itertuples()):
@@ -305,13 +306,16 @@ def _insets(
         x, y = r.geometry.x, r.geometry.y
         base(a, 0.6, (x - half, y - half, x + half, y + half))
         near = (np.abs(dx_ - x) < half * 1.3) & (np.abs(dy_ - y) < half * 1.3)
+        # square area in proportion to the cell's deaths (the heaviest cell of the panel largest)
+        top_w = float(weight[near].max()) if near.any() else 1.0
+        side = cell * np.maximum(0.26 * np.sqrt(weight / max(top_w, 1e-12)), 0.04)
         for cov, fc in ((False, "#ffffff"), (True, "#000000")):
             sel = near & (covered == cov)
             a.add_collection(
                 PolyCollection(
                     [
-                        _square(px, py, cell * 0.18)
-                        for px, py in zip(dx_[sel], dy_[sel], strict=True)
+                        _square(px, py, hs)
+                        for px, py, hs in zip(dx_[sel], dy_[sel], side[sel], strict=True)
                     ],
                     facecolors=fc,
                     edgecolors="#000000",

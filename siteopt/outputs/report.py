@@ -31,6 +31,8 @@ from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
     describe_objective,
     distance_words,
+    facility_cell,
+    facility_label,
     is_covering,
     is_missing,
     join_words,
@@ -458,15 +460,10 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             for _, r in tables.sites.iterrows()
         ]
         rows = []
+        periods = result.context.periods
         for f in tables.facilities:
-            row = [f"Nearest {f.label}"]
-            for _, r in tables.sites.iterrows():
-                name = r[f.name_field]
-                row.append(
-                    "none in the data"
-                    if is_missing(r[f"{f.key}_m"])
-                    else f"{name} ({metres(r[f'{f.key}_m'])})"
-                )
+            row = [facility_label(f, periods)]
+            row.extend(facility_cell(f, r) for _, r in tables.sites.iterrows())
             rows.append(row)
         sites = tables.sites
         for col in sites.columns:
@@ -496,8 +493,12 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             Table(["", *cols], rows, "l" * (len(cols) + 1)),
             Para(
                 "Straight-line distances. The syringe services list is partial and its points "
-                "are town centres, not addresses; the methadone list is from 2017; treatment "
-                "and health centre lists are from 2020-2021. Check every facility before use."
+                "are town centres, not addresses: it covers only "
+                + join_words(list(result.context.covers.get("ssp", ())) or ["no town"])
+                + ", so elsewhere it says 'not in the list'. Public schools are from the 2023 "
+                "directory, private schools from the 2017-18 survey; the methadone list is from "
+                "2017; treatment and health centre lists are from 2020-2021. Check every "
+                "facility before use."
                 + (
                     " Transit service comes from the bundle's GTFS feeds, which miss several "
                     "large operators (see Data and caveats): 0 departures can mean no data "

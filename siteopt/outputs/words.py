@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from siteopt.models.objectives import OBJECTIVES, objective
-from siteopt.result import RunResult
+from siteopt.result import Facility, RunResult
 
 NUMBER_WORDS = (
     "no",
@@ -35,7 +35,8 @@ CREDITS = {
     "towns": "towns: CT DEEP / US Census Bureau (HandsOnDataViz), ACS 2019-2023",
     "deaths": "deaths: CT Office of the Chief Medical Examiner (data.ct.gov)",
     "sewer": "sewer service areas and public lands: CT DEEP via the Desegregate CT Zoning Atlas",
-    "schools": "schools: CT State Department of Education",
+    "schools": "schools: CT State Dept. of Education, NCES 2017-18",
+    "tracts": "residents: Census ACS 2019-2023 tracts",
 }
 
 
@@ -188,6 +189,59 @@ def spread_words(result: RunResult) -> str:
     )
 
 
+def facility_label(f: Facility, periods: dict[str, str]) -> str:
+    """``Nearest <facility> (<source period>)``: every "nearest" names its source year.
+
+    A facility whose points carry their own year (schools: public 2023, private 2017-18) names
+    it per site instead, in :func:`facility_cell`.
+    """
+    if any(field_name.endswith("_year") for _, field_name in f.details):
+        return f"Nearest {f.label}"
+    return f"Nearest {f.label} ({periods.get(f.layer, 'undated')})"
+
+
+def facility_cell(f: Facility, row: Any, with_distance: bool = True) -> str:
+    """One site's nearest facility in words: name, what it is and its year, and the distance.
+
+    Parameters
+    ----------
+    f
+        The facility layer.
+    row
+        The site's row of the sites table (``{f.key}_m``, the name and detail fields).
+    with_distance
+        Append the distance (the web map shows it in a column of its own).
+
+    Returns
+    -------
+    str
+        E.g. ``Elm School (public school, 2023; 497 m)``, ``not in the list`` (outside the
+        area of a partial list) or ``none in the data``.
+    """
+    name = row[f.name_field]
+    if name == Facility.NOT_IN_LIST:
+        return Facility.NOT_IN_LIST
+    if is_missing(row[f"{f.key}_m"]):
+        return "none in the data"
+    parts = [
+        str(row[field_name])
+        for _, field_name in f.details
+        if field_name in row and row[field_name] not in (None, "", "nan", "None")
+    ]
+    if with_distance:
+        parts.append(metres(row[f"{f.key}_m"]))
+    what = (
+        "; ".join(
+            [", ".join(parts[:-1]), parts[-1]]
+            if len(parts) > 1 and with_distance
+            else [", ".join(parts)]
+        )
+        if parts
+        else ""
+    )
+    return f"{name} ({what})" if what else str(name)
+
+
 def status_sentence(result: RunResult, with_status: bool = True) -> str:
     """What the solver proved, in words; says *optimal* only when it was proved."""
     sol = result.solution
@@ -251,7 +305,10 @@ def describe_objective(result: RunResult) -> str:
 def credits(result: RunResult) -> str:
     """One line of data credits for maps."""
     names = [e.get("name") for e in result.inputs.manifest.get("layers", [])]
-    parts = [CREDITS[n] for n in ("towns", "deaths", "sewer", "schools") if n in names]
+    shown: tuple[str, ...] = ("towns", "deaths", "sewer", "schools")
+    if result.scenario.demand.spread == "population" and result.built.summary.place != "points":
+        shown += ("tracts",)
+    parts = [CREDITS[n] for n in shown if n in names]
     return "Data: " + "; ".join(parts) + "." if parts else "Data: the scenario's bundle."
 
 
