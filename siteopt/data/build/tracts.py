@@ -87,7 +87,17 @@ def _tracts_layer(ctx: _Context) -> _Layer:
             "tract).",
             f"{total:,} residents in {len(gdf)} tracts; {zero} tract(s) have an estimated "
             "population of 0. The 5 water-only tracts of the ACS table have no polygon.",
-            "Residents are where people live, not where overdoses happen: siteopt uses them "
-            "only to spread each town's deaths inside the town.",
+            "How siteopt uses it (demand.spread: population, the default): OCME places a "
+            "death only in its town, so each town's deaths are shared among its developed "
+            "demand cells (grid cells inside a sewer service area and off public land) in "
+            "proportion to residents: each tract's population is split evenly over the "
+            "developed cells whose centre lies in it (each cell standing for an equal piece of "
+            "the tract's developed land), and a town's deaths follow its cells' residents. A "
+            "town whose cells hold no tract population keeps the even spread, and the report "
+            "names it.",
+            "Limits of that estimate: residents are where people live, not where overdoses "
+            "happen; people inside a tract are assumed spread evenly over its developed land; "
+            "a tract's residents outside developed land are moved onto it; and the estimates "
+            "carry the margins of error above.",
         ],
     )
