@@ -34,7 +34,7 @@ BUNDLE_CRS = CRS
 LAYERS: dict[str, str] = {
     "towns": "Connecticut towns (169) with county, planning region and population",
     "deaths": "Accidental drug-related deaths (CT OCME), one row per death",
-    "schools": "K-12 schools, public (CT State Department of Education) and private (NCES PSS)",
+    "schools": "Schools (K-12, public and private)",
     "hospitals": "Hospitals",
     "otp": "Opioid treatment programs (SAMHSA)",
     "methadone": "Methadone providers (SAMHSA treatment locator, 2017)",

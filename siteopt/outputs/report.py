@@ -62,9 +62,13 @@ OBJECTIVE_WORDS = {name: o.words for name, o in OBJECTIVES.items()}
 
 
 def _title(result: RunResult, layer: str) -> str:
-    """A bundle layer's title in lower case (the name itself for a file path)."""
-    title = result.inputs.layer_info(layer).get("title")
-    return str(title).lower() if title else layer
+    """A bundle layer's title to use inside a sentence (the name itself for a file path)."""
+    title = str(result.inputs.layer_info(layer).get("title") or "")
+    if not title:
+        return layer
+    # lower-case the first word only when it is an ordinary word (keeps "K-12", "GTFS")
+    first = title.split(" ", 1)[0]
+    return title[0].lower() + title[1:] if first[1:].islower() else title
 
 
 def _scenario_words(result: RunResult) -> list[str]:
