@@ -217,6 +217,7 @@ def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: Solver
             solver_version=out.solver_version or solver_version(solver.name),
             timings=timings,
             message=" ".join(messages),
+            solves=tuple(log),
             interrupted=out.interrupted,
         )
 
