@@ -177,11 +177,18 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
     """The bundle data the outputs show: nearby services, public land, transit stops and the
     deaths counted."""
     facilities: dict[str, gpd.GeoDataFrame] = {}
+    periods: dict[str, str] = {}
+    covers: dict[str, tuple[str, ...]] = {}
     for f in FACILITIES:
         try:
             facilities[f.layer] = inputs.layer(f.layer)
         except DataError:
             continue  # a bundle without this layer: nothing to report
+        info = inputs.layer_info(f.layer)
+        periods[f.layer] = str(info.get("period") or "undated")
+        if f.layer == "ssp":  # a partial list: it covers the towns it names
+            towns = info.get("covers_towns") or sorted(facilities[f.layer]["town"].dropna())
+            covers[f.layer] = tuple(sorted({str(t) for t in towns}))
     try:
         public_lands: gpd.GeoDataFrame | None = inputs.layer("public_lands")
     except DataError:
@@ -195,7 +202,12 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
         sel, _ = select_deaths(scenario, inputs.table("deaths"))
         deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
     return Context(
-        facilities=facilities, public_lands=public_lands, transit_stops=stops, deaths=deaths
+        facilities=facilities,
+        public_lands=public_lands,
+        transit_stops=stops,
+        deaths=deaths,
+        periods=periods,
+        covers=covers,
     )
 
 

@@ -17,20 +17,32 @@ from siteopt.scenario import Scenario
 class Facility:
     """A layer of the bundle whose nearest point is reported for every site."""
 
+    #: the name written where a site lies outside the area a partial list covers
+    NOT_IN_LIST = "not in the list"
+
     key: str  #: field prefix (``{key}_m`` is the distance, ``{name}`` the nearest one's name)
     name_field: str  #: field holding the nearest point's name (at most 10 characters)
     layer: str  #: bundle layer
     name_col: str  #: column of the layer naming a point
     label: str  #: plain words for reports
+    #: (layer column, output field) pairs telling what the nearest one is (its kind, its year)
+    details: tuple[tuple[str, str], ...] = ()
 
 
 #: the services whose nearest point every output reports, in report order
 FACILITIES: tuple[Facility, ...] = (
     Facility("station", "station", "stations", "name", "rail, CTfastrak or ferry station"),
-    Facility("school", "school", "schools", "school_name", "public school"),
+    Facility(
+        "school",
+        "school",
+        "schools",
+        "school_name",
+        "school (public or private)",
+        (("kind", "sch_kind"), ("edition", "sch_year")),
+    ),
     Facility("hosp", "hospital", "hospitals", "name", "hospital"),
     Facility("otp", "otp", "otp", "name", "opioid treatment program (methadone clinic)"),
-    Facility("methad", "methadone", "methadone", "name", "methadone provider (2017 list)"),
+    Facility("methad", "methadone", "methadone", "name", "methadone provider"),
     Facility("ssp", "ssp", "ssp", "name", "syringe services program (partial list)"),
     Facility("fqhc", "fqhc", "health_centers", "name", "federally qualified health centre"),
     Facility("sud", "sud", "sud_treatment", "name", "substance use treatment facility"),
@@ -53,6 +65,10 @@ class Context:
     transit_stops: gpd.GeoDataFrame | None = None
     #: the scenario's deaths placed in a Connecticut town (None for your own demand points)
     deaths: pd.DataFrame | None = None
+    #: bundle layer -> its period (the source year every "nearest" names)
+    periods: dict[str, str] = field(default_factory=dict)
+    #: bundle layer of a partial list -> the towns it covers (no "nearest" is named elsewhere)
+    covers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass

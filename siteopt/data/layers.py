@@ -35,7 +35,7 @@ BUNDLE_CRS = CRS
 LAYERS: dict[str, str] = {
     "towns": "Connecticut towns (169) with county, planning region and population",
     "deaths": "Accidental drug-related deaths (CT OCME), one row per death",
-    "schools": "Public schools (CT State Department of Education)",
+    "schools": "Schools (K-12, public and private)",
     "hospitals": "Hospitals",
     "otp": "Opioid treatment programs (SAMHSA)",
     "methadone": "Methadone providers (SAMHSA treatment locator, 2017)",
@@ -48,6 +48,7 @@ LAYERS: dict[str, str] = {
     "transit_stops": "GTFS transit stops",
     "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
     "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
+    "tracts": "Census tracts (2020) with ACS 2019-2023 population estimates",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -67,6 +68,7 @@ GEOMETRY: dict[str, str | None] = {
     "transit_stops": "Point",
     "transit_levels": "Point",
     "bridgeport_zoning": "MultiPolygon",
+    "tracts": "MultiPolygon",
 }
 
 #: substance flag columns of ``deaths``
@@ -155,6 +157,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "interdistrict_magnet": "bool",
         "student_open_date": "str",
         "state_agency": "bool",
+        "sector": "str",
+        "kind": "str",
+        "edition": "str",
         "source_row": "int",
     },
     "hospitals": {**_SERVICE, "licensed_beds": "int", "staffed_beds": "int"},
@@ -188,6 +193,14 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "departures_per_hour": "float",
     },
     "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
+    "tracts": {
+        "geoid": "str",
+        "geoid_2022": "str",
+        "town": "str",
+        "population": "int",
+        "population_moe": "int",
+        "area_km2": "float",
+    },
 }
 
 _FEED_YEAR = re.compile(r"_(?:19|20)\d{2}$")
@@ -250,6 +263,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "sewer": ("sewer_id",),
     "public_lands": ("land_id",),
     "bridgeport_zoning": ("zone",),
+    "tracts": ("geoid",),
 }
 
 #: keys every ``layers`` entry of the manifest has (``siteopt data info`` and outputs read them)

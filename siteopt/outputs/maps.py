@@ -277,13 +277,14 @@ def draw_map(tables: Tables) -> Figure:
         if len(insets)
         else credits(result),
         (
-            f"Insets: demand cells {served_verb(result)} (grey) or not (outlined); town lines "
-            "dash-dotted. "
+            f"Insets: demand cells {served_verb(result)} (grey) or not (outlined), area by "
+            "deaths; town lines dash-dotted. "
             if len(insets)
             else ""
         )
         + "Towns named: the most deaths (count in brackets) and every chosen site's town. "
-        "Deaths are located to towns only and spread evenly over each town's developed land.",
+        "Deaths are known by town only, spread over its developed land"
+        + (" by residents." if sc.demand.spread == "population" else " evenly."),
         (
             f"NAD83(2011) / Connecticut ({CRS})"
             if result.built.crs == CRS
@@ -467,6 +468,7 @@ def _insets(
     demand = tables.layers["demand"]
     dx_, dy_ = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     covered = demand["covered"].to_numpy(bool)
+    weight = demand["weight"].to_numpy(np.float64)
     alloc = tables.layers["allocation"]
     cell = float(result.scenario.demand.cell_m)
     towns = tables.layers["towns"]
@@ -480,13 +482,16 @@ def _insets(
         box = (x - half, y - half, x + half, y + half)
         base(a, 0.8, box)
         near = (np.abs(dx_ - x) < half * 1.3) & (np.abs(dy_ - y) < half * 1.3)
+        # square area in proportion to the cell's deaths (the heaviest cell of the panel largest)
+        top_w = float(weight[near].max()) if near.any() else 1.0
+        side = cell * np.maximum(0.26 * np.sqrt(weight / max(top_w, 1e-12)), 0.04)
         for cov, fc, ec in ((False, "none", CELL_OUT), (True, CELL_IN, "none")):
             sel = near & (covered == cov)
             a.add_collection(
                 PolyCollection(
                     [
-                        _square(px, py, cell * 0.2)
-                        for px, py in zip(dx_[sel], dy_[sel], strict=True)
+                        _square(px, py, hs)
+                        for px, py, hs in zip(dx_[sel], dy_[sel], side[sel], strict=True)
                     ],
                     facecolors=fc,
                     edgecolors=ec,

@@ -32,6 +32,8 @@ from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
     describe_objective,
     distance_words,
+    facility_cell,
+    facility_label,
     is_covering,
     is_missing,
     join_words,
@@ -42,6 +44,7 @@ from siteopt.outputs.words import (
     pct,
     period,
     served_verb,
+    spread_words,
     status_sentence,
 )
 from siteopt.result import RunResult
@@ -60,9 +63,13 @@ OBJECTIVE_WORDS = {name: o.words for name, o in OBJECTIVES.items()}
 
 
 def _title(result: RunResult, layer: str) -> str:
-    """A bundle layer's title in lower case (the name itself for a file path)."""
-    title = result.inputs.layer_info(layer).get("title")
-    return str(title).lower() if title else layer
+    """A bundle layer's title to use inside a sentence (the name itself for a file path)."""
+    title = str(result.inputs.layer_info(layer).get("title") or "")
+    if not title:
+        return layer
+    # lower-case the first word only when it is an ordinary word (keeps "K-12", "GTFS")
+    first = title.split(" ", 1)[0]
+    return title[0].lower() + title[1:] if first[1:].islower() else title
 
 
 def _scenario_words(result: RunResult) -> list[str]:
@@ -77,14 +84,7 @@ def _scenario_words(result: RunResult) -> list[str]:
         )
     else:
         subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
-        spread = (
-            "spread evenly over the developed land of each town (the cells of a "
-            f"{metres_exact(sc.demand.cell_m)} grid inside a sewer service area and off public "
-            "land), "
-            "because OCME locates deaths only to the town"
-            if sc.demand.spread == "developed"
-            else "kept at one point per town (on its developed land)"
-        )
+        spread = spread_words(result)
         demand = (
             f"**Demand**: OCME accidental drug deaths {period(result)} by place of {s.place}"
             f"{subst}: {s.total_records:,} deaths, of which {s.placed:,} are placed in a "
@@ -379,7 +379,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             doc.add(
                 Para(
                     "Deaths are known only by town, so the exact spot inside a town reflects how "
-                    "the deaths were spread over its developed land: read each site as a "
+                    "the deaths were spread over its developed land (by where people live, "
+                    "unless the settings say otherwise): read each site as a "
                     "neighbourhood in which to look for a building, not as an address."
                 )
             )
@@ -464,15 +465,10 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             for _, r in tables.sites.iterrows()
         ]
         rows = []
+        periods = result.context.periods
         for f in tables.facilities:
-            row = [f"Nearest {f.label}"]
-            for _, r in tables.sites.iterrows():
-                name = r[f.name_field]
-                row.append(
-                    "none in the data"
-                    if is_missing(r[f"{f.key}_m"])
-                    else f"{name} ({metres(r[f'{f.key}_m'])})"
-                )
+            row = [facility_label(f, periods)]
+            row.extend(facility_cell(f, r) for _, r in tables.sites.iterrows())
             rows.append(row)
         sites = tables.sites
         for col in sites.columns:
@@ -502,8 +498,12 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             Table(["", *cols], rows, "l" * (len(cols) + 1)),
             Para(
                 "Straight-line distances. The syringe services list is partial and its points "
-                "are town centres, not addresses; the methadone list is from 2017; treatment "
-                "and health centre lists are from 2020-2021. Check every facility before use."
+                "are town centres, not addresses: it covers only "
+                + join_words(list(result.context.covers.get("ssp", ())) or ["no town"])
+                + ", so elsewhere it says 'not in the list'. Public schools are from the 2023 "
+                "directory, private schools from the 2017-18 survey; the methadone list is from "
+                "2017; treatment and health centre lists are from 2020-2021. Check every "
+                "facility before use."
                 + (
                     " Transit service comes from the bundle's GTFS feeds, which miss several "
                     "large operators (see Data and caveats): 0 departures can mean no data "
@@ -613,7 +613,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     items2.append(
         "OCME geocodes are town or village centroids: no death is located more precisely than "
         "its town, so the position of a site inside a town reflects the spread of deaths over "
-        "developed land, not known hot spots."
+        "developed land (see Methods), not known hot spots."
     )
     doc.add(Bullets(items2))
     # ----------------------------------------------------------------------------- methods

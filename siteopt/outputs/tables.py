@@ -136,8 +136,13 @@ def _cand_xy(result: RunResult) -> NDArray[np.float64]:
 
 
 def _nearest(
-    result: RunResult, xy: NDArray[np.float64]
+    result: RunResult, xy: NDArray[np.float64], towns: NDArray[np.str_]
 ) -> tuple[dict[str, object], list[Facility]]:
+    """Distance to, name and details of the nearest point of each facility layer.
+
+    For a partial list (``context.covers``) a site outside the towns the list covers gets no
+    distance and the name :attr:`Facility.NOT_IN_LIST`.
+    """
     cols: dict[str, object] = {}
     used: list[Facility] = []
     for f in FACILITIES:
@@ -149,16 +154,31 @@ def _nearest(
         if pts.empty or not len(xy):
             cols[f"{f.key}_m"] = np.full(len(xy), np.nan)
             cols[f.name_field] = [None] * len(xy)
+            for _, field_name in f.details:
+                cols[field_name] = [None] * len(xy)
             continue
         pxy = np.column_stack([pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()])
         dist, idx = cKDTree(pxy).query(xy)
-        names = (
-            pts[f.name_col].astype(str).to_numpy()
-            if f.name_col in pts.columns
-            else np.full(len(pts), "")
-        )
-        cols[f"{f.key}_m"] = np.round(np.asarray(dist, dtype=float), 1)
-        cols[f.name_field] = names[np.asarray(idx)]
+        idx = np.asarray(idx)
+        dist = np.round(np.asarray(dist, dtype=float), 1)
+
+        def column(col: str, pts: gpd.GeoDataFrame = pts) -> NDArray[np.object_]:
+            if col not in pts.columns:
+                return np.full(len(pts), None, dtype=object)
+            return np.asarray(pts[col].astype(str).to_numpy(), dtype=object)
+
+        names = column(f.name_col)[idx]
+        details = {field_name: column(col)[idx] for col, field_name in f.details}
+        covers = result.context.covers.get(f.layer)
+        if covers is not None:
+            outside = ~np.isin(towns, np.asarray(covers, dtype=str))
+            dist = np.where(outside, np.nan, dist)
+            names = np.where(outside, Facility.NOT_IN_LIST, names)
+            for values in details.values():
+                values[outside] = None
+        cols[f"{f.key}_m"] = dist
+        cols[f.name_field] = names
+        cols.update(details)
     return cols, used
 
 
@@ -182,7 +202,7 @@ def site_layer(result: RunResult) -> tuple[gpd.GeoDataFrame, list[Facility]]:
     df = pd.DataFrame(rows, columns=[*_SITE_BASE, *credit, *extra_names])
     df["rank"] = df["rank"].astype("Int64")
     xy = np.array([[g.x, g.y] for g in geoms], dtype=float).reshape(-1, 2)
-    near, used = _nearest(result, xy)
+    near, used = _nearest(result, xy, df["town"].astype(str).to_numpy())
     for k, v in near.items():
         df[k] = v
     gdf = gpd.GeoDataFrame(
@@ -291,6 +311,7 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
             "demand_id": demand["demand_id"].astype(str).to_numpy(),
             "town": demand["town"].astype(str).to_numpy(),
             "weight": demand["weight"].to_numpy(np.float64),
+            "pop": np.round(demand["pop"].to_numpy(np.float64), 1),
             "covered": site >= 0,
             "site_id": [id_of.get(int(j)) if j >= 0 else None for j in site],
             "rank": pd.array([rank_of.get(int(j)) if j >= 0 else None for j in site], "Int64"),

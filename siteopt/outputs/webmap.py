@@ -25,6 +25,8 @@ from siteopt.outputs.words import (
     credits,
     describe_objective,
     distance_words,
+    facility_cell,
+    facility_label,
     is_covering,
     is_missing,
     json_text,
@@ -108,10 +110,11 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     out = []
     for (_, r), pt in zip(sites.iterrows(), wgs.geometry, strict=True):
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
+        periods = tables.result.context.periods
         nearby = [
             [
-                f.label,
-                "" if is_missing(r[f"{f.key}_m"]) else str(r[f.name_field]),
+                facility_label(f, periods).removeprefix("Nearest "),
+                facility_cell(f, r, with_distance=False),
                 metres(r[f"{f.key}_m"]),
             ]
             for f in tables.facilities

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from siteopt.models.objectives import OBJECTIVES, objective
-from siteopt.result import RunResult
+from siteopt.result import Facility, RunResult
 
 NUMBER_WORDS = (
     "no",
@@ -35,9 +35,10 @@ CREDITS = {
     "towns": "towns: CT DEEP / US Census Bureau (HandsOnDataViz), ACS 2019-2023",
     "deaths": "deaths: CT Office of the Chief Medical Examiner (data.ct.gov)",
     "sewer": "sewer service areas and public lands: CT DEEP via the Desegregate CT Zoning Atlas",
-    "schools": "schools: CT State Department of Education",
+    "schools": "schools: CT State Dept. of Education, NCES 2017-18",
     "stations": "stations: Desegregate CT Zoning Atlas",
     "transit_stops": "transit stops: each agency's GTFS feed",
+    "tracts": "residents: Census ACS 2019-2023 tracts",
 }
 
 
@@ -151,6 +152,98 @@ def demand_period(result: RunResult) -> str:
     return "your points" if s.place == "points" else f"{s.first_year}–{s.last_year}"
 
 
+def spread_words(result: RunResult) -> str:
+    """How the run placed each town's deaths inside the town, completing "Deaths are ...".
+
+    Parameters
+    ----------
+    result
+        The run (its scenario's ``demand.spread`` and the demand summary's fallback towns).
+
+    Returns
+    -------
+    str
+        A sentence fragment without the final full stop.
+    """
+    sc = result.scenario
+    land = (
+        f"the developed land of each town (the cells of a {metres_exact(sc.demand.cell_m)} "
+        "grid inside a sewer service area and off public land)"
+    )
+    if sc.demand.spread == "town_point":
+        return "kept at one point per town (on its developed land)"
+    if sc.demand.spread == "developed":
+        return f"spread evenly over {land}, because OCME locates deaths only to the town"
+    fallback = result.built.summary.spread_fallback
+    tail = (
+        f"; {join_words(list(fallback))} ha{'s' if len(fallback) == 1 else 've'} no tract "
+        "population on those cells, so there the deaths are spread evenly"
+        if fallback
+        else ""
+    )
+    return (
+        f"shared among {land} in proportion to where people live, because OCME locates deaths "
+        "only to the town: each 2020 census tract's ACS 2019-2023 population estimate is split "
+        "evenly over the tract's developed cells (each cell standing for an equal piece of "
+        "developed land), and a town's deaths follow its cells' residents (a dasymetric "
+        "estimate; residents are a proxy for where overdoses happen, the estimates have "
+        f"margins of error, and people inside a tract are assumed spread evenly){tail}"
+    )
+
+
+def facility_label(f: Facility, periods: dict[str, str]) -> str:
+    """``Nearest <facility> (<source period>)``: every "nearest" names its source year.
+
+    A facility whose points carry their own year (schools: public 2023, private 2017-18) names
+    it per site instead, in :func:`facility_cell`.
+    """
+    if any(field_name.endswith("_year") for _, field_name in f.details):
+        return f"Nearest {f.label}"
+    return f"Nearest {f.label} ({periods.get(f.layer, 'undated')})"
+
+
+def facility_cell(f: Facility, row: Any, with_distance: bool = True) -> str:
+    """One site's nearest facility in words: name, what it is and its year, and the distance.
+
+    Parameters
+    ----------
+    f
+        The facility layer.
+    row
+        The site's row of the sites table (``{f.key}_m``, the name and detail fields).
+    with_distance
+        Append the distance (the web map shows it in a column of its own).
+
+    Returns
+    -------
+    str
+        E.g. ``Elm School (public school, 2023; 497 m)``, ``not in the list`` (outside the
+        area of a partial list) or ``none in the data``.
+    """
+    name = row[f.name_field]
+    if name == Facility.NOT_IN_LIST:
+        return Facility.NOT_IN_LIST
+    if is_missing(row[f"{f.key}_m"]):
+        return "none in the data"
+    parts = [
+        str(row[field_name])
+        for _, field_name in f.details
+        if field_name in row and row[field_name] not in (None, "", "nan", "None")
+    ]
+    if with_distance:
+        parts.append(metres(row[f"{f.key}_m"]))
+    what = (
+        "; ".join(
+            [", ".join(parts[:-1]), parts[-1]]
+            if len(parts) > 1 and with_distance
+            else [", ".join(parts)]
+        )
+        if parts
+        else ""
+    )
+    return f"{name} ({what})" if what else str(name)
+
+
 def status_sentence(result: RunResult, with_status: bool = True) -> str:
     """What the solver proved, in words; says *optimal* only when it was proved."""
     sol = result.solution
@@ -216,7 +309,10 @@ def credits(
 ) -> str:
     """One line of data credits for maps, naming the sources of ``layers`` the bundle has."""
     names = [e.get("name") for e in result.inputs.manifest.get("layers", [])]
-    parts = [CREDITS[n] for n in layers if n in names]
+    shown = tuple(layers)
+    if result.scenario.demand.spread == "population" and result.built.summary.place != "points":
+        shown += ("tracts",)
+    parts = [CREDITS[n] for n in shown if n in names]
     return "Data: " + "; ".join(parts) + "." if parts else "Data: the scenario's bundle."
 
 

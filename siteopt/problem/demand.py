@@ -2,10 +2,14 @@
 
 Deaths
     OCME deaths are geocoded to towns only (the coordinates in the source are town or village
-    centroids), so no location finer than the town is known. With ``spread: developed`` each
-    town's deaths are spread evenly over the cells of a regular grid that fall on its developed
-    land (inside a sewer service area and off public land; a town with no such cell uses all of
-    its land off public land, and a town with no grid cell at all its representative point).
+    centroids), so no location finer than the town is known. Each town's deaths go to the cells
+    of a regular grid that fall on its developed land (inside a sewer service area and off
+    public land; a town with no such cell uses all of its land off public land, and a town with
+    no grid cell at all its representative point). With ``spread: population`` (the default)
+    they are shared in proportion to the residents each cell stands for (dasymetric: each
+    census tract's ACS population split evenly over its developed cells, see
+    :func:`population_of_cells`); a town whose cells hold no tract population falls back to an
+    even spread. With ``spread: developed`` they are spread evenly over the cells.
     With ``spread: town_point`` each town's deaths stay at one point of its developed land.
 Own points
     With ``demand.points`` the user's points and weights are the demand.
@@ -19,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from siteopt._errors import DataError, ScenarioError
 from siteopt.data.inputs import Inputs
@@ -43,6 +48,8 @@ class DemandSummary:
     unknown: int
     out_of_state: int
     by_town: dict[str, int] = field(default_factory=dict)
+    #: towns whose deaths were spread evenly because their cells hold no tract population
+    spread_fallback: tuple[str, ...] = ()
 
 
 def select_deaths(scenario: Scenario, deaths: pd.DataFrame) -> tuple[pd.DataFrame, DemandSummary]:
@@ -112,45 +119,69 @@ def build_demand(
     public = union_of(inputs.layer("public_lands"))
 
     cell = scenario.demand.cell_m
+    spread = scenario.demand.spread
     gx, gy = grid_points(towns.total_bounds, cell)
     town_idx = town_of(gx, gy, towns)
     on_dev = shapely.contains_xy(developed, gx, gy)
     off_public = ~shapely.contains_xy(public, gx, gy)
 
+    picks: dict[int, NDArray[np.bool_]] = {}
+    for t, name in enumerate(towns["town"]):
+        if summary.by_town.get(name, 0) == 0 or spread == "town_point":
+            continue
+        in_town = town_idx == t
+        pick = in_town & on_dev
+        if not pick.any():
+            pick = in_town & off_public
+        if not pick.any():
+            pick = in_town
+        picks[t] = pick
+    cell_pop = np.zeros(gx.size)
+    if spread == "population":
+        used = np.zeros(gx.size, dtype=bool)
+        for pick in picks.values():
+            used |= pick
+        cell_pop = population_of_cells(gx, gy, used, inputs.layer("tracts"))
+
+    fallback: list[str] = []
     rows: list[pd.DataFrame] = []
     for t, name in enumerate(towns["town"]):
         count = summary.by_town.get(name, 0)
         if count == 0:
             continue
-        in_town = town_idx == t
-        if scenario.demand.spread == "developed":
-            pick = in_town & on_dev
-            if not pick.any():
-                pick = in_town & off_public
-            if not pick.any():
-                pick = in_town
-            xs, ys = gx[pick], gy[pick]
+        pick = picks.get(t)
+        if pick is not None and pick.any():
+            xs, ys, pop = gx[pick], gy[pick], cell_pop[pick]
         else:
-            xs = ys = np.empty(0)
+            xs = ys = pop = np.empty(0)
         if xs.size == 0:
             geom = towns.geometry.iloc[t]
             part = shapely.intersection(geom, developed)
             rp = shapely.point_on_surface(part if not part.is_empty else geom)
-            xs, ys = np.array([rp.x]), np.array([rp.y])
+            xs, ys, pop = np.array([rp.x]), np.array([rp.y]), np.zeros(1)
+        basis = pop
+        if spread != "population" or not pop.sum() > 0:
+            if spread == "population":
+                fallback.append(str(name))
+            basis = np.ones(xs.size)
         rows.append(
             pd.DataFrame(
                 {
                     "demand_id": point_ids(f"{name}:", xs, ys),
                     "town": name,
-                    "weight": np.full(xs.size, count / xs.size),
+                    "weight": count * basis / basis.sum(),
+                    "basis": basis,
+                    "basis_total": np.full(xs.size, basis.sum()),
+                    "pop": pop,
                     "x": xs,
                     "y": ys,
                 }
             )
         )
+    summary.spread_fallback = tuple(fallback)
     df = pd.concat(rows, ignore_index=True).sort_values("demand_id", kind="stable")
     demand = gpd.GeoDataFrame(
-        df[["demand_id", "town", "weight"]].reset_index(drop=True),
+        df[["demand_id", "town", "weight", "basis", "basis_total", "pop"]].reset_index(drop=True),
         geometry=gpd.points_from_xy(df["x"], df["y"]),
         crs=CRS,
     )
@@ -164,6 +195,41 @@ def no_towns(crs: str) -> gpd.GeoDataFrame:
         geometry=gpd.GeoSeries([], crs=crs).values,
         crs=crs,
     )
+
+
+def population_of_cells(
+    gx: NDArray[np.float64],
+    gy: NDArray[np.float64],
+    used: NDArray[np.bool_],
+    tracts: gpd.GeoDataFrame,
+) -> NDArray[np.float64]:
+    """Residents each used grid cell stands for: its tract's population shared among its cells.
+
+    Every used cell (a cell of a town's developed land) stands for an equal piece of developed
+    land, so a cell's share of its tract's developed area is one over the number of used cells
+    whose centre lies in that tract: ``pop[cell] = tract population / used cells in the tract``.
+
+    Parameters
+    ----------
+    gx, gy
+        Cell centres, EPSG:6433 metres.
+    used
+        Which cells carry demand.
+    tracts
+        Tract polygons with a ``population`` column, EPSG:6433.
+
+    Returns
+    -------
+    numpy.ndarray
+        Estimated residents per cell (0 for unused cells and cells in no tract).
+    """
+    tract = town_of(gx, gy, tracts)
+    inside = used & (tract >= 0)
+    n_cells = np.bincount(tract[inside], minlength=len(tracts)).astype(np.float64)
+    pop = tracts["population"].to_numpy(dtype=np.float64, na_value=0.0)
+    out = np.zeros(gx.size)
+    out[inside] = pop[tract[inside]] / n_cells[tract[inside]]
+    return out
 
 
 def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
@@ -191,7 +257,14 @@ def _user_demand(
     else:
         town = np.full(len(pts), "")
     demand = gpd.GeoDataFrame(
-        {"demand_id": pts["id"].to_numpy(), "town": town, "weight": pts["weight"].to_numpy()},
+        {
+            "demand_id": pts["id"].to_numpy(),
+            "town": town,
+            "weight": pts["weight"].to_numpy(),
+            "basis": pts["weight"].to_numpy(),
+            "basis_total": np.zeros(len(pts)),
+            "pop": np.zeros(len(pts)),
+        },
         geometry=pts.geometry.values,
         crs=inputs.crs,
     ).sort_values("demand_id", kind="stable")

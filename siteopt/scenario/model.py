@@ -147,7 +147,7 @@ class DemandSpec(_Strict):
     last_years: int | None = Field(default=5, ge=1, le=50)
     years: tuple[int, int] | None = None
     substances: tuple[str, ...] = ()
-    spread: Literal["developed", "town_point"] = "developed"
+    spread: Literal["population", "developed", "town_point"] = "population"
     cell_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
     points: PointsSource | None = None  #: your own demand points instead of OCME deaths
 

@@ -31,8 +31,11 @@ class SweepModel:
         The model and solver of that scenario (no marginals, no alternatives).
     cell_town
         Town index (into ``problem.group_names``) of every demand cell, shape (n,).
-    cells_per_town
-        Number of demand cells of every town, shape (towns,).
+    cell_basis
+        What each demand cell's share of its town's deaths is proportional to (estimated
+        residents, or 1 for an even spread), shape (n,).
+    town_basis
+        Sum of ``cell_basis`` over the cells of every town, shape (towns,).
     unit_weight
         For the user's own demand points: the weight of each point, shape (n,); ``cell_town`` is
         then the point's own index and a count is how many times the point was drawn, so its
@@ -43,11 +46,12 @@ class SweepModel:
     spec: ModelSpec
     solver: SolverSpec
     cell_town: NDArray[np.int64]
-    cells_per_town: NDArray[np.int64]
+    cell_basis: NDArray[np.float64]
+    town_basis: NDArray[np.float64]
     unit_weight: NDArray[np.float64] | None = None
 
     def weights(self, counts: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Demand weights for per-town death counts: a town's count spread evenly on its cells.
+        """Demand weights for per-town death counts, shared among cells as the demand does.
 
         With ``unit_weight`` (own demand points): each point's draw count times its weight.
         """
@@ -55,7 +59,7 @@ class SweepModel:
         num = np.asarray(counts, dtype=np.int64)[t].astype(np.float64)
         if self.unit_weight is not None:
             return num * self.unit_weight
-        return num / self.cells_per_town[t].astype(np.float64)
+        return num * self.cell_basis / self.town_basis[t]
 
 
 @dataclass(frozen=True)

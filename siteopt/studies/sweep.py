@@ -8,7 +8,7 @@ A sweep has *groups* of runs and a *reference* solution per group:
   scenario as written.
 
 Each scenario's problem (geometry, candidates, distances) is built once, on the client. A
-bootstrap replicate only changes demand weights (a town's resampled deaths spread evenly over its
+bootstrap replicate only changes demand weights (a town's resampled deaths shared among its
 cells), so workers receive the array problem once and then only per-town counts. Every solve is
 exact (:func:`siteopt.models.solve` with the coverage screen, without marginals or alternatives) and
 deterministic, so a Dask run gives the same numbers as a serial one.
@@ -165,19 +165,22 @@ def _build(
     if own:  # the user's points: each point is its own unit, resampled with its weight
         n = len(built.demand)
         cell_town = np.arange(n, dtype=np.int64)
-        cells = np.ones(n, dtype=np.int64)
+        basis = np.ones(n)
+        town_basis = np.ones(n)
         unit = np.asarray(problem.demand_weight, dtype=np.float64)
     else:
         index = {t: k for k, t in enumerate(names)}
         cell_town = np.array([index[t] for t in built.demand["town"]], dtype=np.int64)
-        cells = np.bincount(cell_town, minlength=len(names)).astype(np.int64)
+        basis = built.demand["basis"].to_numpy(np.float64)
+        town_basis = np.zeros(len(names))
+        town_basis[cell_town] = built.demand["basis_total"].to_numpy(np.float64)
     spec = replace(model_spec(scenario, built, 0), marginal=False, alternatives=0)
     solver = solver_spec(scenario)
     if solver.threads is None:
         # one solver thread per task: workers run side by side, and the answer must not depend
         # on how many threads a machine happens to have
         solver = replace(solver, threads=1)
-    model = SweepModel(problem, spec, solver, cell_town, cells, unit)
+    model = SweepModel(problem, spec, solver, cell_town, basis, town_basis, unit)
     sample = None
     if need_sample:
         if own:
@@ -187,8 +190,9 @@ def _build(
         base = sample.counts()
         if not np.array_equal(model.weights(base), problem.demand_weight):
             raise SolverError(
-                f"{scenario.source_file}: the demand weights are not each town's deaths spread "
-                "evenly over its cells, so they cannot be resampled; this is a siteopt bug."
+                f"{scenario.source_file}: the demand weights are not each town's deaths shared "
+                "among its cells as the demand spreads them, so they cannot be resampled; "
+                "this is a siteopt bug."
             )
     rows = built.eligible_rows
     cands = built.candidates.iloc[rows]

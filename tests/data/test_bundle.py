@@ -238,7 +238,7 @@ def test_village_rows_resolve(deaths: pd.DataFrame, city: str, town: str) -> Non
 def test_point_layers(manifest: dict) -> None:
     towns = set(read_layer("towns", BUNDLE)["town"])
     expected_rows = {
-        "schools": 1013,
+        "schools": 1233,  # 975 K-12 public (1,013 minus 27 state agency, 11 pre-K only) + 258
         "hospitals": 41,
         "otp": 48,
         "methadone": 33,
@@ -255,7 +255,12 @@ def test_point_layers(manifest: dict) -> None:
             want = "town" if name == "ssp" else "address"
             assert (frame["precision"] == want).all(), name
     schools = read_layer("schools", BUNDLE)
-    assert int(schools["state_agency"].sum()) == 27
+    # K-12 schools only: no school programmes in prisons, detention or psychiatric facilities
+    assert int(schools["state_agency"].sum()) == 0
+    assert not schools["school_name"].str.contains("Correctional|Detention").any()
+    assert schools["sector"].value_counts().to_dict() == {"public": 975, "private": 258}
+    assert set(schools.loc[schools["sector"] == "private", "edition"]) == {"2017-18"}
+    assert schools["kind"].notna().all()
     assert schools["organization_code"].is_unique
     assert schools.set_index("school_name").loc["Turn of River School", "town"] == "Stamford"
     assert (schools.loc[schools["city"] == "Winsted", "town"] == "Winchester").all()
@@ -378,7 +383,11 @@ def test_cli_info(manifest: dict) -> None:
         assert entry["name"] in result.output
         assert f"{entry['rows']:,}" in result.output
     assert "10,654" in result.output
-    assert "15 layers in EPSG:6433" in result.output
+    assert f"{len(manifest['layers'])} layers in EPSG:6433" in result.output
+    assert len(manifest["layers"]) >= 16
+    # the population layer, with its source and period
+    assert "tracts: 879 rows" in result.output
+    assert "ACS 2019-2023" in result.output
     # the second table: each feed's measured weekday
     assert "Transit service levels" in result.output
     for feed in _layer_entry(manifest, "transit_levels")["feeds"]:
@@ -411,7 +420,7 @@ def test_cli_build_bad_source(tmp_path: Path) -> None:
     assert "overdose/Accidental_Drug_Related_Deaths_2012-2022.csv" in message
     assert "overdose/ocme_accidental_drug_deaths.csv" in message
     assert "boundaries/ct_towns.geojson" in message
-    assert "lacks 16 raw file(s)" in message
+    assert "lacks 17 raw file(s)" in message
     # a missing source directory
     result = runner.invoke(
         data_cli, ["build", "--source", str(tmp_path / "nope"), "--dest", str(out)]

@@ -411,20 +411,36 @@ def test_towns_layer_counts_deaths_and_coverage(result: RunResult, tables: Table
     assert hartford["rate_100k"] == pytest.approx(
         by_town["Hartford"] / years / hartford["population"] * 1e5, abs=0.005
     )
-    assert hartford["cov_share"] == pytest.approx(hartford["covered"] / hartford["deaths"])
+    # cov_share is written with 6 decimals (and covered with 4): both rounded
+    assert hartford["cov_share"] == pytest.approx(
+        hartford["covered"] / hartford["deaths"], abs=1e-6
+    )
 
 
 def test_sites_layer_reports_nearest_services(result: RunResult, tables: Tables) -> None:
     sites = tables.layers["sites"]
     assert list(sites["rank"]) == [1, 2, 3] and set(sites["role"]) == {"new"}
+    ssp_towns = set(result.inputs.layer("ssp")["town"])
+    assert result.context.covers["ssp"] == tuple(sorted(ssp_towns))
     for _, s in sites.iterrows():
         for layer, key, name in (("otp", "otp_m", "otp"), ("ssp", "ssp_m", "ssp")):
             pts = result.inputs.layer(layer)
             d = shapely.distance(pts.geometry.values, s.geometry)
+            if layer == "ssp" and s["town"] not in ssp_towns:
+                # a partial list names no "nearest" outside the towns it covers
+                assert np.isnan(s[key]) and s[name] == "not in the list"
+                continue
             assert s[key] == pytest.approx(d.min(), abs=0.051)
             assert s[name] == str(pts["name"].iloc[int(np.argmin(d))])
+    assert (sites["town"] == "Hartford").any() and "Hartford" in ssp_towns
     # the pipeline's own table agrees on the nearest school
     assert np.allclose(sites["school_m"], result.sites["school_m"], atol=0.051)
+    # and says what it is and the year of its source
+    schools = result.inputs.layer("schools").set_index("school_name")
+    for _, s in sites.iterrows():
+        assert s["sch_kind"] in set(schools.loc[[s["school"]], "kind"])
+        assert s["sch_year"] in {"2023", "2017-18"}
+        assert "Correctional" not in s["school"]
 
 
 def test_demographics_attribute_covered_deaths_by_town_mix(

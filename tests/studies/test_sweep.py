@@ -231,11 +231,16 @@ def test_replicate_weights_spread_town_counts_over_cells(plan: SweepPlan) -> Non
     w = model.weights(t.counts)
     per_town = np.bincount(model.cell_town, weights=w, minlength=len(names))
     assert np.allclose(per_town, t.counts)
-    # every cell of a town carries the same weight
+    # a town's cells share its deaths in proportion to their basis (residents), as the demand does
     hartford = names.index("Hartford")
-    cells = w[model.cell_town == hartford]
-    assert cells.size == model.cells_per_town[hartford] > 1
-    assert np.all(cells == cells[0])
+    mine = model.cell_town == hartford
+    cells = w[mine]
+    assert cells.size > 1
+    assert np.isclose(model.cell_basis[mine].sum(), model.town_basis[hartford])
+    assert np.allclose(
+        cells / model.cell_basis[mine], t.counts[hartford] / model.town_basis[hartford]
+    )
+    assert cells.max() > cells.min()
 
 
 def test_replicate_solve_equals_a_direct_solve(plan: SweepPlan, serial: list) -> None:  # type: ignore[type-arg]

@@ -18,6 +18,8 @@ from siteopt.data.layers import feed_id
 TOWNS_GEOJSON = "boundaries/ct_towns.geojson"
 TRACT_CROSSWALK = "boundaries/ct_tract_2020_to_town_planning_region_crosswalk.csv"
 ACS_PROFILE = "population/ct_acs5_2023_town_region_basic_profile.csv"
+TRACTS_GEOJSON = "population/ct_tracts_2020_acs2019_2023_pop.geojson"
+PRIVATE_SCHOOLS_CSV = "sensitive/ct_private_schools_hifld_2017_18.csv"
 #: any ACS vintage: population/ct_acs5_<year>_town_region_basic_profile.csv (newest year wins)
 ACS_PATTERN = re.compile(r"^ct_acs5_(\d{4})_town_region_basic_profile\.csv$")
 #: the OCME export as ``siteopt data fetch`` names it (newest release), then the dated copy
@@ -70,6 +72,12 @@ ORIGINS: dict[str, str] = {
     "(data.ct.gov dataset rybz-nyjw)",
     SCHOOLS_CSV: "derived from darrentweng/CTSchoolPerformance15-22:Education_Directory.csv"
     "@f1d53f09416aba94ae0250a82c453de78d95f95f (data.ct.gov dataset 9k2y-kqxn)",
+    TRACTS_GEOJSON: "joined from CT-Data-Haven/cwi:data/tract_sf.rda and data/tract2town.rda"
+    "@2272e55aee90a4c094a775a0680a46f898e3808a with CT-Data-Haven/2023acs:fetch_data/"
+    "acs_basic_2023_fetch_all.rds@a33ecc549a6c0df72f0b9c68034e559de6ae257c (total_pop, tracts)",
+    PRIVATE_SCHOOLS_CSV: "CT rows of dylan-wu/data-hifld:private-schools/raw/"
+    "Private_Schools-fgdb.zip@b6dd0ddf4e9bcb4ac45f863796b43090009c23cc (HIFLD Private Schools, "
+    "NCES Private School Survey 2017-18)",
     HOSPITALS_CSV: f"{_OEPS}:data_final/Health Resources/Hospitals_Geocoded.csv (CT rows)",
     OTP_CSV: f"{_OEPS}:data_final/Health Resources/OpioidTreatmentProgram_Geocoded.csv (CT rows)",
     METHADONE_CSV: f"{_OEPS}:data_final/moud/historic/meth-2017.csv (CT rows)",

@@ -26,12 +26,14 @@ from siteopt.data.build.paths import (
     ACS_PROFILE,
     BRIDGEPORT_ZONING,
     OCME_CSVS,
+    PRIVATE_SCHOOLS_CSV,
     PUBLIC_LANDS_GEOJSON,
     SCHOOLS_CSVS,
     SEWER_GEOJSON,
     STATIONS_CSV,
     TOWNS_GEOJSON,
     TRACT_CROSSWALK,
+    TRACTS_GEOJSON,
     TRANSIT_DIR,
     _Feed,
     _RawFiles,
@@ -40,6 +42,7 @@ from siteopt.data.build.report import BuildReport, _print_report
 from siteopt.data.build.schools import _schools_layer
 from siteopt.data.build.services import SERVICES, _service_layer
 from siteopt.data.build.towns import _load_towns, _towns_layer, _towns_population_layer
+from siteopt.data.build.tracts import _tracts_layer
 from siteopt.data.build.transit import (
     _stations_layer,
     _transit_levels_layer,
@@ -160,6 +163,7 @@ class _Found:
     acs: str | None
     single: dict[str, str | None]  # layer -> its one raw file
     feeds: dict[str, _Feed]
+    private_schools: str | None = None  # the private schools added to the schools layer
 
     def missing(self) -> list[str]:
         wanted = {
@@ -176,6 +180,7 @@ class _Found:
             "public_lands": PUBLIC_LANDS_GEOJSON,
             "stations": STATIONS_CSV,
             "bridgeport_zoning": BRIDGEPORT_ZONING,
+            "tracts": TRACTS_GEOJSON,
         }
         out += [names[layer] for layer, rel in self.single.items() if rel is None]
         if not self.feeds:
@@ -199,12 +204,14 @@ def _find(raw: _RawFiles) -> _Found:
     single["public_lands"] = raw.find([PUBLIC_LANDS_GEOJSON])
     single["stations"] = raw.find([STATIONS_CSV])
     single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
+    single["tracts"] = raw.find([TRACTS_GEOJSON])
     return _Found(
         towns=raw.find([TOWNS_GEOJSON]),
         crosswalk=raw.find([TRACT_CROSSWALK]),
         acs=raw.find_acs(),
         single=single,
         feeds=raw.feeds(),
+        private_schools=raw.find([PRIVATE_SCHOOLS_CSV]),
     )
 
 
@@ -279,13 +286,14 @@ def _build_layers(
         assert base is not None
         layers.append(_carried(base, "deaths"))
         resolution = dict(base.manifest.get("build", {}).get("resolution", {}))
-    single("schools", lambda rel: _schools_layer(ctx, rel))
+    single("schools", lambda rel: _schools_layer(ctx, rel, found.private_schools))
     for spec in SERVICES:
         single(spec.name, lambda rel, spec=spec: _service_layer(ctx, spec))
     single("sewer", lambda rel: _sewer_layer(ctx))
     single("public_lands", lambda rel: _public_lands_layer(ctx))
     single("stations", lambda rel: _stations_layer(ctx))
     single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
+    single("tracts", lambda rel: _tracts_layer(ctx))
     if found.feeds:
         layers.append(_transit_stops_layer(ctx, found.feeds, base))
         levels = _transit_levels_layer(ctx, found.feeds, base)

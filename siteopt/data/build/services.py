@@ -18,6 +18,7 @@ from siteopt.data.build.paths import (
     SUD_CSV,
 )
 from siteopt.data.build.points import _finish_points, _place_points, _town_notes, _zip5
+from siteopt.data.names import tidy_name
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _service_frame(spec: _ServiceSpec, raw: pd.DataFrame, path: Path) -> pd.Data
         out["source_note"] = raw.get("source_note", "")
     if spec.kind is not None:
         out["kind"] = spec.kind
-    out["name"] = out["name"].str.replace(r"\s+", " ", regex=True).str.strip()
+    out["name"] = out["name"].map(tidy_name)
     out["zip"] = _zip5(out["zip"].astype(str))
     out["source_row"] = np.arange(1, len(raw) + 1)
     return out
@@ -162,6 +163,8 @@ def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
     transformations = [
         "name, address (address lines joined with ', '), city and zip (5-digit text; the "
         "source lost leading zeros) from the source; source_row = 1-based data row.",
+        "Names written in capitals title-cased (siteopt.data.names.tidy_name: acronyms such "
+        "as YMCA, CT, APT kept); other names as the source writes them.",
         "Points from the source's latitude/longitude (WGS84) reprojected to EPSG:6433; "
         "precision 'address' (the source's geocode).",
         town_t,
@@ -187,6 +190,16 @@ def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
     if spec.name == "ssp":
         caveats = list(spec.caveats)
     caveats.extend(town_c)
+    extra: dict[str, object] = {"town_resolution": placed.town_methods}
+    if spec.name == "ssp":
+        # a partial list covers only the towns it names: outside them "nearest" means nothing
+        covered = sorted(str(t) for t in out["town"].dropna().unique())
+        extra["covers_towns"] = covered
+        caveats.append(
+            "Covered area: the towns the list names (" + ", ".join(covered) + "). Outputs "
+            "report a nearest program only for sites in these towns, and 'not in the list' "
+            "elsewhere."
+        )
     return _Layer(
         name=spec.name,
         frame=out,
@@ -196,5 +209,5 @@ def _service_layer(ctx: _Context, spec: _ServiceSpec) -> _Layer:
         transformations=transformations,
         caveats=caveats,
         dropped=placed.dropped,
-        extra={"town_resolution": placed.town_methods},
+        extra=extra,
     )
