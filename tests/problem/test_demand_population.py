@@ -38,6 +38,8 @@ class FakeInputs:
     """Just the layers build_demand reads."""
 
     layers: dict[str, Any] = field(default_factory=dict)
+    has_bundle: bool = True
+    crs: str = CRS
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]
