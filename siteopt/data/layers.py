@@ -46,6 +46,7 @@ LAYERS: dict[str, str] = {
     "stations": "Rail, CTfastrak and ferry stations",
     "transit_stops": "GTFS transit stops",
     "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
+    "transit_estimates": "Estimated weekday trips at stops of feeds without a timetable (GBT 2022)",
     "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
 }
 
@@ -65,6 +66,7 @@ GEOMETRY: dict[str, str | None] = {
     "stations": "Point",
     "transit_stops": "Point",
     "transit_levels": "Point",
+    "transit_estimates": "Point",
     "bridgeport_zoning": "MultiPolygon",
 }
 
@@ -185,6 +187,12 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "stop_name": "str",
         "departures": "int",
         "departures_per_hour": "float",
+    },
+    "transit_estimates": {
+        "feed": "str",
+        "stop_id": "str",
+        "stop_name": "str",
+        "est_weekday_trips": "int",
     },
     "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
 }

@@ -25,6 +25,7 @@ from siteopt.data.build.manifest import _manifest
 from siteopt.data.build.paths import (
     ACS_PROFILE,
     BRIDGEPORT_ZONING,
+    GBT_ESTIMATE_CSV,
     OCME_CSVS,
     PUBLIC_LANDS_GEOJSON,
     SCHOOLS_CSVS,
@@ -45,6 +46,7 @@ from siteopt.data.build.transit import (
     _transit_levels_layer,
     _transit_stops_layer,
 )
+from siteopt.data.build.transit_estimates import _transit_estimates_layer
 from siteopt.data.build.write import _check_dest, _write_bundle
 from siteopt.data.build.zoning import _bridgeport_zoning_layer, _public_lands_layer, _sewer_layer
 from siteopt.data.layers import BUNDLE_FILE, LAYERS
@@ -177,7 +179,10 @@ class _Found:
             "stations": STATIONS_CSV,
             "bridgeport_zoning": BRIDGEPORT_ZONING,
         }
-        out += [names[layer] for layer, rel in self.single.items() if rel is None]
+        #: optional layers (transit_estimates) are left out when absent: no base bundle needed
+        out += [
+            names[layer] for layer, rel in self.single.items() if rel is None and layer in names
+        ]
         if not self.feeds:
             out.append(f"{TRANSIT_DIR}/<feed>/stops.txt")
         return out
@@ -199,6 +204,7 @@ def _find(raw: _RawFiles) -> _Found:
     single["public_lands"] = raw.find([PUBLIC_LANDS_GEOJSON])
     single["stations"] = raw.find([STATIONS_CSV])
     single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
+    single["transit_estimates"] = raw.find([GBT_ESTIMATE_CSV])
     return _Found(
         towns=raw.find([TOWNS_GEOJSON]),
         crosswalk=raw.find([TRACT_CROSSWALK]),
@@ -286,6 +292,11 @@ def _build_layers(
     single("public_lands", lambda rel: _public_lands_layer(ctx))
     single("stations", lambda rel: _stations_layer(ctx))
     single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
+    est = found.single["transit_estimates"]
+    if est is not None:
+        layers.append(_transit_estimates_layer(ctx, est))
+    elif base is not None and base.has("transit_estimates"):
+        layers.append(_carried(base, "transit_estimates"))
     if found.feeds:
         layers.append(_transit_stops_layer(ctx, found.feeds, base))
         levels = _transit_levels_layer(ctx, found.feeds, base)
