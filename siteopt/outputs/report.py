@@ -9,7 +9,6 @@ data's provenance and caveats. Never says *optimal* unless the solver proved it.
 from __future__ import annotations
 
 import base64
-import re
 from string import Template
 from typing import Any
 
@@ -42,6 +41,9 @@ from siteopt.outputs.words import (
     period,
     served_verb,
     status_sentence,
+    transit_measure_words,
+    transit_rows,
+    transit_sources_note,
 )
 from siteopt.result import RunResult
 
@@ -111,7 +113,21 @@ def _scenario_words(result: RunResult) -> list[str]:
         f"; eligible if not on {outside or 'excluded land'}"
         + (f", {'; '.join(rules)}" if rules else "")
         + (", in a zoning district that allows the use" if sc.candidates.zoning else "")
-        + (", near frequent transit" if sc.candidates.transit else "")
+        + (
+            f", near frequent transit (at least {sc.candidates.transit.min_departures_per_hour:g} "
+            f"departures an hour within {metres_exact(sc.candidates.transit.within_m)}"
+            + (
+                " or a rail, CTfastrak or ferry station within "
+                f"{metres_exact(sc.candidates.transit.or_station_within_m)}"
+                if sc.candidates.transit.or_station_within_m is not None
+                else ""
+            )
+            + "; "
+            + transit_measure_words(sc.candidates.transit.within_m)
+            + ")"
+            if sc.candidates.transit
+            else ""
+        )
         + f". {elig:,} of {len(cands):,} candidates are eligible."
     )
     st = sc.sites
@@ -163,7 +179,9 @@ def _scenario_words(result: RunResult) -> list[str]:
             if credit.station_within_m is not None
             else ""
         )
-        + ", and a proportional share for less service."
+        + ", and a proportional share for less service; "
+        + transit_measure_words(credit.within_m)
+        + "."
         if credit is not None
         else ""
     )
@@ -474,17 +492,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 )
             rows.append(row)
         sites = tables.sites
-        for col in sites.columns:
-            m = re.fullmatch(r"dph_(.+)", str(col))
-            if m:
-                rows.append(
-                    [f"Transit departures per hour within {m.group(1)} m"]
-                    + [num(v) for v in sites[col]]
-                )
-        if "stop_m" in sites.columns:
-            rows.append(
-                ["Nearest transit stop with service"] + [metres(v) for v in sites["stop_m"]]
-            )
+        rows += transit_rows(result, sites)
         if "district" in sites.columns:
             rows.append(
                 ["Zoning district (clinic use)"]
@@ -504,10 +512,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 "are town centres, not addresses; the methadone list is from 2017; treatment "
                 "and health centre lists are from 2020-2021. Check every facility before use."
                 + (
-                    " Transit service comes from the bundle's GTFS feeds, which miss several "
-                    "large operators (see Data and caveats): 0 departures can mean no data "
-                    "rather than no buses."
-                    if any(str(c).startswith("dph_") for c in tables.sites.columns)
+                    " " + transit_sources_note(result)
+                    if any(str(c).startswith("stops_") for c in tables.sites.columns)
                     else ""
                 )
             ),
