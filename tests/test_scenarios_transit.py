@@ -51,7 +51,9 @@ def service(site: dict, r: int = 400) -> float | None:
     if dep is None and trips is None:
         assert site[f"kind_{r}"] == "no data"
         return None
-    assert site[f"kind_{r}"] == ("timetable" if trips is None else "estimate")
+    assert site[f"kind_{r}"] in (
+        ("timetable", "no data") if trips is None else ("estimate", "no data")
+    )
     return (dep or 0.0) + (trips or 0.0) / ESTIMATE_SERVICE_HOURS
 
 

@@ -156,7 +156,8 @@ def test_made_up_feeds_stop_counts_and_kinds() -> None:
     # estimates: summed weekday trips where an estimated stop lies within r
     trips = out["trips_800"].tolist()
     assert trips[0] == 90 and np.isnan(trips[1]) and trips[2] == 36 and np.isnan(trips[3])
-    assert out["kind_800"].tolist() == ["estimate", "no data", "estimate", "timetable"]
+    # A: the location-only stop at 600 m has no data, so the 800 m values are the known part
+    assert out["kind_800"].tolist() == ["no data", "no data", "estimate", "timetable"]
     assert out["kind_400"].tolist() == ["estimate", "no data", "timetable", "timetable"]
     svc = service_per_hour(out, 800)
     assert svc[0] == pytest.approx(2.0 + 90 / ESTIMATE_SERVICE_HOURS)
@@ -190,7 +191,7 @@ def test_brute_force_with_locations_and_estimates() -> None:
         assert np.allclose(out[f"dep_per_hour_{r}"], want_dep, equal_nan=True)
         want_trips = np.where(ne > 0, ((dl <= r) * np.where(has, est_trips, 0)).sum(axis=1), np.nan)
         assert np.allclose(out[f"trips_{r}"], want_trips, equal_nan=True)
-        kind = np.where(ne > 0, "estimate", np.where(np.isfinite(want_dep), "timetable", "no data"))
+        kind = np.where(nl > ne, "no data", np.where(ne > 0, "estimate", "timetable"))
         assert out[f"kind_{r}"].tolist() == kind.tolist()
     nearest = np.minimum(dt[:, served].min(axis=1), dl.min(axis=1))
     assert np.allclose(out["dist_stop_m"], nearest)
@@ -215,3 +216,47 @@ def test_untimed_stops_drop_timetabled_and_superseded_feeds() -> None:
     assert untimed_stops(stops, levels)["stop_id"].tolist() == ["c", "d"]
     # without the 2022 statewide feed, the 2015 Hartford stops are all there is: kept
     assert untimed_stops(stops.iloc[[0, 1, 3]], levels)["stop_id"].tolist() == ["b", "d"]
+
+
+#: city halls (lon, lat) of the cities with a bus system
+CITY_HALLS = {
+    "Hartford": (-72.6751, 41.7637),
+    "New Haven": (-72.9253, 41.3070),
+    "Bridgeport": (-73.1920, 41.1795),
+    "Waterbury": (-73.0431, 41.5555),
+    "New Britain": (-72.7815, 41.6675),
+    "Stamford": (-73.5387, 41.0534),
+    "Meriden": (-72.8070, 41.5382),
+}
+
+
+def test_every_bus_city_has_stops_and_says_what_its_service_rests_on() -> None:
+    """On the shipped bundle: stops within 800 m and a stop within 2 km of every city hall;
+    Bridgeport's service is an estimate (GBT), CTtransit-only service is no data, never 0."""
+    from siteopt.data.layers import read_layer
+
+    stops, levels = read_layer("transit_stops"), read_layer("transit_levels")
+    lon, lat = np.array(list(CITY_HALLS.values())).T
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326).to_crs(6433)
+    out = transit_access(
+        np.column_stack([pts.x, pts.y]),
+        levels,
+        None,
+        locations=untimed_stops(stops, levels),
+        estimates=read_layer("transit_estimates"),
+    )
+    out.index = list(CITY_HALLS)
+    assert (out["stops_800"] >= 1).all() and (out["dist_stop_m"] <= 2000).all()
+    assert (
+        out.loc["Bridgeport", "kind_800"] == "estimate" and out.loc["Bridgeport", "trips_800"] > 0
+    )
+    # CTtransit stops have no timetable: service there is no data; departures only from the
+    # other feeds' timetabled stops (Metro-North, Middletown Area Transit), never a bare 0
+    for city in ("Hartford", "New Haven", "Waterbury", "New Britain", "Stamford", "Meriden"):
+        assert out.loc[city, "kind_800"] == "no data", city
+    for city in ("Hartford", "New Britain"):
+        assert np.isnan(out.loc[city, "dep_per_hour_800"]), city
+    assert out.loc["Hartford", "stop_feed"] == "cttransit_statewide_gtfs_2022_partial"
+    # a city whose nearby stops include ones without a timetable never reads 0 departures
+    nodata = out["kind_800"] == "no data"
+    assert not (out.loc[nodata, "dep_per_hour_800"].fillna(-1) == 0).any()

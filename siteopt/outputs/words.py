@@ -232,12 +232,12 @@ FEED_NAMES = {
     "cttransit_hartford_gtfs_2015_partial": "CTtransit Hartford",
     "gbt_bridgeport_gtfs_2022_partial": "Greater Bridgeport Transit",
     "mnr_newhaven_line_gtfs": "Metro-North",
-    "hart_danbury_gtfs": "HART (Danbury)",
+    "hart_danbury_gtfs": "HART Danbury",
     "middletown_area_transit_gtfs": "Middletown Area Transit",
     "9town_estuary_transit_gtfs": "9 Town Transit",
     "norwalk_transit_gtfs": "Norwalk Transit",
-    "seat_southeast_area_transit_gtfs": "SEAT (southeast)",
-    "uconn_wrtd_windham_gtfs": "UConn / WRTD (Windham)",
+    "seat_southeast_area_transit_gtfs": "SEAT southeast",
+    "uconn_wrtd_windham_gtfs": "UConn / WRTD Windham",
 }
 #: what a site's transit value rests on (the ``kind_<r>`` field)
 TRANSIT_KINDS = ("timetable", "estimate", "no data")
@@ -273,12 +273,15 @@ def feed_source(result: RunResult, feed: str, *, paren: bool = True) -> str:
     return f"{name} ({what})" if paren else f"{name}, {what}"
 
 
-def departures_cell(v: float | None, stops: float | None) -> str:
-    """Timetable departures per hour: ``no data`` (never 0) when no stop nearby has a timetable."""
+def departures_cell(v: float | None, stops: float | None, kind: object = None) -> str:
+    """Timetable departures per hour: ``no data`` (never 0) when no stop nearby has a timetable;
+    the timetabled part only, said so, when other stops nearby have no data."""
     if v is None or is_missing(v):
         return "no data (no timetable)"
     if stops is not None and not is_missing(stops) and float(stops) == 0:
         return f"{num(v)} (no stop)"
+    if kind == NO_DATA:
+        return f"{num(v)} (timetabled stops only; other stops: no data)"
     return f"{num(v)} (timetable)"
 
 
@@ -303,7 +306,10 @@ def transit_sources_note(result: RunResult) -> str:
     timed = [feed_source(result, str(d.get("feed"))) for d in levels]
     stops = _layer_entry(result, "transit_stops").get("feed_calendars", {})
     timed_ids = {str(d.get("feed")) for d in levels}
-    untimed = [feed_source(result, f) for f in sorted(stops) if f not in timed_ids]
+    from siteopt.problem.eligibility.transit import STOPS_SUPERSEDED
+
+    gone = {old for old, new in STOPS_SUPERSEDED.items() if new in stops}
+    untimed = [feed_source(result, f) for f in sorted(stops) if f not in timed_ids | gone]
     has_est = bool(_layer_entry(result, "transit_estimates"))
     parts = [
         "Transit stops count the stops of every feed in the bundle (a timetabled stop without "
@@ -331,8 +337,9 @@ def transit_sources_note(result: RunResult) -> str:
             "CTtransit service is 'no data'."
         )
     parts.append(
-        "'What it rests on' names the kind of each value: timetable, estimate (an estimate is "
-        "part of it) or no data."
+        "'What it rests on' tells what the service nearby is known from: timetable (every "
+        "stop has one), estimate (every stop has a timetable or an estimate) or no data (some "
+        "stops have neither; the values shown are the known part only)."
     )
     return " ".join(parts)
 
@@ -351,7 +358,15 @@ def transit_rows(result: RunResult, sites: pd.DataFrame) -> list[list[str]]:
         if f"dph_{r}" in sites.columns:
             rows.append(
                 [f"Departures per hour within {r} m (timetable, weekday 07:00-19:00)"]
-                + [departures_cell(v, s) for v, s in zip(sites[f"dph_{r}"], stops, strict=True)]
+                + [
+                    departures_cell(v, s, k)
+                    for v, s, k in zip(
+                        sites[f"dph_{r}"],
+                        stops,
+                        sites[f"kind_{r}"] if f"kind_{r}" in sites.columns else [None] * len(stops),
+                        strict=True,
+                    )
+                ]
             )
         if f"trips_{r}" in sites.columns:
             rows.append(

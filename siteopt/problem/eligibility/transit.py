@@ -69,8 +69,9 @@ def transit_access(
     leaving out timetabled stops without a departure), then ``dist_stop_m`` (nearest such stop),
     ``dist_station_m`` and ``station_name`` (nearest station), and for every radius
     ``trips_{r}`` (estimated weekday trips of the estimated stops within r; NaN when none) and
-    ``kind_{r}`` (``timetable`` when the service within r is known from timetables alone,
-    ``estimate`` when an estimate is part of it, ``no data`` when neither is known); last
+    ``kind_{r}`` (``timetable`` when every stop within r has a timetable, ``estimate`` when every
+    stop has a timetable or an estimate and one an estimate, ``no data`` when some stop has
+    neither: then the values are the known part only); last
     ``stop_feed`` (feed of the nearest stop). Distances are ``inf`` and names empty when there
     is no such stop or station.
 
@@ -138,8 +139,10 @@ def transit_access(
         out[f"dep_per_hour_{lab}"] = np.where(dep_known, dep, np.nan)
         out[f"stops_{lab}"] = n_all.astype(np.int64)
         out[f"trips_{lab}"] = np.where(n_est > 0, trips, np.nan)
+        # no data as soon as one stop within r has neither a timetable nor an estimate
+        n_none = n_all - n_timed - n_est
         out[f"kind_{lab}"] = np.where(
-            n_est > 0, ESTIMATE, np.where(dep_known, TIMETABLE, NO_DATA)
+            n_none > 0, NO_DATA, np.where(n_est > 0, ESTIMATE, TIMETABLE)
         ).astype(object)
     labels = [_radius_label(r) for r in radii_f]
     order = [f"dep_per_hour_{x}" for x in labels] + [f"stops_{x}" for x in labels]
