@@ -378,7 +378,7 @@ def test_cli_info(manifest: dict) -> None:
         assert entry["name"] in result.output
         assert f"{entry['rows']:,}" in result.output
     assert "10,654" in result.output
-    assert "16 layers in EPSG:6433" in result.output
+    assert "18 layers in EPSG:6433" in result.output
     # the second table: each feed's measured weekday
     assert "Transit service levels" in result.output
     for feed in _layer_entry(manifest, "transit_levels")["feeds"]:

@@ -48,6 +48,8 @@ LAYERS: dict[str, str] = {
     "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
     "transit_estimates": "Estimated weekday trips at stops of feeds without a timetable (GBT 2022)",
     "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
+    "hamden_zoning": "Hamden zoning districts (2025, draft map)",
+    "zoning_atlas": "CT Zoning Atlas district legend (2022): code, full name, type, per town",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -68,6 +70,8 @@ GEOMETRY: dict[str, str | None] = {
     "transit_levels": "Point",
     "transit_estimates": "Point",
     "bridgeport_zoning": "MultiPolygon",
+    "hamden_zoning": "MultiPolygon",
+    "zoning_atlas": None,
 }
 
 #: substance flag columns of ``deaths``
@@ -193,6 +197,14 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "stop_id": "str",
         "stop_name": "str",
         "est_weekday_trips": "int",
+    },
+    "hamden_zoning": {"zone": "str", "description": "str", "area_km2": "float"},
+    "zoning_atlas": {
+        "town": "str",
+        "code": "str",
+        "full_name": "str",
+        "type": "str",
+        "overlay": "bool",
     },
     "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
 }

@@ -44,6 +44,7 @@ from siteopt.outputs.words import (
     transit_measure_words,
     transit_rows,
     transit_sources_note,
+    zoning_by_town,
 )
 from siteopt.result import RunResult
 
@@ -505,6 +506,14 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                     )
                 ]
             )
+        if "zone_name" in sites.columns:
+            rows.append(
+                ["District name and type (CT Zoning Atlas 2022)"]
+                + [
+                    "not in the atlas" if not isinstance(n, str) else f"{n} ({t})"
+                    for n, t in zip(sites["zone_name"], sites["zone_type"], strict=True)
+                ]
+            )
         doc.add(
             Table(["", *cols], rows, "l" * (len(cols) + 1)),
             Para(
@@ -518,6 +527,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 )
             ),
         )
+        doc.add(Para(zoning_by_town(result, tables.sites)))
     # ------------------------------------------------------------------------ alternatives
     doc.add(Heading(2, "Alternatives", "alternatives"))
     alts = tables.alternatives

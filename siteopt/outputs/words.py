@@ -397,3 +397,45 @@ def transit_measure_words(within_m: float) -> str:
         f"trips / {ESTIMATE_SERVICE_HOURS:g} hours where only an estimate exists (Greater "
         "Bridgeport Transit); stops with no data (CTtransit) count as no service"
     )
+
+
+def zoning_by_town(result: RunResult, sites: pd.DataFrame) -> str:
+    """Per chosen town, whether real zoning was applied to its site."""
+    towns = list(dict.fromkeys(str(t) for t in sites["town"]))
+    zoning = result.scenario.candidates.zoning
+    path = (
+        "siteopt ships district maps for Bridgeport (2021) and Hamden (2025, draft) only; "
+        "configs/examples/own_zoning/ shows how to bring a town's own district map and use table."
+    )
+    if zoning is None:
+        return (
+            f"**Zoning**: not applied in {join_words(towns)}: this scenario uses no zoning map, "
+            f"so candidates are any eligible land, whatever its zoning. {path}"
+        )
+    parts = []
+    for town in towns:
+        rows = sites[sites["town"].astype(str) == town]
+        codes = [
+            str(d) for d in rows.get("district", pd.Series(dtype=object)) if isinstance(d, str)
+        ]
+        if codes:
+            parts.append(
+                f"{town}: real zoning applied (district {join_words(sorted(set(codes)))} of "
+                f"{_source_words(zoning.districts, 'map')}, use table "
+                f"{_source_words(zoning.use_table, 'reading')})"
+            )
+        else:
+            parts.append(f"{town}: not applied (the site lies in no district of the map)")
+    return (
+        "**Zoning**: "
+        + "; ".join(parts)
+        + ". The shipped use tables are readings marked unverified row by row; check the "
+        f"ordinance before use. {path}"
+    )
+
+
+def _source_words(value: str, what: str) -> str:
+    """``hamden`` -> ``the shipped Hamden map``; a file -> ``your file districts.geojson``."""
+    if value in ("bridgeport", "hamden"):
+        return f"the shipped {value.title()} {what}"
+    return f"your file {value.replace(chr(92), '/').rsplit('/', 1)[-1]}"

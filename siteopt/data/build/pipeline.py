@@ -49,6 +49,12 @@ from siteopt.data.build.transit import (
 from siteopt.data.build.transit_estimates import _transit_estimates_layer
 from siteopt.data.build.write import _check_dest, _write_bundle
 from siteopt.data.build.zoning import _bridgeport_zoning_layer, _public_lands_layer, _sewer_layer
+from siteopt.data.build.zoning_extra import (
+    HAMDEN_ZONING,
+    ZONING_ATLAS_CSV,
+    _hamden_zoning_layer,
+    _zoning_atlas_layer,
+)
 from siteopt.data.layers import BUNDLE_FILE, LAYERS
 from siteopt.data.places import TownIndex, load_villages
 from siteopt.settings import CRS
@@ -205,6 +211,8 @@ def _find(raw: _RawFiles) -> _Found:
     single["stations"] = raw.find([STATIONS_CSV])
     single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
     single["transit_estimates"] = raw.find([GBT_ESTIMATE_CSV])
+    single["hamden_zoning"] = raw.find([HAMDEN_ZONING])
+    single["zoning_atlas"] = raw.find([ZONING_ATLAS_CSV])
     return _Found(
         towns=raw.find([TOWNS_GEOJSON]),
         crosswalk=raw.find([TRACT_CROSSWALK]),
@@ -292,11 +300,17 @@ def _build_layers(
     single("public_lands", lambda rel: _public_lands_layer(ctx))
     single("stations", lambda rel: _stations_layer(ctx))
     single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
-    est = found.single["transit_estimates"]
-    if est is not None:
-        layers.append(_transit_estimates_layer(ctx, est))
-    elif base is not None and base.has("transit_estimates"):
-        layers.append(_carried(base, "transit_estimates"))
+    optional: dict[str, Callable[[_Context, str], _Layer]] = {
+        "transit_estimates": _transit_estimates_layer,
+        "hamden_zoning": _hamden_zoning_layer,
+        "zoning_atlas": _zoning_atlas_layer,
+    }
+    for name, make in optional.items():  # built when found, else carried when the base has it
+        rel = found.single[name]
+        if rel is not None:
+            layers.append(make(ctx, rel))
+        elif base is not None and base.has(name):
+            layers.append(_carried(base, name))
     if found.feeds:
         layers.append(_transit_stops_layer(ctx, found.feeds, base))
         levels = _transit_levels_layer(ctx, found.feeds, base)
