@@ -127,7 +127,8 @@ def _zoning_atlas_layer(ctx: _Context, rel: str) -> _Layer:
             "for a town's own district layer.",
             "It covers housing types only: nothing in it says whether a clinic, medical office "
             "or social service may open in a district.",
-            "Bridgeport's rows use the pre-2022 codes (R-A, MU-EM, ...), which do not match the "
-            "2021 parcel layer (N2, NX1, MX1, ...).",
+            "Some towns list codes of an older and a newer zoning code side by side (Bridgeport: "
+            "R-A, MU-EM, ... and N2, NX1, MX1, ...): check that a name fits the code year of "
+            "the district map it names.",
         ],
     )
