@@ -26,6 +26,7 @@ from siteopt.data.build.paths import (
     ACS_PROFILE,
     BRIDGEPORT_ZONING,
     GBT_ESTIMATE_CSV,
+    HAMDEN_ZONING,
     OCME_CSVS,
     PUBLIC_LANDS_GEOJSON,
     SCHOOLS_CSVS,
@@ -34,6 +35,7 @@ from siteopt.data.build.paths import (
     TOWNS_GEOJSON,
     TRACT_CROSSWALK,
     TRANSIT_DIR,
+    ZONING_ATLAS_CSV,
     _Feed,
     _RawFiles,
 )
@@ -49,12 +51,7 @@ from siteopt.data.build.transit import (
 from siteopt.data.build.transit_estimates import _transit_estimates_layer
 from siteopt.data.build.write import _check_dest, _write_bundle
 from siteopt.data.build.zoning import _bridgeport_zoning_layer, _public_lands_layer, _sewer_layer
-from siteopt.data.build.zoning_extra import (
-    HAMDEN_ZONING,
-    ZONING_ATLAS_CSV,
-    _hamden_zoning_layer,
-    _zoning_atlas_layer,
-)
+from siteopt.data.build.zoning_extra import _hamden_zoning_layer, _zoning_atlas_layer
 from siteopt.data.layers import BUNDLE_FILE, LAYERS
 from siteopt.data.places import TownIndex, load_villages
 from siteopt.settings import CRS

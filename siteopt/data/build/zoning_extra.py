@@ -25,9 +25,6 @@ from siteopt.data.build.context import (
 from siteopt.data.layers import SCHEMAS
 from siteopt.settings import CRS
 
-#: raw files (relative to a --source folder); both optional
-HAMDEN_ZONING = "zoning/hamden_zoning_districts_2025.geojson"
-ZONING_ATLAS_CSV = "zoning/ct_zoning_atlas_district_legend_2022.csv"
 #: the atlas's type of district -> siteopt's short word
 ATLAS_TYPES = {
     "Primarily Residential": "residential",
