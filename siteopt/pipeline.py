@@ -16,6 +16,7 @@ from siteopt.models import solve as solve_model
 from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective
 from siteopt.problem import UNRESOLVED, BuiltProblem, build_problem, select_deaths
+from siteopt.problem.eligibility.transit import service_per_hour
 from siteopt.result import FACILITIES, Context, RunResult
 from siteopt.scenario import Scenario, load_scenario
 
@@ -102,7 +103,8 @@ def transit_credit(scenario: Scenario, built: BuiltProblem) -> np.ndarray | None
             "transit_levels layer (departures per hour at each stop), which this bundle lacks; "
             "rebuild it with 'siteopt data build' or remove transit_credit."
         )
-    dep = np.nan_to_num(cands[col].to_numpy(dtype=float), nan=0.0)
+    # what is known: timetable departures, else estimated trips per hour; no data earns none
+    dep = np.nan_to_num(service_per_hour(cands, credit.within_m), nan=0.0)
     share = np.minimum(dep / credit.full_at, 1.0)
     if credit.station_within_m is not None and "dist_station_m" in cands.columns:
         dist = np.nan_to_num(cands["dist_station_m"].to_numpy(dtype=float), nan=np.inf)

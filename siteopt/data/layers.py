@@ -47,8 +47,11 @@ LAYERS: dict[str, str] = {
     "stations": "Rail, CTfastrak and ferry stations",
     "transit_stops": "GTFS transit stops",
     "transit_levels": "Weekday service level (departures 07:00-19:00) of every GTFS stop",
+    "transit_estimates": "Estimated weekday trips at stops of feeds without a timetable (GBT 2022)",
     "bridgeport_zoning": "Bridgeport zoning districts (2022 code)",
     "tracts": "Census tracts (2020) with ACS 2019-2023 population estimates",
+    "hamden_zoning": "Hamden zoning districts (2025, draft map)",
+    "zoning_atlas": "CT Zoning Atlas district legend (2022): code, full name, type, per town",
 }
 
 #: geometry type of each layer (None: attribute table without geometry)
@@ -67,8 +70,11 @@ GEOMETRY: dict[str, str | None] = {
     "stations": "Point",
     "transit_stops": "Point",
     "transit_levels": "Point",
+    "transit_estimates": "Point",
     "bridgeport_zoning": "MultiPolygon",
     "tracts": "MultiPolygon",
+    "hamden_zoning": "MultiPolygon",
+    "zoning_atlas": None,
 }
 
 #: substance flag columns of ``deaths``
@@ -191,6 +197,20 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "stop_name": "str",
         "departures": "int",
         "departures_per_hour": "float",
+    },
+    "transit_estimates": {
+        "feed": "str",
+        "stop_id": "str",
+        "stop_name": "str",
+        "est_weekday_trips": "int",
+    },
+    "hamden_zoning": {"zone": "str", "description": "str", "area_km2": "float"},
+    "zoning_atlas": {
+        "town": "str",
+        "code": "str",
+        "full_name": "str",
+        "type": "str",
+        "overlay": "bool",
     },
     "bridgeport_zoning": {"zone": "str", "n_parcels": "int", "area_km2": "float"},
     "tracts": {

@@ -10,7 +10,6 @@ solver proved it.
 from __future__ import annotations
 
 import base64
-import re
 from string import Template
 from typing import Any
 
@@ -37,7 +36,6 @@ from siteopt.outputs.words import (
     is_covering,
     is_missing,
     join_words,
-    metres,
     metres_exact,
     num,
     number_word,
@@ -46,6 +44,10 @@ from siteopt.outputs.words import (
     served_verb,
     spread_words,
     status_sentence,
+    transit_measure_words,
+    transit_rows,
+    transit_sources_note,
+    zoning_by_town,
 )
 from siteopt.result import RunResult
 
@@ -112,7 +114,21 @@ def _scenario_words(result: RunResult) -> list[str]:
         f"; eligible if not on {outside or 'excluded land'}"
         + (f", {'; '.join(rules)}" if rules else "")
         + (", in a zoning district that allows the use" if sc.candidates.zoning else "")
-        + (", near frequent transit" if sc.candidates.transit else "")
+        + (
+            f", near frequent transit (at least {sc.candidates.transit.min_departures_per_hour:g} "
+            f"departures an hour within {metres_exact(sc.candidates.transit.within_m)}"
+            + (
+                " or a rail, CTfastrak or ferry station within "
+                f"{metres_exact(sc.candidates.transit.or_station_within_m)}"
+                if sc.candidates.transit.or_station_within_m is not None
+                else ""
+            )
+            + "; "
+            + transit_measure_words(sc.candidates.transit.within_m)
+            + ")"
+            if sc.candidates.transit
+            else ""
+        )
         + f". {elig:,} of {len(cands):,} candidates are eligible."
     )
     st = sc.sites
@@ -164,7 +180,9 @@ def _scenario_words(result: RunResult) -> list[str]:
             if credit.station_within_m is not None
             else ""
         )
-        + ", and a proportional share for less service."
+        + ", and a proportional share for less service; "
+        + transit_measure_words(credit.within_m)
+        + "."
         if credit is not None
         else ""
     )
@@ -471,17 +489,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             row.extend(facility_cell(f, r) for _, r in tables.sites.iterrows())
             rows.append(row)
         sites = tables.sites
-        for col in sites.columns:
-            m = re.fullmatch(r"dph_(.+)", str(col))
-            if m:
-                rows.append(
-                    [f"Transit departures per hour within {m.group(1)} m"]
-                    + [num(v) for v in sites[col]]
-                )
-        if "stop_m" in sites.columns:
-            rows.append(
-                ["Nearest transit stop with service"] + [metres(v) for v in sites["stop_m"]]
-            )
+        rows += transit_rows(result, sites)
         if "district" in sites.columns:
             rows.append(
                 ["Zoning district (clinic use)"]
@@ -492,6 +500,14 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                         sites.get("use_status", sites["district"]),
                         strict=True,
                     )
+                ]
+            )
+        if "zone_name" in sites.columns:
+            rows.append(
+                ["District name and type (CT Zoning Atlas 2022)"]
+                + [
+                    "not in the atlas" if not isinstance(n, str) else f"{n} ({t})"
+                    for n, t in zip(sites["zone_name"], sites["zone_type"], strict=True)
                 ]
             )
         doc.add(
@@ -505,14 +521,13 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 "2017; treatment and health centre lists are from 2020-2021. Check every "
                 "facility before use."
                 + (
-                    " Transit service comes from the bundle's GTFS feeds, which miss several "
-                    "large operators (see Data and caveats): 0 departures can mean no data "
-                    "rather than no buses."
-                    if any(str(c).startswith("dph_") for c in tables.sites.columns)
+                    " " + transit_sources_note(result)
+                    if any(str(c).startswith("stops_") for c in tables.sites.columns)
                     else ""
                 )
             ),
         )
+        doc.add(Para(zoning_by_town(result, tables.sites)))
     # ------------------------------------------------------------------------ alternatives
     doc.add(Heading(2, "Alternatives", "alternatives"))
     alts = tables.alternatives

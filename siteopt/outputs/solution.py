@@ -6,7 +6,7 @@ from typing import Any
 
 from siteopt import __version__
 from siteopt.outputs.words import json_number as _num
-from siteopt.outputs.words import json_text
+from siteopt.outputs.words import json_text, transit_measure_words
 from siteopt.result import RunResult
 
 
@@ -37,6 +37,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 "nearest_school_m": _num(row["school_m"]),
                 "nearest_station_m": _num(row["station_m"]),
                 "nearest_hospital_m": _num(row["hospital_m"]),
+                **({"transit": _site_transit(row)} if "dist_stop_m" in row else {}),
             }
         )
     ids = result.built.problem.cand_ids
@@ -57,6 +58,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
             if result.spec.site_bonus is not None
             else {}
         ),
+        **_transit_measure(result),
         "message": sol.message,
         "solver": {
             "name": sol.solver,
@@ -122,3 +124,45 @@ def timings_json(result: RunResult, extra: dict[str, float] | None = None) -> st
     merged = {**result.timings, **result.solution.timings, **(extra or {})}
     t = {k: round(v, 3) for k, v in merged.items()}
     return json_text(t, indent=2, sort_keys=True) + "\n"
+
+
+def _site_transit(row: Any) -> dict[str, Any]:
+    """A site's transit values and their kinds (null: no data)."""
+    out: dict[str, Any] = {}
+    for col in row.index:
+        name = str(col)
+        for prefix, key in (
+            ("stops_", "stops_within_{}m"),
+            ("dep_per_hour_", "departures_per_hour_within_{}m"),
+            ("trips_", "est_weekday_trips_within_{}m"),
+            ("kind_", "kind_within_{}m"),
+        ):
+            if name.startswith(prefix):
+                r = name[len(prefix) :]
+                v = row[col]
+                out[key.format(r)] = str(v) if prefix == "kind_" else _num(v)
+    out["nearest_stop_m"] = _num(row["dist_stop_m"])
+    out["nearest_stop_feed"] = json_text_or_none(row.get("stop_feed"))
+    return out
+
+
+def json_text_or_none(v: object) -> str | None:
+    """A text value, or None for a missing one."""
+    return None if v is None or (isinstance(v, float) and v != v) or v == "" else str(v)
+
+
+def _transit_measure(result: RunResult) -> dict[str, Any]:
+    """Which transit measure ``candidates.transit`` and ``objective.transit_credit`` used."""
+    sc = result.scenario
+    used = []
+    if sc.candidates.transit is not None:
+        used.append(("candidates.transit", sc.candidates.transit.within_m))
+    if sc.objective.transit_credit is not None:
+        used.append(("objective.transit_credit", sc.objective.transit_credit.within_m))
+    if not used:
+        return {}
+    return {
+        "transit_measure": [
+            {"used_by": key, "within_m": r, "measure": transit_measure_words(r)} for key, r in used
+        ]
+    }

@@ -36,6 +36,7 @@ from siteopt.outputs.words import (
     pct,
     period,
     served_verb,
+    transit_rows,
 )
 from siteopt.settings import CRS
 
@@ -108,7 +109,8 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     sites = tables.sites
     wgs = sites.to_crs("EPSG:4326")
     out = []
-    for (_, r), pt in zip(sites.iterrows(), wgs.geometry, strict=True):
+    transit = transit_rows(tables.result, sites)
+    for i, ((_, r), pt) in enumerate(zip(sites.iterrows(), wgs.geometry, strict=True)):
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
         periods = tables.result.context.periods
         nearby = [
@@ -134,6 +136,7 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
                 "u": int(u[0]),
                 "v": int(v[0]),
                 "nearby": nearby,
+                "transit": [[row[0], row[i + 1]] for row in transit],
             }
         )
     return {

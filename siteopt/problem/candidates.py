@@ -126,6 +126,9 @@ def build_candidates(
     if district is not None:
         cands["district"] = district["district"].to_numpy()
         cands["use_status"] = district["use_status"].to_numpy()
+        for col in ("zone_name", "zone_type"):  # from the CT Zoning Atlas, when it names them
+            if col in district.columns:
+                cands[col] = district[col].to_numpy()
     _check_required(scenario, rules, texts, cands.crs)
     cands = _add_fixed_sites(scenario, cands, towns, region_col)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)

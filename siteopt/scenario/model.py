@@ -193,17 +193,20 @@ class ZoningSpec(_Strict):
     """Zoning districts plus a use table: only candidates in allowed districts are eligible."""
 
     districts: Annotated[
-        str, ScenarioPath(keep=("bridgeport",))
-    ]  #: a file (GeoJSON, GeoPackage, zipped shapefile) or ``bridgeport``
+        str, ScenarioPath(keep=("bridgeport", "hamden"))
+    ]  #: a file (GeoJSON, GeoPackage, zipped shapefile), ``bridgeport`` or ``hamden``
     code_field: str = "ZONE_2021"
-    use_table: Annotated[str, ScenarioPath(keep=("bridgeport",))] = (
-        "bridgeport"  #: CSV/YAML (district, use_status) or ``bridgeport``
+    use_table: Annotated[str, ScenarioPath(keep=("bridgeport", "hamden"))] = (
+        "bridgeport"  #: CSV/YAML (district, use_status), ``bridgeport`` or ``hamden``
     )
     allow: tuple[Literal["permitted", "special_permit", "prohibited", "unknown"], ...] = (
         "permitted",
         "special_permit",
     )
     snap_m: float = Field(default=30.0, ge=0.0, le=500.0)
+    #: the town whose CT Zoning Atlas rows name the district codes (full name and type); the
+    #: shipped layers name their own town
+    town: str | None = None
 
 
 class TransitRule(_Strict):

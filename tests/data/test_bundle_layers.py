@@ -221,7 +221,8 @@ def test_layered_sources_override_file_by_file_and_carry_the_rest(tmp_path: Path
     # the rest is carried over from the base bundle
     assert set(report.carried) == {
         "towns", "schools", "hospitals", "otp", "methadone", "sud_treatment", "health_centers",
-        "ssp", "sewer", "public_lands", "bridgeport_zoning", "tracts",
+        "ssp", "sewer", "public_lands", "bridgeport_zoning", "tracts", "transit_estimates",
+        "hamden_zoning", "zoning_atlas",
     }  # fmt: skip
     assert set(report.partly_carried) == {"transit_stops", "transit_levels"}
     for name in report.carried:
@@ -235,7 +236,7 @@ def test_layered_sources_override_file_by_file_and_carry_the_rest(tmp_path: Path
     assert (
         readme.count("* **Carried over:** all rows, from the base bundle")
         == len(report.carried)
-        == 12
+        == 15
     )
 
 

@@ -670,13 +670,52 @@ def test_optional_candidate_fields_get_short_documented_names(
     for c in want:
         assert f"`{re.sub(r'_400$', '_<r>', c)}`" in fields, c
     md = report_markdown(dataclasses.replace(small, built=built), t)
-    assert "| Transit departures per hour within 400 m |" in md
+    assert "| Departures per hour within 400 m (timetable, weekday 07:00-19:00) |" in md
     assert "| Zoning district (clinic use) | MU-LI (permitted) |" in md
     from siteopt.outputs.gpkg import layer_classes, write_gpkg
 
     write_gpkg(t.layers, tmp_path / "x.gpkg", layer_classes(t))
     back = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="candidates")
     assert back["dph_400"].tolist() == pytest.approx(list(np.linspace(0, 12, n)))
+
+
+def test_transit_without_a_timetable_reads_no_data_never_0(
+    small: RunResult, tmp_path: Path
+) -> None:
+    """A site whose stops have no timetable shows "no data" in report.md and map.html, and
+    sites.geojson / candidates.geojson hold null with kind "no data"; an estimate is labelled."""
+    from siteopt.outputs import write_outputs
+
+    cands = small.built.candidates.copy()
+    n = len(cands)
+    cands["dep_per_hour_400"] = np.full(n, np.nan)  # stops nearby, none with a timetable
+    cands["stops_400"] = np.full(n, 5)
+    cands["trips_400"] = np.full(n, np.nan)
+    cands["kind_400"] = ["no data"] * n
+    cands["dist_stop_m"] = np.full(n, 150.0)
+    cands["stop_feed"] = ["cttransit_statewide_gtfs_2022_partial"] * n
+    first = small.built.eligible_rows[small.solution.selected[0]]
+    cands.iloc[first, cands.columns.get_loc("trips_400")] = 1234.0
+    cands.iloc[first, cands.columns.get_loc("kind_400")] = "estimate"
+    result = dataclasses.replace(small, built=dataclasses.replace(small.built, candidates=cands))
+    t = build_tables(result)
+    md = report_markdown(result, t)
+    row = next(ln for ln in md.splitlines() if ln.startswith("| Departures per hour within 400"))
+    assert "no data (no timetable)" in row and "| 0" not in row and "0.0" not in row
+    kinds = next(ln for ln in md.splitlines() if ln.startswith("| Transit service within 400"))
+    assert kinds.count("no data") == len(t.sites) - 1 and "estimate" in kinds
+    trips = next(ln for ln in md.splitlines() if ln.startswith("| Estimated weekday trips"))
+    assert "1,234 (estimate)" in trips
+    assert "150 m (CTtransit, 2022 stop locations)" in md
+    write_outputs(result, tmp_path / "out")
+    for name in ("sites", "candidates"):
+        doc = json.loads((tmp_path / "out" / f"{name}.geojson").read_text(encoding="utf-8"))
+        props = [f["properties"] for f in doc["features"]]
+        assert all(p["dph_400"] is None for p in props), name
+        assert {p["kind_400"] for p in props} <= {"no data", "estimate"}
+        assert sum(p["kind_400"] == "no data" for p in props) >= len(props) - 1
+    page = (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+    assert "no data (no timetable)" in page
 
 
 # ------------------------------------------------------------------------------ strict JSON

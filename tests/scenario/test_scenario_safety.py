@@ -157,6 +157,7 @@ NOT_PATHS = {
     "demand.points.crs",
     "demand.points.layer",
     "demand.points.cost",
+    "candidates.zoning.town",  # a CT Zoning Atlas jurisdiction name, not a file
     "candidates.points.id",
     "candidates.points.weight",
     "candidates.points.town",

@@ -44,6 +44,11 @@ SEWER_GEOJSON = "zoning/ct_sewer_service_areas.geojson"
 BRIDGEPORT_ZONING = "zoning/bridgeport_zoning_districts_2021_dissolved.geojson"
 PUBLIC_LANDS_GEOJSON = "zoning/ct_federal_state_public_lands.geojson"
 STATIONS_CSV = "transit/ct_rail_fastrak_ferry_stations.csv"
+#: zoning beyond Bridgeport (optional; the hamden_zoning and zoning_atlas layers)
+HAMDEN_ZONING = "zoning/hamden_zoning_districts_2025.geojson"
+ZONING_ATLAS_CSV = "zoning/ct_zoning_atlas_district_legend_2022.csv"
+#: estimated weekday trips per GBT stop (optional; the transit_estimates layer)
+GBT_ESTIMATE_CSV = "transit/gbt_bridgeport_2022_est_stop_daily_trips.csv"
 TRANSIT_DIR = "transit"
 #: GTFS files whose checksums the transit_levels layer records (those readers.gtfs reads)
 GTFS_READ_FILES: tuple[str, ...] = (
@@ -88,6 +93,13 @@ ORIGINS: dict[str, str] = {
     SEWER_GEOJSON: f"{_ZA}:data/sewer.min.geojson",
     PUBLIC_LANDS_GEOJSON: f"{_ZA}:data/federal-state.min.geojson",
     STATIONS_CSV: f"{_ZA}:data/transit.js (JS array converted to CSV)",
+    HAMDEN_ZONING: "nickghansen/hamden-zoning-map-DRAFT:data/zoning.geojson"
+    "@d3c009300d038399cfe967e03e504ccade4993e6 (Town of Hamden ArcGIS service)",
+    ZONING_ATLAS_CSV: "National-Zoning-Atlas/zoning-gpt:data/zoning_atlas_data_2022.xlsx"
+    "@e0683df7962f0f30dff4b66772d26155c9a9d54c (sheet 'Town Data', column subset)",
+    GBT_ESTIMATE_CSV: "derived by the data collector from "
+    f"{_FREE_TRANSIT}:data/gbt-ct-us/{{stops,shapes,trips,calendar}}.txt (an APPROXIMATION: "
+    "trips of the shapes passing within 25 m of each stop)",
 }
 TRANSIT_ORIGINS: dict[str, str] = {
     "cttransit_hartford_gtfs_2015_partial": "matthew-shafran/CS410-CTFastrak:App/data/csv/"

@@ -25,6 +25,8 @@ from siteopt.data.build.manifest import _manifest
 from siteopt.data.build.paths import (
     ACS_PROFILE,
     BRIDGEPORT_ZONING,
+    GBT_ESTIMATE_CSV,
+    HAMDEN_ZONING,
     OCME_CSVS,
     PRIVATE_SCHOOLS_CSV,
     PUBLIC_LANDS_GEOJSON,
@@ -35,6 +37,7 @@ from siteopt.data.build.paths import (
     TRACT_CROSSWALK,
     TRACTS_GEOJSON,
     TRANSIT_DIR,
+    ZONING_ATLAS_CSV,
     _Feed,
     _RawFiles,
 )
@@ -48,8 +51,10 @@ from siteopt.data.build.transit import (
     _transit_levels_layer,
     _transit_stops_layer,
 )
+from siteopt.data.build.transit_estimates import _transit_estimates_layer
 from siteopt.data.build.write import _check_dest, _write_bundle
 from siteopt.data.build.zoning import _bridgeport_zoning_layer, _public_lands_layer, _sewer_layer
+from siteopt.data.build.zoning_extra import _hamden_zoning_layer, _zoning_atlas_layer
 from siteopt.data.layers import BUNDLE_FILE, LAYERS
 from siteopt.data.places import TownIndex, load_villages
 from siteopt.settings import CRS
@@ -182,7 +187,10 @@ class _Found:
             "bridgeport_zoning": BRIDGEPORT_ZONING,
             "tracts": TRACTS_GEOJSON,
         }
-        out += [names[layer] for layer, rel in self.single.items() if rel is None]
+        #: optional layers (transit_estimates) are left out when absent: no base bundle needed
+        out += [
+            names[layer] for layer, rel in self.single.items() if rel is None and layer in names
+        ]
         if not self.feeds:
             out.append(f"{TRANSIT_DIR}/<feed>/stops.txt")
         return out
@@ -205,6 +213,9 @@ def _find(raw: _RawFiles) -> _Found:
     single["stations"] = raw.find([STATIONS_CSV])
     single["bridgeport_zoning"] = raw.find([BRIDGEPORT_ZONING])
     single["tracts"] = raw.find([TRACTS_GEOJSON])
+    single["transit_estimates"] = raw.find([GBT_ESTIMATE_CSV])
+    single["hamden_zoning"] = raw.find([HAMDEN_ZONING])
+    single["zoning_atlas"] = raw.find([ZONING_ATLAS_CSV])
     return _Found(
         towns=raw.find([TOWNS_GEOJSON]),
         crosswalk=raw.find([TRACT_CROSSWALK]),
@@ -294,6 +305,17 @@ def _build_layers(
     single("stations", lambda rel: _stations_layer(ctx))
     single("bridgeport_zoning", lambda rel: _bridgeport_zoning_layer(ctx))
     single("tracts", lambda rel: _tracts_layer(ctx))
+    optional: dict[str, Callable[[_Context, str], _Layer]] = {
+        "transit_estimates": _transit_estimates_layer,
+        "hamden_zoning": _hamden_zoning_layer,
+        "zoning_atlas": _zoning_atlas_layer,
+    }
+    for name, make in optional.items():  # built when found, else carried when the base has it
+        rel = found.single[name]
+        if rel is not None:
+            layers.append(make(ctx, rel))
+        elif base is not None and base.has(name):
+            layers.append(_carried(base, name))
     if found.feeds:
         layers.append(_transit_stops_layer(ctx, found.feeds, base))
         levels = _transit_levels_layer(ctx, found.feeds, base)

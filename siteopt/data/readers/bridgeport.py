@@ -92,7 +92,9 @@ def use_table_coverage(districts: gpd.GeoDataFrame, table: pd.DataFrame) -> dict
 
 
 #: the use tables shipped with siteopt, by the name a scenario gives ``zoning.use_table``
-BUILTIN_USE_TABLES = ("bridgeport",)
+BUILTIN_USE_TABLES = ("bridgeport", "hamden")
+#: the bundle layer of the districts each shipped table reads (``zoning.districts: <name>``)
+BUILTIN_DISTRICTS = {"bridgeport": "bridgeport_zoning", "hamden": "hamden_zoning"}
 
 
 def builtin_use_table(name: str) -> pd.DataFrame:
@@ -107,6 +109,9 @@ def builtin_use_table(name: str) -> pd.DataFrame:
     """
     if name == "bridgeport":
         return bridgeport_use_table()
+    if name == "hamden":  # every row unverified: a reading of names and atlas types
+        path = Path(str(resources.files("siteopt.data").joinpath("hamden_uses.csv")))
+        return bridgeport_use_table(path)
     raise InputError(
         f"{name!r} is not a use table shipped with siteopt; those are "
         f"{', '.join(BUILTIN_USE_TABLES)}. Give a CSV or YAML file instead."

@@ -247,3 +247,47 @@ def _yaml_records(raw: object, path: Path) -> tuple[pd.DataFrame, list[str]]:
     if "use_status" in df:
         df["use_status"] = df["use_status"].map(lambda v: "" if v is None else str(v))
     return df, labels
+
+
+def _code_key(code: object) -> str:
+    """A district code compared loosely: case, spaces, dashes and dots ignored (R-1 = R1)."""
+    return re.sub(r"[\s\-_.]", "", str(code)).upper()
+
+
+def atlas_legend(codes: Any, town: str, atlas: pd.DataFrame) -> pd.DataFrame:
+    """Full name and type of each district code of ``town`` from the CT Zoning Atlas table.
+
+    Parameters
+    ----------
+    codes
+        District codes (e.g. a district layer's ``district`` column).
+    town
+        The jurisdiction as the atlas names it (e.g. ``Hamden``).
+    atlas
+        The bundle's ``zoning_atlas`` layer (town, code, full_name, type).
+
+    Returns
+    -------
+    One row per code, in input order: ``district``, ``full_name`` and ``type``
+    (residential, mixed or non-residential), None where the atlas has no such code. Codes
+    match exactly first, then ignoring case, spaces, dashes and dots (``T3.5`` = ``T35``).
+    """
+    rows = atlas[atlas["town"].astype(str).str.casefold() == str(town).casefold()]
+    exact = {
+        str(c): (n, t)
+        for c, n, t in zip(rows["code"], rows["full_name"], rows["type"], strict=True)
+    }
+    loose: dict[str, tuple[Any, Any]] = {}
+    for c, v in exact.items():
+        loose.setdefault(_code_key(c), v)
+    out = []
+    for code in list(codes):
+        if code is None or (isinstance(code, float) and np.isnan(code)):
+            out.append((None, None, None))
+            continue
+        hit = exact.get(str(code)) or loose.get(_code_key(code))
+        out.append((str(code), *(hit if hit else (None, None))))
+    cols = ["district", "full_name", "type"]
+    return pd.DataFrame(
+        {c: pd.Series([r[i] for r in out], dtype=object) for i, c in enumerate(cols)}
+    )

@@ -228,6 +228,7 @@
     s.nearby.forEach(function (n) {
       row(t, "Nearest " + n[0], n[1] ? n[1] + " (" + n[2] + ")" : "none in the data");
     });
+    (s.transit || []).forEach(function (n) { row(t, n[0], n[1]); });
     box.appendChild(t);
   }
   function showSite(i, zoom) {

@@ -22,16 +22,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from siteopt._errors import DataError, InputError
 from siteopt.data.inputs import Inputs
-from siteopt.data.readers.bridgeport import BUILTIN_USE_TABLES, builtin_use_table
-from siteopt.data.readers.zoning import (
-    USE_STATUSES,
-    norm_status,
-    read_districts,
-    read_use_table,
-)
+from siteopt.data.layers import read_layer
+
+# the readers' modules, not their names: readers import problem.costs, whose package imports
+# this module, so names are looked up at call time (either side may be imported first)
+from siteopt.data.readers import bridgeport as _bp
+from siteopt.data.readers import zoning as _zr
 from siteopt.problem.costs.crs import as_xy, to_metric
 from siteopt.scenario import Scenario
 
+#: the town of each shipped district layer (its CT Zoning Atlas jurisdiction)
+_BUILTIN_TOWNS = {"bridgeport": "Bridgeport", "hamden": "Hamden"}
 #: status of points whose district is unknown or missing from the table
 UNKNOWN = "unknown"
 
@@ -151,11 +152,11 @@ def _status_map(use_table: pd.DataFrame | Mapping[str, str]) -> dict[str, str]:
         items = [(str(k), v) for k, v in use_table.items()]
     out: dict[str, str] = {}
     for code, status in items:
-        s = norm_status(status)
-        if s not in USE_STATUSES:
+        s = _zr.norm_status(status)
+        if s not in _zr.USE_STATUSES:
             raise DataError(
                 f"use status {status!r} of district {code!r} is not one of "
-                f"{', '.join(USE_STATUSES)}."
+                f"{', '.join(_zr.USE_STATUSES)}."
             )
         out[code.strip()] = s
     return out
@@ -171,14 +172,22 @@ def zoning_rule(
     """
     spec = scenario.candidates.zoning
     assert spec is not None
-    if spec.districts == "bridgeport":
-        districts = inputs.layer("bridgeport_zoning").rename(columns={"zone": "district"})
+    if spec.districts in _bp.BUILTIN_DISTRICTS:
+        districts = inputs.layer(_bp.BUILTIN_DISTRICTS[spec.districts])
+        districts = districts.rename(columns={"zone": "district"})
     else:
-        districts = read_districts(scenario.resolve_path(spec.districts), spec.code_field)
-    if spec.use_table in BUILTIN_USE_TABLES:
-        table = builtin_use_table(spec.use_table)
+        districts = _zr.read_districts(scenario.resolve_path(spec.districts), spec.code_field)
+    if spec.use_table in _bp.BUILTIN_USE_TABLES:
+        table = _bp.builtin_use_table(spec.use_table)
     else:
-        table = read_use_table(scenario.resolve_path(spec.use_table))
+        table = _zr.read_use_table(scenario.resolve_path(spec.use_table))
     status = zoning_status(xy, districts, table, snap_m=spec.snap_m)
+    town = spec.town or _BUILTIN_TOWNS.get(spec.districts)
+    names = {e.get("name") for e in inputs.manifest.get("layers", [])}
+    if town and "zoning_atlas" in names:
+        atlas = read_layer("zoning_atlas", inputs.bundle_dir)  # a table, no geometry
+        legend = _zr.atlas_legend(status["district"], town, atlas)
+        status["zone_name"] = legend["full_name"].to_numpy()
+        status["zone_type"] = legend["type"].to_numpy()
     bad = ~status["use_status"].isin(set(spec.allow)).to_numpy()
     return bad, status

@@ -1,0 +1,85 @@
+"""Hamden's districts and use table, the CT Zoning Atlas legend, and the own-zoning example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+from conftest import CONFIGS
+
+from siteopt.cli.main import cli
+from siteopt.data.layers import read_layer
+from siteopt.data.readers.bridgeport import builtin_use_table, use_table_coverage
+from siteopt.data.readers.zoning import atlas_legend
+
+
+def test_hamden_layer_is_valid_and_every_use_reading_is_unverified() -> None:
+    hamden = read_layer("hamden_zoning").rename(columns={"zone": "district"})
+    assert len(hamden) == 111 and hamden.geometry.is_valid.all()
+    assert hamden.crs.to_epsg() == 6433
+    table = builtin_use_table("hamden")
+    cover = use_table_coverage(hamden, table)
+    assert cover["codes"] == 15 and cover["missing"] == [] and cover["extra"] == []
+    assert cover["verified"] == 0  # EVERY row unverified, said so in every basis and source
+    assert not table["verified"].astype(bool).any()
+    assert table["basis"].str.contains("UNVERIFIED").all()
+    assert table["source"].str.contains("NOT consulted").all()
+
+
+def test_atlas_legend_names_codes_exactly_then_loosely() -> None:
+    atlas = pd.DataFrame(
+        {
+            "town": ["Hamden", "Hamden", "Hamden", "Other"],
+            "code": ["T3.5", "R-1", "M", "X"],
+            "full_name": ["Transect General Urban T-3.5", "Residential R-1", "Manufacturing", "x"],
+            "type": ["mixed", "residential", "non-residential", "mixed"],
+        }
+    )
+    out = atlas_legend(["T3.5", "r1", "M", "X", None, "ZZ"], "hamden", atlas)
+    assert out["full_name"].tolist() == [
+        "Transect General Urban T-3.5", "Residential R-1", "Manufacturing", None, None, None,
+    ]  # fmt: skip
+    assert out["type"].tolist()[:3] == ["mixed", "residential", "non-residential"]
+    assert out["district"].tolist()[4] is None
+    # the shipped atlas names every Hamden district of the shipped map
+    shipped = atlas_legend(
+        sorted(set(read_layer("hamden_zoning")["zone"])), "Hamden", read_layer("zoning_atlas")
+    )
+    assert shipped["full_name"].notna().all()
+    assert set(shipped["type"]) <= {"residential", "mixed", "non-residential"}
+
+
+def test_own_zoning_example_applies_the_users_map_and_says_so(tmp_path: Path) -> None:
+    cfg = tmp_path / "ex.yaml"
+    cfg.write_text(
+        f"extends: {CONFIGS / 'examples' / 'own_zoning' / 'own_zoning.yaml'}\n"
+        "name: ex\ncandidates:\n  spacing_m: 500\ndemand:\n  cell_m: 1000\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["solve", str(cfg), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    site = json.loads((out / "sites.geojson").read_text(encoding="utf-8"))["features"][0]
+    p = site["properties"]
+    assert p["town"] == "New Haven" and p["use_status"] in ("permitted", "special_permit")
+    assert p["district"] in ("BD", "BA") and p["zone_type"] == "mixed"
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "**Zoning**: New Haven: real zoning applied (district" in report
+    assert "your file districts.geojson" in report
+
+
+def test_report_says_zoning_was_not_applied_without_a_map(tmp_path: Path) -> None:
+    cfg = tmp_path / "plain.yaml"
+    cfg.write_text(
+        f"extends: {CONFIGS / 'connecticut.yaml'}\nname: plain\n"
+        "candidates:\n  spacing_m: 1500\ndemand:\n  cell_m: 2000\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["solve", str(cfg), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    report = (out / "report.md").read_text(encoding="utf-8")
+    line = next(ln for ln in report.splitlines() if ln.startswith("**Zoning**"))
+    assert "not applied in" in line and "configs/examples/own_zoning/" in line
