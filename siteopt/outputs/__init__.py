@@ -87,7 +87,20 @@ def write_outputs(
         write_maps(tables, tmp / "map.png", tmp / "map.pdf")
         png = (tmp / "map.png").read_bytes()
         write_text(tmp / "report.md", report_markdown(result, tables))
-        write_text(tmp / "report.html", report_html(result, png, tables))
+        chart = None
+        if result.committee.curve:
+            from siteopt.outputs.curve_chart import curve_png
+            from siteopt.outputs.words import is_covering, served_verb
+
+            covering = is_covering(result)
+            chart = curve_png(
+                result.committee.curve,
+                result.spec.rules.p,
+                float(result.placed_deaths) if covering else None,
+                f"Deaths {served_verb(result)}" if covering else "Value",
+            )
+            (tmp / "curve.png").write_bytes(chart)
+        write_text(tmp / "report.html", report_html(result, png, tables, chart))
         write_text(tmp / "map.html", webmap_html(tables))
         write_text(tmp / "FIELDS.md", fields_markdown())
         write_text(tmp / "solution.json", solution_json(result))
@@ -95,4 +108,5 @@ def write_outputs(
             tmp / "timings.json",
             timings_json(result, {"outputs_s": time.perf_counter() - t0}),
         )
-    return [out_dir / f for f in OUTPUT_FILES]
+    extra = ["curve.png"] if result.committee.curve else []
+    return [out_dir / f for f in (*OUTPUT_FILES, *extra)]

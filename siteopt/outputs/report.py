@@ -15,6 +15,7 @@ from typing import Any
 
 from siteopt import __version__
 from siteopt.models.objectives import OBJECTIVES, objective
+from siteopt.outputs.committee_report import committee_blocks
 from siteopt.outputs.document import (
     Bullets,
     Document,
@@ -288,8 +289,13 @@ def _towns_in_words(tables: Tables) -> str:
     return join_words([t if n == 1 else f"{t} ({n} sites)" for t, n in counts.items()])
 
 
-def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
-    """The report as a :class:`Document` (rendered to Markdown and HTML)."""
+def build_document(
+    tables: Tables, map_png: bytes | None = None, curve_png: bytes | None = None
+) -> Document:
+    """The report as a :class:`Document` (rendered to Markdown and HTML).
+
+    ``curve_png`` is the "what more sites buy" chart (``b""``: link ``curve.png``; None: none).
+    """
     result = tables.result
     sc = result.scenario
     sol = result.solution
@@ -512,6 +518,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
                 )
             ),
         )
+    # ------------------------------------- why these towns, if a town declines, more sites
+    doc.add(*committee_blocks(result, curve_png))
     # ------------------------------------------------------------------------ alternatives
     doc.add(Heading(2, "Alternatives", "alternatives"))
     alts = tables.alternatives
@@ -547,7 +555,10 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     # ---------------------------------------------------------------------- who is covered
     doc.add(Heading(2, "Who is covered" if covering else f"Who is {verb}", "who"))
     bt = tables.by_town
-    cov = bt[bt["covered"] > 0].sort_values(["covered", "town"], ascending=[False, True])
+    # every town with deaths, chosen or not (the committee asks about the ones left out)
+    cov = bt[(bt["covered"] > 0) | (bt["deaths"] > 0)].sort_values(
+        ["covered", "deaths", "town"], ascending=[False, False, True]
+    )
     if len(cov):
         has_existing = bool((bt["covered_existing"] > 0).any())
         header = [
@@ -667,10 +678,17 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
 def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
     """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
     t = tables or build_tables(result)
-    return to_markdown(build_document(t, map_png=b""))
+    chart = b"" if result.committee.curve else None
+    return to_markdown(build_document(t, map_png=b"", curve_png=chart))
 
 
-def report_html(result: RunResult, map_png: bytes, tables: Tables | None = None) -> str:
+def report_html(
+    result: RunResult,
+    map_png: bytes,
+    tables: Tables | None = None,
+    curve_png: bytes | None = None,
+) -> str:
     """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
     t = tables or build_tables(result)
-    return to_html(build_document(t, map_png=map_png), static_text("report.css"))
+    doc = build_document(t, map_png=map_png, curve_png=curve_png)
+    return to_html(doc, static_text("report.css"))

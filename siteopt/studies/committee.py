@@ -21,32 +21,17 @@ from siteopt._errors import InfeasibleError
 from siteopt.models.base import ModelSpec, Problem, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective
 from siteopt.models.solve import solve
-from siteopt.result import TownOption
+from siteopt.result import Committee, RunResult, TownOption
+from siteopt.studies.resolve import quick_spec, towns_of
 
 #: runners-up consider at least this many of the towns with the most deaths
 TOP_TOWNS = 8
-
-
-def towns_of(problem: Problem, selected: tuple[int, ...]) -> tuple[str, ...]:
-    """Town (group) name of each selected candidate, in order, without repeats."""
-    out: list[str] = []
-    for j in selected:
-        g = int(problem.cand_group[j])
-        name = problem.group_names[g] if 0 <= g < len(problem.group_names) else "(no town)"
-        if name not in out:
-            out.append(name)
-    return tuple(out)
 
 
 def top_towns(deaths_by_town: Mapping[str, float], k: int = TOP_TOWNS) -> list[str]:
     """The ``k`` towns with the most deaths (ties by name), only towns with deaths."""
     ranked = sorted(((-float(v), t) for t, v in deaths_by_town.items() if v > 0))
     return [t for _, t in ranked[:k]]
-
-
-def quick_spec(spec: ModelSpec, rules: Rules) -> ModelSpec:
-    """``spec`` under ``rules``, without alternatives or marginal values (one exact solve)."""
-    return replace(spec, rules=rules, alternatives=0, marginal=False, distinct="sets")
 
 
 def _option(
@@ -157,3 +142,70 @@ def if_declined(
             _option(problem, spec, solver, best, town, float(deaths_by_town.get(town, 0)), rules)
         )
     return tuple(out)
+
+
+def answer_committee(
+    problem: Problem,
+    spec: ModelSpec,
+    solver: SolverSpec,
+    best: Solution,
+    deaths_by_town: Mapping[str, float],
+    *,
+    towns: bool = True,
+    curve: bool = True,
+    k: int = TOP_TOWNS,
+) -> Committee:
+    """Runners-up and if-declined answers (``towns``) and the p = 1 ... p + 3 curve (``curve``).
+
+    Towns are only asked about when the problem has municipalities.
+    """
+    import time
+
+    from siteopt.studies.curve import curve_points
+
+    t0 = time.perf_counter()
+    grouped = bool(problem.group_names) and bool((problem.cand_group >= 0).any())
+    ru: tuple[TownOption, ...] = ()
+    dec: tuple[TownOption, ...] = ()
+    if towns and grouped:
+        ru = runners_up(problem, spec, solver, best, deaths_by_town, k)
+        dec = if_declined(problem, spec, solver, best, deaths_by_town)
+    pts = (
+        curve_points(problem, spec, solver, range(1, spec.rules.p + 4), best=best, break_ties=False)
+        if curve
+        else ()
+    )
+    return Committee(ru, dec, pts, k if towns and grouped else 0, time.perf_counter() - t0)
+
+
+def answerable(spec: ModelSpec, solution: Solution) -> bool:
+    """Whether the committee questions apply: a fixed p, an answer, not interrupted."""
+    return (
+        objective(spec.objective).fixed_p
+        and solution.objective is not None
+        and bool(solution.selected)
+        and not solution.interrupted
+    )
+
+
+def with_answers(result: RunResult, *, towns: bool = True, curve: bool | None = None) -> RunResult:
+    """``result`` with its :class:`~siteopt.result.Committee` answers filled in.
+
+    Re-solves the problem already built (no data is read again). ``curve`` defaults to the
+    scenario's ``output.curve``; nothing is computed when the objective has no fixed p.
+    """
+    want_curve = result.scenario.output.curve if curve is None else curve
+    if not (towns or want_curve) or not answerable(result.spec, result.solution):
+        return result
+    answers = answer_committee(
+        result.built.problem,
+        result.spec,
+        result.solver,
+        result.solution,
+        dict(result.built.summary.by_town),
+        towns=towns,
+        curve=want_curve,
+    )
+    timings = {**result.timings, "committee_s": answers.seconds}
+    timings["total_s"] = timings.get("total_s", 0.0) + answers.seconds
+    return replace(result, committee=answers, timings=timings)

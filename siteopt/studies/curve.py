@@ -13,11 +13,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from siteopt._errors import InfeasibleError
-from siteopt.models.base import ModelSpec, Problem, SolverSpec
+from siteopt.models.base import ModelSpec, Problem, Solution, SolverSpec
 from siteopt.models.objectives import objective
 from siteopt.models.solve import solve
 from siteopt.result import CurvePoint
-from siteopt.studies.committee import quick_spec, towns_of
+from siteopt.studies.resolve import quick_spec, towns_of
 
 if TYPE_CHECKING:
     from siteopt.problem import BuiltProblem
@@ -30,17 +30,32 @@ def default_max_p(p: int) -> int:
 
 
 def curve_points(
-    problem: Problem, spec: ModelSpec, solver: SolverSpec, ps: range | list[int]
+    problem: Problem,
+    spec: ModelSpec,
+    solver: SolverSpec,
+    ps: range | list[int],
+    *,
+    best: Solution | None = None,
+    break_ties: bool = True,
 ) -> tuple[CurvePoint, ...]:
     """The exact optimum for each ``p`` in ``ps`` (every other rule unchanged).
 
-    A ``p`` the rules cannot hold gets status ``"infeasible"`` and no objective.
+    ``best``, the solution of ``spec`` itself, is reused for the scenario's own p. With
+    ``break_ties=False`` the tie-break solves are skipped (faster; the objective is the same,
+    the towns are then one of the optimal sets). A ``p`` the rules cannot hold gets status
+    ``"infeasible"`` and no objective.
     """
     out = []
     for p in ps:
         sp = quick_spec(spec, replace(spec.rules, p=int(p)))
+        if not break_ties:
+            sp = replace(sp, tie_break="none")
         try:
-            sol = solve(problem, sp, solver, screen=True)
+            sol = (
+                best
+                if best is not None and p == spec.rules.p
+                else solve(problem, sp, solver, screen=True)
+            )
         except InfeasibleError:
             out.append(CurvePoint(int(p), None, None, None, "infeasible", (), ()))
             continue
