@@ -4,9 +4,9 @@
 option                 used by
 =====================  ==============================================================
 ``-v/-q/--debug``      every command and group, before or after the subcommand
-``CONFIG``             solve, validate, show, sweep
-``--output/-o``        solve, compare, sweep
-``--overwrite``        solve, compare, sweep, data build
+``CONFIG``             solve, validate, show, sweep, curve
+``--output/-o``        solve, compare, sweep, curve
+``--overwrite``        solve, compare, sweep, curve, data build
 ``--solver``           solve
 ``--time-limit``       solve
 ``--mip-gap``          solve

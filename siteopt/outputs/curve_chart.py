@@ -45,7 +45,8 @@ def curve_figure(
             [pt.p], [y], s=36, zorder=3, color=LINE if proved else "white", edgecolor=LINE, lw=1.5
         )
         ax.annotate(num(y), (pt.p, y), textcoords="offset points", xytext=(0, 7), ha="center",
-                    fontsize=8)  # fmt: skip
+                    fontsize=8, zorder=4,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
     mine = [y for pt, y in zip(pts, ys, strict=True) if pt.p == scenario_p]
     if mine:
         ax.axvline(scenario_p, color=MARK, lw=1, ls="--", zorder=1)
