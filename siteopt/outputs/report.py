@@ -289,6 +289,16 @@ def _towns_in_words(tables: Tables) -> str:
     return join_words([t if n == 1 else f"{t} ({n} sites)" for t, n in counts.items()])
 
 
+#: how ranked alternatives differ (ModelSpec.distinct), in plain words
+DIFFER_WORDS = {
+    "sets": "Choices with the same value differ only in where exactly a site stands.",
+    "towns": "Each choice leaves out at least one town of every choice ranked above it, so "
+    "the towns differ.",
+    "sites": "Each choice has a site at least the minimum shift away from every site of every "
+    "choice ranked above it.",
+}
+
+
 def build_document(
     tables: Tables, map_png: bytes | None = None, curve_png: bytes | None = None
 ) -> Document:
@@ -541,8 +551,7 @@ def build_document(
             Para(
                 "Each row is a different choice of sites, ranked by the model's value "
                 f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
-                "recommendation. Choices with the same value differ only in where exactly a "
-                "site stands."
+                "recommendation. " + DIFFER_WORDS.get(result.spec.distinct, "")
             ),
         )
     else:

@@ -209,8 +209,8 @@ def curve_html(
         prev = pt.objective
     s = built.summary
     lead = (
-        f"The best {label.lower()} with 1 to {points[-1].p if points else 0} sites, each "
-        f"number of sites solved exactly, out of {placed:,} deaths placed in a Connecticut town."
+        f"{label} by the best 1 to {points[-1].p if points else 0} sites (each number of sites "
+        f"solved exactly), out of the {placed:,} deaths placed in a Connecticut town."
         if covering
         else f"The best value with 1 to {points[-1].p if points else 0} sites, solved exactly."
     )
