@@ -42,6 +42,7 @@ OUTPUT_FILES = (
     "map.pdf",
     "map.png",
     "map.html",
+    "curve.png",  # only when the report's curve is computed (output.curve, --no-curve)
     *(f"{name}.geojson" for name in GEOJSON_LAYERS),
     "siteopt.gpkg",
     "FIELDS.md",
@@ -108,5 +109,4 @@ def write_outputs(
             tmp / "timings.json",
             timings_json(result, {"outputs_s": time.perf_counter() - t0}),
         )
-    extra = ["curve.png"] if result.committee.curve else []
-    return [out_dir / f for f in (*OUTPUT_FILES, *extra)]
+    return [out_dir / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]

@@ -25,13 +25,15 @@ def curve_sentence(points: tuple[CurvePoint, ...], covering: bool) -> str:
     """Whether the curve is proved (and so never falls) in plain words."""
     unproved = [pt for pt in points if pt.status != "optimal"]
     if not unproved:
-        return "Every point is proved optimal, so the curve never falls: each extra site " + (
-            "covers at least as many deaths." if covering else "gives at least as good a value."
+        return (
+            "Every point is proved: no set of that many sites does better, so the curve never "
+            "falls; each extra site "
+            + ("covers at least as many deaths." if covering else "gives at least as good a value.")
         )
-    which = ", ".join(f"p = {pt.p} ({pt.status})" for pt in unproved)
+    which = ", ".join(f"p = {pt.p}: {pt.status}" for pt in unproved)
     return (
-        f"Not every point is proved optimal ({which}); those values are the best found, and the "
-        "curve may dip where a point is unproved."
+        f"Some points are not proved optimal ({which}); their values are the best found, and "
+        "the curve may dip there."
     )
 
 
