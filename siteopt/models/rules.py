@@ -395,7 +395,7 @@ def site_rules(
         active.append(f"a site in {_group_label(problem, g)}")
         if idx.size == 0:
             raise InfeasibleError(
-                f"{_group_label(problem, g).capitalize()} is required to have a site but has no "
+                f"M{_group_label(problem, g)[1:]} is required to have a site but has no "
                 "eligible candidate under the other rules.",
                 hint="Drop the requirement or relax the rules that exclude its candidates.",
             )

@@ -243,7 +243,7 @@ def _loss_words(loss: float, share: float | None, covering: bool, verb: str) -> 
 def runner_up_sentence(o: TownOption, covering: bool, verb: str) -> str:
     """ "Choosing Waterbury instead of Bridgeport would cover 5.2 fewer deaths (1.3 %) ..." """
     if o.objective is None or o.loss is None:
-        return f"{o.town} cannot have a site under the other rules ({o.status}). {o.note}".strip()
+        return f"{o.town} cannot have a site under the other rules: {o.note or o.status}"
     instead = f" instead of {join_words(list(o.replaces))}" if o.replaces else ""
     action = "cover" if covering else "give"
     value = f"{num(o.objective)} deaths {verb}" if covering else f"value {num(o.objective)}"
@@ -258,7 +258,7 @@ def runner_up_sentence(o: TownOption, covering: bool, verb: str) -> str:
 def declined_sentence(o: TownOption, covering: bool, verb: str) -> str:
     """ "If Bridgeport declines: the best set without it is ..., 5.2 fewer deaths (1.3 %)." """
     if o.objective is None or o.loss is None:
-        return f"If {o.town} declines: no set satisfies the other rules ({o.status}). {o.note}"
+        return f"If {o.town} declines: no set satisfies the other rules: {o.note or o.status}"
     value = f"{num(o.objective)} deaths {verb}" if covering else f"value {num(o.objective)}"
     return (
         f"If {o.town} declines: the best set without it is {join_words(list(o.towns))}, "

@@ -111,11 +111,12 @@ def runners_up(
             continue
         g = _group(problem, town)
         deaths = float(deaths_by_town[town])
-        if g is None:
+        allowed = spec.rules.allowed_groups
+        if g is None or (allowed is not None and g not in allowed):
+            why = "has no eligible candidate site" if g is None else "is not on the approved list"
             out.append(
                 TownOption(
-                    town, deaths, (), (), None, None, None, "infeasible",
-                    note=f"{town} has no eligible candidate site.",
+                    town, deaths, (), (), None, None, None, "infeasible", note=f"{town} {why}."
                 )
             )  # fmt: skip
             continue
