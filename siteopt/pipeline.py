@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -34,8 +35,22 @@ __all__ = [
 Progress = Callable[[str], None]
 
 
-def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -> ModelSpec:
-    """The model a scenario asks for, in array indices."""
+def default_distinct(scenario: Scenario) -> Literal["sets", "towns"]:
+    """How alternatives differ by default: in their towns with one site per municipality."""
+    return "towns" if scenario.sites.max_per_municipality == 1 else "sets"
+
+
+def model_spec(
+    scenario: Scenario,
+    built: BuiltProblem,
+    alternatives: int = 0,
+    distinct: Literal["sets", "towns", "sites"] | None = None,
+    min_shift: float = 0.0,
+) -> ModelSpec:
+    """The model a scenario asks for, in array indices.
+
+    ``distinct`` (how alternatives differ) defaults to :func:`default_distinct`.
+    """
     names = built.problem.group_names
     approved = scenario.sites.approved_municipalities
     allowed = (
@@ -81,6 +96,8 @@ def model_spec(scenario: Scenario, built: BuiltProblem, alternatives: int = 0) -
         tie_break=obj.tie_break,
         rules=rules,
         alternatives=alternatives,
+        distinct=distinct or default_distinct(scenario),
+        min_shift=float(min_shift),
         site_bonus=transit_credit(scenario, built),
     )
 
@@ -218,6 +235,8 @@ def run(
     *,
     alternatives: int = 0,
     progress: Progress | None = None,
+    distinct: Literal["sets", "towns", "sites"] | None = None,
+    min_shift: float = 0.0,
     **solver_overrides: object,
 ) -> RunResult:
     """Run a scenario end to end and return the result (nothing is written).
@@ -230,6 +249,9 @@ def run(
         How many ranked alternative site sets to find besides the optimum.
     progress
         Called with the name of each stage as it starts.
+    distinct, min_shift
+        How alternatives differ (``"towns"``, ``"sites"`` at least ``min_shift`` metres apart,
+        or ``"sets"``); default :func:`default_distinct`.
     **solver_overrides
         ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
     """
@@ -245,10 +267,11 @@ def run(
     timings["problem_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     say("solve")
-    spec = model_spec(scenario, built, alternatives)
+    spec = model_spec(scenario, built, alternatives, distinct, min_shift)
     solver = solver_spec(scenario, **solver_overrides)
     solution = solve_model(built.problem, spec, solver, screen=True)
     timings["solve_s"] = time.perf_counter() - t2
+
     sites = site_table(inputs, built, solution)
     ctx = context(scenario, inputs, built)
     timings["total_s"] = time.perf_counter() - t0

@@ -49,6 +49,53 @@ FACILITIES: tuple[Facility, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class TownOption:
+    """The exact best set under one changed town rule (a runner-up or an "if declined" answer).
+
+    ``town`` is the town forced in (runner-up) or left out (declined); ``towns`` the towns of
+    the best set under that rule; ``loss`` how much worse than the optimum it is (objective
+    units, >= 0 when both are proved) and ``loss_share`` that as a share of the optimum;
+    ``replaces`` the optimum's towns it no longer has. ``objective``/``loss`` are None when the
+    solve found no set (``status`` says why; ``note`` in plain words).
+    """
+
+    town: str
+    deaths: float  #: the town's deaths in the period
+    towns: tuple[str, ...]
+    sites: tuple[str, ...]  #: candidate ids of the set
+    objective: float | None
+    loss: float | None
+    loss_share: float | None
+    status: str  #: "optimal" (proved), "feasible" (not proved), "infeasible", ...
+    replaces: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """The exact optimum with ``p`` sites (one point of "what more sites buy")."""
+
+    p: int
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    status: str
+    towns: tuple[str, ...]
+    sites: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Committee:
+    """The committee's questions answered exactly: runners-up, if a town declines, the curve."""
+
+    runners_up: tuple[TownOption, ...] = ()
+    if_declined: tuple[TownOption, ...] = ()
+    curve: tuple[CurvePoint, ...] = ()
+    top_towns: int = 0  #: how many of the towns with the most deaths were considered
+    seconds: float = 0.0  #: wall-clock time of the extra solves
+
+
 @dataclass
 class Context:
     """What the outputs show beside the solution, read from the bundle by the pipeline.
@@ -84,6 +131,8 @@ class RunResult:
     sites: gpd.GeoDataFrame  #: chosen sites with rank and metrics, EPSG:6433
     timings: dict[str, float] = field(default_factory=dict)
     context: Context = field(default_factory=Context)  #: bundle data the outputs show
+    #: runners-up, if-declined answers and the p-curve (empty when not computed)
+    committee: Committee = field(default_factory=Committee)
 
     @property
     def placed_deaths(self) -> int:

@@ -26,6 +26,7 @@ COMMANDS = {
     "show": "siteopt.cli.show:show",
     "compare": "siteopt.cli.compare:compare",
     "sweep": "siteopt.cli.sweep:sweep",
+    "curve": "siteopt.cli.curve:curve",
     "data": "siteopt.cli.data:data",
 }
 

@@ -4,14 +4,18 @@
 option                 used by
 =====================  ==============================================================
 ``-v/-q/--debug``      every command and group, before or after the subcommand
-``CONFIG``             solve, validate, show, sweep
-``--output/-o``        solve, compare, sweep
-``--overwrite``        solve, compare, sweep, data build
+``CONFIG``             solve, validate, show, sweep, curve
+``--output/-o``        solve, compare, sweep, curve
+``--overwrite``        solve, compare, sweep, curve, data build
 ``--solver``           solve
 ``--time-limit``       solve
 ``--mip-gap``          solve
 ``--threads``          solve
 ``--alternatives``     solve
+``--distinct``         solve
+``--min-shift-m``      solve
+``--curve``            solve
+``--max-p``            curve
 =====================  ==============================================================
 
 This module imports only click: every command module can use it without slowing the start-up.
@@ -153,4 +157,24 @@ alternatives_opt = click.option(
     default=0,
     show_default=True,
     help="Also find this many next-best distinct site sets, exactly.",
+)
+distinct_opt = click.option(
+    "--distinct",
+    type=click.Choice(["towns", "sites", "sets"]),
+    default=None,
+    help="How alternatives differ: 'towns' (each leaves out a town of every earlier set; the "
+    "default with at most one site per municipality), 'sites' (a site at least --min-shift-m "
+    "from every site of every earlier set) or 'sets' (any other site set).",
+)
+min_shift_opt = click.option(
+    "--min-shift-m",
+    type=FiniteFloat(min=0, min_open=True),
+    default=None,
+    help="With --distinct sites: the distance in metres.",
+)
+curve_opt = click.option(
+    "--curve/--no-curve",
+    default=None,
+    help="Add (or leave out) the report's chart of what 1 ... p + 3 sites buy "
+    "[default: the scenario's output.curve, true].",
 )

@@ -11,6 +11,9 @@ from siteopt.cli.options import (
     CONTEXT_SETTINGS,
     alternatives_opt,
     config_arg,
+    curve_opt,
+    distinct_opt,
+    min_shift_opt,
     mip_gap_opt,
     output_opt,
     overwrite_opt,
@@ -36,6 +39,9 @@ STAGES = {
 @mip_gap_opt
 @threads_opt
 @alternatives_opt
+@distinct_opt
+@min_shift_opt
+@curve_opt
 @verbosity_options
 @click.pass_context
 def solve(
@@ -48,6 +54,9 @@ def solve(
     mip_gap: float | None,
     threads: int | None,
     alternatives: int,
+    distinct: str | None,
+    min_shift_m: float | None,
+    curve: bool | None,
 ) -> None:
     """Choose the best sites for the scenario in CONFIG and write the outputs.
 
@@ -59,11 +68,12 @@ def solve(
     \b
     $ siteopt solve configs/connecticut.yaml
     $ siteopt solve configs/connecticut.yaml -o out/ct --overwrite --alternatives 5
+    $ siteopt solve configs/connecticut.yaml --alternatives 3 --distinct sites --min-shift-m 2000
     """
     from rich.markup import escape
     from rich.table import Table
 
-    from siteopt._errors import SolverError
+    from siteopt._errors import InputError, SolverError
     from siteopt.outputs import check_target, output_lock, write_outputs
     from siteopt.outputs.words import (
         SERVED_LABEL,
@@ -75,7 +85,14 @@ def solve(
     )
     from siteopt.pipeline import run
     from siteopt.scenario import load_scenario
+    from siteopt.studies.committee import with_answers
 
+    if distinct == "sites" and min_shift_m is None:
+        raise InputError(
+            "--distinct sites needs --min-shift-m D (metres), e.g. --min-shift-m 2000."
+        )
+    if min_shift_m is not None and distinct != "sites":
+        raise InputError("--min-shift-m applies only with --distinct sites; add --distinct sites.")
     state = get_state(ctx)
     err, out = state.err, state.out
     sc = load_scenario(config)
@@ -92,6 +109,8 @@ def solve(
             sc,
             alternatives=alternatives,
             progress=progress,
+            distinct=distinct,  # type: ignore[arg-type]
+            min_shift=min_shift_m or 0.0,
             name=solver,
             time_limit=time_limit,
             mip_gap=mip_gap,
@@ -111,6 +130,8 @@ def solve(
                 f"{config}: {why}; nothing was written. Raise --time-limit (or "
                 "solver.time_limit_s) or relax the rules."
             )
+        status.update("Answering: runners-up, if a town declines, what more sites buy")
+        result = with_answers(result, curve=curve)
         status.update("Writing outputs")
         write_outputs(result, out_dir, overwrite=overwrite)
     sol = result.solution
@@ -149,6 +170,7 @@ def solve(
         + ("; proved by set enumeration" if sol.proved_by == "set enumeration" else "")
         + f"; {result.timings.get('total_s', 0):.1f} s."
     )
+    _print_answers(out, result)
     if not sol.proved_optimal:
         out.print(f"[bold]Warning:[/bold] not proved optimal ({sol.status.value}). {sol.message}")
     for note in sc.replaced_lists:
@@ -163,3 +185,35 @@ def _default_out(sc: object) -> Path:
     if sc.output.dir:
         return sc.resolve_path(sc.output.dir)
     return Path("out") / sc.name
+
+
+def _print_answers(out: object, result: object) -> None:
+    """Alternatives, runners-up and if-declined lines, one a line."""
+    from rich.console import Console
+
+    from siteopt.outputs.words import (
+        declined_sentence,
+        is_covering,
+        num,
+        runner_up_sentence,
+        served_verb,
+    )
+    from siteopt.result import RunResult
+    from siteopt.studies.resolve import towns_of
+
+    assert isinstance(out, Console) and isinstance(result, RunResult)
+    sol = result.solution
+    best = sol.objective
+    for a in sol.alternatives[1:]:
+        towns = ", ".join(towns_of(result.built.problem, a.selected))
+        loss = "" if best is None else f", {num(abs(a.objective - best))} below the best"
+        status = "" if a.status.value == "optimal" else f" ({a.status.value}, not proved)"
+        out.print(
+            safe_text(f"Alternative {a.rank}: {towns}; {num(a.objective)}{loss}{status}"),
+            markup=False,
+        )
+    covering, verb = is_covering(result), served_verb(result)
+    for o in result.committee.runners_up:
+        out.print(safe_text(runner_up_sentence(o, covering, verb)), markup=False)
+    for o in result.committee.if_declined:
+        out.print(safe_text(declined_sentence(o, covering, verb)), markup=False)

@@ -63,6 +63,11 @@ class Rules:
     (each of these is reported as infeasible, naming the rule, when a required site breaks it).
     Candidates with group ``-1`` are not limited by ``max_per_group`` and are excluded when
     ``allowed_groups`` is set. ``p`` does not apply to the ``min_facilities`` objective.
+
+    ``required_groups``: at least one chosen site in each of these groups (e.g. "the best set
+    that includes Waterbury"); ``forbidden_groups``: no chosen site in any of these groups
+    ("if Bridgeport declines"). ``at_most``: pairs ``(candidates, k)``, at most ``k`` of these
+    candidates chosen (the cuts that make ranked alternatives differ in their towns or sites).
     """
 
     p: int = 3
@@ -73,6 +78,14 @@ class Rules:
     region_max: dict[int, int] = field(default_factory=dict)
     budget: float | None = None
     existing_count_in_group: bool = False
+    required_groups: frozenset[int] = frozenset()
+    forbidden_groups: frozenset[int] = frozenset()
+    at_most: tuple[tuple[tuple[int, ...], int], ...] = ()
+
+    @property
+    def committee(self) -> bool:
+        """True when a required/forbidden group or an ``at_most`` row is set."""
+        return bool(self.required_groups or self.forbidden_groups or self.at_most)
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,11 @@ class ModelSpec:
     tie_break: Literal["distance", "none"] = "distance"
     rules: Rules = field(default_factory=Rules)
     alternatives: int = 0  #: number of ranked alternative site sets besides the optimum
+    #: how alternatives must differ: "sets" (any other site set), "towns" (each leaves out at
+    #: least one town of every earlier set), "sites" (each has a site at least ``min_shift``
+    #: from every site of every earlier set)
+    distinct: Literal["sets", "towns", "sites"] = "sets"
+    min_shift: float = 0.0  #: distance for ``distinct="sites"`` (same unit as cand_xy)
     #: compute Solution.marginal: per selected site, the loss when it is forbidden and the
     #: other sites are re-optimised (one extra exact solve per selected site)
     marginal: bool = True

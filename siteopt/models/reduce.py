@@ -110,6 +110,8 @@ def coverage_keep_mask(
         return None
     if rules.min_separation or rules.region_min or rules.region_max or rules.budget is not None:
         return None
+    if rules.committee or (spec.alternatives and spec.distinct != "sets"):
+        return None  # forced or excluded towns and distinct alternatives: bounds not shown exact
     role = np.asarray(problem.cand_role)
     fixed = [int(j) for j in np.flatnonzero((role == ROLE_EXISTING) | (role == ROLE_REQUIRED))]
     n_required = int((role == ROLE_REQUIRED).sum())

@@ -170,6 +170,21 @@ def site_rules(
         hi[chosen_mask & ~allowed & ~required_mask] = 0.0
         active.append(f"approved municipalities ({len(rules.allowed_groups)})")
 
+    # municipalities that declined: no chosen site there
+    if rules.forbidden_groups:
+        banned = np.isin(group, np.fromiter(rules.forbidden_groups, dtype=np.int64))
+        bad_req = required_mask & banned
+        if bad_req.any():
+            j = int(np.nonzero(bad_req)[0][0])
+            raise InfeasibleError(
+                f"Required {_site_label(problem, j)} is in {_group_label(problem, int(group[j]))}"
+                ", which is excluded.",
+                hint="Make the site a candidate or keep its municipality.",
+            )
+        hi[chosen_mask & banned] = 0.0
+        names = ", ".join(_group_label(problem, g) for g in sorted(rules.forbidden_groups))
+        active.append(f"excluded: {names}")
+
     # separation: required sites conflicting with each other; candidates near a required site
     conflicts = np.zeros((0, 2), dtype=np.int64)
     if rules.min_separation is not None and rules.min_separation > 0:
@@ -375,6 +390,36 @@ def site_rules(
         block = sp.csr_array((np.ones(idx.size), (row_of, idx)), shape=(len(keys), m))
         add(block, r_lo, r_hi)
 
+    # at least one chosen site in each required municipality
+    for g in sorted(rules.required_groups):
+        idx = np.nonzero(chosen_mask & (hi > 0) & (group == g))[0]
+        active.append(f"a site in {_group_label(problem, g)}")
+        if idx.size == 0:
+            raise InfeasibleError(
+                f"M{_group_label(problem, g)[1:]} is required to have a site but has no "
+                "eligible candidate under the other rules.",
+                hint="Drop the requirement or relax the rules that exclude its candidates.",
+            )
+        add(
+            sp.csr_array((np.ones(idx.size), (np.zeros(idx.size, dtype=np.int64), idx)), (1, m)),
+            np.array([1.0]),
+            np.array([np.inf]),
+        )
+
+    # at most k chosen among given candidates (cuts that make alternatives differ)
+    for members, k_max in rules.at_most:
+        idx = np.unique(np.asarray(members, dtype=np.int64))
+        idx = idx[chosen_mask[idx]]
+        if idx.size <= k_max:
+            continue
+        add(
+            sp.csr_array((np.ones(idx.size), (np.zeros(idx.size, dtype=np.int64), idx)), (1, m)),
+            np.array([-np.inf]),
+            np.array([float(k_max)]),
+        )
+    if rules.at_most:
+        active.append(f"differ from {len(rules.at_most)} earlier set(s)")
+
     # budget row
     if cost is not None and rules.budget is not None:
         idx = np.nonzero(chosen_mask & (hi > 0))[0]
@@ -570,4 +615,26 @@ def with_count(rules_: SiteRules, k: int) -> SiteRules:
         row_hi=np.append(rules_.row_hi, float(k)),
         count=(float(k), float(k)),
         active=[*rules_.active, f"{k} site(s)"],
+    )
+
+
+def with_at_most(rules_: SiteRules, members: NDArray[np.int64], k: int, label: str) -> SiteRules:
+    """A copy of ``rules_`` where at most ``k`` of the chosen candidates ``members`` may be open.
+
+    The cut that makes a ranked alternative differ from an earlier set in its towns (members:
+    the candidates in that set's towns, ``k`` = their number - 1) or in its sites (members: the
+    candidates near that set's sites).
+    """
+    from dataclasses import replace
+
+    m = rules_.lo.size
+    idx = np.unique(np.asarray(members, dtype=np.int64))
+    idx = idx[rules_.chosen_mask[idx]]
+    row = sp.csr_array((np.ones(idx.size), (np.zeros(idx.size, dtype=np.int64), idx)), shape=(1, m))
+    return replace(
+        rules_,
+        A=sp.csr_array(sp.vstack([rules_.A, row], format="csr")),
+        row_lo=np.append(rules_.row_lo, -np.inf),
+        row_hi=np.append(rules_.row_hi, float(k)),
+        active=[*rules_.active, label],
     )

@@ -33,7 +33,7 @@ from siteopt.models.evaluate import decay_factor, nearest_open, site_values
 from siteopt.models.milp import solver_version
 from siteopt.models.objectives import Objective, objective
 from siteopt.models.reduce import coverage_keep_mask, lift, restrict
-from siteopt.models.rules import site_rules
+from siteopt.models.rules import SiteRules, site_rules, with_at_most
 
 
 def validate_problem(problem: Problem) -> None:
@@ -106,6 +106,50 @@ def alt_log(out: Outcome) -> list[dict[str, object]]:
     """The per-solve log of an outcome."""
     log = out.extra.get("log", [])
     return list(log) if isinstance(log, list) else []
+
+
+def check_distinct(problem: Problem, spec: ModelSpec, kind: Objective) -> None:
+    """Raise :class:`InputError` when ``spec.distinct`` cannot be honoured exactly."""
+    if not kind.fixed_p:
+        raise InputError(
+            f"Alternatives that differ in towns or sites need a fixed number of sites; the "
+            f"{spec.objective} objective has none. Use distinct 'sets'."
+        )
+    if spec.distinct == "towns" and spec.rules.max_per_group != 1:
+        raise InputError(
+            "Alternatives that differ in their towns need at most one site per municipality "
+            "(sites.max_per_municipality: 1). Set it, or use distinct 'sites' or 'sets'."
+        )
+    if spec.distinct == "sites":
+        if problem.cand_xy is None:
+            raise InputError("Alternatives that differ in their sites need candidate coordinates.")
+        if not spec.min_shift > 0:
+            raise InputError(
+                f"Alternatives that differ in their sites need a distance > 0 (min shift), got "
+                f"{spec.min_shift:g}."
+            )
+
+
+def _differ(
+    problem: Problem, spec: ModelSpec, rules_: SiteRules, chosen: NDArray[np.int64], rank: int
+) -> SiteRules:
+    """``rules_`` with the cut that makes later sets differ from ``chosen`` (towns or sites).
+
+    Towns (at most one site per municipality, fixed count): at most ``|T| - 1`` sites in the
+    towns ``T`` of ``chosen``, i.e. some town of ``chosen`` is left out, so the town set
+    differs. Sites: at most ``|chosen| - 1`` sites within ``min_shift`` of a site of
+    ``chosen``, i.e. some site is at least ``min_shift`` from every site of ``chosen``.
+    """
+    group = np.asarray(problem.cand_group, dtype=np.int64)
+    if spec.distinct == "towns":
+        towns = np.unique(group[chosen])
+        towns = towns[towns >= 0]
+        members = np.nonzero(np.isin(group, towns))[0]
+        return with_at_most(rules_, members, int(towns.size) - 1, f"towns differ from set {rank}")
+    xy = np.asarray(problem.cand_xy, dtype=np.float64)
+    d = np.hypot(*(xy[:, None, :] - xy[None, chosen, :]).transpose(2, 0, 1)).min(axis=1)
+    members = np.nonzero(d < spec.min_shift)[0]
+    return with_at_most(rules_, members, int(chosen.size) - 1, f"sites differ from set {rank}")
 
 
 def _loss(best: float, other: float, maximise: bool) -> float:
@@ -233,7 +277,11 @@ def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: Solver
     assert best is not None
     if spec.alternatives > 0 and not out.interrupted:
         alternatives.append(Alternative(1, selected, best, out.status, 0.0))
-        cuts = [chosen]
+        cuts: list[NDArray[np.int64]] = [chosen]
+        if spec.distinct != "sets":
+            check_distinct(problem, spec, kind)
+            cuts = []
+            rules_ = _differ(problem, spec, rules_, chosen, 1)
         for rank in range(2, spec.alternatives + 2):
             alt = optimise(problem, spec, solver, rules_, cuts, None)
             timings["build"] += alt.build_s
@@ -258,7 +306,10 @@ def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: Solver
                     rank, _order_selected(alt_chosen, alt_values), alt.objective, alt.status, gap
                 )
             )
-            cuts.append(alt_chosen)
+            if spec.distinct == "sets":
+                cuts.append(alt_chosen)
+            else:
+                rules_ = _differ(problem, spec, rules_, alt_chosen, rank)
             if alt.interrupted:
                 messages.append("Interrupted (Ctrl-C) while ranking alternatives.")
                 break

@@ -35,6 +35,7 @@ OUTPUT_FILES = (
     "map.pdf",
     "map.png",
     "map.html",
+    "curve.png",  # only when the report's curve is computed (output.curve, --no-curve)
     *(f"{name}.geojson" for name in GEOJSON_LAYERS),
     "siteopt.gpkg",
     "FIELDS.md",
@@ -80,7 +81,20 @@ def write_outputs(
         write_maps(tables, tmp / "map.png", tmp / "map.pdf")
         png = (tmp / "map.png").read_bytes()
         write_text(tmp / "report.md", report_markdown(result, tables))
-        write_text(tmp / "report.html", report_html(result, png, tables))
+        chart = None
+        if result.committee.curve:
+            from siteopt.outputs.curve_chart import curve_png
+            from siteopt.outputs.words import is_covering, served_verb
+
+            covering = is_covering(result)
+            chart = curve_png(
+                result.committee.curve,
+                result.spec.rules.p,
+                float(result.placed_deaths) if covering else None,
+                f"Deaths {served_verb(result)}" if covering else "Value",
+            )
+            (tmp / "curve.png").write_bytes(chart)
+        write_text(tmp / "report.html", report_html(result, png, tables, chart))
         write_text(tmp / "map.html", webmap_html(tables))
         write_text(tmp / "FIELDS.md", fields_markdown())
         write_text(tmp / "solution.json", solution_json(result))
@@ -88,4 +102,4 @@ def write_outputs(
             tmp / "timings.json",
             timings_json(result, {"outputs_s": time.perf_counter() - t0}),
         )
-    return [out_dir / f for f in OUTPUT_FILES]
+    return [out_dir / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]

@@ -15,6 +15,7 @@ from typing import Any
 
 from siteopt import __version__
 from siteopt.models.objectives import OBJECTIVES, objective
+from siteopt.outputs.committee_report import committee_blocks
 from siteopt.outputs.document import (
     Bullets,
     Document,
@@ -307,8 +308,23 @@ def _towns_in_words(tables: Tables) -> str:
     return join_words([t if n == 1 else f"{t} ({n} sites)" for t, n in counts.items()])
 
 
-def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
-    """The report as a :class:`Document` (rendered to Markdown and HTML)."""
+#: how ranked alternatives differ (ModelSpec.distinct), in plain words
+DIFFER_WORDS = {
+    "sets": "Choices with the same value differ only in where exactly a site stands.",
+    "towns": "Each choice leaves out at least one town of every choice ranked above it, so "
+    "the towns differ.",
+    "sites": "Each choice has a site at least the minimum shift away from every site of every "
+    "choice ranked above it.",
+}
+
+
+def build_document(
+    tables: Tables, map_png: bytes | None = None, curve_png: bytes | None = None
+) -> Document:
+    """The report as a :class:`Document` (rendered to Markdown and HTML).
+
+    ``curve_png`` is the "what more sites buy" chart (``b""``: link ``curve.png``; None: none).
+    """
     result = tables.result
     sc = result.scenario
     sol = result.solution
@@ -528,6 +544,8 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             ),
         )
         doc.add(Para(zoning_by_town(result, tables.sites)))
+    # ------------------------------------- why these towns, if a town declines, more sites
+    doc.add(*committee_blocks(result, curve_png))
     # ------------------------------------------------------------------------ alternatives
     doc.add(Heading(2, "Alternatives", "alternatives"))
     alts = tables.alternatives
@@ -549,8 +567,7 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
             Para(
                 "Each row is a different choice of sites, ranked by the model's value "
                 f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
-                "recommendation. Choices with the same value differ only in where exactly a "
-                "site stands."
+                "recommendation. " + DIFFER_WORDS.get(result.spec.distinct, "")
             ),
         )
     else:
@@ -563,7 +580,10 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
     # ---------------------------------------------------------------------- who is covered
     doc.add(Heading(2, "Who is covered" if covering else f"Who is {verb}", "who"))
     bt = tables.by_town
-    cov = bt[bt["covered"] > 0].sort_values(["covered", "town"], ascending=[False, True])
+    # every town with deaths, chosen or not (the committee asks about the ones left out)
+    cov = bt[(bt["covered"] > 0) | (bt["deaths"] > 0)].sort_values(
+        ["covered", "deaths", "town"], ascending=[False, False, True]
+    )
     if len(cov):
         has_existing = bool((bt["covered_existing"] > 0).any())
         header = [
@@ -694,10 +714,17 @@ def build_document(tables: Tables, map_png: bytes | None = None) -> Document:
 def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
     """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
     t = tables or build_tables(result)
-    return to_markdown(build_document(t, map_png=b""))
+    chart = b"" if result.committee.curve else None
+    return to_markdown(build_document(t, map_png=b"", curve_png=chart))
 
 
-def report_html(result: RunResult, map_png: bytes, tables: Tables | None = None) -> str:
+def report_html(
+    result: RunResult,
+    map_png: bytes,
+    tables: Tables | None = None,
+    curve_png: bytes | None = None,
+) -> str:
     """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
     t = tables or build_tables(result)
-    return to_html(build_document(t, map_png=map_png), static_text("report.css"))
+    doc = build_document(t, map_png=map_png, curve_png=curve_png)
+    return to_html(doc, static_text("report.css"))

@@ -7,7 +7,8 @@ from typing import Any
 from siteopt import __version__
 from siteopt.outputs.words import json_number as _num
 from siteopt.outputs.words import json_text, transit_measure_words
-from siteopt.result import RunResult
+from siteopt.result import CurvePoint, RunResult, TownOption
+from siteopt.studies.resolve import towns_of
 
 
 def solution_dict(result: RunResult) -> dict[str, Any]:
@@ -95,9 +96,17 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 "objective": _num(a.objective),
                 "status": a.status.value,
                 "gap_to_best": _num(a.gap_to_best),
+                "towns": list(towns_of(result.built.problem, a.selected)),
+                "loss": _num(
+                    abs(a.objective - sol.objective) if sol.objective is not None else None
+                ),
             }
             for a in sol.alternatives
         ],
+        "alternatives_differ_by": result.spec.distinct if sol.alternatives else None,
+        "runners_up": [town_option_dict(o) for o in result.committee.runners_up],
+        "if_declined": [town_option_dict(o) for o in result.committee.if_declined],
+        "curve": [curve_point_dict(c) for c in result.committee.curve],
         "resolved_scenario": result.scenario.to_dict(),
         "data": {
             "bundle": manifest.get("name", "connecticut") if result.inputs.has_bundle else None,
@@ -165,4 +174,34 @@ def _transit_measure(result: RunResult) -> dict[str, Any]:
         "transit_measure": [
             {"used_by": key, "within_m": r, "measure": transit_measure_words(r)} for key, r in used
         ]
+    }
+
+
+def town_option_dict(o: TownOption) -> dict[str, Any]:
+    """One runner-up or if-declined answer as JSON."""
+    return {
+        "town": o.town,
+        "deaths": _num(o.deaths),
+        "towns": list(o.towns),
+        "sites": list(o.sites),
+        "objective": _num(o.objective),
+        "loss": _num(o.loss),
+        "loss_share": _num(o.loss_share),
+        "status": o.status,
+        "proved_optimal": o.status == "optimal",
+        "replaces": list(o.replaces),
+        "note": o.note,
+    }
+
+
+def curve_point_dict(c: CurvePoint) -> dict[str, Any]:
+    """One point of the p-curve as JSON."""
+    return {
+        "p": c.p,
+        "objective": _num(c.objective),
+        "bound": _num(c.bound),
+        "gap": _num(c.gap),
+        "status": c.status,
+        "towns": list(c.towns),
+        "sites": list(c.sites),
     }

@@ -42,6 +42,7 @@ MARKER_TEXT = (
 KNOWN_FILES = frozenset(
     {
         # solve
+        "curve.png",
         "report.html",
         "report.md",
         "map.pdf",
@@ -66,6 +67,10 @@ KNOWN_FILES = frozenset(
         "frequency.csv",
         "frequency.geojson",
         "sweep.md",
+        # curve
+        "curve.csv",
+        "curve.json",
+        "curve.html",
         MARKER,
     }
 )

@@ -360,6 +360,8 @@ class OutputSpec(_Strict):
     """Where outputs go (relative to the scenario file unless absolute)."""
 
     dir: PathStr | None = None
+    #: the solve report's "what more sites buy" chart: exact optima for p = 1 ... p + 3
+    curve: bool = True
 
 
 class Scenario(_Strict):

@@ -135,6 +135,11 @@ def feasible_sets(problem: Problem, spec: ModelSpec, sizes: list[int]) -> list[t
                         bad = True
                 if bad:
                     continue
+            towns = {int(group[j]) for j in S}
+            if not set(rules.required_groups) <= towns or towns & set(rules.forbidden_groups):
+                continue
+            if any(sum(1 for j in S if j in set(mem)) > k for mem, k in rules.at_most):
+                continue
             if rules.budget is not None:
                 cost = problem.cand_cost
                 assert cost is not None

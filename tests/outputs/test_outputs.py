@@ -49,9 +49,13 @@ _CACHE: dict[str, Any] = {}
 
 
 def connecticut_result() -> RunResult:
-    """The default scenario solved once per test session, with one alternative."""
+    """The default scenario solved once per test session, with one alternative and the
+    committee answers (runners-up, if declined, the curve) as ``siteopt solve`` computes them."""
     if "ct" not in _CACHE:
-        _CACHE["ct"] = run(load_scenario(CONFIGS / "connecticut.yaml"), alternatives=1)
+        from siteopt.studies.committee import with_answers
+
+        solved = run(load_scenario(CONFIGS / "connecticut.yaml"), alternatives=1)
+        _CACHE["ct"] = with_answers(solved)
     result: RunResult = _CACHE["ct"]
     return result
 
@@ -508,7 +512,8 @@ def test_report_puts_plain_words_first_and_has_every_section(result: RunResult, 
     assert f"of {total:,.1f} of the {result.built.summary.placed:,} deaths" in summary
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings == [
-        "Summary", "Recommended sites", "What is near each site", "Alternatives",
+        "Summary", "Recommended sites", "What is near each site", "Why these towns",
+        "If a town declines", "What more sites buy", "Alternatives",
         "Who is covered", "Data and caveats", "Methods", "Solver", "Scenario settings",
     ]  # fmt: skip
     for sub in ("By town", "By race and ethnicity", "By sex", "By age group"):
@@ -767,3 +772,25 @@ def test_atomic_file_replaces_only_a_complete_file(tmp_path: Path) -> None:
         tmp.write_text("new")
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.npz"]
+
+
+def test_by_town_lists_every_town_with_deaths(result: RunResult, out: Path) -> None:
+    report = (out / "report.md").read_text()
+    table = report.split("### By town", 1)[1].split("\n\n", 2)[1]
+    towns = {line.split("|")[1].strip() for line in table.splitlines()[2:]}
+    with_deaths = {t for t, n in result.built.summary.by_town.items() if n > 0}
+    assert with_deaths <= towns
+    assert "Waterbury" in towns and "Waterbury" not in set(result.sites["town"])
+
+
+def test_committee_sections_carry_the_numbers(result: RunResult, out: Path) -> None:
+    report = (out / "report.md").read_text()
+    c = result.committee
+    assert c.runners_up and c.if_declined and c.curve
+    for o in c.runners_up:
+        assert f"Choosing {o.town} " in report and f"{o.objective:,.1f}" in report
+    for o in c.if_declined:
+        assert f"If {o.town} declines:" in report and f"{o.objective:,.1f}" in report
+    assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
+    html = (out / "report.html").read_text()
+    assert "What more sites buy" in html and html.count("data:image/png;base64,") >= 2
