@@ -111,7 +111,10 @@ def _towns_and_regions(sc: object) -> list[str]:
     from siteopt.scenario import Scenario
 
     assert isinstance(sc, Scenario)
-    towns = load_inputs(sc).layer("towns")
+    inputs = load_inputs(sc)
+    if not inputs.has_bundle:  # towns and regions are the user's labels: checked by the build
+        return []
+    towns = inputs.layer("towns")
     problems: list[str] = []
     approved = sc.sites.approved_municipalities
     if approved is not None:

@@ -84,7 +84,9 @@ def rewrite_demand(project: Path, name: str, row) -> Path:  # type: ignore[no-un
 
 
 def demand_from(project: Path, name: str) -> Path:
-    return child(project, f"{name}.yaml", f"demand:\n  points:\n    path: {name}\n")
+    """A child scenario reading demand from ``name``; it reads the Connecticut bundle (so that
+    points outside every town are caught), as a scenario naming ``data: builtin`` does."""
+    return child(project, f"{name}.yaml", f"data: builtin\ndemand:\n  points:\n    path: {name}\n")
 
 
 # ---------------------------------------------------------------- 3. no silent wrong results
@@ -152,7 +154,9 @@ def test_excluded_candidate_in_the_matrix_is_not_unknown(runner: CliRunner, proj
     )
     line = refused(runner, project, ["solve", str(sc), "-o", str(project.parent / "o")])
     assert "unknown" not in line
-    assert "'C1' is excluded" in line and "within 500 m of public schools" in line
+    assert (
+        "'C1' is excluded" in line and "within 500 m of schools (k-12, public and private)" in line
+    )
 
 
 def test_geojson_in_metres_without_crs_names_file_and_fix(runner: CliRunner, project: Path) -> None:
