@@ -28,7 +28,7 @@ from rich.progress import (
 from siteopt._errors import InputError, OutputError
 from siteopt.data.fetch import http
 from siteopt.data.fetch._common import STATE_FILE, FailureKind, SourceFailure, remove
-from siteopt.data.fetch.report import FetchReport, FetchResult
+from siteopt.data.fetch.report import FetchReport, FetchResult, Status
 from siteopt.data.fetch.sources import Source
 from siteopt.data.fetch.stage import commit, outputs_intact, read_state, stage, write_state
 
@@ -184,6 +184,21 @@ def _fetch_one(
             headers["If-Modified-Since"] = str(entry["last_modified"])
     kept = _kept_phrase(src, dest_dir)
 
+    def done(
+        status: Status, detail: str, sha256: str | None, nbytes: int | None, attempts: int
+    ) -> FetchResult:
+        return FetchResult(
+            source_id=src.id,
+            title=src.title,
+            url=src.url,
+            status=status,
+            detail=detail,
+            files=src.outputs,
+            sha256=sha256,
+            bytes=nbytes,
+            attempts=attempts,
+        )
+
     def failed(message: str, kind: FailureKind, attempts: int, offline: bool) -> FetchResult:
         return FetchResult(
             source_id=src.id,
@@ -248,16 +263,12 @@ def _fetch_one(
         new_entry["etag"] = download.etag or entry.get("etag")
         new_entry["last_modified"] = download.last_modified or entry.get("last_modified")
         new_entry["checked_at"] = now
-        result = FetchResult(
-            source_id=src.id,
-            title=src.title,
-            url=src.url,
-            status="unchanged",
-            detail="not modified (HTTP 304); nothing downloaded",
-            files=src.outputs,
-            sha256=entry.get("sha256"),
-            bytes=entry.get("bytes"),
-            attempts=attempts,
+        result = done(
+            "unchanged",
+            "not modified (HTTP 304); nothing downloaded",
+            entry.get("sha256"),
+            entry.get("bytes"),
+            attempts,
         )
         return result, new_entry
 
@@ -266,16 +277,12 @@ def _fetch_one(
         remove(download.path)
         new_entry = dict(entry)
         new_entry.update(etag=download.etag, last_modified=download.last_modified, checked_at=now)
-        result = FetchResult(
-            source_id=src.id,
-            title=src.title,
-            url=src.url,
-            status="unchanged",
-            detail=f"same content as the stored copy ({download.nbytes:,} bytes, HTTP 200)",
-            files=src.outputs,
-            sha256=download.sha256,
-            bytes=download.nbytes,
-            attempts=attempts,
+        result = done(
+            "unchanged",
+            f"same content as the stored copy ({download.nbytes:,} bytes, HTTP 200)",
+            download.sha256,
+            download.nbytes,
+            attempts,
         )
         return result, new_entry
 
@@ -296,16 +303,12 @@ def _fetch_one(
         "files": dict(sorted(staged.files.items())),
     }
     outputs = ", ".join(src.outputs)
-    result = FetchResult(
-        source_id=src.id,
-        title=src.title,
-        url=src.url,
-        status="downloaded",
-        detail=f"{download.nbytes:,} bytes (HTTP 200) -> {outputs}",
-        files=src.outputs,
-        sha256=download.sha256,
-        bytes=download.nbytes,
-        attempts=attempts,
+    result = done(
+        "downloaded",
+        f"{download.nbytes:,} bytes (HTTP 200) -> {outputs}",
+        download.sha256,
+        download.nbytes,
+        attempts,
     )
     return result, new_entry
 
