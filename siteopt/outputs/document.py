@@ -28,12 +28,16 @@ class Heading:
 
 @dataclass
 class Para:
-    """A paragraph of plain text (``**bold**`` allowed)."""
+    """A paragraph of plain text (``**bold**`` allowed).
+
+    ``link`` names a file beside the report: its first mention in ``text`` links to it.
+    """
 
     kind: ClassVar[str] = "para"
 
     text: str
     css: str = ""
+    link: str = ""
 
 
 @dataclass
@@ -118,7 +122,10 @@ def to_markdown(doc: Document) -> str:
         if isinstance(b, Heading):
             out += ["#" * b.level + " " + _md_inline(b.text), ""]
         elif isinstance(b, Para):
-            out += [_md_inline(b.text), ""]
+            text = _md_inline(b.text)
+            if b.link:
+                text = text.replace(b.link, f"[{b.link}]({b.link})", 1)
+            out += [text, ""]
         elif isinstance(b, Bullets):
             for item in b.items:
                 if isinstance(item, tuple):

@@ -11,6 +11,7 @@ from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.gpkg import layer_classes, write_gpkg
 from siteopt.outputs.maps import write_maps
 from siteopt.outputs.report import report_html, report_markdown
+from siteopt.outputs.scenario_file import SCENARIO_FILE, scenario_yaml
 from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import build_tables
 from siteopt.outputs.webmap import webmap_html
@@ -40,6 +41,7 @@ OUTPUT_FILES = (
     "siteopt.gpkg",
     "FIELDS.md",
     "solution.json",
+    SCENARIO_FILE,  # the resolved scenario the report's settings appendix links
     "timings.json",
     MARKER,
 )
@@ -98,6 +100,7 @@ def write_outputs(
         write_text(tmp / "map.html", webmap_html(tables))
         write_text(tmp / "FIELDS.md", fields_markdown())
         write_text(tmp / "solution.json", solution_json(result))
+        write_text(tmp / SCENARIO_FILE, scenario_yaml(result.scenario))
         write_text(
             tmp / "timings.json",
             timings_json(result, {"outputs_s": time.perf_counter() - t0}),

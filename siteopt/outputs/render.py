@@ -30,9 +30,16 @@ def escape(value: Any) -> Markup:
     return Markup(html.escape(str(value), quote=True))
 
 
-def inline(text: str) -> Markup:
-    """Plain text escaped, then ``**bold**`` as ``<strong>`` (the only inline markup)."""
-    return Markup(_BOLD.sub(r"<strong>\1</strong>", html.escape(text, quote=True)))
+def inline(text: str, link: str = "") -> Markup:
+    """Plain text escaped, then ``**bold**`` as ``<strong>`` (the only inline markup).
+
+    ``link``: the first mention of this file name becomes a relative link to it.
+    """
+    out = _BOLD.sub(r"<strong>\1</strong>", html.escape(text, quote=True))
+    if link:
+        name = html.escape(link, quote=True)
+        out = out.replace(name, f'<a href="{name}">{name}</a>', 1)
+    return Markup(out)
 
 
 @cache

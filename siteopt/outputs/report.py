@@ -1,17 +1,18 @@
 """The committee report: ``report.md`` and ``report.html`` with the same content.
 
-Plain words first (where the sites are and what they reach), then the ranked sites, what is
-near each one, the alternatives, who is covered (by town, race and ethnicity, sex and age), the
-data's provenance and caveats, the method in words and in plain math, the solver's status and gap,
-and last, as an appendix, the scenario settings that are set. Never says *optimal* unless the
-solver proved it.
+In reading order: plain words first (where the sites are and what they reach, with the map), the
+committee's questions (why these towns, if a town declines, what more sites buy), the
+alternatives when asked for, the ranked sites and what is near each one, who is covered (by town,
+race and ethnicity, sex and age), the data's provenance and caveats, the method in words and in
+plain math with the solver's status and gap, and last, as an appendix, the settings that differ
+from the defaults (``scenario.yaml`` holds them all). Never says *optimal* unless the solver
+proved it.
 """
 
 from __future__ import annotations
 
 import base64
 from string import Template
-from typing import Any
 
 from siteopt import __version__
 from siteopt.models.objectives import OBJECTIVES, objective
@@ -28,6 +29,7 @@ from siteopt.outputs.document import (
     to_markdown,
 )
 from siteopt.outputs.render import static_text
+from siteopt.outputs.scenario_file import SCENARIO_FILE, changed_settings
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
     describe_objective,
@@ -42,6 +44,7 @@ from siteopt.outputs.words import (
     number_word,
     pct,
     period,
+    scenario_file_words,
     served_verb,
     spread_words,
     status_sentence,
@@ -276,31 +279,6 @@ def formulation(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Dotted setting names and their values, for the settings table."""
-    if isinstance(value, dict):
-        out: list[tuple[str, str]] = []
-        if not value and prefix:
-            return [(prefix, "none")]
-        for k, v in value.items():
-            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-        return out
-    if isinstance(value, list):
-        if not value:
-            return [(prefix, "none")]
-        if all(not isinstance(v, dict | list) for v in value):
-            return [(prefix, ", ".join(str(v) for v in value))]
-        out = []
-        for i, v in enumerate(value):
-            out += _flatten(v, f"{prefix}[{i}]")
-        return out
-    if value is None:
-        return [(prefix, "not set")]
-    if isinstance(value, float):
-        return [(prefix, f"{value:g}")]
-    return [(prefix, str(value))]
-
-
 def _towns_in_words(tables: Tables) -> str:
     counts: dict[str, int] = {}
     for t in tables.new_sites["town"]:
@@ -433,8 +411,35 @@ def build_document(
             )
         )
 
+    # ------------------------------------- why these towns, if a town declines, more sites
+    doc.add(*committee_blocks(result, curve_png))
+    # ------------------------------------------------------------------------ alternatives
+    # (only when alternatives were asked for; Methods says how to ask)
+    alts = tables.alternatives
+    if len(alts):
+        doc.add(Heading(2, "Alternatives", "alternatives"))
+        rows = []
+        for _, a in alts.iterrows():
+            status = "" if a["status"] == "optimal" else " (not proved)"
+            rows.append(
+                [
+                    str(a["rank"]),
+                    str(a["towns"]),
+                    str(a["sites"]),
+                    num(a["objective"]) + status,
+                    pct(a["below_best"], 2),
+                ]
+            )
+        doc.add(
+            Table(["Rank", "Towns", "Sites", "Value", "Below best"], rows, "lllrr"),
+            Para(
+                "Each row is a different choice of sites, ranked by the model's value "
+                f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
+                "recommendation. " + DIFFER_WORDS.get(result.spec.distinct, "")
+            ),
+        )
     # ------------------------------------------------------------------------------- sites
-    doc.add(Heading(2, "Recommended sites", "sites"))
+    doc.add(Heading(2, "Recommended sites and what is near them", "sites"))
     if not len(tables.sites):
         doc.add(Para("None: the solver returned no choice of sites."))
     else:
@@ -493,7 +498,7 @@ def build_document(
         )
     # ---------------------------------------------------------------------------- nearby
     if len(tables.sites) and tables.facilities:
-        doc.add(Heading(2, "What is near each site", "nearby"))
+        doc.add(Heading(3, "What is near each site", "nearby"))
         cols = [
             f"{'E' if r['role'] == 'existing' else r['rank']}. {r['town']}"
             for _, r in tables.sites.iterrows()
@@ -544,39 +549,6 @@ def build_document(
             ),
         )
         doc.add(Para(zoning_by_town(result, tables.sites)))
-    # ------------------------------------- why these towns, if a town declines, more sites
-    doc.add(*committee_blocks(result, curve_png))
-    # ------------------------------------------------------------------------ alternatives
-    doc.add(Heading(2, "Alternatives", "alternatives"))
-    alts = tables.alternatives
-    if len(alts):
-        rows = []
-        for _, a in alts.iterrows():
-            status = "" if a["status"] == "optimal" else " (not proved)"
-            rows.append(
-                [
-                    str(a["rank"]),
-                    str(a["towns"]),
-                    str(a["sites"]),
-                    num(a["objective"]) + status,
-                    pct(a["below_best"], 2),
-                ]
-            )
-        doc.add(
-            Table(["Rank", "Towns", "Sites", "Value", "Below best"], rows, "lllrr"),
-            Para(
-                "Each row is a different choice of sites, ranked by the model's value "
-                f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
-                "recommendation. " + DIFFER_WORDS.get(result.spec.distinct, "")
-            ),
-        )
-    else:
-        doc.add(
-            Para(
-                "No alternatives were asked for. Run siteopt solve with --alternatives 3 to list "
-                "the next-best choices of sites."
-            )
-        )
     # ---------------------------------------------------------------------- who is covered
     doc.add(Heading(2, "Who is covered" if covering else f"Who is {verb}", "who"))
     bt = tables.by_town
@@ -673,7 +645,7 @@ def build_document(
         Pre(formulation(result)),
     )
     # ------------------------------------------------------------------------------ solver
-    doc.add(Heading(2, "Solver", "solver"))
+    doc.add(Heading(3, "Solver status", "solver"))
     items = [
         f"Status: **{sol.status.value}**. {status_sentence(result, with_status=False)}",
         f"Value {num(sol.objective, 2)}, best bound {num(sol.bound, 2)}, gap {pct(sol.gap, 2)}.",
@@ -693,21 +665,26 @@ def build_document(
     if sol.message:
         items.append(f"Note: {sol.message}")
     doc.add(Bullets(items))
-    # ---------------------------------------------------------------------------- settings
-    # (an appendix, after the caveats and methods; settings left unset are not listed)
-    doc.add(Heading(2, "Scenario settings", "settings"))
-    flat = _flatten(sc.to_dict())
-    rows = [[k, v.strip()] for k, v in flat if v != "not set"]
-    unset = len(flat) - len(rows)
-    doc.add(Table(["Setting", "Value"], rows, "ll"))
-    if unset:
+    if not len(tables.alternatives):
         doc.add(
             Para(
-                f"{unset} further setting{'s are' if unset != 1 else ' is'} not set and not "
-                "listed; solution.json holds the full resolved scenario (resolved_scenario).",
-                css="meta",
+                "No alternatives were asked for. Run siteopt solve with --alternatives 3 to list "
+                "the next-best choices of sites."
             )
         )
+    # ---------------------------------------------------------------------------- settings
+    # (an appendix, after the caveats and methods: only the settings that differ from the
+    # defaults; scenario.yaml beside the report holds them all)
+    doc.add(Heading(2, "Appendix: scenario settings", "settings"))
+    changed, same = changed_settings(sc)
+    doc.add(
+        Para(
+            "The settings of this scenario that differ from siteopt's defaults. "
+            f"{scenario_file_words(same)}",
+            link=SCENARIO_FILE,
+        ),
+        Table(["Setting", "Value", "Default"], [list(r) for r in changed], "lll"),
+    )
     return doc
 
 

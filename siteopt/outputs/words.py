@@ -579,3 +579,30 @@ def declined_sentence(o: TownOption, covering: bool, verb: str) -> str:
         f"If {o.town} declines: the best set without it is {join_words(list(o.towns))}, "
         f"{value}, {_loss_words(o.loss, o.loss_share, covering, verb)}{_status_note(o.status)}."
     )
+
+
+def scenario_file_words(same: int, file: str = "scenario.yaml") -> str:
+    """The report appendix's pointer to the full resolved scenario.
+
+    Parameters
+    ----------
+    same
+        How many settings hold their default value (not listed in the report).
+    file
+        The output file holding the resolved scenario.
+
+    Returns
+    -------
+    str
+        E.g. "45 further settings hold their default values and are not listed; scenario.yaml,
+        beside this report, holds every setting (as does solution.json, resolved_scenario)."
+    """
+    held = ""
+    if same == 1:
+        held = "1 further setting holds its default value and is not listed; "
+    elif same:
+        held = f"{same} further settings hold their default values and are not listed; "
+    return (
+        f"{held}{file}, beside this report, holds every setting (as does solution.json, "
+        "resolved_scenario)."
+    )

@@ -57,6 +57,7 @@ KNOWN_FILES = frozenset(
         "siteopt.gpkg",
         "FIELDS.md",
         "solution.json",
+        "scenario.yaml",
         "timings.json",
         # compare
         "compare.html",

@@ -8,10 +8,13 @@ scripts ran. Screenshots are kept under the test's tmp_path as artefacts.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
 import subprocess
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +83,19 @@ def browsed(
     page = (out / "report.html").read_text(encoding="utf-8")
     fit = art / "report-fit.html"
     fit.write_text(page.replace("</body>", FIT_SCRIPT + "</body>"), encoding="utf-8")
+    # the report printed by Chromium as shipped (the default paper, letter) and on A4 (a copy
+    # that asks for it, as a printer set to A4 would)
+    a4 = art / "report-a4.html"
+    a4.write_text(page.replace("</style>", "@page { size: A4; }\n</style>", 1), encoding="utf-8")
+    pdf = ["--no-pdf-header-footer", "--run-all-compositor-stages-before-draw"]
     jobs = {
         "report_fit": ["--window-size=1300,900", "--dump-dom", fit.as_uri()],
+        "print_letter": [
+            *pdf,
+            f"--print-to-pdf={art / 'letter.pdf'}",
+            (out / "report.html").as_uri(),
+        ],
+        "print_a4": [*pdf, f"--print-to-pdf={art / 'a4.pdf'}", a4.as_uri()],
         "map_dom": ["--dump-dom", (out / "map.html").as_uri() + "#selftest"],
         "report_dom": ["--dump-dom", (out / "report.html").as_uri()],
         "map_shot": [f"--screenshot={art / 'map.png'}", (out / "map.html").as_uri()],
@@ -106,8 +120,33 @@ def browsed(
             pytest.fail(f"Chromium timed out on {name}")
         results[name] = (so, se)
     results["artefacts"] = (str(art), "")
+    results["out"] = (str(out), "")
     print(f"\nbrowser screenshots: {art / 'map.png'} and {art / 'report.png'}")
     return results
+
+
+def _pdf_words(pdf: Path) -> tuple[tuple[float, float], str, list[tuple[float, float, str]]]:
+    """The page size in points, the text (``pdftotext -layout``) and each word's right edge."""
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info.stdout)
+    assert size is not None, info.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    bbox = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words = [(float(w), float(x), html.unescape(t)) for w, x, t in _bbox_words(bbox)]
+    return (float(size.group(1)), float(size.group(2))), text, words
+
+
+def _bbox_words(bbox: str) -> list[tuple[str, str, str]]:
+    """(page width, word's right edge, word) from ``pdftotext -bbox`` XHTML."""
+    out = []
+    for page_w, body in re.findall(r'<page width="([\d.]+)"[^>]*>(.*?)</page>', bbox, flags=re.S):
+        for xmax, word in re.findall(r'<word [^>]*xMax="([\d.]+)"[^>]*>([^<]*)</word>', body):
+            out.append((page_w, xmax, word))
+    return out
 
 
 def _body(dom: str) -> dict[str, str]:
@@ -170,3 +209,37 @@ def test_report_tables_fit_a_1300_px_window(browsed: dict[str, tuple[str, str]])
     assert fit["tables"] >= 6, fit
     assert fit["scroll"] <= fit["inner"], fit
     assert fit["cut"] == [], fit
+
+
+#: page sizes in points (width, height)
+PAPER = {"letter": (612.0, 792.0), "a4": (595.28, 841.89)}
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils (pdftotext)")
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+def test_report_prints_on_letter_and_a4_without_cut_columns(
+    browsed: dict[str, tuple[str, str]], paper: str
+) -> None:
+    """The printed report (Chromium's --print-to-pdf) has the paper's width, every table's last
+    column header is printed, and no word lies past the page's right margin (issue 16)."""
+    art = Path(browsed["artefacts"][0])
+    pdf = art / f"{paper}.pdf"
+    assert pdf.is_file(), browsed[f"print_{paper}"][1][-2000:]
+    (w, h), text, words = _pdf_words(pdf)
+    assert (w, h) == pytest.approx(PAPER[paper], abs=1.0)
+    assert "Appendix: scenario settings" in text  # printed to the end
+    md = (Path(browsed["out"][0]) / "report.md").read_text(encoding="utf-8")
+    lines = md.splitlines()
+    lasts = [
+        line.strip().strip("|").split(" | ")[-1].strip()
+        for line, nxt in pairwise(lines)
+        if line.startswith("| ") and nxt.startswith("|---")
+    ]
+    assert len(lasts) >= 8, lasts
+    printed = Counter(t for _, _, t in words)
+    for last in lasts:  # every table's last column header is printed, word for word
+        assert not Counter(last.split()) - printed, (paper, last)
+    margin = 14 / 25.4 * 72  # the stylesheet's 14 mm side margins
+    past = [(t, x) for pw, x, t in words if x > pw - margin + 1.0]
+    assert past == [], past[:10]
+    assert len(words) > 2000  # the whole report, not an empty page

@@ -512,20 +512,39 @@ def test_report_puts_plain_words_first_and_has_every_section(result: RunResult, 
     assert f"of {total:,.1f} of the {result.built.summary.placed:,} deaths" in summary
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
     assert headings == [
-        "Summary", "Recommended sites", "What is near each site", "Why these towns",
-        "If a town declines", "What more sites buy", "Alternatives",
-        "Who is covered", "Data and caveats", "Methods", "Solver", "Scenario settings",
+        "Summary", "Why these towns", "If a town declines", "What more sites buy",
+        "Alternatives", "Recommended sites and what is near them", "Who is covered",
+        "Data and caveats", "Methods", "Appendix: scenario settings",
     ]  # fmt: skip
+    subs = re.findall(r"^### (.+)$", md, flags=re.M)
+    assert subs.index("What is near each site") < subs.index("By town")
+    assert subs[-1] == "Solver status"  # status and gap belong to the methods
     for sub in ("By town", "By race and ethnicity", "By sex", "By age group"):
         assert f"### {sub}\n" in md
     assert "attributed to the town's decedents in proportion to their mix" in md
     assert "maximise    Σ_i w_i · z_i" in md  # the formulation in plain math
     assert "Status: **optimal**" in md and "gap 0.00 %" in md
-    assert "| objective.distance_m | 1600 |" in md  # the resolved scenario
+    # the appendix: only what differs from the defaults (the default scenario sets title and
+    # description only), with the default beside it and a link to the full resolved scenario
+    appendix = md.split("## Appendix: scenario settings", 1)[1]
+    assert "| name | connecticut | none (required) |" in appendix
+    assert "| objective.distance_m |" not in appendix  # 1600 is the default
+    assert "[scenario.yaml](scenario.yaml)" in appendix
     assert "PARTIAL list" in md  # provenance and caveats from the manifest
     # one row per alternative (rank 1 is the recommendation)
     alt = md.split("## Alternatives", 1)[1].split("##", 1)[0]
     assert len(re.findall(r"^\| \d ", alt, flags=re.M)) == len(result.solution.alternatives) == 2
+
+
+def test_scenario_yaml_holds_the_resolved_scenario(result: RunResult, out: Path) -> None:
+    import yaml
+
+    text = (out / "scenario.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# The resolved scenario of this run")
+    assert "# Scenario file: connecticut.yaml\n# Extends: nothing\n" in text
+    assert yaml.safe_load(text) == result.scenario.to_dict()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<a href="scenario.yaml">scenario.yaml</a>' in page
 
 
 def test_report_html_has_the_same_content_and_is_self_contained(out: Path) -> None:

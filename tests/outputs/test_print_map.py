@@ -121,9 +121,11 @@ def test_public_land_is_quiet(fig: Figure) -> None:
 def test_report_puts_settings_last_without_unset_rows() -> None:
     md = report_markdown(connecticut_result())
     heads = [line for line in md.splitlines() if line.startswith("## ")]
-    order = [h for h in heads if h in ("## Data and caveats", "## Methods", "## Scenario settings")]
-    assert order == ["## Data and caveats", "## Methods", "## Scenario settings"]
-    assert heads[-1] == "## Scenario settings"
-    settings = md.split("## Scenario settings", 1)[1]
+    last = "## Appendix: scenario settings"
+    order = [h for h in heads if h in ("## Data and caveats", "## Methods", last)]
+    assert order == ["## Data and caveats", "## Methods", last]
+    assert heads[-1] == last
+    settings = md.split(last, 1)[1]
     assert "| not set |" not in settings
-    assert "not set and not listed" in settings and "resolved_scenario" in settings
+    assert "hold their default values and are not listed" in settings
+    assert "[scenario.yaml](scenario.yaml)" in settings and "resolved_scenario" in settings
