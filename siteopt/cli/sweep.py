@@ -120,7 +120,7 @@ def sweep(
     from siteopt.outputs.writer import check_target, output_lock
     from siteopt.scenario import load_scenario
     from siteopt.studies.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
-    from siteopt.studies.sweep_report import write_sweep
+    from siteopt.studies.sweep_report import town_counts_sentence, write_sweep
     from siteopt.studies.vary import parse_vary
 
     err, out = consoles(ctx)
@@ -180,6 +180,7 @@ def sweep(
     for g in summary["groups"]:
         st = g["stability"]
         unit = "replicates" if g["kind"] == "bootstrap" else "combinations"
+        out.print(safe_text(f"{g['label']}: {town_counts_sentence(g)}"), markup=False)
         out.print(
             safe_text(
                 f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; "

@@ -581,6 +581,94 @@ def declined_sentence(o: TownOption, covering: bool, verb: str) -> str:
     )
 
 
+def closest_runner_up(options: Sequence[TownOption]) -> TownOption | None:
+    """The runner-up that loses least (ties: the one listed first, the town with more deaths);
+    the first one when none has a number; None when there are none."""
+    scored = [o for o in options if o.loss is not None]
+    if scored:
+        return min(scored, key=lambda o: o.loss if o.loss is not None else 0.0)
+    return options[0] if options else None
+
+
+def committee_lines(
+    runners_up: Sequence[TownOption], if_declined: Sequence[TownOption], kind: str
+) -> list[str]:
+    """A scenario's committee answers in the report's words, for ``compare.html``.
+
+    Parameters
+    ----------
+    runners_up, if_declined
+        The scenario's answers (``solution.json`` ``runners_up`` and ``if_declined``).
+    kind
+        The objective's registry name, which picks the words (covered deaths or a value).
+
+    Returns
+    -------
+    list of str
+        The closest runner-up's sentence (:func:`runner_up_sentence`), then one
+        :func:`declined_sentence` per chosen town; empty when nothing was computed.
+    """
+    obj = objective(kind)
+    best = closest_runner_up(runners_up)
+    lines = [runner_up_sentence(best, obj.covering, obj.served_verb)] if best else []
+    return lines + [declined_sentence(o, obj.covering, obj.served_verb) for o in if_declined]
+
+
+def sweep_towns_sentence(
+    towns: Sequence[tuple[str, int]], runs: int, unit: str = "replicate", limit: int = 6
+) -> str:
+    """How often each town was chosen across a sweep, in one plain sentence.
+
+    "Hartford and New Haven were chosen in every replicate; Bridgeport in 151 of 200, Waterbury
+    in 33." The terminal and ``sweep.md`` print this same sentence.
+
+    Parameters
+    ----------
+    towns
+        ``(town, times chosen)``, most often chosen first (``sweep.json`` ``groups[].towns``).
+    runs
+        How many replicates or combinations were solved.
+    unit
+        ``replicate`` or ``combination`` (the plural adds an ``s``).
+    limit
+        At most this many towns chosen in some but not all runs are named; the rest are
+        counted ("and 3 other towns in at most 2 each").
+
+    Returns
+    -------
+    str
+        The sentence, ending with a full stop.
+    """
+    always = [t for t, c in towns if c == runs and runs > 0]
+    some = [(t, c) for t, c in towns if 0 < c < runs]
+    never = [t for t, c in towns if c == 0]
+    parts = []
+    if always:
+        parts.append(
+            f"{join_words(always)} {'was' if len(always) == 1 else 'were'} chosen in every {unit}"
+        )
+    if some:
+        first, count = some[0]
+        items = [
+            f"{first} in {count} of {runs}"
+            if always
+            else f"{first} was chosen in {count} of {runs} {unit}s"
+        ]
+        items += [f"{t} in {c}" for t, c in some[1:limit]]
+        rest = some[limit:]
+        if len(rest) == 1:
+            items.append(f"and 1 other town in {rest[0][1]}")
+        elif rest:
+            items.append(f"and {len(rest)} other towns in at most {rest[0][1]} each")
+        parts.append(", ".join(items))
+    if never:
+        parts.append(f"{join_words(never)} {'was' if len(never) == 1 else 'were'} never chosen")
+    if not parts:
+        return f"No town was chosen in any of the {runs} {unit}s."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
 def scenario_file_words(same: int, file: str = "scenario.yaml") -> str:
     """The report appendix's pointer to the full resolved scenario.
 

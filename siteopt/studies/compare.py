@@ -1,7 +1,9 @@
 """Side-by-side comparison of scenarios: a table, overlap, a combined map and reports.
 
-``siteopt compare`` writes ``compare.html`` (self-contained, for committee staff),
-``compare.csv`` and ``compare.json`` (for machines) and ``map.png`` to one directory, atomically.
+``siteopt compare`` writes ``compare.html`` (self-contained, for committee staff; under each
+scenario its closest runner-up town and its if-a-town-declines lines, in the report's words from
+:mod:`siteopt.outputs.words`), ``compare.csv`` and ``compare.json`` (for machines) and
+``map.png`` to one directory, atomically.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import geopandas as gpd
 
 from siteopt.outputs.render import render, static_text
-from siteopt.outputs.words import json_number, json_text, metres_exact, num, pct
+from siteopt.outputs.words import committee_lines, json_number, json_text, metres_exact, num, pct
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 from siteopt.studies.overlap import (
@@ -393,6 +395,8 @@ def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
         "source": r.source,
         "how": "solved for this comparison" if r.kind == "scenario" else "read from its results",
         "digest": r.digest or "n/a",
+        # the closest runner-up and each if-declined answer, in the report's words
+        "answers": committee_lines(r.runners_up, r.if_declined, r.objective_kind),
     }
 
 

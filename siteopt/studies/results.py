@@ -16,6 +16,7 @@ from typing import Any
 
 from siteopt._errors import InputError
 from siteopt._validate import MAX_BUNDLE_BYTES, check_json_input
+from siteopt.result import TownOption
 
 #: files recognised as scenario files
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -63,6 +64,10 @@ class ScenarioResult:
     sites: tuple[SiteRecord, ...]
     data: str  #: the scenario's ``data`` setting (``builtin`` or a bundle folder)
     digest: str
+    objective_kind: str = "coverage"  #: the objective's registry name (``model.objective``)
+    #: the committee answers of ``solution.json`` (empty when they were not computed)
+    runners_up: tuple[TownOption, ...] = ()
+    if_declined: tuple[TownOption, ...] = ()
 
     @property
     def share(self) -> float | None:
@@ -89,6 +94,22 @@ def _float(v: Any) -> float | None:
         return None
     f = float(v)
     return None if math.isnan(f) or math.isinf(f) else f
+
+
+def town_option_from_dict(d: dict[str, Any]) -> TownOption:
+    """A runner-up or if-declined answer read back from ``solution.json``."""
+    return TownOption(
+        town=str(d["town"]),
+        deaths=_float(d.get("deaths")) or 0.0,
+        towns=tuple(str(t) for t in d.get("towns", [])),
+        sites=tuple(str(s) for s in d.get("sites", [])),
+        objective=_float(d.get("objective")),
+        loss=_float(d.get("loss")),
+        loss_share=_float(d.get("loss_share")),
+        status=str(d.get("status", "")),
+        replaces=tuple(str(t) for t in d.get("replaces", [])),
+        note=str(d.get("note") or ""),
+    )
 
 
 def from_solution_dict(
@@ -143,6 +164,9 @@ def from_solution_dict(
             sites=sites,
             data=str(resolved.get("data", "builtin")),
             digest=str(doc.get("scenario_digest", "")),
+            objective_kind=str(model.get("objective") or "coverage"),
+            runners_up=tuple(town_option_from_dict(o) for o in doc.get("runners_up") or ()),
+            if_declined=tuple(town_option_from_dict(o) for o in doc.get("if_declined") or ()),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise InputError(
@@ -178,13 +202,18 @@ def read_result_dir(path: Path, source: str | None = None) -> ScenarioResult:
 
 
 def solve_scenario_file(path: Path, source: str | None = None) -> ScenarioResult:
-    """Load and solve a scenario file, and summarise it like a ``solution.json``."""
+    """Load and solve a scenario file, and summarise it like a ``solution.json``.
+
+    The committee answers (why these towns, if a town declines) are solved too, as ``siteopt
+    solve`` does; the p-curve is not.
+    """
     from siteopt.outputs.solution import solution_dict
     from siteopt.pipeline import run
     from siteopt.scenario import load_scenario
+    from siteopt.studies.committee import with_answers
 
     scenario = load_scenario(path)
-    result = run(scenario)
+    result = with_answers(run(scenario), curve=False)
     return from_solution_dict(solution_dict(result), source=source or str(path), kind="scenario")
 
 

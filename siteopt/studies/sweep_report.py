@@ -11,7 +11,7 @@ from typing import Any
 import geopandas as gpd
 
 from siteopt.outputs.geojson import write_geojson
-from siteopt.outputs.words import json_text, pct
+from siteopt.outputs.words import json_text, pct, sweep_towns_sentence
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 from siteopt.studies.overlap import join_words
@@ -102,6 +102,14 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
+def town_counts_sentence(group: dict[str, Any]) -> str:
+    """A group's plain summary of how often each town was chosen (terminal and ``sweep.md``)."""
+    unit = "replicate" if group["kind"] == "bootstrap" else "combination"
+    return sweep_towns_sentence(
+        [(str(t["town"]), int(t["chosen"])) for t in group["towns"]], int(group["runs"]), unit
+    )
+
+
 def sweep_markdown(summary: dict[str, Any]) -> str:
     """``sweep.md``: a report section in plain words."""
     s = summary["settings"]
@@ -135,7 +143,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         runs = g["runs"]
         if g["kind"] == "bootstrap":
             title = g["label"] if len(summary["groups"]) > 1 or s["vary_order"] else "Bootstrap"
-            lines += [f"### {_md(title)}", ""]
+            lines += [f"### {_md(title)}", "", _md(town_counts_sentence(g))]
             lines.append(
                 f"On the full data the sites are in {_md(join_words(ref['towns']))} "
                 f"({pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
@@ -144,7 +152,7 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
             )
             unit, units = "replicate", "replicates"
         else:
-            lines += ["### Across the combinations", ""]
+            lines += ["### Across the combinations", "", _md(town_counts_sentence(g))]
             lines.append(
                 "As written, the scenario puts its sites in "
                 f"{_md(join_words(ref['towns']))}. The same towns were chosen in "

@@ -24,7 +24,7 @@ from siteopt.scenario import Scenario, load_scenario
 from siteopt.studies._work import solve_counts
 from siteopt.studies.bootstrap import DeathSample, replicate_rng, resample_counts
 from siteopt.studies.sweep import SweepPlan, build_key, plan_sweep, run_plan, summarise
-from siteopt.studies.sweep_report import sweep_json, write_sweep
+from siteopt.studies.sweep_report import sweep_json, town_counts_sentence, write_sweep
 from siteopt.studies.vary import apply_values, parse_vary, variants
 
 if "sweep" not in cli.commands:
@@ -345,6 +345,11 @@ def test_cli_serial_sweep_writes_the_same_bytes(
     top = g["towns"][0]
     assert f"| {top['town']} | {top['chosen']} of {REPLICATES} |" in md
     assert f"same towns are chosen in {g['stability']['same_towns']} of {REPLICATES}" in res.output
+    # the plain summary sentence, the same in the terminal and in sweep.md
+    plain = town_counts_sentence(g)
+    assert plain.endswith(".") and "chosen in" in plain
+    assert plain in md.splitlines()
+    assert plain in " ".join(res.output.split())
     # a second run refuses to overwrite without --overwrite
     res = runner.invoke(cli, args)
     assert res.exit_code == 2 and "pass --overwrite" in res.output
