@@ -77,19 +77,39 @@ def changed_settings(scenario: Scenario) -> tuple[list[tuple[str, str, str]], in
     """
     flat = flatten_settings(scenario.to_dict())
     default = dict(flatten_settings(Scenario(name=scenario.name).to_dict()))
-    rows = [
-        (k, v.strip(), _default_words(k, default))
-        for k, v in flat
-        if k == "name" or default.get(k) != v
-    ]
+    rows = []
+    for k, v in flat:
+        was = _default_of(k, default)
+        unset_inside = v == "not set" and k not in default and was in ("not set", "none")
+        if k == "name" or (was != v and not unset_inside):
+            rows.append((k, v.strip(), _default_words(k, was, default)))
     return rows, len(flat) - len(rows)
 
 
-def _default_words(key: str, default: dict[str, str]) -> str:
+def _parent(key: str) -> str:
+    """``a.b[2].c`` -> ``a.b[2]`` -> ``a.b`` -> ``a`` -> ``""``."""
+    if key.endswith("]"):
+        return key[: key.rindex("[")]
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def _default_of(key: str, default: dict[str, str]) -> str | None:
+    """The default of ``key``; for a key inside a default that is not set (``demand.points``)
+    or an empty list or mapping, that default ("not set", "none"); None when it has none."""
+    if key in default:
+        return default[key]
+    up = _parent(key)
+    while up:
+        if up in default:
+            return default[up] if default[up] in ("not set", "none") else None
+        up = _parent(up)
+    return None
+
+
+def _default_words(key: str, value: str | None, default: dict[str, str]) -> str:
     """The default of setting ``key`` as the appendix shows it."""
     if key == "name":
         return "none (required)"
-    value = default.get(key)
     if value is None:
         # a list the defaults fill with mappings (``candidates.exclusions``) has no own row
         items = {k[len(key) :].split("]", 1)[0] for k in default if k.startswith(key + "[")}

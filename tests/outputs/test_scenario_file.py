@@ -54,6 +54,16 @@ def test_a_list_that_replaces_the_default_list_names_the_default() -> None:
     ]
 
 
+def test_fields_left_unset_inside_a_new_setting_are_not_listed() -> None:
+    sc = scenario_from_dict(
+        {"name": "r", "sites": {"per_region": {"North": {"min": 1}}, "max_per_municipality": None}}
+    )
+    assert changed_settings(sc)[0][1:] == [
+        ("sites.max_per_municipality", "not set", "1"),
+        ("sites.per_region.North.min", "1", "none"),  # .max is not set: not listed
+    ]
+
+
 def test_the_default_scenario_counts_every_setting() -> None:
     sc = Scenario(name="x")
     rows, same = changed_settings(sc)
