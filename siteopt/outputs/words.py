@@ -522,7 +522,8 @@ def zoning_by_town(result: RunResult, sites: pd.DataFrame) -> str:
             parts.append(
                 f"{town}: real zoning applied (district {join_words(sorted(set(codes)))} of "
                 f"{_source_words(zoning.districts, 'map')}, use table "
-                f"{_source_words(zoning.use_table, 'reading')})"
+                f"{_source_words(zoning.use_table, 'reading')}"
+                f"{_citation_words(result, sorted(set(codes)))})"
             )
         else:
             parts.append(f"{town}: not applied (the site lies in no district of the map)")
@@ -532,6 +533,15 @@ def zoning_by_town(result: RunResult, sites: pd.DataFrame) -> str:
         + ". The shipped use tables are readings marked unverified row by row; check the "
         f"ordinance before use. {path}"
     )
+
+
+def _citation_words(result: RunResult, codes: list[str]) -> str:
+    """`` of <edition>; R4: <section>; unverified`` from the use table's citation columns."""
+    edition = result.context.use_edition
+    sections = result.context.use_sections
+    cited = [f"{c}: {sections[c]}" for c in codes if c in sections]
+    text = f" of the {edition}" if edition else ""
+    return text + "".join(f"; {c}" for c in cited)
 
 
 def _source_words(value: str, what: str) -> str:

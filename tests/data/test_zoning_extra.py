@@ -11,21 +11,61 @@ from conftest import CONFIGS
 
 from siteopt.cli.main import cli
 from siteopt.data.layers import read_layer
-from siteopt.data.readers.bridgeport import builtin_use_table, use_table_coverage
+from siteopt.data.readers.bridgeport import builtin_use_table, use_table_coverage, use_table_path
 from siteopt.data.readers.zoning import atlas_legend
 
 
-def test_hamden_layer_is_valid_and_every_use_reading_is_unverified() -> None:
+def test_hamden_layer_is_valid_and_every_use_reading_is_cited_and_unverified() -> None:
     hamden = read_layer("hamden_zoning").rename(columns={"zone": "district"})
     assert len(hamden) == 111 and hamden.geometry.is_valid.all()
     assert hamden.crs.to_epsg() == 6433
     table = builtin_use_table("hamden")
+    assert list(table.columns) == [
+        "district", "use_status", "basis", "verified", "source", "section", "edition", "url",
+    ]  # fmt: skip
     cover = use_table_coverage(hamden, table)
     assert cover["codes"] == 15 and cover["missing"] == [] and cover["extra"] == []
-    assert cover["verified"] == 0  # EVERY row unverified, said so in every basis and source
+    # no section text was read: EVERY row unverified, said so in every basis and source
+    assert cover["verified"] == 0
     assert not table["verified"].astype(bool).any()
     assert table["basis"].str.contains("UNVERIFIED").all()
-    assert table["source"].str.contains("NOT consulted").all()
+    assert table["source"].str.contains("NOT read").all()
+    assert table["source"].str.contains("Missing: ").all()  # what would verify it
+    # each row cites the edition and the page read, and a section or why there is none
+    assert set(table["edition"]) == {
+        "Hamden Zoning Regulations of 2010 (adopted 7 December 2009, effective 1 January 2010, "
+        "last amendment listed effective 15 August 2010)"
+    }
+    assert set(table["url"]) == {"https://docplayer.net/18918255-R-e-g-u-l-a-t-i-o-n-s.html"}
+    residential = table["district"].str.fullmatch(r"R[1-5]")
+    assert residential.sum() == 5
+    assert (table.loc[residential, "section"].str.contains("Section 210 Permitted Uses")).all()
+    assert (table.loc[~residential, "section"].str.startswith("section not identified")).all()
+    # the raw CSV says read / unverified in words
+    raw = pd.read_csv(use_table_path("hamden"), dtype=str)
+    assert set(raw["verified"]) == {"unverified"}
+
+
+def test_report_cites_the_hamden_edition_and_section(tmp_path: Path) -> None:
+    cfg = tmp_path / "hamden.yaml"
+    cfg.write_text(
+        f"extends: {CONFIGS / 'connecticut.yaml'}\nname: hamden_zoning\n"
+        "sites:\n  p: 1\n  approved_municipalities: [Hamden]\n"
+        "candidates:\n  spacing_m: 500\n  zoning:\n    districts: hamden\n"
+        "    use_table: hamden\n"
+        "demand:\n  cell_m: 1000\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["solve", str(cfg), "-o", str(out), "--no-curve"])
+    assert res.exit_code == 0, res.output
+    p = json.loads((out / "sites.geojson").read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert p["town"] == "Hamden" and p["use_status"] in ("permitted", "special_permit")
+    report = (out / "report.md").read_text(encoding="utf-8")
+    line = next(ln for ln in report.splitlines() if ln.startswith("**Zoning**"))
+    assert "Hamden: real zoning applied (district " in line
+    assert "the shipped Hamden reading of the Hamden Zoning Regulations of 2010 (adopted" in line
+    assert f"; {p['district']}: " in line and "; unverified)" in line
 
 
 def test_atlas_legend_names_codes_exactly_then_loosely() -> None:
