@@ -23,6 +23,7 @@ from siteopt._errors import DataError, SiteoptError
 from siteopt.data.build.paths import (
     _FREE_TRANSIT,
     _FREE_TRANSIT_FOLDERS,
+    OPTIONAL_ORIGINS,
     ORIGINS,
     TRANSIT_DIR,
     TRANSIT_ORIGINS,
@@ -97,7 +98,7 @@ class _Context:
             )
             return f"{how} {entry.get('url')}" + (f" on {when}" if when else "")
         folder = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
-        claimed = ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
+        claimed = ORIGINS.get(rel) or OPTIONAL_ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
         if claimed is None and folder in _FREE_TRANSIT_FOLDERS:
             claimed = f"{_FREE_TRANSIT}:data/<feed_id>/{rel.rsplit('/', 1)[-1]} ({folder})"
         recorded = _shipped_source_shas().get(rel)
