@@ -429,12 +429,20 @@ def transit_sources_note(result: RunResult) -> str:
             + "; where only their stops lie nearby, departures read 'no data', not 0."
         )
     if has_est:
+        join = _layer_entry(result, "transit_estimates").get("cttransit_join") or {}
+        measured = (
+            f"; matched by name, only {join['routes_joined']} of the {join['routes']} 2022 "
+            f"Hartford routes ({pct(join['trips_joined'] / join['weekday_trips'], 0)} of their "
+            "weekday trips) match one of those lines"
+            if join.get("routes") and join.get("weekday_trips")
+            else ""
+        )
         parts.append(
             "Estimated weekday trips are an APPROXIMATION for Greater Bridgeport Transit (2022): "
             "the trips of every route shape passing within 25 m of a stop, both directions, not "
             "a timetable. CTtransit's trips per route could not be tied to its stops (no "
-            "stop_times or shapes; the older Hartford route lines carry no route numbers), so "
-            "CTtransit service is 'no data'."
+            "stop_times or shapes; the older Hartford route lines carry no route numbers"
+            f"{measured}), so CTtransit service is 'no data'."
         )
     parts.append(
         "'What it rests on' tells what the service nearby is known from: timetable (every "

@@ -94,6 +94,11 @@ def test_bundle_records_the_measured_join() -> None:
     doc = read_manifest(default_bundle_dir())
     layer = next(e for e in doc["layers"] if e["name"] == "transit_estimates")
     note = next(t for t in layer["transformations"] if t.startswith("CTtransit 2022 trips"))
+    assert layer["cttransit_join"] == {
+        "lines": 70, "lines_one_route": 39, "lines_several_routes": 5, "lines_no_route": 26,
+        "routes": 88, "routes_joined": 39, "weekday_trips": 3919, "trips_joined": 1702,
+        "holds": False,
+    }  # fmt: skip
     assert "39 of 88 2022 Hartford routes (44%)" in note
     assert "1,702 of 3,919 weekday trips (43%)" in note and "does not hold" in note
     readme = (default_bundle_dir() / "README.md").read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from conftest import CONFIGS
 
@@ -46,8 +47,11 @@ def test_hamden_layer_is_valid_and_every_use_reading_is_cited_and_unverified() -
     assert set(raw["verified"]) == {"unverified"}
 
 
-def test_report_cites_the_hamden_edition_and_section(tmp_path: Path) -> None:
-    cfg = tmp_path / "hamden.yaml"
+@pytest.fixture(scope="module")
+def hamden_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One site in Hamden under the shipped Hamden zoning (CTtransit stops only nearby)."""
+    tmp = tmp_path_factory.mktemp("hamden")
+    cfg = tmp / "hamden.yaml"
     cfg.write_text(
         f"extends: {CONFIGS / 'connecticut.yaml'}\nname: hamden_zoning\n"
         "sites:\n  p: 1\n  approved_municipalities: [Hamden]\n"
@@ -56,16 +60,52 @@ def test_report_cites_the_hamden_edition_and_section(tmp_path: Path) -> None:
         "demand:\n  cell_m: 1000\n",
         encoding="utf-8",
     )
-    out = tmp_path / "out"
+    out = tmp / "out"
     res = CliRunner().invoke(cli, ["solve", str(cfg), "-o", str(out), "--no-curve"])
     assert res.exit_code == 0, res.output
-    p = json.loads((out / "sites.geojson").read_text(encoding="utf-8"))["features"][0]["properties"]
+    return out
+
+
+def test_report_cites_the_hamden_edition_and_section(hamden_run: Path) -> None:
+    p = json.loads((hamden_run / "sites.geojson").read_text(encoding="utf-8"))["features"][0][
+        "properties"
+    ]
     assert p["town"] == "Hamden" and p["use_status"] in ("permitted", "special_permit")
-    report = (out / "report.md").read_text(encoding="utf-8")
+    report = (hamden_run / "report.md").read_text(encoding="utf-8")
     line = next(ln for ln in report.splitlines() if ln.startswith("**Zoning**"))
     assert "Hamden: real zoning applied (district " in line
     assert "the shipped Hamden reading of the Hamden Zoning Regulations of 2010 (adopted" in line
     assert f"; {p['district']}: " in line and "; unverified)" in line
+
+
+def test_transit_no_data_is_never_zero_and_names_kind_and_source(hamden_run: Path) -> None:
+    """The transit honesty check: a site with CTtransit stops only (no timetable, no estimate)."""
+    site = json.loads((hamden_run / "sites.geojson").read_text(encoding="utf-8"))["features"][0]
+    p = site["properties"]
+    assert p["stops_800"] >= 1 and p["stop_m"] <= 2000
+    assert p["stop_feed"] == "cttransit_statewide_gtfs_2022_partial"  # the source, with its year
+    for r in (400, 800):
+        assert p[f"kind_{r}"] == "no data" and p[f"dph_{r}"] is None and p[f"trips_{r}"] is None
+    cands = json.loads((hamden_run / "candidates.geojson").read_text(encoding="utf-8"))
+    for f in cands["features"]:
+        q = f["properties"]
+        for r in (400, 800):
+            assert q[f"kind_{r}"] in ("timetable", "estimate", "no data")
+            if q[f"kind_{r}"] == "no data" and q[f"stops_{r}"] > 0:
+                assert q[f"dph_{r}"] != 0 and q[f"trips_{r}"] != 0  # null or a known part
+    report = (hamden_run / "report.md").read_text(encoding="utf-8")
+    row = next(
+        ln for ln in report.splitlines() if ln.startswith("| Departures per hour within 400")
+    )
+    assert "no data (no timetable)" in row and "| 0" not in row
+    assert "CTtransit, 2022 stop locations" in report
+    # the measured CTtransit join, from the bundle's manifest
+    assert "only 39 of the 88 2022 Hartford routes (43 % of their weekday trips)" in report
+    html = (hamden_run / "map.html").read_text(encoding="utf-8")
+    assert "Transit service within 400 m: what it rests on" in html
+    assert "no data (no timetable)" in html and "CTtransit, 2022 stop locations" in html
+    fields = (hamden_run / "FIELDS.md").read_text(encoding="utf-8")
+    assert "`kind_<r>`" in fields and "CTtransit 2022" in fields and "never shown as 0" in fields
 
 
 def test_atlas_legend_names_codes_exactly_then_loosely() -> None:

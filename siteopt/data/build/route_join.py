@@ -147,6 +147,21 @@ def hartford_routes(
     return hartford, per_route
 
 
+def join_record(m: JoinMeasure) -> dict[str, int | bool]:
+    """The counts the manifest keeps (``cttransit_join`` of the transit_estimates layer)."""
+    return {
+        "lines": m.lines,
+        "lines_one_route": m.one,
+        "lines_several_routes": m.several,
+        "lines_no_route": m.none,
+        "routes": m.routes,
+        "routes_joined": m.routes_joined,
+        "weekday_trips": m.weekday_trips,
+        "trips_joined": m.trips_joined,
+        "holds": m.holds,
+    }
+
+
 def join_words(m: JoinMeasure, routes_file: str, lines_file: str) -> str:
     """The measured result as a provenance sentence."""
     share_r = m.routes_joined / m.routes if m.routes else 0.0

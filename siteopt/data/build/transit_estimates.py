@@ -13,12 +13,14 @@ does not hold for most Hartford routes, so CTtransit stops carry no service valu
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from siteopt.data.build.context import _Context, _Layer, _read_csv, _read_vector, _require
-from siteopt.data.build.route_join import hartford_routes, join_words, measure_join
+from siteopt.data.build.route_join import hartford_routes, join_record, join_words, measure_join
 from siteopt.data.layers import SCHEMAS
 from siteopt.settings import CRS
 
@@ -43,12 +45,12 @@ ROUTE_LINES = "transit/cttransit_hartford_bus_routes.geojson"
 CTTRANSIT_FEED = "transit/cttransit_statewide_gtfs_2022_partial"
 
 
-def _cttransit_join(ctx: _Context) -> tuple[str, list[str]]:
-    """The measured CTtransit route-line join as a sentence, and the raw files it read."""
+def _cttransit_join(ctx: _Context) -> tuple[str, list[str], dict[str, Any]]:
+    """The measured CTtransit route-line join: a sentence, the raw files read, the counts."""
     tables = [f"{CTTRANSIT_FEED}/{n}.txt" for n in ("routes", "trips", "calendar")]
     rels = [ROUTE_LINES, *tables]
     if not all(ctx.path(r).is_file() for r in rels):
-        return CTTRANSIT_JOIN_REFUSED, []
+        return CTTRANSIT_JOIN_REFUSED, [], {}
     lines = _read_vector(ctx, ROUTE_LINES)
     _require(lines, ["LineName"], ctx.path(ROUTE_LINES))
     routes, trips, calendar = (_read_csv(ctx, r) for r in tables)
@@ -62,7 +64,7 @@ def _cttransit_join(ctx: _Context) -> tuple[str, list[str]]:
     hartford, per_route = hartford_routes(routes, trips, calendar)
     names = [str(n) for n in lines["LineName"] if str(n).strip()]
     measured = measure_join(names, hartford, per_route)
-    return join_words(measured, tables[0], ROUTE_LINES), rels
+    return join_words(measured, tables[0], ROUTE_LINES), rels, join_record(measured)
 
 
 def _transit_estimates_layer(ctx: _Context, rel: str) -> _Layer:
@@ -88,7 +90,7 @@ def _transit_estimates_layer(ctx: _Context, rel: str) -> _Layer:
     out = out.sort_values(["feed", "stop_id"], kind="mergesort").reset_index(drop=True)
     out = gpd.GeoDataFrame(out[list(SCHEMAS["transit_estimates"])], geometry=out.geometry, crs=CRS)
     n_zero = int((out["est_weekday_trips"] == 0).sum())
-    join_note, join_sources = _cttransit_join(ctx)
+    join_note, join_sources, join_counts = _cttransit_join(ctx)
     return _Layer(
         name="transit_estimates",
         frame=out,
@@ -110,5 +112,6 @@ def _transit_estimates_layer(ctx: _Context, rel: str) -> _Layer:
             f"{n_zero} stops have no shape within 25 m, so their estimate is 0.",
         ],
         dropped=dropped,
-        extra={"kind": "estimate", "feed": GBT_FEED},
+        extra={"kind": "estimate", "feed": GBT_FEED}
+        | ({"cttransit_join": join_counts} if join_counts else {}),
     )
