@@ -55,6 +55,7 @@ def hamden_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg.write_text(
         f"extends: {CONFIGS / 'connecticut.yaml'}\nname: hamden_zoning\n"
         "sites:\n  p: 1\n  approved_municipalities: [Hamden]\n"
+        "  existing:\n    - {name: Made-up existing site, lon: -72.925, lat: 41.37}\n"
         "candidates:\n  spacing_m: 500\n  zoning:\n    districts: hamden\n"
         "    use_table: hamden\n"
         "demand:\n  cell_m: 1000\n",
@@ -70,6 +71,7 @@ def test_report_cites_the_hamden_edition_and_section(hamden_run: Path) -> None:
     p = json.loads((hamden_run / "sites.geojson").read_text(encoding="utf-8"))["features"][0][
         "properties"
     ]
+    assert p["role"] == "new"
     assert p["town"] == "Hamden" and p["use_status"] in ("permitted", "special_permit")
     report = (hamden_run / "report.md").read_text(encoding="utf-8")
     line = next(ln for ln in report.splitlines() if ln.startswith("**Zoning**"))
@@ -80,9 +82,13 @@ def test_report_cites_the_hamden_edition_and_section(hamden_run: Path) -> None:
 
 def test_transit_no_data_is_never_zero_and_names_kind_and_source(hamden_run: Path) -> None:
     """The transit honesty check: a site with CTtransit stops only (no timetable, no estimate)."""
-    site = json.loads((hamden_run / "sites.geojson").read_text(encoding="utf-8"))["features"][0]
-    p = site["properties"]
+    rows = json.loads((hamden_run / "sites.geojson").read_text(encoding="utf-8"))["features"]
+    p, existing = rows[0]["properties"], rows[1]["properties"]
     assert p["stops_800"] >= 1 and p["stop_m"] <= 2000
+    # an existing site is measured like a chosen one (it was left blank before)
+    assert existing["role"] == "existing" and existing["town"] == "Hamden"
+    assert isinstance(existing["stops_800"], int) and existing["stops_800"] >= 1
+    assert existing["kind_800"] == "no data" and existing["stop_m"] <= 2000
     assert p["stop_feed"] == "cttransit_statewide_gtfs_2022_partial"  # the source, with its year
     for r in (400, 800):
         assert p[f"kind_{r}"] == "no data" and p[f"dph_{r}"] is None and p[f"trips_{r}"] is None
