@@ -154,6 +154,10 @@ def test_own_zoning_example_applies_the_users_map_and_says_so(tmp_path: Path) ->
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "**Zoning**: New Haven: real zoning applied (district" in report
     assert "your file districts.geojson" in report
+    line = next(ln for ln in report.splitlines() if ln.startswith("**Zoning**"))
+    # the example's made-up edition and section are cited
+    assert "your file uses.csv of the MADE-UP Zoning Regulations, edition of 1 January 2000" in line
+    assert f"{p['district']}: MADE-UP sec. 4.2 Table of Uses; unverified" in line
 
 
 def test_report_says_zoning_was_not_applied_without_a_map(tmp_path: Path) -> None:
