@@ -18,6 +18,7 @@ from siteopt.models.base import Decay, ModelSpec, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective
 from siteopt.problem import UNRESOLVED, BuiltProblem, build_problem, select_deaths
 from siteopt.problem.eligibility.transit import service_per_hour
+from siteopt.problem.eligibility.zoning import use_citations
 from siteopt.result import FACILITIES, Context, RunResult
 from siteopt.scenario import Scenario, load_scenario
 
@@ -220,6 +221,7 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
     if built.summary.place != "points":
         sel, _ = select_deaths(scenario, inputs.table("deaths"))
         deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
+    edition, sections = use_citations(scenario)
     return Context(
         facilities=facilities,
         public_lands=public_lands,
@@ -227,6 +229,8 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
         deaths=deaths,
         periods=periods,
         covers=covers,
+        use_edition=edition,
+        use_sections=sections,
     )
 
 

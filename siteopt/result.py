@@ -116,6 +116,10 @@ class Context:
     periods: dict[str, str] = field(default_factory=dict)
     #: bundle layer of a partial list -> the towns it covers (no "nearest" is named elsewhere)
     covers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the zoning use table's edition (its ``edition`` column; "" when it has none)
+    use_edition: str = ""
+    #: district code -> the section the use table cites for it, with "read" / "unverified"
+    use_sections: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

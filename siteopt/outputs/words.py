@@ -429,12 +429,20 @@ def transit_sources_note(result: RunResult) -> str:
             + "; where only their stops lie nearby, departures read 'no data', not 0."
         )
     if has_est:
+        join = _layer_entry(result, "transit_estimates").get("cttransit_join") or {}
+        measured = (
+            f"; matched by name, only {join['routes_joined']} of the {join['routes']} 2022 "
+            f"Hartford routes ({pct(join['trips_joined'] / join['weekday_trips'], 0)} of their "
+            "weekday trips) match one of those lines"
+            if join.get("routes") and join.get("weekday_trips")
+            else ""
+        )
         parts.append(
             "Estimated weekday trips are an APPROXIMATION for Greater Bridgeport Transit (2022): "
             "the trips of every route shape passing within 25 m of a stop, both directions, not "
             "a timetable. CTtransit's trips per route could not be tied to its stops (no "
-            "stop_times or shapes; the older Hartford route lines carry no route numbers), so "
-            "CTtransit service is 'no data'."
+            "stop_times or shapes; the older Hartford route lines carry no route numbers"
+            f"{measured}), so CTtransit service is 'no data'."
         )
     parts.append(
         "'What it rests on' tells what the service nearby is known from: timetable (every "
@@ -522,7 +530,8 @@ def zoning_by_town(result: RunResult, sites: pd.DataFrame) -> str:
             parts.append(
                 f"{town}: real zoning applied (district {join_words(sorted(set(codes)))} of "
                 f"{_source_words(zoning.districts, 'map')}, use table "
-                f"{_source_words(zoning.use_table, 'reading')})"
+                f"{_source_words(zoning.use_table, 'reading')}"
+                f"{_citation_words(result, sorted(set(codes)))})"
             )
         else:
             parts.append(f"{town}: not applied (the site lies in no district of the map)")
@@ -532,6 +541,15 @@ def zoning_by_town(result: RunResult, sites: pd.DataFrame) -> str:
         + ". The shipped use tables are readings marked unverified row by row; check the "
         f"ordinance before use. {path}"
     )
+
+
+def _citation_words(result: RunResult, codes: list[str]) -> str:
+    """`` of <edition>; R4: <section>; unverified`` from the use table's citation columns."""
+    edition = result.context.use_edition
+    sections = result.context.use_sections
+    cited = [f"{c}: {sections[c]}" for c in codes if c in sections]
+    text = f" of the {edition}" if edition else ""
+    return text + "".join(f"; {c}" for c in cited)
 
 
 def _source_words(value: str, what: str) -> str:

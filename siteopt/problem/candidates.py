@@ -130,7 +130,7 @@ def build_candidates(
             if col in district.columns:
                 cands[col] = district[col].to_numpy()
     _check_required(scenario, rules, texts, cands.crs)
-    cands = _add_fixed_sites(scenario, cands, towns, region_col)
+    cands = _add_fixed_sites(scenario, inputs, cands, towns, region_col, access is not None)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
 
 
@@ -203,9 +203,15 @@ def _check_required(
 
 
 def _add_fixed_sites(
-    scenario: Scenario, cands: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, region_col: str
+    scenario: Scenario,
+    inputs: Inputs,
+    cands: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    region_col: str,
+    with_access: bool,
 ) -> gpd.GeoDataFrame:
-    """Existing and required sites as extra candidates at their own coordinates."""
+    """Existing and required sites as extra candidates at their own coordinates, with the
+    transit access measured at them as at every candidate (``with_access``)."""
     rows = []
     for role, sites in (
         ("existing", scenario.sites.existing),
@@ -244,4 +250,8 @@ def _add_fixed_sites(
         geometry=gpd.points_from_xy(x, y),
         crs=cands.crs,
     )
+    access = transit_table(scenario, inputs, np.column_stack([x, y])) if with_access else None
+    if access is not None:
+        for c in access.columns:
+            extra[c] = access[c].to_numpy()
     return pd.concat([cands, extra], ignore_index=True)

@@ -9,9 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from conftest import shared_data_dir
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from siteopt._errors import DataError, InputError
+from siteopt.data.build.context import _fix_polygons
+from siteopt.data.polygons import repair_polygons
 from siteopt.data.readers.bridgeport import (
     bridgeport_districts,
     bridgeport_use_table,
@@ -75,6 +77,31 @@ def test_zip_traversal_and_missing_field(tmp_path: Path) -> None:
         read_districts(tmp_path / "nope.geojson", "ZONE")
 
 
+def test_user_districts_are_repaired_like_the_bundle_layers(tmp_path: Path) -> None:
+    # a bow-tie (self-intersecting) district, a sliver that collapses to a line, a valid one
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    sliver = Polygon([(X0, Y0), (X0 + 50, Y0), (X0 + 100, Y0)])
+    src = gpd.GeoDataFrame(
+        {"ZONE": ["BT", "SL", "OK"]},
+        geometry=[bowtie, sliver, box(X0, Y0, X0 + 10, Y0 + 10)],
+        crs="EPSG:6433",
+    )
+    path = tmp_path / "z.gpkg"
+    src.to_file(path, driver="GPKG")
+    d = read_districts(path, "ZONE")
+    assert d["district"].tolist() == ["BT", "OK"]  # the sliver has no area left: dropped
+    assert d.geometry.is_valid.all()
+    assert set(d.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    assert d.geometry.iloc[0].area == pytest.approx(2 * 0.25 * 100 * 100)  # two triangles
+    # the one repair both the reader and the builders use
+    fixed, n_fixed, n_empty = repair_polygons([bowtie, None, sliver, box(0, 0, 1, 1)])
+    assert (n_fixed, n_empty) == (2, 2)
+    assert fixed[0].geom_type == "MultiPolygon" and fixed[0].area == pytest.approx(5000)
+    assert fixed[1] is None and fixed[2].is_empty and fixed[3].area == 1
+    geoms, n, e = _fix_polygons(gpd.GeoSeries([bowtie], crs="EPSG:6433"))
+    assert (n, e) == (1, 0) and geoms.iloc[0].equals(fixed[0])
+
+
 def test_use_table_csv_and_yaml(tmp_path: Path) -> None:
     csv = tmp_path / "uses.csv"
     csv.write_text("district,use_status,verified\nMX1,Permitted,true\nN2,special permit,0\n")
@@ -82,6 +109,8 @@ def test_use_table_csv_and_yaml(tmp_path: Path) -> None:
     assert t["use_status"].tolist() == ["permitted", "special_permit"]
     assert t["verified"].tolist() == [True, False]
     yml = tmp_path / "uses.yaml"
+    csv.write_text("district,use_status,verified\nMX1,permitted,read\nN2,prohibited,Unverified\n")
+    assert read_use_table(csv)["verified"].tolist() == [True, False]  # the section was read
     yml.write_text("MX1: permitted\nN2:\n  use_status: prohibited\n  basis: houses only\n")
     t = read_use_table(yml)
     assert dict(zip(t["district"], t["use_status"], strict=True)) == {

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -24,6 +23,7 @@ from siteopt._errors import DataError, SiteoptError
 from siteopt.data.build.paths import (
     _FREE_TRANSIT,
     _FREE_TRANSIT_FOLDERS,
+    OPTIONAL_ORIGINS,
     ORIGINS,
     TRANSIT_DIR,
     TRANSIT_ORIGINS,
@@ -31,6 +31,7 @@ from siteopt.data.build.paths import (
 )
 from siteopt.data.layers import MANIFEST_FILE, default_bundle_dir, read_manifest
 from siteopt.data.places import TownIndex
+from siteopt.data.polygons import repair_polygons
 
 
 @dataclass
@@ -97,7 +98,7 @@ class _Context:
             )
             return f"{how} {entry.get('url')}" + (f" on {when}" if when else "")
         folder = rel.split("/")[1] if rel.startswith(f"{TRANSIT_DIR}/") else ""
-        claimed = ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
+        claimed = ORIGINS.get(rel) or OPTIONAL_ORIGINS.get(rel) or TRANSIT_ORIGINS.get(folder)
         if claimed is None and folder in _FREE_TRANSIT_FOLDERS:
             claimed = f"{_FREE_TRANSIT}:data/<feed_id>/{rel.rsplit('/', 1)[-1]} ({folder})"
         recorded = _shipped_source_shas().get(rel)
@@ -175,35 +176,13 @@ def _blank_to_na(series: pd.Series) -> pd.Series:
     return series.where(series.notna() & (series != "")).astype("str")
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """The polygonal part of a geometry (make_valid can return collections with lines)."""
-    parts = [
-        p
-        for p in shapely.get_parts(geom)
-        if isinstance(p, shapely.Polygon | shapely.MultiPolygon) and not p.is_empty
-    ]
-    polys: list[shapely.Polygon] = []
-    for p in parts:
-        polys.extend(shapely.get_parts(p) if isinstance(p, shapely.MultiPolygon) else [p])
-    if not polys:
-        return shapely.Polygon()
-    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
-
-
 def _fix_polygons(geoms: gpd.GeoSeries) -> tuple[gpd.GeoSeries, int, int]:
-    """make_valid invalid polygons, keep polygonal parts; return (geoms, n_fixed, n_empty)."""
-    values = np.asarray(geoms.values, dtype=object)
-    present = ~shapely.is_missing(values)
-    invalid = present & ~shapely.is_valid(values)
-    out = values.copy()
-    for i in np.flatnonzero(invalid):
-        out[i] = _polygonal(shapely.make_valid(values[i], method="structure", keep_collapsed=False))
-    empty = ~present | shapely.is_empty(out)
-    return (
-        gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs),
-        int(invalid.sum()),
-        int(empty.sum()),
-    )
+    """make_valid invalid polygons, keep polygonal parts; return (geoms, n_fixed, n_empty).
+
+    The repair is :func:`siteopt.data.polygons.repair_polygons`, shared with the zoning reader.
+    """
+    out, n_fixed, n_empty = repair_polygons(geoms.values)
+    return gpd.GeoSeries(out, index=geoms.index, crs=geoms.crs), n_fixed, n_empty
 
 
 def _to_multi(geoms: gpd.GeoSeries) -> gpd.GeoSeries:

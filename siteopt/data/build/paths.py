@@ -101,6 +101,11 @@ ORIGINS: dict[str, str] = {
     f"{_FREE_TRANSIT}:data/gbt-ct-us/{{stops,shapes,trips,calendar}}.txt (an APPROXIMATION: "
     "trips of the shapes passing within 25 m of each stop)",
 }
+#: raw files read when present, never required (the CTtransit route-line join measurement)
+OPTIONAL_ORIGINS: dict[str, str] = {
+    "transit/cttransit_hartford_bus_routes.geojson": "HandsOnDataViz/book:todo/archived/"
+    "CT_Transit_Bus_Routes.geojson@3fe9598a6ba2e2874cae669a019f0e704c6004ae",
+}
 TRANSIT_ORIGINS: dict[str, str] = {
     "cttransit_hartford_gtfs_2015_partial": "matthew-shafran/CS410-CTFastrak:App/data/csv/"
     "stops.txt@05236bf3a4456e58347abb7c6bb45408c05fb96b",

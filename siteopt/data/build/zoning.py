@@ -12,13 +12,13 @@ from siteopt.data.build.context import (
     _Context,
     _fix_polygons,
     _Layer,
-    _polygonal,
     _read_vector,
     _require,
     _to_multi,
 )
 from siteopt.data.build.paths import BRIDGEPORT_ZONING, PUBLIC_LANDS_GEOJSON, SEWER_GEOJSON
 from siteopt.data.layers import SCHEMAS
+from siteopt.data.polygons import repair_polygons
 from siteopt.settings import CRS
 
 
@@ -122,10 +122,9 @@ def _public_lands_layer(ctx: _Context) -> _Layer:
     n_non_polygon = int((~is_poly).sum())
     members = members[is_poly]
     invalid = ~shapely.is_valid(members)
-    n_fixed = int(invalid.sum())
+    repaired, n_fixed, _ = repair_polygons(members[invalid])
     polys: list[shapely.Geometry] = list(members[~invalid])
-    for poly in members[invalid]:
-        fixed = _polygonal(shapely.make_valid(poly, method="structure", keep_collapsed=False))
+    for fixed in repaired:
         polys.extend(shapely.get_parts(fixed))
     n_before = len(polys)
     polys = [p for p in polys if not p.is_empty and p.area > 0]

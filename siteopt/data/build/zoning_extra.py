@@ -71,9 +71,16 @@ def _hamden_zoning_layer(ctx: _Context, rel: str) -> _Layer:
         caveats=[
             "The source repository is labelled DRAFT: check the districts against the Town's "
             "official zoning map before use.",
-            "The use table saying where a clinic is permitted (siteopt/data/hamden_uses.csv) is "
-            "siteopt's reading of the district names and the CT Zoning Atlas types, EVERY row "
-            "unverified: the Hamden Zoning Regulations were not consulted.",
+            "The use table saying where a clinic is permitted (siteopt/data/hamden_uses.csv) "
+            "cites, per district, the edition (Hamden Zoning Regulations of 2010: adopted "
+            "7 December 2009, effective 1 January 2010, last amendment listed effective "
+            "15 August 2010), the page read (https://docplayer.net/18918255-R-e-g-u-l-a-t-i-o-n-"
+            "s.html) and the section: Article II, Section 210 Permitted Uses for R1-R5; none "
+            "identified for the other districts (the table of contents read stops in Article "
+            "II). Only the cover, amendment dates and table of contents were read, never a "
+            "section's list of uses, so every status is still siteopt's reading of the district "
+            "name and the CT Zoning Atlas type: EVERY row verified = unverified, with what is "
+            "missing in its source column. MIH, NC and TG may post-date the 2010 edition.",
         ],
         dropped={"blank code": n_blank} if n_blank else {},
     )

@@ -30,30 +30,45 @@ CODE_FIELD = "ZONE_2021"
 USE_COLUMNS = ("district", "use_status", "basis", "verified", "source")
 
 
-def use_table_path() -> Path:
-    """Path of the packaged ``bridgeport_uses.csv``."""
-    return Path(str(resources.files("siteopt.data").joinpath("bridgeport_uses.csv")))
+#: the shipped Hamden table's further columns: where each reading comes from
+CITATION_COLUMNS = ("section", "edition", "url")
 
 
-def bridgeport_use_table(path: Path | None = None) -> pd.DataFrame:
+def use_table_path(name: str = "bridgeport") -> Path:
+    """Path of a packaged use table (``bridgeport_uses.csv`` or ``hamden_uses.csv``)."""
+    return Path(str(resources.files("siteopt.data").joinpath(f"{name}_uses.csv")))
+
+
+def bridgeport_use_table(
+    path: Path | None = None, columns: tuple[str, ...] = USE_COLUMNS
+) -> pd.DataFrame:
     """The Bridgeport use table (columns district, use_status, basis, verified, source).
+
+    Parameters
+    ----------
+    path
+        The table (default: the packaged ``bridgeport_uses.csv``).
+    columns
+        The columns it must have, every one non-empty beyond district, use_status and
+        verified (the Hamden table adds :data:`CITATION_COLUMNS`).
 
     Raises
     ------
     DataError
-        If a column is missing, a status is invalid, or a row has an empty basis or source.
+        If a column is missing, a status is invalid, or a row has an empty basis, source or
+        citation.
     """
     path = path or use_table_path()
     table = read_use_table(path)
-    missing = [c for c in USE_COLUMNS if c not in table.columns]
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(f"use table {path} lacks column(s) {', '.join(missing)}.")
-    for col in ("basis", "source"):
+    for col in [c for c in columns if c not in ("district", "use_status", "verified")]:
         empty = table[col].astype(str).str.strip() == ""
         if empty.any():
             code = table.loc[empty, "district"].iloc[0]
             raise DataError(f"use table {path}: district {code!r} has an empty {col}.")
-    return table[list(USE_COLUMNS)]
+    return table[list(columns)]
 
 
 def bridgeport_districts(data_dir: Path) -> gpd.GeoDataFrame:
@@ -109,9 +124,8 @@ def builtin_use_table(name: str) -> pd.DataFrame:
     """
     if name == "bridgeport":
         return bridgeport_use_table()
-    if name == "hamden":  # every row unverified: a reading of names and atlas types
-        path = Path(str(resources.files("siteopt.data").joinpath("hamden_uses.csv")))
-        return bridgeport_use_table(path)
+    if name == "hamden":  # sections and edition cited; every row unverified (text not read)
+        return bridgeport_use_table(use_table_path("hamden"), USE_COLUMNS + CITATION_COLUMNS)
     raise InputError(
         f"{name!r} is not a use table shipped with siteopt; those are "
         f"{', '.join(BUILTIN_USE_TABLES)}. Give a CSV or YAML file instead."

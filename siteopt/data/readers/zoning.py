@@ -32,6 +32,7 @@ from siteopt._validate import (
     check_input_file,
     check_json_input,
 )
+from siteopt.data.polygons import repair_polygons
 from siteopt.problem.costs.crs import to_metric
 
 #: statuses a use table may give a district
@@ -69,8 +70,9 @@ def read_districts(path: Path, code_field: str, *, layer: str | None = None) -> 
 
     Returns
     -------
-    Columns ``district`` (code as text, None when blank) and ``geometry`` (2-D, valid polygons),
-    in file order.
+    Columns ``district`` (code as text, None when blank) and ``geometry`` (2-D, valid polygons:
+    an invalid one is repaired by :func:`siteopt.data.polygons.repair_polygons`, as the bundle
+    builders repair theirs, and dropped only if nothing polygonal is left), in file order.
 
     Raises
     ------
@@ -117,13 +119,14 @@ def read_districts(path: Path, code_field: str, *, layer: str | None = None) -> 
     geoms = gdf.geometry.to_numpy()
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     geoms = shapely.force_2d(geoms[keep])
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    geoms, _, _ = repair_polygons(geoms)
     codes = gdf.loc[keep, code_field].astype(object)
     text = [None if pd.isna(c) or str(c).strip() == "" else str(c).strip() for c in codes]
+    usable = ~shapely.is_empty(geoms)  # a polygon collapsed to a line by its repair
     return gpd.GeoDataFrame(
-        {"district": pd.Series(text, dtype=object)}, geometry=list(geoms), crs=gdf.crs
+        {"district": pd.Series([t for t, u in zip(text, usable, strict=True) if u], dtype=object)},
+        geometry=list(geoms[usable]),
+        crs=gdf.crs,
     )
 
 
@@ -133,10 +136,12 @@ def norm_status(value: object) -> str:
 
 
 def _parse_bool(value: object) -> bool | None:
+    """A ``verified`` value: true/false, yes/no, 1/0, or ``read`` (the section text was read)
+    / ``unverified``."""
     text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y"):
+    if text in ("true", "1", "yes", "y", "read"):
         return True
-    if text in ("false", "0", "no", "n", ""):
+    if text in ("false", "0", "no", "n", "", "unverified"):
         return False
     return None
 
@@ -144,8 +149,9 @@ def _parse_bool(value: object) -> bool | None:
 def read_use_table(path: Path) -> pd.DataFrame:
     """Read a district -> use status table from CSV or YAML.
 
-    CSV: columns ``district`` and ``use_status`` (others, such as ``basis``, ``verified`` and
-    ``source``, are kept). YAML: a mapping ``code: status``, a mapping ``code: {use_status: ...,
+    CSV: columns ``district`` and ``use_status`` (others, such as ``basis``, ``verified``,
+    ``source``, ``section``, ``edition`` and ``url``, are kept; ``verified`` is true/false or
+    ``read``/``unverified``). YAML: a mapping ``code: status``, a mapping ``code: {use_status: ...,
     ...}``, or a list of records with ``district`` and ``use_status``. Statuses are
     case-insensitive; spaces and hyphens count as underscores ("special permit").
 
@@ -212,7 +218,7 @@ def read_use_table(path: Path) -> pd.DataFrame:
             if v is None:
                 raise DataError(
                     f"use table {path} {labels[i]}: verified {df['verified'].iloc[i]!r} is not "
-                    "true or false."
+                    "true or false (or read / unverified)."
                 )
         df["verified"] = pd.Series(parsed, index=df.index, dtype=bool)
     return df.reset_index(drop=True)

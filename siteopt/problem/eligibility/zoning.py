@@ -162,6 +162,43 @@ def _status_map(use_table: pd.DataFrame | Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def use_table(scenario: Scenario) -> pd.DataFrame:
+    """The use table of ``candidates.zoning``: a shipped one by name, or the scenario's file."""
+    spec = scenario.candidates.zoning
+    assert spec is not None
+    if spec.use_table in _bp.BUILTIN_USE_TABLES:
+        return _bp.builtin_use_table(spec.use_table)
+    return _zr.read_use_table(scenario.resolve_path(spec.use_table))
+
+
+def use_citations(scenario: Scenario) -> tuple[str, dict[str, str]]:
+    """Where the use table's readings come from, for the report.
+
+    Returns
+    -------
+    ``(edition, sections)``: the distinct non-empty values of the table's ``edition`` column
+    joined by "; " (empty without that column), and district code -> its ``section`` cited,
+    with ``verified`` shown as "read" or "unverified" when the table has that column (empty
+    without a ``section`` column). No zoning, no citations: ``("", {})``.
+    """
+    if scenario.candidates.zoning is None:
+        return "", {}
+    table = use_table(scenario)
+    edition = ""
+    if "edition" in table.columns:
+        values = [str(v).strip() for v in table["edition"] if str(v).strip()]
+        edition = "; ".join(dict.fromkeys(values))
+    sections: dict[str, str] = {}
+    if "section" in table.columns:
+        checked = (
+            table["verified"].astype(bool) if "verified" in table.columns else [None] * len(table)
+        )
+        for code, sec, ok in zip(table["district"], table["section"], checked, strict=True):
+            word = "" if ok is None else ("; read" if ok else "; unverified")
+            sections[str(code)] = f"{str(sec).strip()}{word}"
+    return edition, sections
+
+
 def zoning_rule(
     scenario: Scenario, inputs: Inputs, xy: NDArray[np.float64]
 ) -> tuple[NDArray[np.bool_], pd.DataFrame]:
@@ -177,10 +214,7 @@ def zoning_rule(
         districts = districts.rename(columns={"zone": "district"})
     else:
         districts = _zr.read_districts(scenario.resolve_path(spec.districts), spec.code_field)
-    if spec.use_table in _bp.BUILTIN_USE_TABLES:
-        table = _bp.builtin_use_table(spec.use_table)
-    else:
-        table = _zr.read_use_table(scenario.resolve_path(spec.use_table))
+    table = use_table(scenario)
     status = zoning_status(xy, districts, table, snap_m=spec.snap_m)
     town = spec.town or _BUILTIN_TOWNS.get(spec.districts)
     names = {e.get("name") for e in inputs.manifest.get("layers", [])}
