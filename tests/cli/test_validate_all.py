@@ -117,6 +117,37 @@ def test_three_problems_in_a_real_process(project: Path) -> None:
     assert len(error_lines(proc.stderr)) == 3, proc.stderr
 
 
+def test_both_point_files_and_the_matrix_are_checked_on_their_own(project: Path) -> None:
+    sc = child(
+        project,
+        "points.yaml",
+        "demand:\n  points:\n    weight: no_weight\n"
+        "candidates:\n  points:\n    cost: no_cost\n"
+        "costs:\n  matrix: no_such_matrix.csv\n",
+    )
+    for command in ("validate", "solve"):
+        lines = run(project, command, str(sc), *(["-o", "o"] if command == "solve" else []))
+        assert len(lines) == 3, lines
+        assert "demand.csv" in lines[0] and "'no_weight'" in lines[0]
+        assert "candidates.csv" in lines[1] and "'no_cost'" in lines[1]
+        assert "no_such_matrix.csv" in lines[2] and "does not exist" in lines[2]
+
+
+def test_a_required_site_is_checked_beside_a_bad_matrix(project: Path) -> None:
+    school = "{name: at_school, lon: -72.365931, lat: 41.727913}"
+    sc = child(
+        project,
+        "req.yaml",
+        "candidates:\n  exclusions: [{layer: schools, distance_m: 200}]\n"
+        f"sites:\n  required: [{school}]\n"
+        "costs:\n  matrix: no_such_matrix.csv\n",
+    )
+    lines = run(project, "validate", str(sc))
+    assert len(lines) == 2, lines
+    assert "required site 'at_school' breaks the siting rules" in lines[0]
+    assert "no_such_matrix.csv" in lines[1]
+
+
 def test_the_same_problem_twice_is_one_line(project: Path) -> None:
     sc = child(
         project,
