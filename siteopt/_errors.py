@@ -108,10 +108,17 @@ class Collector:
     Examples
     --------
     >>> checks = Collector()
-    >>> layer = checks.value(lambda: read(path))  # None if it failed
-    >>> if layer is not None:
-    ...     checks.value(lambda: use(layer))
-    >>> checks.raise_if_any()
+    >>> checks.value(lambda: int("7"))
+    7
+    >>> def missing() -> None:
+    ...     raise DataError("layer file a.gpkg does not exist.")
+    >>> checks.value(missing) is None  # recorded; a check that needs its value is skipped
+    True
+    >>> checks.check(lambda: None)
+    True
+    >>> checks.raise_if_any()  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    siteopt._errors.DataError: layer file a.gpkg does not exist.
     """
 
     def __init__(self) -> None:
