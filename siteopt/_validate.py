@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
 from siteopt._errors import InputError
+from siteopt.settings import MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH
 
 #: the largest scenario YAML file siteopt reads (1 MB): real scenarios are a few kilobytes
-MAX_SCENARIO_BYTES = 1_000_000
+MAX_SCENARIO_BYTES = MAX_YAML_BYTES
 
 #: the deepest nesting of mappings and lists a scenario may have (real ones have 4)
-MAX_SCENARIO_DEPTH = 20
+MAX_SCENARIO_DEPTH = MAX_YAML_DEPTH
 
 #: the largest point file (CSV, GeoJSON) or cost matrix siteopt reads (200 MB)
 MAX_TABLE_BYTES = 200_000_000
@@ -95,6 +99,14 @@ def check_input_file(
     except (OSError, ValueError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise error(f"{name}: the {kind} cannot be read ({why}).") from None
+    _refuse_unless_regular(st, name, kind, max_bytes, error)
+    return st.st_size
+
+
+def _refuse_unless_regular(
+    st: os.stat_result, name: str, kind: str, max_bytes: int, error: type[InputError]
+) -> None:
+    """The one test of a file's kind and size, for ``stat`` before opening and ``fstat`` after."""
     if not stat.S_ISREG(st.st_mode):
         what = next((label for test, label in _KINDS if test(st.st_mode)), "not a regular file")
         raise error(f"{name}: is {what}, not a regular file; give the {kind} as a regular file.")
@@ -103,7 +115,6 @@ def check_input_file(
             f"{name}: the {kind} is {_mb(st.st_size)}, over the {_mb(max_bytes)} limit for a "
             f"{kind}; is it the right file?"
         )
-    return st.st_size
 
 
 def read_input_bytes(
@@ -139,8 +150,7 @@ def read_input_bytes(
         # at once instead of waiting for a writer; the fstat below then refuses it
         fd = os.open(Path(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise error(f"{name}: is not a regular file; give the {kind} as a regular file.")
+            _refuse_unless_regular(os.fstat(fh.fileno()), name, kind, max_bytes, error)
             data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise error(f"{name}: the {kind} cannot be read ({exc.strerror}).") from None
@@ -209,3 +219,154 @@ def check_json_input(
             f"for a {kind}; is it the right file?"
         )
     return data
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A parsed YAML input: the plain data and its node tree (with line numbers)."""
+
+    data: Any  #: the document as plain Python data (``None`` for an empty document)
+    node: yaml.Node | None  #: the composed node tree, for line numbers (``None`` when empty)
+
+
+def parse_yaml(
+    text: str,
+    shown: str,
+    kind: str,
+    *,
+    error: type[InputError] = InputError,
+    max_aliases: int = MAX_YAML_ALIASES,
+    max_depth: int = MAX_YAML_DEPTH,
+    malformed: str | None = None,
+) -> YamlDoc:
+    """Parse YAML text safely: plain values only, few aliases, shallow nesting.
+
+    The events are scanned first, without building anything, so an alias bomb ("billion
+    laughs") or a deeply nested document is refused after reading only its start. Then the
+    text is composed and constructed once, with PyYAML's safe loader (no tags that run code).
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+    shown
+        The file (or option) named in messages.
+    kind
+        What the text is, for messages (e.g. ``"scenario file"``, ``"use table"``).
+    error
+        The :class:`~siteopt._errors.InputError` subclass to raise.
+    max_aliases
+        The most aliases (``*name``) allowed (:data:`~siteopt.settings.MAX_YAML_ALIASES`).
+    max_depth
+        The deepest nesting allowed (:data:`~siteopt.settings.MAX_YAML_DEPTH`).
+    malformed
+        The message for text that is not YAML, with ``{at}`` (`` (line L, column C)``) and
+        ``{problem}`` filled in (default: ``shown``, the line, column and what is wrong).
+
+    Returns
+    -------
+    YamlDoc
+        The data and the node tree.
+
+    Raises
+    ------
+    InputError
+        (or ``error``) naming ``shown`` and the line: too many aliases, too deep, a tag, a value
+        that cannot be read, or malformed YAML.
+    """
+
+    def line_of(mark: Any) -> str:
+        return f", line {mark.line + 1}" if mark is not None else ""
+
+    try:
+        depth = aliases = 0
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, yaml.AliasEvent):
+                aliases += 1
+                if aliases > max_aliases:
+                    more = f"more than {max_aliases} " if max_aliases else ""
+                    raise error(
+                        f"{shown}{line_of(ev.start_mark)}: {more}YAML aliases (*name) are not "
+                        f"supported in a {kind}; write the values out."
+                    )
+            elif isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    raise error(
+                        f"{shown}{line_of(ev.start_mark)}: the YAML is nested more than "
+                        f"{max_depth} levels deep, far more than a {kind} needs."
+                    )
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except RecursionError:
+        raise error(f"{shown}: the YAML is nested too deeply to be a {kind}.") from None
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise error(f"{shown}: a value cannot be read ({' '.join(str(exc).split())}).") from None
+    except yaml.constructor.ConstructorError as exc:
+        raise error(
+            f"{shown}{line_of(exc.problem_mark)}: unsupported YAML tag ({exc.problem}); a {kind} "
+            "holds plain values only."
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if malformed is not None:
+            at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise error(malformed.replace("{at}", at).replace("{problem}", problem)) from None
+        if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+            raise error(
+                f"{shown}, line {mark.line + 1}, column {mark.column + 1}: malformed YAML "
+                f"({exc.problem}).",
+                "Check indentation, colons and quotes there.",
+            ) from None
+        raise error(f"{shown}: malformed YAML ({' '.join(str(exc).split())}).") from None
+    return YamlDoc(data, node)
+
+
+def read_yaml(
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    shown: str | None = None,
+    error: type[InputError] = InputError,
+    max_aliases: int = MAX_YAML_ALIASES,
+    malformed: str | None = None,
+) -> YamlDoc:
+    """Read a YAML file: the one safe loader of every YAML input siteopt reads.
+
+    The file must be a regular UTF-8 file of at most :data:`~siteopt.settings.MAX_YAML_BYTES`
+    (checked before reading), and its text pass :func:`parse_yaml`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    kind, error, max_aliases, malformed
+        As for :func:`parse_yaml`.
+    shown
+        The name to print (default: ``path`` as given).
+
+    Returns
+    -------
+    YamlDoc
+        The data and the node tree.
+
+    Raises
+    ------
+    InputError
+        (or ``error``) naming the file: missing, not a regular file, too large, not UTF-8, or
+        refused by :func:`parse_yaml`.
+    """
+    name = shown if shown is not None else str(path)
+    data = read_input_bytes(path, kind, MAX_YAML_BYTES, shown=name, error=error)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8.") from None
+    return parse_yaml(text, name, kind, error=error, max_aliases=max_aliases, malformed=malformed)

@@ -34,3 +34,16 @@ def cache_dir() -> Path:
     """``$SITEOPT_CACHE_DIR`` if set, else ``~/.cache/siteopt``."""
     env = os.environ.get(CACHE_DIR_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "siteopt"
+
+
+#: The largest YAML file siteopt reads (scenario files, their ``extends:`` bases, zoning use
+#: tables, fetch source lists), checked before parsing: real ones are a few kilobytes.
+MAX_YAML_BYTES = 1_000_000
+
+#: The deepest nesting of mappings and lists a YAML input may have (real ones have 4 or 5).
+MAX_YAML_DEPTH = 20
+
+#: The most aliases (``*name``) a YAML input may use. A few let a source list share one block
+#: (the shipped ``sources.yaml`` uses 8); many are a "billion laughs" bomb that expands to
+#: gigabytes. Scenario files allow none (``extends:`` shares settings instead).
+MAX_YAML_ALIASES = 16

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from siteopt._errors import SiteoptError
+from siteopt._errors import InputErrors, SiteoptError
 from siteopt.cli.context import CliState, get_state, one_line, safe_text
 from siteopt.cli.options import CONTEXT_SETTINGS, verbosity_options
 
@@ -117,6 +117,10 @@ class SiteoptGroup(LazyGroup):
         except SiteoptError as exc:
             if _debug(ctx):
                 raise
+            if isinstance(exc, InputErrors):  # several problems: one Error: line each
+                for earlier in exc.errors[:-1]:  # as click shows the last one, even with -q
+                    click.echo(f"Error: {one_line(earlier)}", err=True)
+                raise _translate(one_line(exc.errors[-1]), exc.exit_code) from None
             raise _translate(one_line(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             if _debug(ctx):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from siteopt.cli.context import get_state, one_line, safe_text
+from siteopt.cli.context import get_state, safe_text
 from siteopt.cli.options import CONTEXT_SETTINGS, config_arg, verbosity_options
+
+if TYPE_CHECKING:
+    from siteopt.problem.build import BuiltProblem
+    from siteopt.scenario import Scenario
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -27,19 +30,12 @@ def validate(ctx: click.Context, config: Path) -> None:
     \b
     $ siteopt validate configs/connecticut.yaml
     """
-    from siteopt._errors import InputError, ScenarioError
-    from siteopt.data.layers import BUNDLE_FILE, LAYERS
+    from siteopt._errors import Collector, ScenarioError
+    from siteopt.data.layers import BUNDLE_FILE
     from siteopt.scenario import load_scenario
 
     sc = load_scenario(config)
-    errors: list[InputError] = []
-
-    def check(step: Callable[[], None]) -> None:
-        try:
-            step()
-        except InputError as exc:
-            if all(str(exc) != str(e) for e in errors):
-                errors.append(exc)
+    checks = Collector()
 
     def bundle() -> None:
         if sc.data == "builtin":
@@ -57,19 +53,6 @@ def validate(ctx: click.Context, config: Path) -> None:
                 "make one with 'siteopt data build'."
             )
 
-    def layer_name(name: str) -> Callable[[], None]:
-        def step() -> None:
-            if any(c in name for c in "/\\.") or name in LAYERS:
-                return
-            guess = difflib.get_close_matches(name, list(LAYERS), n=1)
-            hint = f" Did you mean '{guess[0]}'?" if guess else ""
-            raise ScenarioError(
-                f"{config}: '{name}' is neither a bundle layer nor a file path.{hint} "
-                f"Bundle layers: {', '.join(LAYERS)}."
-            )
-
-        return step
-
     def budget() -> None:
         pts = sc.candidates.points
         if sc.sites.budget is not None and (pts is None or pts.cost is None):
@@ -78,70 +61,53 @@ def validate(ctx: click.Context, config: Path) -> None:
                 "column (candidates.points.cost)."
             )
 
-    check(bundle)
-    bundle_ok = not errors
-    names = [*sc.candidates.within, *sc.candidates.outside]
-    names += [e.layer for e in sc.candidates.exclusions]
-    for name in dict.fromkeys(names):
-        check(layer_name(name))
-    check(budget)
+    built = None
+    bundle_ok = checks.check(bundle)
+    if bundle_ok:  # the build stage reports every independent problem it finds at once
+        built = checks.value(lambda: _build(sc))
+    checks.check(budget)
     if bundle_ok:
-        try:
-            errors += [ScenarioError(f"{config}: {msg}.") for msg in _towns_and_regions(sc)]
-        except InputError as failed:
-            errors.append(failed)
-    if not errors:
-        check(lambda: _as_solve(sc))
-    if errors:
-        err = get_state(ctx).err
-        for earlier in errors[:-1]:
-            err.print(f"Error: {one_line(earlier)}", markup=False, highlight=False, soft_wrap=True)
-        raise errors[-1]
+        checks.check(lambda: _regions(sc))
+    if built is not None and not checks.errors:
+        checks.check(lambda: _model_and_solver(sc, built))
+    checks.raise_if_any()
     get_state(ctx).out.print(
         f"{safe_text(config)}: valid scenario '{safe_text(sc.name)}'", markup=False
     )
 
 
-def _towns_and_regions(sc: object) -> list[str]:
-    """The approved towns and the regions of ``sites.per_region``, both against the towns layer.
-
-    Returns one message per unknown kind (so both show at once).
-    """
+def _regions(sc: Scenario) -> None:
+    """Refuse regions of ``sites.per_region`` that the towns layer does not name."""
+    from siteopt._errors import ScenarioError
     from siteopt.data.inputs import load_inputs
-    from siteopt.scenario import Scenario
 
-    assert isinstance(sc, Scenario)
+    if not sc.sites.per_region:
+        return
     inputs = load_inputs(sc)
-    if not inputs.has_bundle:  # towns and regions are the user's labels: checked by the build
-        return []
+    if not inputs.has_bundle:  # regions are the user's labels: checked by the build
+        return
     towns = inputs.layer("towns")
-    problems: list[str] = []
-    approved = sc.sites.approved_municipalities
-    if approved is not None:
-        unknown = sorted(set(approved) - set(towns["town"]))
-        if unknown:
-            problems.append(
-                f"sites.approved_municipalities names unknown towns: {', '.join(unknown)} "
-                "(use the names of the towns layer, e.g. 'New Haven')"
-            )
     col = "planning_region" if "planning_region" in towns else "county"
     regions = sorted(set(towns[col].astype(str)))
     bad = sorted(set(sc.sites.per_region) - set(regions))
     if bad:
-        problems.append(
-            f"sites.per_region names unknown regions {', '.join(bad)} (known: {', '.join(regions)})"
+        raise ScenarioError(
+            f"{sc.source_file}: sites.per_region names unknown regions {', '.join(bad)} "
+            f"(known: {', '.join(regions)})."
         )
-    return problems
 
 
-def _as_solve(sc: object) -> None:
-    """Everything ``solve`` does before it starts the solver (data, problem, model, solver)."""
+def _build(sc: Scenario) -> BuiltProblem:
+    """The problem, built as ``solve`` builds it (every build-stage problem raised at once)."""
     from siteopt.data.inputs import load_inputs
-    from siteopt.pipeline import model_spec, solver_spec
     from siteopt.problem.build import build_problem
-    from siteopt.scenario import Scenario
 
-    assert isinstance(sc, Scenario)
-    built = build_problem(sc, load_inputs(sc))
+    return build_problem(sc, load_inputs(sc))
+
+
+def _model_and_solver(sc: Scenario, built: BuiltProblem) -> None:
+    """What ``solve`` does after the build and before the solver: the model and solver specs."""
+    from siteopt.pipeline import model_spec, solver_spec
+
     model_spec(sc, built)  # also the transit credit
     solver_spec(sc)

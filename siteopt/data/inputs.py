@@ -13,7 +13,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from siteopt._errors import DataError
+from siteopt._errors import BundleError, DataError
 from siteopt.data.layers import default_bundle_dir, read_layer, read_manifest
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS
@@ -56,11 +56,11 @@ class Inputs:
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """A geometry layer in the working CRS."""
         if name not in self._cache:
-            gdf = read_layer(name, self._bundle(name))
+            gdf = _read(name, self._bundle(name))
             if not isinstance(gdf, gpd.GeoDataFrame):
-                raise DataError(f"{self.bundle_dir}: layer '{name}' has no geometry.")
+                raise BundleError(f"{self.bundle_dir}: layer '{name}' has no geometry.")
             if gdf.crs is None:
-                raise DataError(
+                raise BundleError(
                     f"{self.bundle_dir}: layer '{name}' has no CRS; rebuild the bundle with "
                     "'siteopt data build'."
                 )
@@ -72,7 +72,7 @@ class Inputs:
     def table(self, name: str) -> pd.DataFrame:
         """A table without geometry (e.g. ``deaths``)."""
         if name not in self._cache:
-            self._cache[name] = pd.DataFrame(read_layer(name, self._bundle(name)))
+            self._cache[name] = pd.DataFrame(_read(name, self._bundle(name)))
         return self._cache[name]
 
     def layer_info(self, name: str) -> dict[str, Any]:
@@ -81,6 +81,16 @@ class Inputs:
             if entry.get("name") == name:
                 return dict(entry)
         return {}
+
+
+def _read(name: str, bundle: Path) -> gpd.GeoDataFrame | pd.DataFrame:
+    """A bundle layer; a bundle that cannot give it is one problem (:class:`BundleError`)."""
+    try:
+        return read_layer(name, bundle)
+    except BundleError:
+        raise
+    except DataError as exc:
+        raise BundleError(exc.message, exc.hint) from exc
 
 
 def load_inputs(scenario: Scenario) -> Inputs:

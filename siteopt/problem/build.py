@@ -13,12 +13,12 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from siteopt._errors import InfeasibleError
+from siteopt._errors import Collector, InfeasibleError
 from siteopt.data.inputs import Inputs
 from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, Problem
 from siteopt.problem.candidates import build_candidates
-from siteopt.problem.demand import DemandSummary, build_demand
-from siteopt.problem.pairs import build_costs
+from siteopt.problem.demand import DemandSummary, build_demand, problem_towns
+from siteopt.problem.pairs import build_costs, cost_inputs
 from siteopt.problem.points import working_crs
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS
@@ -47,10 +47,27 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
     ``inputs``. The towns and regions of the rules are the user's own labels
     (``candidates.points.town`` and ``.region``) when given, else the bundle's towns.
     """
+    checks = Collector()  # every independent input problem, raised together (scenario order)
+    located = True
     if not inputs.has_bundle:
-        inputs.crs = working_crs(scenario)
-    demand, summary, developed, towns = build_demand(scenario, inputs)
-    cands = build_candidates(scenario, inputs, towns)
+        crs = checks.value(lambda: working_crs(scenario))  # reads the point files
+        located = crs is not None
+        if crs is not None:
+            inputs.crs = crs
+    made = None
+    cands = None
+    if located:  # else the point files' problems are recorded already
+        towns = problem_towns(inputs)
+        made = checks.value(lambda: build_demand(scenario, inputs))
+        cands = checks.value(lambda: build_candidates(scenario, inputs, towns))
+    matrix = None  # the cost matrix, read and checked before the problem's ids are known
+    if scenario.costs.kind == "matrix":
+        matrix = checks.value(lambda: cost_inputs(scenario))
+    else:
+        checks.check(lambda: cost_inputs(scenario))
+    checks.raise_if_any()
+    assert made is not None and cands is not None
+    demand, summary, developed, towns = made
     eligible_rows = np.flatnonzero(cands["eligible"].to_numpy()).astype(np.int64)
     if not (cands["eligible"] & (cands["role"] != "existing")).any():
         raise InfeasibleError(
@@ -75,7 +92,7 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
     demand_xy = np.column_stack([demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()])
     out = cands[~cands["eligible"].to_numpy()]
     excluded = dict(zip(out["cand_id"].astype(str), out["reasons"].astype(str), strict=True))
-    pairs = build_costs(scenario, demand, elig, excluded)
+    pairs = build_costs(scenario, demand, elig, excluded, matrix)
     role_code = {"candidate": ROLE_CANDIDATE, "required": ROLE_REQUIRED, "existing": ROLE_EXISTING}
     capacity = scenario.objective.capacity
     problem = Problem(

@@ -7,18 +7,20 @@ coordinates.
 
 from __future__ import annotations
 
+from functools import partial
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from siteopt._errors import ScenarioError
+from siteopt._errors import Collector, ScenarioError
 from siteopt.data.inputs import Inputs
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
 from siteopt.problem.eligibility.transit import transit_rule, transit_table
-from siteopt.problem.eligibility.zoning import zoning_rule
+from siteopt.problem.eligibility.zoning import zoning_inputs, zoning_rule
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario
@@ -35,15 +37,25 @@ def build_candidates(
     """
     spec = scenario.candidates
     crs = inputs.crs
+    checks = Collector()  # every independent input problem, raised together below
     labels: dict[str, NDArray[np.str_]] = {}  # the user's own town / region of each point
+    site_cost = None
+    located = True  # whether the candidate points could be laid out
     if spec.points is not None:
-        pts = read_points(scenario, spec.points, "candidates.points", crs)
-        gx, gy = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
-        ids = pts["id"].astype(str).to_numpy()
-        site_cost = pts["cost"].to_numpy() if "cost" in pts.columns else None
-        town_idx = town_of(gx, gy, towns) if len(towns) else np.full(len(gx), -1)
-        labels = {c: pts[c].to_numpy().astype(str) for c in ("town", "region") if c in pts}
-        check_town_rules(scenario, labels, has_towns=len(towns) > 0)
+        src = spec.points
+        pts = checks.value(lambda: read_points(scenario, src, "candidates.points", crs))
+        if pts is None:
+            located = False
+            gx = gy = np.empty(0)
+            ids = np.empty(0, dtype=str)
+            town_idx = np.empty(0, dtype=np.int64)
+        else:
+            gx, gy = pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()
+            ids = pts["id"].astype(str).to_numpy()
+            site_cost = pts["cost"].to_numpy() if "cost" in pts.columns else None
+            town_idx = town_of(gx, gy, towns) if len(towns) else np.full(len(gx), -1)
+            labels = {c: pts[c].to_numpy().astype(str) for c in ("town", "region") if c in pts}
+            checks.check(lambda: check_town_rules(scenario, labels, has_towns=len(towns) > 0))
     else:
         if not len(towns):
             raise ScenarioError(
@@ -55,15 +67,27 @@ def build_candidates(
         town_idx = town_of(gx, gy, towns)
         keep = town_idx >= 0
         for name in spec.within:
-            layer, _ = rule_layer(scenario, inputs, name)
+            found = checks.value(partial(rule_layer, scenario, inputs, name))
+            if found is None:
+                located = False
+                continue
+            layer = found[0]
             if name == "sewer" and "status" in layer.columns:
                 layer = layer[layer["status"].isin(set(spec.sewer_status))]
             keep &= shapely.contains_xy(union_of(layer), gx, gy)
         gx, gy, town_idx = gx[keep], gy[keep], town_idx[keep]
         ids = point_ids("", gx, gy)
-        site_cost = None
+    rules = checks.value(lambda: exclusion_rules(scenario, inputs))
+    zoning = None
+    if spec.zoning is not None:
+        zoning = checks.value(lambda: zoning_inputs(scenario, inputs))
+    if located or spec.points is None or spec.points.town is None:  # else: no labels to check
+        checks.check(lambda: _check_approved(scenario, labels, towns))
+    if rules is not None:
+        checks.check(lambda: _check_required(scenario, rules, cands_crs=crs))
+    checks.raise_if_any()
+    assert rules is not None
     xy = np.column_stack([gx, gy])
-    rules = exclusion_rules(scenario, inputs)
     if rules and len(xy):
         matrix = exclusion_matrix(xy, rules, crs)
     else:
@@ -72,7 +96,7 @@ def build_candidates(
     extra: list[tuple[NDArray[np.bool_], str]] = []
     district = None
     if spec.zoning is not None:
-        bad, status = zoning_rule(scenario, inputs, xy)
+        bad, status = zoning_rule(scenario, inputs, xy, zoning)
         allow = " or ".join(spec.zoning.allow)
         extra.append((bad, f"zoning: clinic use not {allow}"))
         district = status
@@ -84,18 +108,6 @@ def build_candidates(
     region_names = labels.get("region", _name_of(towns, region_col, town_idx))
     approved = scenario.sites.approved_municipalities
     if approved is not None:
-        known = set(town_names) if "town" in labels else set(towns["town"])
-        unknown = sorted(set(approved) - known)
-        if unknown:
-            where = (
-                f"the {spec.points.town!r} column of candidates.points"
-                if "town" in labels and spec.points is not None
-                else "the towns layer (e.g. 'New Haven')"
-            )
-            raise ScenarioError(
-                f"{scenario.source_file}: sites.approved_municipalities names unknown towns: "
-                f"{', '.join(unknown)}; use the names of {where}."
-            )
         extra.append(
             (~np.isin(town_names, list(approved)), "municipality not on the approved list")
         )
@@ -129,7 +141,6 @@ def build_candidates(
         for col in ("zone_name", "zone_type"):  # from the CT Zoning Atlas, when it names them
             if col in district.columns:
                 cands[col] = district[col].to_numpy()
-    _check_required(scenario, rules, texts, cands.crs)
     cands = _add_fixed_sites(scenario, inputs, cands, towns, region_col, access is not None)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
 
@@ -180,16 +191,37 @@ def check_town_rules(
         )
 
 
-def _check_required(
-    scenario: Scenario, rules: list, texts: NDArray[np.object_], crs: object = CRS
+def _check_approved(
+    scenario: Scenario, labels: dict[str, NDArray[np.str_]], towns: gpd.GeoDataFrame
 ) -> None:
+    """Refuse approved municipalities that are not towns of the candidates (a typo)."""
+    approved = scenario.sites.approved_municipalities
+    if approved is None:
+        return
+    spec = scenario.candidates
+    known = set(labels["town"]) if "town" in labels else set(towns["town"])
+    unknown = sorted(set(approved) - known)
+    if unknown:
+        where = (
+            f"the {spec.points.town!r} column of candidates.points"
+            if "town" in labels and spec.points is not None
+            else "the towns layer (e.g. 'New Haven')"
+        )
+        raise ScenarioError(
+            f"{scenario.source_file}: sites.approved_municipalities names unknown towns: "
+            f"{', '.join(unknown)}; use the names of {where}."
+        )
+
+
+def _check_required(scenario: Scenario, rules: list, *, cands_crs: object = CRS) -> None:
     """Refuse a required site that breaks an exclusion rule (it is placed where it is given)."""
     required = scenario.sites.required
     if not required or not rules:
         return
+    texts = np.array([r.describe() for r in rules], dtype=object)
     pts = gpd.GeoSeries(
         gpd.points_from_xy([s.lon for s in required], [s.lat for s in required]), crs=LONLAT_CRS
-    ).to_crs(crs)
+    ).to_crs(cands_crs)
     hit = exclusion_matrix(np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]), rules)
     bad = [(site.name, "; ".join(texts[hit[i]])) for i, site in enumerate(required) if hit[i].any()]
     if bad:

@@ -103,9 +103,9 @@ def build_demand(
     scenario: Scenario, inputs: Inputs
 ) -> tuple[gpd.GeoDataFrame, DemandSummary, shapely.Geometry, gpd.GeoDataFrame]:
     """Demand points with weights (deaths), per the scenario's demand settings."""
+    towns = problem_towns(inputs)
     if not inputs.has_bundle:
-        return _user_demand(scenario, inputs, no_towns(inputs.crs))
-    towns = inputs.layer("towns").sort_values("town").reset_index(drop=True)
+        return _user_demand(scenario, inputs, towns)
     if scenario.demand.points is not None:
         return _user_demand(scenario, inputs, towns)
     _, summary = select_deaths(scenario, inputs.table("deaths"))
@@ -186,6 +186,13 @@ def build_demand(
         crs=CRS,
     )
     return demand, summary, developed, towns
+
+
+def problem_towns(inputs: Inputs) -> gpd.GeoDataFrame:
+    """The towns of a run, sorted by name: the bundle's, or none without a bundle."""
+    if not inputs.has_bundle:
+        return no_towns(inputs.crs)
+    return inputs.layer("towns").sort_values("town").reset_index(drop=True)
 
 
 def no_towns(crs: str) -> gpd.GeoDataFrame:

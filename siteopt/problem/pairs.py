@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 from numpy.typing import NDArray
@@ -11,6 +13,9 @@ from siteopt.models.base import Pairs
 from siteopt.models.objectives import objective
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
+
+if TYPE_CHECKING:
+    from siteopt.problem.costs.matrix import MatrixTable
 
 #: margin around the points of the street network downloaded when the cutoff is unbounded
 DOWNLOAD_MARGIN_M = 2000.0
@@ -35,20 +40,59 @@ def download_bbox(
     return (float(west), float(south), float(east), float(north))
 
 
+def cost_inputs(scenario: Scenario) -> MatrixTable | None:
+    """Check the files of ``scenario.costs`` before the problem is built.
+
+    Returns
+    -------
+    MatrixTable or None
+        The checked cost matrix of ``costs.kind: matrix`` (aligned to the problem's ids later,
+        by :func:`build_costs`); ``None`` for the other kinds.
+
+    Raises
+    ------
+    DataError
+        A cost matrix or street network file that does not exist, or a malformed matrix.
+    """
+    from siteopt.problem.costs.matrix import read_matrix_table
+
+    spec = scenario.costs
+    if spec.kind == "network" and spec.network is not None and spec.network != "download":
+        path = scenario.resolve_path(spec.network)
+        if not path.exists():
+            raise DataError(f"{scenario.source_file}: costs.network file {path} does not exist.")
+    if spec.kind != "matrix":
+        return None
+    assert spec.matrix is not None
+    path = scenario.resolve_path(spec.matrix)
+    if not path.exists():
+        raise DataError(f"{scenario.source_file}: costs.matrix file {path} does not exist.")
+    return read_matrix_table(
+        path,
+        demand_col=spec.demand_col,
+        candidate_col=spec.candidate_col,
+        cost_col=spec.cost_col,
+    )
+
+
 def build_costs(
     scenario: Scenario,
     demand: gpd.GeoDataFrame,
     cands: gpd.GeoDataFrame,
     excluded: dict[str, str] | None = None,
+    matrix: MatrixTable | None = None,
 ) -> Pairs:
     """Sparse demand-candidate costs (metres) per ``scenario.costs``.
 
     ``excluded`` maps the ids of candidates the rules exclude to the reason, for the messages of
-    a cost matrix that names them.
+    a cost matrix that names them. ``matrix`` is the cost matrix :func:`cost_inputs` read
+    already (read here when not given).
     """
     from siteopt.problem.costs.euclidean import euclidean_pairs
 
     spec = scenario.costs
+    if matrix is None:
+        matrix = cost_inputs(scenario)  # also: the street network file exists
     cutoff = (
         scenario.objective.distance_m if objective(scenario.objective.kind).cutoff else float("inf")
     )
@@ -76,23 +120,15 @@ def build_costs(
                 mode=spec.mode,
             )
         path = scenario.resolve_path(spec.network)
-        if not path.exists():
-            raise DataError(f"{scenario.source_file}: costs.network file {path} does not exist.")
         return network_pairs(demand_xy, cand_xy, cutoff, source=path, mode=spec.mode)
     if spec.kind == "matrix":
-        from siteopt.problem.costs.matrix import read_cost_matrix
+        from siteopt.problem.costs.matrix import align_matrix
 
-        assert spec.matrix is not None
-        path = scenario.resolve_path(spec.matrix)
-        if not path.exists():
-            raise DataError(f"{scenario.source_file}: costs.matrix file {path} does not exist.")
-        return read_cost_matrix(
-            path,
+        assert matrix is not None
+        return align_matrix(
+            matrix,
             demand["demand_id"].astype(str).to_numpy(),
             cands["cand_id"].astype(str).to_numpy(),
-            demand_col=spec.demand_col,
-            candidate_col=spec.candidate_col,
-            cost_col=spec.cost_col,
             cutoff=cutoff,
             excluded=excluded,
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from siteopt._errors import DataError, ScenarioError
+from siteopt._errors import Collector, DataError, ScenarioError
 from siteopt._validate import (
     MAX_LAYER_BYTES,
     MAX_TABLE_BYTES,
@@ -196,7 +198,10 @@ def working_crs(scenario: Scenario) -> str:
         )
         if s is not None
     ]
-    frames = [read_points(scenario, s, k, crs=None) for s, k in sources]
+    checks = Collector()  # both point files are checked, each on its own
+    read = [checks.value(partial(read_points, scenario, s, k, None)) for s, k in sources]
+    checks.raise_if_any()
+    frames = [f for f in read if f is not None]
     crss = {ProjCRS.from_user_input(f.crs) for f in frames}
     if len(crss) == 1:
         only = crss.pop()

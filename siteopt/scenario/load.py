@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from siteopt._errors import ScenarioError
-from siteopt._validate import MAX_SCENARIO_BYTES, MAX_SCENARIO_DEPTH, read_input_bytes
+from siteopt._validate import read_yaml
 from siteopt.scenario.model import (
     Scenario,
     ScenarioPath,
@@ -29,14 +29,6 @@ from siteopt.scenario.model import (
 
 #: fields siteopt sets itself; a scenario file may not write them
 _INTERNAL = ("base_dir", "source_file", "chain", "replaced_lists")
-
-
-class _Alias(Exception):
-    """A YAML alias, at a 1-based line."""
-
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
 
 
 class _RepeatedKey(Exception):
@@ -166,60 +158,9 @@ def scenario_from_dict(
 
 
 def _read_yaml(p: Path, shown: str) -> tuple[Any, Lines]:
-    """Parse one scenario file: a regular UTF-8 file under the size cap, no aliases, shallow."""
-    data = read_input_bytes(
-        p, "scenario file", MAX_SCENARIO_BYTES, shown=shown, error=ScenarioError
-    )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{shown}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
-        ) from None
-    try:
-        depth = 0
-        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(ev, yaml.AliasEvent):
-                raise _Alias(ev.start_mark.line + 1 if ev.start_mark else 0)
-            if isinstance(ev, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_SCENARIO_DEPTH:
-                    line = ev.start_mark.line + 1 if ev.start_mark else 0
-                    raise ScenarioError(
-                        f"{shown}, line {line}: the YAML is nested more than "
-                        f"{MAX_SCENARIO_DEPTH} levels deep, far more than a scenario needs."
-                    )
-            elif isinstance(ev, yaml.CollectionEndEvent):
-                depth -= 1
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
-    except _Alias as exc:
-        raise ScenarioError(
-            f"{shown}, line {exc.line}: YAML aliases (*name) are not supported in scenario "
-            "files; write the values out, or use 'extends:' to share settings."
-        ) from None
-    except RecursionError:
-        raise ScenarioError(f"{shown}: the YAML is nested too deeply to be a scenario.") from None
-    except ValueError as exc:  # e.g. an integer too long to convert
-        raise ScenarioError(
-            f"{shown}: a value cannot be read ({' '.join(str(exc).split())})."
-        ) from None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        where = f", line {mark.line + 1}" if mark else ""
-        raise ScenarioError(
-            f"{shown}{where}: unsupported YAML tag ({exc.problem}); scenario files hold plain "
-            "values only."
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ScenarioError(
-            f"{shown}, {where}: malformed YAML ({exc.problem}).",
-            "Check indentation, colons and quotes there.",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{shown}: malformed YAML ({' '.join(str(exc).split())}).") from None
+    """Parse one scenario file with the one safe loader; scenario files allow no aliases."""
+    loaded = read_yaml(p, "scenario file", shown=shown, error=ScenarioError, max_aliases=0)
+    doc, node = loaded.data, loaded.node
     if doc is None:
         raise ScenarioError(f"{shown}: the file is empty; a scenario needs at least 'name:'.")
     raw: dict[tuple[str | int, ...], int] = {}

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from siteopt._errors import InputError, ScenarioError
+from siteopt._validate import parse_yaml
 from siteopt.scenario import Scenario, scenario_from_dict
 
 Grid = list[tuple[str, list[Any]]]
@@ -60,13 +59,15 @@ def parse_value(text: str, option: str) -> Any:
     them in brackets (``[fentanyl, fentanyl_analogue]``)."""
     if text.strip() == "":
         raise InputError(f"--vary {option}: an empty value; give values like KEY=800,1600.")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError(
+    value = parse_yaml(
+        text,
+        f"--vary {option}",
+        "--vary value",
+        malformed=(
             f"--vary {option}: value {text!r} is not a valid YAML value; quote it, or close its "
             "brackets."
-        ) from None
+        ),
+    ).data
     if isinstance(value, (datetime.date, datetime.datetime)):
         return text.strip()
     if isinstance(value, list):

@@ -320,10 +320,17 @@ def test_oversized_point_file_is_refused_before_parsing(
     import siteopt.problem.points as points
 
     monkeypatch.setattr(points, "MAX_TABLE_BYTES", 100)
-    line = refused(
-        runner, project, ["solve", str(project / "own_points.yaml"), "-o", str(project / "o")]
+    before = snapshot(project)
+    res = runner.invoke(
+        cli, ["-q", "solve", str(project / "own_points.yaml"), "-o", str(project / "o")]
     )
-    assert "demand.csv" in line and "over the 0.0001 MB limit" in line
+    assert res.exit_code == 2, res.output
+    # both point files are over the cap: independent problems, one Error: line each
+    lines = error_lines(res.output)
+    assert len(lines) == 2, res.output
+    assert "demand.csv" in lines[0] and "candidates.csv" in lines[1]
+    assert all("over the 0.0001 MB limit" in ln for ln in lines)
+    assert snapshot(project) == before
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from siteopt._errors import InputError
+from siteopt._validate import read_yaml
 from siteopt.data.fetch._common import STATE_FILE, TEMP_PREFIX
 
 __all__ = [
@@ -484,21 +484,16 @@ def load_sources(user_file: Path | None = None) -> tuple[Source, ...]:
 
 def _read_sources_file(path: Path) -> SourcesFileModel:
     """Read one sources file and check its top level."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         raise InputError(
             f"sources file {path} does not exist.", "Pass an existing YAML file to --sources."
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"sources file {path} cannot be read: {exc}.") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"sources file {path}{where} is not valid YAML: {problem}.") from None
+        )
+    doc = read_yaml(
+        path,
+        "sources file",
+        shown=f"sources file {path}",
+        malformed=f"sources file {path}{{at}} is not valid YAML: {{problem}}.",
+    ).data
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

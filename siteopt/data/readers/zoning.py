@@ -23,7 +23,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 
 from siteopt._errors import DataError, InputError
 from siteopt._validate import (
@@ -31,6 +30,7 @@ from siteopt._validate import (
     MAX_SCENARIO_BYTES,
     check_input_file,
     check_json_input,
+    read_yaml,
 )
 from siteopt.data.polygons import repair_polygons
 from siteopt.problem.costs.crs import to_metric
@@ -181,10 +181,7 @@ def read_use_table(path: Path) -> pd.DataFrame:
         df.columns = [str(c).strip() for c in df.columns]
         labels = [f"line {i + 2}" for i in range(len(df))]
     elif suffix in (".yaml", ".yml"):
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DataError(f"cannot parse use table {path} as YAML: {exc}.") from exc
+        raw = read_yaml(path, "use table", error=DataError).data
         df, labels = _yaml_records(raw, path)
     else:
         raise InputError(f"use table {path} must be a .csv or .yaml file.")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import difflib
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
 
-from siteopt._errors import ScenarioError
+from siteopt._errors import Collector, ScenarioError
 from siteopt.data.inputs import Inputs
 from siteopt.data.layers import LAYERS
 from siteopt.problem.eligibility.buffers import ExclusionRule
 from siteopt.problem.eligibility.where import filter_where
 from siteopt.problem.points import looks_like_path, read_user_layer
-from siteopt.scenario import Scenario
+from siteopt.scenario import ExclusionSpec, Scenario
 
 
 def rule_layer(scenario: Scenario, inputs: Inputs, name: str) -> tuple[gpd.GeoDataFrame, str]:
@@ -31,31 +32,49 @@ def rule_layer(scenario: Scenario, inputs: Inputs, name: str) -> tuple[gpd.GeoDa
 
 
 def exclusion_rules(scenario: Scenario, inputs: Inputs) -> list[ExclusionRule]:
-    """The ``candidates.outside`` and ``candidates.exclusions`` rules, in scenario order."""
+    """The ``candidates.outside`` and ``candidates.exclusions`` rules, in scenario order.
+
+    Each rule's layer (and its ``where`` filter, when the layer could be read) is checked on its
+    own, so a problem with every rule shows at once.
+
+    Raises
+    ------
+    InputError
+        The problem of the one bad rule, or :class:`~siteopt._errors.InputErrors` for several.
+    """
     spec = scenario.candidates
-    rules: list[ExclusionRule] = []
+    checks = Collector()
+    rules: list[ExclusionRule | None] = []
     for name in spec.outside:
-        layer, label = rule_layer(scenario, inputs, name)
-        rules.append(ExclusionRule(name=f"on {name}", layer=layer, reason=f"on {label}"))
+
+        def outside(name: str = name) -> ExclusionRule:
+            layer, label = rule_layer(scenario, inputs, name)
+            return ExclusionRule(name=f"on {name}", layer=layer, reason=f"on {label}")
+
+        rules.append(checks.value(outside))
     for i, ex in enumerate(spec.exclusions):
-        layer, label = rule_layer(scenario, inputs, ex.layer)
-        layer = filter_where(layer, ex.where, ex.layer)
-        what = f"{label} ({ex.where})" if ex.where else label
-        if ex.kind == "exclude_within":
-            reason = f"on {what}" if ex.distance_m == 0 else f"within {ex.distance_m:g} m of {what}"
-        else:
-            reason = (
-                f"outside {what}"
-                if ex.distance_m == 0
-                else f"farther than {ex.distance_m:g} m from {what}"
-            )
-        rules.append(
-            ExclusionRule(
-                name=ex.name or f"rule {i + 1}",
-                layer=layer,
-                distance_m=ex.distance_m,
-                kind=ex.kind,
-                reason=reason,
-            )
+        rules.append(checks.value(partial(_exclusion, scenario, inputs, i, ex)))
+    checks.raise_if_any()
+    return [r for r in rules if r is not None]
+
+
+def _exclusion(scenario: Scenario, inputs: Inputs, i: int, ex: ExclusionSpec) -> ExclusionRule:
+    """The rule of ``candidates.exclusions[i]``: its layer, filtered by its ``where``."""
+    layer, label = rule_layer(scenario, inputs, ex.layer)
+    layer = filter_where(layer, ex.where, ex.layer)
+    what = f"{label} ({ex.where})" if ex.where else label
+    if ex.kind == "exclude_within":
+        reason = f"on {what}" if ex.distance_m == 0 else f"within {ex.distance_m:g} m of {what}"
+    else:
+        reason = (
+            f"outside {what}"
+            if ex.distance_m == 0
+            else f"farther than {ex.distance_m:g} m from {what}"
         )
-    return rules
+    return ExclusionRule(
+        name=ex.name or f"rule {i + 1}",
+        layer=layer,
+        distance_m=ex.distance_m,
+        kind=ex.kind,
+        reason=reason,
+    )

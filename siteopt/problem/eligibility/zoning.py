@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-from siteopt._errors import DataError, InputError
+from siteopt._errors import Collector, DataError, InputError
 from siteopt.data.inputs import Inputs
 from siteopt.data.layers import read_layer
 
@@ -199,22 +199,51 @@ def use_citations(scenario: Scenario) -> tuple[str, dict[str, str]]:
     return edition, sections
 
 
-def zoning_rule(
-    scenario: Scenario, inputs: Inputs, xy: NDArray[np.float64]
-) -> tuple[NDArray[np.bool_], pd.DataFrame]:
-    """Candidates in a district whose use status is not allowed, and the district table.
+def zoning_inputs(scenario: Scenario, inputs: Inputs) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The district layer and use table of ``candidates.zoning``, each checked on its own.
 
     ``candidates.zoning.districts`` is the bundle's ``bridgeport_zoning`` layer or a file;
-    ``use_table`` a table shipped with siteopt (:data:`BUILTIN_USE_TABLES`) or a file.
+    ``use_table`` a table shipped with siteopt (:data:`BUILTIN_USE_TABLES`) or a file. A problem
+    with each is reported (both at once when both are bad).
+
+    Raises
+    ------
+    InputError
+        A missing or malformed district file or use table (:class:`InputErrors` for both).
     """
     spec = scenario.candidates.zoning
     assert spec is not None
-    if spec.districts in _bp.BUILTIN_DISTRICTS:
-        districts = inputs.layer(_bp.BUILTIN_DISTRICTS[spec.districts])
-        districts = districts.rename(columns={"zone": "district"})
-    else:
-        districts = _zr.read_districts(scenario.resolve_path(spec.districts), spec.code_field)
-    table = use_table(scenario)
+    checks = Collector()
+
+    def districts() -> gpd.GeoDataFrame:
+        if spec.districts in _bp.BUILTIN_DISTRICTS:
+            layer = inputs.layer(_bp.BUILTIN_DISTRICTS[spec.districts])
+            return layer.rename(columns={"zone": "district"})
+        return _zr.read_districts(scenario.resolve_path(spec.districts), spec.code_field)
+
+    def table() -> pd.DataFrame:
+        return use_table(scenario)
+
+    found = checks.value(districts), checks.value(table)
+    checks.raise_if_any()
+    assert found[0] is not None and found[1] is not None
+    return found[0], found[1]
+
+
+def zoning_rule(
+    scenario: Scenario,
+    inputs: Inputs,
+    xy: NDArray[np.float64],
+    zoning: tuple[gpd.GeoDataFrame, pd.DataFrame] | None = None,
+) -> tuple[NDArray[np.bool_], pd.DataFrame]:
+    """Candidates in a district whose use status is not allowed, and the district table.
+
+    ``zoning`` is the (districts, use table) pair :func:`zoning_inputs` read already (read here
+    when not given).
+    """
+    spec = scenario.candidates.zoning
+    assert spec is not None
+    districts, table = zoning if zoning is not None else zoning_inputs(scenario, inputs)
     status = zoning_status(xy, districts, table, snap_m=spec.snap_m)
     town = spec.town or _BUILTIN_TOWNS.get(spec.districts)
     names = {e.get("name") for e in inputs.manifest.get("layers", [])}
