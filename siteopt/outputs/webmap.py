@@ -23,6 +23,7 @@ from siteopt.outputs.tables import Tables, data_extent, quantile_classes
 from siteopt.outputs.words import (
     class_label,
     credits,
+    demand_noun,
     describe_objective,
     distance_words,
     facility_cell,
@@ -145,7 +146,7 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
         "proj": LCC_6433,
         "tiles": TILE_URL,
         "radius_m": float(tables.result.scenario.objective.distance_m),
-        "served": f"Deaths {served_verb(tables.result)}",
+        "served": f"{demand_noun(tables.result).title} {served_verb(tables.result)}",
     }
 
 
@@ -153,6 +154,7 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
     """What the map's inline SVG draws, layer by layer (``templates/map.html`` marks it up)."""
     result = tables.result
     verb = served_verb(result)
+    noun = demand_noun(result)
     p = period(result)
     # towns: choropleth of deaths, with a tooltip each
     towns = tables.layers["towns"]
@@ -161,7 +163,7 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
         {
             "fill": hexcolor(GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]),
             "d": _polygon_path(frame, r.geometry),
-            "tip": f"{r['town']}: {r['deaths']:,} deaths{' ' + p if p else ''}"
+            "tip": f"{r['town']}: {r['deaths']:,} {noun.plural}{' ' + p if p else ''}"
             f", {num(r['covered'])} {verb}",
         }
         for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True)
@@ -169,14 +171,15 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
     # demand cells, five quantile classes of weight
     demand = tables.layers["demand"]
     cls, bounds = quantile_classes(demand["weight"].to_numpy(np.float64))
-    cell = float(result.scenario.demand.cell_m) if result.built.summary.place != "points" else 200.0
+    own = result.built.summary.place == "points"
+    cell = float(result.scenario.demand.cell_m) if not own else 200.0
     x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     k = len(bounds)
     demand_items = [
         {
             "fill": hexcolor(HEAT[0 if k <= 1 else round(ci * 4 / (k - 1))]),
             "d": _squares(frame, x[cls == ci], y[cls == ci], cell * 0.9),
-            "tip": f"demand cell: {lo:.2f}–{hi:.2f} deaths",
+            "tip": f"demand {'point' if own else 'cell'}: {lo:.2f}–{hi:.2f} {noun.plural}",
         }
         for ci, (lo, hi) in enumerate(bounds)
     ]
@@ -207,14 +210,14 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
         existing = r["role"] == "existing"
         label = "E" if existing else str(r["rank"])
         tip = (
-            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
-            f"{num(r['covered'])} deaths {verb}"
+            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}"
+            f"{', ' + str(r['town']) if r['town'] else ''}: {noun.count(r['covered'])} {verb}"
         )
         sites.append({"u": u[0], "v": v[0], "existing": existing, "label": label, "tip": tip})
     labels = []
     seen = set()
     for i, (_, r) in enumerate(tables.new_sites.iterrows()):
-        if r["town"] in seen:
+        if r["town"] in seen or not r["town"]:
             continue
         seen.add(r["town"])
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
@@ -246,8 +249,16 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
 def _legend(tables: Tables) -> dict[str, Any]:
     n = len(tables.town_bins)
     p = period(tables.result)
+    noun = demand_noun(tables.result)
+    own = tables.result.built.summary.place == "points"
     return {
-        "title": "Deaths by town" + (", " + p if p else ""),
+        "title": f"{noun.title} by town" + (", " + p if p else "") if n else "",
+        "noun": noun.plural,
+        "towns_label": f"Towns ({noun.plural})" if n else "",
+        "demand_label": "Demand points (your own)"
+        if own
+        else "Demand cells (deaths spread over developed land)",
+        "unit": "point" if own else "cell",
         "classes": [
             {"color": hexcolor(GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]), "label": lab}
             for i, lab in enumerate(class_label(lo, hi) for lo, hi in tables.town_bins)
@@ -265,6 +276,7 @@ def _site_list(tables: Tables) -> list[dict[str, Any]]:
             "existing": r["role"] == "existing",
             "label": "E" if r["role"] == "existing" else str(r["rank"]),
             "town": r["town"],
+            "id": str(r["site_id"]),
             "covered": num(r["covered"]),
         }
         for _, r in tables.sites.iterrows()
@@ -285,7 +297,8 @@ def _summary(tables: Tables) -> str:
     if not is_covering(result):
         return f"{len(new)} recommended sites. {describe_objective(result)} {status}."
     return (
-        f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} deaths"
+        f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} "
+        f"{demand_noun(result).plural}"
         f"{' (' + p + ')' if p else ''} within "
         f"{distance_words(float(result.scenario.objective.distance_m))} "
         f"({pct(total / s.placed if s.placed else 0)}); {status}."

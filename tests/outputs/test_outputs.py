@@ -598,7 +598,7 @@ def test_existing_sites_are_credited_and_shown(small: RunResult, tmp_path: Path)
     assert sites["covered"].sum() == pytest.approx(small.solution.objective)
     md = report_markdown(small, t)
     assert "**The two recommended sites are in New Haven and Bridgeport.**" in md
-    assert "The one existing site" in md and "already has 7.0 deaths covered" in md
+    assert "The one existing site" in md and "already has 7.0 units of demand covered" in md
     assert "your own points, which carry no decedent characteristics" in md
     alloc = t.layers["allocation"]
     ex = alloc[alloc["rank"].isna()]
