@@ -17,6 +17,7 @@ import pandas as pd
 
 from siteopt.models.objectives import OBJECTIVES, objective
 from siteopt.result import Facility, RunResult, TownOption
+from siteopt.settings import CRS
 
 NUMBER_WORDS = (
     "no",
@@ -725,9 +726,9 @@ def fields_doc(text: str, noun: Noun, crs: str | None, bundle: bool) -> str:
                 skip_para = bool(line.strip())
                 continue
             line = line.replace(
-                "NAD83(2011) / Connecticut (EPSG:6433, metres)", f"the working CRS ({crs}, metres)"
+                f"NAD83(2011) / Connecticut ({CRS}, metres)", f"the working CRS ({crs}, metres)"
             )
-            line = line.replace("EPSG:6433", crs or "the working CRS")
+            line = line.replace(CRS, crs or "the working CRS")
             line = line.replace("Connecticut town", "town (your candidates' town column)")
             line = line.replace(
                 "(deaths spread over developed land)", "(your demand points)"

@@ -122,3 +122,27 @@ def test_to_outputs_needs_points_with_a_crs(tmp_path: Path) -> None:
     with pytest.raises(SiteoptError, match="CRS"):
         r.to_outputs(tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_quantile_bins_equal_mapclassify() -> None:
+    """The numpy quantiles (no mapclassify import on small runs) are mapclassify's, bit for bit."""
+    import warnings
+
+    import mapclassify
+
+    from siteopt.outputs.tables import quantile_bins
+
+    rng = np.random.default_rng(5)
+    for t in range(400):
+        n = int(rng.integers(6, 300))
+        v = [
+            rng.uniform(0, 10, n),
+            rng.integers(0, 5, n).astype(float),
+            rng.exponential(3, n) / 7.0,
+            np.round(rng.uniform(0, 1, n), 2),
+        ][t % 4]
+        for k in (3, 5, 7):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                want = np.unique(mapclassify.Quantiles(v, k=k).bins)
+            assert np.array_equal(quantile_bins(v, k), want)
