@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from siteopt import __version__
+from siteopt._errors import SiteoptError
 from siteopt.outputs.render import Markup, render, static_text
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, data_extent, quantile_classes
@@ -105,6 +106,74 @@ def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
     return "".join(f"M{a} {b}h{s}v{s}h-{s}z" for a, b in zip(u.tolist(), v.tolist(), strict=True))
 
 
+#: for a working CRS other than EPSG:6433, ``map.js`` projects with the fitted polynomials of
+#: :func:`_local_proj` (``templates/map_local.js``) instead of its Lambert conic, and its
+#: ``#selftest`` checks the frame's points; the Connecticut page keeps ``map.js`` as it is
+_JS_PROJ = "  var proj = (function (p) {"
+_JS_TEST = "    var pts = [[-72.75,"
+
+
+def _page_js(local: bool) -> Markup:
+    """``map.js``, with the local projection when the run is not in EPSG:6433."""
+    js = static_text("map.js")
+    if not local:
+        return js
+    text = str(js)
+    if text.count(_JS_PROJ) != 1 or text.count(_JS_TEST) != 1:
+        raise SiteoptError("map.js changed: its projection anchor is not found (siteopt bug).")
+    local_proj = "  var proj = data.proj.kind ? siteoptLocal(data.proj) : (function (p) {"
+    text = text.replace(_JS_PROJ, str(static_text("map_local.js")) + local_proj)
+    return Markup(text.replace(_JS_TEST, "    var pts = data.proj.test || [[-72.75,"))
+
+
+def _quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
+
+
+def _local_proj(tables: Tables, frame: _Frame) -> dict[str, Any]:
+    """Lon/lat <-> working-CRS metres over the map's frame, for the tile overlay of a run not in
+    EPSG:6433: two quadratic polynomials fitted (least squares) to the exact transformation
+    (pyproj) at 15 x 15 points of the frame and a margin around it. Over a city the fit is
+    within decimetres (0.12 m for San Francisco's frame); ``err_m`` is its largest error at the
+    fitted points."""
+    from pyproj import Transformer
+
+    x0, y1 = frame.x0, frame.y1
+    x1, y0 = x0 + frame.w * UNIT_M, y1 - frame.h * UNIT_M
+    mx, my = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+    gx, gy = np.meshgrid(np.linspace(x0 - mx, x1 + mx, 15), np.linspace(y0 - my, y1 + my, 15))
+    x, y = gx.ravel(), gy.ravel()
+    lon, lat = Transformer.from_crs(tables.result.built.crs, "EPSG:4326", always_xy=True).transform(
+        x, y
+    )
+    lon0, lat0 = float(np.mean(lon)), float(np.mean(lat))
+    a = _quadratic(lon - lon0, lat - lat0)
+    fwd_x, fwd_y = (np.linalg.lstsq(a, t, rcond=None)[0] for t in (x, y))
+    xc, yc = float(np.mean(x)), float(np.mean(y))
+    b = _quadratic((x - xc) / 1000.0, (y - yc) / 1000.0)
+    inv_lon, inv_lat = (np.linalg.lstsq(b, t, rcond=None)[0] for t in (lon, lat))
+    err = float(np.max(np.hypot(a @ fwd_x - x, a @ fwd_y - y)))
+    return {
+        "kind": "quadratic",
+        "lon0": round(lon0, 9),
+        "lat0": round(lat0, 9),
+        "x0": round(xc, 3),
+        "y0": round(yc, 3),
+        "fx": [float(f"{c:.12g}") for c in fwd_x],
+        "fy": [float(f"{c:.12g}") for c in fwd_y],
+        "ilon": [float(f"{c:.12g}") for c in inv_lon],
+        "ilat": [float(f"{c:.12g}") for c in inv_lat],
+        "err_m": round(err, 3),
+        # the page's #selftest projects these (the frame's corners and centre)
+        "test": [
+            [round(float(lo), 6), round(float(la), 6)]
+            for lo, la in zip(
+                lon[[16, 28, 112, 196, 208]], lat[[16, 28, 112, 196, 208]], strict=True
+            )
+        ],
+    }
+
+
 def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     """The JSON the page's script reads: sites with their metrics, the frame and projection."""
     sites = tables.sites
@@ -143,7 +212,7 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     return {
         "sites": out,
         "frame": {"x0": frame.x0, "y1": frame.y1, "w": frame.w, "h": frame.h, "unit": UNIT_M},
-        "proj": LCC_6433,
+        "proj": LCC_6433 if tables.result.built.crs == CRS else _local_proj(tables, frame),
         "tiles": TILE_URL,
         "radius_m": float(tables.result.scenario.objective.distance_m),
         "served": f"{demand_noun(tables.result).title} {served_verb(tables.result)}",
@@ -328,5 +397,5 @@ def webmap_html(tables: Tables) -> str:
         + f" Scenario {sc.name} "
         f"({sc.digest()}), siteopt {__version__}.",
         data=Markup(script_json(map_data(tables, frame))),
-        js=static_text("map.js"),
+        js=_page_js(result.built.crs != CRS),
     )

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from pyproj import Transformer
 
 from siteopt import locate
 from siteopt._errors import SiteoptError
@@ -146,3 +150,32 @@ def test_quantile_bins_equal_mapclassify() -> None:
                 warnings.simplefilter("ignore", UserWarning)
                 want = np.unique(mapclassify.Quantiles(v, k=k).bins)
             assert np.array_equal(quantile_bins(v, k), want)
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in ("chromium", "chromium-browser")),
+    reason="Chromium is not installed; the browser check needs it",
+)
+def test_web_map_tiles_project_in_the_working_crs(own_run: Path, tmp_path: Path) -> None:
+    """map.html of a run in UTM (not EPSG:6433) projects lon/lat as pyproj does."""
+    browser = next(p for p in map(shutil.which, ("chromium", "chromium-browser")) if p)
+    page = (own_run / "map.html").read_text()
+    data = json.loads(
+        re.search(r'id="siteopt-data">(.*?)</script>', page, re.S).group(1)  # type: ignore[union-attr]
+    )
+    assert data["proj"]["kind"] == "quadratic" and data["proj"]["err_m"] < 0.5
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+         (own_run / "map.html").as_uri() + "#selftest"],
+        capture_output=True, text=True, timeout=120, check=False,
+    ).stdout  # fmt: skip
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body is not None, dom[:500]
+    got = json.loads(
+        html.unescape(re.search(r'data-selftest="([^"]*)"', body.group(1)).group(1))  # type: ignore[union-attr]
+    )
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32616", always_xy=True)  # Chicago: 16N
+    for (lon, lat), g in zip(data["proj"]["test"], got, strict=True):
+        assert np.allclose(g["fwd"], to_utm.transform(lon, lat), atol=0.5)  # decimetres
+        assert np.allclose(g["inv"], (lon, lat), atol=1e-5)
