@@ -191,7 +191,12 @@ def test_cli_respects_user_towns(tmp_path: Path, inst: dict) -> None:
     doc = {
         "name": "towns",
         "demand": {"points": {"path": "d.csv", "weight": "w", **pts}},
-        "candidates": {"points": {"path": "c.csv", "town": "t", **pts}},
+        "candidates": {
+            "points": {"path": "c.csv", "town": "t", **pts},
+            "within": [],
+            "outside": [],
+            "exclusions": [],
+        },
         "sites": {"p": inst["p"], "max_per_municipality": 1},
         "objective": {"kind": "coverage", "distance_m": 900},
     }
