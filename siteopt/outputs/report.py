@@ -662,6 +662,8 @@ def build_document(
     doc.add(Heading(2, "Data and caveats", "data"))
     items2: list[str | tuple[str, list[str]]] = []
     for e in result.inputs.manifest.get("layers", []):
+        if s.place == "points" and e.get("name") in ("deaths", "tracts"):
+            continue  # your own demand: the bundle's deaths (and the tracts spreading them) unused
         per = f", {e['period']}" if e.get("period") else ""
         head = (
             f"**{e.get('title', e.get('name'))}**: {e.get('publisher', 'unknown publisher')}"
