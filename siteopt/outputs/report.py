@@ -391,9 +391,10 @@ def build_document(
             )
         doc.add(Para(where + reach))
         first = new.iloc[0]
+        where_1 = f", in {first['town']}," if first["town"] else f" ({first['site_id']})"
         doc.add(
             Para(
-                f"Site 1{', in ' + str(first['town']) if first['town'] else ''}, has the most "
+                f"Site 1{where_1} has the most "
                 f"{noun.plural} {verb} ({num(first['covered'])}). Each {noun.singular} is counted "
                 "once, at the nearest chosen site."
             )
