@@ -463,6 +463,8 @@ def build_document(
     else:
         wgs = tables.sites.to_crs("EPSG:4326")
         has_credit = "tr_credit" in tables.sites.columns
+        # your own points without a town column: no Town column
+        has_town = bool(tables.sites["town"].astype(str).str.strip().any())
         rows = []
         for (_, r), pt in zip(tables.sites.iterrows(), wgs.geometry, strict=True):
             rank = "existing" if r["role"] == "existing" else str(r["rank"])
@@ -471,7 +473,7 @@ def build_document(
             rows.append(
                 [
                     rank,
-                    str(r["town"]),
+                    *([str(r["town"])] if has_town else []),
                     str(r["site_id"]),
                     num(r["covered"]),
                     pct(r["share"], 2),
@@ -484,7 +486,7 @@ def build_document(
             Table(
                 [
                     "Rank",
-                    "Town",
+                    *(["Town"] if has_town else []),
                     "Site",
                     f"{noun.title} {verb}",
                     f"Share of all {noun.plural}",
@@ -493,7 +495,7 @@ def build_document(
                     "Latitude, longitude",
                 ],
                 rows,
-                "rllrrr" + ("r" if has_credit else "") + "l",
+                ("rll" if has_town else "rl") + "rrr" + ("r" if has_credit else "") + "l",
             ),
             Para(
                 f"{noun.title} {verb} are counted once, at their nearest chosen site; the share "
