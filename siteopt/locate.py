@@ -16,27 +16,34 @@ input the local UTM zone of the points, as ``siteopt solve`` picks it.
 >>> result.status, result.objective, list(result.sites["candidate"])
 ('optimal', 4.0, ['1'])
 
-Writing the report, maps and GeoJSON of a run (``.to_outputs``) is not offered here yet; use
-``siteopt solve`` for them.
+``result.to_outputs("out/mine")`` writes the report, maps and GeoJSON that ``siteopt solve``
+writes (points given as GeoDataFrames).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from siteopt._errors import InputError
+from siteopt.locate_inputs import column_or_array as _column_or_array
+from siteopt.locate_inputs import euclidean as _euclidean
+from siteopt.locate_inputs import is_geo as _is_geo
+from siteopt.locate_inputs import pairs as _pairs
+from siteopt.locate_inputs import pairs_from_matrix as _pairs_from_matrix
+from siteopt.locate_inputs import points as _points
+from siteopt.locate_inputs import working_crs as _working_crs
 from siteopt.models import solve
 from siteopt.models.base import (
     ROLE_CANDIDATE,
     Decay,
     ModelSpec,
-    Pairs,
     Problem,
     Rules,
     Solution,
@@ -103,178 +110,64 @@ class LocateResult:
     assignment: pd.Series
     crs: str | None
     solution: Solution
+    #: what was asked (the problem, model and points), for :meth:`to_outputs`
+    call: LocateCall | None = field(default=None, repr=False, compare=False)
+
+    def to_outputs(
+        self,
+        out_dir: str | Path,
+        *,
+        overwrite: bool = False,
+        name: str = "locate",
+        title: str | None = None,
+        label: str | None = None,
+        curve: bool = True,
+    ) -> list[Path]:
+        """Write the files ``siteopt solve`` writes (report, maps, GeoJSON, GeoPackage,
+        ``solution.json``) into ``out_dir``, atomically and with the same overwrite protection.
+
+        The call is written as a scenario without a data bundle (your points, in the working
+        CRS, and your cost matrix) and run through the same pipeline and
+        :func:`siteopt.outputs.write_outputs` as the command line; the optimum must equal this
+        result's (else a :class:`~siteopt._errors.SiteoptError`). Points need coordinates
+        with a CRS: GeoDataFrames (arrays of metres have no place on a map).
+
+        Parameters
+        ----------
+        out_dir
+            The output folder (replaced only with ``overwrite`` and only if siteopt wrote it).
+        name, title
+            The scenario name and title shown in the outputs.
+        label
+            What the demand weights count (``demand.label``, e.g. ``"people"``).
+        curve
+            Also answer "what more sites buy" (extra exact solves), as ``siteopt solve`` does.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from siteopt.locate_outputs import write_locate_outputs
+
+        return write_locate_outputs(
+            self, Path(out_dir), overwrite=overwrite, name=name, title=title, label=label,
+            curve=curve,
+        )  # fmt: skip
 
 
-# --------------------------------------------------------------------------- points
+@dataclass(frozen=True)
+class LocateCall:
+    """What one ``locate`` call solved: enough to write it as a scenario."""
 
-
-def _is_geo(obj: Any) -> bool:
-    return hasattr(obj, "geometry") and hasattr(obj, "crs")
-
-
-def _working_crs(frames: list[Any]) -> Any:
-    """A projected CRS for the GeoDataFrames: the first projected one, else the local UTM zone."""
-    from pyproj import CRS as ProjCRS
-
-    crss = [ProjCRS.from_user_input(f.crs) for f in frames if f.crs is not None]
-    for c in crss:
-        if c.is_projected:
-            return c
-    if not crss:
-        return None
-    lonlat = pd.concat([f.to_crs("EPSG:4326").geometry for f in frames if f.crs is not None])
-    from siteopt.problem.costs.crs import utm_crs
-
-    return utm_crs(float(lonlat.x.mean()), float(lonlat.y.mean()))
-
-
-def _points(
-    obj: Any, what: str, crs: Any, id_column: str | None
-) -> tuple[NDArray[np.float64] | None, NDArray[np.str_] | None, Any]:
-    """Coordinates (k, 2), ids and the frame (or None) of demand or candidates."""
-    if obj is None:
-        return None, None, None
-    if _is_geo(obj):
-        gdf = obj if crs is None or obj.crs is None else obj.to_crs(crs)
-        geom = gdf.geometry
-        if not (geom.geom_type == "Point").all():
-            raise InputError(f"The {what} must be points (found {sorted(set(geom.geom_type))}).")
-        xy = np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()]).astype(np.float64)
-        if id_column is not None:
-            if id_column not in gdf.columns:
-                raise InputError(f"The {what} have no id column '{id_column}'.")
-            ids = gdf[id_column].astype(str).to_numpy()
-        else:
-            ids = np.asarray([str(i) for i in gdf.index])
-    else:
-        xy = np.asarray(obj, dtype=np.float64)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise InputError(
-                f"The {what} must be a GeoDataFrame or an (n, 2) array of x, y; got shape "
-                f"{xy.shape}."
-            )
-        ids = np.asarray([str(i) for i in range(xy.shape[0])])
-        gdf = None
-    if xy.shape[0] == 0:
-        raise InputError(f"The {what} are empty.")
-    if not np.isfinite(xy).all():
-        raise InputError(f"The {what} have missing (NaN) or infinite coordinates.")
-    if len(set(ids)) != ids.size:
-        raise InputError(f"The {what} ids are not unique.")
-    return xy, ids.astype(np.str_), gdf
-
-
-def _column_or_array(
-    value: Any, frame: Any, size: int, what: str, numeric: bool = True
-) -> NDArray[Any]:
-    """A per-point value: a column name of ``frame`` or an array of length ``size``."""
-    if isinstance(value, str):
-        if frame is None or value not in frame.columns:
-            raise InputError(f"No column '{value}' for the {what}; give a column or an array.")
-        arr = frame[value].to_numpy()
-    else:
-        arr = np.asarray(value)
-    if arr.shape != (size,):
-        raise InputError(f"The {what} has {arr.size} values for {size} points.")
-    if numeric:
-        arr = pd.to_numeric(pd.Series(arr), errors="coerce").to_numpy(dtype=np.float64)
-        if not (np.isfinite(arr).all() and (arr >= 0).all()):
-            raise InputError(f"The {what} must be finite numbers >= 0 (no NaN).")
-    return arr
-
-
-# --------------------------------------------------------------------------- costs
-
-
-def _pairs_from_matrix(
-    matrix: Any,
-    n: int,
-    m: int,
-    d_ids: NDArray[np.str_] | None,
-    c_ids: NDArray[np.str_] | None,
-    columns: Sequence[str] | None,
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """(rows, cols, cost) of every finite entry of a dense, sparse or long cost matrix."""
-    import scipy.sparse as sp
-
-    if isinstance(matrix, pd.DataFrame):
-        cols = list(columns) if columns is not None else list(matrix.columns)
-        if len(cols) != 3 or any(c not in matrix.columns for c in cols):
-            raise InputError(
-                "A long cost matrix needs three columns (demand id, candidate id, cost); pass "
-                f"matrix_columns=(...) to name them; found {', '.join(map(str, matrix.columns))}."
-            )
-        if d_ids is None or c_ids is None:
-            raise InputError("A long cost matrix needs the demand and candidate points (ids).")
-        d_pos = {v: i for i, v in enumerate(d_ids)}
-        c_pos = {v: j for j, v in enumerate(c_ids)}
-        di = matrix[cols[0]].astype(str).map(d_pos)
-        cj = matrix[cols[1]].astype(str).map(c_pos)
-        for ser, name, kind in ((di, cols[0], "demand"), (cj, cols[1], "candidate")):
-            if ser.isna().any():
-                bad = matrix[name].astype(str)[ser.isna()].iloc[0]
-                raise InputError(f"The cost matrix names {kind} id '{bad}' that is not given.")
-        cost = pd.to_numeric(matrix[cols[2]], errors="coerce").to_numpy(dtype=np.float64)
-        rows = di.to_numpy(dtype=np.int64)
-        colsj = cj.to_numpy(dtype=np.int64)
-        if pd.Series(rows * m + colsj).duplicated().any():
-            raise InputError("The cost matrix lists a demand-candidate pair twice.")
-    elif sp.issparse(matrix):
-        coo = sp.coo_array(matrix)
-        if coo.shape != (n, m):
-            raise InputError(f"The cost matrix has shape {coo.shape}; expected ({n}, {m}).")
-        coo.sum_duplicates()
-        rows = coo.row.astype(np.int64)
-        colsj = coo.col.astype(np.int64)
-        cost = coo.data.astype(np.float64)
-    else:
-        dense = np.asarray(matrix, dtype=np.float64)
-        if dense.shape != (n, m):
-            raise InputError(f"The cost matrix has shape {dense.shape}; expected ({n}, {m}).")
-        if np.isnan(dense).any():
-            raise InputError("The cost matrix has NaN costs; use inf for unreachable pairs.")
-        rows, colsj = np.nonzero(np.isfinite(dense))
-        rows, colsj = rows.astype(np.int64), colsj.astype(np.int64)
-        cost = dense[rows, colsj]
-    if np.isnan(cost).any():
-        raise InputError("The cost matrix has NaN (or non-numeric) costs.")
-    if (cost < 0).any():
-        raise InputError("The cost matrix has negative costs; costs must be >= 0.")
-    keep = np.isfinite(cost)
-    return rows[keep], colsj[keep], cost[keep]
-
-
-def _pairs(
-    rows: NDArray[np.int64],
-    cols: NDArray[np.int64],
-    cost: NDArray[np.float64],
-    n: int,
-    m: int,
-    cutoff: float,
-) -> Pairs:
-    keep = cost <= cutoff
-    rows, cols, cost = rows[keep], cols[keep], cost[keep]
-    order = np.lexsort((cols, rows))
-    return Pairs(rows[order], cols[order], cost[order], n, m, cutoff)
-
-
-def _euclidean(
-    d_xy: NDArray[np.float64], c_xy: NDArray[np.float64], cutoff: float
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    if np.isfinite(cutoff):
-        from scipy.spatial import cKDTree
-
-        sdm = cKDTree(d_xy).sparse_distance_matrix(cKDTree(c_xy), cutoff, output_type="coo_matrix")
-        rows, cols, cost = sdm.row, sdm.col, sdm.data
-        # sparse_distance_matrix drops zero distances: add the coincident pairs back
-        zi, zj = np.nonzero((d_xy[:, None, :] == c_xy[None, :, :]).all(axis=2))
-        rows = np.concatenate([rows, zi])
-        cols = np.concatenate([cols, zj])
-        cost = np.concatenate([cost, np.zeros(zi.size)])
-        return rows.astype(np.int64), cols.astype(np.int64), cost.astype(np.float64)
-    dist = np.hypot(d_xy[:, None, 0] - c_xy[None, :, 0], d_xy[:, None, 1] - c_xy[None, :, 1])
-    rows, cols = np.indices(dist.shape).reshape(2, -1)
-    return rows.astype(np.int64), cols.astype(np.int64), dist.ravel()
+    kind: str
+    problem: Problem
+    spec: ModelSpec
+    demand_ids: NDArray[np.str_]
+    demand_xy: NDArray[np.float64] | None
+    crs: Any
+    matrix: bool
+    time_limit: float | None
 
 
 # --------------------------------------------------------------------------- rules
@@ -348,20 +241,53 @@ def _rules(
 # --------------------------------------------------------------------------- one run
 
 
+class LocateOptions(TypedDict, total=False):
+    """The arguments every ``locate`` function takes (see :data:`OPTION_DEFAULTS`)."""
+
+    weight: Any
+    cost_matrix: Any
+    rules: Rules | Mapping[str, Any] | None
+    demand_id: str | None
+    candidate_id: str | None
+    matrix_columns: Sequence[str] | None
+    alternatives: int
+    marginal: bool
+    time_limit: float | None
+
+
+#: the defaults of :class:`LocateOptions` (``marginal`` is False for ``min_facilities``)
+OPTION_DEFAULTS: LocateOptions = {
+    "weight": None,
+    "cost_matrix": None,
+    "rules": None,
+    "demand_id": None,
+    "candidate_id": None,
+    "matrix_columns": None,
+    "alternatives": 0,
+    "marginal": True,
+    "time_limit": 60.0,
+}
+
+
+def _options(kind: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The common arguments of one call: the given ones over the defaults; an unknown name is
+    refused as Python refuses an unexpected keyword."""
+    unknown = sorted(set(given) - set(OPTION_DEFAULTS))
+    if unknown:
+        raise TypeError(
+            f"{kind}() got an unexpected keyword argument {unknown[0]!r}; known: "
+            f"{', '.join(OPTION_DEFAULTS)}"
+        )
+    defaults = dict(OPTION_DEFAULTS, marginal=kind != "min_facilities")
+    return {**defaults, **given}
+
+
 def _run(
     kind: str,
     demand: Any,
     candidates: Any,
+    options: Mapping[str, Any],
     *,
-    weight: Any,
-    cost_matrix: Any,
-    rules: Rules | Mapping[str, Any] | None,
-    demand_id: str | None,
-    candidate_id: str | None,
-    matrix_columns: Sequence[str] | None,
-    alternatives: int,
-    marginal: bool,
-    time_limit: float | None,
     p: int = 0,
     radius: float | None = None,
     capacity: Any = None,
@@ -369,6 +295,9 @@ def _run(
     beta: float = 1.0,
     target_share: float = 1.0,
 ) -> LocateResult:
+    opts = _options(kind, options)
+    weight, cost_matrix, rules = opts["weight"], opts["cost_matrix"], opts["rules"]
+    demand_id, candidate_id = opts["demand_id"], opts["candidate_id"]
     frames = [f for f in (demand, candidates) if _is_geo(f)]
     crs = _working_crs(frames)
     d_xy, d_ids, d_frame = _points(demand, "demand points", crs, demand_id)
@@ -386,7 +315,9 @@ def _run(
         assert d_xy is not None and c_xy is not None
         rows, cols, cost = _euclidean(d_xy, c_xy, cutoff)
     else:
-        rows, cols, cost = _pairs_from_matrix(cost_matrix, n, m, d_ids, c_ids, matrix_columns)
+        rows, cols, cost = _pairs_from_matrix(
+            cost_matrix, n, m, d_ids, c_ids, opts["matrix_columns"]
+        )
     w = (
         np.ones(n)
         if weight is None
@@ -411,12 +342,22 @@ def _run(
         decay=None if decay is None else Decay(kind=decay, beta=beta),
         target_share=target_share,
         rules=rule_set,
-        alternatives=alternatives,
-        marginal=marginal,
+        alternatives=opts["alternatives"],
+        marginal=opts["marginal"],
     )
-    sol = solve(problem, spec, SolverSpec(time_limit=time_limit))
+    sol = solve(problem, spec, SolverSpec(time_limit=opts["time_limit"]))
     demand_ids = d_ids if d_ids is not None else np.asarray([str(i) for i in range(n)])
-    return _result(sol, kind, cand_ids, demand_ids, c_xy, c_frame, crs)
+    call = LocateCall(
+        kind=kind,
+        problem=problem,
+        spec=spec,
+        demand_ids=demand_ids,
+        demand_xy=d_xy,
+        crs=crs,
+        matrix=cost_matrix is not None,
+        time_limit=opts["time_limit"],
+    )
+    return _result(sol, kind, cand_ids, demand_ids, c_xy, c_frame, crs, call)
 
 
 def _sizes(
@@ -446,6 +387,7 @@ def _result(
     c_xy: NDArray[np.float64] | None,
     c_frame: Any,
     crs: Any,
+    call: LocateCall | None = None,
 ) -> LocateResult:
     sel = list(sol.selected)
     table = pd.DataFrame(
@@ -485,6 +427,7 @@ def _result(
         assignment=pd.Series(served, index=pd.Index(demand_ids, name="demand"), name="site"),
         crs=None if crs is None else str(crs),
         solution=sol,
+        call=call,
     )
 
 
@@ -544,17 +487,9 @@ def coverage(
     *,
     p: int,
     radius: float,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = True,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("coverage", **locals())
+    return _run("coverage", demand, candidates, options, p=p, radius=radius)
 
 
 coverage.__doc__ = _doc(
@@ -587,17 +522,9 @@ def median(
     candidates: _Points,
     *,
     p: int,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = True,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("median", **locals())
+    return _run("median", demand, candidates, options, p=p)
 
 
 median.__doc__ = _doc(
@@ -626,17 +553,9 @@ def center(
     candidates: _Points,
     *,
     p: int,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = True,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("center", **locals())
+    return _run("center", demand, candidates, options, p=p)
 
 
 center.__doc__ = _doc(
@@ -669,17 +588,11 @@ def attendance(
     radius: float,
     decay: Literal["linear", "power", "exponential"] = "linear",
     beta: float = 1.0,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = True,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("attendance", **locals())
+    return _run(
+        "attendance", demand, candidates, options, p=p, radius=radius, decay=decay, beta=beta
+    )
 
 
 attendance.__doc__ = _doc(
@@ -713,17 +626,11 @@ def min_facilities(
     *,
     radius: float,
     target_share: float = 1.0,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = False,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("min_facilities", **locals())
+    return _run(
+        "min_facilities", demand, candidates, options, radius=radius, target_share=target_share
+    )
 
 
 min_facilities.__doc__ = _doc(
@@ -755,17 +662,11 @@ def capacitated_coverage(
     p: int,
     radius: float,
     capacity: Any,
-    weight: Any = None,
-    cost_matrix: Any = None,
-    rules: Rules | Mapping[str, Any] | None = None,
-    demand_id: str | None = None,
-    candidate_id: str | None = None,
-    matrix_columns: Sequence[str] | None = None,
-    alternatives: int = 0,
-    marginal: bool = True,
-    time_limit: float | None = 60.0,
+    **options: Unpack[LocateOptions],
 ) -> LocateResult:
-    return _run("capacitated_coverage", **locals())
+    return _run(
+        "capacitated_coverage", demand, candidates, options, p=p, radius=radius, capacity=capacity
+    )
 
 
 capacitated_coverage.__doc__ = _doc(

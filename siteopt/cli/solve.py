@@ -77,6 +77,7 @@ def solve(
     from siteopt.outputs import check_target, output_lock, write_outputs
     from siteopt.outputs.words import (
         SERVED_LABEL,
+        demand_noun,
         demand_period,
         describe_objective,
         metres_exact,
@@ -141,27 +142,30 @@ def solve(
         title_justify="left",
     )
     credit = "transit_credit" in result.sites.columns
+    bundle = result.inputs.has_bundle  # without it, no town, school or station to show
+    towns = bundle or bool(result.sites["town"].astype(str).str.strip().any())
     for col, just in (
         ("rank", "right"),
-        ("town", "left"),
+        *([("town", "left")] if towns else []),
         ("site id", "left"),
-        (SERVED_LABEL.get(result.spec.objective, "covered deaths"), "right"),
+        (
+            demand_noun(result).relabel(SERVED_LABEL.get(result.spec.objective, "covered deaths")),
+            "right",
+        ),
         ("share", "right"),
         *([("transit credit", "right")] if credit else []),
-        ("nearest school", "right"),
-        ("nearest station", "right"),
+        *([("nearest school", "right"), ("nearest station", "right")] if bundle else []),
     ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in result.sites.itertuples():
         table.add_row(
             str(r.rank),
-            escape(safe_text(r.town)),
+            *([escape(safe_text(r.town))] if towns else []),
             escape(safe_text(r.cand_id)),
             num(r.covered),
             pct(r.share, 2),
             *([num(r.transit_credit)] if credit else []),
-            metres_exact(r.school_m),
-            metres_exact(r.station_m),
+            *([metres_exact(r.school_m), metres_exact(r.station_m)] if bundle else []),
         )
     out.print(table)
     out.print(
@@ -193,6 +197,7 @@ def _print_answers(out: object, result: object) -> None:
 
     from siteopt.outputs.words import (
         declined_sentence,
+        demand_noun,
         is_covering,
         num,
         runner_up_sentence,
@@ -212,8 +217,8 @@ def _print_answers(out: object, result: object) -> None:
             safe_text(f"Alternative {a.rank}: {towns}; {num(a.objective)}{loss}{status}"),
             markup=False,
         )
-    covering, verb = is_covering(result), served_verb(result)
+    covering, verb, noun = is_covering(result), served_verb(result), demand_noun(result)
     for o in result.committee.runners_up:
-        out.print(safe_text(runner_up_sentence(o, covering, verb)), markup=False)
+        out.print(safe_text(runner_up_sentence(o, covering, verb, noun)), markup=False)
     for o in result.committee.if_declined:
-        out.print(safe_text(declined_sentence(o, covering, verb)), markup=False)
+        out.print(safe_text(declined_sentence(o, covering, verb, noun)), markup=False)

@@ -10,7 +10,10 @@ import base64
 
 from siteopt.outputs.document import Block, Bullets, Heading, Image, Para, Table
 from siteopt.outputs.words import (
+    DEATHS,
+    Noun,
     declined_sentence,
+    demand_noun,
     is_covering,
     join_words,
     num,
@@ -21,14 +24,18 @@ from siteopt.outputs.words import (
 from siteopt.result import CurvePoint, RunResult
 
 
-def curve_sentence(points: tuple[CurvePoint, ...], covering: bool) -> str:
+def curve_sentence(points: tuple[CurvePoint, ...], covering: bool, noun: Noun = DEATHS) -> str:
     """Whether the curve is proved (and so never falls) in plain words."""
     unproved = [pt for pt in points if pt.status != "optimal"]
     if not unproved:
         return (
             "Every point is proved: no set of that many sites does better, so the curve never "
             "falls; each extra site "
-            + ("covers at least as many deaths." if covering else "gives at least as good a value.")
+            + (
+                f"covers at least as many {noun.plural}."
+                if covering
+                else "gives at least as good a value."
+            )
         )
     which = ", ".join(f"p = {pt.p}: {pt.status}" for pt in unproved)
     return (
@@ -46,13 +53,14 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
     c = result.committee
     covering = is_covering(result)
     verb = served_verb(result)
+    noun = demand_noun(result)
     out: list[Block] = []
     if c.runners_up or c.top_towns:
         out.append(Heading(2, "Why these towns", "why-towns"))
         chosen = {str(t) for t in result.sites.loc[result.sites["role"] != "existing", "town"]}
         out.append(
             Para(
-                f"Of the {c.top_towns} towns with the most deaths, "
+                f"Of the {c.top_towns} towns with the most {noun.plural}, "
                 + (
                     f"{join_words(sorted(chosen))} {'are' if len(chosen) > 1 else 'is'} chosen. "
                     if chosen
@@ -63,7 +71,7 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
             )
         )
         if c.runners_up:
-            out.append(Bullets([runner_up_sentence(o, covering, verb) for o in c.runners_up]))
+            out.append(Bullets([runner_up_sentence(o, covering, verb, noun) for o in c.runners_up]))
         else:
             out.append(Para("All of them are chosen."))
     if c.if_declined:
@@ -74,7 +82,7 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
                     "Each site needs its chief elected official's approval. If one town says no, "
                     "the exact best set without it is:"
                 ),
-                Bullets([declined_sentence(o, covering, verb) for o in c.if_declined]),
+                Bullets([declined_sentence(o, covering, verb, noun) for o in c.if_declined]),
             )
         )
     if c.curve:
@@ -96,15 +104,21 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
                 ]
             )
             prev = pt.objective
-        label = f"Deaths {verb}" if covering else "Value"
+        label = f"{noun.title} {verb}" if covering else "Value"
         out.extend(
             (
                 Table(
-                    ["Sites", label, "Share of all deaths" if covering else "", "Added", "Status"],
+                    [
+                        "Sites",
+                        label,
+                        f"Share of all {noun.plural}" if covering else "",
+                        "Added",
+                        "Status",
+                    ],
                     rows,
                     "lrrrl",
                 ),
-                Para(curve_sentence(c.curve, covering)),
+                Para(curve_sentence(c.curve, covering, noun)),
             )
         )
         if curve_png is not None:

@@ -29,6 +29,7 @@ def curve_figure(
     total: float | None,
     label: str = "Deaths covered",
     title: str = "What more sites buy",
+    share_label: str = "Share of all deaths",
 ) -> Figure:
     """Objective (left axis) and its share of ``total`` (right axis) against p.
 
@@ -71,7 +72,7 @@ def curve_figure(
         lo, hi = ax.get_ylim()
         right.set_ylim(lo / total, hi / total)
         right.yaxis.set_major_formatter(lambda v, _pos: pct(v, 0))
-        right.set_ylabel("Share of all deaths")
+        right.set_ylabel(share_label)
         right.spines[["top"]].set_visible(False)
     ax.set_title(title, loc="left", fontsize=11)
     if any(pt.status != "optimal" for pt in pts):
@@ -87,9 +88,10 @@ def curve_png(
     total: float | None,
     label: str = "Deaths covered",
     dpi: int = 150,
+    share_label: str = "Share of all deaths",
 ) -> bytes:
     """The chart as PNG bytes."""
-    fig = curve_figure(points, scenario_p, total, label)
+    fig = curve_figure(points, scenario_p, total, label, share_label=share_label)
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=dpi, metadata=PNG_META)

@@ -53,9 +53,18 @@ def default_output_dir(result_or_name: RunResult | str) -> Path:
     return Path("out") / name
 
 
-def fields_markdown() -> str:
-    """The field reference of the GIS layers (``FIELDS.md``)."""
-    return resources.files("siteopt.outputs").joinpath("FIELDS.md").read_text("utf-8")
+def fields_markdown(result: RunResult | None = None) -> str:
+    """The field reference of the GIS layers (``FIELDS.md``), in the words of ``result``'s
+    demand and without the bundle's fields when it used none (as shipped without a result)."""
+    text = resources.files("siteopt.outputs").joinpath("FIELDS.md").read_text("utf-8")
+    if result is None:
+        return text
+    from siteopt.outputs.words import demand_noun, fields_doc
+
+    crs = result.built.crs if hasattr(result.built, "crs") else None
+    return fields_doc(
+        text, demand_noun(result), str(crs) if crs else None, result.inputs.has_bundle
+    )
 
 
 def write_outputs(
@@ -86,19 +95,21 @@ def write_outputs(
         chart = None
         if result.committee.curve:
             from siteopt.outputs.curve_chart import curve_png
-            from siteopt.outputs.words import is_covering, served_verb
+            from siteopt.outputs.words import demand_noun, is_covering, served_verb
 
             covering = is_covering(result)
+            noun = demand_noun(result)
             chart = curve_png(
                 result.committee.curve,
                 result.spec.rules.p,
                 float(result.placed_deaths) if covering else None,
-                f"Deaths {served_verb(result)}" if covering else "Value",
+                f"{noun.title} {served_verb(result)}" if covering else "Value",
+                share_label=f"Share of all {noun.plural}",
             )
             (tmp / "curve.png").write_bytes(chart)
         write_text(tmp / "report.html", report_html(result, png, tables, chart))
         write_text(tmp / "map.html", webmap_html(tables))
-        write_text(tmp / "FIELDS.md", fields_markdown())
+        write_text(tmp / "FIELDS.md", fields_markdown(result))
         write_text(tmp / "solution.json", solution_json(result))
         write_text(tmp / SCENARIO_FILE, scenario_yaml(result.scenario))
         write_text(

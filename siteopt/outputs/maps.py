@@ -41,6 +41,7 @@ from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.words import (
     class_label,
     credits,
+    demand_noun,
     describe_objective,
     distance_words,
     is_covering,
@@ -167,7 +168,12 @@ def draw_map(tables: Tables) -> Figure:
             a.add_artist(PathPatch(path, zorder=2, **PUBLIC_HATCH))
 
     base(ax, 0.35)
-    ax.scatter(elig.geometry.x, elig.geometry.y, s=0.5, c=DOT, linewidths=0, zorder=3)
+    own = result.built.summary.place == "points"
+    noun = demand_noun(result)
+    if own:  # your own points: few enough to draw each one, sized and shaded by weight
+        _own_points(ax, tables, elig)
+    else:
+        ax.scatter(elig.geometry.x, elig.geometry.y, s=0.5, c=DOT, linewidths=0, zorder=3)
     for r in tables.sites.itertuples():
         _site_marker(ax, r, radius, small=True)
     x0, y0, x1, y1 = data_extent(tables, radius)
@@ -177,7 +183,7 @@ def draw_map(tables: Tables) -> Figure:
         x0, y0, x1, y1 = towns.total_bounds
         pad, below = 3000.0, 10000.0
     else:  # your own points: frame, scale bar and arrow follow the data's extent
-        pad = 0.03 * span
+        pad = 0.06 * span
         below = pad + span / 8
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - below, y1 + pad)
@@ -189,8 +195,11 @@ def draw_map(tables: Tables) -> Figure:
         _north_arrow(ax, x0 + 72000, y0 - below + 1500, 0.7)
     else:
         _scale_bar(ax, x0, y0 - below + span / 30, _nice_length(span / 5.0), 4)
-        _north_arrow(ax, x0 + span * 0.9, y0 - below + span / 60, span / 1.2e5)
-    _town_labels(ax, tables)
+        _north_arrow(ax, x1 - span / 40, y0 - below + span / 60, span / 1.2e5)
+    if own:
+        _site_labels(ax, tables)
+    else:
+        _town_labels(ax, tables)
 
     p = period(result)
     class_handles: list[Any] = [
@@ -217,9 +226,28 @@ def draw_map(tables: Tables) -> Figure:
             lw=1.1,
             label=f"within {metres_exact(radius)} of a site",
         ),
-        Line2D([], [], ls="none", marker=".", ms=4, color=DOT, label="eligible candidate sites"),
-        Patch(label="public land (excluded)", **PUBLIC_HATCH),
+        Line2D([], [], ls="none", marker=".", ms=4, color=DOT, label="eligible candidate sites")
+        if not own
+        else Line2D(
+            [], [], ls="none", marker="s", ms=4, mfc="white", mec=DOT, label="candidate site"
+        ),
     ]
+    if own:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o",
+                ms=6,
+                mfc=OWN_FILL,
+                mec=OWN_EDGE,
+                alpha=0.8,
+                label=f"demand point (area = {noun.plural})",
+            )
+        )
+    if result.inputs.has_bundle:
+        handles.append(Patch(label="public land (excluded)", **PUBLIC_HATCH))
     if len(tables.existing_sites):
         handles.append(
             Line2D(
@@ -238,20 +266,21 @@ def draw_map(tables: Tables) -> Figure:
         "alignment": "left",
         "loc": "upper left",
     }
-    classes = fig.legend(
-        handles=class_handles,
-        title=f"Deaths by town{', ' + p if p else ''}\n(natural breaks)",
-        bbox_to_anchor=(pos.x0 + 0.01, pos.y0 - 0.005),
-        **leg_kw,
-    )
+    if len(towns) and class_handles:
+        classes = fig.legend(
+            handles=class_handles,
+            title=f"{noun.title} by town{', ' + p if p else ''}\n(natural breaks)",
+            bbox_to_anchor=(pos.x0 + 0.01, pos.y0 - 0.005),
+            **leg_kw,
+        )
+        classes.set_zorder(10)
     fig.legend(
         handles=handles,
         title="On the map" + (" and in the insets" if len(insets) else ""),
         ncols=2,
-        bbox_to_anchor=(pos.x0 + 0.19, pos.y0 - 0.005),
+        bbox_to_anchor=(pos.x0 + (0.19 if len(towns) and class_handles else 0.01), pos.y0 - 0.005),
         **leg_kw,
     )
-    classes.set_zorder(10)
     if len(insets):
         _insets(fig, tables, insets, base, radius)
 
@@ -265,7 +294,7 @@ def draw_map(tables: Tables) -> Figure:
     )
     if is_covering(result):
         sub = (
-            f"{len(new_sites)} recommended sites: {num(total)} of {s.placed:,} deaths "
+            f"{len(new_sites)} recommended sites: {num(total)} of {s.placed:,} {noun.plural} "
             f"{'(' + p + ') ' if p else ''}within {distance_words(radius)} of a site "
             f"({pct(total / s.placed if s.placed else 0)}); {status}."
         )
@@ -279,19 +308,30 @@ def draw_map(tables: Tables) -> Figure:
         (
             f"Insets: demand cells {served_verb(result)} (grey) or not (outlined), area by "
             "deaths; town lines dash-dotted. "
+            if len(insets) and not own
+            else f"Insets: demand points {served_verb(result)} (grey) or not (outlined), area "
+            f"by {noun.plural}. "
             if len(insets)
             else ""
         )
-        + "Towns named: the most deaths (count in brackets) and every chosen site's town. "
-        "Deaths are known by town only, spread over its developed land"
-        + (" by residents." if sc.demand.spread == "population" else " evenly."),
+        + (
+            "Sites named by their id (and town). "
+            if own
+            else "Towns named: the most deaths (count in brackets) and every chosen site's "
+            "town. Deaths are known by town only, spread over its developed land"
+            + (" by residents." if sc.demand.spread == "population" else " evenly.")
+        ),
         (
             f"NAD83(2011) / Connecticut ({CRS})"
             if result.built.crs == CRS
             else f"Working CRS {result.built.crs}"
         )
-        + "; straight-line distances. "
-        f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
+        + (
+            "; straight-line distances. "
+            if sc.costs.kind == "euclidean"
+            else f"; {sc.costs.kind} costs (rings show the straight-line distance). "
+        )
+        + f"Scenario {sc.name} ({sc.digest()}), siteopt {__version__}.",
     ]
     lines = [line for note in notes for line in textwrap.wrap(note, 210)]
     fig.text(0.02, 0.088, "\n".join(lines), fontsize=6.5, va="top", linespacing=1.4)
@@ -393,14 +433,60 @@ def _town_labels(ax: Axes, tables: Tables) -> list[Any]:
     return out
 
 
+#: your own demand points on the main map: fill and edge
+OWN_FILL = "#fc9272"
+OWN_EDGE = "#a50f15"
+
+
+def _own_points(ax: Axes, tables: Tables, elig: gpd.GeoDataFrame) -> None:
+    """Your demand points, area in proportion to weight (the heaviest about 14 points across),
+    shaded darker by weight, and every candidate as a small open square."""
+    demand = tables.layers["demand"]
+    w = demand["weight"].to_numpy(np.float64)
+    top = float(w.max()) if len(w) and w.max() > 0 else 1.0
+    size = 200.0 * min(1.0, np.sqrt(60.0 / max(len(w), 1))) * np.maximum(w / top, 0.02)
+    shade = 0.25 + 0.75 * (w / top)
+    ax.scatter(
+        demand.geometry.x, demand.geometry.y, s=size, c=shade, cmap="Reds", vmin=0.0, vmax=1.0,
+        edgecolors=OWN_EDGE, linewidths=0.5, alpha=0.8, zorder=2.5,
+    )  # fmt: skip
+    ax.scatter(
+        elig.geometry.x, elig.geometry.y, s=14, marker="s", facecolors="white",
+        edgecolors=DOT, linewidths=0.8, zorder=3,
+    )  # fmt: skip
+
+
+def _inset_name(result: RunResult, r: Any) -> str:
+    """An inset's name: the town (the bundle's deaths), else the site id and its town."""
+    if result.built.summary.place != "points":
+        return str(r.town)
+    return f"{r.site_id}" + (f" ({r.town})" if str(r.town).strip() else "")
+
+
+def _site_labels(ax: Axes, tables: Tables) -> list[Any]:
+    """Name each chosen site by its id (and town), greedily at the first free spot around it
+    (no label over another label or a site marker)."""
+    sites = tables.sites
+    taken = _marker_boxes(ax, zip(sites.geometry.x, sites.geometry.y, strict=True), 8)
+    out = []
+    for r in tables.new_sites.itertuples():
+        text = f"{r.site_id}" + (f" ({r.town})" if str(r.town).strip() else "")
+        t = _place(ax, text, (r.geometry.x, r.geometry.y), NEAR, taken, fontsize=8, zorder=8)
+        if t is not None:
+            out.append(t)
+    return out
+
+
 def _inset_handles(result: RunResult) -> list[Any]:
     """Legend entries of what only the insets show."""
     ctx = result.context
+    unit = "point" if result.built.summary.place == "points" else "cell"
     out: list[Any] = [
-        Patch(fc=CELL_IN, ec="none", label=f"demand cell {served_verb(result)}"),
-        Patch(fc="none", ec=CELL_OUT, lw=0.6, label=f"demand cell not {served_verb(result)}"),
-        Line2D([], [], color="#5a5a5a", lw=0.8, ls=(0, (6, 2, 1, 2)), label="town line"),
+        Patch(fc=CELL_IN, ec="none", label=f"demand {unit} {served_verb(result)}"),
+        Patch(fc="none", ec=CELL_OUT, lw=0.6, label=f"demand {unit} not {served_verb(result)}"),
     ]
+    if result.inputs.has_bundle:
+        out.append(Line2D([], [], color="#5a5a5a", lw=0.8, ls=(0, (6, 2, 1, 2)), label="town line"))
     if not is_covering(result):
         out.append(Line2D([], [], color=CELL_OUT, lw=0.6, label="cell in view joined to its site"))
     if "stations" in ctx.facilities:
@@ -532,7 +618,8 @@ def _insets(
         for spine in a.spines.values():
             spine.set_linewidth(0.8)
         title = a.set_title(
-            f"{r.rank}. {r.town}: {num(r.covered)} deaths {served_verb(result)}",
+            f"{r.rank}. {_inset_name(result, r)}: {demand_noun(result).count(r.covered)} "
+            f"{served_verb(result)}",
             fontsize=8,
             loc="left",
             pad=3,

@@ -32,6 +32,7 @@ from siteopt.outputs.render import static_text
 from siteopt.outputs.scenario_file import SCENARIO_FILE, changed_settings
 from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.words import (
+    demand_noun,
     describe_objective,
     distance_words,
     facility_cell,
@@ -83,10 +84,11 @@ def _scenario_words(result: RunResult) -> list[str]:
     sc = result.scenario
     s = result.built.summary
     cands = result.built.candidates
+    noun = demand_noun(result)
     if s.place == "points":
         demand = (
             f"**Demand**: your own points ({result.built.problem.n:,} points, total weight "
-            f"{s.total_records:,})."
+            f"{s.total_records:,} {noun.plural})."
         )
     else:
         subst = f", involving {' or '.join(s.substances)}" if s.substances else ""
@@ -113,9 +115,13 @@ def _scenario_words(result: RunResult) -> list[str]:
             f"**Candidates**: the points of a {metres_exact(sc.candidates.spacing_m)} grid inside "
             f"{join_words([_title(result, n) for n in sc.candidates.within]) or 'Connecticut'}"
         )
-    outside = join_words([_title(result, n) for n in sc.candidates.outside])
+    if not result.inputs.has_bundle:  # data: none: no land to exclude
+        cand = cand + " (no land-use rules: no data bundle)"
+        outside = ""
+    else:
+        outside = join_words([_title(result, n) for n in sc.candidates.outside])
     cand += (
-        f"; eligible if not on {outside or 'excluded land'}"
+        (f"; eligible if not on {outside or 'excluded land'}" if result.inputs.has_bundle else "")
         + (f", {'; '.join(rules)}" if rules else "")
         + (", in a zoning district that allows the use" if sc.candidates.zoning else "")
         + (
@@ -138,7 +144,7 @@ def _scenario_words(result: RunResult) -> list[str]:
     st = sc.sites
     per_town = (
         f"at most {st.max_per_municipality} per municipality"
-        if st.max_per_municipality
+        if st.max_per_municipality and result.built.problem.group_names
         else "any number per municipality"
     )
     extra = []
@@ -161,7 +167,7 @@ def _scenario_words(result: RunResult) -> list[str]:
     )
     obj = sc.objective
     tie = (
-        " Ties are broken by the smallest total distance from covered deaths to their site."
+        f" Ties are broken by the smallest total distance from covered {noun.plural} to their site."
         if obj.tie_break == "distance"
         else ""
     )
@@ -201,11 +207,15 @@ def _scenario_words(result: RunResult) -> list[str]:
 def _objective_words(result: RunResult) -> str:
     obj = result.scenario.objective
     words = OBJECTIVE_WORDS.get(obj.kind, obj.kind)
-    return words.format(
-        d=metres_exact(obj.distance_m),
-        cap=f"{obj.capacity:g}" if obj.capacity else "its capacity",
-        share=pct(obj.target_share, 0),
-        decay=obj.decay.kind if obj.decay else "linear",
+    return (
+        demand_noun(result)
+        .relabel(words)
+        .format(
+            d=metres_exact(obj.distance_m),
+            cap=f"{obj.capacity:g}" if obj.capacity else "its capacity",
+            share=pct(obj.target_share, 0),
+            decay=obj.decay.kind if obj.decay else "linear",
+        )
     )
 
 
@@ -214,6 +224,7 @@ def formulation(result: RunResult) -> str:
     sc = result.scenario
     obj = sc.objective
     d = f"{obj.distance_m:,.0f} m"
+    noun = demand_noun(result)
     lines = [
         "Data:  w_i = deaths placed in demand cell i;  d_ij = distance from cell i to",
         f"       candidate j;  N(i) = eligible candidates within {d} of cell i.",
@@ -276,7 +287,7 @@ def formulation(result: RunResult) -> str:
             "Then, among the choices with that best value, the one with the least",
             "Σ_i w_i · d_i,s(i) (each covered death's distance to its nearest chosen site).",
         ]
-    return "\n".join(lines)
+    return noun.relabel("\n".join(lines))
 
 
 def _towns_in_words(tables: Tables) -> str:
@@ -318,8 +329,13 @@ def build_document(
         doc.add(Para(" ".join(sc.description.split())))
     doc.add(
         Para(
-            f"Scenario {sc.name} (digest {sc.digest()}), data bundle "
-            f"{result.inputs.manifest.get('version') or 'as shipped'}, siteopt {__version__}.",
+            f"Scenario {sc.name} (digest {sc.digest()}), "
+            + (
+                f"data bundle {result.inputs.manifest.get('version') or 'as shipped'}"
+                if result.inputs.has_bundle
+                else "no data bundle (your own points)"
+            )
+            + f", siteopt {__version__}.",
             css="meta",
         )
     )
@@ -328,32 +344,37 @@ def build_document(
     doc.add(Heading(2, "Summary", "summary"))
     verb = served_verb(result)
     covering = is_covering(result)
+    noun = demand_noun(result)
     if len(new):
         total = float(new["covered"].sum())
         n = len(new)
         where = (
             f"**The {number_word(n)} recommended site{'s are' if n > 1 else ' is'} in "
             f"{_towns_in_words(tables)}.**"
+            if new["town"].astype(str).str.len().all()
+            else f"**The {number_word(n)} recommended site{'s are' if n > 1 else ' is'} "
+            f"{join_words([str(x) for x in new['site_id']])}.**"
         )
         if covering:
             reach = (
                 f" Together they are within {distance_words(radius)} of {num(total)} of the "
-                f"{placed:,} deaths {PLACE_WORDS.get(s.place, '')}"
+                f"{placed:,} {noun.plural} {PLACE_WORDS.get(s.place, '')}"
                 f"{' in ' + p if p else ''} ({pct(total / placed if placed else 0)})."
             )
         else:
             reach = (
-                f" Each of the {placed:,} deaths {PLACE_WORDS.get(s.place, '')}"
+                f" Each of the {placed:,} {noun.plural} {PLACE_WORDS.get(s.place, '')}"
                 f"{' in ' + p if p else ''} is assigned to its nearest site. "
                 f"{describe_objective(result)}"
             )
         doc.add(Para(where + reach))
         first = new.iloc[0]
+        where_1 = f", in {first['town']}," if first["town"] else f" ({first['site_id']})"
         doc.add(
             Para(
-                f"Site 1, in {first['town']}, has the most deaths {verb} "
-                f"({num(first['covered'])}). Each death is counted once, at the nearest chosen "
-                "site."
+                f"Site 1{where_1} has the most "
+                f"{noun.plural} {verb} ({num(first['covered'])}). Each {noun.singular} is counted "
+                "once, at the nearest chosen site."
             )
         )
         if len(existing):
@@ -362,7 +383,7 @@ def build_document(
                 Para(
                     f"The {number_word(len(existing))} existing site"
                     f"{'s' if len(existing) > 1 else ''} ({join_words(list(existing['site_id']))}) "
-                    f"already {'has' if len(existing) == 1 else 'have'} {num(ex_total)} deaths "
+                    f"already {'has' if len(existing) == 1 else 'have'} {noun.count(ex_total)} "
                     f"{verb}; the recommended sites add "
                     f"{num(total)}, for {num(total + ex_total)} in all."
                 )
@@ -376,15 +397,16 @@ def build_document(
                 doc.add(
                     Para(
                         f"{number_word(len(same)).capitalize()} other choice"
-                        f"{'s' if len(same) > 1 else ''} of sites reach exactly as many deaths "
-                        "(see Alternatives): the exact spot can move a little without loss."
+                        f"{'s' if len(same) > 1 else ''} of sites reach exactly as many "
+                        f"{noun.plural} (see Alternatives): the exact spot can move a little "
+                        "without loss."
                     )
                 )
             else:
                 doc.add(
                     Para(
                         f"The next-best choice of sites ({nxt['towns']}) reaches "
-                        f"{pct(nxt['below_best'], 2)} fewer deaths."
+                        f"{pct(nxt['below_best'], 2)} fewer {noun.plural}."
                     )
                 )
         if s.place != "points":
@@ -406,8 +428,9 @@ def build_document(
                 "map.png",
                 f"Map of the {len(new)} recommended sites",
                 "data:image/png;base64," + base64.b64encode(map_png).decode("ascii"),
-                "The recommended sites (numbered by rank) with their coverage; towns shaded by "
-                "deaths. The same map is in map.pdf; map.html is an interactive version.",
+                "The recommended sites (numbered by rank) with their coverage"
+                + ("; towns shaded by deaths" if s.place != "points" else "")
+                + ". The same map is in map.pdf; map.html is an interactive version.",
             )
         )
 
@@ -434,7 +457,7 @@ def build_document(
             Table(["Rank", "Towns", "Sites", "Value", "Below best"], rows, "lllrr"),
             Para(
                 "Each row is a different choice of sites, ranked by the model's value "
-                f"({'deaths covered' if covering else 'the objective'}); rank 1 is the "
+                f"({noun.plural + ' covered' if covering else 'the objective'}); rank 1 is the "
                 "recommendation. " + DIFFER_WORDS.get(result.spec.distinct, "")
             ),
         )
@@ -445,6 +468,8 @@ def build_document(
     else:
         wgs = tables.sites.to_crs("EPSG:4326")
         has_credit = "tr_credit" in tables.sites.columns
+        # your own points without a town column: no Town column
+        has_town = bool(tables.sites["town"].astype(str).str.strip().any())
         rows = []
         for (_, r), pt in zip(tables.sites.iterrows(), wgs.geometry, strict=True):
             rank = "existing" if r["role"] == "existing" else str(r["rank"])
@@ -453,7 +478,7 @@ def build_document(
             rows.append(
                 [
                     rank,
-                    str(r["town"]),
+                    *([str(r["town"])] if has_town else []),
                     str(r["site_id"]),
                     num(r["covered"]),
                     pct(r["share"], 2),
@@ -466,29 +491,30 @@ def build_document(
             Table(
                 [
                     "Rank",
-                    "Town",
+                    *(["Town"] if has_town else []),
                     "Site",
-                    f"Deaths {verb}",
-                    "Share of all deaths",
+                    f"{noun.title} {verb}",
+                    f"Share of all {noun.plural}",
                     *(["Transit credit"] if has_credit else []),
                     "Loss if dropped" if covering else "Objective change if dropped",
                     "Latitude, longitude",
                 ],
                 rows,
-                "rllrrr" + ("r" if has_credit else "") + "l",
+                ("rll" if has_town else "rl") + "rrr" + ("r" if has_credit else "") + "l",
             ),
             Para(
-                f"Deaths {verb} are counted once, at their nearest chosen site; the share is of "
-                f"the {placed:,} deaths placed in a town{' in ' + p if p else ''}. "
+                f"{noun.title} {verb} are counted once, at their nearest chosen site; the share "
+                f"is of the {placed:,} {noun.plural}"
+                + (f" placed in a town{' in ' + p if p else ''}. " if s.place != "points" else ". ")
                 + (
                     "**Transit credit** is what the service near the site adds to the objective "
-                    "(counted like covered deaths, not part of them); **loss if dropped** counts "
-                    "it too: how much lower deaths covered plus credit would be if that site "
-                    "could not be used and the other sites were chosen again."
+                    f"(counted like covered {noun.plural}, not part of them); **loss if dropped** "
+                    f"counts it too: how much lower {noun.plural} covered plus credit would be if "
+                    "that site could not be used and the other sites were chosen again."
                     if has_credit
-                    else "**Loss if dropped** is how many fewer deaths would be covered if that "
-                    "site could not be used and the other sites were chosen again: a small loss "
-                    "means another spot nearby is almost as good."
+                    else f"**Loss if dropped** is how many fewer {noun.plural} would be "
+                    "covered if that site could not be used and the other sites were chosen "
+                    "again: a small loss means another spot nearby is almost as good."
                     if covering
                     else "**Objective change if dropped** is how much worse the objective would "
                     "be (in its own unit) if that site could not be used and the other sites "
@@ -556,13 +582,13 @@ def build_document(
     cov = bt[(bt["covered"] > 0) | (bt["deaths"] > 0)].sort_values(
         ["covered", "deaths", "town"], ascending=[False, False, True]
     )
-    if len(cov):
+    if len(cov) and result.built.problem.group_names:
         has_existing = bool((bt["covered_existing"] > 0).any())
         header = [
             "Town",
-            f"Deaths{' ' + p if p else ''}",
+            f"{noun.title}{' ' + p if p else ''}",
             f"{verb.capitalize()} by the new sites",
-            "Share of the town's deaths",
+            f"Share of the town's {noun.plural}",
         ]
         if has_existing:
             header.append(f"{verb.capitalize()} by existing sites")
@@ -611,17 +637,27 @@ def build_document(
     doc.add(Heading(2, "Data and caveats", "data"))
     items2: list[str | tuple[str, list[str]]] = []
     for e in result.inputs.manifest.get("layers", []):
+        if s.place == "points" and e.get("name") in ("deaths", "tracts"):
+            continue  # your own demand: the bundle's deaths (and the tracts spreading them) unused
         per = f", {e['period']}" if e.get("period") else ""
         head = (
             f"**{e.get('title', e.get('name'))}**: {e.get('publisher', 'unknown publisher')}"
             f"{per}; {e.get('rows', '?')} rows."
         )
         items2.append((head, [str(c) for c in e.get("caveats", [])]))
-    items2.append(
-        "OCME geocodes are town or village centroids: no death is located more precisely than "
-        "its town, so the position of a site inside a town reflects the spread of deaths over "
-        "developed land (see Methods), not known hot spots."
-    )
+    if s.place != "points":  # the caveat of OCME's deaths, not of your own points
+        items2.append(
+            "OCME geocodes are town or village centroids: no death is located more precisely "
+            "than its town, so the position of a site inside a town reflects the spread of "
+            "deaths over developed land (see Methods), not known hot spots."
+        )
+    if not result.inputs.has_bundle:
+        items2.append(
+            f"Data: your own demand points ({noun.plural}) and candidate sites"
+            + (", and your cost matrix" if sc.costs.kind == "matrix" else "")
+            + "; no data bundle was used. Check their coordinates, weights and ids yourself: "
+            "siteopt checks only that they are valid."
+        )
     doc.add(Bullets(items2))
     # ----------------------------------------------------------------------------- methods
     doc.add(Heading(2, "Methods", "methods"))
@@ -658,8 +694,9 @@ def build_document(
             if sol.proved_by == "set enumeration"
             else ""
         ),
-        f"Model size: {result.built.problem.n:,} demand cells, {result.built.problem.m:,} "
-        f"eligible candidates, {result.built.problem.pairs.nnz:,} cell-candidate pairs within "
+        f"Model size: {result.built.problem.n:,} demand "
+        f"{'points' if s.place == 'points' else 'cells'}, {result.built.problem.m:,} eligible "
+        f"candidates, {result.built.problem.pairs.nnz:,} cell-candidate pairs within "
         f"{metres_exact(radius)}.",
     ]
     if sol.message:

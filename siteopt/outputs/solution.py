@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from siteopt import __version__
+from siteopt.outputs.words import demand_noun, json_text, transit_measure_words
 from siteopt.outputs.words import json_number as _num
-from siteopt.outputs.words import json_text, transit_measure_words
 from siteopt.result import CurvePoint, RunResult, TownOption
 from siteopt.studies.resolve import towns_of
 
@@ -15,6 +15,9 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
     """Status, objective, bound, gap, sites, solver, the resolved scenario and data versions."""
     sol = result.solution
     wgs = result.sites.to_crs("EPSG:4326")
+    # your own demand points: keys name no deaths ("covered", "total"; the label says what)
+    own = result.built.summary.place == "points"
+    covered_key = "covered" if own else "covered_deaths"
     sites = []
     for (_, row), pt in zip(result.sites.iterrows(), wgs.geometry, strict=True):
         sites.append(
@@ -27,7 +30,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 "lat": round(pt.y, 6),
                 "x_m": round(row.geometry.x, 1),
                 "y_m": round(row.geometry.y, 1),
-                "covered_deaths": _num(row["covered"]),
+                covered_key: _num(row["covered"]),
                 "covered_share": _num(row["share"]),
                 "marginal_loss": _num(row["marginal"]),
                 **(
@@ -83,7 +86,11 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
             "place": s.place,
             "years": [s.first_year, s.last_year],
             "substances": list(s.substances),
-            "deaths": s.total_records,
+            **(
+                {"label": demand_noun(result).plural, "total": s.total_records}
+                if own
+                else {"deaths": s.total_records}
+            ),
             "placed": s.placed,
             "unknown": s.unknown,
             "out_of_state": s.out_of_state,
@@ -104,8 +111,8 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
             for a in sol.alternatives
         ],
         "alternatives_differ_by": result.spec.distinct if sol.alternatives else None,
-        "runners_up": [town_option_dict(o) for o in result.committee.runners_up],
-        "if_declined": [town_option_dict(o) for o in result.committee.if_declined],
+        "runners_up": [town_option_dict(o, own) for o in result.committee.runners_up],
+        "if_declined": [town_option_dict(o, own) for o in result.committee.if_declined],
         "curve": [curve_point_dict(c) for c in result.committee.curve],
         "resolved_scenario": result.scenario.to_dict(),
         "data": {
@@ -177,11 +184,12 @@ def _transit_measure(result: RunResult) -> dict[str, Any]:
     }
 
 
-def town_option_dict(o: TownOption) -> dict[str, Any]:
-    """One runner-up or if-declined answer as JSON."""
+def town_option_dict(o: TownOption, own: bool = False) -> dict[str, Any]:
+    """One runner-up or if-declined answer as JSON (``own``: your demand points, whose total
+    in the town is ``weight`` rather than ``deaths``)."""
     return {
         "town": o.town,
-        "deaths": _num(o.deaths),
+        "weight" if own else "deaths": _num(o.deaths),
         "towns": list(o.towns),
         "sites": list(o.sites),
         "objective": _num(o.objective),

@@ -13,7 +13,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -567,6 +566,8 @@ def classify(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64]
     if uniq.size <= k:
         bins = uniq
     else:
+        import mapclassify  # here: it imports scipy.stats and scikit-learn (seconds)
+
         with warnings.catch_warnings():  # "Numba not installed": the pure Python path is exact
             warnings.simplefilter("ignore", UserWarning)
             bins = np.asarray(mapclassify.FisherJenks(v, k=k).bins, dtype=np.float64)
@@ -579,13 +580,34 @@ def classify(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64]
     return cls, bounds
 
 
+def quantile_bins(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """The upper bounds of ``k`` quantile classes, exactly as ``mapclassify.Quantiles(v, k).bins``
+    (``scipy.stats.scoreatpercentile`` with fractional interpolation, then unique), in numpy
+    alone: importing mapclassify costs seconds a small run does not have."""
+    w = 100.0 / k
+    per = np.arange(w, 100 + w, w)
+    if per[-1] > 100.0:
+        per[-1] = 100.0
+    s = np.sort(np.asarray(values, dtype=np.float64))
+    out = []
+    for pc in per:
+        idx = pc / 100.0 * (s.size - 1)
+        i = int(idx)
+        if i == idx:
+            out.append(np.add.reduce(s[i : i + 1] * np.array(1)) / 1.0)
+        else:
+            weights = np.array([(i + 1 - idx), (idx - i)], float)
+            out.append(np.add.reduce(s[i : i + 2] * weights) / weights.sum())
+    return np.unique(np.array(out, dtype=np.float64))
+
+
 def quantile_classes(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64], list]:
     """Quantile classes (for the many demand cells): class index and observed bounds."""
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return np.zeros(0, dtype=np.int64), []
     uniq = np.unique(v)
-    bins = uniq if uniq.size <= k else np.unique(mapclassify.Quantiles(v, k=k).bins)
+    bins = uniq if uniq.size <= k else quantile_bins(v, k)
     cls = np.minimum(np.searchsorted(bins, v, side="left"), len(bins) - 1).astype(np.int64)
     bounds = []
     for c in range(len(bins)):

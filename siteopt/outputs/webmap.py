@@ -17,12 +17,14 @@ import numpy as np
 import shapely
 
 from siteopt import __version__
+from siteopt._errors import SiteoptError
 from siteopt.outputs.render import Markup, render, static_text
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, data_extent, quantile_classes
 from siteopt.outputs.words import (
     class_label,
     credits,
+    demand_noun,
     describe_objective,
     distance_words,
     facility_cell,
@@ -104,6 +106,74 @@ def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
     return "".join(f"M{a} {b}h{s}v{s}h-{s}z" for a, b in zip(u.tolist(), v.tolist(), strict=True))
 
 
+#: for a working CRS other than EPSG:6433, ``map.js`` projects with the fitted polynomials of
+#: :func:`_local_proj` (``templates/map_local.js``) instead of its Lambert conic, and its
+#: ``#selftest`` checks the frame's points; the Connecticut page keeps ``map.js`` as it is
+_JS_PROJ = "  var proj = (function (p) {"
+_JS_TEST = "    var pts = [[-72.75,"
+
+
+def _page_js(local: bool) -> Markup:
+    """``map.js``, with the local projection when the run is not in EPSG:6433."""
+    js = static_text("map.js")
+    if not local:
+        return js
+    text = str(js)
+    if text.count(_JS_PROJ) != 1 or text.count(_JS_TEST) != 1:
+        raise SiteoptError("map.js changed: its projection anchor is not found (siteopt bug).")
+    local_proj = "  var proj = data.proj.kind ? siteoptLocal(data.proj) : (function (p) {"
+    text = text.replace(_JS_PROJ, str(static_text("map_local.js")) + local_proj)
+    return Markup(text.replace(_JS_TEST, "    var pts = data.proj.test || [[-72.75,"))
+
+
+def _quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones_like(u), u, v, u * u, u * v, v * v])
+
+
+def _local_proj(tables: Tables, frame: _Frame) -> dict[str, Any]:
+    """Lon/lat <-> working-CRS metres over the map's frame, for the tile overlay of a run not in
+    EPSG:6433: two quadratic polynomials fitted (least squares) to the exact transformation
+    (pyproj) at 15 x 15 points of the frame and a margin around it. Over a city the fit is
+    within decimetres (0.12 m for San Francisco's frame); ``err_m`` is its largest error at the
+    fitted points."""
+    from pyproj import Transformer
+
+    x0, y1 = frame.x0, frame.y1
+    x1, y0 = x0 + frame.w * UNIT_M, y1 - frame.h * UNIT_M
+    mx, my = 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+    gx, gy = np.meshgrid(np.linspace(x0 - mx, x1 + mx, 15), np.linspace(y0 - my, y1 + my, 15))
+    x, y = gx.ravel(), gy.ravel()
+    lon, lat = Transformer.from_crs(tables.result.built.crs, "EPSG:4326", always_xy=True).transform(
+        x, y
+    )
+    lon0, lat0 = float(np.mean(lon)), float(np.mean(lat))
+    a = _quadratic(lon - lon0, lat - lat0)
+    fwd_x, fwd_y = (np.linalg.lstsq(a, t, rcond=None)[0] for t in (x, y))
+    xc, yc = float(np.mean(x)), float(np.mean(y))
+    b = _quadratic((x - xc) / 1000.0, (y - yc) / 1000.0)
+    inv_lon, inv_lat = (np.linalg.lstsq(b, t, rcond=None)[0] for t in (lon, lat))
+    err = float(np.max(np.hypot(a @ fwd_x - x, a @ fwd_y - y)))
+    return {
+        "kind": "quadratic",
+        "lon0": round(lon0, 9),
+        "lat0": round(lat0, 9),
+        "x0": round(xc, 3),
+        "y0": round(yc, 3),
+        "fx": [float(f"{c:.12g}") for c in fwd_x],
+        "fy": [float(f"{c:.12g}") for c in fwd_y],
+        "ilon": [float(f"{c:.12g}") for c in inv_lon],
+        "ilat": [float(f"{c:.12g}") for c in inv_lat],
+        "err_m": round(err, 3),
+        # the page's #selftest projects these (the frame's corners and centre)
+        "test": [
+            [round(float(lo), 6), round(float(la), 6)]
+            for lo, la in zip(
+                lon[[16, 28, 112, 196, 208]], lat[[16, 28, 112, 196, 208]], strict=True
+            )
+        ],
+    }
+
+
 def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     """The JSON the page's script reads: sites with their metrics, the frame and projection."""
     sites = tables.sites
@@ -142,10 +212,10 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     return {
         "sites": out,
         "frame": {"x0": frame.x0, "y1": frame.y1, "w": frame.w, "h": frame.h, "unit": UNIT_M},
-        "proj": LCC_6433,
+        "proj": LCC_6433 if tables.result.built.crs == CRS else _local_proj(tables, frame),
         "tiles": TILE_URL,
         "radius_m": float(tables.result.scenario.objective.distance_m),
-        "served": f"Deaths {served_verb(tables.result)}",
+        "served": f"{demand_noun(tables.result).title} {served_verb(tables.result)}",
     }
 
 
@@ -153,6 +223,7 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
     """What the map's inline SVG draws, layer by layer (``templates/map.html`` marks it up)."""
     result = tables.result
     verb = served_verb(result)
+    noun = demand_noun(result)
     p = period(result)
     # towns: choropleth of deaths, with a tooltip each
     towns = tables.layers["towns"]
@@ -161,7 +232,7 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
         {
             "fill": hexcolor(GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]),
             "d": _polygon_path(frame, r.geometry),
-            "tip": f"{r['town']}: {r['deaths']:,} deaths{' ' + p if p else ''}"
+            "tip": f"{r['town']}: {r['deaths']:,} {noun.plural}{' ' + p if p else ''}"
             f", {num(r['covered'])} {verb}",
         }
         for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True)
@@ -169,14 +240,15 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
     # demand cells, five quantile classes of weight
     demand = tables.layers["demand"]
     cls, bounds = quantile_classes(demand["weight"].to_numpy(np.float64))
-    cell = float(result.scenario.demand.cell_m) if result.built.summary.place != "points" else 200.0
+    own = result.built.summary.place == "points"
+    cell = float(result.scenario.demand.cell_m) if not own else 200.0
     x, y = demand.geometry.x.to_numpy(), demand.geometry.y.to_numpy()
     k = len(bounds)
     demand_items = [
         {
             "fill": hexcolor(HEAT[0 if k <= 1 else round(ci * 4 / (k - 1))]),
             "d": _squares(frame, x[cls == ci], y[cls == ci], cell * 0.9),
-            "tip": f"demand cell: {lo:.2f}–{hi:.2f} deaths",
+            "tip": f"demand {'point' if own else 'cell'}: {lo:.2f}–{hi:.2f} {noun.plural}",
         }
         for ci, (lo, hi) in enumerate(bounds)
     ]
@@ -207,14 +279,14 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
         existing = r["role"] == "existing"
         label = "E" if existing else str(r["rank"])
         tip = (
-            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}, {r['town']}: "
-            f"{num(r['covered'])} deaths {verb}"
+            f"{'Existing site' if existing else 'Site ' + label} {r['site_id']}"
+            f"{', ' + str(r['town']) if r['town'] else ''}: {noun.count(r['covered'])} {verb}"
         )
         sites.append({"u": u[0], "v": v[0], "existing": existing, "label": label, "tip": tip})
     labels = []
     seen = set()
     for i, (_, r) in enumerate(tables.new_sites.iterrows()):
-        if r["town"] in seen:
+        if r["town"] in seen or not r["town"]:
             continue
         seen.add(r["town"])
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
@@ -246,8 +318,16 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
 def _legend(tables: Tables) -> dict[str, Any]:
     n = len(tables.town_bins)
     p = period(tables.result)
+    noun = demand_noun(tables.result)
+    own = tables.result.built.summary.place == "points"
     return {
-        "title": "Deaths by town" + (", " + p if p else ""),
+        "title": f"{noun.title} by town" + (", " + p if p else "") if n else "",
+        "noun": noun.plural,
+        "towns_label": f"Towns ({noun.plural})" if n else "",
+        "demand_label": "Demand points (your own)"
+        if own
+        else "Demand cells (deaths spread over developed land)",
+        "unit": "point" if own else "cell",
         "classes": [
             {"color": hexcolor(GREYS[0 if n <= 1 else round(i * 4 / (n - 1))]), "label": lab}
             for i, lab in enumerate(class_label(lo, hi) for lo, hi in tables.town_bins)
@@ -265,6 +345,7 @@ def _site_list(tables: Tables) -> list[dict[str, Any]]:
             "existing": r["role"] == "existing",
             "label": "E" if r["role"] == "existing" else str(r["rank"]),
             "town": r["town"],
+            "id": str(r["site_id"]),
             "covered": num(r["covered"]),
         }
         for _, r in tables.sites.iterrows()
@@ -285,7 +366,8 @@ def _summary(tables: Tables) -> str:
     if not is_covering(result):
         return f"{len(new)} recommended sites. {describe_objective(result)} {status}."
     return (
-        f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} deaths"
+        f"{len(new)} recommended sites reach {num(total)} of {s.placed:,} "
+        f"{demand_noun(result).plural}"
         f"{' (' + p + ')' if p else ''} within "
         f"{distance_words(float(result.scenario.objective.distance_m))} "
         f"({pct(total / s.placed if s.placed else 0)}); {status}."
@@ -315,5 +397,5 @@ def webmap_html(tables: Tables) -> str:
         + f" Scenario {sc.name} "
         f"({sc.digest()}), siteopt {__version__}.",
         data=Markup(script_json(map_data(tables, frame))),
-        js=static_text("map.js"),
+        js=_page_js(result.built.crs != CRS),
     )

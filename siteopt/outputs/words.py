@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from siteopt.models.objectives import OBJECTIVES, objective
 from siteopt.result import Facility, RunResult, TownOption
+from siteopt.settings import CRS
 
 NUMBER_WORDS = (
     "no",
@@ -40,6 +43,98 @@ CREDITS = {
     "transit_stops": "transit stops: each agency's GTFS feed",
     "tracts": "residents: Census ACS 2019-2023 tracts",
 }
+
+
+#: irregular singulars of demand labels (the rest drop a final "s")
+_SINGULAR = {
+    "people": "person",
+    "persons": "person",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+    "deaths": "death",
+}
+
+#: what your own demand points are called when ``demand.label`` is not set
+DEFAULT_POINTS_LABEL = "units of demand"
+
+
+def _singular(plural: str) -> str:
+    """``people`` -> ``person``, ``overdose deaths`` -> ``overdose death``, ``units of
+    demand`` -> ``unit of demand``; a mass noun (``demand``) stays as it is."""
+    words = plural.split(" ")
+    at = words.index("of") - 1 if "of" in words[1:] else len(words) - 1
+    w = words[at]
+    low = w.lower()
+    if low in _SINGULAR:
+        one = _SINGULAR[low]
+        w = one[0].upper() + one[1:] if w[:1].isupper() else one
+    elif low.endswith("ies") and len(low) > 4:
+        w = w[:-3] + "y"
+    elif low.endswith("s") and not low.endswith("ss") and len(low) > 2:
+        w = w[:-1]
+    words[at] = w
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Noun:
+    """What the demand is called (``demand.label``): every phrase naming it comes from here.
+
+    >>> n = Noun("people")
+    >>> n.count(412.66), n.singular, n.title, n.relabel("a death counts once; Deaths covered")
+    ('412.7 people', 'person', 'People', 'a person counts once; People covered')
+    """
+
+    plural: str
+
+    @property
+    def singular(self) -> str:
+        """``death``, ``person``, ``unit of demand``."""
+        return _singular(self.plural)
+
+    @property
+    def title(self) -> str:
+        """The plural with a capital first letter: ``Deaths``."""
+        return self.plural[:1].upper() + self.plural[1:]
+
+    @property
+    def is_deaths(self) -> bool:
+        """True for the default wording of the Connecticut bundle's demand."""
+        return self.plural == "deaths"
+
+    def count(self, value: float | None, digits: int = 1) -> str:
+        """``412.7 deaths`` (``1 death`` for exactly one whole unit)."""
+        text = num(value, digits)
+        one = value is not None and not is_missing(value) and float(value) == 1 and digits == 0
+        return f"{text} {self.singular if one else self.plural}"
+
+    def relabel(self, text: str) -> str:
+        """Fixed wording about deaths (objective sentences, the formulation, field docs) in
+        this noun: ``death``/``deaths``/``Death``/``Deaths`` as whole words."""
+        if self.is_deaths:
+            return text
+        table = {
+            "deaths": self.plural,
+            "death": self.singular,
+            "Deaths": self.title,
+            "Death": self.singular[:1].upper() + self.singular[1:],
+        }
+        return re.sub(r"\b(Deaths|deaths|Death|death)\b", lambda m: table[m.group(1)], text)
+
+
+#: the default noun of the Connecticut bundle's demand
+DEATHS = Noun("deaths")
+
+
+def demand_noun(result: RunResult) -> Noun:
+    """The run's demand noun: ``demand.label``, else ``deaths`` for the bundle's deaths and
+    :data:`DEFAULT_POINTS_LABEL` for your own demand points."""
+    label = result.scenario.demand.label
+    if label:
+        return Noun(label)
+    own = result.built.summary.place == "points"
+    return Noun(DEFAULT_POINTS_LABEL) if own else DEATHS
 
 
 def number_word(n: int) -> str:
@@ -284,7 +379,8 @@ def describe_objective(result: RunResult) -> str:
     if result.spec.site_bonus is not None:
         served = v - credit
         what = (
-            f"{served:,.2f} of {s.placed:,} deaths are within {dist:,.0f} m of a site"
+            f"{served:,.2f} of {s.placed:,} {demand_noun(result).plural} are within "
+            f"{dist:,.0f} m of a site"
             if kind.covering
             else f"Expected attendance {served:,.2f} of {s.placed:,}"
         )
@@ -293,23 +389,36 @@ def describe_objective(result: RunResult) -> str:
             f"the objective is {v:,.2f}."
         )
     mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
-    return kind.sentence.format(
-        v2=f"{v:,.2f}",
-        v0=f"{v:,.0f}",
-        placed=f"{s.placed:,}",
-        dist=f"{dist:,.0f}",
-        mean=f"{mean:,.0f}",
-        count=len(sol.selected),
-        share=f"{100 * result.spec.target_share:.0f}",
+    return (
+        demand_noun(result)
+        .relabel(kind.sentence)
+        .format(
+            v2=f"{v:,.2f}",
+            v0=f"{v:,.0f}",
+            placed=f"{s.placed:,}",
+            dist=f"{dist:,.0f}",
+            mean=f"{mean:,.0f}",
+            count=len(sol.selected),
+            share=f"{100 * result.spec.target_share:.0f}",
+        )
     )
 
 
 def credits(
     result: RunResult, layers: Sequence[str] = ("towns", "deaths", "sewer", "schools")
 ) -> str:
-    """One line of data credits for maps, naming the sources of ``layers`` the bundle has."""
+    """One line of data credits for maps, naming the sources of ``layers`` the bundle has.
+
+    Only the sources the run used: without a bundle (``data: none``) your own points; with your
+    own demand points, not the deaths (nor the tracts that spread them).
+    """
+    if not result.inputs.has_bundle:
+        matrix = ", your cost matrix" if result.scenario.costs.kind == "matrix" else ""
+        return f"Data: your demand points and candidate sites{matrix}."
     names = [e.get("name") for e in result.inputs.manifest.get("layers", [])]
     shown = tuple(layers)
+    if result.built.summary.place == "points":
+        shown = tuple(n for n in shown if n != "deaths")
     if result.scenario.demand.spread == "population" and result.built.summary.place != "points":
         shown += ("tracts",)
     parts = [CREDITS[n] for n in shown if n in names]
@@ -563,39 +672,42 @@ def _status_note(status: str) -> str:
     return "" if status == "optimal" else f" (not proved optimal: {status})"
 
 
-def _loss_words(loss: float, share: float | None, covering: bool, verb: str) -> str:
+def _loss_words(
+    loss: float, share: float | None, covering: bool, verb: str, noun: Noun = DEATHS
+) -> str:
     """``5.2 fewer deaths (1.3 %)``; a tie when the loss rounds to zero."""
     if round(loss, 1) == 0:
-        return "as many deaths (a tie)" if covering else "the same value (a tie)"
+        return f"as many {noun.plural} (a tie)" if covering else "the same value (a tie)"
     tail = f" ({pct(share)})" if share is not None else ""
     if covering:
-        return f"{num(abs(loss))} {'fewer' if loss > 0 else 'more'} deaths{tail}"
+        return f"{num(abs(loss))} {'fewer' if loss > 0 else 'more'} {noun.plural}{tail}"
     return f"a value {num(abs(loss))} {'worse' if loss > 0 else 'better'}{tail}"
 
 
-def runner_up_sentence(o: TownOption, covering: bool, verb: str) -> str:
+def runner_up_sentence(o: TownOption, covering: bool, verb: str, noun: Noun = DEATHS) -> str:
     """ "Choosing Waterbury instead of Bridgeport would cover 5.2 fewer deaths (1.3 %) ..." """
     if o.objective is None or o.loss is None:
         return f"{o.town} cannot have a site under the other rules: {o.note or o.status}"
     instead = f" instead of {join_words(list(o.replaces))}" if o.replaces else ""
     action = "cover" if covering else "give"
-    value = f"{num(o.objective)} deaths {verb}" if covering else f"value {num(o.objective)}"
+    value = f"{noun.count(o.objective)} {verb}" if covering else f"value {num(o.objective)}"
     return (
         f"Choosing {o.town}{instead} would {action} "
-        f"{_loss_words(o.loss, o.loss_share, covering, verb)}: "
+        f"{_loss_words(o.loss, o.loss_share, covering, verb, noun)}: "
         f"the best set with {o.town} is {join_words(list(o.towns))}, {value}"
         f"{_status_note(o.status)}."
     )
 
 
-def declined_sentence(o: TownOption, covering: bool, verb: str) -> str:
+def declined_sentence(o: TownOption, covering: bool, verb: str, noun: Noun = DEATHS) -> str:
     """ "If Bridgeport declines: the best set without it is ..., 5.2 fewer deaths (1.3 %)." """
     if o.objective is None or o.loss is None:
         return f"If {o.town} declines: no set satisfies the other rules: {o.note or o.status}"
-    value = f"{num(o.objective)} deaths {verb}" if covering else f"value {num(o.objective)}"
+    value = f"{noun.count(o.objective)} {verb}" if covering else f"value {num(o.objective)}"
+    loss = _loss_words(o.loss, o.loss_share, covering, verb, noun)
     return (
         f"If {o.town} declines: the best set without it is {join_words(list(o.towns))}, "
-        f"{value}, {_loss_words(o.loss, o.loss_share, covering, verb)}{_status_note(o.status)}."
+        f"{value}, {loss}{_status_note(o.status)}."
     )
 
 
@@ -712,3 +824,49 @@ def scenario_file_words(same: int, file: str = "scenario.yaml") -> str:
         f"{held}{file}, beside this report, holds every setting (as does solution.json, "
         "resolved_scenario)."
     )
+
+
+#: fields of the GIS layers that only the Connecticut bundle fills (left out of FIELDS.md
+#: for a run without it)
+BUNDLE_FIELDS = (
+    "tr_credit", "station_m", "station", "school_m", "school", "sch_kind", "sch_year", "hosp_m",
+    "hospital", "otp_m", "otp", "methad_m", "methadone", "ssp_m", "ssp", "fqhc_m", "fqhc",
+    "sud_m", "sud", "dph_<r>", "stops_<r>", "trips_<r>", "kind_<r>", "stop_m", "stop_feed",
+    "district", "use_status", "zone_name", "zone_type", "pop", "county", "population",
+    "rate_100k",
+)  # fmt: skip
+
+
+def fields_doc(text: str, noun: Noun, crs: str | None, bundle: bool) -> str:
+    """``FIELDS.md`` for this run: as shipped with the bundle's deaths; else in the run's words.
+
+    With your own demand the deaths are called ``noun``; without a bundle (``data: none``) the
+    bundle-only fields (services, transit, zoning, population) and paragraphs are left out and
+    the working CRS replaces EPSG:6433.
+    """
+    if bundle and noun.is_deaths:
+        return text
+    out: list[str] = []
+    skip_para = False
+    for line in text.split("\n"):
+        if not bundle:
+            cell = line.split("|")[1].strip().strip("`") if line.startswith("| `") else ""
+            if cell in BUNDLE_FIELDS:
+                continue
+            if line.startswith(("OCME locates", "`<r>` is each radius")):
+                skip_para = True
+            if skip_para:
+                skip_para = bool(line.strip())
+                continue
+            line = line.replace(
+                f"NAD83(2011) / Connecticut ({CRS}, metres)", f"the working CRS ({crs}, metres)"
+            )
+            line = line.replace(CRS, crs or "the working CRS")
+            line = line.replace("Connecticut town", "town (your candidates' town column)")
+            line = line.replace(
+                "(deaths spread over developed land)", "(your demand points)"
+            ).replace("demand cell", "demand point")
+        else:
+            line = line.replace("(deaths spread over developed land)", "(your demand points)")
+        out.append(noun.relabel(line))
+    return "\n".join(out)

@@ -150,6 +150,9 @@ class DemandSpec(_Strict):
     spread: Literal["population", "developed", "town_point"] = "population"
     cell_m: float = Field(default=500.0, ge=50.0, le=10_000.0)
     points: PointsSource | None = None  #: your own demand points instead of OCME deaths
+    #: what the demand is called in every output (plural: "people", "calls", "overdose
+    #: deaths"); default "deaths" for the bundle's deaths, "units of demand" for your points
+    label: str | None = Field(default=None, min_length=1, max_length=40)
 
     @field_validator("substances")
     @classmethod
@@ -468,12 +471,20 @@ class Scenario(_Strict):
 
         dumped = self.to_dict()
         dumped.pop("output", None)
+        dumped.get("demand", {}).pop("label", None)
         walk(dumped)
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario as plain data (what ``siteopt show`` prints)."""
-        return self.model_dump(mode="json")
+        """The resolved scenario as plain data (what ``siteopt show`` prints).
+
+        ``demand.label`` is left out when not set (so scenarios written before it existed keep
+        their digest and ``solution.json``).
+        """
+        dumped = self.model_dump(mode="json")
+        if dumped.get("demand", {}).get("label") is None:
+            dumped.get("demand", {}).pop("label", None)
+        return dumped
 
     def digest(self) -> str:
         """A short stable hash of the resolved scenario."""

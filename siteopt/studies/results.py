@@ -137,7 +137,7 @@ def from_solution_dict(
                 y_m=float(s["y_m"]),
                 lon=float(s["lon"]),
                 lat=float(s["lat"]),
-                covered=_float(s.get("covered_deaths")),
+                covered=_float(s.get("covered_deaths", s.get("covered"))),
                 share=_float(s.get("covered_share")),
                 station_m=_float(s.get("nearest_station_m")),
             )

@@ -112,7 +112,7 @@ def test_bad_weights_are_refused(runner: CliRunner, project: Path, value: str) -
     rewrite_demand(project, "w.csv", lambda i, r: [*r[:3], value if i == 3 else r[3]])
     sc = demand_from(project, "w.csv")
     line = refused(runner, project, ["solve", str(sc), "-o", str(project.parent / "o")])
-    assert "w.csv" in line and "'D04'" in line and "deaths" in line
+    assert "w.csv" in line and "'D04'" in line and "people" in line
 
 
 def test_fractional_weights_never_give_shares_over_100(runner: CliRunner, project: Path) -> None:

@@ -617,7 +617,7 @@ def test_existing_sites_are_credited_and_shown(small: RunResult, tmp_path: Path)
     assert sites["covered"].sum() == pytest.approx(small.solution.objective)
     md = report_markdown(small, t)
     assert "**The two recommended sites are in New Haven and Bridgeport.**" in md
-    assert "The one existing site" in md and "already has 7.0 deaths covered" in md
+    assert "The one existing site" in md and "already has 7.0 units of demand covered" in md
     assert "your own points, which carry no decedent characteristics" in md
     alloc = t.layers["allocation"]
     ex = alloc[alloc["rank"].isna()]
@@ -813,3 +813,17 @@ def test_committee_sections_carry_the_numbers(result: RunResult, out: Path) -> N
     assert (out / "curve.png").read_bytes().startswith(b"\x89PNG")
     html = (out / "report.html").read_text()
     assert "What more sites buy" in html and html.count("data:image/png;base64,") >= 2
+
+
+def test_own_demand_with_the_bundle_credits_no_ocme(small: RunResult) -> None:
+    """Your demand points with the bundle: no OCME deaths in the caveats, the map's credits or
+    the words (the bundle's other layers, used by the rules, are still credited)."""
+    from siteopt.outputs.words import credits
+
+    md = report_markdown(small)
+    caveats = md.split("## Data and caveats", 1)[1].split("## Methods", 1)[0]
+    assert "OCME" not in caveats and "Medical Examiner" not in caveats
+    assert "**" in caveats  # the bundle layers the run used are still listed
+    line = credits(small, ("towns", "deaths", "sewer"))
+    assert "Medical Examiner" not in line and "towns:" in line
+    assert "units of demand" in md and " deaths " not in md.split("## Scenario settings")[0]

@@ -21,7 +21,10 @@ def _brute_force(budget: float | None, p: int, radius: float) -> float:
     demand = pd.read_csv(EXAMPLES / "demand.csv")
     cands = pd.read_csv(EXAMPLES / "candidates.csv")
     costs = pd.read_csv(EXAMPLES / "costs.csv")
-    weight = dict(zip(demand["id"], demand["deaths"], strict=True))
+    column = yaml.safe_load((EXAMPLES / "own_points.yaml").read_text())["demand"]["points"][
+        "weight"
+    ]
+    weight = dict(zip(demand["id"], demand[column], strict=True))
     price = dict(zip(cands["id"], cands["cost_k"], strict=True))
     near = costs[costs["walk_m"] <= radius]
     best = -1.0

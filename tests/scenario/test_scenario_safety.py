@@ -157,6 +157,7 @@ NOT_PATHS = {
     "demand.points.crs",
     "demand.points.layer",
     "demand.points.cost",
+    "demand.label",
     "candidates.zoning.town",  # a CT Zoning Atlas jurisdiction name, not a file
     "candidates.points.id",
     "candidates.points.weight",
