@@ -46,7 +46,7 @@ def build_costs(
     ``excluded`` maps the ids of candidates the rules exclude to the reason, for the messages of
     a cost matrix that names them.
     """
-    from siteopt.problem.costs.euclidean import euclidean_pairs
+    from siteopt.problem.pairs_cache import euclidean_cached
 
     spec = scenario.costs
     cutoff = (
@@ -96,4 +96,7 @@ def build_costs(
             cutoff=cutoff,
             excluded=excluded,
         )
-    return euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=spec.circuity)
+    # straight lines: a fine grid's pairs are read back from the on-disk cache when this run's
+    # points, cutoff and circuity were seen before (see siteopt.problem.pairs_cache)
+    pairs, _ = euclidean_cached(demand_xy, cand_xy, cutoff, circuity=spec.circuity)
+    return pairs
