@@ -83,8 +83,12 @@ def load(
         return None
     os.utime(path)  # most recently used: trimmed last
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    cost = np.hypot(demand_xy[rows, 0] - cand_xy[cols, 0], demand_xy[rows, 1] - cand_xy[cols, 1])
-    cost *= circuity
+    cost = np.empty(rows.size, dtype=np.float64)
+    step = 1 << 22  # in slices, so the temporaries stay small
+    for a in range(0, rows.size, step):
+        r, c = rows[a : a + step], cols[a : a + step]
+        d = np.hypot(demand_xy[r, 0] - cand_xy[c, 0], demand_xy[r, 1] - cand_xy[c, 1])
+        cost[a : a + step] = d * circuity  # the same arithmetic as euclidean_pairs
     return Pairs(rows=rows, cols=cols, cost=cost, n=n, m=m, cutoff=float(cutoff))
 
 
