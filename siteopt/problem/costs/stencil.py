@@ -6,11 +6,16 @@ bucket whose offset :math:`(d_x, d_y)` from the demand point's bucket satisfies
 
 .. math:: \big(\max(|d_x| - 1, 0)\, b\big)^2 + \big(\max(|d_y| - 1, 0)\, b\big)^2 \le R^2,
 
-whatever the points' positions inside their buckets, so looking up that fixed stencil of
-offsets in a dense bucket array finds every pair; the distances are then recomputed from the
-coordinates and the caller's exact test applied. Demand is processed in chunks of rows, so the
-largest temporary is a chunk times the stencil. Candidates that share a bucket with an earlier
-one (e.g. an existing site next to a grid point) are few and matched with a KD-tree.
+whatever the points' positions inside their buckets. For each stencil column :math:`d_x` the
+buckets a demand point must read are one run of :math:`d_y`, and with the buckets numbered
+column by column and a prefix count of candidates per bucket each run is one slice of the
+candidates sorted by bucket: the pairs are read off slice by slice, without a lookup per empty
+bucket. The distances are then recomputed from the coordinates and the caller's exact test
+applied. Demand is processed in chunks of rows written straight into the result, so the largest
+temporary is a chunk's pairs. Candidates that share a bucket with an earlier one (e.g. an existing
+site next to a grid point) are few and matched with a KD-tree. On a grid whose ids (``E<x>N<y>``)
+give the candidates' order, each row's pairs come out sorted by column; otherwise a chunk is
+sorted.
 
 The result is the same set of pairs, in the same (row, col) order and with the same float
 costs, as :func:`siteopt.problem.costs.euclidean.euclidean_pairs`' KD-tree search: only the way
@@ -25,8 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-#: largest dense bucket array (cells) the stencil may allocate (int32: 4 bytes each)
-MAX_BUCKETS = 60_000_000
+#: most buckets in the stencil's frame (its prefix counts take 8 bytes a bucket)
+MAX_BUCKETS = 20_000_000
 #: largest stencil (bucket offsets); a wider one means buckets far finer than the radius
 MAX_OFFSETS = 20_000
 #: demand rows x stencil rows read at once
