@@ -112,8 +112,11 @@ def end_to_end(grid: float, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
-def curve_worker(grid: float, ps: list[int]) -> dict[str, Any]:
-    """Build the ``grid`` problem once and solve each p; runs in its own process."""
+def curve_worker(grid: float, ps: list[int], progress: str | None = None) -> dict[str, Any]:
+    """Build the ``grid`` problem once and solve each p; runs in its own process.
+
+    Each point is also appended to the file ``progress`` (JSON lines) as soon as it is solved.
+    """
     sys.path.insert(0, str(ROOT))
     from dataclasses import replace
 
@@ -161,6 +164,9 @@ def curve_worker(grid: float, ps: list[int]) -> dict[str, Any]:
             }
         )
         print(json.dumps(points[-1]), file=sys.stderr, flush=True)
+        if progress:
+            with Path(progress).open("a", encoding="utf-8") as f:
+                f.write(json.dumps(points[-1]) + "\n")
     pr = built.problem
     return {
         "grid": grid,
@@ -317,6 +323,7 @@ def main() -> None:
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-curve", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS_grid.md"))
+    ap.add_argument("--progress", default=None, help="append each p's row to this JSON-lines file")
     ap.add_argument("--build-grid", type=float, default=None, help="build-only runs at this grid")
     ap.add_argument(
         "--roots",
@@ -335,7 +342,7 @@ def main() -> None:
     else:
         ps = [int(v) for v in a.ps.split(",")]
     if a.worker:
-        print(json.dumps(curve_worker(a.curve_grid, ps)))
+        print(json.dumps(curve_worker(a.curve_grid, ps, a.progress)))
         return
     ref = 0.0
     e2e: list[dict[str, Any]] = []
@@ -349,6 +356,8 @@ def main() -> None:
     curve = None
     if not a.skip_curve:
         cmd = [sys.executable, __file__, "--worker", "--curve-grid", f"{a.curve_grid:g}"]
+        if a.progress:
+            cmd += ["--progress", a.progress]
         out = subprocess.run([*cmd, "--ps", a.ps], capture_output=True, text=True, check=False)
         if out.returncode != 0:
             sys.exit(f"error: the curve run failed:\n{out.stderr[-2000:]}")
