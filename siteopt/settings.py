@@ -37,19 +37,19 @@ ENUMERATION_SHARE = 0.5
 MAX_SWEEP_SOLVES = 2000
 
 
-def cache_dir() -> Path:
-    """``$SITEOPT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``.
-
-    A relative ``$XDG_CACHE_HOME`` is ignored, as the XDG specification asks.
-    """
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "siteopt"
-
-
 def cache_enabled() -> bool:
     """False when ``$SITEOPT_CACHE`` is ``off``, ``0``, ``no`` or ``false``."""
     return os.environ.get(CACHE_ENV, "").strip().lower() not in {"off", "0", "no", "false"}
+
+
+def _xdg_cache() -> str | None:
+    """``$XDG_CACHE_HOME/siteopt`` when that variable is an absolute path (the XDG
+    specification ignores a relative one), else None."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return str(Path(xdg) / "siteopt") if xdg and Path(xdg).is_absolute() else None
+
+
+def cache_dir() -> Path:
+    """``$SITEOPT_CACHE_DIR``, else ``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``."""
+    env = os.environ.get(CACHE_DIR_ENV) or _xdg_cache()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "siteopt"
