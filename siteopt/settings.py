@@ -18,6 +18,13 @@ LONLAT_CRS = "EPSG:4326"
 #: Environment variable naming the on-disk cache folder (cost matrices, grids).
 CACHE_DIR_ENV = "SITEOPT_CACHE_DIR"
 
+#: Environment variable that turns the on-disk cache of grid pairs off (``off``, ``0``, ``no``).
+CACHE_ENV = "SITEOPT_CACHE"
+
+#: Most bytes the grid-pair entries of the cache folder may take; the least recently used go
+#: first (a 100 m Connecticut grid's entry is about 200 MB).
+CACHE_MAX_BYTES = 2 * 1024**3
+
 #: Wall-clock budget, in seconds, of a model when the scenario sets no solver time limit.
 DEFAULT_TIME_BUDGET_S = 600.0
 
@@ -30,9 +37,21 @@ ENUMERATION_SHARE = 0.5
 MAX_SWEEP_SOLVES = 2000
 
 
+def cache_enabled() -> bool:
+    """False when ``$SITEOPT_CACHE`` is ``off``, ``0``, ``no`` or ``false``."""
+    return os.environ.get(CACHE_ENV, "").strip().lower() not in {"off", "0", "no", "false"}
+
+
+def _xdg_cache() -> str | None:
+    """``$XDG_CACHE_HOME/siteopt`` when that variable is an absolute path (the XDG
+    specification ignores a relative one), else None."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return str(Path(xdg) / "siteopt") if xdg and Path(xdg).is_absolute() else None
+
+
 def cache_dir() -> Path:
-    """``$SITEOPT_CACHE_DIR`` if set, else ``~/.cache/siteopt``."""
-    env = os.environ.get(CACHE_DIR_ENV)
+    """``$SITEOPT_CACHE_DIR``, else ``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``."""
+    env = os.environ.get(CACHE_DIR_ENV) or _xdg_cache()
     return Path(env).expanduser() if env else Path.home() / ".cache" / "siteopt"
 
 

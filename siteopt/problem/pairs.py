@@ -88,7 +88,7 @@ def build_costs(
     a cost matrix that names them. ``matrix`` is the cost matrix :func:`cost_inputs` read
     already (read here when not given).
     """
-    from siteopt.problem.costs.euclidean import euclidean_pairs
+    from siteopt.problem.pairs_cache import euclidean_cached
 
     spec = scenario.costs
     if matrix is None:
@@ -132,4 +132,7 @@ def build_costs(
             cutoff=cutoff,
             excluded=excluded,
         )
-    return euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=spec.circuity)
+    # straight lines: a fine grid's pairs are read back from the on-disk cache when this run's
+    # points, cutoff and circuity were seen before (see siteopt.problem.pairs_cache)
+    pairs, _ = euclidean_cached(demand_xy, cand_xy, cutoff, circuity=spec.circuity)
+    return pairs

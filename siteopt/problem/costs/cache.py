@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,15 @@ import numpy as np
 
 from siteopt._errors import InputError, OutputError
 from siteopt.models.base import Pairs
+from siteopt.settings import cache_dir
 
 #: bump when the meaning of cached matrices changes, so old entries are not reused
 CACHE_VERSION = 1
 
 
 def default_cache_dir() -> Path:
-    """``$SITEOPT_CACHE_DIR`` if set, else ``~/.cache/siteopt``."""
-    env = os.environ.get("SITEOPT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "siteopt"
+    """The cache folder of :func:`siteopt.settings.cache_dir`."""
+    return cache_dir()
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

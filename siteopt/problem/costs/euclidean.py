@@ -14,13 +14,21 @@ from scipy.spatial import cKDTree
 from siteopt._errors import InputError
 from siteopt.models.base import Pairs
 from siteopt.problem.costs.crs import as_xy, check_not_degrees
+from siteopt.problem.costs.stencil import stencil_pairs, stencil_plan
 
 #: largest number of pairs computed for an infinite cutoff (a complete matrix)
 MAX_COMPLETE_PAIRS = 50_000_000
+#: from this many demand x candidate combinations on, ``method="auto"`` tries the bucket
+#: stencil (:mod:`siteopt.problem.costs.stencil`) before the KD-tree
+STENCIL_FROM = 50_000_000
 
 
 def euclidean_pairs(
-    demand_xy: ArrayLike, cand_xy: ArrayLike, cutoff: float, circuity: float = 1.0
+    demand_xy: ArrayLike,
+    cand_xy: ArrayLike,
+    cutoff: float,
+    circuity: float = 1.0,
+    method: str = "auto",
 ) -> Pairs:
     """Every demand-candidate pair whose (circuity-scaled) distance is at most ``cutoff``.
 
@@ -35,6 +43,12 @@ def euclidean_pairs(
         pair (refused above :data:`MAX_COMPLETE_PAIRS` pairs).
     circuity
         Factor (>= 1 in practice, > 0 required) applied to straight-line distances.
+    method
+        How pairs within the cutoff are found: ``"kdtree"`` (one KD-tree search), ``"stencil"``
+        (candidates in buckets of their spacing, demand in chunks: fast on grids and without an
+        n x m temporary; falls back to the KD-tree where buckets would not pay) or ``"auto"``
+        (the stencil from :data:`STENCIL_FROM` combinations on). Every method returns the same
+        pairs, order and costs.
 
     Returns
     -------
@@ -70,9 +84,13 @@ def euclidean_pairs(
     else:
         # search a hair wider than the cutoff, then apply it exactly on recomputed distances
         radius = cutoff / circuity
-        found = cKDTree(dxy).sparse_distance_matrix(
-            cKDTree(cxy), radius * (1 + 1e-9) + 1e-9, output_type="ndarray"
-        )
+        search = radius * (1 + 1e-9) + 1e-9
+        if method == "stencil" or (method == "auto" and n * m >= STENCIL_FROM):
+            plan = stencil_plan(cxy, search)
+            if plan is not None:
+                r, c, d = stencil_pairs(dxy, cxy, search, cutoff, circuity, *plan)
+                return _pairs(r, c, d, n, m, cutoff)
+        found = cKDTree(dxy).sparse_distance_matrix(cKDTree(cxy), search, output_type="ndarray")
         rows = found["i"].astype(np.int64)
         cols = found["j"].astype(np.int64)
 

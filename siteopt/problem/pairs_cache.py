@@ -1,0 +1,178 @@
+"""On-disk cache of large straight-line pair sets, so a second run on the same grid skips them.
+
+A fine grid's pairs (51 million at 100 m and 1,600 m) take seconds to find; a second scenario on
+the same demand and candidate points with the same cutoff (another p, objective, tie-break or
+solver setting) reads them back instead. An entry is keyed by the sha256 of everything the pairs
+depend on: the demand and candidate coordinates (their float64 bytes), the cutoff, the circuity
+and :data:`CODE_VERSION`. It stores the pairs in compressed-row form (row pointers and int32
+columns, about 4 bytes a pair); the costs are recomputed from the coordinates on reading with the
+same arithmetic, so a cached run gives bit-identical pairs.
+
+Entries live in :func:`siteopt.settings.cache_dir` (``$SITEOPT_CACHE_DIR``, else
+``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``), are written atomically through
+:func:`siteopt.outputs.writer.atomic_file`, and only pair sets of at least :data:`CACHE_FROM`
+pairs are stored. After each write the folder's entries (files named ``grid-pairs-<key>.npz``;
+nothing else is ever touched) are trimmed, least recently used first, to
+:data:`siteopt.settings.CACHE_MAX_BYTES`. ``SITEOPT_CACHE=off`` bypasses the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt._errors import OutputError
+from siteopt.models.base import Pairs
+from siteopt.problem.costs.cache import cache_key
+from siteopt.settings import CACHE_MAX_BYTES, cache_dir, cache_enabled
+
+#: bump when the pairs a given key stands for change, so older entries are never reused
+CODE_VERSION = 1
+#: smallest pair set worth a cache entry (the default 500 m scenario has about 94,000)
+CACHE_FROM = 5_000_000
+#: names of the entries this module writes (and the only files it ever removes)
+ENTRY = re.compile(r"^grid-pairs-[0-9a-f]{64}\.npz$")
+
+
+def pairs_key(
+    demand_xy: NDArray[np.float64], cand_xy: NDArray[np.float64], cutoff: float, circuity: float
+) -> str:
+    """sha256 key of the straight-line pairs of these points, cutoff and circuity."""
+    return cache_key(
+        {
+            "kind": "euclidean-pairs",
+            "code": CODE_VERSION,
+            "demand_xy": np.ascontiguousarray(demand_xy, dtype=np.float64),
+            "cand_xy": np.ascontiguousarray(cand_xy, dtype=np.float64),
+            "cutoff": float(cutoff),
+            "circuity": float(circuity),
+        }
+    )
+
+
+def entry_path(key: str, folder: Path | None = None) -> Path:
+    """The file of ``key``'s entry."""
+    return (folder or cache_dir()) / f"grid-pairs-{key}.npz"
+
+
+def load(
+    key: str,
+    demand_xy: NDArray[np.float64],
+    cand_xy: NDArray[np.float64],
+    cutoff: float,
+    circuity: float,
+    folder: Path | None = None,
+) -> Pairs | None:
+    """The cached pairs of ``key`` with their costs recomputed, or None (absent or unreadable:
+    a damaged entry is a miss, and is replaced by the next write)."""
+    path = entry_path(key, folder)
+    if not path.is_file():
+        return None
+    n, m = demand_xy.shape[0], cand_xy.shape[0]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            indptr = z["indptr"].astype(np.int64)
+            cols = z["cols"].astype(np.int64)
+    except (OSError, KeyError, ValueError):
+        return None
+    if indptr.size != n + 1 or int(indptr[-1]) != cols.size or (cols.size and cols.max() >= m):
+        return None
+    os.utime(path)  # most recently used: trimmed last
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    cost = np.empty(rows.size, dtype=np.float64)
+    step = 1 << 22  # in slices, so the temporaries stay small
+    for a in range(0, rows.size, step):
+        r, c = rows[a : a + step], cols[a : a + step]
+        d = np.hypot(demand_xy[r, 0] - cand_xy[c, 0], demand_xy[r, 1] - cand_xy[c, 1])
+        cost[a : a + step] = d * circuity  # the same arithmetic as euclidean_pairs
+    return Pairs(rows=rows, cols=cols, cost=cost, n=n, m=m, cutoff=float(cutoff))
+
+
+def save(key: str, pairs: Pairs, folder: Path | None = None) -> Path:
+    """Store ``pairs`` (sorted by row, as every :class:`Pairs`) under ``key``, atomically, then
+    trim the folder. Returns the file written.
+
+    Raises
+    ------
+    OutputError
+        If the cache folder cannot be created or written.
+    """
+    from siteopt.outputs.writer import atomic_file
+
+    path = entry_path(key, folder)
+    indptr = np.zeros(pairs.n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs.rows, minlength=pairs.n), out=indptr[1:])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, indptr=indptr, cols=pairs.cols.astype(np.int32))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the grid cache in {path.parent}: {exc.strerror or exc}.",
+            "Set SITEOPT_CACHE_DIR to a writable folder, or SITEOPT_CACHE=off to run without "
+            "the cache.",
+        ) from exc
+    trim(path.parent, keep=path)
+    return path
+
+
+def entries(folder: Path | None = None) -> list[Path]:
+    """This module's entries in the cache folder, least recently used first."""
+    where = folder or cache_dir()
+    if not where.is_dir():
+        return []
+    found = [p for p in where.iterdir() if ENTRY.match(p.name) and p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def trim(folder: Path, keep: Path | None = None, limit: int = CACHE_MAX_BYTES) -> list[Path]:
+    """Remove the least recently used entries until they total at most ``limit`` bytes.
+
+    Only files named like this module's entries are removed, never ``keep``. Returns the files
+    removed.
+    """
+    found = entries(folder)
+    total = sum(p.stat().st_size for p in found)
+    removed = []
+    for p in found:
+        if total <= limit:
+            break
+        if keep is not None and p == keep:
+            continue
+        size = p.stat().st_size
+        p.unlink(missing_ok=True)
+        total -= size
+        removed.append(p)
+    return removed
+
+
+def euclidean_cached(
+    demand_xy: NDArray[np.float64],
+    cand_xy: NDArray[np.float64],
+    cutoff: float,
+    circuity: float = 1.0,
+    folder: Path | None = None,
+) -> tuple[Pairs, bool]:
+    """:func:`~siteopt.problem.costs.euclidean.euclidean_pairs`, through the cache.
+
+    Returns
+    -------
+    The pairs and whether they came from the cache. Small pair sets (under
+    :data:`CACHE_FROM`), infinite cutoffs and ``SITEOPT_CACHE=off`` bypass it.
+    """
+    from siteopt.problem.costs.euclidean import euclidean_pairs
+
+    use = cache_enabled() and np.isfinite(cutoff)
+    key = pairs_key(demand_xy, cand_xy, cutoff, circuity) if use else ""
+    if use:
+        hit = load(key, demand_xy, cand_xy, cutoff, circuity, folder)
+        if hit is not None:
+            return hit, True
+    pairs = euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=circuity)
+    if use and pairs.nnz >= CACHE_FROM and max(pairs.n, pairs.m) < 2**31 - 1:
+        save(key, pairs, folder)
+    return pairs, False

@@ -1,0 +1,111 @@
+"""The grid-pair cache: bit-identical pairs back, keyed by every input, bounded, and touching
+nothing it did not write."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from siteopt.problem import pairs_cache
+from siteopt.problem.costs.euclidean import euclidean_pairs
+
+X0, Y0 = 300_000.0, 200_000.0
+
+
+@pytest.fixture()
+def points() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    dxy = rng.uniform([X0, Y0], [X0 + 4000, Y0 + 4000], size=(300, 2))
+    cxy = rng.uniform([X0, Y0], [X0 + 4000, Y0 + 4000], size=(120, 2))
+    return dxy, cxy
+
+
+@pytest.fixture()
+def small_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pairs_cache, "CACHE_FROM", 1)
+    monkeypatch.delenv("SITEOPT_CACHE", raising=False)
+
+
+def _equal(a, b) -> None:  # type: ignore[no-untyped-def]
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_array_equal(a.cols, b.cols)
+    np.testing.assert_array_equal(a.cost, b.cost)
+    assert (a.n, a.m, a.cutoff) == (b.n, b.m, b.cutoff)
+    assert a.rows.dtype == b.rows.dtype and a.cols.dtype == b.cols.dtype
+
+
+@pytest.mark.usefixtures("small_entries")
+@pytest.mark.parametrize("circuity", [1.0, 1.3])
+def test_second_run_reads_identical_pairs(points, tmp_path: Path, circuity: float) -> None:  # type: ignore[no-untyped-def]
+    dxy, cxy = points
+    fresh = euclidean_pairs(dxy, cxy, 900.0, circuity=circuity)
+    first, hit1 = pairs_cache.euclidean_cached(dxy, cxy, 900.0, circuity, folder=tmp_path)
+    second, hit2 = pairs_cache.euclidean_cached(dxy, cxy, 900.0, circuity, folder=tmp_path)
+    assert (hit1, hit2) == (False, True)
+    _equal(first, fresh)
+    _equal(second, fresh)
+    assert len(pairs_cache.entries(tmp_path)) == 1
+
+
+@pytest.mark.usefixtures("small_entries")
+def test_key_follows_every_input(points, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dxy, cxy = points
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)
+    moved = cxy.copy()
+    moved[0, 0] += 0.001
+    for args in ((dxy, moved, 900.0, 1.0), (dxy, cxy, 901.0, 1.0), (dxy, cxy, 900.0, 1.2)):
+        got, hit = pairs_cache.euclidean_cached(*args, folder=tmp_path)
+        assert not hit
+        _equal(got, euclidean_pairs(args[0], args[1], args[2], circuity=args[3]))
+    assert len(pairs_cache.entries(tmp_path)) == 4
+
+
+@pytest.mark.usefixtures("small_entries")
+def test_damaged_entry_is_a_miss(points, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dxy, cxy = points
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)
+    (entry,) = pairs_cache.entries(tmp_path)
+    entry.write_bytes(b"not an npz")
+    got, hit = pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)
+    assert not hit
+    _equal(got, euclidean_pairs(dxy, cxy, 900.0))
+    assert pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)[1]
+
+
+def test_off_and_small_sets_bypass(points, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    dxy, cxy = points
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)  # under CACHE_FROM
+    assert pairs_cache.entries(tmp_path) == []
+    monkeypatch.setattr(pairs_cache, "CACHE_FROM", 1)
+    monkeypatch.setenv("SITEOPT_CACHE", "off")
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)
+    assert not tmp_path.exists() or pairs_cache.entries(tmp_path) == []
+
+
+def test_trim_removes_oldest_entries_only(tmp_path: Path) -> None:
+    other = tmp_path / "pairs-abc.npz"  # someone else's file (e.g. the network matrix cache)
+    other.write_bytes(b"x" * 5000)
+    names = [f"grid-pairs-{c * 64}.npz" for c in "abc"]
+    for i, name in enumerate(names):
+        p = tmp_path / name
+        p.write_bytes(b"y" * 1000)
+        os.utime(p, (1000 + i, 1000 + i))
+    removed = pairs_cache.trim(tmp_path, keep=tmp_path / names[0], limit=1500)
+    # the oldest is kept (asked to), then the next oldest goes until 1,500 bytes remain
+    assert [p.name for p in removed] == [names[1], names[2]]
+    assert other.exists() and (tmp_path / names[0]).exists()
+
+
+def test_cache_folder_settings(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from siteopt.settings import cache_dir
+
+    monkeypatch.delenv("SITEOPT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "siteopt"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
+    assert cache_dir() == Path.home() / ".cache" / "siteopt"
+    monkeypatch.setenv("SITEOPT_CACHE_DIR", str(tmp_path / "own"))
+    assert cache_dir() == tmp_path / "own"
