@@ -38,12 +38,14 @@ def compare(
     overwrite: bool,
     overlap_m: float,
 ) -> None:
-    """Compare scenarios side by side: sites, deaths covered, distances and where they agree.
+    """Compare scenarios side by side: objectives, sites, deaths covered and where they agree.
 
     Each INPUT is a scenario file (solved now) or a result directory written by 'siteopt solve'
     (read back from its solution.json, not solved again). Prints a side-by-side table and
     writes compare.html (for committee staff), compare.csv, compare.json and map.png to the
-    output directory, atomically.
+    output directory, atomically. Each objective's value is said as its own report says it;
+    the deaths within each scenario's coverage distance are shown for every objective, so
+    scenarios with different objectives can be set side by side.
 
     \b
     $ siteopt compare configs/connecticut.yaml configs/schools_1500ft.yaml

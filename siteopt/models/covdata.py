@@ -4,6 +4,7 @@ radius, the pairs within it merged into coverage groups, and exact coverage eval
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -126,3 +127,16 @@ def covered_distance(problem: Problem, open_mask: NDArray[np.bool_], radius: flo
     site, cost = nearest_open(problem, open_mask, radius)
     ok = site >= 0
     return float((problem.demand_weight[ok] * cost[ok]).sum())
+
+
+def covered_by(problem: Problem, sites: Sequence[int], radius: float) -> tuple[float, float] | None:
+    """Demand weight within ``radius`` of any of ``sites`` and its weighted distance to the
+    nearest of them, whatever the objective (the "covered" figure every scenario shares).
+
+    Returns None when ``radius`` exceeds the pairs' cutoff (pairs within it would be missing).
+    """
+    if not radius <= problem.pairs.cutoff:
+        return None
+    mask = np.zeros(problem.m, dtype=bool)
+    mask[np.asarray(list(sites), dtype=np.int64)] = True
+    return covered_weight(problem, mask, radius), covered_distance(problem, mask, radius)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from siteopt import __version__
+from siteopt.models.covdata import covered_by
 from siteopt.outputs.words import demand_noun, json_text, transit_measure_words
 from siteopt.outputs.words import json_number as _num
 from siteopt.result import CurvePoint, RunResult, TownOption
@@ -63,6 +64,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
             else {}
         ),
         **_transit_measure(result),
+        "covered": covered_dict(result),
         "message": sol.message,
         "solver": {
             "name": sol.solver,
@@ -92,6 +94,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 else {"deaths": s.total_records}
             ),
             "placed": s.placed,
+            "weight": _num(float(result.built.problem.demand_weight.sum())),
             "unknown": s.unknown,
             "out_of_state": s.out_of_state,
         },
@@ -127,6 +130,34 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
         },
         "timings": "see timings.json (wall-clock seconds vary between runs, so they are kept out "
         "of this file to keep it byte-identical for identical inputs)",
+    }
+
+
+def covered_dict(result: RunResult) -> dict[str, Any]:
+    """Deaths within the coverage distance of a chosen or existing site, whatever the objective.
+
+    The figure ``siteopt compare`` sets side by side. For the coverage and set-covering
+    objectives it is the report's "Who is covered" total; for the others (median, centre,
+    attendance, capacitated covering) it counts the deaths within ``objective.distance_m`` of
+    their nearest site (``weight`` instead of ``deaths`` for your own demand points). It is
+    null when that distance exceeds the cutoff of the model's distance pairs, or when there is
+    no solution.
+    """
+    sol = result.solution
+    radius = float(result.scenario.objective.distance_m)
+    placed = result.built.summary.placed
+    got = (
+        None
+        if sol.objective is None
+        else covered_by(result.built.problem, (*sol.selected, *sol.existing), radius)
+    )
+    deaths, dist = got if got is not None else (None, None)
+    own = result.built.summary.place == "points"  # your own demand: no word of deaths
+    return {
+        "distance_m": _num(radius),
+        ("weight" if own else "deaths"): _num(deaths),
+        "share": _num(deaths / placed if deaths is not None and placed else None),
+        "mean_distance_m": _num(dist / deaths if dist is not None and deaths else None, 1),
     }
 
 

@@ -367,41 +367,93 @@ SERVED_LABEL = {name: o.served_label for name, o in OBJECTIVES.items()}
 
 
 def describe_objective(result: RunResult) -> str:
-    """One plain sentence saying what the objective value means."""
+    """One plain sentence saying what the objective value means (:func:`objective_sentence`)."""
     sol = result.solution
-    kind = objective(result.spec.objective)
-    dist = result.scenario.objective.distance_m
-    s = result.built.summary
     if sol.objective is None:
         return f"No solution: {sol.message}"
-    v = sol.objective
-    credit = sol.bonus_total
-    if result.spec.site_bonus is not None:
-        served = v - credit
+    return objective_sentence(
+        result.spec.objective,
+        sol.objective,
+        placed=result.built.summary.placed,
+        distance_m=result.scenario.objective.distance_m,
+        weight=float(result.built.problem.demand_weight.sum()),
+        count=len(sol.selected),
+        target_share=result.spec.target_share,
+        credit=sol.bonus_total if result.spec.site_bonus is not None else None,
+        noun=demand_noun(result),
+    )
+
+
+def objective_sentence(
+    kind: str,
+    value: float,
+    *,
+    placed: int,
+    distance_m: float,
+    weight: float,
+    count: int,
+    target_share: float,
+    credit: float | None = None,
+    noun: Noun = DEATHS,
+) -> str:
+    """The objective value in its own words and unit, as the report and the terminal say it.
+
+    ``siteopt compare`` says each scenario's objective with this same function, from the
+    numbers of its ``solution.json``.
+
+    Parameters
+    ----------
+    kind
+        The objective's registry name (``model.objective``).
+    value
+        The objective value (with the transit credit, when there is one).
+    placed
+        Deaths placed in a town in the period (the denominator the report uses).
+    distance_m
+        The scenario's coverage distance (``objective.distance_m``).
+    weight
+        Total demand weight of the problem (the median's mean distance divides by it).
+    count
+        Number of chosen sites.
+    target_share
+        The set-covering target share (0 to 1).
+    credit
+        The transit credit included in ``value`` (None: the scenario has none).
+    noun
+        What the demand is called (``demand.label``; deaths by default).
+
+    Returns
+    -------
+    str
+        One sentence, ending with a full stop.
+    """
+    kind_ = objective(kind)
+    if credit is not None:
+        served = value - credit
         what = (
-            f"{served:,.2f} of {s.placed:,} {demand_noun(result).plural} are within "
-            f"{dist:,.0f} m of a site"
-            if kind.covering
-            else f"Expected attendance {served:,.2f} of {s.placed:,}"
+            f"{served:,.2f} of {placed:,} {noun.plural} are within {distance_m:,.0f} m of a site"
+            if kind_.covering
+            else f"Expected attendance {served:,.2f} of {placed:,}"
         )
         return (
             f"{what}; with a transit credit of {credit:,.2f} for the service near the sites, "
-            f"the objective is {v:,.2f}."
+            f"the objective is {value:,.2f}."
         )
-    mean = v / max(float(result.built.problem.demand_weight.sum()), 1e-12)
-    return (
-        demand_noun(result)
-        .relabel(kind.sentence)
-        .format(
-            v2=f"{v:,.2f}",
-            v0=f"{v:,.0f}",
-            placed=f"{s.placed:,}",
-            dist=f"{dist:,.0f}",
-            mean=f"{mean:,.0f}",
-            count=len(sol.selected),
-            share=f"{100 * result.spec.target_share:.0f}",
-        )
+    mean = value / max(weight, 1e-12)
+    return noun.relabel(kind_.sentence).format(
+        v2=f"{value:,.2f}",
+        v0=f"{value:,.0f}",
+        placed=f"{placed:,}",
+        dist=f"{distance_m:,.0f}",
+        mean=f"{mean:,.0f}",
+        count=count,
+        share=f"{100 * target_share:.0f}",
     )
+
+
+def objective_name(kind: str) -> str:
+    """The objective's short name: ``p-median``, ``maximal covering``, ``p-centre`` ..."""
+    return objective(kind).words.split(":", 1)[0]
 
 
 def credits(

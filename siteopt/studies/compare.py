@@ -18,8 +18,18 @@ from typing import Any
 
 import geopandas as gpd
 
+from siteopt.models.objectives import objective
 from siteopt.outputs.render import render, static_text
-from siteopt.outputs.words import committee_lines, json_number, json_text, metres_exact, num, pct
+from siteopt.outputs.words import (
+    committee_lines,
+    json_number,
+    json_text,
+    metres_exact,
+    num,
+    objective_name,
+    objective_sentence,
+    pct,
+)
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 from siteopt.studies.overlap import (
@@ -69,12 +79,39 @@ def compare(results: Sequence[ScenarioResult], overlap_m: float = 1000.0) -> Com
     )
 
 
+def objective_words(r: ScenarioResult) -> str:
+    """The scenario's objective value in the words and unit of its own report
+    (:func:`siteopt.outputs.words.objective_sentence`); ``no solution`` without one."""
+    if r.objective_value is None or r.distance_m is None:
+        return "no solution"
+    return objective_sentence(
+        r.objective_kind,
+        r.objective_value,
+        placed=r.placed,
+        distance_m=r.distance_m,
+        weight=r.demand_weight if r.demand_weight is not None else float(r.placed),
+        count=len(r.sites),
+        target_share=r.target_share,
+        credit=r.credit,
+    )
+
+
+def _served_verb(r: ScenarioResult) -> str:
+    return objective(r.objective_kind).served_verb
+
+
 def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
-    """The side-by-side table: (row heading, one cell per scenario)."""
+    """The side-by-side table: (row heading, one cell per scenario).
+
+    Each scenario's objective is said in its own words and unit; the covered deaths (within the
+    coverage distance of a site, whatever the objective) are the rows every scenario shares.
+    """
     rs = c.results
     rows: list[tuple[str, list[str]]] = [
         ("title", [r.title for r in rs]),
         ("status", [r.status + ("" if r.proved_optimal else " (not proved)") for r in rs]),
+        ("objective", [objective_name(r.objective_kind) for r in rs]),
+        ("objective value", [objective_words(r) for r in rs]),
     ]
     for k in range(c.max_sites):
         cells = []
@@ -82,23 +119,35 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
             if k < len(r.sites):
                 s = r.sites[k]
                 cells.append(
-                    f"{s.town} — {num(s.covered)} deaths, station {metres_exact(s.station_m)}"
+                    f"{s.place} — {num(s.covered)} deaths {_served_verb(r)}, "
+                    f"station {metres_exact(s.station_m)}"
                 )
             else:
                 cells.append("—")
         rows.append((f"site {k + 1}", cells))
     rows += [
-        ("covered deaths", [f"{num(r.covered)} of {r.placed:,}" for r in rs]),
-        ("share covered", [pct(r.share) for r in rs]),
-        ("mean distance to site", [metres_exact(r.mean_distance_m) for r in rs]),
         ("coverage distance", [metres_exact(r.distance_m) for r in rs]),
+        ("covered deaths", [_covered_words(r) for r in rs]),
+        ("share covered", [pct(r.share) for r in rs]),
+        (
+            "mean distance of a covered death to its site",
+            [metres_exact(r.mean_distance_m) for r in rs],
+        ),
         ("deaths counted", [_demand_words(r) for r in rs]),
         ("gap", [pct(r.gap, 2) for r in rs]),
     ]
     return rows
 
 
+def _covered_words(r: ScenarioResult) -> str:
+    if r.covered is None and r.objective_value is not None:
+        return "not in its solution.json (solve it again)"
+    return f"{num(r.covered)} of {r.placed:,}"
+
+
 def _demand_words(r: ScenarioResult) -> str:
+    if r.place == "points":
+        return f"your own demand points, {r.placed:,} in all"
     years = f"{r.years[0]}–{r.years[1]}" if r.years else "?"
     subst = f", {' or '.join(r.substances)}" if r.substances else ""
     return f"{r.place} town, {years}{subst}"
@@ -126,6 +175,12 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
                 "scenario_digest": r.digest,
                 "status": r.status,
                 "proved_optimal": r.proved_optimal,
+                "objective": {
+                    "kind": r.objective_kind,
+                    "name": objective_name(r.objective_kind),
+                    "value": _num(r.objective_value),
+                    "words": objective_words(r),
+                },
                 "covered_deaths": _num(r.covered),
                 "placed_deaths": r.placed,
                 "covered_share": _num(r.share),
@@ -184,6 +239,8 @@ CSV_COLUMNS = (
     "title",
     "status",
     "proved_optimal",
+    "objective",
+    "objective_value",
     "scenario_covered_deaths",
     "placed_deaths",
     "scenario_covered_share",
@@ -220,6 +277,8 @@ def comparison_csv(c: Comparison) -> str:
             r.title,
             r.status,
             str(r.proved_optimal).lower(),
+            r.objective_kind,
+            cell(r.objective_value),
             cell(r.covered),
             str(r.placed),
             cell(r.share),
@@ -243,7 +302,7 @@ def comparison_csv(c: Comparison) -> str:
                     f"{s.y_m}",
                     f"{s.lon}",
                     f"{s.lat}",
-                    str(count[s.town]),
+                    str(count[s.place]),
                 ]
             )
     return buf.getvalue()
@@ -324,7 +383,7 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
     offsets = ((12, 12, "left"), (12, -22, "left"), (-12, 12, "right"), (-12, -22, "right"))
     placed: list[tuple[float, float, int]] = []
     for item in sorted(c.consensus, key=lambda t: t.town):
-        pts = [(s.x_m, s.y_m) for r in c.results for s in r.sites if s.town == item.town]
+        pts = [(s.x_m, s.y_m) for r in c.results for s in r.sites if s.place == item.town]
         x = sum(p[0] for p in pts) / len(pts)
         y = sum(p[1] for p in pts) / len(pts)
         near = {k for px, py, k in placed if abs(px - x) < 15_000 and abs(py - y) < 6_000}
@@ -378,13 +437,19 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
 
 def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
     """What the page says of one scenario, as plain text (the template escapes it)."""
-    solved = r.covered is not None
+    solved = r.objective_value is not None or r.covered is not None
+    obj = objective(r.objective_kind)
     return {
         "label": r.label,
         "title": r.title,
         "status": r.status,
         "solved": solved,
+        "has_covered": r.covered is not None,
         "towns": join_words(list(r.towns)),
+        "objective": objective_name(r.objective_kind),
+        # the objective's own sentence, unless it only repeats the covered deaths
+        "value": "" if obj.name == "coverage" and r.credit is None else objective_words(r),
+        "verb": obj.served_verb,
         "distance": metres_exact(r.distance_m),
         "covered": num(r.covered),
         "placed": f"{r.placed:,}",

@@ -63,11 +63,11 @@ def overlap_pairs(results: Sequence[ScenarioResult], overlap_m: float) -> list[O
         OverlapPair(
             a=results[owner[p]].label,
             a_rank=sites[p].rank,
-            a_town=sites[p].town,
+            a_town=sites[p].place,
             a_id=sites[p].cand_id,
             b=results[owner[q]].label,
             b_rank=sites[q].rank,
-            b_town=sites[q].town,
+            b_town=sites[q].place,
             b_id=sites[q].cand_id,
             distance_m=float(d),
         )
@@ -79,7 +79,7 @@ def overlap_pairs(results: Sequence[ScenarioResult], overlap_m: float) -> list[O
 
 def consensus(results: Sequence[ScenarioResult]) -> list[TownConsensus]:
     """Towns chosen in at least one scenario, by how many scenarios chose them, then by name."""
-    towns = sorted({s.town for r in results for s in r.sites})
+    towns = sorted({t for r in results for t in r.towns})
     out = []
     for town in towns:
         chosen = tuple(r.label for r in results if town in r.towns)

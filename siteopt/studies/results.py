@@ -40,6 +40,11 @@ class SiteRecord:
     share: float | None
     station_m: float | None  #: straight-line distance to the nearest rail or bus station
 
+    @property
+    def place(self) -> str:
+        """The site's town; its id when it lies in no town (your own points without towns)."""
+        return self.town or self.cand_id
+
 
 @dataclass(frozen=True)
 class ScenarioResult:
@@ -52,7 +57,9 @@ class ScenarioResult:
     kind: str  #: ``scenario`` (solved here) or ``result`` (read from solution.json)
     status: str
     proved_optimal: bool
-    covered: float | None  #: objective: deaths within the distance of a site
+    #: deaths within the coverage distance of a chosen (or existing) site, whatever the
+    #: objective (``solution.json`` ``covered.deaths``): the column every scenario shares
+    covered: float | None
     gap: float | None
     placed: int  #: deaths placed in a Connecticut town in the period (denominator of shares)
     distance_m: float | None  #: coverage distance
@@ -68,6 +75,12 @@ class ScenarioResult:
     #: the committee answers of ``solution.json`` (empty when they were not computed)
     runners_up: tuple[TownOption, ...] = ()
     if_declined: tuple[TownOption, ...] = ()
+    #: the objective value in its own unit (``solution.json`` ``objective``, with any credit)
+    objective_value: float | None = None
+    #: total demand weight (the median's mean distance divides by it; None: use ``placed``)
+    demand_weight: float | None = None
+    target_share: float = 1.0  #: the set-covering target share
+    credit: float | None = None  #: the transit credit included in the objective (None: none)
 
     @property
     def share(self) -> float | None:
@@ -85,8 +98,8 @@ class ScenarioResult:
 
     @property
     def towns(self) -> tuple[str, ...]:
-        """Towns of the sites, by rank."""
-        return tuple(s.town for s in self.sites)
+        """Towns of the sites, by rank (a site in no town by its id: :attr:`SiteRecord.place`)."""
+        return tuple(s.place for s in self.sites)
 
 
 def _float(v: Any) -> float | None:
@@ -144,6 +157,9 @@ def from_solution_dict(
             for s in sorted(doc["sites"], key=lambda s: int(s["rank"]))
         )
         name = str(doc["scenario"])
+        kind_name = str(model.get("objective") or "coverage")
+        covered, weighted = _covered(doc, kind_name)
+        objective_doc = resolved.get("objective", {}) or {}
         return ScenarioResult(
             label=label or name,
             name=name,
@@ -152,11 +168,11 @@ def from_solution_dict(
             kind=kind,
             status=str(doc["status"]),
             proved_optimal=bool(doc.get("proved_optimal", False)),
-            covered=_covered(doc),
+            covered=covered,
             gap=_float(doc.get("gap")),
             placed=int(demand.get("placed") or 0),
             distance_m=_float(model.get("distance_m")),
-            weighted_distance=_float(doc.get("tie_break_value")),
+            weighted_distance=weighted,
             years=(int(years_raw[0]), int(years_raw[1])) if years_raw else None,
             substances=tuple(str(s) for s in demand.get("substances", [])),
             place=str(demand.get("place", "")),
@@ -164,9 +180,13 @@ def from_solution_dict(
             sites=sites,
             data=str(resolved.get("data", "builtin")),
             digest=str(doc.get("scenario_digest", "")),
-            objective_kind=str(model.get("objective") or "coverage"),
+            objective_kind=kind_name,
             runners_up=tuple(town_option_from_dict(o) for o in doc.get("runners_up") or ()),
             if_declined=tuple(town_option_from_dict(o) for o in doc.get("if_declined") or ()),
+            objective_value=_float(doc.get("objective")),
+            demand_weight=_float(demand.get("weight")),
+            target_share=float(objective_doc.get("target_share") or 1.0),
+            credit=_float(doc.get("transit_credit_total")),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise InputError(
@@ -296,8 +316,21 @@ def unique_labels(results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
     return out
 
 
-def _covered(doc: dict[str, Any]) -> float | None:
-    """Deaths covered: the objective, less the transit credit when the scenario had one."""
+def _covered(doc: dict[str, Any], kind: str) -> tuple[float | None, float | None]:
+    """Deaths within the coverage distance and their summed distance to their site.
+
+    From ``solution.json`` ``covered``; a ``solution.json`` written before it existed gives them
+    only for the coverage objective (its objective less any transit credit, and the distance
+    tie-break value), and None for the others.
+    """
+    block = doc.get("covered")
+    if isinstance(block, dict):
+        deaths = _float(block.get("deaths", block.get("weight")))
+        mean = _float(block.get("mean_distance_m"))
+        return deaths, None if deaths is None or mean is None else mean * deaths
+    if kind != "coverage":
+        return None, None
     value = _float(doc.get("objective"))
     credit = _float(doc.get("transit_credit_total"))
-    return value if value is None or credit is None else value - credit
+    covered = value if value is None or credit is None else value - credit
+    return covered, _float(doc.get("tie_break_value"))
