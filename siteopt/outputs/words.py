@@ -773,7 +773,10 @@ def closest_runner_up(options: Sequence[TownOption]) -> TownOption | None:
 
 
 def committee_lines(
-    runners_up: Sequence[TownOption], if_declined: Sequence[TownOption], kind: str
+    runners_up: Sequence[TownOption],
+    if_declined: Sequence[TownOption],
+    kind: str,
+    noun: Noun = DEATHS,
 ) -> list[str]:
     """A scenario's committee answers in the report's words, for ``compare.html``.
 
@@ -783,6 +786,8 @@ def committee_lines(
         The scenario's answers (``solution.json`` ``runners_up`` and ``if_declined``).
     kind
         The objective's registry name, which picks the words (covered deaths or a value).
+    noun
+        What the demand is called (``demand.label``).
 
     Returns
     -------
@@ -792,8 +797,8 @@ def committee_lines(
     """
     obj = objective(kind)
     best = closest_runner_up(runners_up)
-    lines = [runner_up_sentence(best, obj.covering, obj.served_verb)] if best else []
-    return lines + [declined_sentence(o, obj.covering, obj.served_verb) for o in if_declined]
+    lines = [runner_up_sentence(best, obj.covering, obj.served_verb, noun)] if best else []
+    return lines + [declined_sentence(o, obj.covering, obj.served_verb, noun) for o in if_declined]
 
 
 def sweep_towns_sentence(

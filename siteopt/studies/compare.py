@@ -21,6 +21,7 @@ import geopandas as gpd
 from siteopt.models.objectives import objective
 from siteopt.outputs.render import render, static_text
 from siteopt.outputs.words import (
+    Noun,
     committee_lines,
     json_number,
     json_text,
@@ -93,6 +94,7 @@ def objective_words(r: ScenarioResult) -> str:
         count=len(r.sites),
         target_share=r.target_share,
         credit=r.credit,
+        noun=Noun(r.demand_label),
     )
 
 
@@ -119,7 +121,7 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
             if k < len(r.sites):
                 s = r.sites[k]
                 cells.append(
-                    f"{s.place} — {num(s.covered)} deaths {_served_verb(r)}, "
+                    f"{s.place} — {num(s.covered)} {r.demand_label} {_served_verb(r)}, "
                     f"station {metres_exact(s.station_m)}"
                 )
             else:
@@ -461,7 +463,9 @@ def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
         "how": "solved for this comparison" if r.kind == "scenario" else "read from its results",
         "digest": r.digest or "n/a",
         # the closest runner-up and each if-declined answer, in the report's words
-        "answers": committee_lines(r.runners_up, r.if_declined, r.objective_kind),
+        "answers": committee_lines(
+            r.runners_up, r.if_declined, r.objective_kind, Noun(r.demand_label)
+        ),
     }
 
 

@@ -81,6 +81,7 @@ class ScenarioResult:
     demand_weight: float | None = None
     target_share: float = 1.0  #: the set-covering target share
     credit: float | None = None  #: the transit credit included in the objective (None: none)
+    demand_label: str = "deaths"  #: what the demand is called (``solution.json`` ``demand.label``)
 
     @property
     def share(self) -> float | None:
@@ -185,6 +186,7 @@ def from_solution_dict(
             if_declined=tuple(town_option_from_dict(o) for o in doc.get("if_declined") or ()),
             objective_value=_float(doc.get("objective")),
             demand_weight=_float(demand.get("weight")),
+            demand_label=str(demand.get("label") or "deaths"),
             target_share=float(objective_doc.get("target_share") or 1.0),
             credit=_float(doc.get("transit_credit_total")),
         )

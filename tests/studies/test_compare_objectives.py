@@ -72,12 +72,12 @@ def test_compare_table_speaks_each_objectives_language(results: list[ScenarioRes
     assert rows["objective value"] == [
         "672.44 of 6,347 deaths are within 1,600 m of a site.",
         "The farthest demand cell is 53,852 m from its nearest site.",
-        "Total distance 283,310 death-metres: on average 2,833 m to the nearest site.",
+        "Total distance 283,310 person-metres: on average 2,833 m to the nearest site.",
     ]
     assert rows["site 1"] == [
         "Hartford — 289.7 deaths covered, station 2,150 m",
         "Thomaston — 2,619.1 deaths assigned, station 13,442 m",
-        "C6 — 54.0 deaths assigned, station n/a",
+        "C6 — 54.0 people assigned, station n/a",
     ]
     assert rows["site 3"] == [
         "Waterbury — 164.6 deaths covered, station 826 m",
