@@ -9,17 +9,16 @@ by town, by race and ethnicity, sex and age group, and the ranked alternatives.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from siteopt.outputs.breaks import fisher_jenks_bins, quantile_bins
 from siteopt.outputs.words import pct
 from siteopt.result import FACILITIES, Facility, RunResult
 
@@ -564,12 +563,7 @@ def classify(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64]
     """
     v = np.asarray(values, dtype=np.float64)
     uniq = np.unique(v)
-    if uniq.size <= k:
-        bins = uniq
-    else:
-        with warnings.catch_warnings():  # "Numba not installed": the pure Python path is exact
-            warnings.simplefilter("ignore", UserWarning)
-            bins = np.asarray(mapclassify.FisherJenks(v, k=k).bins, dtype=np.float64)
+    bins = uniq if uniq.size <= k else fisher_jenks_bins(v, k)
     cls = np.searchsorted(bins, v, side="left").astype(np.int64)
     cls = np.minimum(cls, len(bins) - 1)
     bounds = []
@@ -585,7 +579,7 @@ def quantile_classes(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[n
     if v.size == 0:
         return np.zeros(0, dtype=np.int64), []
     uniq = np.unique(v)
-    bins = uniq if uniq.size <= k else np.unique(mapclassify.Quantiles(v, k=k).bins)
+    bins = uniq if uniq.size <= k else quantile_bins(v, k)
     cls = np.minimum(np.searchsorted(bins, v, side="left"), len(bins) - 1).astype(np.int64)
     bounds = []
     for c in range(len(bins)):

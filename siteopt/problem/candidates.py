@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import ScenarioError
 from siteopt.data.inputs import Inputs
+from siteopt.problem.demand import layer_union
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
 from siteopt.problem.eligibility.transit import transit_rule, transit_table
@@ -55,9 +56,10 @@ def build_candidates(
         town_idx = town_of(gx, gy, towns)
         keep = town_idx >= 0
         for name in spec.within:
+            if name == "sewer":  # the union demand's developed land is made of, made once
+                keep &= shapely.contains_xy(layer_union(scenario, inputs, name), gx, gy)
+                continue
             layer, _ = rule_layer(scenario, inputs, name)
-            if name == "sewer" and "status" in layer.columns:
-                layer = layer[layer["status"].isin(set(spec.sewer_status))]
             keep &= shapely.contains_xy(union_of(layer), gx, gy)
         gx, gy, town_idx = gx[keep], gy[keep], town_idx[keep]
         ids = point_ids("", gx, gy)

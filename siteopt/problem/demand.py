@@ -116,7 +116,7 @@ def build_demand(
             "rebuild the bundle."
         )
     developed = developed_land(scenario, inputs)
-    public = union_of(inputs.layer("public_lands"))
+    public = layer_union(scenario, inputs, "public_lands")
 
     cell = scenario.demand.cell_m
     spread = scenario.demand.spread
@@ -234,12 +234,36 @@ def population_of_cells(
 
 def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
     """Sewer service areas of the scenario's sewer statuses, minus public land."""
-    sewer = inputs.layer("sewer")
-    status = set(scenario.candidates.sewer_status)
-    sewer = sewer[sewer["status"].isin(status)] if "status" in sewer.columns else sewer
-    developed = shapely.difference(union_of(sewer), union_of(inputs.layer("public_lands")))
-    shapely.prepare(developed)
-    return developed
+
+    def make() -> shapely.Geometry:
+        sewer = layer_union(scenario, inputs, "sewer")
+        developed = shapely.difference(sewer, layer_union(scenario, inputs, "public_lands"))
+        shapely.prepare(developed)
+        return developed
+
+    return inputs.derived(("developed", _statuses(scenario, "sewer")), make)
+
+
+def layer_union(scenario: Scenario, inputs: Inputs, name: str) -> shapely.Geometry:
+    """Prepared union of the bundle layer ``name``, computed once per :class:`Inputs`.
+
+    The sewer layer keeps only the scenario's ``candidates.sewer_status`` statuses. Demand
+    (developed land, public land) and grid candidates (``candidates.within: [sewer]``) share
+    these unions.
+    """
+    statuses = _statuses(scenario, name)
+
+    def make() -> shapely.Geometry:
+        layer = inputs.layer(name)
+        if statuses is not None and "status" in layer.columns:
+            layer = layer[layer["status"].isin(set(statuses))]
+        return union_of(layer)
+
+    return inputs.derived(("union", name, statuses), make)
+
+
+def _statuses(scenario: Scenario, name: str) -> tuple[str, ...] | None:
+    return tuple(sorted(scenario.candidates.sewer_status)) if name == "sewer" else None
 
 
 def _user_demand(
