@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from importlib import resources
 from pathlib import Path
 
+from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.gpkg import layer_classes, write_gpkg
 from siteopt.outputs.maps import write_maps
@@ -57,7 +59,11 @@ def fields_markdown() -> str:
 
 
 def write_outputs(
-    result: RunResult, out_dir: Path, overwrite: bool = False, inputs: Iterable[Path] = ()
+    result: RunResult,
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Iterable[Path] = (),
+    timings: MutableMapping[str, float] | None = None,
 ) -> list[Path]:
     """Write every output of ``result`` to ``out_dir`` atomically; return the written paths.
 
@@ -66,40 +72,57 @@ def write_outputs(
     same result gives byte-identical files (``timings.json`` aside). ``overwrite`` replaces only
     a folder siteopt wrote, and never one that holds an input of the run (the scenario's
     :meth:`~siteopt.scenario.Scenario.input_paths` and ``inputs``).
+
+    ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
+    seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
+    ``out_map_draw_s`` draws the print map both map files are saved from) and, in the command
+    line, ``startup_s`` and ``run_s`` (process start to the last file).
     """
     protect = [*result.scenario.input_paths(), *inputs]
+    spent: dict[str, float] = {}
+    clock = Stopwatch(spent, "out_")
     with atomic_dir(out_dir, overwrite, protect) as tmp:
         t0 = time.perf_counter()
-        tables = build_tables(result)
+        with clock("tables"):
+            tables = build_tables(result)
         for name in GEOJSON_LAYERS:
-            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
-        write_gpkg(
-            {n: tables.layers[n] for n in GEOJSON_LAYERS},
-            tmp / "siteopt.gpkg",
-            layer_classes(tables),
-        )
-        write_maps(tables, tmp / "map.png", tmp / "map.pdf")
+            with clock(f"{name}.geojson"):
+                write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+        with clock("siteopt.gpkg"):
+            write_gpkg(
+                {n: tables.layers[n] for n in GEOJSON_LAYERS},
+                tmp / "siteopt.gpkg",
+                layer_classes(tables),
+            )
+        write_maps(tables, tmp / "map.png", tmp / "map.pdf", clock=clock)
         png = (tmp / "map.png").read_bytes()
-        write_text(tmp / "report.md", report_markdown(result, tables))
+        with clock("report.md"):
+            write_text(tmp / "report.md", report_markdown(result, tables))
         chart = None
         if result.committee.curve:
             from siteopt.outputs.curve_chart import curve_png
             from siteopt.outputs.words import is_covering, served_verb
 
             covering = is_covering(result)
-            chart = curve_png(
-                result.committee.curve,
-                result.spec.rules.p,
-                float(result.placed_deaths) if covering else None,
-                f"Deaths {served_verb(result)}" if covering else "Value",
-            )
-            (tmp / "curve.png").write_bytes(chart)
-        write_text(tmp / "report.html", report_html(result, png, tables, chart))
-        write_text(tmp / "map.html", webmap_html(tables))
-        write_text(tmp / "FIELDS.md", fields_markdown())
-        write_text(tmp / "solution.json", solution_json(result))
-        write_text(
-            tmp / "timings.json",
-            timings_json(result, {"outputs_s": time.perf_counter() - t0}),
-        )
+            with clock("curve.png"):
+                chart = curve_png(
+                    result.committee.curve,
+                    result.spec.rules.p,
+                    float(result.placed_deaths) if covering else None,
+                    f"Deaths {served_verb(result)}" if covering else "Value",
+                )
+                (tmp / "curve.png").write_bytes(chart)
+        with clock("report.html"):
+            write_text(tmp / "report.html", report_html(result, png, tables, chart))
+        with clock("map.html"):
+            write_text(tmp / "map.html", webmap_html(tables))
+        with clock("FIELDS.md"):
+            write_text(tmp / "FIELDS.md", fields_markdown())
+        with clock("solution.json"):
+            write_text(tmp / "solution.json", solution_json(result))
+        extra = {**spent, "outputs_s": time.perf_counter() - t0, **since_entry()}
+        text = timings_json(result, extra)
+        write_text(tmp / "timings.json", text)
+        if timings is not None:
+            timings.update(json.loads(text))
     return [out_dir / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]

@@ -36,6 +36,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox, blended_transform_factory
 
 from siteopt import __version__
+from siteopt._clock import Stopwatch
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.words import (
@@ -669,13 +670,26 @@ def _north_arrow(ax: Axes, x: float, y: float, scale: float) -> None:
     )
 
 
-def write_maps(tables: Tables, png: Path, pdf: Path | None = None, dpi: int = 150) -> None:
-    """Draw the print map once and save it as PNG (and PDF), without timestamps."""
-    fig = draw_map(tables)
+def write_maps(
+    tables: Tables,
+    png: Path,
+    pdf: Path | None = None,
+    dpi: int = 150,
+    clock: Stopwatch | None = None,
+) -> None:
+    """Draw the print map once and save it as PNG (and PDF), without timestamps.
+
+    ``clock`` times the drawing (``map_draw``) and each file (its name).
+    """
+    watch = clock or Stopwatch({})
+    with watch("map_draw"):
+        fig = draw_map(tables)
     try:
-        fig.savefig(png, dpi=dpi, metadata=PNG_META)
+        with watch(png.name):
+            fig.savefig(png, dpi=dpi, metadata=PNG_META)
         if pdf is not None:
-            fig.savefig(pdf, metadata=PDF_META)
+            with watch(pdf.name):
+                fig.savefig(pdf, metadata=PDF_META)
     finally:
         plt.close(fig)
 
