@@ -15,12 +15,12 @@ from numpy.typing import NDArray
 
 from siteopt._errors import ScenarioError
 from siteopt.data.inputs import Inputs
-from siteopt.problem.demand import layer_union
+from siteopt.problem.demand import layer_union, town_grid
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
 from siteopt.problem.eligibility.transit import transit_rule, transit_table
 from siteopt.problem.eligibility.zoning import zoning_rule
-from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
+from siteopt.problem.grid import point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
@@ -52,8 +52,7 @@ def build_candidates(
                 "no bundle (data: none): the grid of candidates is laid over the bundle's towns.",
                 "Give candidates.points (your candidate sites), or use 'data: builtin'.",
             )
-        gx, gy = grid_points(towns.total_bounds, spec.spacing_m)
-        town_idx = town_of(gx, gy, towns)
+        gx, gy, town_idx = town_grid(inputs, towns, spec.spacing_m)
         keep = town_idx >= 0
         for name in spec.within:
             if name == "sewer":  # the union demand's developed land is made of, made once
