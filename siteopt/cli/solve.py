@@ -195,6 +195,11 @@ def solve(
         err.print(profile_table(timings))
 
 
+#: the parent's wait for the forked writer of map.pdf and the GeoJSON layers (their own times
+#: overlap map.png and siteopt.gpkg)
+WAIT_LABEL = "waiting for the parallel writer (map.pdf, GeoJSON)"
+
+
 def profile_table(timings: dict[str, float]) -> object:
     """A rich table of ``timings`` (``timings.json``) in the order a run spends them."""
     from rich.table import Table
@@ -228,7 +233,8 @@ def profile_table(timings: dict[str, float]) -> object:
                 key=lambda kv: -kv[1],
             )
             for name, value in files:
-                row(f"  {name}", value)
+                label = WAIT_LABEL if name == "map_wait" else name
+                row(f"  {label}", value)
     if "run_s" in timings:
         row("whole run (start to last file)", timings["run_s"])
     return table

@@ -9,9 +9,10 @@ from importlib import resources
 from pathlib import Path
 
 from siteopt._clock import Stopwatch, since_entry
+from siteopt.outputs import parallel
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.gpkg import layer_classes, write_gpkg
-from siteopt.outputs.maps import write_maps
+from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
 from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import build_tables
@@ -73,10 +74,14 @@ def write_outputs(
     a folder siteopt wrote, and never one that holds an input of the run (the scenario's
     :meth:`~siteopt.scenario.Scenario.input_paths` and ``inputs``).
 
+    A forked child saves ``map.pdf`` and the GeoJSON layers while this process saves
+    ``map.png`` and ``siteopt.gpkg`` (:mod:`siteopt.outputs.parallel`; the same bytes).
+
     ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
     seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
-    ``out_map_draw_s`` draws the print map both map files are saved from) and, in the command
-    line, ``startup_s`` and ``run_s`` (process start to the last file).
+    ``out_map_draw_s`` draws the print map both map files are saved from; the child's files
+    overlap the parent's, and ``out_map_wait_s`` is the parent's wait for the child)
+    and, in the command line, ``startup_s`` and ``run_s`` (process start to the last file).
     """
     protect = [*result.scenario.input_paths(), *inputs]
     spent: dict[str, float] = {}
@@ -85,16 +90,37 @@ def write_outputs(
         t0 = time.perf_counter()
         with clock("tables"):
             tables = build_tables(result)
-        for name in GEOJSON_LAYERS:
-            with clock(f"{name}.geojson"):
-                write_geojson(tables.layers[name], tmp / f"{name}.geojson")
-        with clock("siteopt.gpkg"):
-            write_gpkg(
-                {n: tables.layers[n] for n in GEOJSON_LAYERS},
-                tmp / "siteopt.gpkg",
-                layer_classes(tables),
-            )
-        write_maps(tables, tmp / "map.png", tmp / "map.pdf", clock=clock)
+        with clock("map_draw"):
+            fig = draw_map(tables)
+
+        def in_child() -> dict[str, float]:  # the PDF and the GeoJSON layers
+            times: dict[str, float] = {}
+            watch = Stopwatch(times, "out_")
+            with watch("map.pdf"):
+                save_map_pdf(fig, tmp / "map.pdf")
+            for name in GEOJSON_LAYERS:
+                with watch(f"{name}.geojson"):
+                    write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+            return times
+
+        child = None
+        try:
+            child = parallel.start(in_child, "map.pdf and the GeoJSON layers")
+            with clock("map.png"):
+                save_map_png(fig, tmp / "map.png")
+            with clock("siteopt.gpkg"):
+                write_gpkg(
+                    {n: tables.layers[n] for n in GEOJSON_LAYERS},
+                    tmp / "siteopt.gpkg",
+                    layer_classes(tables),
+                )
+            with clock("map_wait"):
+                child.join()
+            spent.update(child.result)
+        finally:
+            if child is not None:
+                child.cancel()
+            close_map(fig)
         png = (tmp / "map.png").read_bytes()
         with clock("report.md"):
             write_text(tmp / "report.md", report_markdown(result, tables))

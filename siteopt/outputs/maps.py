@@ -36,8 +36,6 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox, blended_transform_factory
 
 from siteopt import __version__
-from siteopt._clock import Stopwatch
-from siteopt.outputs import parallel
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.words import (
@@ -671,36 +669,30 @@ def _north_arrow(ax: Axes, x: float, y: float, scale: float) -> None:
     )
 
 
-def write_maps(
-    tables: Tables,
-    png: Path,
-    pdf: Path | None = None,
-    dpi: int = 150,
-    clock: Stopwatch | None = None,
-) -> None:
-    """Draw the print map once and save it as PNG (and PDF), without timestamps.
+def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
+    """Save the drawn print map as PNG (no timestamp)."""
+    fig.savefig(path, dpi=dpi, metadata=PNG_META)
 
-    The PDF is saved by a forked child while the PNG is saved here (see
-    :mod:`siteopt.outputs.parallel`; same bytes). ``clock`` times the drawing (``map_draw``),
-    the PNG and the PDF (from the fork to its end, so it overlaps the PNG).
-    """
-    watch = clock or Stopwatch({})
-    with watch("map_draw"):
-        fig = draw_map(tables)
-    pdf_task = None
+
+def save_map_pdf(fig: Figure, path: Path) -> None:
+    """Save the drawn print map as PDF (no dates, no producer)."""
+    fig.savefig(path, metadata=PDF_META)
+
+
+def close_map(fig: Figure) -> None:
+    """Free the figure of :func:`draw_map`."""
+    plt.close(fig)
+
+
+def write_maps(tables: Tables, png: Path, pdf: Path | None = None, dpi: int = 150) -> None:
+    """Draw the print map once and save it as PNG (and PDF), without timestamps."""
+    fig = draw_map(tables)
     try:
+        save_map_png(fig, png, dpi)
         if pdf is not None:
-            target = pdf
-            pdf_task = parallel.start(lambda: fig.savefig(target, metadata=PDF_META), pdf.name)
-        with watch(png.name):
-            fig.savefig(png, dpi=dpi, metadata=PNG_META)
-        if pdf_task is not None:
-            pdf_task.join()
-            watch.into[f"{watch.prefix}{pdf_task.what}_s"] = pdf_task.seconds
+            save_map_pdf(fig, pdf)
     finally:
-        if pdf_task is not None:
-            pdf_task.cancel()
-        plt.close(fig)
+        close_map(fig)
 
 
 def write_map_png(result: RunResult, path: Path, dpi: int = 150) -> None:

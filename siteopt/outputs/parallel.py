@@ -1,19 +1,22 @@
-"""One output file written by a forked child while the parent writes the next one.
+"""Output files written by a forked child while the parent writes others.
 
 The print map is drawn once and saved twice (PNG and PDF); each save renders the whole figure
-again, so on a machine with a free core the PDF is saved by a child process (``os.fork``: it
-shares the drawn figure, nothing is pickled) while the parent saves the PNG. The bytes are the
-same either way (the determinism tests check it). Where ``fork`` does not exist, or with
-``SITEOPT_NO_FORK=1`` in the environment, the task simply runs in the parent.
+again, so on a machine with a free core a child process (``os.fork``: it shares the drawn
+figure and the tables, nothing is pickled) saves the PDF and the GeoJSON layers while the
+parent saves the PNG and the GeoPackage. The bytes are the same either way (the determinism
+tests check it). Where ``fork`` does not exist, or with ``SITEOPT_NO_FORK=1`` in the
+environment, the task simply runs in the parent. The child reports its own timings (a dict of
+seconds) or its error through a pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from siteopt._errors import OutputError
 
@@ -32,6 +35,7 @@ class Forked:
         self.what = what
         self.started = time.perf_counter()
         self.seconds = 0.0
+        self.result: dict[str, float] = {}  # what the task returned (its timings)
 
     def join(self) -> None:
         """Wait for the child; raise :class:`OutputError` with its message if it failed."""
@@ -43,6 +47,8 @@ class Forked:
         message = self._message()
         if os.waitstatus_to_exitcode(status) != 0:
             raise OutputError(f"Cannot write {self.what}: {message or 'the writer process died'}")
+        if message:
+            self.result = {str(k): float(v) for k, v in json.loads(message).items()}
 
     def cancel(self) -> None:
         """Stop the child if it still runs (after an error or Ctrl-C in the parent)."""
@@ -75,11 +81,16 @@ def _die_with_parent() -> None:
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def start(task: Callable[[], None], what: str) -> Forked:
-    """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it."""
+def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
+    """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it.
+
+    What ``task`` returns (seconds by name) is :attr:`Forked.result` after :meth:`Forked.join`.
+    """
     if not hasattr(os, "fork") or os.environ.get(NO_FORK, "") not in ("", "0"):
-        task()
-        return Forked(None, None, what)
+        here = Forked(None, None, what)
+        here.result = dict(task() or {})
+        here.seconds = time.perf_counter() - here.started
+        return here
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: do the task, report a failure through the pipe, never return
@@ -90,7 +101,8 @@ def start(task: Callable[[], None], what: str) -> Forked:
             import warnings
 
             warnings.simplefilter("ignore")  # nothing on the parent's terminal
-            task()
+            result = task()
+            os.write(write_fd, json.dumps(dict(result or {})).encode("utf-8"))
             code = 0
         except BaseException as exc:
             with contextlib.suppress(OSError):

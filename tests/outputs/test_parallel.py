@@ -17,10 +17,16 @@ needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here
 @needs_fork
 def test_child_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "a.txt"
-    task = parallel.start(lambda: target.write_text("made in the child"), "a.txt")
+
+    def write() -> dict[str, float]:
+        target.write_text("made in the child")
+        return {"out_a.txt_s": 0.25}
+
+    task = parallel.start(write, "a.txt")
     assert task.pid is not None and task.pid != os.getpid()
     task.join()
     assert target.read_text() == "made in the child"
+    assert task.result == {"out_a.txt_s": 0.25}  # the child's own timings come back
     assert task.seconds > 0
 
 
@@ -53,7 +59,12 @@ def test_cancel_stops_a_running_child(tmp_path: Path) -> None:
 def test_without_fork_the_task_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.NO_FORK, "1")
     target = tmp_path / "b.txt"
-    task = parallel.start(lambda: target.write_text(str(os.getpid())), "b.txt")
+
+    def write() -> None:
+        target.write_text(str(os.getpid()))
+
+    task = parallel.start(write, "b.txt")
     assert task.pid is None
     assert target.read_text() == str(os.getpid())
     task.join()
+    assert task.result == {}
