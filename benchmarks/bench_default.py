@@ -21,6 +21,7 @@ Usage::
     python benchmarks/bench_default.py                        # print the table
     python benchmarks/bench_default.py --runs 5 --append      # and append it to RESULTS.md
     python benchmarks/bench_default.py --compare-with ../main # and main's solve beside it
+    python benchmarks/bench_default.py --cpu-stages           # and CPU seconds per stage
 """
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ ROOT = HERE.parent
 MAX_RATIO = 6.0
 MAX_MB = 400.0
 MAX_OUTPUTS_S = 1.0
+
+#: run in a fresh process: CPU seconds of each stage, on the main thread (the work on the
+#: critical path, not inflated by HiGHS's worker threads waiting for a core) and for the whole
+#: process, and of the forked output writer (children)
+CPU_PROBE = """
+import os, resource, shutil, sys, tempfile, time
+T0, P0 = time.thread_time(), time.process_time()
+from pathlib import Path
+from siteopt.scenario import load_scenario
+from siteopt.pipeline import run
+from siteopt.studies.committee import with_answers
+from siteopt.outputs import write_outputs
+out = {"import": (time.thread_time() - T0, time.process_time() - P0)}
+sc = load_scenario(sys.argv[1])
+def stage(name, fn):
+    t, p = time.thread_time(), time.process_time()
+    r = fn()
+    out[name] = (time.thread_time() - t, time.process_time() - p)
+    return r
+r = stage("pipeline", lambda: run(sc))
+r = stage("committee", lambda: with_answers(r))
+d = Path(tempfile.mkdtemp()) / "out"
+stage("outputs", lambda: write_outputs(r, d))
+shutil.rmtree(d.parent)
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+out["output child"] = (ch.ru_utime + ch.ru_stime, ch.ru_utime + ch.ru_stime)
+print(repr(out))
+"""
 
 STAGES = (
     "startup_s",
@@ -79,12 +108,59 @@ def uptime() -> str:
         return f"load average: {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def cpu_stages(args: argparse.Namespace, here_env: dict[str, str]) -> list[str]:
+    """Median CPU seconds per stage (main thread / process) of this checkout and the other."""
+    import ast
+
+    envs = {"this checkout": here_env}
+    if args.compare_with is not None:
+        envs[args.compare_with.resolve().name] = {
+            **os.environ,
+            "PYTHONPATH": str(args.compare_with.resolve()),
+        }
+    got: dict[str, list[dict[str, tuple[float, float]]]] = {name: [] for name in envs}
+    for _ in range(args.runs):
+        for name, env in envs.items():
+            done = subprocess.run(
+                [sys.executable, "-c", CPU_PROBE, args.config],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
+            got[name].append(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
+    keys = ["import", "pipeline", "committee", "outputs", "output child"]
+    lines = [
+        f"CPU seconds per stage, in-process (median of {args.runs}; main thread / whole "
+        "process; *output child* is the forked writer of map.pdf and the GeoJSON layers):",
+        "",
+        "| checkout | " + " | ".join(keys) + " | main thread total |",
+        "|---|" + "---:|" * (len(keys) + 1),
+    ]
+    for name, runs in got.items():
+        cells = []
+        total = 0.0
+        for k in keys:
+            a = statistics.median(r.get(k, (0.0, 0.0))[0] for r in runs)
+            b = statistics.median(r.get(k, (0.0, 0.0))[1] for r in runs)
+            total += a if k != "output child" else 0.0
+            cells.append(f"{a:.2f} / {b:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {total:.2f} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs per command (at least 3)")
     ap.add_argument("--config", default="configs/connecticut.yaml", help="scenario to solve")
     ap.add_argument("--compare-with", type=Path, help="another checkout to run the solve from")
     ap.add_argument("--append", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument(
+        "--cpu-stages",
+        action="store_true",
+        help="also measure each stage's CPU seconds in-process (main thread and process)",
+    )
     args = ap.parse_args()
     if args.runs < 3:
         ap.error("--runs must be at least 3")
@@ -161,6 +237,8 @@ def main() -> None:
             + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in per.items())
             + ".",
         ]
+    if args.cpu_stages:
+        lines += ["", *cpu_stages(args, here_env)]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.append:
