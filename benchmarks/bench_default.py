@@ -85,11 +85,20 @@ STAGES = (
 )
 
 
+def checkout(env: dict[str, str] | None) -> Path:
+    """The folder a command runs in: the checkout it imports siteopt from.
+
+    ``python -m`` and ``python -c`` put the current folder first on ``sys.path``, before
+    ``PYTHONPATH``, so each checkout's commands must run in that checkout.
+    """
+    return Path(env["PYTHONPATH"]) if env and "PYTHONPATH" in env else ROOT
+
+
 def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Wall seconds, peak resident memory (MB) and CPU seconds of one run of ``argv``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=checkout(env), env=env
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -125,10 +134,12 @@ def cpu_stages(args: argparse.Namespace, here_env: dict[str, str]) -> list[str]:
                 [sys.executable, "-c", CPU_PROBE, args.config],
                 capture_output=True,
                 text=True,
-                cwd=ROOT,
+                cwd=checkout(env),
                 env=env,
-                check=True,
+                check=False,
             )
+            if done.returncode != 0:
+                raise SystemExit(f"error: the CPU probe failed in {name}:\n{done.stderr[-3000:]}")
             got[name].append(ast.literal_eval(done.stdout.strip().splitlines()[-1]))
     keys = ["import", "pipeline", "committee", "outputs", "output child"]
     lines = [
