@@ -33,6 +33,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Run ``siteopt`` with SIGTERM handled like Ctrl-C."""
+    from siteopt._clock import mark_entry
+
+    mark_entry()
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _interrupt)
     debug = "--debug" in sys.argv[1:]

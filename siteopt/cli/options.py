@@ -172,6 +172,13 @@ min_shift_opt = click.option(
     default=None,
     help="With --distinct sites: the distance in metres.",
 )
+profile_opt = click.option(
+    "--profile",
+    is_flag=True,
+    help="After the run, print where its time went: start-up, imports, each stage and each "
+    "output file (the numbers timings.json holds).",
+)
+
 curve_opt = click.option(
     "--curve/--no-curve",
     default=None,

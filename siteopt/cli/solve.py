@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from siteopt._clock import since_entry
 from siteopt.cli.context import get_state, safe_text
 from siteopt.cli.options import (
     CONTEXT_SETTINGS,
@@ -17,6 +18,7 @@ from siteopt.cli.options import (
     mip_gap_opt,
     output_opt,
     overwrite_opt,
+    profile_opt,
     solver_opt,
     threads_opt,
     time_limit_opt,
@@ -42,6 +44,7 @@ STAGES = {
 @distinct_opt
 @min_shift_opt
 @curve_opt
+@profile_opt
 @verbosity_options
 @click.pass_context
 def solve(
@@ -57,6 +60,7 @@ def solve(
     distinct: str | None,
     min_shift_m: float | None,
     curve: bool | None,
+    profile: bool,
 ) -> None:
     """Choose the best sites for the scenario in CONFIG and write the outputs.
 
@@ -69,7 +73,10 @@ def solve(
     $ siteopt solve configs/connecticut.yaml
     $ siteopt solve configs/connecticut.yaml -o out/ct --overwrite --alternatives 5
     $ siteopt solve configs/connecticut.yaml --alternatives 3 --distinct sites --min-shift-m 2000
+    $ siteopt solve configs/connecticut.yaml --profile
     """
+    from dataclasses import replace
+
     from rich.markup import escape
     from rich.table import Table
 
@@ -87,6 +94,8 @@ def solve(
     from siteopt.pipeline import run
     from siteopt.scenario import load_scenario
     from siteopt.studies.committee import with_answers
+
+    imported = since_entry()
 
     if distinct == "sites" and min_shift_m is None:
         raise InputError(
@@ -133,8 +142,14 @@ def solve(
             )
         status.update("Answering: runners-up, if a town declines, what more sites buy")
         result = with_answers(result, curve=curve)
+        if imported:  # started from the command line: Python's start-up and the imports
+            result = replace(
+                result,
+                timings={**result.timings, "import_s": imported["run_s"] - imported["startup_s"]},
+            )
         status.update("Writing outputs")
-        write_outputs(result, out_dir, overwrite=overwrite)
+        timings: dict[str, float] = {}
+        write_outputs(result, out_dir, overwrite=overwrite, timings=timings)
     sol = result.solution
     table = Table(
         title=f"{escape(safe_text(sc.title or sc.name))}: best {len(result.sites)} sites "
@@ -180,6 +195,53 @@ def solve(
     for note in sc.replaced_lists:
         out.print(f"note: {safe_text(note)}", markup=False)
     out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
+    if profile:
+        err.print(profile_table(timings))
+
+
+#: the parent's wait for the forked writer of map.pdf and the GeoJSON layers (their own times
+#: overlap map.png and siteopt.gpkg)
+WAIT_LABEL = "waiting for the parallel writer (map.pdf, GeoJSON)"
+
+
+def profile_table(timings: dict[str, float]) -> object:
+    """A rich table of ``timings`` (``timings.json``) in the order a run spends them."""
+    from rich.table import Table
+
+    from siteopt.outputs.words import num
+
+    run_s = timings.get("run_s") or timings.get("total_s") or 0.0
+    stages = [
+        ("Python start-up", "startup_s"),
+        ("imports", "import_s"),
+        ("reading the data bundle", "inputs_s"),
+        ("demand, candidates, distances", "problem_s"),
+        ("the integer program", "solve_s"),
+        ("runners-up, if declined, curve", "committee_s"),
+        ("all output files", "outputs_s"),
+    ]
+    table = Table(title="Where the time went (seconds; timings.json)", title_justify="left")
+    for col, just in (("stage", "left"), ("seconds", "right"), ("share", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def row(label: str, value: float) -> None:
+        share = f"{100 * value / run_s:.0f} %" if run_s else ""
+        table.add_row(label, num(value, 2), share)
+
+    for label, key in stages:
+        if key in timings:
+            row(label, timings[key])
+        if key == "outputs_s":
+            files = sorted(
+                ((k[4:-2], v) for k, v in timings.items() if k.startswith("out_")),
+                key=lambda kv: -kv[1],
+            )
+            for name, value in files:
+                label = WAIT_LABEL if name == "map_wait" else name
+                row(f"  {label}", value)
+    if "run_s" in timings:
+        row("whole run (start to last file)", timings["run_s"])
+    return table
 
 
 def _default_out(sc: object) -> Path:

@@ -6,9 +6,10 @@ chosen from its points (see :func:`siteopt.problem.points.working_crs`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -17,6 +18,8 @@ from siteopt._errors import BundleError, DataError
 from siteopt.data.layers import default_bundle_dir, read_layer, read_manifest
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Inputs:
     manifest: dict[str, Any]
     crs: str = CRS
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     @property
     def has_bundle(self) -> bool:
@@ -74,6 +78,17 @@ class Inputs:
         if name not in self._cache:
             self._cache[name] = pd.DataFrame(_read(name, self._bundle(name)))
         return self._cache[name]
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, computed once per key and kept with the layers it was made from.
+
+        For values derived from layers that more than one stage needs (e.g. the union of the
+        sewer service areas, used for demand and for candidates); the key must name everything
+        the value depends on besides the bundle.
+        """
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     def layer_info(self, name: str) -> dict[str, Any]:
         """The manifest entry of a layer (empty if the manifest lacks it)."""

@@ -315,6 +315,24 @@ def _top_sum_excluding_self(v: NDArray[np.float64], q: int) -> NDArray[np.float6
     return np.where(in_top, top.sum() - v, top[:q].sum())
 
 
+def _row_top_sum(g: NDArray[np.float64], q: int) -> NDArray[np.float64]:
+    """For every row of ``g``: the sum of its ``q`` largest entries (``g`` is overwritten).
+
+    For q <= 2 (p <= 3 sites) by one or two row maxima instead of a partition of the whole
+    matrix (several times faster; the same numbers, as a sum of two terms does not depend on
+    their order).
+    """
+    if q == 1:
+        return np.asarray(g.max(axis=1), dtype=np.float64)
+    if q == 2:
+        rows = np.arange(g.shape[0])
+        at = g.argmax(axis=1)
+        first = g[rows, at]
+        g[rows, at] = -np.inf
+        return np.asarray(first + g.max(axis=1), dtype=np.float64)
+    return np.asarray((-np.partition(-g, q - 1, axis=1)[:, :q]).sum(axis=1), dtype=np.float64)
+
+
 def reduce_candidates(
     problem: Problem,
     radius: float,
@@ -409,9 +427,7 @@ def reduce_candidates(
         overlap = (sp.csr_array(Ar.T) @ sp.csc_array(Ar.multiply(w[:, None]))).toarray()
         gmat = v[idx][None, :] - overlap
         np.fill_diagonal(gmat, -np.inf)
-        q = k - 1
-        top = -np.partition(-gmat, q - 1, axis=1)[:, :q]
-        bound = credited + v[idx] + top.sum(axis=1)
+        bound = credited + v[idx] + _row_top_sum(gmat, k - 1)
         ub_all[idx] = np.minimum(ub_all[idx], bound)
         keep = bound >= thr
         if keep.all():

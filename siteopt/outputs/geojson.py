@@ -66,10 +66,9 @@ def _geometry_text(geoms: np.ndarray) -> list[str]:
     types = shapely.get_type_id(geoms)
     out: list[str] = []
     if len(geoms) and (types == 0).all():  # all points: format directly
-        xy = shapely.get_coordinates(geoms)
-        for x, y in xy.tolist():
-            out.append(f'{{"type":"Point","coordinates":[{_num(x)},{_num(y)}]}}')
-        return out
+        text = [repr(round(v, PRECISION)) for v in shapely.get_coordinates(geoms).ravel().tolist()]
+        head = '{"type":"Point","coordinates":['
+        return [f"{head}{x},{y}]}}" for x, y in zip(text[0::2], text[1::2], strict=True)]
     for g in geoms:
         if g is None or shapely.is_empty(g):
             out.append("null")
@@ -85,10 +84,13 @@ def geojson_text(gdf: gpd.GeoDataFrame) -> str:
     names = [json_text(str(c), ensure_ascii=False) for c in props.columns]
     cols = [_encode_column(props[c]) for c in props.columns]
     gtext = _geometry_text(geoms)
-    lines = []
-    for i in range(len(gdf)):
-        pairs = ",".join(f"{n}:{col[i]}" for n, col in zip(names, cols, strict=True))
-        lines.append(f'{{"type":"Feature","properties":{{{pairs}}},"geometry":{gtext[i]}}}')
+    # column by column: each value with its key, then one join per feature
+    keyed = [[f"{n}:{v}" for v in col] for n, col in zip(names, cols, strict=True)]
+    pairs = map(",".join, zip(*keyed, strict=True)) if keyed else iter([""] * len(gdf))
+    lines = [
+        f'{{"type":"Feature","properties":{{{p}}},"geometry":{g}}}'
+        for p, g in zip(pairs, gtext, strict=True)
+    ]
     head = '{"type":"FeatureCollection"'
     nonempty = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)] if len(geoms) else geoms
     if len(nonempty):

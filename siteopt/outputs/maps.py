@@ -756,15 +756,30 @@ def _north_arrow(ax: Axes, x: float, y: float, scale: float) -> None:
     )
 
 
+def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
+    """Save the drawn print map as PNG (no timestamp)."""
+    fig.savefig(path, dpi=dpi, metadata=PNG_META)
+
+
+def save_map_pdf(fig: Figure, path: Path) -> None:
+    """Save the drawn print map as PDF (no dates, no producer)."""
+    fig.savefig(path, metadata=PDF_META)
+
+
+def close_map(fig: Figure) -> None:
+    """Free the figure of :func:`draw_map`."""
+    plt.close(fig)
+
+
 def write_maps(tables: Tables, png: Path, pdf: Path | None = None, dpi: int = 150) -> None:
     """Draw the print map once and save it as PNG (and PDF), without timestamps."""
     fig = draw_map(tables)
     try:
-        fig.savefig(png, dpi=dpi, metadata=PNG_META)
+        save_map_png(fig, png, dpi)
         if pdf is not None:
-            fig.savefig(pdf, metadata=PDF_META)
+            save_map_pdf(fig, pdf)
     finally:
-        plt.close(fig)
+        close_map(fig)
 
 
 def write_map_png(result: RunResult, path: Path, dpi: int = 150) -> None:

@@ -9,7 +9,6 @@ by town, by race and ethnicity, sex and age group, and the ranked alternatives.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -19,6 +18,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from siteopt.outputs.breaks import fisher_jenks_bins, quantile_bins
 from siteopt.outputs.words import pct
 from siteopt.result import FACILITIES, Facility, RunResult
 
@@ -563,14 +563,7 @@ def classify(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64]
     """
     v = np.asarray(values, dtype=np.float64)
     uniq = np.unique(v)
-    if uniq.size <= k:
-        bins = uniq
-    else:
-        import mapclassify  # here: it imports scipy.stats and scikit-learn (seconds)
-
-        with warnings.catch_warnings():  # "Numba not installed": the pure Python path is exact
-            warnings.simplefilter("ignore", UserWarning)
-            bins = np.asarray(mapclassify.FisherJenks(v, k=k).bins, dtype=np.float64)
+    bins = uniq if uniq.size <= k else fisher_jenks_bins(v, k)
     cls = np.searchsorted(bins, v, side="left").astype(np.int64)
     cls = np.minimum(cls, len(bins) - 1)
     bounds = []
@@ -578,27 +571,6 @@ def classify(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64]
         sel = v[cls == c]
         bounds.append((float(sel.min()), float(sel.max())) if sel.size else (np.nan, np.nan))
     return cls, bounds
-
-
-def quantile_bins(values: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-    """The upper bounds of ``k`` quantile classes, exactly as ``mapclassify.Quantiles(v, k).bins``
-    (``scipy.stats.scoreatpercentile`` with fractional interpolation, then unique), in numpy
-    alone: importing mapclassify costs seconds a small run does not have."""
-    w = 100.0 / k
-    per = np.arange(w, 100 + w, w)
-    if per[-1] > 100.0:
-        per[-1] = 100.0
-    s = np.sort(np.asarray(values, dtype=np.float64))
-    out = []
-    for pc in per:
-        idx = pc / 100.0 * (s.size - 1)
-        i = int(idx)
-        if i == idx:
-            out.append(np.add.reduce(s[i : i + 1] * np.array(1)) / 1.0)
-        else:
-            weights = np.array([(i + 1 - idx), (idx - i)], float)
-            out.append(np.add.reduce(s[i : i + 2] * weights) / weights.sum())
-    return np.unique(np.array(out, dtype=np.float64))
 
 
 def quantile_classes(values: NDArray[np.float64], k: int = 5) -> tuple[NDArray[np.int64], list]:

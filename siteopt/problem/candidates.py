@@ -17,11 +17,12 @@ from numpy.typing import NDArray
 
 from siteopt._errors import Collector, ScenarioError
 from siteopt.data.inputs import Inputs
+from siteopt.problem.demand import layer_union, town_grid
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
 from siteopt.problem.eligibility.transit import transit_rule, transit_table
 from siteopt.problem.eligibility.zoning import zoning_inputs, zoning_rule
-from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
+from siteopt.problem.grid import point_ids, town_of, union_of
 from siteopt.problem.points import read_points
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
@@ -63,17 +64,17 @@ def build_candidates(
                 "no bundle (data: none): the grid of candidates is laid over the bundle's towns.",
                 "Give candidates.points (your candidate sites), or use 'data: builtin'.",
             )
-        gx, gy = grid_points(towns.total_bounds, spec.spacing_m)
-        town_idx = town_of(gx, gy, towns)
+        gx, gy, town_idx = town_grid(inputs, towns, spec.spacing_m)
         keep = town_idx >= 0
         for name in spec.within:
             found = checks.value(partial(rule_layer, scenario, inputs, name))
             if found is None:
                 located = False
                 continue
+            if name == "sewer":  # the union demand's developed land is made of, made once
+                keep &= shapely.contains_xy(layer_union(scenario, inputs, name), gx, gy)
+                continue
             layer = found[0]
-            if name == "sewer" and "status" in layer.columns:
-                layer = layer[layer["status"].isin(set(spec.sewer_status))]
             keep &= shapely.contains_xy(union_of(layer), gx, gy)
         gx, gy, town_idx = gx[keep], gy[keep], town_idx[keep]
         ids = point_ids("", gx, gy)

@@ -18,6 +18,7 @@ Own points
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -116,12 +117,11 @@ def build_demand(
             "rebuild the bundle."
         )
     developed = developed_land(scenario, inputs)
-    public = union_of(inputs.layer("public_lands"))
+    public = layer_union(scenario, inputs, "public_lands")
 
     cell = scenario.demand.cell_m
     spread = scenario.demand.spread
-    gx, gy = grid_points(towns.total_bounds, cell)
-    town_idx = town_of(gx, gy, towns)
+    gx, gy, town_idx = town_grid(inputs, towns, cell)
     on_dev = shapely.contains_xy(developed, gx, gy)
     off_public = ~shapely.contains_xy(public, gx, gy)
 
@@ -144,7 +144,8 @@ def build_demand(
         cell_pop = population_of_cells(gx, gy, used, inputs.layer("tracts"))
 
     fallback: list[str] = []
-    rows: list[pd.DataFrame] = []
+    columns = ("demand_id", "town", "weight", "basis", "basis_total", "pop", "x", "y")
+    parts: dict[str, list[NDArray[Any]]] = {c: [] for c in columns}  # one frame, not one a town
     for t, name in enumerate(towns["town"]):
         count = summary.by_town.get(name, 0)
         if count == 0:
@@ -164,22 +165,21 @@ def build_demand(
             if spread == "population":
                 fallback.append(str(name))
             basis = np.ones(xs.size)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "demand_id": point_ids(f"{name}:", xs, ys),
-                    "town": name,
-                    "weight": count * basis / basis.sum(),
-                    "basis": basis,
-                    "basis_total": np.full(xs.size, basis.sum()),
-                    "pop": pop,
-                    "x": xs,
-                    "y": ys,
-                }
-            )
+        values = (
+            point_ids(f"{name}:", xs, ys),
+            np.full(xs.size, name, dtype=object),
+            count * basis / basis.sum(),
+            basis,
+            np.full(xs.size, basis.sum()),
+            pop,
+            xs,
+            ys,
         )
+        for col, value in zip(columns, values, strict=True):
+            parts[col].append(np.asarray(value))
     summary.spread_fallback = tuple(fallback)
-    df = pd.concat(rows, ignore_index=True).sort_values("demand_id", kind="stable")
+    df = pd.DataFrame({c: np.concatenate(parts[c]) for c in columns})
+    df = df.sort_values("demand_id", kind="stable")
     demand = gpd.GeoDataFrame(
         df[["demand_id", "town", "weight", "basis", "basis_total", "pop"]].reset_index(drop=True),
         geometry=gpd.points_from_xy(df["x"], df["y"]),
@@ -241,12 +241,54 @@ def population_of_cells(
 
 def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
     """Sewer service areas of the scenario's sewer statuses, minus public land."""
-    sewer = inputs.layer("sewer")
-    status = set(scenario.candidates.sewer_status)
-    sewer = sewer[sewer["status"].isin(status)] if "status" in sewer.columns else sewer
-    developed = shapely.difference(union_of(sewer), union_of(inputs.layer("public_lands")))
-    shapely.prepare(developed)
-    return developed
+
+    def make() -> shapely.Geometry:
+        sewer = layer_union(scenario, inputs, "sewer")
+        developed = shapely.difference(sewer, layer_union(scenario, inputs, "public_lands"))
+        shapely.prepare(developed)
+        return developed
+
+    return inputs.derived(("developed", _statuses(scenario, "sewer")), make)
+
+
+def town_grid(
+    inputs: Inputs, towns: gpd.GeoDataFrame, spacing: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """The grid of ``spacing`` metres over ``towns`` and the town of each point (-1: none).
+
+    Computed once per :class:`Inputs`: the demand cells and the grid candidates share it when
+    ``demand.cell_m`` equals ``candidates.spacing_m`` (the default scenario). Read only.
+    """
+    bounds = towns.total_bounds
+
+    def make() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        gx, gy = grid_points(bounds, spacing)
+        return gx, gy, town_of(gx, gy, towns)
+
+    key = ("town_grid", float(spacing), tuple(bounds.tolist()), tuple(towns["town"].astype(str)))
+    return inputs.derived(key, make)
+
+
+def layer_union(scenario: Scenario, inputs: Inputs, name: str) -> shapely.Geometry:
+    """Prepared union of the bundle layer ``name``, computed once per :class:`Inputs`.
+
+    The sewer layer keeps only the scenario's ``candidates.sewer_status`` statuses. Demand
+    (developed land, public land) and grid candidates (``candidates.within: [sewer]``) share
+    these unions.
+    """
+    statuses = _statuses(scenario, name)
+
+    def make() -> shapely.Geometry:
+        layer = inputs.layer(name)
+        if statuses is not None and "status" in layer.columns:
+            layer = layer[layer["status"].isin(set(statuses))]
+        return union_of(layer)
+
+    return inputs.derived(("union", name, statuses), make)
+
+
+def _statuses(scenario: Scenario, name: str) -> tuple[str, ...] | None:
+    return tuple(sorted(scenario.candidates.sewer_status)) if name == "sewer" else None
 
 
 def _user_demand(

@@ -47,6 +47,9 @@ class FakeInputs:
     def table(self, name: str) -> pd.DataFrame:
         return self.layers[name]
 
+    def derived(self, key: Any, make: Any) -> Any:  # Inputs keeps these; a fake need not
+        return make()
+
 
 def _world() -> FakeInputs:
     towns = gpd.GeoDataFrame(

@@ -1,0 +1,113 @@
+"""Output files written by a forked child while the parent writes others.
+
+The print map is drawn once and saved twice (PNG and PDF); each save renders the whole figure
+again, so on a machine with a free core a child process (``os.fork``: it shares the drawn
+figure and the tables, nothing is pickled) saves the PDF and the GeoJSON layers while the
+parent saves the PNG and the GeoPackage. The bytes are the same either way (the determinism
+tests check it). Where ``fork`` does not exist, or with ``SITEOPT_NO_FORK=1`` in the
+environment, the task simply runs in the parent. The child reports its own timings (a dict of
+seconds) or its error through a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+
+from siteopt._errors import OutputError
+
+__all__ = ["Forked", "start"]
+
+#: set in the environment to write every file in the parent process
+NO_FORK = "SITEOPT_NO_FORK"
+
+
+class Forked:
+    """A task running in a child process: :meth:`join` waits for it, :meth:`cancel` stops it."""
+
+    def __init__(self, pid: int | None, read_fd: int | None, what: str) -> None:
+        self.pid = pid
+        self.read_fd = read_fd
+        self.what = what
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+        self.result: dict[str, float] = {}  # what the task returned (its timings)
+
+    def join(self) -> None:
+        """Wait for the child; raise :class:`OutputError` with its message if it failed."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        _, status = os.waitpid(pid, 0)
+        self.seconds = time.perf_counter() - self.started
+        message = self._message()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise OutputError(f"Cannot write {self.what}: {message or 'the writer process died'}")
+        if message:
+            self.result = {str(k): float(v) for k, v in json.loads(message).items()}
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs (after an error or Ctrl-C in the parent)."""
+        if self.pid is None:
+            return
+        pid, self.pid = self.pid, None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        self._message()
+
+    def _message(self) -> str:
+        if self.read_fd is None:
+            return ""
+        chunks = []
+        while chunk := os.read(self.read_fd, 4096):
+            chunks.append(chunk)
+        os.close(self.read_fd)
+        self.read_fd = None
+        return b"".join(chunks).decode("utf-8", "replace").strip()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child is killed if the parent dies (SIGKILL), so it never writes into a
+    temporary folder the next run is recovering."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
+    """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it.
+
+    What ``task`` returns (seconds by name) is :attr:`Forked.result` after :meth:`Forked.join`.
+    """
+    if not hasattr(os, "fork") or os.environ.get(NO_FORK, "") not in ("", "0"):
+        here = Forked(None, None, what)
+        here.result = dict(task() or {})
+        here.seconds = time.perf_counter() - here.started
+        return here
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: do the task, report a failure through the pipe, never return
+        code = 1
+        try:
+            os.close(read_fd)
+            _die_with_parent()
+            import warnings
+
+            warnings.simplefilter("ignore")  # nothing on the parent's terminal
+            result = task()
+            os.write(write_fd, json.dumps(dict(result or {})).encode("utf-8"))
+            code = 0
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.write(write_fd, f"{type(exc).__name__}: {exc}"[:2000].encode("utf-8"))
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return Forked(pid, read_fd, what)

@@ -1,0 +1,70 @@
+"""The forked writer of siteopt.outputs.parallel: results, failures, cancellation, no fork."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from siteopt._errors import OutputError
+from siteopt.outputs import parallel
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+
+
+@needs_fork
+def test_child_writes_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+
+    def write() -> dict[str, float]:
+        target.write_text("made in the child")
+        return {"out_a.txt_s": 0.25}
+
+    task = parallel.start(write, "a.txt")
+    assert task.pid is not None and task.pid != os.getpid()
+    task.join()
+    assert target.read_text() == "made in the child"
+    assert task.result == {"out_a.txt_s": 0.25}  # the child's own timings come back
+    assert task.seconds > 0
+
+
+@needs_fork
+def test_child_failure_is_an_output_error_with_its_message(tmp_path: Path) -> None:
+    def fail() -> None:
+        raise ValueError("no room on the device")
+
+    task = parallel.start(fail, "map.pdf")
+    with pytest.raises(OutputError, match=r"Cannot write map.pdf: ValueError: no room"):
+        task.join()
+
+
+@needs_fork
+def test_cancel_stops_a_running_child(tmp_path: Path) -> None:
+    target = tmp_path / "late.txt"
+
+    def slow() -> None:
+        time.sleep(30)
+        target.write_text("too late")
+
+    task = parallel.start(slow, "late.txt")
+    t0 = time.perf_counter()
+    task.cancel()
+    assert time.perf_counter() - t0 < 10
+    assert task.pid is None and not target.exists()
+    task.join()  # nothing left to wait for
+
+
+def test_without_fork_the_task_runs_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.NO_FORK, "1")
+    target = tmp_path / "b.txt"
+
+    def write() -> None:
+        target.write_text(str(os.getpid()))
+
+    task = parallel.start(write, "b.txt")
+    assert task.pid is None
+    assert target.read_text() == str(os.getpid())
+    task.join()
+    assert task.result == {}
