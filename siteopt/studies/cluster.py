@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -27,9 +28,14 @@ T = TypeVar("T")
 
 
 def quiet_dask() -> None:
-    """Keep Dask's and distributed's log messages below WARNING off the user's terminal."""
+    """Keep Dask's and distributed's log messages below WARNING off the user's terminal.
+
+    Also silent: the scheduler's note that its default HTTP port (8787) is taken by another
+    cluster on this machine (it then takes another port; siteopt uses no dashboard).
+    """
     for name in ("distributed", "dask", "tornado", "bokeh"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
 
 
 @contextlib.contextmanager
@@ -122,11 +128,22 @@ def dask_client(
             if meanwhile is not None:
                 meanwhile.result()  # a bad input is the better message
             raise
-        with cluster, distributed.Client(cluster) as client:
-            quiet_dask()
-            warming = _warm(client)
-            yield client
-            del warming
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        try:
+            with cluster:
+                try:
+                    with distributed.Client(cluster) as client:
+                        quiet_dask()
+                        warming = _warm(client)
+                        yield client
+                        del warming
+                finally:
+                    # a worker still busy (warming up) when the cluster closes is stopped: that
+                    # is no news for the user
+                    nanny.setLevel(logging.ERROR)
+        finally:
+            nanny.setLevel(level)
         return
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
