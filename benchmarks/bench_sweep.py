@@ -95,10 +95,12 @@ def start_scheduler(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     file = tmp / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     where = ["--scheduler-file", str(file)]
-    local = ["--host", "127.0.0.1", "--no-dashboard"]
+    # no dashboard; its HTTP server on a free port (not 8787, which tests and others use)
+    local = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+    worker = ["--host", "127.0.0.1", "--no-dashboard"]
     procs = [
         subprocess.Popen(
-            [*exe, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", *where],
+            [*exe, "scheduler", "--host", "127.0.0.1", "--port", "0", *where, *local],
             **quiet,  # type: ignore[arg-type]
         )
     ]
@@ -108,7 +110,7 @@ def start_scheduler(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
         time.sleep(0.1)
     procs.append(
         subprocess.Popen(
-            [*exe, "worker", *where, "--nworkers", "2", "--nthreads", "1", *local],
+            [*exe, "worker", *where, "--nworkers", "2", "--nthreads", "1", *worker],
             **quiet,  # type: ignore[arg-type]
         )
     )

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -28,14 +27,9 @@ T = TypeVar("T")
 
 
 def quiet_dask() -> None:
-    """Keep Dask's and distributed's log messages below WARNING off the user's terminal.
-
-    Also silent: the scheduler's note that its default HTTP port (8787) is taken by another
-    cluster on this machine (it then takes another port; siteopt uses no dashboard).
-    """
+    """Keep Dask's and distributed's log messages below WARNING off the user's terminal."""
     for name in ("distributed", "dask", "tornado", "bokeh"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
 
 
 @contextlib.contextmanager
@@ -122,6 +116,9 @@ def dask_client(
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # no dashboard; its small HTTP server takes a free port on this machine
+                    # rather than 8787, which another cluster may hold
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.WARNING,
                 )
         except Exception:

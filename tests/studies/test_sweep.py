@@ -406,7 +406,11 @@ def test_an_existing_cluster_via_scheduler_address(
     import siteopt.studies.cluster as cluster_mod
 
     with distributed.LocalCluster(
-        n_workers=0, processes=False, dashboard_address=None, silence_logs=logging.WARNING
+        n_workers=0,
+        processes=False,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
+        silence_logs=logging.WARNING,
     ) as cluster:
         address = cluster.scheduler_address
         monkeypatch.setattr(cluster_mod, "WORKER_TIMEOUT", 0.5)
@@ -515,3 +519,34 @@ def test_library_sweep_plans_while_the_cluster_starts(
     assert res.outcomes == serial
     assert sweep_json(res.summary) == sweep_json(summarise(plan, serial))
     assert stages[-1] == f"Solving {REPLICATES + 1} problems"
+
+
+def test_cli_local_cluster_and_scheduler_write_the_serial_bytes(
+    runner: CliRunner,
+    coarse_file: Path,
+    plan: SweepPlan,
+    serial: list,  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    import distributed
+
+    api = tmp_path / "api"
+    write_sweep(summarise(plan, serial), api)
+    base = ["sweep", str(coarse_file), "--bootstrap", str(REPLICATES), "--seed", str(SEED)]
+    with distributed.LocalCluster(
+        n_workers=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
+        silence_logs=logging.WARNING,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        runs = {"local": ["--workers", "1"], "scheduler": ["--scheduler", address]}
+        for name, how in runs.items():
+            res = runner.invoke(cli, [*base, *how, "-o", str(tmp_path / name)])
+            assert res.exit_code == 0, res.output
+            for f in ("sweep.json", "frequency.csv", "frequency.geojson", "sweep.md"):
+                assert (tmp_path / name / f).read_bytes() == (api / f).read_bytes(), (name, f)
