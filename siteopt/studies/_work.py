@@ -126,7 +126,8 @@ def warm_up() -> None:
         cand_role=np.zeros(2, np.int8),
         cand_group=np.array([0, 1]),
     )
-    solve(problem, ModelSpec(objective="coverage", radius=5.0, rules=Rules(p=1)), SolverSpec())
+    with _SOLVE_LOCK:  # like every solve in this process: one HiGHS run at a time
+        solve(problem, ModelSpec(objective="coverage", radius=5.0, rules=Rules(p=1)), SolverSpec())
 
 
 def worker_version() -> str:
