@@ -22,6 +22,8 @@ from siteopt.studies._work import warm_up, worker_version
 CONNECT_TIMEOUT = "20s"
 #: how long to wait for the first worker of a --scheduler
 WORKER_TIMEOUT = 60.0
+#: how long a local cluster stopped early waits for its workers to finish warming up
+WARM_TIMEOUT = 30.0
 
 T = TypeVar("T")
 
@@ -133,8 +135,14 @@ def dask_client(
                     with distributed.Client(cluster) as client:
                         quiet_dask()
                         warming = _warm(client)
-                        yield client
-                        del warming
+                        try:
+                            yield client
+                        except Exception:
+                            # stopped early (a bad input found while planning): let the workers
+                            # finish warming up, else they log a heartbeat error as they close
+                            with contextlib.suppress(Exception):
+                                distributed.wait(warming, timeout=WARM_TIMEOUT)
+                            raise
                 finally:
                     # a worker still busy (warming up) when the cluster closes is stopped: that
                     # is no news for the user
