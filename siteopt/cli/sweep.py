@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -119,7 +118,8 @@ def sweep(
     from siteopt.outputs.words import pct
     from siteopt.outputs.writer import check_target, output_lock
     from siteopt.scenario import load_scenario
-    from siteopt.studies.sweep import check_sweep, dask_client, plan_sweep, run_plan, summarise
+    from siteopt.studies.cluster import planned_client
+    from siteopt.studies.sweep import check_sweep, plan_sweep, run_plan, summarise
     from siteopt.studies.sweep_report import town_counts_sentence, write_sweep
     from siteopt.studies.vary import parse_vary
 
@@ -144,21 +144,21 @@ def sweep(
     ):
         check_target(out_dir.absolute(), overwrite, protect)
         prep = progress.add_task("Starting", total=None)
+        serial = scheduler is None and workers == 0
         where = (
             "serially"
-            if scheduler is None and workers == 0
+            if serial
             else f"on {scheduler}"
             if scheduler
             else f"on {workers} local worker(s)"
         )
-        with contextlib.ExitStack() as stack:
-            client = None
-            if scheduler is not None or workers > 0:
-                # connect first, so a wrong --scheduler fails before the data are read
-                progress.update(prep, description="Starting the Dask cluster")
-                client = stack.enter_context(dask_client(workers, scheduler))
-            progress.update(prep, description="Reading the data")
-            plan = plan_sweep(
+        # a local cluster starts while the data are read and the problems built; a
+        # --scheduler is reached first, so a wrong address fails before the data are read
+        progress.update(
+            prep, description="Reading the data" if serial else "Starting the Dask cluster"
+        )
+        with planned_client(
+            lambda: plan_sweep(
                 sc,
                 grid,
                 bootstrap,
@@ -166,7 +166,10 @@ def sweep(
                 seed,
                 stage=lambda msg: progress.update(prep, description=msg),
                 force=force,
-            )
+            ),
+            workers,
+            scheduler,
+        ) as (plan, client):
             progress.remove_task(prep)
             solving = progress.add_task(f"Solving {where}", total=len(plan.tasks))
             outcomes = run_plan(

@@ -16,14 +16,12 @@ deterministic, so a Dask run gives the same numbers as a serial one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import math
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,7 +34,12 @@ from siteopt.pipeline import model_spec, solver_spec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS, MAX_SWEEP_SOLVES
-from siteopt.studies._work import RunOutcome, SweepModel, solve_counts, worker_version
+from siteopt.studies._work import (
+    RunOutcome,
+    SweepModel,
+    solve_batch,
+    solve_counts,
+)
 from siteopt.studies.bootstrap import (
     By,
     DeathSample,
@@ -44,12 +47,14 @@ from siteopt.studies.bootstrap import (
     point_sample,
     resample_counts,
 )
+from siteopt.studies.cluster import dask_client, planned_client
 from siteopt.studies.vary import Grid, Variant, variants
 
-#: how long to try reaching a --scheduler before giving up
-CONNECT_TIMEOUT = "20s"
-#: how long to wait for the first worker of a --scheduler
-WORKER_TIMEOUT = 60.0
+#: most replicates in one Dask task (a task costs the scheduler a round trip of a few ms)
+MAX_BATCH = 16
+#: fewest Dask tasks per worker thread, when there are enough replicates (so that the last
+#: batches to finish do not keep the other workers waiting)
+BATCHES_PER_SLOT = 4
 
 Stage = Callable[[str], None]
 Advance = Callable[[int, int], None]
@@ -352,83 +357,33 @@ def plan_sweep(
 # ------------------------------------------------------------------------------ running
 
 
-def quiet_dask() -> None:
-    """Keep Dask's and distributed's log messages below WARNING off the user's terminal."""
-    for name in ("distributed", "dask", "tornado", "bokeh"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+@dataclass(frozen=True)
+class _Job:
+    """One distinct solve: a build and its counts, and every task that has these weights."""
+
+    build: int
+    counts: NDArray[np.int64] | None
+    tasks: tuple[int, ...]
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT in this process (and in processes it starts) for the duration."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        yield
-    finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
+def _jobs(plan: SweepPlan) -> list[_Job]:
+    """The plan's distinct solves, in task order.
 
-
-@contextlib.contextmanager
-def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
-    """A ``distributed.Client``: to ``scheduler`` if given, else to a new LocalCluster.
-
-    Raises
-    ------
-    InputError
-        When the scheduler cannot be reached, has no workers, or its workers cannot run siteopt.
+    Replicates that drew the same per-town counts (often with ``--by year``: five years give
+    only 126 different draws) have the same weights, so they are solved once: a solve is
+    deterministic, so every copy would give the same outcome anyway.
     """
-    import distributed
+    same: dict[tuple[int, bytes | None], list[int]] = {}
+    first: dict[tuple[int, bytes | None], Task] = {}
+    for t in plan.tasks:
+        key = (t.build, None if t.counts is None else t.counts.tobytes())
+        same.setdefault(key, []).append(t.index)
+        first.setdefault(key, t)
+    return [_Job(first[k].build, first[k].counts, tuple(v)) for k, v in same.items()]
 
-    quiet_dask()
-    if scheduler is None:
-        # Worker processes start with Ctrl-C ignored (they inherit it): a Ctrl-C in the terminal
-        # then reaches only this process, which shuts the cluster down cleanly.
-        with _sigint_ignored():
-            cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
-        with cluster, distributed.Client(cluster) as client:
-            quiet_dask()
-            yield client
-        return
-    try:
-        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(
-            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); check "
-            "the address (e.g. tcp://host:8786) and that 'dask scheduler' is running there."
-        ) from None
-    with client:
-        quiet_dask()
-        try:
-            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
-        except (TimeoutError, OSError):
-            raise InputError(
-                f"--scheduler {scheduler}: no worker joined the scheduler within "
-                f"{WORKER_TIMEOUT:g} s; start workers with 'dask worker {scheduler} --nthreads 1'."
-            ) from None
-        try:
-            versions = client.run(worker_version)
-        except Exception as exc:  # the workers' own import errors come back as any type
-            raise InputError(
-                f"--scheduler {scheduler}: the workers cannot run siteopt ({type(exc).__name__}: "
-                f"{exc}); install the same siteopt on every worker."
-            ) from None
-        from siteopt import __version__
 
-        odd = sorted(f"{a} ({v})" for a, v in versions.items() if v != __version__)
-        if odd:
-            raise InputError(
-                f"--scheduler {scheduler}: workers run another siteopt version than this one "
-                f"({__version__}): {', '.join(odd)}; install the same version everywhere."
-            )
-        yield client
+def _fan_out(job: _Job, outcome: RunOutcome) -> list[RunOutcome]:
+    return [outcome if t == outcome.task else replace(outcome, task=t) for t in job.tasks]
 
 
 def _run_serial(plan: SweepPlan, advance: Advance) -> list[RunOutcome]:
@@ -442,10 +397,11 @@ def _run_serial(plan: SweepPlan, advance: Advance) -> list[RunOutcome]:
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main else None
-    out = []
+    out: list[RunOutcome] = []
     try:
-        for t in plan.tasks:
-            out.append(solve_counts(plan.builds[t.build].model, t.counts, t.index))
+        for job in _jobs(plan):
+            model = plan.builds[job.build].model
+            out.extend(_fan_out(job, solve_counts(model, job.counts, job.tasks[0])))
             if pressed:
                 raise KeyboardInterrupt
             advance(len(out), len(plan.tasks))
@@ -455,21 +411,41 @@ def _run_serial(plan: SweepPlan, advance: Advance) -> list[RunOutcome]:
     return out
 
 
+def _batches(jobs: list[_Job], slots: int) -> list[list[_Job]]:
+    """Consecutive jobs of one build in batches: at most :data:`MAX_BATCH` each, and at least
+    :data:`BATCHES_PER_SLOT` batches per worker thread when there are enough jobs."""
+    size = max(1, min(MAX_BATCH, len(jobs) // (max(slots, 1) * BATCHES_PER_SLOT)))
+    out: list[list[_Job]] = []
+    for job in jobs:
+        if out and len(out[-1]) < size and out[-1][0].build == job.build:
+            out[-1].append(job)
+        else:
+            out.append([job])
+    return out
+
+
 def _run_dask(plan: SweepPlan, client: Any, advance: Advance) -> list[RunOutcome]:
     import distributed
 
+    jobs = _jobs(plan)
+    slots = sum(client.nthreads().values())
+    # every build's arrays travel to each worker once; a batch then carries only its counts
     shared = [client.scatter(b.model, broadcast=True, hash=False) for b in plan.builds]
-    futures = [
-        client.submit(solve_counts, shared[t.build], t.counts, t.index, pure=False)
-        for t in plan.tasks
-    ]
+    batches = _batches(jobs, slots)
+    futures = {
+        client.submit(
+            solve_batch, shared[batch[0].build], [(j.tasks[0], j.counts) for j in batch], pure=False
+        ): batch
+        for batch in batches
+    }
     out: list[RunOutcome] = []
     try:
-        for fut in distributed.as_completed(futures):
-            out.append(fut.result())
+        for fut in distributed.as_completed(list(futures)):
+            for job, outcome in zip(futures[fut], fut.result(), strict=True):
+                out.extend(_fan_out(job, outcome))
             advance(len(out), len(plan.tasks))
     finally:
-        client.cancel(futures)
+        client.cancel(list(futures))
     return out
 
 
@@ -482,6 +458,10 @@ def run_plan(
     advance: Advance | None = None,
 ) -> list[RunOutcome]:
     """Solve every task of ``plan``; outcomes sorted by task index.
+
+    Tasks with the same weights (the same build and per-town counts) are solved once. On Dask,
+    each build's arrays are sent to every worker once (``scatter``) and replicates travel in
+    batches, a few per worker thread, so the scheduler's per-task cost stays small.
 
     Parameters
     ----------
@@ -688,9 +668,16 @@ def sweep(
     stage: Stage | None = None,
     advance: Advance | None = None,
 ) -> SweepResult:
-    """Plan, solve and summarise a sweep (see :func:`plan_sweep` and :func:`run_plan`)."""
-    plan = plan_sweep(scenario, grid, bootstrap, by, seed, inputs=inputs, stage=stage)
-    if stage is not None:
-        stage(f"Solving {len(plan.tasks)} problems")
-    outcomes = run_plan(plan, workers=workers, scheduler=scheduler, advance=advance)
-    return SweepResult(plan, outcomes, summarise(plan, outcomes))
+    """Plan, solve and summarise a sweep (see :func:`plan_sweep` and :func:`run_plan`).
+
+    A new local cluster starts while the plan is built.
+    """
+
+    def plan() -> SweepPlan:
+        return plan_sweep(scenario, grid, bootstrap, by, seed, inputs=inputs, stage=stage)
+
+    with planned_client(plan, workers, scheduler) as (the_plan, client):
+        if stage is not None:
+            stage(f"Solving {len(the_plan.tasks)} problems")
+        outcomes = run_plan(the_plan, workers=0, client=client, advance=advance)
+    return SweepResult(the_plan, outcomes, summarise(the_plan, outcomes))

@@ -408,18 +408,22 @@ def test_an_existing_cluster_via_scheduler_address(
 ) -> None:
     import distributed
 
-    import siteopt.studies.sweep as sweep_mod
+    import siteopt.studies.cluster as cluster_mod
 
     with distributed.LocalCluster(
-        n_workers=0, processes=False, dashboard_address=None, silence_logs=logging.WARNING
+        n_workers=0,
+        processes=False,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
+        silence_logs=logging.WARNING,
     ) as cluster:
         address = cluster.scheduler_address
-        monkeypatch.setattr(sweep_mod, "WORKER_TIMEOUT", 0.5)
+        monkeypatch.setattr(cluster_mod, "WORKER_TIMEOUT", 0.5)
         with pytest.raises(InputError, match=r"no worker joined the scheduler within 0\.5 s"):
             run_plan(plan, scheduler=address)
         cluster.scale(1)
         assert run_plan(plan, scheduler=address) == serial
-    monkeypatch.setattr(sweep_mod, "CONNECT_TIMEOUT", "0.5s")
+    monkeypatch.setattr(cluster_mod, "CONNECT_TIMEOUT", "0.5s")
     with pytest.raises(InputError, match="cannot connect to a Dask scheduler there"):
         run_plan(plan, scheduler=address)
 
@@ -449,3 +453,105 @@ def test_ctrl_c_stops_a_serial_sweep_after_the_current_solve(
         run_plan(plan, workers=0)
     assert calls == [0, 1]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# ------------------------------------------------------------------------------ running fast
+
+
+def test_replicates_with_the_same_counts_are_solved_once(
+    coarse: Scenario,
+    inputs: Inputs,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    import siteopt.studies.sweep as sweep_mod
+
+    # five years drawn with replacement: 126 possible draws, so 12 replicates repeat some
+    p = plan_sweep(coarse, [], 12, "year", SEED, inputs=inputs)
+    draws = [t.counts.tobytes() for t in p.tasks[1:]]  # type: ignore[union-attr]
+    assert len(set(draws)) < len(draws)
+    solved: list[int] = []
+    real = sweep_mod.solve_counts
+
+    def counting(model, counts, task):  # type: ignore[no-untyped-def]
+        solved.append(task)
+        return real(model, counts, task)
+
+    monkeypatch.setattr(sweep_mod, "solve_counts", counting)
+    got = run_plan(p, workers=0)
+    assert len(solved) == 1 + len(set(draws))
+    model = p.builds[0].model
+    # every task still has its own outcome, equal to solving it on its own
+    assert got == [real(model, t.counts, t.index) for t in p.tasks]
+
+
+def test_batches_keep_one_build_each_and_cover_every_job() -> None:
+    from siteopt.studies.sweep import BATCHES_PER_SLOT, MAX_BATCH, _batches, _Job
+
+    jobs = [_Job(0, None, (k,)) for k in range(7)] + [_Job(1, None, (k,)) for k in range(7, 300)]
+    for slots in (1, 2, 8, 64):
+        batches = _batches(jobs, slots)
+        assert [j for b in batches for j in b] == jobs
+        assert all(len({j.build for j in b}) == 1 for b in batches)
+        assert max(len(b) for b in batches) <= MAX_BATCH
+        assert len(batches) >= min(len(jobs), slots * BATCHES_PER_SLOT)
+    assert [len(b) for b in _batches(jobs[:3], 2)] == [1, 1, 1]
+
+
+def test_background_work_hands_back_its_value_or_its_error() -> None:
+    from siteopt.studies.cluster import Background
+
+    assert Background(lambda: 42).result() == 42
+
+    def fail() -> int:
+        raise InputError("bad input")
+
+    with pytest.raises(InputError, match="bad input"):
+        Background(fail).result()
+
+
+def test_library_sweep_plans_while_the_cluster_starts(
+    coarse: Scenario,
+    inputs: Inputs,
+    plan: SweepPlan,
+    serial: list,  # type: ignore[type-arg]
+) -> None:
+    from siteopt.studies.sweep import sweep
+
+    stages: list[str] = []
+    res = sweep(
+        coarse, [], REPLICATES, "record", SEED, workers=1, inputs=inputs, stage=stages.append
+    )
+    assert res.outcomes == serial
+    assert sweep_json(res.summary) == sweep_json(summarise(plan, serial))
+    assert stages[-1] == f"Solving {REPLICATES + 1} problems"
+
+
+def test_cli_local_cluster_and_scheduler_write_the_serial_bytes(
+    runner: CliRunner,
+    coarse_file: Path,
+    plan: SweepPlan,
+    serial: list,  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    import distributed
+
+    api = tmp_path / "api"
+    write_sweep(summarise(plan, serial), api)
+    base = ["sweep", str(coarse_file), "--bootstrap", str(REPLICATES), "--seed", str(SEED)]
+    with distributed.LocalCluster(
+        n_workers=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
+        silence_logs=logging.WARNING,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        runs = {"local": ["--workers", "1"], "scheduler": ["--scheduler", address]}
+        for name, how in runs.items():
+            res = runner.invoke(cli, [*base, *how, "-o", str(tmp_path / name)])
+            assert res.exit_code == 0, res.output
+            for f in ("sweep.json", "frequency.csv", "frequency.geojson", "sweep.md"):
+                assert (tmp_path / name / f).read_bytes() == (api / f).read_bytes(), (name, f)
