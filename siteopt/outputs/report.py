@@ -28,6 +28,12 @@ from siteopt.outputs.document import (
     to_html,
     to_markdown,
 )
+from siteopt.outputs.place_words import (
+    transit_measure_words,
+    transit_rows,
+    transit_sources_note,
+    zoning_by_town,
+)
 from siteopt.outputs.render import static_text
 from siteopt.outputs.scenario_file import SCENARIO_FILE, changed_settings
 from siteopt.outputs.tables import Tables, build_tables
@@ -49,10 +55,6 @@ from siteopt.outputs.words import (
     served_verb,
     spread_words,
     status_sentence,
-    transit_measure_words,
-    transit_rows,
-    transit_sources_note,
-    zoning_by_town,
 )
 from siteopt.result import RunResult
 

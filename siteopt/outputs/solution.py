@@ -6,7 +6,8 @@ from typing import Any
 
 from siteopt import __version__
 from siteopt.models.covdata import covered_by
-from siteopt.outputs.words import demand_noun, json_text, transit_measure_words
+from siteopt.outputs.place_words import transit_measure_words
+from siteopt.outputs.words import demand_noun, json_text
 from siteopt.outputs.words import json_number as _num
 from siteopt.result import CurvePoint, RunResult, TownOption
 from siteopt.studies.resolve import towns_of

@@ -18,6 +18,7 @@ import shapely
 
 from siteopt import __version__
 from siteopt._errors import SiteoptError
+from siteopt.outputs.place_words import transit_rows
 from siteopt.outputs.render import Markup, render, static_text
 from siteopt.outputs.styles import EXISTING_GREY, GREYS, HEAT, SITE_RED, hexcolor
 from siteopt.outputs.tables import Tables, data_extent, quantile_classes
@@ -38,7 +39,6 @@ from siteopt.outputs.words import (
     pct,
     period,
     served_verb,
-    transit_rows,
 )
 from siteopt.settings import CRS
 
