@@ -20,9 +20,8 @@ from dataclasses import replace
 from siteopt._errors import InfeasibleError
 from siteopt.models.base import ModelSpec, Problem, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective
-from siteopt.models.solve import solve
 from siteopt.result import Committee, RunResult, TownOption
-from siteopt.studies.resolve import quick_spec, towns_of
+from siteopt.studies.resolve import quick_spec, resolve_exact, towns_of
 
 #: runners-up consider at least this many of the towns with the most deaths
 TOP_TOWNS = 8
@@ -46,7 +45,7 @@ def _option(
     maximise = objective(spec.objective).maximise
     best_towns = towns_of(problem, best.selected)
     try:
-        sol = solve(problem, quick_spec(spec, rules), solver, screen=True)
+        sol = resolve_exact(problem, quick_spec(spec, rules), solver)
     except InfeasibleError as exc:
         return TownOption(town, deaths, (), (), None, None, None, "infeasible", note=str(exc))
     if sol.objective is None or best.objective is None:

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 from siteopt._errors import InfeasibleError
 from siteopt.models.base import ModelSpec, Problem, Solution, SolverSpec
 from siteopt.models.objectives import objective
-from siteopt.models.solve import solve
 from siteopt.result import CurvePoint
-from siteopt.studies.resolve import quick_spec, towns_of
+from siteopt.studies.resolve import quick_spec, resolve_exact, towns_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,7 +55,7 @@ def curve_points(
             sol = (
                 best
                 if best is not None and p == spec.rules.p
-                else solve(problem, sp, solver, screen=True)
+                else resolve_exact(problem, sp, solver)
             )
         except InfeasibleError:
             out.append(CurvePoint(int(p), None, None, None, "infeasible", (), ()))

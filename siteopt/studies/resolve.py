@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from siteopt.models.base import ModelSpec, Problem, Rules
+from siteopt.models.base import ModelSpec, Problem, Rules, Solution, SolverSpec
+from siteopt.models.solve import solve
 
 
 def towns_of(problem: Problem, selected: tuple[int, ...]) -> tuple[str, ...]:
@@ -21,3 +22,21 @@ def towns_of(problem: Problem, selected: tuple[int, ...]) -> tuple[str, ...]:
 def quick_spec(spec: ModelSpec, rules: Rules) -> ModelSpec:
     """``spec`` under ``rules``, without alternatives or marginal values (one exact solve)."""
     return replace(spec, rules=rules, alternatives=0, marginal=False, distinct="sets")
+
+
+def resolve_exact(problem: Problem, spec: ModelSpec, solver: SolverSpec) -> Solution:
+    """One exact re-solve of a study (a forced or declined town, a point of the curve).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When Ctrl-C or SIGTERM stopped the solve: the user asked the run to stop, so no further
+        study answer is computed and no outputs are written (an interrupted main solve is
+        reported as unproved instead; :func:`siteopt.models.solve`).
+    InfeasibleError
+        When no set satisfies the rules.
+    """
+    sol = solve(problem, spec, solver, screen=True)
+    if sol.interrupted:
+        raise KeyboardInterrupt
+    return sol

@@ -130,3 +130,29 @@ def test_curve_reuses_the_given_solution(k: int) -> None:
     best = solve(problem, spec, HIGHS)
     pts = curve_points(problem, spec, HIGHS, range(1, 3 + k), best=best)
     assert pts[1].objective == best.objective
+
+
+def test_an_interrupted_study_solve_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or SIGTERM during a committee or curve solve ends the run (no further answers,
+    no outputs): the interrupted answer is never passed on as a runner-up or curve point."""
+    import siteopt.studies.resolve as resolve_mod
+
+    problem = make_problem(5, n=12, m=8, groups=4)
+    spec = _spec("coverage", 2, 1)
+    best = solve(problem, spec, HIGHS)
+    deaths = {name: float(10 - i) for i, name in enumerate(problem.group_names)}
+    calls: list[int] = []
+
+    def interrupted_solve(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        sol = solve(*args, **kwargs)  # type: ignore[arg-type]
+        return replace(sol, interrupted=True)
+
+    monkeypatch.setattr(resolve_mod, "solve", interrupted_solve)
+    with pytest.raises(KeyboardInterrupt):
+        runners_up(problem, spec, HIGHS, best, deaths, k=4)
+    with pytest.raises(KeyboardInterrupt):
+        if_declined(problem, spec, HIGHS, best, deaths)
+    with pytest.raises(KeyboardInterrupt):
+        curve_points(problem, spec, HIGHS, range(1, 5), best=best)
+    assert len(calls) == 3  # each stopped at its first interrupted solve
