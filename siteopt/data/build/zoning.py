@@ -10,6 +10,7 @@ import shapely
 from siteopt._errors import DataError
 from siteopt.data.build.context import (
     _Context,
+    _districts,
     _fix_polygons,
     _Layer,
     _read_vector,
@@ -66,14 +67,7 @@ def _bridgeport_zoning_layer(ctx: _Context) -> _Layer:
     raw = _read_vector(ctx, BRIDGEPORT_ZONING)
     _require(raw, ["ZONE_2021", "n_parcels"], path)
     frame = raw.to_crs(CRS)
-    blank = frame["ZONE_2021"].isna() | (frame["ZONE_2021"].astype("str").str.strip() == "")
-    n_blank = int(blank.sum())
-    frame = frame.loc[~blank].copy()
-    geoms, n_fixed, n_empty = _fix_polygons(frame.geometry)
-    frame = frame.set_geometry(geoms)
-    frame = frame.loc[~(geoms.isna() | geoms.is_empty)].copy()
-    frame = frame.set_geometry(_to_multi(frame.geometry))
-    frame["zone"] = frame["ZONE_2021"].astype("str").str.strip()
+    frame, n_blank, n_fixed, n_empty = _districts(frame, "ZONE_2021")
     frame["n_parcels"] = pd.to_numeric(frame["n_parcels"], errors="coerce").astype("Int64")
     frame["area_km2"] = (frame.geometry.area / 1e6).round(4)
     frame = frame.sort_values("zone", kind="mergesort").reset_index(drop=True)

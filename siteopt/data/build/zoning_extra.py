@@ -15,12 +15,11 @@ import pandas as pd
 
 from siteopt.data.build.context import (
     _Context,
-    _fix_polygons,
+    _districts,
     _Layer,
     _read_csv,
     _read_vector,
     _require,
-    _to_multi,
 )
 from siteopt.data.layers import SCHEMAS
 from siteopt.settings import CRS
@@ -39,14 +38,7 @@ def _hamden_zoning_layer(ctx: _Context, rel: str) -> _Layer:
     _require(raw, ["ZONING", "DESCRIPTION"], path)
     n_invalid = int((~raw.geometry.is_valid).sum())
     frame = raw.to_crs(CRS)
-    blank = frame["ZONING"].isna() | (frame["ZONING"].astype("str").str.strip() == "")
-    n_blank = int(blank.sum())
-    frame = frame.loc[~blank].copy()
-    geoms, n_fixed, n_empty = _fix_polygons(frame.geometry)
-    frame = frame.set_geometry(geoms)
-    frame = frame.loc[~(geoms.isna() | geoms.is_empty)].copy()
-    frame = frame.set_geometry(_to_multi(frame.geometry))
-    frame["zone"] = frame["ZONING"].astype("str").str.strip()
+    frame, n_blank, n_fixed, n_empty = _districts(frame, "ZONING")
     frame["description"] = frame["DESCRIPTION"].astype("str").str.strip().str.title()
     frame["area_km2"] = (frame.geometry.area / 1e6).round(4)
     frame["_x"] = frame.geometry.representative_point().x.round(1)
