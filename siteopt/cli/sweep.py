@@ -85,7 +85,7 @@ def sweep(
     output: Path | None,
     overwrite: bool,
 ) -> None:
-    """Test how robust the choice of CONFIG is: vary settings, resample deaths, solve again.
+    """Test how robust the choice of CONFIG is: vary settings, resample the demand, solve again.
 
     With --vary, every combination of the given values is solved; with --bootstrap N, the
     deaths are resampled N times (per combination) and every replicate is solved exactly.
@@ -120,7 +120,12 @@ def sweep(
     from siteopt.scenario import load_scenario
     from siteopt.studies.cluster import planned_client
     from siteopt.studies.sweep import check_sweep, plan_sweep, run_plan, summarise
-    from siteopt.studies.sweep_report import town_counts_sentence, write_sweep
+    from siteopt.studies.sweep_report import (
+        by_site,
+        reference_words,
+        town_counts_sentence,
+        write_sweep,
+    )
     from siteopt.studies.vary import parse_vary
 
     err, out = consoles(ctx)
@@ -183,32 +188,41 @@ def sweep(
     for g in summary["groups"]:
         st = g["stability"]
         unit = "replicates" if g["kind"] == "bootstrap" else "combinations"
+        choice, what, same, share = reference_words(g)
+        sites = by_site(g)
         out.print(safe_text(f"{g['label']}: {town_counts_sentence(g)}"), markup=False)
         out.print(
             safe_text(
-                f"{g['label']}: the reference choice is {', '.join(g['reference']['towns'])}; "
-                f"the same towns are chosen in {st['same_towns']} of {g['runs']} {unit} "
-                f"({pct(st['same_towns_share'])})."
+                f"{g['label']}: the reference choice is {choice}; "
+                f"the same {what} are chosen in {same} of {g['runs']} {unit} "
+                f"({pct(share)})."
             ),
             markup=False,
         )
         table = Table(title_justify="left")
-        for col, just in (("town", "left"), ("chosen", "right"), ("share", "right")):
+        first = "site" if sites else "town"
+        for col, just in ((first, "left"), ("chosen", "right"), ("share", "right")):
             table.add_column(col, justify=just)  # type: ignore[arg-type]
         table.add_column("reference")
-        for t in g["towns"]:
+        rows = (
+            [(c["id"], c["chosen"], c["frequency"], c["in_reference"]) for c in g["candidates"]]
+            if sites
+            else [(t["town"], t["chosen"], t["frequency"], t["in_reference"]) for t in g["towns"]]
+        )
+        for name, chosen, freq, in_ref in rows:
             table.add_row(
-                escape(safe_text(t["town"])),
-                f"{t['chosen']} of {g['runs']}",
-                pct(t["frequency"]),
-                "yes" if t["in_reference"] else "",
+                escape(safe_text(name)),
+                f"{chosen} of {g['runs']}",
+                pct(freq),
+                "yes" if in_ref else "",
             )
         out.print(table)
-        out.print(
-            f"Mean Jaccard similarity with the reference: towns "
-            f"{st['mean_jaccard_towns']:.3f}, sites {st['mean_jaccard_sites']:.3f}.",
-            markup=False,
+        jaccard = (
+            f"sites {st['mean_jaccard_sites']:.3f}"
+            if sites
+            else f"towns {st['mean_jaccard_towns']:.3f}, sites {st['mean_jaccard_sites']:.3f}"
         )
+        out.print(f"Mean Jaccard similarity with the reference: {jaccard}.", markup=False)
         if g["not_proved_optimal"]:
             out.print(f"[bold]Warning:[/bold] {g['not_proved_optimal']} {unit} not proved optimal.")
     out.print(

@@ -569,7 +569,11 @@ def committee_lines(
 
 
 def sweep_towns_sentence(
-    towns: Sequence[tuple[str, int]], runs: int, unit: str = "replicate", limit: int = 6
+    towns: Sequence[tuple[str, int]],
+    runs: int,
+    unit: str = "replicate",
+    limit: int = 6,
+    thing: str = "town",
 ) -> str:
     """How often each town was chosen across a sweep, in one plain sentence.
 
@@ -587,6 +591,10 @@ def sweep_towns_sentence(
     limit
         At most this many towns chosen in some but not all runs are named; the rest are
         counted ("and 3 other towns in at most 2 each").
+    thing
+        ``town``, or ``site`` for runs without towns (your own points): the items are then site
+        ids, named as such ("Sites C03 and C07 were chosen in every replicate; C11 in 151 of
+        200").
 
     Returns
     -------
@@ -596,29 +604,35 @@ def sweep_towns_sentence(
     always = [t for t, c in towns if c == runs and runs > 0]
     some = [(t, c) for t, c in towns if 0 < c < runs]
     never = [t for t, c in towns if c == 0]
+
+    def named(items: Sequence[str]) -> str:  # a town's name alone; "Site C03", "Sites C03 and C07"
+        if thing == "town":
+            return join_words(items)
+        return f"{thing.title()}{'' if len(items) == 1 else 's'} {join_words(items)}"
+
     parts = []
     if always:
         parts.append(
-            f"{join_words(always)} {'was' if len(always) == 1 else 'were'} chosen in every {unit}"
+            f"{named(always)} {'was' if len(always) == 1 else 'were'} chosen in every {unit}"
         )
     if some:
         first, count = some[0]
         items = [
             f"{first} in {count} of {runs}"
             if always
-            else f"{first} was chosen in {count} of {runs} {unit}s"
+            else f"{named([first])} was chosen in {count} of {runs} {unit}s"
         ]
         items += [f"{t} in {c}" for t, c in some[1:limit]]
         rest = some[limit:]
         if len(rest) == 1:
-            items.append(f"and 1 other town in {rest[0][1]}")
+            items.append(f"and 1 other {thing} in {rest[0][1]}")
         elif rest:
-            items.append(f"and {len(rest)} other towns in at most {rest[0][1]} each")
+            items.append(f"and {len(rest)} other {thing}s in at most {rest[0][1]} each")
         parts.append(", ".join(items))
     if never:
-        parts.append(f"{join_words(never)} {'was' if len(never) == 1 else 'were'} never chosen")
+        parts.append(f"{named(never)} {'was' if len(never) == 1 else 'were'} never chosen")
     if not parts:
-        return f"No town was chosen in any of the {runs} {unit}s."
+        return f"No {thing} was chosen in any of the {runs} {unit}s."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
 

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import InputError, SolverError
 from siteopt.data.inputs import Inputs, load_inputs
+from siteopt.outputs.words import DEFAULT_POINTS_LABEL
 from siteopt.pipeline import model_spec, solver_spec
 from siteopt.problem import BuiltProblem, build_problem
 from siteopt.scenario import Scenario
@@ -62,12 +63,13 @@ Advance = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Catalog:
-    """Eligible candidates of one built problem: id, town, region and EPSG:6433 position."""
+    """Eligible candidates of one built problem: id, town, region and position in ``crs``."""
 
     cand_id: NDArray[np.str_]
     town: NDArray[np.str_]
     region: NDArray[np.str_]
     xy: NDArray[np.float64]
+    crs: str = CRS  #: the working CRS (EPSG:6433 with the bundle, else chosen from the points)
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ def _build(
         town=cands["town"].to_numpy().astype(str),
         region=cands["region"].to_numpy().astype(str),
         xy=np.asarray(problem.cand_xy, dtype=np.float64),
+        crs=built.crs,
     )
     return Build(label, scenario, model, catalog, built.summary.placed, sample)
 
@@ -497,12 +500,12 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return 1.0 if not union else len(a & b) / len(union)
 
 
-def _lonlat(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+def _lonlat(xy: NDArray[np.float64], crs: str = CRS) -> NDArray[np.float64]:
     from pyproj import Transformer
 
     if xy.size == 0:
         return np.empty((0, 2))
-    tr = Transformer.from_crs(CRS, LONLAT_CRS, always_xy=True)
+    tr = Transformer.from_crs(crs, LONLAT_CRS, always_xy=True)
     lon, lat = tr.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat])
 
@@ -540,13 +543,14 @@ def _group_summary(
     runs = [records[k] for k in g.runs]
     n = len(runs)
     same = [set(r["towns"]) == ref_towns for r in runs]
+    same_sites = [set(r["sites"]) == ref_sites for r in runs]
     jac_sites = [_jaccard(set(r["sites"]), ref_sites) for r in runs]
     jac_towns = [_jaccard(set(r["towns"]), ref_towns) for r in runs]
     town_count: Counter[str] = Counter()
     cand_count: Counter[str] = Counter()
     where: dict[str, tuple[str, str, float, float]] = {}
     for k, r in zip(g.runs, runs, strict=True):
-        town_count.update(set(r["towns"]))
+        town_count.update(set(r["towns"]) - {""})  # own points without towns have none
         cand_count.update(r["sites"])
         cat = plan.builds[plan.tasks[k].build].catalog
         for j in outcomes[k].selected:
@@ -555,7 +559,8 @@ def _group_summary(
             )
     sets = Counter(tuple(sorted(r["towns"])) for r in runs)
     ids = sorted(cand_count, key=lambda s: (-cand_count[s], s))
-    lonlat = _lonlat(np.array([where[s][2:] for s in ids], dtype=np.float64).reshape(-1, 2))
+    crs = plan.builds[plan.tasks[g.reference].build].catalog.crs
+    lonlat = _lonlat(np.array([where[s][2:] for s in ids], dtype=np.float64).reshape(-1, 2), crs)
     candidates = [
         {
             "id": s,
@@ -567,7 +572,7 @@ def _group_summary(
             "lat": round(float(lonlat[k, 1]), 6),
             "chosen": cand_count[s],
             "frequency": _r(cand_count[s] / n),
-            "town_frequency": _r(town_count[where[s][0]] / n),
+            "town_frequency": _r(town_count[where[s][0]] / n) if where[s][0] else None,
             "in_reference": s in ref_sites,
         }
         for k, s in enumerate(ids)
@@ -581,7 +586,7 @@ def _group_summary(
         }
         for t in sorted(town_count, key=lambda t: (-town_count[t], t))
     ]
-    for t in sorted(ref_towns - set(town_count)):
+    for t in sorted(ref_towns - set(town_count) - {""}):
         towns.append({"town": t, "chosen": 0, "frequency": 0.0, "in_reference": True})
     covered = [r["covered_share"] for r in runs if r["covered_share"] is not None]
     return {
@@ -601,6 +606,8 @@ def _group_summary(
         "stability": {
             "same_towns": sum(same),
             "same_towns_share": _r(sum(same) / n),
+            "same_sites": sum(same_sites),
+            "same_sites_share": _r(sum(same_sites) / n),
             "mean_jaccard_sites": _r(float(np.mean(jac_sites))),
             "mean_jaccard_towns": _r(float(np.mean(jac_towns))),
         },
@@ -630,9 +637,16 @@ def summarise(plan: SweepPlan, outcomes: Sequence[RunOutcome]) -> dict[str, Any]
     if [r["task"] for r in records] != list(range(len(plan.tasks))):
         raise SolverError("a sweep result is missing solves; this is a siteopt bug.")
     sc = plan.scenario
+    own = sc.demand.points is not None
     return {
         "scenario": sc.name,
         "title": sc.title or sc.name,
+        # what the demand is called (as in the report) and whether the candidates have towns:
+        # without towns (your own points, no town column, no bundle) stability is per site
+        "demand_label": sc.demand.label or (DEFAULT_POINTS_LABEL if own else "deaths"),
+        "has_towns": any(bool(t) for b in plan.builds for t in b.catalog.town),
+        "own_points": own,
+        "working_crs": plan.builds[0].catalog.crs if plan.builds else CRS,
         "scenario_digest": sc.digest(),
         "settings": {
             "vary": {k: v for k, v in plan.grid},

@@ -11,7 +11,7 @@ from typing import Any
 import geopandas as gpd
 
 from siteopt.outputs.geojson import write_geojson
-from siteopt.outputs.words import json_text, pct, sweep_towns_sentence
+from siteopt.outputs.words import Noun, json_text, pct, sweep_towns_sentence
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 from siteopt.studies.overlap import join_words
@@ -74,18 +74,25 @@ def frequency_csv(summary: dict[str, Any]) -> str:
     w.writerow(FREQUENCY_COLUMNS)
     for row in _rows(summary):
         w.writerow(
-            [str(row[c]).lower() if isinstance(row[c], bool) else row[c] for c in FREQUENCY_COLUMNS]
+            [
+                str(row[c]).lower()
+                if isinstance(row[c], bool)
+                else ""
+                if row[c] is None
+                else row[c]
+                for c in FREQUENCY_COLUMNS
+            ]
         )
     return buf.getvalue()
 
 
 def frequency_frame(summary: dict[str, Any]) -> gpd.GeoDataFrame:
-    """Candidates chosen at least once, as points in EPSG:6433 with their frequency."""
+    """Candidates chosen at least once, as points in the working CRS with their frequency."""
     rows = _rows(summary)
     cols = [c for c in FREQUENCY_COLUMNS if c not in ("lon", "lat")]
     data = {c: [r[c] for r in rows] for c in cols}
     geom = gpd.points_from_xy([r["x_m"] for r in rows], [r["y_m"] for r in rows])
-    return gpd.GeoDataFrame(data, geometry=geom, crs=CRS)
+    return gpd.GeoDataFrame(data, geometry=geom, crs=summary.get("working_crs", CRS))
 
 
 def _value(v: Any) -> str:
@@ -102,31 +109,72 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
+def by_site(group: dict[str, Any]) -> bool:
+    """True when the group's sites have no towns (your own points without a town column or a
+    bundle): its stability is then counted per site, not per town."""
+    return not group["towns"] and bool(group["candidates"] or group["reference"].get("sites"))
+
+
+def site_counts(group: dict[str, Any]) -> list[tuple[str, int]]:
+    """``(site id, times chosen)``, most often chosen first; reference sites never chosen last."""
+    seen = [(str(c["id"]), int(c["chosen"])) for c in group["candidates"]]
+    chosen = {s for s, _ in seen}
+    return seen + [(str(s), 0) for s in group["reference"].get("sites", []) if s not in chosen]
+
+
 def town_counts_sentence(group: dict[str, Any]) -> str:
-    """A group's plain summary of how often each town was chosen (terminal and ``sweep.md``)."""
+    """A group's plain summary of how often each town was chosen (terminal and ``sweep.md``);
+    of each site, for sites without towns."""
     unit = "replicate" if group["kind"] == "bootstrap" else "combination"
+    if by_site(group):
+        return sweep_towns_sentence(site_counts(group), int(group["runs"]), unit, thing="site")
     return sweep_towns_sentence(
         [(str(t["town"]), int(t["chosen"])) for t in group["towns"]], int(group["runs"]), unit
     )
 
 
+def reference_words(group: dict[str, Any]) -> tuple[str, str, int, float]:
+    """What the reference choice is and how often it came back: ``(choice, "towns" or "sites",
+    same, share)``; the choice names the sites by id when they have no towns."""
+    st = group["stability"]
+    ref = group["reference"]
+    if by_site(group):
+        return (
+            f"site{'' if len(ref['sites']) == 1 else 's'} {join_words(ref['sites'])}",
+            "sites",
+            int(st.get("same_sites", 0)),
+            float(st.get("same_sites_share", 0.0)),
+        )
+    return join_words(ref["towns"]), "towns", int(st["same_towns"]), float(st["same_towns_share"])
+
+
 def sweep_markdown(summary: dict[str, Any]) -> str:
-    """``sweep.md``: a report section in plain words."""
+    """``sweep.md``: a report section in plain words (the demand named as in the report)."""
     s = summary["settings"]
+    noun = Noun(str(summary.get("demand_label", "deaths")))
+    own = bool(summary.get("own_points", False))
     lines = [f"## How robust is the choice? ({_md(summary['title'])})", ""]
     if s["bootstrap"]:
-        how = (
-            "as many death records as the scenario counts, drawn at random with replacement"
-            if s["by"] == "record"
-            else "the years of the period drawn at random with replacement, each drawn year "
-            "bringing all of its deaths"
-        )
+        if own:
+            how = (
+                "as many of your demand points as the scenario has, drawn at random with "
+                "replacement, each drawn point keeping its weight"
+            )
+        else:
+            how = (
+                "as many death records as the scenario counts, drawn at random with replacement"
+                if s["by"] == "record"
+                else "the years of the period drawn at random with replacement, each drawn year "
+                "bringing all of its deaths"
+            )
+        thing = "site" if summary["groups"] and by_site(summary["groups"][0]) else "town"
         lines += [
             f"Each choice below was re-made {s['bootstrap']} times on resampled data ({how}; "
             f"seed {s['seed']}), with the same siting rules, and each re-made choice was solved "
-            "exactly. A town chosen in nearly every replicate does not depend on which deaths "
-            "happened to be recorded; a town chosen in few replicates would change with a small "
-            "change in the data, so it is a weak recommendation.",
+            f"exactly. A {thing} chosen in nearly every replicate does not depend on which "
+            f"{noun.plural} happened to be {'in the data' if own else 'recorded'}; a {thing} "
+            "chosen in few replicates would change with a small change in the data, so it is a "
+            "weak recommendation.",
             "",
         ]
     if s["vary_order"]:
@@ -141,86 +189,121 @@ def sweep_markdown(summary: dict[str, Any]) -> str:
         ref = g["reference"]
         st = g["stability"]
         runs = g["runs"]
+        sites = by_site(g)
+        choice, what, same, share = reference_words(g)
+        where = f"are {join_words(ref['sites'])}" if sites else f"are in {choice}"
         if g["kind"] == "bootstrap":
             title = g["label"] if len(summary["groups"]) > 1 or s["vary_order"] else "Bootstrap"
             lines += [f"### {_md(title)}", "", _md(town_counts_sentence(g))]
             lines.append(
-                f"On the full data the sites are in {_md(join_words(ref['towns']))} "
-                f"({pct(ref['covered_share'])} of deaths covered). The same towns were chosen "
-                f"again in {st['same_towns']} of {runs} replicates "
-                f"({pct(st['same_towns_share'])})."
+                f"On the full data the {'chosen ' if sites else ''}sites {_md(where)} "
+                f"({pct(ref['covered_share'])} of {noun.plural} covered). The same {what} were "
+                f"chosen again in {same} of {runs} replicates ({pct(share)})."
             )
             unit, units = "replicate", "replicates"
         else:
             lines += ["### Across the combinations", "", _md(town_counts_sentence(g))]
             lines.append(
-                "As written, the scenario puts its sites in "
-                f"{_md(join_words(ref['towns']))}. The same towns were chosen in "
-                f"{st['same_towns']} of {runs} combinations "
-                f"({pct(st['same_towns_share'])})."
+                f"As written, the scenario puts its sites {'at' if sites else 'in'} "
+                f"{_md(join_words(ref['sites']) if sites else choice)}. The same {what} were "
+                f"chosen in {same} of {runs} combinations "
+                f"({pct(share)})."
             )
             unit, units = "combination", "combinations"
-        towns = g["towns"]
-        strong = [t["town"] for t in towns if t["frequency"] >= 0.9]
-        weak = [t["town"] for t in towns if t["in_reference"] and t["frequency"] < 0.5]
+        if sites:
+            items = [(c["id"], c["chosen"] / runs if runs else 0.0) for c in g["candidates"]]
+            strong = [i for i, f in items if f >= 0.9]
+            weak = [i for i in ref["sites"] if dict(items).get(i, 0.0) < 0.5]
+            thing = "site"
+        else:
+            strong = [t["town"] for t in g["towns"] if t["frequency"] >= 0.9]
+            weak = [t["town"] for t in g["towns"] if t["in_reference"] and t["frequency"] < 0.5]
+            thing = ""
         if strong:
+            lead = f"{thing.title()}{'' if len(strong) == 1 else 's'} " if thing else ""
             lines.append(
-                f"{_md(join_words(strong))} {'is' if len(strong) == 1 else 'are'} chosen in at "
-                f"least 90 % of the {units}."
+                f"{lead}{_md(join_words(strong))} {'is' if len(strong) == 1 else 'are'} chosen "
+                f"in at least 90 % of the {units}."
             )
         if weak:
+            lead = f"{thing.title()}{'' if len(weak) == 1 else 's'} " if thing else ""
             lines.append(
-                f"{_md(join_words(weak))} {'is' if len(weak) == 1 else 'are'} in the "
+                f"{lead}{_md(join_words(weak))} {'is' if len(weak) == 1 else 'are'} in the "
                 f"{'full-data' if g['kind'] == 'bootstrap' else 'as-written'} choice but chosen "
                 f"in fewer than half of the {units}: a weak recommendation."
             )
         cs = g["covered_share"]
+        shares = (
+            f"{pct(st['mean_jaccard_sites'])} of its sites with the reference (Jaccard similarity)."
+            if sites
+            else f"{pct(st['mean_jaccard_towns'])} of its towns and "
+            f"{pct(st['mean_jaccard_sites'])} of its exact sites with the reference (Jaccard "
+            "similarity"
+            + (
+                ")."
+                if own
+                else "; sites on a grid can move by one cell and still serve the same area)."
+            )
+        )
         lines.append(
-            f"Deaths covered range from {pct(cs['min'])} to {pct(cs['max'])} "
-            f"(mean {pct(cs['mean'])}). On average a {unit} shares "
-            f"{pct(st['mean_jaccard_towns'])} of its towns and {pct(st['mean_jaccard_sites'])} "
-            "of its exact sites with the reference (Jaccard similarity; sites on a grid can move "
-            "by one cell and still serve the same area)."
+            f"{noun.title} covered range from {pct(cs['min'])} to {pct(cs['max'])} "
+            f"(mean {pct(cs['mean'])}). On average a {unit} shares {shares}"
         )
         if g["not_proved_optimal"]:
             lines.append(
                 f"**{g['not_proved_optimal']} {units} were not proved optimal** (time limit); "
                 "their choice may not be the best."
             )
-        lines += [
-            "",
-            f"| town | {units} choosing it | share | in reference |",
-            "|---|---:|---:|:-:|",
-        ]
-        for t in towns:
-            lines.append(
-                f"| {_md(t['town'])} | {t['chosen']} of {runs} | {pct(t['frequency'])} | "
-                f"{'yes' if t['in_reference'] else ''} |"
-            )
-        lines += ["", "Most frequent sets of towns:", ""]
-        for ts in g["town_sets"][:5]:
-            lines.append(f"- {_md(', '.join(ts['towns']))}: {ts['runs']} ({pct(ts['share'])})")
-        lines += ["", "Most frequently chosen sites:", ""]
-        lines += ["| site | town | chosen | share | in reference |", "|---|---|---:|---:|:-:|"]
+        if not sites:
+            lines += [
+                "",
+                f"| town | {units} choosing it | share | in reference |",
+                "|---|---:|---:|:-:|",
+            ]
+            for t in g["towns"]:
+                lines.append(
+                    f"| {_md(t['town'])} | {t['chosen']} of {runs} | {pct(t['frequency'])} | "
+                    f"{'yes' if t['in_reference'] else ''} |"
+                )
+            lines += ["", "Most frequent sets of towns:", ""]
+            for ts in g["town_sets"][:5]:
+                lines.append(f"- {_md(', '.join(ts['towns']))}: {ts['runs']} ({pct(ts['share'])})")
+            lines += ["", "Most frequently chosen sites:", ""]
+            lines += ["| site | town | chosen | share | in reference |", "|---|---|---:|---:|:-:|"]
+        else:
+            lines += ["", "Most frequently chosen sites:", ""]
+            lines += ["| site | chosen | share | in reference |", "|---|---:|---:|:-:|"]
         for c in g["candidates"][:10]:
-            lines.append(
-                f"| {c['id']} | {_md(c['town'])} | {c['chosen']} | {pct(c['frequency'])} | "
-                f"{'yes' if c['in_reference'] else ''} |"
-            )
+            ref_mark = "yes" if c["in_reference"] else ""
+            if sites:
+                row = f"| {_md(c['id'])} | {c['chosen']} of {runs} |"
+            else:
+                row = f"| {c['id']} | {_md(c['town'])} | {c['chosen']} |"
+            lines.append(f"{row} {pct(c['frequency'])} | {ref_mark} |")
         lines.append("")
     if s["vary_order"] and not s["bootstrap"]:
-        lines += ["### Each combination", "", "| combination | towns | deaths covered |"]
+        sites = bool(summary["groups"]) and by_site(summary["groups"][0])
+        lines += [
+            "### Each combination",
+            "",
+            f"| combination | {'sites' if sites else 'towns'} | {noun.plural} covered |",
+        ]
         lines.append("|---|---|---:|")
         for r in summary["runs"]:
             lines.append(
-                f"| {_md(r['combination'])} | {_md(', '.join(r['towns']))} | "
+                f"| {_md(r['combination'])} | {_md(', '.join(r['sites' if sites else 'towns']))} | "
                 f"{pct(r['covered_share'])} |"
             )
         lines.append("")
     lines.append(
         "Frequencies per site are in frequency.csv and frequency.geojson; every run is in "
-        "sweep.json. Deaths are located to towns only, so a site's exact position within a town "
-        "follows the spread of that town's deaths over its developed land."
+        "sweep.json."
+        + (
+            ""
+            if own
+            else " Deaths are located to towns only, so a site's exact position within a town "
+            "follows the spread of that town's deaths over its developed land."
+        )
     )
     return "\n".join(lines) + "\n"
 

@@ -192,6 +192,10 @@ def apply_values(scenario: Scenario, values: Sequence[tuple[str, Any]]) -> Scena
         For a bad path, an unknown key (with a did-you-mean) or an invalid value.
     """
     doc = copy.deepcopy(scenario.to_dict())
+    if "data" not in scenario.model_fields_set and "data" not in dict(values):
+        # an unwritten data: stays unwritten, so that data: none is still implied for your own
+        # points (Scenario.uses_bundle) and a variant reads no bundle the scenario does not read
+        doc.pop("data", None)
     for key, value in values:
         set_path(doc, key, value)
     label = ", ".join(f"{k}={_show(v)}" for k, v in values)
