@@ -485,6 +485,12 @@ def _inset_handles(result: RunResult) -> list[Any]:
         Patch(fc=CELL_IN, ec="none", label=f"demand {unit} {served_verb(result)}"),
         Patch(fc="none", ec=CELL_OUT, lw=0.6, label=f"demand {unit} not {served_verb(result)}"),
     ]
+    if unit == "point":  # dots in the insets, not grid cells
+        dot: dict[str, Any] = dict(ls="none", marker="o", ms=5, mew=0.6)
+        out = [
+            Line2D([], [], **dot, mfc=CELL_IN, mec="none", label=out[0].get_label()),
+            Line2D([], [], **dot, mfc="none", mec=CELL_OUT, label=out[1].get_label()),
+        ]
     if result.inputs.has_bundle:
         out.append(Line2D([], [], color="#5a5a5a", lw=0.8, ls=(0, (6, 2, 1, 2)), label="town line"))
     if not is_covering(result):
@@ -557,6 +563,7 @@ def _insets(
     weight = demand["weight"].to_numpy(np.float64)
     alloc = tables.layers["allocation"]
     cell = float(result.scenario.demand.cell_m)
+    own = result.built.summary.place == "points"
     towns = tables.layers["towns"]
     stations = result.context.facilities.get("stations")
     schools = result.context.facilities.get("schools")
@@ -573,6 +580,10 @@ def _insets(
         side = cell * np.maximum(0.26 * np.sqrt(weight / max(top_w, 1e-12)), 0.04)
         for cov, fc, ec in ((False, "none", CELL_OUT), (True, CELL_IN, "none")):
             sel = near & (covered == cov)
+            if own:  # your points are points: dots, area in proportion to the weight
+                area = 4.0 + 56.0 * weight[sel] / max(top_w, 1e-12)
+                a.scatter(dx_[sel], dy_[sel], area, fc, edgecolors=ec, linewidths=0.6, zorder=1.5)
+                continue
             a.add_collection(
                 PolyCollection(
                     [
@@ -629,7 +640,8 @@ def _insets(
         while size > 5.5 and title.get_window_extent().x1 > edge:
             size -= 0.5
             title.set_fontsize(size)  # a long name stays on the page
-        _scale_bar(a, x - half, -0.07, 500.0, 2, unit_label="km", step_km=0.5, below=True)
+        bar = 500.0 if not own else max(_nice_length(half / 2.5), 500.0)  # follows the radius
+        _scale_bar(a, x - half, -0.07, bar, 2, unit_label="km", step_km=bar / 1000, below=True)
 
 
 def _points(a: Axes, layer: gpd.GeoDataFrame | None, box: tuple, style: dict) -> gpd.GeoDataFrame:

@@ -482,7 +482,10 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
     """
     sel = result.context.deaths
     if result.built.summary.place == "points" or sel is None:
-        return {}, "The demand is your own points, which carry no decedent characteristics."
+        return {}, (
+            "The demand is your own points, which carry no group characteristics (race and "
+            "ethnicity, sex, age): coverage is not broken down by group."
+        )
     col = f"{result.built.summary.place}_town"
     town = sel[col].astype(str)
     deaths_t = by_town.set_index("town")["deaths"]

@@ -196,8 +196,8 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
                 "rank": None if r["role"] == "existing" else int(r["rank"]),
                 "role": str(r["role"]),
                 "id": str(r["site_id"]),
-                "town": str(r["town"]),
-                "region": str(r["region"]),
+                "town": str(r["town"]) or str(r["site_id"]),  # no towns: the popup names the id
+                "region": str(r["region"]) or "none given",
                 "covered": num(r["covered"]),
                 "share": pct(r["share"], 2),
                 "marginal": "n/a" if is_missing(r["marginal"]) else num(r["marginal"]),

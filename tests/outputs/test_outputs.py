@@ -618,7 +618,8 @@ def test_existing_sites_are_credited_and_shown(small: RunResult, tmp_path: Path)
     md = report_markdown(small, t)
     assert "**The two recommended sites are in New Haven and Bridgeport.**" in md
     assert "The one existing site" in md and "already has 7.0 units of demand covered" in md
-    assert "your own points, which carry no decedent characteristics" in md
+    assert "your own points, which carry no group characteristics (race and ethnicity" in md
+    assert "decedent" not in md
     alloc = t.layers["allocation"]
     ex = alloc[alloc["rank"].isna()]
     assert set(ex["site_id"]) == {f"{EVIL} drop-in"}
