@@ -102,6 +102,25 @@ def _served_verb(r: ScenarioResult) -> str:
     return objective(r.objective_kind).served_verb
 
 
+def shared_noun(c: Comparison) -> Noun:
+    """What the compared demand is called: the scenarios' common ``demand.label``, else the
+    neutral ``units of demand``."""
+    labels = {r.demand_label for r in c.results}
+    return Noun(labels.pop() if len(labels) == 1 else "units of demand")
+
+
+def own_points(c: Comparison) -> bool:
+    """True when every scenario's demand is your own points (no OCME deaths, no Connecticut
+    words)."""
+    return bool(c.results) and all(r.place == "points" for r in c.results)
+
+
+def has_towns(c: Comparison) -> bool:
+    """False when no chosen site has a town (your own points without towns): sites are then
+    named and counted by id."""
+    return any(s.town for r in c.results for s in r.sites)
+
+
 def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     """The side-by-side table: (row heading, one cell per scenario).
 
@@ -109,6 +128,7 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
     coverage distance of a site, whatever the objective) are the rows every scenario shares.
     """
     rs = c.results
+    noun = shared_noun(c)
     rows: list[tuple[str, list[str]]] = [
         ("title", [r.title for r in rs]),
         ("status", [r.status + ("" if r.proved_optimal else " (not proved)") for r in rs]),
@@ -120,22 +140,26 @@ def table_rows(c: Comparison) -> list[tuple[str, list[str]]]:
         for r in rs:
             if k < len(r.sites):
                 s = r.sites[k]
+                station = (
+                    ""
+                    if s.station_m is None and r.place == "points"
+                    else f", station {metres_exact(s.station_m)}"
+                )  # your own points have no stations unless the bundle gave them
                 cells.append(
-                    f"{s.place} — {num(s.covered)} {r.demand_label} {_served_verb(r)}, "
-                    f"station {metres_exact(s.station_m)}"
+                    f"{s.place} — {num(s.covered)} {r.demand_label} {_served_verb(r)}{station}"
                 )
             else:
                 cells.append("—")
         rows.append((f"site {k + 1}", cells))
     rows += [
         ("coverage distance", [metres_exact(r.distance_m) for r in rs]),
-        ("covered deaths", [_covered_words(r) for r in rs]),
+        (noun.relabel("covered deaths"), [_covered_words(r) for r in rs]),
         ("share covered", [pct(r.share) for r in rs]),
         (
-            "mean distance of a covered death to its site",
+            noun.relabel("mean distance of a covered death to its site"),
             [metres_exact(r.mean_distance_m) for r in rs],
         ),
-        ("deaths counted", [_demand_words(r) for r in rs]),
+        (noun.relabel("deaths counted"), [_demand_words(r) for r in rs]),
         ("gap", [pct(r.gap, 2) for r in rs]),
     ]
     return rows
@@ -336,6 +360,40 @@ def load_towns(results: Sequence[ScenarioResult]) -> gpd.GeoDataFrame | None:
     return None
 
 
+def _local_frame(c: Comparison) -> tuple[Comparison, str] | None:
+    """The sites in a local frame when their metres are not EPSG:6433 (your own points in a
+    working CRS of their own); None when they are (the Connecticut map, towns and all).
+
+    Each site's metres are checked against its longitude and latitude: sites elsewhere are
+    placed by their lon/lat in an azimuthal equidistant frame centred on them.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+    from pyproj import Transformer
+
+    sites = [s for r in c.results for s in r.sites]
+    if not sites:
+        return None
+    lon = np.array([s.lon for s in sites])
+    lat = np.array([s.lat for s in sites])
+    x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(lon, lat)
+    far = np.hypot(x - np.array([s.x_m for s in sites]), y - np.array([s.y_m for s in sites]))
+    if float(far.max()) < 5.0:
+        return None
+    local = f"+proj=aeqd +lat_0={lat.mean():.4f} +lon_0={lon.mean():.4f} +datum=WGS84 +units=m"
+    tr = Transformer.from_crs("EPSG:4326", local, always_xy=True)
+    results = []
+    for r in c.results:
+        moved = []
+        for s in r.sites:
+            u, v = tr.transform(s.lon, s.lat)
+            moved.append(replace(s, x_m=float(u), y_m=float(v)))
+        results.append(replace(r, sites=tuple(moved)))
+    note = "Sites placed by their longitude and latitude (azimuthal equidistant, in metres)."
+    return replace(c, results=tuple(results)), note
+
+
 def map_png(c: Comparison, towns: gpd.GeoDataFrame | None, dpi: int = 130) -> bytes:
     """The combined map (:func:`map_figure`) as PNG."""
     import matplotlib.pyplot as plt
@@ -356,6 +414,9 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(11, 7.5))
+    elsewhere = _local_frame(c)
+    if elsewhere is not None:  # not in the Connecticut frame: no Connecticut towns under them
+        c, towns = elsewhere[0], None
     if towns is not None and not towns.empty:
         chosen = {t.town for t in c.consensus}
         towns = towns.assign(chosen=towns["town"].isin(chosen))
@@ -403,7 +464,7 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
         )
     ax.set_title(
         f"{n} scenarios compared: sites by scenario; labels give the number of scenarios "
-        "choosing each town",
+        f"choosing each {'town' if has_towns(c) else 'site'}",
         fontsize=10,
     )
     ax.set_aspect("equal")
@@ -428,7 +489,9 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
         frameon=False,
     )
     note = f"{CRS}. Deaths are located to towns only."
-    if towns is None:
+    if elsewhere is not None or own_points(c):
+        note = elsewhere[1] if elsewhere is not None else f"{CRS}."
+    elif towns is None:
         note += " Town boundaries unavailable (the scenarios' data bundle could not be read)."
     fig.text(0.01, 0.01, note, fontsize=7)
     return fig
@@ -448,6 +511,9 @@ def _scenario_words(r: ScenarioResult) -> dict[str, Any]:
         "solved": solved,
         "has_covered": r.covered is not None,
         "towns": join_words(list(r.towns)),
+        "at": "in" if any(s.town for s in r.sites) or not r.sites else "at",
+        "plural": Noun(r.demand_label).plural,
+        "singular": Noun(r.demand_label).singular,
         "objective": objective_name(r.objective_kind),
         # the objective's own sentence, unless it only repeats the covered deaths
         "value": "" if obj.name == "coverage" and r.credit is None else objective_words(r),
@@ -481,6 +547,12 @@ def comparison_html(c: Comparison, png: bytes | None = None) -> str:
         results=[_scenario_words(r) for r in c.results],
         consensus=consensus_sentence(c.consensus),
         rows=table_rows(c),
+        noun=shared_noun(c),
+        own=own_points(c),
+        by_site=not has_towns(c),
+        stations=any(
+            s.station_m is not None or r.place != "points" for r in c.results for s in r.sites
+        ),
         towns=[
             {
                 "town": t.town,

@@ -77,7 +77,7 @@ def test_compare_table_speaks_each_objectives_language(results: list[ScenarioRes
     assert rows["site 1"] == [
         "Hartford — 289.7 deaths covered, station 2,150 m",
         "Thomaston — 2,619.1 deaths assigned, station 13,442 m",
-        "C6 — 54.0 people assigned, station n/a",
+        "C6 — 54.0 people assigned",  # your own points: no station to name
     ]
     assert rows["site 3"] == [
         "Waterbury — 164.6 deaths covered, station 826 m",
@@ -85,10 +85,15 @@ def test_compare_table_speaks_each_objectives_language(results: list[ScenarioRes
         "—",
     ]
     assert rows["coverage distance"] == ["1,600 m", "1,600 m", "1,500 m"]
-    assert rows["covered deaths"] == ["672.4 of 6,347", "37.2 of 6,347", "14.0 of 100"]
+    # deaths and people side by side: the shared rows name neither
+    assert rows["covered units of demand"] == ["672.4 of 6,347", "37.2 of 6,347", "14.0 of 100"]
     assert rows["share covered"] == ["10.6 %", "0.6 %", "14.0 %"]
-    assert rows["mean distance of a covered death to its site"] == ["1,234 m", "0 m", "1,043 m"]
-    assert rows["deaths counted"] == [
+    assert rows["mean distance of a covered unit of demand to its site"] == [
+        "1,234 m",
+        "0 m",
+        "1,043 m",
+    ]
+    assert rows["units of demand counted"] == [
         "injury town, 2018–2022",
         "injury town, 2018–2022",
         "your own demand points, 100 in all",
@@ -155,7 +160,7 @@ def test_compare_json_csv_and_html_carry_the_objective(results: list[ScenarioRes
     assert "672.44 of 6,347 deaths are within" in page  # the table's objective value row
     assert page.count("672.44 of 6,347") == 1
     # your own points lie in no town: their sites are named by their ids, also in the consensus
-    assert "<b>own_median</b> (p-median) puts sites in C6 and C5. Total distance 283,310 " in page
+    assert "<b>own_median</b> (p-median) puts sites at C6 and C5. Total distance 283,310 " in page
     assert "; C5 and C6 in 1 of 3 (only in own_median);" in page
     assert [row.split(",")[-1] for row in rows[1:]] == ["1"] * 8
 
