@@ -49,7 +49,7 @@ def curve(
     from siteopt.outputs.words import num, pct
     from siteopt.outputs.writer import check_target, output_lock
     from siteopt.scenario import load_scenario
-    from siteopt.studies.curve import proved_sentence, run_curve, write_curve
+    from siteopt.studies.curve import curve_noun, proved_sentence, run_curve, write_curve
 
     err, out = consoles(ctx)
     sc = load_scenario(config)
@@ -61,9 +61,10 @@ def curve(
         write_curve(points, built, spec, sc, out_dir, overwrite=overwrite)
     kind = objective(spec.objective)
     placed = built.summary.placed
+    by_site = not any(t for pt in points for t in pt.towns)  # your own points without towns
     table = Table(title=f"{escape(safe_text(sc.title or sc.name))}: what more sites buy")
     for col, just in (("p", "right"), ("value", "right"), ("share", "right"),
-                      ("status", "left"), ("towns", "left")):  # fmt: skip
+                      ("status", "left"), ("sites" if by_site else "towns", "left")):  # fmt: skip
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for pt in points:
         share = pt.objective / placed if pt.objective is not None and placed else None
@@ -72,8 +73,9 @@ def curve(
             num(pt.objective),
             pct(share) if kind.covering else "",
             pt.status,
-            escape(safe_text(", ".join(pt.towns))),
+            escape(safe_text(", ".join(pt.sites if by_site else pt.towns))),
         )
     out.print(table)
-    out.print(safe_text(proved_sentence(points, kind.maximise)), markup=False)
+    noun = curve_noun(sc, built)
+    out.print(safe_text(proved_sentence(points, kind.maximise, noun)), markup=False)
     out.print(f"* the scenario's p. Outputs in {safe_text(out_dir)}", markup=False)

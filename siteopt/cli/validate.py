@@ -38,7 +38,7 @@ def validate(ctx: click.Context, config: Path) -> None:
     checks = Collector()
 
     def bundle() -> None:
-        if sc.data == "builtin":
+        if sc.data == "builtin" or not sc.uses_bundle():  # data: none (said or implied)
             return
         folder = sc.resolve_path(sc.data)
         if not folder.is_dir():

@@ -233,6 +233,26 @@ def json_text(value: Any, **kwargs: Any) -> str:
     return json.dumps(finite(value), allow_nan=False, **kwargs)
 
 
+#: the machine names of deaths and what your own points' files call them instead
+OWN_KEYS = {
+    "covered_deaths": "covered",
+    "placed_deaths": "placed",
+    "scenario_covered_deaths": "scenario_covered",
+}
+
+
+def own_keys(value: Any) -> Any:
+    """``value`` with the keys (or CSV columns) naming deaths renamed for your own points
+    (:data:`OWN_KEYS`: ``covered_deaths`` -> ``covered``), as ``solution.json`` names them."""
+    if isinstance(value, dict):
+        return {OWN_KEYS.get(k, k): own_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [own_keys(v) for v in value]
+    if isinstance(value, str):
+        return OWN_KEYS.get(value, value)
+    return value
+
+
 def period(result: RunResult) -> str:
     """``2018–2022`` (empty for your own demand points)."""
     s = result.built.summary

@@ -29,6 +29,7 @@ from siteopt.outputs.words import (
     num,
     objective_name,
     objective_sentence,
+    own_keys,
     pct,
 )
 from siteopt.outputs.writer import atomic_dir, write_text
@@ -256,8 +257,11 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 
 def comparison_json(c: Comparison) -> str:
-    """``compare.json`` text (sorted keys, 2-space indent)."""
-    return json_text(comparison_dict(c), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """``compare.json`` text (sorted keys, 2-space indent); your own points' scenarios say
+    ``covered`` and ``placed``, not ``covered_deaths`` and ``placed_deaths``."""
+    doc = comparison_dict(c)
+    doc = own_keys(doc) if own_points(c) else doc
+    return json_text(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 CSV_COLUMNS = (
@@ -292,7 +296,7 @@ def comparison_csv(c: Comparison) -> str:
     count = {t.town: t.count for t in c.consensus}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow(own_keys(CSV_COLUMNS) if own_points(c) else CSV_COLUMNS)
 
     def cell(v: float | None, digits: int = 6) -> str:
         return "" if v is None else f"{round(v, digits)}"

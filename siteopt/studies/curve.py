@@ -21,6 +21,7 @@ from siteopt.studies.resolve import quick_spec, resolve_exact, towns_of
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from siteopt.outputs.words import Noun
     from siteopt.problem import BuiltProblem
     from siteopt.scenario import Scenario
 
@@ -161,11 +162,16 @@ def curve_json(
     )
 
 
-def proved_sentence(points: tuple[CurvePoint, ...], maximise: bool = True) -> str:
-    """Whether every point is proved, and so the curve monotone, in plain words."""
+def proved_sentence(
+    points: tuple[CurvePoint, ...], maximise: bool = True, noun: Noun | None = None
+) -> str:
+    """Whether every point is proved, and so the curve monotone, in plain words (the demand
+    called ``noun``, deaths by default)."""
     from siteopt.outputs.committee_report import curve_sentence
 
     text = curve_sentence(points, covering=maximise)
+    if noun is not None:
+        text = noun.relabel(text)
     if all_proved(points) and not is_monotone(points, maximise):  # pragma: no cover - a bug
         text += " Yet the values fall somewhere: please report this as a bug."
     return text
@@ -187,7 +193,10 @@ def curve_html(
     kind = objective(spec.objective)
     covering = kind.covering
     placed = built.summary.placed
-    label = f"Deaths {kind.served_verb}" if covering else "Value"
+    noun = curve_noun(scenario, built)
+    own = built.summary.place == "points"
+    label = noun.relabel(f"Deaths {kind.served_verb}") if covering else "Value"
+    by_site = not any(t for pt in points for t in pt.towns)  # your own points without towns
     rows = []
     prev: float | None = None
     for pt in points:
@@ -202,14 +211,18 @@ def curve_html(
                 if pt.objective is not None and prev is not None
                 else "",
                 "status": "proved" if pt.status == "optimal" else pt.status,
-                "towns": ", ".join(pt.towns),
+                "towns": ", ".join(pt.sites if by_site else pt.towns),
             }
         )
         prev = pt.objective
     s = built.summary
     lead = (
         f"{label} by the best 1 to {points[-1].p if points else 0} sites (each number of sites "
-        f"solved exactly), out of the {placed:,} deaths placed in a Connecticut town."
+        + (
+            f"solved exactly), out of the {placed:,} {noun.plural} of your demand points."
+            if own
+            else f"solved exactly), out of the {placed:,} deaths placed in a Connecticut town."
+        )
         if covering
         else f"The best value with 1 to {points[-1].p if points else 0} sites, solved exactly."
     )
@@ -218,15 +231,25 @@ def curve_html(
         css=static_text("report.css"),
         title=scenario.title or scenario.name,
         scenario_name=scenario.name,
-        period=f"{s.first_year}–{s.last_year}",
+        period="your own points" if own else f"{s.first_year}–{s.last_year}",
         lead=lead,
-        proved=proved_sentence(points, kind.maximise),
+        proved=proved_sentence(points, kind.maximise, noun),
         png=None if png is None else base64.b64encode(png).decode("ascii"),
         label=label,
         p=spec.rules.p,
         covering=covering,
         rows=rows,
+        share_label=noun.relabel("Share of all deaths"),
+        towns_label="Sites" if by_site else "Towns",
     )
+
+
+def curve_noun(scenario: Scenario, built: BuiltProblem) -> Noun:
+    """What the demand is called, as in the report (:func:`siteopt.outputs.words.demand_noun`)."""
+    from siteopt.outputs.words import DEFAULT_POINTS_LABEL, Noun
+
+    own = built.summary.place == "points"
+    return Noun(scenario.demand.label or (DEFAULT_POINTS_LABEL if own else "deaths"))
 
 
 def write_curve(
@@ -242,9 +265,11 @@ def write_curve(
     from siteopt.outputs.writer import atomic_dir, write_text
 
     kind = objective(spec.objective)
-    label = f"Deaths {kind.served_verb}" if kind.covering else "Value"
+    noun = curve_noun(scenario, built)
+    label = noun.relabel(f"Deaths {kind.served_verb}") if kind.covering else "Value"
     total = float(built.summary.placed) if kind.covering else None
-    png = curve_png(points, spec.rules.p, total, label)
+    share = noun.relabel("Share of all deaths")
+    png = curve_png(points, spec.rules.p, total, label, share_label=share)
     with atomic_dir(out_dir, overwrite, scenario.input_paths()) as tmp:
         (tmp / "curve.png").write_bytes(png)
         write_text(tmp / "curve.csv", curve_csv(points))

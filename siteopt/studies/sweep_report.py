@@ -12,6 +12,7 @@ import geopandas as gpd
 
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.words import Noun, json_text, pct, sweep_towns_sentence
+from siteopt.outputs.words import own_keys as _own_keys
 from siteopt.outputs.writer import atomic_dir, write_text
 from siteopt.settings import CRS
 from siteopt.studies.overlap import join_words
@@ -38,8 +39,10 @@ FREQUENCY_COLUMNS = (
 
 
 def sweep_json(summary: dict[str, Any]) -> str:
-    """``sweep.json`` text (sorted keys, 2-space indent)."""
-    return json_text(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """``sweep.json`` text (sorted keys, 2-space indent); for your own points ``covered`` and
+    ``placed`` instead of ``covered_deaths`` and ``placed_deaths``."""
+    doc = _own_keys(summary) if summary.get("own_points") else summary
+    return json_text(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
