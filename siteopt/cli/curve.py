@@ -61,7 +61,7 @@ def curve(
         write_curve(points, built, spec, sc, out_dir, overwrite=overwrite)
     kind = objective(spec.objective)
     placed = built.summary.placed
-    by_site = not any(t for pt in points for t in pt.towns)  # your own points without towns
+    by_site = not built.problem.group_names  # your own points without towns
     table = Table(title=f"{escape(safe_text(sc.title or sc.name))}: what more sites buy")
     for col, just in (("p", "right"), ("value", "right"), ("share", "right"),
                       ("status", "left"), ("sites" if by_site else "towns", "left")):  # fmt: skip

@@ -58,9 +58,14 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
     if c.runners_up or c.top_towns:
         out.append(Heading(2, "Why these towns", "why-towns"))
         chosen = {str(t) for t in result.sites.loc[result.sites["role"] != "existing", "town"]}
+        n_towns = len(result.built.problem.group_names)
         out.append(
             Para(
-                f"Of the {c.top_towns} towns with the most {noun.plural}, "
+                (
+                    f"Of the {c.top_towns} towns with the most {noun.plural}, "
+                    if c.top_towns < n_towns or not n_towns
+                    else f"Of the {n_towns} town{'s' if n_towns > 1 else ''}, "  # all there are
+                )
                 + (
                     f"{join_words(sorted(chosen))} {'are' if len(chosen) > 1 else 'is'} chosen. "
                     if chosen
@@ -130,7 +135,8 @@ def committee_blocks(result: RunResult, curve_png: bytes | None = None) -> list[
                     if curve_png
                     else "",
                     "The exact optimum for each number of sites; the dashed line marks this "
-                    "scenario. Run siteopt curve for more points and their towns.",
+                    "scenario. Run siteopt curve for more points and their "
+                    + ("towns." if result.built.problem.group_names else "sites."),
                 )
             )
     return out

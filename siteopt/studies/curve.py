@@ -169,9 +169,10 @@ def proved_sentence(
     called ``noun``, deaths by default)."""
     from siteopt.outputs.committee_report import curve_sentence
 
-    text = curve_sentence(points, covering=maximise)
-    if noun is not None:
-        text = noun.relabel(text)
+    if noun is None:
+        text = curve_sentence(points, covering=maximise)
+    else:
+        text = curve_sentence(points, maximise, noun)
     if all_proved(points) and not is_monotone(points, maximise):  # pragma: no cover - a bug
         text += " Yet the values fall somewhere: please report this as a bug."
     return text
@@ -196,7 +197,7 @@ def curve_html(
     noun = curve_noun(scenario, built)
     own = built.summary.place == "points"
     label = noun.relabel(f"Deaths {kind.served_verb}") if covering else "Value"
-    by_site = not any(t for pt in points for t in pt.towns)  # your own points without towns
+    by_site = not built.problem.group_names  # your own points without towns
     rows = []
     prev: float | None = None
     for pt in points:
@@ -240,7 +241,7 @@ def curve_html(
         covering=covering,
         rows=rows,
         share_label=noun.relabel("Share of all deaths"),
-        towns_label="Sites" if by_site else "Towns",
+        towns_label="Chosen sites" if by_site else "Towns",
     )
 
 

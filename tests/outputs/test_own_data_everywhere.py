@@ -135,3 +135,36 @@ def test_the_print_map_insets_draw_points(example: Path) -> None:
             assert any(isinstance(c, PathCollection) for c in a.collections)
     finally:
         close_map(fig)
+
+
+def test_the_report_counts_what_there_is(example: Path, tmp_path: Path) -> None:
+    """Without towns the report points to the curve's sites; with the user's few towns it says
+    "Of the 4 towns", not "Of the 8 towns with the most ..."."""
+    md = (example / "solve" / "report.md").read_text()
+    assert "Run siteopt curve for more points and their sites." in md
+    if not (example / "own_points.yaml").exists():
+        return
+    for name in ("own_points.yaml", "demand.csv", "costs.csv"):
+        shutil.copy(example / name, tmp_path / name)
+    cands = (example / "candidates.csv").read_text().splitlines()
+    towns = ["town", "North", "North", "West", "South", "East", "West"]
+    (tmp_path / "candidates.csv").write_text(
+        "\n".join(f"{row},{t}" for row, t in zip(cands, towns, strict=True)) + "\n"
+    )
+    doc = (tmp_path / "own_points.yaml").read_text()
+    doc = doc.replace("    cost: cost_k ", "    town: town\n    cost: cost_k ")
+    (tmp_path / "own_points.yaml").write_text(
+        doc.replace("max_per_municipality: null", "max_per_municipality: 1")
+    )
+    _run("solve", str(tmp_path / "own_points.yaml"), "-o", str(tmp_path / "out"))
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Of the 4 towns, " in md and "towns with the most" not in md
+    assert "Run siteopt curve for more points and their towns." in md
+
+
+def test_curve_names_the_sites_without_towns(example: Path) -> None:
+    page = (example / "curve" / "curve.html").read_text()
+    assert "<th>Chosen sites</th>" in page and "(no town)" not in page
+    assert "The chosen sites are those of the optimal set" in page
+    said = (example / "terminal.txt").read_text()
+    assert "(no town)" not in said.split("what more sites buy")[-1]
