@@ -30,6 +30,13 @@ def show(ctx: click.Context, config: Path) -> None:
     sc = load_scenario(config)
     for note in sc.replaced_lists:
         click.echo(f"note: {safe_text(note)}", err=True)
+    if sc.data != "none" and not sc.uses_bundle():
+        click.echo(
+            "note: data: none is implied (your own demand and candidate points, no bundle layer "
+            "named): the data bundle is not read, and demand.place, years, substances, "
+            "spread, cell_m and candidates.spacing_m do not apply.",
+            err=True,
+        )
     text = yaml.safe_dump(sc.to_dict(), sort_keys=False, allow_unicode=True)
     # YAML escapes most control characters itself; the rest (e.g. NEL) must not reach a terminal
     click.echo("\n".join(safe_text(line) for line in text.split("\n")), nl=False)

@@ -168,3 +168,11 @@ def test_curve_names_the_sites_without_towns(example: Path) -> None:
     assert "The chosen sites are those of the optimal set" in page
     said = (example / "terminal.txt").read_text()
     assert "(no town)" not in said.split("what more sites buy")[-1]
+
+
+def test_show_says_the_bundle_is_not_read(tmp_path: Path) -> None:
+    config = _copy_own(tmp_path)
+    res = CliRunner().invoke(cli, ["show", str(config)])
+    assert res.exit_code == 0
+    assert "note: data: none is implied" in res.stderr and "data: builtin" in res.stdout
+    assert "note:" not in res.stdout  # the YAML stays clean to copy
