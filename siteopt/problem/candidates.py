@@ -170,7 +170,9 @@ def stored_transit_table(
         assert table is not None
         return frame_arrays(table)
 
-    got = stored(inputs, ("transit_table", radii, points), make, frame_fits(len(points)))
+    layers = tuple(sorted(str(n) for n in names))  # which transit layers the manifest lists
+    key = ("transit_table", radii, layers, points)
+    got = stored(inputs, key, make, frame_fits(len(points)))
     return frame_of(got)
 
 
