@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,8 +114,23 @@ def entries(folder: Path | None = None) -> list[Path]:
     where = folder or cache_dir()
     if not where.is_dir():
         return []
-    found = [p for p in where.iterdir() if ENTRY.match(p.name) and p.is_file()]
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    return [p for _, _, p in _listed(where)]
+
+
+def _listed(where: Path) -> list[tuple[float, int, Path]]:
+    """(last use, bytes, file) of every entry, least recently used first. An entry another
+    process removes meanwhile (its own trim or clear) is simply not listed."""
+    found = []
+    for p in where.iterdir():
+        if not ENTRY.match(p.name):
+            continue
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, st.st_size, p))
+    return sorted(found, key=lambda t: (t[0], t[2].name))
 
 
 def trim(folder: Path, keep: Path | None = None, limit: int = CACHE_MAX_BYTES) -> list[Path]:
@@ -122,15 +138,14 @@ def trim(folder: Path, keep: Path | None = None, limit: int = CACHE_MAX_BYTES) -
 
     Only entry files are removed, never ``keep``. Returns the files removed.
     """
-    found = entries(folder)
-    total = sum(p.stat().st_size for p in found)
+    found = _listed(folder) if folder.is_dir() else []
+    total = sum(size for _, size, _ in found)
     removed = []
-    for p in found:
+    for _, size, p in found:
         if total <= limit:
             break
         if keep is not None and p == keep:
             continue
-        size = p.stat().st_size
         p.unlink(missing_ok=True)
         total -= size
         removed.append(p)
@@ -174,8 +189,8 @@ def info(folder: Path | None = None) -> CacheInfo:
     where = folder or cache_dir()
     counts = dict.fromkeys(KINDS, 0)
     sizes = dict.fromkeys(KINDS, 0)
-    for p in entries(where):
+    for _, size, p in _listed(where) if where.is_dir() else []:
         kind = kind_of(p)
         counts[kind] += 1
-        sizes[kind] += p.stat().st_size
+        sizes[kind] += size
     return CacheInfo(folder=where, enabled=cache_enabled(), counts=counts, sizes=sizes)
