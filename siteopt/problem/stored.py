@@ -83,12 +83,15 @@ def stored(
         )
         hit = disk_cache.load(KIND, entry)
         if hit is not None and _fits(hit, fits):
+            log.debug("%s: read from the cache (derived-%s.npz)", key[0], entry[:12])
             return hit
         arrays = make()
         try:
             disk_cache.save(KIND, entry, arrays)
         except OutputError as exc:
             log.warning("%s %s", exc.message, exc.hint or "")
+        else:
+            log.debug("%s: built and kept in the cache (derived-%s.npz)", key[0], entry[:12])
         return arrays
 
     return inputs.derived(("stored", part), load_or_make)
