@@ -15,14 +15,16 @@ CRS = "EPSG:6433"
 #: Geographic CRS of GeoJSON (RFC 7946) and of lon/lat input.
 LONLAT_CRS = "EPSG:4326"
 
-#: Environment variable naming the on-disk cache folder (cost matrices, grids).
+#: Environment variable naming the on-disk cache folder (problem pieces, grid pairs, cost
+#: matrices: see :mod:`siteopt.problem.disk_cache`).
 CACHE_DIR_ENV = "SITEOPT_CACHE_DIR"
 
-#: Environment variable that turns the on-disk cache of grid pairs off (``off``, ``0``, ``no``).
+#: Environment variable that turns the on-disk cache off (``off``, ``0``, ``no``, ``false``);
+#: ``siteopt solve --no-cache`` sets it for its run.
 CACHE_ENV = "SITEOPT_CACHE"
 
-#: Most bytes the grid-pair entries of the cache folder may take; the least recently used go
-#: first (a 100 m Connecticut grid's entry is about 200 MB).
+#: Most bytes the entries of the cache folder may take; the least recently used go first (a
+#: 100 m Connecticut grid's pairs are about 200 MB, the default scenario's pieces about 5 MB).
 CACHE_MAX_BYTES = 2 * 1024**3
 
 #: Wall-clock budget, in seconds, of a model when the scenario sets no solver time limit.

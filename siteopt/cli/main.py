@@ -28,6 +28,7 @@ COMMANDS = {
     "sweep": "siteopt.cli.sweep:sweep",
     "curve": "siteopt.cli.curve:curve",
     "data": "siteopt.cli.data:data",
+    "cache": "siteopt.cli.cache:cache",
 }
 
 

@@ -16,6 +16,7 @@ option                 used by
 ``--min-shift-m``      solve
 ``--curve``            solve
 ``--max-p``            curve
+``--no-cache``         solve
 =====================  ==============================================================
 
 This module imports only click: every command module can use it without slowing the start-up.
@@ -184,4 +185,34 @@ curve_opt = click.option(
     default=None,
     help="Add (or leave out) the report's chart of what 1 ... p + 3 sites buy "
     "[default: the scenario's output.curve, true].",
+)
+
+
+def _no_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Turn the on-disk cache off for this command (``SITEOPT_CACHE=off`` while it runs)."""
+    if not value or ctx.resilient_parsing:
+        return
+    import os
+
+    from siteopt.settings import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = "off"
+
+    def restore() -> None:  # a library caller (or a test) gets its environment back
+        if before is None:
+            os.environ.pop(CACHE_ENV, None)
+        else:
+            os.environ[CACHE_ENV] = before
+
+    ctx.call_on_close(restore)
+
+
+no_cache_opt = click.option(
+    "--no-cache",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_cache,
+    help="Build everything afresh: read nothing from the on-disk cache and write nothing to "
+    "it (as SITEOPT_CACHE=off; see `siteopt cache info`).",
 )

@@ -16,6 +16,7 @@ from siteopt.cli.options import (
     distinct_opt,
     min_shift_opt,
     mip_gap_opt,
+    no_cache_opt,
     output_opt,
     overwrite_opt,
     profile_opt,
@@ -45,6 +46,7 @@ STAGES = {
 @min_shift_opt
 @curve_opt
 @profile_opt
+@no_cache_opt
 @verbosity_options
 @click.pass_context
 def solve(

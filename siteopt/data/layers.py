@@ -8,6 +8,7 @@ contract for the rest of siteopt: :data:`SCHEMAS` lists every column and its typ
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -346,6 +347,12 @@ def _coerce(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
     return frame[cols]
 
 
+@functools.lru_cache(maxsize=8)
+def _layer_names(path: str, size: int, mtime_ns: int, inode: int) -> frozenset[str]:
+    """The layer names of a GeoPackage, listed once per file version (size, time, inode)."""
+    return frozenset(str(row[0]) for row in pyogrio.list_layers(path))
+
+
 def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer of the bundle.
 
@@ -381,7 +388,8 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
     check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
     try:
-        present = {str(row[0]) for row in pyogrio.list_layers(path)}
+        stat = path.stat()
+        present = _layer_names(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
     except pyogrio.errors.DataSourceError as exc:
         raise DataError(f"Bundle file {path} is not a readable GeoPackage: {exc}") from exc
     if name not in present:

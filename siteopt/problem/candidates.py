@@ -17,13 +17,14 @@ from numpy.typing import NDArray
 
 from siteopt._errors import Collector, ScenarioError
 from siteopt.data.inputs import Inputs
-from siteopt.problem.demand import layer_union, town_grid
+from siteopt.problem.demand import grid_mask, town_grid
 from siteopt.problem.eligibility.buffers import exclusion_matrix
 from siteopt.problem.eligibility.rules import exclusion_rules, rule_layer
-from siteopt.problem.eligibility.transit import transit_rule, transit_table
+from siteopt.problem.eligibility.transit import transit_radii, transit_rule, transit_table
 from siteopt.problem.eligibility.zoning import zoning_inputs, zoning_rule
 from siteopt.problem.grid import point_ids, town_of, union_of
 from siteopt.problem.points import read_points
+from siteopt.problem.stored import frame_arrays, frame_fits, frame_of, stored
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
 
@@ -67,12 +68,18 @@ def build_candidates(
         gx, gy, town_idx = town_grid(inputs, towns, spec.spacing_m)
         keep = town_idx >= 0
         for name in spec.within:
+            if name == "sewer":  # the union demand's developed land is made of, made once
+                inside = checks.value(
+                    partial(grid_mask, scenario, inputs, towns, spec.spacing_m, name)
+                )
+                if inside is None:
+                    located = False
+                else:
+                    keep &= inside
+                continue
             found = checks.value(partial(rule_layer, scenario, inputs, name))
             if found is None:
                 located = False
-                continue
-            if name == "sewer":  # the union demand's developed land is made of, made once
-                keep &= shapely.contains_xy(layer_union(scenario, inputs, name), gx, gy)
                 continue
             layer = found[0]
             keep &= shapely.contains_xy(union_of(layer), gx, gy)
@@ -101,7 +108,7 @@ def build_candidates(
         allow = " or ".join(spec.zoning.allow)
         extra.append((bad, f"zoning: clinic use not {allow}"))
         district = status
-    access = transit_table(scenario, inputs, xy)
+    access = stored_transit_table(scenario, inputs, xy)
     if spec.transit is not None:
         extra.append(transit_rule(scenario, inputs, access))
     region_col = "planning_region" if "planning_region" in towns.columns else "county"
@@ -144,6 +151,29 @@ def build_candidates(
                 cands[col] = district[col].to_numpy()
     cands = _add_fixed_sites(scenario, inputs, cands, towns, region_col, access is not None)
     return cands.sort_values("cand_id", kind="stable").reset_index(drop=True)
+
+
+def stored_transit_table(
+    scenario: Scenario, inputs: Inputs, xy: NDArray[np.float64]
+) -> pd.DataFrame | None:
+    """:func:`~siteopt.problem.eligibility.transit.transit_table` of the points ``xy``, kept on
+    disk (:mod:`siteopt.problem.stored`): a pure function of the bundle, the points and the
+    radii, so a second run reads no transit layer."""
+    names = {e.get("name") for e in inputs.manifest.get("layers", [])}
+    if "transit_levels" not in names:
+        return None
+    points = np.ascontiguousarray(xy, dtype=np.float64)
+    radii = tuple(float(r) for r in transit_radii(scenario))
+
+    def make() -> dict[str, NDArray]:
+        table = transit_table(scenario, inputs, points)
+        assert table is not None
+        return frame_arrays(table)
+
+    layers = tuple(sorted(str(n) for n in names))  # which transit layers the manifest lists
+    key = ("transit_table", radii, layers, points)
+    got = stored(inputs, key, make, frame_fits(len(points)))
+    return frame_of(got)
 
 
 def _name_of(towns: gpd.GeoDataFrame, col: str, idx: NDArray[np.int64]) -> NDArray[np.str_]:
@@ -283,7 +313,9 @@ def _add_fixed_sites(
         geometry=gpd.points_from_xy(x, y),
         crs=cands.crs,
     )
-    access = transit_table(scenario, inputs, np.column_stack([x, y])) if with_access else None
+    access = (
+        stored_transit_table(scenario, inputs, np.column_stack([x, y])) if with_access else None
+    )
     if access is not None:
         for c in access.columns:
             extra[c] = access[c].to_numpy()

@@ -30,6 +30,7 @@ from siteopt._errors import DataError, ScenarioError
 from siteopt.data.inputs import Inputs
 from siteopt.problem.grid import grid_points, point_ids, town_of, union_of
 from siteopt.problem.points import check_inside_towns, read_points
+from siteopt.problem.stored import mask_arrays, mask_fits, mask_of, stored, stored_geometry
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS
 
@@ -109,7 +110,7 @@ def build_demand(
         return _user_demand(scenario, inputs, towns)
     if scenario.demand.points is not None:
         return _user_demand(scenario, inputs, towns)
-    _, summary = select_deaths(scenario, inputs.table("deaths"))
+    summary = deaths_summary(scenario, inputs)
     unknown_towns = sorted(set(summary.by_town) - set(towns["town"]))
     if unknown_towns:
         raise DataError(
@@ -117,31 +118,34 @@ def build_demand(
             "rebuild the bundle."
         )
     developed = developed_land(scenario, inputs)
-    public = layer_union(scenario, inputs, "public_lands")
 
     cell = scenario.demand.cell_m
     spread = scenario.demand.spread
     gx, gy, town_idx = town_grid(inputs, towns, cell)
-    on_dev = shapely.contains_xy(developed, gx, gy)
-    off_public = ~shapely.contains_xy(public, gx, gy)
+    on_dev = grid_mask(scenario, inputs, towns, cell, "developed")
+    off_public = ~grid_mask(scenario, inputs, towns, cell, "public_lands")
 
-    picks: dict[int, NDArray[np.bool_]] = {}
+    # the cells of each town, in grid order: town t's are order[start[t]:start[t + 1]]
+    order = np.argsort(town_idx, kind="stable")
+    start = np.searchsorted(town_idx[order], np.arange(len(towns) + 1))
+    picks: dict[int, NDArray[np.int64]] = {}  # the cells (indices, ascending) of each town
     for t, name in enumerate(towns["town"]):
         if summary.by_town.get(name, 0) == 0 or spread == "town_point":
             continue
-        in_town = town_idx == t
-        pick = in_town & on_dev
-        if not pick.any():
-            pick = in_town & off_public
-        if not pick.any():
+        in_town = order[start[t] : start[t + 1]]
+        pick = in_town[on_dev[in_town]]
+        if not pick.size:
+            pick = in_town[off_public[in_town]]
+        if not pick.size:
             pick = in_town
         picks[t] = pick
     cell_pop = np.zeros(gx.size)
     if spread == "population":
         used = np.zeros(gx.size, dtype=bool)
         for pick in picks.values():
-            used |= pick
-        cell_pop = population_of_cells(gx, gy, used, inputs.layer("tracts"))
+            used[pick] = True
+        tract, tract_pop = cell_tracts(inputs, towns, cell)
+        cell_pop = share_population(tract, tract_pop, used)
 
     fallback: list[str] = []
     columns = ("demand_id", "town", "weight", "basis", "basis_total", "pop", "x", "y")
@@ -150,9 +154,9 @@ def build_demand(
         count = summary.by_town.get(name, 0)
         if count == 0:
             continue
-        pick = picks.get(t)
-        if pick is not None and pick.any():
-            xs, ys, pop = gx[pick], gy[pick], cell_pop[pick]
+        cells = picks.get(t)
+        if cells is not None and cells.size:
+            xs, ys, pop = gx[cells], gy[cells], cell_pop[cells]
         else:
             xs = ys = pop = np.empty(0)
         if xs.size == 0:
@@ -231,12 +235,85 @@ def population_of_cells(
         Estimated residents per cell (0 for unused cells and cells in no tract).
     """
     tract = town_of(gx, gy, tracts)
-    inside = used & (tract >= 0)
-    n_cells = np.bincount(tract[inside], minlength=len(tracts)).astype(np.float64)
     pop = tracts["population"].to_numpy(dtype=np.float64, na_value=0.0)
-    out = np.zeros(gx.size)
+    return share_population(tract, pop, used)
+
+
+def share_population(
+    tract: NDArray[np.int64], pop: NDArray[np.float64], used: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """:func:`population_of_cells` from the tract of each cell (-1: none) and each tract's
+    population."""
+    inside = used & (tract >= 0)
+    n_cells = np.bincount(tract[inside], minlength=len(pop)).astype(np.float64)
+    out = np.zeros(tract.size)
     out[inside] = pop[tract[inside]] / n_cells[tract[inside]]
     return out
+
+
+def cell_tracts(
+    inputs: Inputs, towns: gpd.GeoDataFrame, spacing: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The tract of each cell of :func:`town_grid` (-1: none) and each tract's population
+    (missing: 0), kept on disk (:mod:`siteopt.problem.stored`)."""
+    gx, gy, _ = town_grid(inputs, towns, spacing)
+
+    def make() -> dict[str, NDArray[Any]]:
+        tracts = inputs.layer("tracts")
+        return {
+            "tract": town_of(gx, gy, tracts).astype(np.int32),
+            "population": tracts["population"].to_numpy(dtype=np.float64, na_value=0.0),
+        }
+
+    def fits(a: dict[str, NDArray[Any]]) -> bool:
+        return (
+            set(a) == {"tract", "population"}
+            and a["tract"].shape == gx.shape
+            and a["population"].dtype == np.float64
+            and int(a["tract"].max(initial=-1)) < a["population"].size
+        )
+
+    got = stored(inputs, ("cell_tracts", *_grid_key(towns, spacing)), make, fits)
+    return got["tract"].astype(np.int64), got["population"]
+
+
+def deaths_summary(scenario: Scenario, inputs: Inputs) -> DemandSummary:
+    """The :class:`DemandSummary` of :func:`select_deaths` on the bundle's deaths, kept on disk
+    (:mod:`siteopt.problem.stored`): a second run need not read the deaths table."""
+    spec = scenario.demand
+    subs = tuple(spec.substances)
+
+    def make() -> dict[str, NDArray[Any]]:
+        _, s = select_deaths(scenario, inputs.table("deaths"))
+        numbers = [s.first_year, s.last_year, s.total_records, s.placed, s.unknown, s.out_of_state]
+        return {
+            "towns": np.array(list(s.by_town), dtype=str),
+            "counts": np.array(list(s.by_town.values()), dtype=np.int64),
+            "numbers": np.array(numbers, dtype=np.int64),
+        }
+
+    def fits(a: dict[str, NDArray[Any]]) -> bool:
+        return (
+            set(a) == {"towns", "counts", "numbers"}
+            and a["towns"].shape == a["counts"].shape
+            and a["numbers"].shape == (6,)
+        )
+
+    years = None if spec.years is None else tuple(int(y) for y in spec.years)
+    key = ("deaths_summary", spec.place, years, spec.last_years, subs)
+    got = stored(inputs, key, make, fits)
+    first, last, total, placed, unknown, out_of_state = (int(v) for v in got["numbers"])
+    return DemandSummary(
+        place=spec.place,
+        first_year=first,
+        last_year=last,
+        substances=subs,
+        total_records=total,
+        placed=placed,
+        unknown=unknown,
+        out_of_state=out_of_state,
+        by_town={str(t): int(c) for t, c in zip(got["towns"], got["counts"], strict=True)},
+    )
 
 
 def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
@@ -244,11 +321,9 @@ def developed_land(scenario: Scenario, inputs: Inputs) -> shapely.Geometry:
 
     def make() -> shapely.Geometry:
         sewer = layer_union(scenario, inputs, "sewer")
-        developed = shapely.difference(sewer, layer_union(scenario, inputs, "public_lands"))
-        shapely.prepare(developed)
-        return developed
+        return shapely.difference(sewer, layer_union(scenario, inputs, "public_lands"))
 
-    return inputs.derived(("developed", _statuses(scenario, "sewer")), make)
+    return stored_geometry(inputs, ("developed", _statuses(scenario, "sewer")), make)
 
 
 def town_grid(
@@ -259,14 +334,46 @@ def town_grid(
     Computed once per :class:`Inputs`: the demand cells and the grid candidates share it when
     ``demand.cell_m`` equals ``candidates.spacing_m`` (the default scenario). Read only.
     """
-    bounds = towns.total_bounds
+    key = _grid_key(towns, spacing)
 
     def make() -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-        gx, gy = grid_points(bounds, spacing)
-        return gx, gy, town_of(gx, gy, towns)
+        gx, gy = grid_points(towns.total_bounds, spacing)
 
-    key = ("town_grid", float(spacing), tuple(bounds.tolist()), tuple(towns["town"].astype(str)))
-    return inputs.derived(key, make)
+        def fits(a: dict[str, NDArray[Any]]) -> bool:
+            return set(a) == {"town"} and a["town"].shape == gx.shape
+
+        def town_arrays() -> dict[str, NDArray[Any]]:
+            return {"town": town_of(gx, gy, towns).astype(np.int32)}
+
+        got = stored(inputs, ("town_grid", *key), town_arrays, fits)
+        return gx, gy, got["town"].astype(np.int64)
+
+    return inputs.derived(("town_grid", *key), make)
+
+
+def _grid_key(towns: gpd.GeoDataFrame, spacing: float) -> tuple[Any, ...]:
+    """What a grid over ``towns`` depends on besides the bundle."""
+    bounds = tuple(float(b) for b in towns.total_bounds)
+    return (float(spacing), bounds, tuple(towns["town"].astype(str)))
+
+
+def grid_mask(
+    scenario: Scenario, inputs: Inputs, towns: gpd.GeoDataFrame, spacing: float, name: str
+) -> NDArray[np.bool_]:
+    """Which cells of :func:`town_grid` lie in ``name``: ``developed`` (:func:`developed_land`)
+    or a bundle layer's :func:`layer_union`; kept on disk (:mod:`siteopt.problem.stored`)."""
+    gx, gy, _ = town_grid(inputs, towns, spacing)
+    what = _statuses(scenario, "sewer" if name == "developed" else name)
+
+    def make() -> dict[str, NDArray[Any]]:
+        if name == "developed":
+            geom = developed_land(scenario, inputs)
+        else:
+            geom = layer_union(scenario, inputs, name)
+        return mask_arrays(shapely.contains_xy(geom, gx, gy))
+
+    key = ("grid_mask", *_grid_key(towns, spacing), name, what)
+    return mask_of(stored(inputs, key, make, mask_fits(gx.size)))
 
 
 def layer_union(scenario: Scenario, inputs: Inputs, name: str) -> shapely.Geometry:
@@ -284,7 +391,7 @@ def layer_union(scenario: Scenario, inputs: Inputs, name: str) -> shapely.Geomet
             layer = layer[layer["status"].isin(set(statuses))]
         return union_of(layer)
 
-    return inputs.derived(("union", name, statuses), make)
+    return stored_geometry(inputs, ("union", name, statuses), make)
 
 
 def _statuses(scenario: Scenario, name: str) -> tuple[str, ...] | None:

@@ -8,34 +8,31 @@ and :data:`CODE_VERSION`. It stores the pairs in compressed-row form (row pointe
 columns, about 4 bytes a pair); the costs are recomputed from the coordinates on reading with the
 same arithmetic, so a cached run gives bit-identical pairs.
 
-Entries live in :func:`siteopt.settings.cache_dir` (``$SITEOPT_CACHE_DIR``, else
-``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``), are written atomically through
-:func:`siteopt.outputs.writer.atomic_file`, and only pair sets of at least :data:`CACHE_FROM`
-pairs are stored. After each write the folder's entries (files named ``grid-pairs-<key>.npz``;
-nothing else is ever touched) are trimmed, least recently used first, to
-:data:`siteopt.settings.CACHE_MAX_BYTES`. ``SITEOPT_CACHE=off`` bypasses the cache.
+Entries (files named ``grid-pairs-<key>.npz``) are kept by :mod:`siteopt.problem.disk_cache`,
+siteopt's one cache: in :func:`siteopt.settings.cache_dir`, written atomically, trimmed least
+recently used first, a damaged entry a miss. Only pair sets of at least :data:`CACHE_FROM` pairs
+are stored. ``SITEOPT_CACHE=off`` (``siteopt solve --no-cache``) bypasses the cache.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from siteopt._errors import OutputError
 from siteopt.models.base import Pairs
+from siteopt.problem import disk_cache
 from siteopt.problem.costs.cache import cache_key
-from siteopt.settings import CACHE_MAX_BYTES, cache_dir, cache_enabled
+from siteopt.settings import CACHE_MAX_BYTES, cache_enabled
 
 #: bump when the pairs a given key stands for change, so older entries are never reused
 CODE_VERSION = 1
 #: smallest pair set worth a cache entry (the default 500 m scenario has about 94,000)
 CACHE_FROM = 5_000_000
-#: names of the entries this module writes (and the only files it ever removes)
-ENTRY = re.compile(r"^grid-pairs-[0-9a-f]{64}\.npz$")
+#: the kind of entry this module writes (see :data:`siteopt.problem.disk_cache.KINDS`)
+KIND = "grid-pairs"
 
 
 def pairs_key(
@@ -56,7 +53,7 @@ def pairs_key(
 
 def entry_path(key: str, folder: Path | None = None) -> Path:
     """The file of ``key``'s entry."""
-    return (folder or cache_dir()) / f"grid-pairs-{key}.npz"
+    return disk_cache.entry_path(KIND, key, folder)
 
 
 def load(
@@ -69,19 +66,14 @@ def load(
 ) -> Pairs | None:
     """The cached pairs of ``key`` with their costs recomputed, or None (absent or unreadable:
     a damaged entry is a miss, and is replaced by the next write)."""
-    path = entry_path(key, folder)
-    if not path.is_file():
-        return None
     n, m = demand_xy.shape[0], cand_xy.shape[0]
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            indptr = z["indptr"].astype(np.int64)
-            cols = z["cols"].astype(np.int64)
-    except (OSError, KeyError, ValueError):
+    z = disk_cache.load(KIND, key, folder)  # a hit is marked most recently used
+    if z is None or "indptr" not in z or "cols" not in z:
         return None
+    indptr = z["indptr"].astype(np.int64)
+    cols = z["cols"].astype(np.int64)
     if indptr.size != n + 1 or int(indptr[-1]) != cols.size or (cols.size and cols.max() >= m):
         return None
-    os.utime(path)  # most recently used: trimmed last
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
     cost = np.empty(rows.size, dtype=np.float64)
     step = 1 << 22  # in slices, so the temporaries stay small
@@ -101,53 +93,21 @@ def save(key: str, pairs: Pairs, folder: Path | None = None) -> Path:
     OutputError
         If the cache folder cannot be created or written.
     """
-    from siteopt.outputs.writer import atomic_file
-
-    path = entry_path(key, folder)
     indptr = np.zeros(pairs.n + 1, dtype=np.int64)
     np.cumsum(np.bincount(pairs.rows, minlength=pairs.n), out=indptr[1:])
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, indptr=indptr, cols=pairs.cols.astype(np.int32))
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write the grid cache in {path.parent}: {exc.strerror or exc}.",
-            "Set SITEOPT_CACHE_DIR to a writable folder, or SITEOPT_CACHE=off to run without "
-            "the cache.",
-        ) from exc
-    trim(path.parent, keep=path)
-    return path
+    arrays: dict[str, NDArray[Any]] = {"indptr": indptr, "cols": pairs.cols.astype(np.int32)}
+    return disk_cache.save(KIND, key, arrays, folder)
 
 
 def entries(folder: Path | None = None) -> list[Path]:
     """This module's entries in the cache folder, least recently used first."""
-    where = folder or cache_dir()
-    if not where.is_dir():
-        return []
-    found = [p for p in where.iterdir() if ENTRY.match(p.name) and p.is_file()]
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    return [p for p in disk_cache.entries(folder) if disk_cache.kind_of(p) == KIND]
 
 
 def trim(folder: Path, keep: Path | None = None, limit: int = CACHE_MAX_BYTES) -> list[Path]:
-    """Remove the least recently used entries until they total at most ``limit`` bytes.
-
-    Only files named like this module's entries are removed, never ``keep``. Returns the files
-    removed.
-    """
-    found = entries(folder)
-    total = sum(p.stat().st_size for p in found)
-    removed = []
-    for p in found:
-        if total <= limit:
-            break
-        if keep is not None and p == keep:
-            continue
-        size = p.stat().st_size
-        p.unlink(missing_ok=True)
-        total -= size
-        removed.append(p)
-    return removed
+    """Remove the least recently used cache entries until they total at most ``limit`` bytes
+    (:func:`siteopt.problem.disk_cache.trim`: entries only, never ``keep``)."""
+    return disk_cache.trim(folder, keep=keep, limit=limit)
 
 
 def euclidean_cached(

@@ -529,3 +529,23 @@ def test_placeholder_and_village_rows_against_raw_file(deaths: pd.DataFrame) -> 
         ~raw["Residence State"].isin(["", "CT", "CONNECTICUT", "UNKNOWN", "UK"])
     ]
     assert (by_row.loc[out_of_state, "residence_town"] == OUT_OF_STATE).all()
+
+
+def test_a_replaced_bundle_file_is_listed_again(tmp_path: Path) -> None:
+    """The layer list is read once per file version: a new file at the same path is re-read."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from siteopt._errors import DataError
+    from siteopt.data.layers import read_layer
+
+    path = tmp_path / "connecticut.gpkg"
+    frame = gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.Point(0, 0)], crs="EPSG:6433")
+    pyogrio.write_dataframe(frame, path, layer="other")
+    with pytest.raises(DataError, match="has no layer 'towns'"):
+        read_layer("towns", tmp_path)
+    path.unlink()
+    pyogrio.write_dataframe(frame, path, layer="towns")
+    with pytest.raises(DataError, match="lacks column"):  # listed again: the layer is there
+        read_layer("towns", tmp_path)

@@ -40,6 +40,7 @@ class FakeInputs:
     layers: dict[str, Any] = field(default_factory=dict)
     has_bundle: bool = True
     crs: str = CRS
+    bundle_dir: Path | None = None  # no bundle file: nothing is kept in the on-disk cache
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         return self.layers[name]

@@ -235,12 +235,7 @@ def transit_table(
     names = {e.get("name") for e in inputs.manifest.get("layers", [])}
     if "transit_levels" not in names:
         return None
-    credit = scenario.objective.transit_credit
-    radii = sorted(
-        set(scenario.transit.radii_m)
-        | ({scenario.candidates.transit.within_m} if scenario.candidates.transit else set())
-        | ({credit.within_m} if credit else set())
-    )
+    radii = transit_radii(scenario)
     stations = station_points(inputs.layer("stations"))
     levels = inputs.layer("transit_levels")
     locations = None
@@ -249,6 +244,17 @@ def transit_table(
     estimates = inputs.layer("transit_estimates") if "transit_estimates" in names else None
     return transit_access(
         xy, levels, stations, radii=radii, locations=locations, estimates=estimates
+    )
+
+
+def transit_radii(scenario: Scenario) -> list[float]:
+    """The radii :func:`transit_table` measures: ``transit.radii_m``, the ``within_m`` of
+    ``candidates.transit`` and of ``objective.transit_credit``, sorted."""
+    credit = scenario.objective.transit_credit
+    return sorted(
+        set(scenario.transit.radii_m)
+        | ({scenario.candidates.transit.within_m} if scenario.candidates.transit else set())
+        | ({credit.within_m} if credit else set())
     )
 
 

@@ -1,0 +1,196 @@
+"""siteopt's one on-disk cache: entries of arrays keyed by a hash of their inputs.
+
+Three kinds of entry share one folder, :func:`siteopt.settings.cache_dir`
+(``$SITEOPT_CACHE_DIR``, else ``$XDG_CACHE_HOME/siteopt``, else ``~/.cache/siteopt``; never the
+project or an output folder):
+
+=================================  ============================================================
+file                               what it holds
+=================================  ============================================================
+``grid-pairs-<key>.npz``           a fine grid's straight-line pairs (:mod:`.pairs_cache`)
+``derived-<key>.npz``              a piece of the problem build that is a pure function of the
+                                   bundle and a few settings: layer unions, grid masks, the
+                                   town and tract of every grid cell (:mod:`.stored`)
+``pairs-<key>.npz``                a cost matrix (road network, decay; :mod:`.costs.cache`)
+=================================  ============================================================
+
+``<key>`` is the sha256 (64 hex digits) of everything the entry depends on, including a code
+version, so a changed input or a changed meaning never reads an old entry. Entries are written
+atomically (a temporary file renamed into place: a reader never sees half a file), and a damaged
+or unreadable entry is a miss that the next write replaces. After each write the entries are
+trimmed, least recently used first, to :data:`siteopt.settings.CACHE_MAX_BYTES`. Only files named
+like these entries are ever listed, trimmed or removed: anything else in the folder is left alone.
+``SITEOPT_CACHE=off`` (or ``siteopt solve --no-cache``) bypasses the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from siteopt._errors import OutputError
+from siteopt.settings import CACHE_MAX_BYTES, cache_dir
+
+#: the kinds of entry, by file-name prefix, and what each holds (``siteopt cache info``)
+KINDS: dict[str, str] = {
+    "grid-pairs": "grid pairs (fine grids)",
+    "derived": "problem pieces (unions, grid masks, towns of cells)",
+    "pairs": "cost matrices (road network, decay)",
+}
+#: names of the entries of every kind (the only files the cache ever lists, trims or removes)
+ENTRY = re.compile(r"^(grid-pairs|derived|pairs)-[0-9a-f]{64}\.npz$")
+
+
+def entry_path(kind: str, key: str, folder: Path | None = None) -> Path:
+    """The file of the entry ``kind``/``key``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown cache entry kind {kind!r}")
+    return (folder or cache_dir()) / f"{kind}-{key}.npz"
+
+
+def kind_of(path: Path) -> str:
+    """The kind of an entry file (its name's prefix)."""
+    return path.name[: -len(".npz") - 65]
+
+
+def load(kind: str, key: str, folder: Path | None = None) -> dict[str, NDArray] | None:
+    """The arrays of an entry, or None when it is absent, damaged or unreadable.
+
+    A hit is marked most recently used (trimmed last).
+    """
+    path = entry_path(kind, key, folder)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    with contextlib.suppress(OSError):  # a read-only cache still serves its entries
+        os.utime(path)
+    return arrays
+
+
+def save(kind: str, key: str, arrays: dict[str, NDArray], folder: Path | None = None) -> Path:
+    """Store ``arrays`` as the entry ``kind``/``key``, atomically, then trim the folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    OutputError
+        If the cache folder cannot be created or written.
+    """
+    from siteopt.outputs.writer import atomic_file  # the one atomic writer
+
+    path = entry_path(kind, key, folder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the cache in {path.parent}: {exc.strerror or exc}.",
+            "Set SITEOPT_CACHE_DIR to a writable folder, or run with --no-cache "
+            "(SITEOPT_CACHE=off).",
+        ) from exc
+    trim(path.parent, keep=path)
+    return path
+
+
+def entries(folder: Path | None = None) -> list[Path]:
+    """Every entry in the cache folder (all kinds), least recently used first."""
+    where = folder or cache_dir()
+    if not where.is_dir():
+        return []
+    return [p for _, _, p in _listed(where)]
+
+
+def _listed(where: Path) -> list[tuple[float, int, Path]]:
+    """(last use, bytes, file) of every entry, least recently used first. An entry another
+    process removes meanwhile (its own trim or clear) is simply not listed."""
+    found = []
+    for p in where.iterdir():
+        if not ENTRY.match(p.name):
+            continue
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((st.st_mtime, st.st_size, p))
+    return sorted(found, key=lambda t: (t[0], t[2].name))
+
+
+def trim(folder: Path, keep: Path | None = None, limit: int = CACHE_MAX_BYTES) -> list[Path]:
+    """Remove the least recently used entries until they total at most ``limit`` bytes.
+
+    Only entry files are removed, never ``keep``. Returns the files removed.
+    """
+    found = _listed(folder) if folder.is_dir() else []
+    total = sum(size for _, size, _ in found)
+    removed = []
+    for _, size, p in found:
+        if total <= limit:
+            break
+        if keep is not None and p == keep:
+            continue
+        p.unlink(missing_ok=True)
+        total -= size
+        removed.append(p)
+    return removed
+
+
+def clear(folder: Path | None = None) -> list[Path]:
+    """Remove every entry (and nothing else; the folder stays). Returns the files removed."""
+    removed = []
+    for p in entries(folder):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What the cache folder holds: its location, and entries and bytes per kind."""
+
+    folder: Path
+    enabled: bool
+    counts: dict[str, int]
+    sizes: dict[str, int]
+    limit: int = CACHE_MAX_BYTES
+
+    @property
+    def entries(self) -> int:
+        """Entries of every kind."""
+        return sum(self.counts.values())
+
+    @property
+    def size(self) -> int:
+        """Bytes of every entry."""
+        return sum(self.sizes.values())
+
+
+def info(folder: Path | None = None) -> CacheInfo:
+    """The location, entries and sizes of the cache (see :class:`CacheInfo`)."""
+    from siteopt.settings import cache_enabled
+
+    where = folder or cache_dir()
+    counts = dict.fromkeys(KINDS, 0)
+    sizes = dict.fromkeys(KINDS, 0)
+    for _, size, p in _listed(where) if where.is_dir() else []:
+        kind = kind_of(p)
+        counts[kind] += 1
+        sizes[kind] += size
+    return CacheInfo(folder=where, enabled=cache_enabled(), counts=counts, sizes=sizes)
