@@ -105,7 +105,7 @@ def optimise_coverage(
     radius = check_radius(problem, spec)
     m = problem.m
     out = Outcome.start(solver.name)
-    red = reduce_candidates(problem, radius, solver, rules_, cuts, out)
+    red = reduce_candidates(problem, radius, solver, rules_, cuts, out, spec.start)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
     use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break
