@@ -125,6 +125,10 @@ class ModelSpec:
     #: coverage/attendance: objective units added for each chosen candidate, shape (m,), >= 0
     #: (e.g. a transit-service credit); see :mod:`siteopt.models.bonus`
     site_bonus: NDArray[np.float64] | None = field(default=None, compare=False)
+    #: coverage: candidate indices of a nearby known set (e.g. the scenario's optimum for a
+    #: committee question) that the bound reduction grows into its starting incumbent instead
+    #: of solving a pool sub-problem; only a speed hint, the answer is the same exact optimum
+    start: tuple[int, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

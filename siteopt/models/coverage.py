@@ -74,8 +74,10 @@ from siteopt.settings import ENUMERATION_SHARE
 LARGE_NNZ = 20_000
 #: at most this many coverage entries HiGHS presolve and its feasibility-jump heuristic are
 #: switched off too: on the few-hundred-row models left after the reductions (every bootstrap
-#: replicate of a sweep) they took about 0.2 s where the branch and bound takes 0.03 s
-SMALL_NNZ = 5_000
+#: replicate of a sweep) they took about 0.2 s where the branch and bound takes 0.03 s; the
+#: same holds up to LARGE_NNZ (the default scenario's curve at p = 5 and 6, about 7,000
+#: entries: 0.19 and 0.31 s with them, 0.04 and 0.02 s without; benchmarks/RESULTS.md)
+SMALL_NNZ = LARGE_NNZ
 #: largest number of coverage-optimal site sets enumerated for the exact tie-break before
 #: falling back to the tie-break MIP
 TIE_ENUM_LIMIT = 10
@@ -105,7 +107,7 @@ def optimise_coverage(
     radius = check_radius(problem, spec)
     m = problem.m
     out = Outcome.start(solver.name)
-    red = reduce_candidates(problem, radius, solver, rules_, cuts, out)
+    red = reduce_candidates(problem, radius, solver, rules_, cuts, out, spec.start)
     t0 = time.perf_counter()
     data = CoverageData(problem, radius, rules_, red.survivors)
     use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break

@@ -4,8 +4,10 @@ The run-level screen (:func:`coverage_keep_mask`, applied once by :func:`siteopt
 with ``screen=True``, as the pipeline and the sweep call it, before any model is built) keeps
 the candidates that can be in an optimal set of *any* solve the run makes (optimum, ranked
 alternatives, marginal values); the per-solve bound (:func:`reduce_candidates`, applied by the
-coverage model to each of those solves) then uses that solve's own no-good cuts and an exact
-incumbent to drop more. Both keep ties, so every optimal set survives.
+coverage model to each of those solves) then uses that solve's own no-good cuts, required
+towns and an exact incumbent to drop more. Both keep ties, so every optimal set survives. The
+committee's questions (a town required or declined, another p) pass the scenario's sites as
+``ModelSpec.start``: the incumbent is then grown from them by swaps instead of a pool MIP.
 
 The screen:
 
@@ -56,7 +58,7 @@ from siteopt.models.base import (
     SolverSpec,
 )
 from siteopt.models.covdata import CoverageData, covered_weight
-from siteopt.models.rules import RuleCheck, SiteRules, site_rules
+from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
 
 #: relative tolerance on the threshold, so float noise never drops an optimal candidate
 _TOL = 1e-9
@@ -333,6 +335,183 @@ def _row_top_sum(g: NDArray[np.float64], q: int) -> NDArray[np.float64]:
     return np.asarray((-np.partition(-g, q - 1, axis=1)[:, :q]).sum(axis=1), dtype=np.float64)
 
 
+#: most improving swaps of the local search from a caller's start set
+START_ROUNDS = 50
+
+
+def _covered(A: sp.csc_array, w: NDArray[np.float64], sites: list[int]) -> float:
+    """Weight of the demand rows of ``A`` that a site of ``sites`` covers."""
+    if not sites:
+        return 0.0
+    hit = np.zeros(A.shape[0], dtype=bool)
+    for j in sites:
+        hit[A.indices[A.indptr[j] : A.indptr[j + 1]]] = True
+    return float(w[hit].sum())
+
+
+def _deficit_members(rules_: SiteRules, open_mask: NDArray[np.bool_]) -> NDArray[np.int64] | None:
+    """Members of the smallest rule row still below its lower bound (None: every row holds).
+
+    The number-of-sites row counts every chosen candidate, so a greedy step picks from it
+    last; a required municipality's row (a site in it) is smaller and is served first.
+    """
+    if not rules_.A.shape[0]:
+        return None
+    A = sp.csr_array(rules_.A)
+    act = A @ open_mask.astype(np.float64)
+    short = np.flatnonzero(act < rules_.row_lo - 1e-9)
+    if short.size == 0:
+        return None
+    sizes = np.diff(A.indptr)[short]
+    r = int(short[np.lexsort((short, sizes))[0]])
+    lo, hi = A.indptr[r], A.indptr[r + 1]
+    return np.asarray(A.indices[lo:hi][A.data[lo:hi] > 0], dtype=np.int64)
+
+
+def start_incumbent(
+    A: sp.csc_array,
+    w: NDArray[np.float64],
+    rules_: SiteRules,
+    k: int,
+    start: tuple[int, ...],
+) -> NDArray[np.bool_] | None:
+    """A rule-feasible set of ``k`` free sites grown from ``start`` and improved by swaps.
+
+    ``start`` (candidate indices, e.g. the optimum of a nearby question: the scenario's sites
+    without a declined town's) is cut to its free sites that may join; the set is completed
+    greedily (a member of the smallest rule row still below its bound first, e.g. a required
+    town, then the largest gain) and then the best single swap that covers more is made
+    until none does (at most :data:`START_ROUNDS`). ``A`` is the residual coverage (demand
+    rows x candidates, free candidates only), ``w`` the demand weights. Returns the open-site
+    mask (fixed-open sites included) or None when no rule-feasible set was reached. Any
+    rule-feasible set is a valid lower bound, so the caller's reduction stays exact.
+    """
+    m = A.shape[1]
+    every = np.arange(m, dtype=np.int64)
+    fixed_open = rules_.fixed_open
+    free = rules_.free & (rules_.hi >= 1 - 1e-9)
+    check = RuleCheck(rules_, fixed_open, every)
+    At = sp.csr_array(A.T)
+    sites: list[int] = []
+    for j in (int(x) for x in start):
+        ok = 0 <= j < m and bool(free[j]) and j not in sites and len(sites) < k
+        if ok and bool(check.can_join(sites, np.array([j], dtype=np.int64))[0]):
+            sites.append(j)
+
+    def gains(rest: list[int]) -> NDArray[np.float64]:
+        u = w.copy()
+        for j in rest:
+            u[A.indices[A.indptr[j] : A.indptr[j + 1]]] = 0.0
+        return np.asarray(At @ u, dtype=np.float64)
+
+    while len(sites) < k:
+        mask = fixed_open.copy()
+        mask[sites] = True
+        pool = _deficit_members(rules_, mask)
+        pool = every if pool is None else pool
+        pool = pool[free[pool] & ~mask[pool]]
+        pool = pool[check.can_join(sites, pool)]
+        if pool.size == 0:
+            return None
+        g = gains(sites)[pool]
+        sites.append(int(pool[np.lexsort((pool, -g))[0]]))
+    value = _covered(A, w, sites)
+    for _ in range(START_ROUNDS):
+        best: tuple[float, int, int] | None = None
+        for pos in range(k):
+            rest = sites[:pos] + sites[pos + 1 :]
+            vals = _covered(A, w, rest) + gains(rest)
+            better = np.flatnonzero(free & (vals > value * (1 + _TOL) + 1e-12))
+            better = better[~np.isin(better, rest)]
+            if better.size:
+                better = better[check.feasible(rest, better)]
+            if better.size == 0:
+                continue
+            top = int(better[np.lexsort((better, -vals[better]))[0]])
+            if best is None or vals[top] > best[0]:
+                best = (float(vals[top]), pos, top)
+        if best is None:
+            break
+        value, pos, top = best
+        sites[pos] = top
+    mask = fixed_open.copy()
+    mask[sites] = True
+    return mask if admits(rules_, mask) else None
+
+
+#: rows of the dense pairwise-gain matrix formed at a time (bounded memory; same numbers)
+PAIRWISE_CHUNK = 256
+
+
+def _needed_sets(rules_: SiteRules) -> list[NDArray[np.bool_]]:
+    """Free candidates of each rule row that some free site must satisfy (e.g. a required town).
+
+    A row with non-negative coefficients whose lower bound the fixed-open sites do not reach
+    needs at least one of its free members (positive coefficient) open in every feasible set.
+    Rows holding every free candidate (the number of sites) are left out: they add nothing.
+    """
+    if not rules_.A.shape[0]:
+        return []
+    A = sp.csr_array(rules_.A)
+    free = rules_.free & (rules_.hi >= 1 - 1e-9)
+    base = A @ rules_.fixed_open.astype(np.float64)
+    out: list[NDArray[np.bool_]] = []
+    n_free = int(free.sum())
+    for r in np.flatnonzero(rules_.row_lo > base + 1e-9):
+        lo, hi = A.indptr[r], A.indptr[r + 1]
+        cols, vals = A.indices[lo:hi], A.data[lo:hi]
+        if (vals < 0).any():
+            continue
+        mask = np.zeros(free.size, dtype=bool)
+        mask[cols[vals > 0]] = True
+        mask &= free
+        if int(mask.sum()) < n_free:
+            out.append(mask)
+    return out
+
+
+def _pair_top_sum(
+    A: sp.csc_array,
+    w: NDArray[np.float64],
+    v: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    q: int,
+    needed: list[NDArray[np.bool_]] | None = None,
+) -> NDArray[np.float64]:
+    r"""For each ``j`` in ``idx``: the sum of the ``q`` largest ``v_l - o_jl`` over ``l != j``.
+
+    ``o_jl`` is the weight both cover (one sparse product over the survivors); the dense gain
+    rows are formed :data:`PAIRWISE_CHUNK` at a time, which gives the same numbers as the
+    whole matrix at once (each row is its own product row and its own top sum) without
+    touching ``|idx|^2`` fresh memory.
+
+    With ``needed`` sets :math:`M` (:func:`_needed_sets`), a set holding ``j`` outside
+    :math:`M` also holds some :math:`l \in M`, so for such ``j`` the sum is at most
+    :math:`\max_{l \in M} g(l \mid j) + \text{top}_{q-1}\{g(l' \mid j)\}` (the smaller
+    is returned; ``-inf`` when no survivor is in :math:`M`: ``j`` is then in no set that
+    reaches the threshold, as every member of such a set survives).
+    """
+    Ar = sp.csc_array(A[:, idx])
+    overlap = sp.csr_array(sp.csr_array(Ar.T) @ sp.csc_array(Ar.multiply(w[:, None])))
+    vi = v[idx]
+    out = np.empty(idx.size)
+    for s0 in range(0, idx.size, PAIRWISE_CHUNK):
+        s1 = min(s0 + PAIRWISE_CHUNK, idx.size)
+        gmat = vi[None, :] - overlap[s0:s1].toarray()
+        gmat[np.arange(s1 - s0), np.arange(s0, s1)] = -np.inf
+        alts = []
+        for need in needed or []:
+            in_m = need[idx]
+            best_in = gmat[:, in_m].max(axis=1) if in_m.any() else np.full(s1 - s0, -np.inf)
+            alts.append((~in_m[s0:s1], best_in))
+        if alts:
+            rest = _row_top_sum(gmat.copy(), q - 1) if q > 1 else np.zeros(s1 - s0)
+        out[s0:s1] = _row_top_sum(gmat, q)
+        for outside, best_in in alts:
+            out[s0:s1] = np.where(outside, np.minimum(out[s0:s1], best_in + rest), out[s0:s1])
+    return out
+
+
 def reduce_candidates(
     problem: Problem,
     radius: float,
@@ -340,6 +519,7 @@ def reduce_candidates(
     rules_: SiteRules,
     cuts: list[NDArray[np.int64]],
     out: Outcome,
+    start: tuple[int, ...] | None = None,
 ) -> Reduction:
     r"""Bound-based, exact candidate reduction for a fixed number of sites.
 
@@ -347,8 +527,13 @@ def reduce_candidates(
     covers and :math:`g(l \mid j) = v_l - o_{jl}` (:math:`o_{jl}` the weight both cover), by
     submodularity every set containing :math:`j` covers at most
     :math:`C_F + v_j + \text{top}_{k-1}\{g(l \mid j)\}`; a rules-feasible incumbent of value
-    :math:`LB` (an exact sub-problem over a greedy candidate pool) removes every candidate whose
-    bound is below :math:`LB`. Ties are kept, so every optimal (and tie-break) set survives.
+    :math:`LB` (an exact sub-problem over a greedy candidate pool, or, given ``start``, the
+    sites of a nearby known answer grown and improved by :func:`start_incumbent`) removes every
+    candidate whose bound is below :math:`LB`. A rule row that a free site must satisfy (a
+    required town :math:`M`, :func:`_needed_sets`) tightens the bound of every :math:`j \notin M`
+    to :math:`C_F + v_j + \max_{l \in M} g(l \mid j) + \text{top}_{k-2}\{g(l \mid j)\}`, as
+    such a set holds a member of :math:`M`. Ties are kept, so every optimal (and tie-break) set
+    survives.
     """
     m = problem.m
     ub = np.full(m, math.inf)
@@ -388,30 +573,35 @@ def reduce_candidates(
                 pool[free_idx[order[np.sort(first)[:POOL_PER_STEP]]]] = True
         pick = free_idx[order[0]]
         uncovered[A.indices[A.indptr[pick] : A.indptr[pick + 1]]] = 0.0
-    sub = CoverageData(problem, radius, rules_, pool)
-    G = sub.G
-    milp = assemble(
-        rules_,
-        cuts,
-        y_cost=np.zeros(m),
-        extra_cost=sub.W,
-        extra_lo=np.zeros(G),
-        extra_hi=np.ones(G),
-        blocks=[(sub.cover_rows(m + G, m), np.full(G, -np.inf), np.zeros(G))],
-        sense="max",
-        offset=sub.credited,
-    )
-    milp.col_hi[:m] = np.where(pool | rules_.fixed_open, milp.col_hi[:m], 0.0)
-    res = run(milp, solver, out, t0, "coverage incumbent (pool)")
-    if res.x is None or res.interrupted:
-        return none
+    incumbent = None
+    if start is not None and not cuts:
+        t_start = time.perf_counter()
+        incumbent = start_incumbent(A, w, rules_, k, start)
+        if incumbent is not None:
+            log = out.extra.setdefault("log", [])
+            assert isinstance(log, list)
+            log.append(
+                {
+                    "stage": "coverage incumbent (start and swaps)",
+                    "seconds": round(time.perf_counter() - t_start, 4),
+                }
+            )
+    if incumbent is None:
+        incumbent = _pool_incumbent(problem, radius, solver, rules_, cuts, out, pool, t0)
+        if incumbent is None:
+            return none
     t_red = time.perf_counter()
-    incumbent = open_from_x(res.x, m)
     lb = covered_weight(problem, incumbent, radius)
     # first bound: top-(k-1) single coverages
     ub_all = np.full(m, math.inf)
     vf = v[free_idx]
     ub_all[free_idx] = credited + vf + _top_sum_excluding_self(vf, k - 1)
+    needed = _needed_sets(rules_)
+    for need in needed:  # a set holding j outside a needed set also holds one of its members
+        out_f = ~need[free_idx]
+        best_in = float(v[need].max()) if need.any() else -math.inf
+        alt = credited + vf + best_in + _top_sum_excluding_self(vf, k - 2)
+        ub_all[free_idx[out_f]] = np.minimum(ub_all[free_idx[out_f]], alt[out_f])
     thr = lb - stage_tol(lb)
     surv = free & (ub_all >= thr)
     # LP-dual (Lagrangian) bound by column generation: usually tight for covering models
@@ -423,11 +613,7 @@ def reduce_candidates(
         idx = np.nonzero(surv)[0]
         if k <= 1 or idx.size > PAIRWISE_MAX or idx.size <= k:
             break
-        Ar = sp.csc_array(A[:, idx])
-        overlap = (sp.csr_array(Ar.T) @ sp.csc_array(Ar.multiply(w[:, None]))).toarray()
-        gmat = v[idx][None, :] - overlap
-        np.fill_diagonal(gmat, -np.inf)
-        bound = credited + v[idx] + _row_top_sum(gmat, k - 1)
+        bound = credited + v[idx] + _pair_top_sum(A, w, v, idx, k - 1, needed)
         ub_all[idx] = np.minimum(ub_all[idx], bound)
         keep = bound >= thr
         if keep.all():
@@ -448,6 +634,38 @@ def reduce_candidates(
         }
     )
     return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
+
+
+def _pool_incumbent(
+    problem: Problem,
+    radius: float,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    out: Outcome,
+    pool: NDArray[np.bool_],
+    t0: float,
+) -> NDArray[np.bool_] | None:
+    """The best rule-feasible set over the greedy pool, by an exact MIP (None: none found)."""
+    m = problem.m
+    sub = CoverageData(problem, radius, rules_, pool)
+    G = sub.G
+    milp = assemble(
+        rules_,
+        cuts,
+        y_cost=np.zeros(m),
+        extra_cost=sub.W,
+        extra_lo=np.zeros(G),
+        extra_hi=np.ones(G),
+        blocks=[(sub.cover_rows(m + G, m), np.full(G, -np.inf), np.zeros(G))],
+        sense="max",
+        offset=sub.credited,
+    )
+    milp.col_hi[:m] = np.where(pool | rules_.fixed_open, milp.col_hi[:m], 0.0)
+    res = run(milp, solver, out, t0, "coverage incumbent (pool)")
+    if res.x is None or res.interrupted:
+        return None
+    return open_from_x(res.x, m)
 
 
 def _dual_bound(

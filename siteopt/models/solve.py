@@ -215,6 +215,11 @@ def solve(
         sol = _optimise(work, spec, kind, solver)
     else:
         reduced, idx = restrict(work, keep)
+        if spec.start is not None:  # the start set in the kept candidates' numbering
+            pos = np.full(work.m, -1, dtype=np.int64)
+            pos[idx] = np.arange(idx.size)
+            kept = [int(pos[j]) for j in spec.start if 0 <= j < work.m and pos[j] >= 0]
+            spec = replace(spec, start=tuple(kept))
         sol = lift(_optimise(reduced, spec, kind, solver), idx)
         note = (
             f"{int(keep.sum()):,} of {work.m:,} candidates kept by the exact upper-bound "

@@ -41,11 +41,12 @@ def _option(
     town: str,
     deaths: float,
     rules: Rules,
+    start: tuple[int, ...],
 ) -> TownOption:
     maximise = objective(spec.objective).maximise
     best_towns = towns_of(problem, best.selected)
     try:
-        sol = resolve_exact(problem, quick_spec(spec, rules), solver)
+        sol = resolve_exact(problem, quick_spec(spec, rules, start), solver)
     except InfeasibleError as exc:
         return TownOption(town, deaths, (), (), None, None, None, "infeasible", note=str(exc))
     if sol.objective is None or best.objective is None:
@@ -120,7 +121,9 @@ def runners_up(
             )  # fmt: skip
             continue
         rules = replace(spec.rules, required_groups=spec.rules.required_groups | {g})
-        out.append(_option(problem, spec, solver, best, town, deaths, rules))
+        # start from the optimum without its least valuable site (a site in the town joins)
+        start = best.selected[:-1]
+        out.append(_option(problem, spec, solver, best, town, deaths, rules, start))
     return tuple(out)
 
 
@@ -138,9 +141,10 @@ def if_declined(
         if g is None:
             continue
         rules = replace(spec.rules, forbidden_groups=spec.rules.forbidden_groups | {g})
-        out.append(
-            _option(problem, spec, solver, best, town, float(deaths_by_town.get(town, 0)), rules)
-        )
+        # start from the optimum without the declined town's sites
+        start = tuple(j for j in best.selected if int(problem.cand_group[j]) != g)
+        deaths = float(deaths_by_town.get(town, 0))
+        out.append(_option(problem, spec, solver, best, town, deaths, rules, start))
     return tuple(out)
 
 

@@ -48,8 +48,15 @@ def curve_points(
     ``"infeasible"`` and no objective.
     """
     out = []
+    prev: tuple[int, ...] | None = None  # the sites of the point before, when solved
     for p in ps:
-        sp = quick_spec(spec, replace(spec.rules, p=int(p)))
+        # start from the sites of p - 1 (growing p) or the best p of the scenario's own sites
+        start = (
+            prev
+            if prev is not None and best is not None and p > spec.rules.p
+            else (best.selected[: int(p)] if best is not None else prev)
+        )
+        sp = quick_spec(spec, replace(spec.rules, p=int(p)), start)
         if not break_ties:
             sp = replace(sp, tie_break="none")
         try:
@@ -59,8 +66,10 @@ def curve_points(
                 else resolve_exact(problem, sp, solver)
             )
         except InfeasibleError:
+            prev = None
             out.append(CurvePoint(int(p), None, None, None, "infeasible", (), ()))
             continue
+        prev = sol.selected if sol.objective is not None else None
         out.append(
             CurvePoint(
                 p=int(p),

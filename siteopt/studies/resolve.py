@@ -19,9 +19,13 @@ def towns_of(problem: Problem, selected: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def quick_spec(spec: ModelSpec, rules: Rules) -> ModelSpec:
-    """``spec`` under ``rules``, without alternatives or marginal values (one exact solve)."""
-    return replace(spec, rules=rules, alternatives=0, marginal=False, distinct="sets")
+def quick_spec(spec: ModelSpec, rules: Rules, start: tuple[int, ...] | None = None) -> ModelSpec:
+    """``spec`` under ``rules``, without alternatives or marginal values (one exact solve).
+
+    ``start``: the sites of a nearby known answer (candidate indices), from which the coverage
+    model grows its first incumbent (:attr:`ModelSpec.start`; a speed hint, same optimum).
+    """
+    return replace(spec, rules=rules, alternatives=0, marginal=False, distinct="sets", start=start)
 
 
 def resolve_exact(problem: Problem, spec: ModelSpec, solver: SolverSpec) -> Solution:
