@@ -64,7 +64,7 @@ from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status, with_for
 from siteopt.models.covdata import CoverageData, check_radius, covered_distance, covered_weight
 from siteopt.models.covenum import enumerate_coverage
 from siteopt.models.evaluate import nearest_open
-from siteopt.models.milp import Milp
+from siteopt.models.milp import LpDuals, Milp
 from siteopt.models.presolve import lp_certificate
 from siteopt.models.reduce import Reduction, reduce_candidates
 from siteopt.models.rules import SiteRules, infeasible_message
@@ -124,6 +124,13 @@ def optimise_coverage(
         solver = replace(solver, time_limit=max(1.0, solver.time_limit - enum_s))
         t0 = time.perf_counter()
     red, data, proved = _lp_presolve(problem, data, red, rules_, cuts, solver, out, t0)
+    if out.interrupted and red.incumbent is not None:
+        out.open_mask = red.incumbent
+        out.objective = red.lb
+        out.status = Status.FEASIBLE
+        out.secondary = covered_distance(problem, red.incumbent, radius)
+        out.messages.append("Interrupted before coverage was proved; the best set found is shown.")
+        return out
     if proved:
         assert red.incumbent is not None
         open_mask = red.incumbent
@@ -235,6 +242,10 @@ def _lp_presolve(
     cert = lp_certificate(milp, solver, LP_PRESOLVE_SHARE * time_budget(solver))
     log = out.extra.setdefault("log", [])
     assert isinstance(log, list)
+    if isinstance(cert, LpDuals):  # Ctrl-C: the caller reports the incumbent, unproved
+        out.interrupted = True
+        log.append({"stage": "coverage LP certificate", "status": "interrupted"})
+        return red, data, False
     if cert is None:
         log.append({"stage": "coverage LP certificate", "status": "no duals"})
         return red, data, False

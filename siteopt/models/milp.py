@@ -369,6 +369,7 @@ class LpDuals:
     row_dual: NDArray[np.float64] | None  #: None when HiGHS stopped without a dual solution
     seconds: float
     raw_status: str
+    interrupted: bool = False  #: the user pressed Ctrl-C (the LP was cancelled)
 
 
 def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None) -> LpDuals:
@@ -414,12 +415,25 @@ def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the LP (passModel failed); this is a siteopt bug.")
     t0 = time.perf_counter()
-    h.run()
+    interrupted = False
+    h.HandleUserInterrupt = True
+    thread = h.startSolve()
+    while True:
+        try:
+            done, _ = h.wait(0.05)
+            if done:
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+    thread.join()
     seconds = time.perf_counter() - t0
     model_status = h.getModelStatus()
     name = model_status.name if hasattr(model_status, "name") else str(model_status)
     info = h.getInfo()
     dual = None
+    if interrupted:
+        return LpDuals(row_dual=None, seconds=seconds, raw_status=name, interrupted=True)
     if int(info.dual_solution_status) >= 1 or name == "kOptimal":
         dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
         if dual.shape != (milp.num_row,) or not np.isfinite(dual).all():

@@ -44,7 +44,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siteopt.models.base import SolverSpec
-from siteopt.models.milp import Milp, solve_lp_duals
+from siteopt.models.milp import LpDuals, Milp, solve_lp_duals
 
 #: a bound within this relative amount of a feasible value (at least 1) proves it optimal: the
 #: same rounding as :func:`siteopt.models.milp.rel_gap`, so a proved answer reports gap 0
@@ -123,13 +123,18 @@ def lagrangian_bounds(
     return best_b, best_u
 
 
-def lp_certificate(milp: Milp, solver: SolverSpec, time_limit: float) -> Certificate | None:
+def lp_certificate(
+    milp: Milp, solver: SolverSpec, time_limit: float
+) -> Certificate | LpDuals | None:
     """Solve the LP relaxation of the maximising ``milp`` and turn its duals into bounds.
 
-    Returns None when the LP stopped without duals (time limit, numerical trouble).
+    Returns None when the LP stopped without duals (time limit, numerical trouble), and the
+    LP's record itself when the user interrupted it (Ctrl-C: the caller stops solving).
     """
     t0 = time.perf_counter()
     lp = solve_lp_duals(milp, solver, time_limit)
+    if lp.interrupted:
+        return lp
     if lp.row_dual is None:
         return None
     bound, col = lagrangian_bounds(milp, lp.row_dual)

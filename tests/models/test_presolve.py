@@ -130,3 +130,25 @@ def test_the_certificate_proves_a_clustered_instance_without_branching() -> None
     assert len(cert) == 1
     survivors = cert[0]["survivors"]
     assert isinstance(survivors, int) and survivors < len(cxy) // 4
+
+
+def test_ctrl_c_during_the_lp_reports_the_incumbent_unproved() -> None:
+    """A Ctrl-C in the LP: the best set found so far, FEASIBLE, interrupted, no further solve."""
+    import siteopt.models.presolve as presolve_mod
+    from siteopt.models.milp import LpDuals
+
+    problem = make_problem(5, n=30, m=14, grid=8)
+    spec = ModelSpec(objective="coverage", radius=2.5, rules=Rules(p=4), marginal=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage, "LP_PRESOLVE_MIN_NNZ", 0)
+        mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
+        mp.setattr(
+            presolve_mod,
+            "solve_lp_duals",
+            lambda *a, **k: LpDuals(None, 0.0, "kInterrupt", interrupted=True),
+        )
+        sol = solve(problem, spec, HIGHS)
+    assert sol.interrupted and sol.status is Status.FEASIBLE
+    assert sol.objective is not None and sol.objective <= score_all(problem, spec)[0].primary
+    assert not sol.marginal  # no further solves after the interrupt
+    assert not [s for s in sol.solves if s["stage"] == "coverage"]
