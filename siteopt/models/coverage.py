@@ -34,7 +34,10 @@ drops the candidates that cannot be in an optimal set; with :math:`k \le 3` site
 the survivors are then searched by bounded set enumeration (:mod:`siteopt.models.covenum`),
 which proves the optimum and lists every tied set for an exact tie-break, so the MILP above
 runs only when the enumeration would be too large or runs out of its share
-(:data:`siteopt.settings.ENUMERATION_SHARE`) of the time limit.
+(:data:`siteopt.settings.ENUMERATION_SHARE`) of the time limit. Before that MILP, on large
+models, one LP and the Lagrangian bound of its duals (:mod:`siteopt.models.presolve`) prove the
+incumbent optimal or fix to 0 the candidates that are in no optimal or tied set, so stage 1,
+the tie enumeration and stage 2 run on the few that are left.
 """
 
 from __future__ import annotations
