@@ -34,7 +34,10 @@ drops the candidates that cannot be in an optimal set; with :math:`k \le 3` site
 the survivors are then searched by bounded set enumeration (:mod:`siteopt.models.covenum`),
 which proves the optimum and lists every tied set for an exact tie-break, so the MILP above
 runs only when the enumeration would be too large or runs out of its share
-(:data:`siteopt.settings.ENUMERATION_SHARE`) of the time limit.
+(:data:`siteopt.settings.ENUMERATION_SHARE`) of the time limit. Before that MILP, on large
+models, one LP and the Lagrangian bound of its duals (:mod:`siteopt.models.presolve`) prove the
+incumbent optimal or fix to 0 the candidates that are in no optimal or tied set, so stage 1,
+the tie enumeration and stage 2 run on the few that are left.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ from siteopt.models.base import ModelSpec, Problem, SolverSpec, Status, with_for
 from siteopt.models.covdata import CoverageData, check_radius, covered_distance, covered_weight
 from siteopt.models.covenum import enumerate_coverage
 from siteopt.models.evaluate import nearest_open
-from siteopt.models.milp import Milp
+from siteopt.models.milp import LpDuals, Milp
+from siteopt.models.presolve import lp_certificate
 from siteopt.models.reduce import Reduction, reduce_candidates
 from siteopt.models.rules import SiteRules, infeasible_message
 from siteopt.settings import ENUMERATION_SHARE
@@ -78,6 +82,11 @@ LARGE_NNZ = 20_000
 #: same holds up to LARGE_NNZ (the default scenario's curve at p = 5 and 6, about 7,000
 #: entries: 0.19 and 0.31 s with them, 0.04 and 0.02 s without; benchmarks/RESULTS.md)
 SMALL_NNZ = LARGE_NNZ
+#: the LP-dual certificate (:func:`_lp_presolve`) runs on stage-1 models with at least this many
+#: coverage entries (below it the MIP is as fast and the shipped answers stay as they are) and
+#: gets at most this share of the time budget
+LP_PRESOLVE_MIN_NNZ = 50_000
+LP_PRESOLVE_SHARE = 0.5
 #: largest number of coverage-optimal site sets enumerated for the exact tie-break before
 #: falling back to the tie-break MIP
 TIE_ENUM_LIMIT = 10
@@ -119,6 +128,27 @@ def optimise_coverage(
         # the enumeration ran out of its half of the time limit: the MIP gets the rest
         solver = replace(solver, time_limit=max(1.0, solver.time_limit - enum_s))
         t0 = time.perf_counter()
+    red, data, proved = _lp_presolve(problem, data, red, rules_, cuts, solver, out, t0)
+    if out.interrupted and red.incumbent is not None:
+        out.open_mask = red.incumbent
+        out.objective = red.lb
+        out.status = Status.FEASIBLE
+        out.secondary = covered_distance(problem, red.incumbent, radius)
+        out.messages.append("Interrupted before coverage was proved; the best set found is shown.")
+        return out
+    if proved:
+        assert red.incumbent is not None
+        open_mask = red.incumbent
+        out.open_mask = open_mask
+        out.objective = red.lb
+        out.status = Status.OPTIMAL
+        out.bound = max(float(out.extra["lp_bound"]), red.lb)  # type: ignore[arg-type]
+        out.gap = rel_gap(red.lb, out.bound)
+        out.secondary = covered_distance(problem, open_mask, radius)
+        if use_tb:
+            _ties_and_tie_break(problem, solver, rules_, cuts, data, red, red.lb, out)
+        return out
+    t0 = time.perf_counter()
     # the incumbent's value is a valid floor (the optimum is at least as good; ties are kept),
     # and it lets the solver prune far more of the tree
     floor = red.lb - stage_tol(red.lb) if red.incumbent is not None else None
@@ -164,12 +194,90 @@ def optimise_coverage(
             "The distance tie-break was skipped because coverage was not proved optimal."
         )
         return out
-    if _enumerate_ties(problem, solver, rules_, cuts, data, red, value, out):
-        return out
-    stage2 = red.candidates_reaching(value)
-    data2 = data if stage2 is None else CoverageData(problem, radius, rules_, stage2)
-    _tie_break(problem, solver, rules_, cuts, data2, value, out)
+    _ties_and_tie_break(problem, solver, rules_, cuts, data, red, value, out)
     return out
+
+
+def _ties_and_tie_break(
+    problem: Problem,
+    solver: SolverSpec,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    data: CoverageData,
+    red: Reduction,
+    value: float,
+    out: Outcome,
+) -> None:
+    """Stage 2 after a proved coverage optimum ``value``: enumerate the tied sets when few,
+    else the distance tie-break MIP over the candidates that can reach ``value``."""
+    if _enumerate_ties(problem, solver, rules_, cuts, data, red, value, out):
+        return
+    stage2 = red.candidates_reaching(value)
+    data2 = data if stage2 is None else CoverageData(problem, data.radius, rules_, stage2)
+    _tie_break(problem, solver, rules_, cuts, data2, value, out)
+
+
+def _lp_presolve(
+    problem: Problem,
+    data: CoverageData,
+    red: Reduction,
+    rules_: SiteRules,
+    cuts: list[NDArray[np.int64]],
+    solver: SolverSpec,
+    out: Outcome,
+    t0: float,
+) -> tuple[Reduction, CoverageData, bool]:
+    """The LP-dual certificate (:mod:`siteopt.models.presolve`) before the stage-1 MIP.
+
+    With an incumbent and more than ``LP_PRESOLVE_MIN_NNZ`` coverage entries: solve the
+    covering LP once, drop the candidates whose Lagrangian bound is below the incumbent's value
+    (they are in no optimal or tied set) and say whether the bound proves the incumbent
+    optimal. Returns the (possibly) reduced candidates, their coverage data and that verdict.
+    """
+    if (
+        red.incumbent is None
+        or red.survivors is None
+        or solver.name != "highs"
+        or data.g_rows.size < LP_PRESOLVE_MIN_NNZ
+    ):
+        return red, data, False
+    m = red.survivors.size
+    milp = _stage1_milp(data, rules_, cuts, red.survivors, m, None)
+    build_s = time.perf_counter() - t0
+    cert = lp_certificate(milp, solver, LP_PRESOLVE_SHARE * time_budget(solver))
+    log = out.extra.setdefault("log", [])
+    assert isinstance(log, list)
+    if isinstance(cert, LpDuals):  # Ctrl-C: the caller reports the incumbent, unproved
+        out.interrupted = True
+        log.append({"stage": "coverage LP certificate", "status": "interrupted"})
+        return red, data, False
+    if cert is None:
+        log.append({"stage": "coverage LP certificate", "status": "no duals"})
+        return red, data, False
+    out.build_s += build_s
+    out.solve_s += cert.seconds
+    thr = red.lb - stage_tol(red.lb)
+    ub = np.minimum(red.ub, cert.col_bound[:m])
+    survivors = red.survivors & (ub >= thr)
+    proved = cert.proves(red.lb, solver.mip_gap)
+    log.append(
+        {
+            "stage": "coverage LP certificate",
+            "rows": milp.num_row,
+            "cols": milp.num_col,
+            "nnz": int(milp.A.nnz),
+            "build_s": round(build_s, 4),
+            "solve_s": round(cert.seconds, 4),
+            "status": cert.raw_status,
+            "bound": cert.bound,
+            "incumbent": red.lb,
+            "proved": proved,
+            "survivors": int(survivors.sum()),
+        }
+    )
+    out.extra["lp_bound"] = cert.bound
+    red = Reduction(ub=ub, survivors=survivors, incumbent=red.incumbent, lb=red.lb)
+    return red, CoverageData(problem, data.radius, rules_, survivors), proved
 
 
 def _by_enumeration(

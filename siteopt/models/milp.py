@@ -361,6 +361,86 @@ def _check_solution(milp: Milp, x: NDArray[np.float64], objective: float) -> str
     return ""
 
 
+@dataclass
+class LpDuals:
+    """The LP relaxation of a :class:`Milp` as HiGHS solved it: its row duals (any values are
+    usable: :func:`siteopt.models.presolve.lagrangian_bounds` turns them into a valid bound)."""
+
+    row_dual: NDArray[np.float64] | None  #: None when HiGHS stopped without a dual solution
+    seconds: float
+    raw_status: str
+    interrupted: bool = False  #: the user pressed Ctrl-C (the LP was cancelled)
+
+
+def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None) -> LpDuals:
+    """Solve the LP relaxation of ``milp`` (integrality dropped) with HiGHS's interior point.
+
+    No crossover: the multipliers need not be a basic solution, only close to optimal, since
+    the bound computed from them is valid for any multipliers. Always HiGHS, whatever
+    ``spec.name`` says (the LP only feeds an exact bound that siteopt computes itself).
+    """
+    highspy = _import_highspy()
+    global _HIGHS_BANNER_SHOWN
+    with _quiet_stdout(not _HIGHS_BANNER_SHOWN and not spec.msg):
+        h = highspy.Highs()
+    _HIGHS_BANNER_SHOWN = True
+    h.setOptionValue("output_flag", bool(spec.msg))
+    limit = spec.time_limit if time_limit is None else time_limit
+    if limit is not None:
+        h.setOptionValue("time_limit", float(max(limit, 0.0)))
+    if spec.threads is not None:
+        h.setOptionValue("threads", int(spec.threads))
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "off")
+    A = sp.csr_array(milp.A)
+    A.sort_indices()
+    status = h.passModel(
+        milp.num_col,
+        milp.num_row,
+        int(A.nnz),
+        int(highspy.MatrixFormat.kRowwise),
+        -1 if milp.sense == "max" else 1,
+        float(milp.offset),
+        np.ascontiguousarray(milp.c, dtype=np.float64),
+        np.ascontiguousarray(milp.col_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.col_hi, dtype=np.float64),
+        np.ascontiguousarray(milp.row_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.row_hi, dtype=np.float64),
+        np.ascontiguousarray(A.indptr, dtype=np.int32),
+        np.ascontiguousarray(A.indices, dtype=np.int32),
+        np.ascontiguousarray(A.data, dtype=np.float64),
+        np.zeros(milp.num_col, dtype=np.int32),
+    )
+    if status == highspy.HighsStatus.kError:
+        raise SolverError("HiGHS rejected the LP (passModel failed); this is a siteopt bug.")
+    t0 = time.perf_counter()
+    interrupted = False
+    h.HandleUserInterrupt = True
+    thread = h.startSolve()
+    while True:
+        try:
+            done, _ = h.wait(0.05)
+            if done:
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+    thread.join()
+    seconds = time.perf_counter() - t0
+    model_status = h.getModelStatus()
+    name = model_status.name if hasattr(model_status, "name") else str(model_status)
+    info = h.getInfo()
+    dual = None
+    if interrupted:
+        return LpDuals(row_dual=None, seconds=seconds, raw_status=name, interrupted=True)
+    if int(info.dual_solution_status) >= 1 or name == "kOptimal":
+        dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        if dual.shape != (milp.num_row,) or not np.isfinite(dual).all():
+            dual = None
+    return LpDuals(row_dual=dual, seconds=seconds, raw_status=name)
+
+
 # --------------------------------------------------------------------------------------------
 # CBC
 

@@ -66,9 +66,20 @@ _TOL = 1e-9
 
 def _incidence(problem: Problem, radius: float) -> sp.csr_array:
     pr = problem.pairs
-    keep = pr.cost <= radius
-    data = np.ones(int(keep.sum()))
-    return sp.csr_array((data, (pr.cols[keep], pr.rows[keep])), shape=(problem.m, problem.n))
+    rows, cols = pr.rows, pr.cols
+    if not (pr.cutoff <= radius or bool((pr.cost <= radius).all())):
+        keep = pr.cost <= radius
+        rows, cols = rows[keep], cols[keep]
+    if rows.size and bool((rows[1:] >= rows[:-1]).all()):
+        # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
+        # and its transpose is one linear pass; the same matrix as the COO route below, in
+        # about a fifth of the CPU and without its copies of the 50 M pairs of a 100 m grid
+        indptr = np.zeros(problem.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
+        by_demand = sp.csr_array((np.ones(rows.size), cols, indptr), shape=(problem.n, problem.m))
+        return sp.csr_array(by_demand.T.tocsr())
+    data = np.ones(rows.size)
+    return sp.csr_array((data, (cols, rows)), shape=(problem.m, problem.n))
 
 
 def _value(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> float:
