@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import time
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from importlib import resources
 from pathlib import Path
 
@@ -12,11 +14,10 @@ from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.gpkg import layer_classes, write_gpkg
-from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
 from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.scenario_file import SCENARIO_FILE, scenario_yaml
 from siteopt.outputs.solution import solution_json, timings_json
-from siteopt.outputs.tables import build_tables
+from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.webmap import webmap_html
 from siteopt.outputs.writer import MARKER, atomic_dir, write_text
 from siteopt.result import RunResult
@@ -24,6 +25,9 @@ from siteopt.result import RunResult
 __all__ = [
     "GEOJSON_LAYERS",
     "OUTPUT_FILES",
+    "PARALLEL_FILES",
+    "PendingOutputs",
+    "begin_outputs",
     "default_output_dir",
     "fields_markdown",
     "write_outputs",
@@ -47,6 +51,14 @@ OUTPUT_FILES = (
     SCENARIO_FILE,  # the resolved scenario the report's settings appendix links
     "timings.json",
     MARKER,
+)
+
+
+#: what the forked writer does (:func:`begin_outputs`), as named in ``timings.json``
+#: (``out_<name>_s``); ``parallel`` is its whole time
+PARALLEL_FILES = frozenset(
+    {"map_draw", "map.png", "map.pdf", "siteopt.gpkg", "parallel"}
+    | {f"{name}.geojson" for name in GEOJSON_LAYERS}
 )
 
 
@@ -85,54 +97,126 @@ def write_outputs(
     a folder siteopt wrote, and never one that holds an input of the run (the scenario's
     :meth:`~siteopt.scenario.Scenario.input_paths` and ``inputs``).
 
-    A forked child saves ``map.pdf`` and the GeoJSON layers while this process saves
-    ``map.png`` and ``siteopt.gpkg`` (:mod:`siteopt.outputs.parallel`; the same bytes).
+    The same as :func:`begin_outputs` followed at once by :meth:`PendingOutputs.finish`: the
+    command line starts the files that do not depend on the committee's answers before it
+    computes them.
 
     ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
     seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
-    ``out_map_draw_s`` draws the print map both map files are saved from; the child's files
-    overlap the parent's, and ``out_map_wait_s`` is the parent's wait for the child)
-    and, in the command line, ``startup_s`` and ``run_s`` (process start to the last file).
+    ``out_map_draw_s`` draws the print map both map files are saved from; the forked writer's
+    files overlap the parent's work, ``out_parallel_s`` is the writer's whole time and
+    ``out_map_wait_s`` the parent's wait for it) and, in the command line, ``startup_s`` and
+    ``run_s`` (process start to the last file).
+    """
+    with begin_outputs(result, out_dir, overwrite, inputs) as pending:
+        return pending.finish(result, timings)
+
+
+@contextlib.contextmanager
+def begin_outputs(
+    result: RunResult,
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Iterable[Path] = (),
+) -> Iterator[PendingOutputs]:
+    """Start writing the outputs of ``result``; :meth:`PendingOutputs.finish` writes the rest.
+
+    Opens the temporary folder of ``out_dir`` (see :func:`~siteopt.outputs.writer.atomic_dir`),
+    computes the tables and starts a forked writer (:mod:`siteopt.outputs.parallel`) for the
+    files that depend on the chosen sites only: the print map (drawn once, saved as ``map.png``
+    and ``map.pdf``; matplotlib is imported there, not here), the GeoJSON layers and
+    ``siteopt.gpkg``. The caller may meanwhile compute the committee's answers (runners-up, if
+    declined, the curve) and must then call :meth:`PendingOutputs.finish` with the completed
+    result inside the ``with`` block. If the block raises (or Ctrl-C), the writer is stopped and
+    ``out_dir`` is left as it was.
+
+    Examples
+    --------
+    >>> with begin_outputs(result, Path("out/ct")) as pending:  # doctest: +SKIP
+    ...     result = with_answers(result)
+    ...     pending.finish(result)
     """
     protect = [*result.scenario.input_paths(), *inputs]
-    spent: dict[str, float] = {}
-    clock = Stopwatch(spent, "out_")
     with atomic_dir(out_dir, overwrite, protect) as tmp:
-        t0 = time.perf_counter()
-        with clock("tables"):
-            tables = build_tables(result)
-        with clock("map_draw"):
-            fig = draw_map(tables)
-
-        def in_child() -> dict[str, float]:  # the PDF and the GeoJSON layers
-            times: dict[str, float] = {}
-            watch = Stopwatch(times, "out_")
-            with watch("map.pdf"):
-                save_map_pdf(fig, tmp / "map.pdf")
-            for name in GEOJSON_LAYERS:
-                with watch(f"{name}.geojson"):
-                    write_geojson(tables.layers[name], tmp / f"{name}.geojson")
-            return times
-
-        child = None
+        pending = PendingOutputs(result, out_dir, tmp)
         try:
-            child = parallel.start(in_child, "map.pdf and the GeoJSON layers")
-            with clock("map.png"):
-                save_map_png(fig, tmp / "map.png")
-            with clock("siteopt.gpkg"):
-                write_gpkg(
-                    {n: tables.layers[n] for n in GEOJSON_LAYERS},
-                    tmp / "siteopt.gpkg",
-                    layer_classes(tables),
-                )
-            with clock("map_wait"):
-                child.join()
-            spent.update(child.result)
+            pending.start()
+            yield pending
+            if not pending.finished:
+                raise RuntimeError("begin_outputs: PendingOutputs.finish was not called")
         finally:
-            if child is not None:
-                child.cancel()
-            close_map(fig)
-        png = (tmp / "map.png").read_bytes()
+            pending.cancel()
+
+
+def _site_files(tables: Tables, tmp: Path) -> dict[str, float]:
+    """The files that depend on the chosen sites only: map.png, map.pdf, GeoJSON, GeoPackage.
+
+    Runs in the forked writer (or here, without fork); returns the seconds of each."""
+    from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
+
+    times: dict[str, float] = {}
+    watch = Stopwatch(times, "out_")
+    with watch("map_draw"):
+        fig = draw_map(tables)
+    try:
+        with watch("map.png"):
+            save_map_png(fig, tmp / "map.png")
+        with watch("map.pdf"):
+            save_map_pdf(fig, tmp / "map.pdf")
+    finally:
+        close_map(fig)
+    for name in GEOJSON_LAYERS:
+        with watch(f"{name}.geojson"):
+            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+    with watch("siteopt.gpkg"):
+        write_gpkg(
+            {n: tables.layers[n] for n in GEOJSON_LAYERS},
+            tmp / "siteopt.gpkg",
+            layer_classes(tables),
+        )
+    return times
+
+
+class PendingOutputs:
+    """Outputs being written (see :func:`begin_outputs`); :meth:`finish` completes them."""
+
+    def __init__(self, result: RunResult, out_dir: Path, tmp: Path) -> None:
+        self.result = result
+        self.out_dir = out_dir
+        self.tmp = tmp
+        self.finished = False
+        self.spent: dict[str, float] = {}  # the parent's seconds in the outputs, by file
+        self.tables: Tables | None = None
+        self.child: parallel.Forked | None = None
+
+    def start(self) -> None:
+        """Compute the tables and start the forked writer of :func:`_site_files`."""
+        t0 = time.perf_counter()
+        with Stopwatch(self.spent, "out_")("tables"):
+            self.tables = build_tables(self.result)
+        tables, tmp = self.tables, self.tmp
+        self.child = parallel.start(
+            lambda: _site_files(tables, tmp), "the maps, GeoJSON layers and GeoPackage"
+        )
+        self.spent["outputs_s"] = time.perf_counter() - t0
+
+    def cancel(self) -> None:
+        """Stop the forked writer if it still runs."""
+        if self.child is not None:
+            self.child.cancel()
+
+    def finish(
+        self, result: RunResult, timings: MutableMapping[str, float] | None = None
+    ) -> list[Path]:
+        """Write the files that need the committee's answers (report, curve, solution...),
+        wait for the forked writer, write ``timings.json``; return the paths (as
+        :func:`write_outputs`). ``result`` is the started result with its answers."""
+        if self.tables is None or self.child is None:
+            raise RuntimeError("PendingOutputs.finish: start() was not called")
+        t0 = time.perf_counter()
+        spent, tmp = self.spent, self.tmp
+        clock = Stopwatch(spent, "out_")
+        tables = dataclasses.replace(self.tables, result=result)
         with clock("report.md"):
             write_text(tmp / "report.md", report_markdown(result, tables))
         chart = None
@@ -151,8 +235,6 @@ def write_outputs(
                     share_label=f"Share of all {noun.plural}",
                 )
                 (tmp / "curve.png").write_bytes(chart)
-        with clock("report.html"):
-            write_text(tmp / "report.html", report_html(result, png, tables, chart))
         with clock("map.html"):
             write_text(tmp / "map.html", webmap_html(tables))
         with clock("FIELDS.md"):
@@ -161,9 +243,19 @@ def write_outputs(
             write_text(tmp / "solution.json", solution_json(result))
         with clock(SCENARIO_FILE):
             write_text(tmp / SCENARIO_FILE, scenario_yaml(result.scenario))
-        extra = {**spent, "outputs_s": time.perf_counter() - t0, **since_entry()}
+        with clock("map_wait"):
+            self.child.join()
+        spent.update(self.child.result)
+        spent["out_parallel_s"] = self.child.seconds
+        png = (tmp / "map.png").read_bytes()
+        with clock("report.html"):
+            write_text(tmp / "report.html", report_html(result, png, tables, chart))
+        spent["outputs_s"] += time.perf_counter() - t0
+        extra = {**spent, **since_entry()}
         text = timings_json(result, extra)
         write_text(tmp / "timings.json", text)
         if timings is not None:
             timings.update(json.loads(text))
-    return [out_dir / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]
+        self.finished = True
+        out = self.out_dir
+        return [out / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]
