@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import pickle
 import time
 from collections.abc import Iterable, Iterator, MutableMapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
@@ -57,7 +60,7 @@ OUTPUT_FILES = (
 #: what the forked writer does (:func:`begin_outputs`), as named in ``timings.json``
 #: (``out_<name>_s``); ``parallel`` is its whole time
 PARALLEL_FILES = frozenset(
-    {"map_draw", "map.png", "map.pdf", "siteopt.gpkg", "parallel"}
+    {"map_draw", "map.png", "map.pdf", "siteopt.gpkg", "curve.png", "parallel"}
     | {f"{name}.geojson" for name in GEOJSON_LAYERS}
 )
 
@@ -148,10 +151,14 @@ def begin_outputs(
             pending.cancel()
 
 
-def _site_files(tables: Tables, tmp: Path) -> dict[str, float]:
-    """The files that depend on the chosen sites only: map.png, map.pdf, GeoJSON, GeoPackage.
+def _site_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str, float]:
+    """The files that depend on the chosen sites only: map.png, map.pdf, GeoJSON, GeoPackage;
+    then, with ``inbox`` (the read end of a pipe), ``curve.png`` from the arguments of
+    :func:`~siteopt.outputs.curve_chart.curve_png` that the parent sends there once the
+    committee has computed the curve (``None``: no curve).
 
-    Runs in the forked writer (or here, without fork); returns the seconds of each."""
+    Runs in the forked writer (or here, without fork and without ``inbox``); returns the
+    seconds of each file."""
     from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
 
     times: dict[str, float] = {}
@@ -174,7 +181,36 @@ def _site_files(tables: Tables, tmp: Path) -> dict[str, float]:
             tmp / "siteopt.gpkg",
             layer_classes(tables),
         )
+    if inbox is not None:
+        with os.fdopen(inbox, "rb") as fh:
+            message = fh.read()
+        args = pickle.loads(message) if message else None
+        if args is not None:
+            from siteopt.outputs.curve_chart import curve_png
+
+            with watch("curve.png"):
+                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
     return times
+
+
+def _curve_args(result: RunResult) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The arguments of :func:`~siteopt.outputs.curve_chart.curve_png` for ``result`` (None
+    without a curve)."""
+    if not result.committee.curve:
+        return None
+    from siteopt.outputs.words import demand_noun, is_covering, served_verb
+
+    covering = is_covering(result)
+    noun = demand_noun(result)
+    return (
+        (
+            result.committee.curve,
+            result.spec.rules.p,
+            float(result.placed_deaths) if covering else None,
+            f"{noun.title} {served_verb(result)}" if covering else "Value",
+        ),
+        {"share_label": f"Share of all {noun.plural}"},
+    )
 
 
 class PendingOutputs:
@@ -188,6 +224,7 @@ class PendingOutputs:
         self.spent: dict[str, float] = {}  # the parent's seconds in the outputs, by file
         self.tables: Tables | None = None
         self.child: parallel.Forked | None = None
+        self.outbox: int | None = None  # the pipe to the forked writer: the curve's arguments
 
     def start(self) -> None:
         """Compute the tables and start the forked writer of :func:`_site_files`."""
@@ -195,15 +232,31 @@ class PendingOutputs:
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
-        self.child = parallel.start(
-            lambda: _site_files(tables, tmp), "the maps, GeoJSON layers and GeoPackage"
-        )
+        if not parallel.forks():
+            self.child = parallel.start(lambda: _site_files(tables, tmp), "the maps")
+        else:  # the child also draws the curve, from what finish() sends through the pipe
+            inbox, self.outbox = os.pipe()
+            try:
+                self.child = parallel.start(
+                    lambda: _site_files(tables, tmp, inbox),
+                    "the maps, GeoJSON layers, GeoPackage and curve",
+                    close_in_child=(self.outbox,),
+                )
+            finally:
+                os.close(inbox)
         self.spent["outputs_s"] = time.perf_counter() - t0
 
     def cancel(self) -> None:
         """Stop the forked writer if it still runs."""
+        self._close_outbox()
         if self.child is not None:
             self.child.cancel()
+
+    def _close_outbox(self) -> None:
+        if self.outbox is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.outbox)
+            self.outbox = None
 
     def finish(
         self, result: RunResult, timings: MutableMapping[str, float] | None = None
@@ -219,22 +272,17 @@ class PendingOutputs:
         tables = dataclasses.replace(self.tables, result=result)
         with clock("report.md"):
             write_text(tmp / "report.md", report_markdown(result, tables))
-        chart = None
-        if result.committee.curve:
+        args = _curve_args(result)
+        if self.outbox is not None:  # the forked writer draws it
+            message, fd, self.outbox = pickle.dumps(args), self.outbox, None
+            # a child that died does not read: join() below says why
+            with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as fh:
+                fh.write(message)
+        elif args is not None:
             from siteopt.outputs.curve_chart import curve_png
-            from siteopt.outputs.words import demand_noun, is_covering, served_verb
 
-            covering = is_covering(result)
-            noun = demand_noun(result)
             with clock("curve.png"):
-                chart = curve_png(
-                    result.committee.curve,
-                    result.spec.rules.p,
-                    float(result.placed_deaths) if covering else None,
-                    f"{noun.title} {served_verb(result)}" if covering else "Value",
-                    share_label=f"Share of all {noun.plural}",
-                )
-                (tmp / "curve.png").write_bytes(chart)
+                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
         with clock("map.html"):
             write_text(tmp / "map.html", webmap_html(tables))
         with clock("FIELDS.md"):
@@ -248,6 +296,7 @@ class PendingOutputs:
         spent.update(self.child.result)
         spent["out_parallel_s"] = self.child.seconds
         png = (tmp / "map.png").read_bytes()
+        chart = (tmp / "curve.png").read_bytes() if args is not None else None
         with clock("report.html"):
             write_text(tmp / "report.html", report_html(result, png, tables, chart))
         spent["outputs_s"] += time.perf_counter() - t0

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 
 from siteopt._errors import OutputError
 
-__all__ = ["Forked", "start"]
+__all__ = ["Forked", "forks", "start"]
 
 #: set in the environment to write every file in the parent process
 NO_FORK = "SITEOPT_NO_FORK"
@@ -100,12 +100,24 @@ def _die_with_parent() -> None:
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
+def forks() -> bool:
+    """Whether :func:`start` runs its task in a child (there is ``os.fork``, and no
+    ``SITEOPT_NO_FORK=1``)."""
+    return hasattr(os, "fork") and os.environ.get(NO_FORK, "") in ("", "0")
+
+
+def start(
+    task: Callable[[], Mapping[str, float] | None],
+    what: str,
+    close_in_child: tuple[int, ...] = (),
+) -> Forked:
     """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it.
 
     What ``task`` returns (seconds by name) is :attr:`Forked.result` after :meth:`Forked.join`.
+    ``close_in_child``: file descriptors of the parent the child closes first (the parent's
+    end of a pipe to the child, so that the child sees its end when the parent closes it).
     """
-    if not hasattr(os, "fork") or os.environ.get(NO_FORK, "") not in ("", "0"):
+    if not forks():
         here = Forked(None, None, what)
         here.result = dict(task() or {})
         here.seconds = time.perf_counter() - here.started
@@ -116,6 +128,8 @@ def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
         code = 1
         try:
             os.close(read_fd)
+            for fd in close_in_child:
+                os.close(fd)
             _die_with_parent()
             import warnings
 
