@@ -151,14 +151,14 @@ def begin_outputs(
             pending.cancel()
 
 
-def _site_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str, float]:
-    """The files that depend on the chosen sites only: map.png, map.pdf, GeoJSON, GeoPackage;
-    then, with ``inbox`` (the read end of a pipe), ``curve.png`` from the arguments of
+def _map_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str, float]:
+    """The print map, drawn once and saved as ``map.png`` and ``map.pdf``; then, with ``inbox``
+    (the read end of a pipe), ``curve.png`` from the arguments of
     :func:`~siteopt.outputs.curve_chart.curve_png` that the parent sends there once the
     committee has computed the curve (``None``: no curve).
 
-    Runs in the forked writer (or here, without fork and without ``inbox``); returns the
-    seconds of each file."""
+    Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
+    imported here only. Returns the seconds of each file."""
     from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
 
     times: dict[str, float] = {}
@@ -172,15 +172,6 @@ def _site_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str
             save_map_pdf(fig, tmp / "map.pdf")
     finally:
         close_map(fig)
-    for name in GEOJSON_LAYERS:
-        with watch(f"{name}.geojson"):
-            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
-    with watch("siteopt.gpkg"):
-        write_gpkg(
-            {n: tables.layers[n] for n in GEOJSON_LAYERS},
-            tmp / "siteopt.gpkg",
-            layer_classes(tables),
-        )
     if inbox is not None:
         with os.fdopen(inbox, "rb") as fh:
             message = fh.read()
@@ -190,6 +181,22 @@ def _site_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str
 
             with watch("curve.png"):
                 (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+    return times
+
+
+def _layer_files(tables: Tables, tmp: Path) -> dict[str, float]:
+    """The GIS layers: one GeoJSON file each and ``siteopt.gpkg``; returns the seconds of each."""
+    times: dict[str, float] = {}
+    watch = Stopwatch(times, "out_")
+    for name in GEOJSON_LAYERS:
+        with watch(f"{name}.geojson"):
+            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+    with watch("siteopt.gpkg"):
+        write_gpkg(
+            {n: tables.layers[n] for n in GEOJSON_LAYERS},
+            tmp / "siteopt.gpkg",
+            layer_classes(tables),
+        )
     return times
 
 
@@ -223,34 +230,47 @@ class PendingOutputs:
         self.finished = False
         self.spent: dict[str, float] = {}  # the parent's seconds in the outputs, by file
         self.tables: Tables | None = None
-        self.child: parallel.Forked | None = None
+        self.children: list[parallel.Forked] = []  # the forked writers
         self.outbox: int | None = None  # the pipe to the forked writer: the curve's arguments
 
     def start(self) -> None:
-        """Compute the tables and start the forked writer of :func:`_site_files`."""
+        """Compute the tables and start the forked writers (:func:`_map_files`,
+        :func:`_layer_files`)."""
         t0 = time.perf_counter()
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
-        if not parallel.forks():
-            self.child = parallel.start(lambda: _site_files(tables, tmp), "the maps")
-        else:  # the child also draws the curve, from what finish() sends through the pipe
+        if not parallel.forks():  # everything here, one file after the other
+            self.children = [
+                parallel.start(lambda: _map_files(tables, tmp), "the maps"),
+                parallel.start(lambda: _layer_files(tables, tmp), "the GIS layers"),
+            ]
+        else:  # two writers; the map's also draws the curve from what finish() sends it
             inbox, self.outbox = os.pipe()
             try:
-                self.child = parallel.start(
-                    lambda: _site_files(tables, tmp, inbox),
-                    "the maps, GeoJSON layers, GeoPackage and curve",
-                    close_in_child=(self.outbox,),
-                )
+                self.children = [
+                    parallel.start(
+                        lambda: _map_files(tables, tmp, inbox),
+                        "the maps and the curve",
+                        close_in_child=(self.outbox,),
+                    )
+                ]
             finally:
                 os.close(inbox)
+            self.children.append(
+                parallel.start(
+                    lambda: _layer_files(tables, tmp),
+                    "the GeoJSON layers and GeoPackage",
+                    close_in_child=(self.outbox,),
+                )
+            )
         self.spent["outputs_s"] = time.perf_counter() - t0
 
     def cancel(self) -> None:
         """Stop the forked writer if it still runs."""
         self._close_outbox()
-        if self.child is not None:
-            self.child.cancel()
+        for child in self.children:
+            child.cancel()
 
     def _close_outbox(self) -> None:
         if self.outbox is not None:
@@ -264,7 +284,7 @@ class PendingOutputs:
         """Write the files that need the committee's answers (report, curve, solution...),
         wait for the forked writer, write ``timings.json``; return the paths (as
         :func:`write_outputs`). ``result`` is the started result with its answers."""
-        if self.tables is None or self.child is None:
+        if self.tables is None or not self.children:
             raise RuntimeError("PendingOutputs.finish: start() was not called")
         t0 = time.perf_counter()
         spent, tmp = self.spent, self.tmp
@@ -292,9 +312,12 @@ class PendingOutputs:
         with clock(SCENARIO_FILE):
             write_text(tmp / SCENARIO_FILE, scenario_yaml(result.scenario))
         with clock("map_wait"):
-            self.child.join()
-        spent.update(self.child.result)
-        spent["out_parallel_s"] = self.child.seconds
+            for child in self.children:
+                child.join()
+        for child in self.children:
+            spent.update(child.result)
+        # the writers' time from the fork to their last file (the longer of the two)
+        spent["out_parallel_s"] = max(child.seconds for child in self.children)
         png = (tmp / "map.png").read_bytes()
         chart = (tmp / "curve.png").read_bytes() if args is not None else None
         with clock("report.html"):
