@@ -250,7 +250,7 @@ def profile_table(timings: dict[str, float]) -> object:
                 label = WAIT_LABEL if name == "map_wait" else name
                 if name == "parallel":
                     label = "the parallel writer, start to end (beside the rest)"
-                elif name in PARALLEL_FILES:
+                elif name in PARALLEL_FILES and "out_parallel_s" in timings:
                     label += " (parallel writer)"
                 row(f"  {label}", value)
     if "run_s" in timings:

@@ -231,6 +231,7 @@ class PendingOutputs:
         self.spent: dict[str, float] = {}  # the parent's seconds in the outputs, by file
         self.tables: Tables | None = None
         self.children: list[parallel.Forked] = []  # the forked writers
+        self.forked = False  # whether they run in child processes (else they ran here)
         self.outbox: int | None = None  # the pipe to the forked writer: the curve's arguments
 
     def start(self) -> None:
@@ -240,7 +241,8 @@ class PendingOutputs:
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
-        if not parallel.forks():  # everything here, one file after the other
+        self.forked = parallel.forks()
+        if not self.forked:  # everything here, one file after the other
             self.children = [
                 parallel.start(lambda: _map_files(tables, tmp), "the maps"),
                 parallel.start(lambda: _layer_files(tables, tmp), "the GIS layers"),
@@ -316,8 +318,8 @@ class PendingOutputs:
                 child.join()
         for child in self.children:
             spent.update(child.result)
-        # the writers' time from the fork to their last file (the longer of the two)
-        spent["out_parallel_s"] = max(child.seconds for child in self.children)
+        if self.forked:  # the writers' time from the fork to their last file (the longer)
+            spent["out_parallel_s"] = max(child.seconds for child in self.children)
         png = (tmp / "map.png").read_bytes()
         chart = (tmp / "curve.png").read_bytes() if args is not None else None
         with clock("report.html"):
