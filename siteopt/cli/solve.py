@@ -142,8 +142,8 @@ def solve(
             )
         status.update("Answering: runners-up, if a town declines, what more sites buy")
         timings: dict[str, float] = {}
-        # the maps, GeoJSON and GeoPackage need the chosen sites only: a forked writer makes
-        # them while this process computes the committee's answers
+        # the maps, GeoJSON and GeoPackage need the chosen sites only: two forked writers make
+        # them (and then the curve) while this process computes the committee's answers
         with begin_outputs(result, out_dir, overwrite=overwrite) as pending:
             result = with_answers(result, curve=curve)
             if imported:  # started from the command line: Python's start-up and the imports
@@ -208,8 +208,8 @@ def solve(
     allow_fast_exit()  # every file is written and closed: skip Python's slow shutdown
 
 
-#: the parent's wait for the forked writer of the maps, GeoJSON and GeoPackage (their own times
-#: overlap the committee stage and the parent's files)
+#: the parent's wait for the forked writers of the maps, curve, GeoJSON and GeoPackage (their
+#: own times overlap the committee stage and the parent's files)
 WAIT_LABEL = "waiting for the parallel writer"
 
 
