@@ -9,6 +9,9 @@ Connecticut bundle used, so ``data: none`` is implied), then runs, interleaved i
 - ``siteopt solve small.yaml -o OUT --overwrite`` (every output: report, maps, GeoJSON,
   GeoPackage, the committee's answers and the curve).
 
+- optionally the same solve from another checkout (``--compare-with /path/to/checkout``, run
+  with ``PYTHONPATH`` set to it), for a before/after ratio under the same load.
+
 Prints the median wall time of each, the ratio, and the load average (``os.getloadavg``) before
 and after; the target is a ratio of at most 3.
 
@@ -53,12 +56,17 @@ objective: {kind: coverage, distance_m: 1200}
 """
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
+def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system, from ``os.wait4``) of one run of ``argv``.
 
-    CPU time is far less sensitive than wall time to other jobs sharing the machine."""
+    CPU time is far less sensitive than wall time to other jobs sharing the machine; it counts
+    the forked output writers (children the run waited for). ``env`` with ``PYTHONPATH``: run
+    in that checkout."""
+    cwd = Path(env["PYTHONPATH"]) if env and "PYTHONPATH" in env else ROOT
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=env
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
@@ -89,28 +97,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="runs of each command (at least 3)")
     ap.add_argument("--append", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument("--compare-with", type=Path, help="another checkout to run the solve from")
     args = ap.parse_args()
     if args.runs < 3:
         ap.error("--runs must be at least 3")
     with tempfile.TemporaryDirectory(prefix="siteopt-bench-small-") as tmp:
         scenario = write_instance(Path(tmp))
         out = Path(tmp) / "out"
-        commands = {
-            'python -c "import geopandas, highspy"': [
-                sys.executable, "-c", "import geopandas, highspy"
-            ],
-            "siteopt solve (40 x 14, all outputs)": [
-                *siteopt_command(), "-q", "solve", str(scenario), "-o", str(out), "--overwrite"
-            ],
-        }  # fmt: skip
+        solve = [*siteopt_command(), "-q", "solve", str(scenario), "--overwrite", "-o"]
+        here = {**os.environ, "PYTHONPATH": str(ROOT)}
+        commands: dict[str, tuple[list[str], dict[str, str] | None]] = {
+            'python -c "import geopandas, highspy"': (
+                [sys.executable, "-c", "import geopandas, highspy"],
+                None,
+            ),
+            "siteopt solve (40 x 14, all outputs)": ([*solve, str(out)], here),
+        }
+        if args.compare_with is not None:
+            other = args.compare_with.resolve()
+            commands[f"siteopt solve (40 x 14, all outputs; from {other.name})"] = (
+                [*solve, str(Path(tmp) / "out-other")],
+                {**os.environ, "PYTHONPATH": str(other)},
+            )
         load_before = os.getloadavg()
-        for argv in commands.values():  # warm the file cache once
-            run_once(argv)
+        for argv, env in commands.values():  # warm the file cache once
+            run_once(argv, env)
         samples: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
-            for name, argv in commands.items():
-                wall, used = run_once(argv)
+            for name, (argv, env) in commands.items():
+                wall, used = run_once(argv, env)
                 samples[name].append(wall)
                 cpu[name].append(used)
         load_after = os.getloadavg()
@@ -121,7 +137,9 @@ def main() -> None:
         f"### Small own-points run ({date.today().isoformat()}, {args.runs} runs each, "
         "interleaved)",
         "",
-        f"`python benchmarks/bench_small.py --runs {args.runs}`; load average before "
+        f"`python benchmarks/bench_small.py --runs {args.runs}"
+        + (f" --compare-with {args.compare_with}" if args.compare_with else "")
+        + "`; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), {os.cpu_count()} cores.",
         "",
         "| command | median wall s | runs (s) | wall × import | median CPU s | CPU × import |",

@@ -18,6 +18,17 @@ INTERRUPTED = "Error: interrupted; earlier outputs were left untouched.\n"
 
 _signalled = False
 
+#: set by a command that finished its work (``solve``): the process then ends without Python's
+#: shutdown, which clears ~1,400 imported modules one by one (0.3-0.5 s on the 2-core machine)
+#: and has nothing left to do for such a command (its files are written and closed)
+_fast_exit = False
+
+
+def allow_fast_exit() -> None:
+    """Let the process end at once (``os._exit``) when the command returns successfully."""
+    global _fast_exit
+    _fast_exit = True
+
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     global _signalled
@@ -60,6 +71,13 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code if isinstance(code, int) else 1)
+    if _fast_exit and code in (0, None):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: let Python's own exit report it
+            sys.exit(code)
+        os._exit(0)
     sys.exit(code)
 
 

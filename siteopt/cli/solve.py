@@ -83,7 +83,7 @@ def solve(
     from rich.table import Table
 
     from siteopt._errors import InputError, SolverError
-    from siteopt.outputs import check_target, output_lock, write_outputs
+    from siteopt.outputs import begin_outputs, check_target, output_lock
     from siteopt.outputs.words import (
         SERVED_LABEL,
         demand_noun,
@@ -143,15 +143,21 @@ def solve(
                 "solver.time_limit_s) or relax the rules."
             )
         status.update("Answering: runners-up, if a town declines, what more sites buy")
-        result = with_answers(result, curve=curve)
-        if imported:  # started from the command line: Python's start-up and the imports
-            result = replace(
-                result,
-                timings={**result.timings, "import_s": imported["run_s"] - imported["startup_s"]},
-            )
-        status.update("Writing outputs")
         timings: dict[str, float] = {}
-        write_outputs(result, out_dir, overwrite=overwrite, timings=timings)
+        # the maps, GeoJSON and GeoPackage need the chosen sites only: two forked writers make
+        # them (and then the curve) while this process computes the committee's answers
+        with begin_outputs(result, out_dir, overwrite=overwrite) as pending:
+            result = with_answers(result, curve=curve)
+            if imported:  # started from the command line: Python's start-up and the imports
+                result = replace(
+                    result,
+                    timings={
+                        **result.timings,
+                        "import_s": imported["run_s"] - imported["startup_s"],
+                    },
+                )
+            status.update("Writing outputs")
+            pending.finish(result, timings)
     sol = result.solution
     table = Table(
         title=f"{escape(safe_text(sc.title or sc.name))}: best {len(result.sites)} sites "
@@ -199,17 +205,21 @@ def solve(
     out.print(f"Outputs in {safe_text(out_dir)}", markup=False)
     if profile:
         err.print(profile_table(timings))
+    from siteopt.cli.entry import allow_fast_exit
+
+    allow_fast_exit()  # every file is written and closed: skip Python's slow shutdown
 
 
-#: the parent's wait for the forked writer of map.pdf and the GeoJSON layers (their own times
-#: overlap map.png and siteopt.gpkg)
-WAIT_LABEL = "waiting for the parallel writer (map.pdf, GeoJSON)"
+#: the parent's wait for the forked writers of the maps, curve, GeoJSON and GeoPackage (their
+#: own times overlap the committee stage and the parent's files)
+WAIT_LABEL = "waiting for the parallel writer"
 
 
 def profile_table(timings: dict[str, float]) -> object:
     """A rich table of ``timings`` (``timings.json``) in the order a run spends them."""
     from rich.table import Table
 
+    from siteopt.outputs.files import PARALLEL_FILES
     from siteopt.outputs.words import num
 
     run_s = timings.get("run_s") or timings.get("total_s") or 0.0
@@ -220,7 +230,7 @@ def profile_table(timings: dict[str, float]) -> object:
         ("demand, candidates, distances", "problem_s"),
         ("the integer program", "solve_s"),
         ("runners-up, if declined, curve", "committee_s"),
-        ("all output files", "outputs_s"),
+        ("output files (this process)", "outputs_s"),
     ]
     table = Table(title="Where the time went (seconds; timings.json)", title_justify="left")
     for col, just in (("stage", "left"), ("seconds", "right"), ("share", "right")):
@@ -240,6 +250,10 @@ def profile_table(timings: dict[str, float]) -> object:
             )
             for name, value in files:
                 label = WAIT_LABEL if name == "map_wait" else name
+                if name == "parallel":
+                    label = "the parallel writer, start to end (beside the rest)"
+                elif name in PARALLEL_FILES and "out_parallel_s" in timings:
+                    label += " (parallel writer)"
                 row(f"  {label}", value)
     if "run_s" in timings:
         row("whole run (start to last file)", timings["run_s"])

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from siteopt.outputs.files import (
         GEOJSON_LAYERS,
         OUTPUT_FILES,
+        begin_outputs,
         default_output_dir,
         write_outputs,
     )
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GEOJSON_LAYERS",
     "OUTPUT_FILES",
+    "begin_outputs",
     "check_target",
     "default_output_dir",
     "output_lock",
@@ -34,6 +36,7 @@ __all__ = [
 _HOME = {
     "GEOJSON_LAYERS": "siteopt.outputs.files",
     "OUTPUT_FILES": "siteopt.outputs.files",
+    "begin_outputs": "siteopt.outputs.files",
     "default_output_dir": "siteopt.outputs.files",
     "write_outputs": "siteopt.outputs.files",
     "check_target": "siteopt.outputs.writer",

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
+import pickle
 import time
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
 from siteopt.outputs.geojson import write_geojson
 from siteopt.outputs.gpkg import layer_classes, write_gpkg
-from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
 from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.scenario_file import SCENARIO_FILE, scenario_yaml
 from siteopt.outputs.solution import solution_json, timings_json
-from siteopt.outputs.tables import build_tables
+from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.webmap import webmap_html
 from siteopt.outputs.writer import MARKER, atomic_dir, write_text
 from siteopt.result import RunResult
@@ -24,6 +28,9 @@ from siteopt.result import RunResult
 __all__ = [
     "GEOJSON_LAYERS",
     "OUTPUT_FILES",
+    "PARALLEL_FILES",
+    "PendingOutputs",
+    "begin_outputs",
     "default_output_dir",
     "fields_markdown",
     "write_outputs",
@@ -47,6 +54,14 @@ OUTPUT_FILES = (
     SCENARIO_FILE,  # the resolved scenario the report's settings appendix links
     "timings.json",
     MARKER,
+)
+
+
+#: what the forked writer does (:func:`begin_outputs`), as named in ``timings.json``
+#: (``out_<name>_s``); ``parallel`` is its whole time
+PARALLEL_FILES = frozenset(
+    {"map_draw", "map.png", "map.pdf", "siteopt.gpkg", "curve.png", "parallel"}
+    | {f"{name}.geojson" for name in GEOJSON_LAYERS}
 )
 
 
@@ -85,74 +100,211 @@ def write_outputs(
     a folder siteopt wrote, and never one that holds an input of the run (the scenario's
     :meth:`~siteopt.scenario.Scenario.input_paths` and ``inputs``).
 
-    A forked child saves ``map.pdf`` and the GeoJSON layers while this process saves
-    ``map.png`` and ``siteopt.gpkg`` (:mod:`siteopt.outputs.parallel`; the same bytes).
+    The same as :func:`begin_outputs` followed at once by :meth:`PendingOutputs.finish`: the
+    command line starts the files that do not depend on the committee's answers before it
+    computes them.
 
     ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
     seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
-    ``out_map_draw_s`` draws the print map both map files are saved from; the child's files
-    overlap the parent's, and ``out_map_wait_s`` is the parent's wait for the child)
-    and, in the command line, ``startup_s`` and ``run_s`` (process start to the last file).
+    ``out_map_draw_s`` draws the print map both map files are saved from; the forked writer's
+    files overlap the parent's work, ``out_parallel_s`` is the writer's whole time and
+    ``out_map_wait_s`` the parent's wait for it) and, in the command line, ``startup_s`` and
+    ``run_s`` (process start to the last file).
+    """
+    with begin_outputs(result, out_dir, overwrite, inputs) as pending:
+        return pending.finish(result, timings)
+
+
+@contextlib.contextmanager
+def begin_outputs(
+    result: RunResult,
+    out_dir: Path,
+    overwrite: bool = False,
+    inputs: Iterable[Path] = (),
+) -> Iterator[PendingOutputs]:
+    """Start writing the outputs of ``result``; :meth:`PendingOutputs.finish` writes the rest.
+
+    Opens the temporary folder of ``out_dir`` (see :func:`~siteopt.outputs.writer.atomic_dir`),
+    computes the tables and starts a forked writer (:mod:`siteopt.outputs.parallel`) for the
+    files that depend on the chosen sites only: the print map (drawn once, saved as ``map.png``
+    and ``map.pdf``; matplotlib is imported there, not here), the GeoJSON layers and
+    ``siteopt.gpkg``. The caller may meanwhile compute the committee's answers (runners-up, if
+    declined, the curve) and must then call :meth:`PendingOutputs.finish` with the completed
+    result inside the ``with`` block. If the block raises (or Ctrl-C), the writer is stopped and
+    ``out_dir`` is left as it was.
+
+    Examples
+    --------
+    >>> with begin_outputs(result, Path("out/ct")) as pending:  # doctest: +SKIP
+    ...     result = with_answers(result)
+    ...     pending.finish(result)
     """
     protect = [*result.scenario.input_paths(), *inputs]
-    spent: dict[str, float] = {}
-    clock = Stopwatch(spent, "out_")
     with atomic_dir(out_dir, overwrite, protect) as tmp:
-        t0 = time.perf_counter()
-        with clock("tables"):
-            tables = build_tables(result)
-        with clock("map_draw"):
-            fig = draw_map(tables)
-
-        def in_child() -> dict[str, float]:  # the PDF and the GeoJSON layers
-            times: dict[str, float] = {}
-            watch = Stopwatch(times, "out_")
-            with watch("map.pdf"):
-                save_map_pdf(fig, tmp / "map.pdf")
-            for name in GEOJSON_LAYERS:
-                with watch(f"{name}.geojson"):
-                    write_geojson(tables.layers[name], tmp / f"{name}.geojson")
-            return times
-
-        child = None
+        pending = PendingOutputs(result, out_dir, tmp)
         try:
-            child = parallel.start(in_child, "map.pdf and the GeoJSON layers")
-            with clock("map.png"):
-                save_map_png(fig, tmp / "map.png")
-            with clock("siteopt.gpkg"):
-                write_gpkg(
-                    {n: tables.layers[n] for n in GEOJSON_LAYERS},
-                    tmp / "siteopt.gpkg",
-                    layer_classes(tables),
-                )
-            with clock("map_wait"):
-                child.join()
-            spent.update(child.result)
+            pending.start()
+            yield pending
+            if not pending.finished:
+                raise RuntimeError("begin_outputs: PendingOutputs.finish was not called")
         finally:
-            if child is not None:
-                child.cancel()
-            close_map(fig)
-        png = (tmp / "map.png").read_bytes()
+            pending.cancel()
+
+
+def _map_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str, float]:
+    """The print map, drawn once and saved as ``map.png`` and ``map.pdf``; then, with ``inbox``
+    (the read end of a pipe), ``curve.png`` from the arguments of
+    :func:`~siteopt.outputs.curve_chart.curve_png` that the parent sends there once the
+    committee has computed the curve (``None``: no curve).
+
+    Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
+    imported here only. Returns the seconds of each file."""
+    from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
+
+    times: dict[str, float] = {}
+    watch = Stopwatch(times, "out_")
+    with watch("map_draw"):
+        fig = draw_map(tables)
+    try:
+        with watch("map.png"):
+            save_map_png(fig, tmp / "map.png")
+        with watch("map.pdf"):
+            save_map_pdf(fig, tmp / "map.pdf")
+    finally:
+        close_map(fig)
+    if inbox is not None:
+        with os.fdopen(inbox, "rb") as fh:
+            message = fh.read()
+        args = pickle.loads(message) if message else None
+        if args is not None:
+            from siteopt.outputs.curve_chart import curve_png
+
+            with watch("curve.png"):
+                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+    return times
+
+
+def _layer_files(tables: Tables, tmp: Path) -> dict[str, float]:
+    """The GIS layers: one GeoJSON file each and ``siteopt.gpkg``; returns the seconds of each."""
+    times: dict[str, float] = {}
+    watch = Stopwatch(times, "out_")
+    for name in GEOJSON_LAYERS:
+        with watch(f"{name}.geojson"):
+            write_geojson(tables.layers[name], tmp / f"{name}.geojson")
+    with watch("siteopt.gpkg"):
+        write_gpkg(
+            {n: tables.layers[n] for n in GEOJSON_LAYERS},
+            tmp / "siteopt.gpkg",
+            layer_classes(tables),
+        )
+    return times
+
+
+def _curve_args(result: RunResult) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The arguments of :func:`~siteopt.outputs.curve_chart.curve_png` for ``result`` (None
+    without a curve)."""
+    if not result.committee.curve:
+        return None
+    from siteopt.outputs.words import demand_noun, is_covering, served_verb
+
+    covering = is_covering(result)
+    noun = demand_noun(result)
+    return (
+        (
+            result.committee.curve,
+            result.spec.rules.p,
+            float(result.placed_deaths) if covering else None,
+            f"{noun.title} {served_verb(result)}" if covering else "Value",
+        ),
+        {"share_label": f"Share of all {noun.plural}"},
+    )
+
+
+class PendingOutputs:
+    """Outputs being written (see :func:`begin_outputs`); :meth:`finish` completes them."""
+
+    def __init__(self, result: RunResult, out_dir: Path, tmp: Path) -> None:
+        self.result = result
+        self.out_dir = out_dir
+        self.tmp = tmp
+        self.finished = False
+        self.spent: dict[str, float] = {}  # the parent's seconds in the outputs, by file
+        self.tables: Tables | None = None
+        self.children: list[parallel.Forked] = []  # the forked writers
+        self.forked = False  # whether they run in child processes (else they ran here)
+        self.outbox: int | None = None  # the pipe to the forked writer: the curve's arguments
+
+    def start(self) -> None:
+        """Compute the tables and start the forked writers (:func:`_map_files`,
+        :func:`_layer_files`)."""
+        t0 = time.perf_counter()
+        with Stopwatch(self.spent, "out_")("tables"):
+            self.tables = build_tables(self.result)
+        tables, tmp = self.tables, self.tmp
+        self.forked = parallel.forks()
+        if not self.forked:  # everything here, one file after the other
+            self.children = [
+                parallel.start(lambda: _map_files(tables, tmp), "the maps"),
+                parallel.start(lambda: _layer_files(tables, tmp), "the GIS layers"),
+            ]
+        else:  # two writers; the map's also draws the curve from what finish() sends it
+            inbox, self.outbox = os.pipe()
+            try:
+                self.children = [
+                    parallel.start(
+                        lambda: _map_files(tables, tmp, inbox),
+                        "the maps and the curve",
+                        close_in_child=(self.outbox,),
+                    )
+                ]
+            finally:
+                os.close(inbox)
+            self.children.append(
+                parallel.start(
+                    lambda: _layer_files(tables, tmp),
+                    "the GeoJSON layers and GeoPackage",
+                    close_in_child=(self.outbox,),
+                )
+            )
+        self.spent["outputs_s"] = time.perf_counter() - t0
+
+    def cancel(self) -> None:
+        """Stop the forked writer if it still runs."""
+        self._close_outbox()
+        for child in self.children:
+            child.cancel()
+
+    def _close_outbox(self) -> None:
+        if self.outbox is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.outbox)
+            self.outbox = None
+
+    def finish(
+        self, result: RunResult, timings: MutableMapping[str, float] | None = None
+    ) -> list[Path]:
+        """Write the files that need the committee's answers (report, curve, solution...),
+        wait for the forked writer, write ``timings.json``; return the paths (as
+        :func:`write_outputs`). ``result`` is the started result with its answers."""
+        if self.tables is None or not self.children:
+            raise RuntimeError("PendingOutputs.finish: start() was not called")
+        t0 = time.perf_counter()
+        spent, tmp = self.spent, self.tmp
+        clock = Stopwatch(spent, "out_")
+        tables = dataclasses.replace(self.tables, result=result)
         with clock("report.md"):
             write_text(tmp / "report.md", report_markdown(result, tables))
-        chart = None
-        if result.committee.curve:
+        args = _curve_args(result)
+        if self.outbox is not None:  # the forked writer draws it
+            message, fd, self.outbox = pickle.dumps(args), self.outbox, None
+            # a child that died does not read: join() below says why
+            with contextlib.suppress(BrokenPipeError), os.fdopen(fd, "wb") as fh:
+                fh.write(message)
+        elif args is not None:
             from siteopt.outputs.curve_chart import curve_png
-            from siteopt.outputs.words import demand_noun, is_covering, served_verb
 
-            covering = is_covering(result)
-            noun = demand_noun(result)
             with clock("curve.png"):
-                chart = curve_png(
-                    result.committee.curve,
-                    result.spec.rules.p,
-                    float(result.placed_deaths) if covering else None,
-                    f"{noun.title} {served_verb(result)}" if covering else "Value",
-                    share_label=f"Share of all {noun.plural}",
-                )
-                (tmp / "curve.png").write_bytes(chart)
-        with clock("report.html"):
-            write_text(tmp / "report.html", report_html(result, png, tables, chart))
+                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
         with clock("map.html"):
             write_text(tmp / "map.html", webmap_html(tables))
         with clock("FIELDS.md"):
@@ -161,9 +313,23 @@ def write_outputs(
             write_text(tmp / "solution.json", solution_json(result))
         with clock(SCENARIO_FILE):
             write_text(tmp / SCENARIO_FILE, scenario_yaml(result.scenario))
-        extra = {**spent, "outputs_s": time.perf_counter() - t0, **since_entry()}
+        with clock("map_wait"):
+            for child in self.children:
+                child.join()
+        for child in self.children:
+            spent.update(child.result)
+        if self.forked:  # the writers' time from the fork to their last file (the longer)
+            spent["out_parallel_s"] = max(child.seconds for child in self.children)
+        png = (tmp / "map.png").read_bytes()
+        chart = (tmp / "curve.png").read_bytes() if args is not None else None
+        with clock("report.html"):
+            write_text(tmp / "report.html", report_html(result, png, tables, chart))
+        spent["outputs_s"] += time.perf_counter() - t0
+        extra = {**spent, **since_entry()}
         text = timings_json(result, extra)
         write_text(tmp / "timings.json", text)
         if timings is not None:
             timings.update(json.loads(text))
-    return [out_dir / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]
+        self.finished = True
+        out = self.out_dir
+        return [out / f for f in OUTPUT_FILES if f != "curve.png" or result.committee.curve]

@@ -1,12 +1,15 @@
-"""Output files written by a forked child while the parent writes others.
+"""Output files written by a forked child while the parent works on.
 
-The print map is drawn once and saved twice (PNG and PDF); each save renders the whole figure
-again, so on a machine with a free core a child process (``os.fork``: it shares the drawn
-figure and the tables, nothing is pickled) saves the PDF and the GeoJSON layers while the
-parent saves the PNG and the GeoPackage. The bytes are the same either way (the determinism
-tests check it). Where ``fork`` does not exist, or with ``SITEOPT_NO_FORK=1`` in the
-environment, the task simply runs in the parent. The child reports its own timings (a dict of
-seconds) or its error through a pipe.
+Right after the main solve, a child process (``os.fork``: it shares the result and the tables,
+nothing is pickled on the way in) draws the print map and writes the files that depend on the
+chosen sites only, while the parent computes the committee's answers and writes the rest (see
+:func:`siteopt.outputs.files.begin_outputs`). The bytes are the same either way (the
+determinism tests check it). Where ``fork`` does not exist, or with ``SITEOPT_NO_FORK=1`` in
+the environment, the task simply runs in the parent. The child reports its own timings (a dict
+of seconds) or its exception through a pipe; :meth:`Forked.join` raises that exception in the
+parent as if the parent had written the file (Ctrl-C stays Ctrl-C, a full disk an
+``OSError``, a bug the same exception), so messages and exit codes do not depend on which
+process wrote which file.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable, Mapping
 
 from siteopt._errors import OutputError
 
-__all__ = ["Forked", "start"]
+__all__ = ["Forked", "forks", "start"]
 
 #: set in the environment to write every file in the parent process
 NO_FORK = "SITEOPT_NO_FORK"
@@ -46,7 +50,7 @@ class Forked:
         self.seconds = time.perf_counter() - self.started
         message = self._message()
         if os.waitstatus_to_exitcode(status) != 0:
-            raise OutputError(f"Cannot write {self.what}: {message or 'the writer process died'}")
+            raise _child_error(message, self.what)
         if message:
             self.result = {str(k): float(v) for k, v in json.loads(message).items()}
 
@@ -60,15 +64,30 @@ class Forked:
         os.waitpid(pid, 0)
         self._message()
 
-    def _message(self) -> str:
+    def _message(self) -> bytes:
         if self.read_fd is None:
-            return ""
+            return b""
         chunks = []
-        while chunk := os.read(self.read_fd, 4096):
+        while chunk := os.read(self.read_fd, 65536):
             chunks.append(chunk)
         os.close(self.read_fd)
         self.read_fd = None
-        return b"".join(chunks).decode("utf-8", "replace").strip()
+        return b"".join(chunks).strip()
+
+
+def _child_error(message: bytes, what: str) -> BaseException:
+    """The exception the child reported (pickled), else an :class:`OutputError` naming ``what``."""
+    if message.startswith(_PICKLED):
+        with contextlib.suppress(Exception):
+            exc = pickle.loads(message[len(_PICKLED) :])
+            if isinstance(exc, BaseException):
+                return exc
+    text = message.decode("utf-8", "replace").strip()
+    return OutputError(f"Cannot write {what}: {text or 'the writer process died'}")
+
+
+#: the child's report of an exception starts with this, then the pickled exception
+_PICKLED = b"pickle:"
 
 
 def _die_with_parent() -> None:
@@ -81,12 +100,24 @@ def _die_with_parent() -> None:
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
+def forks() -> bool:
+    """Whether :func:`start` runs its task in a child (there is ``os.fork``, and no
+    ``SITEOPT_NO_FORK=1``)."""
+    return hasattr(os, "fork") and os.environ.get(NO_FORK, "") in ("", "0")
+
+
+def start(
+    task: Callable[[], Mapping[str, float] | None],
+    what: str,
+    close_in_child: tuple[int, ...] = (),
+) -> Forked:
     """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it.
 
     What ``task`` returns (seconds by name) is :attr:`Forked.result` after :meth:`Forked.join`.
+    ``close_in_child``: file descriptors of the parent the child closes first (the parent's
+    end of a pipe to the child, so that the child sees its end when the parent closes it).
     """
-    if not hasattr(os, "fork") or os.environ.get(NO_FORK, "") not in ("", "0"):
+    if not forks():
         here = Forked(None, None, what)
         here.result = dict(task() or {})
         here.seconds = time.perf_counter() - here.started
@@ -97,6 +128,8 @@ def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
         code = 1
         try:
             os.close(read_fd)
+            for fd in close_in_child:
+                os.close(fd)
             _die_with_parent()
             import warnings
 
@@ -105,8 +138,15 @@ def start(task: Callable[[], Mapping[str, float] | None], what: str) -> Forked:
             os.write(write_fd, json.dumps(dict(result or {})).encode("utf-8"))
             code = 0
         except BaseException as exc:
+            try:
+                report = _PICKLED + pickle.dumps(exc)
+                pickle.loads(report[len(_PICKLED) :])  # it must come back in the parent
+                if len(report) > 60_000:  # more than a pipe holds before the parent reads
+                    raise ValueError(len(report))
+            except Exception:
+                report = f"{type(exc).__name__}: {exc}"[:2000].encode("utf-8")
             with contextlib.suppress(OSError):
-                os.write(write_fd, f"{type(exc).__name__}: {exc}"[:2000].encode("utf-8"))
+                os.write(write_fd, report)
         finally:
             os._exit(code)
     os.close(write_fd)

@@ -828,3 +828,68 @@ def test_own_demand_with_the_bundle_credits_no_ocme(small: RunResult) -> None:
     line = credits(small, ("towns", "deaths", "sewer"))
     assert "Medical Examiner" not in line and "towns:" in line
     assert "units of demand" in md and " deaths " not in md.split("## Scenario settings")[0]
+
+
+# ------------------------------------------------------- the forked writer (begin_outputs)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "timings.json"}
+
+
+def test_begun_outputs_are_the_same_forked_or_in_one_process(
+    small: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The maps, GeoJSON, GeoPackage and the curve come from the forked writer (started before
+    the committee's answers exist), or from this process with SITEOPT_NO_FORK=1: same bytes."""
+    from siteopt.outputs import begin_outputs
+    from siteopt.outputs.parallel import NO_FORK
+    from siteopt.studies.committee import with_answers
+
+    def write(out: Path) -> dict[str, float]:
+        timings: dict[str, float] = {}
+        with begin_outputs(small, out) as pending:
+            pending.finish(with_answers(small, curve=True), timings)
+        return timings
+
+    forked = write(tmp_path / "forked")
+    monkeypatch.setenv(NO_FORK, "1")
+    here = write(tmp_path / "here")
+    a, b = _files(tmp_path / "forked"), _files(tmp_path / "here")
+    assert "curve.png" in a and "map.pdf" in a and "siteopt.gpkg" in a
+    assert a == b
+    for timings in (forked, here):  # each file's seconds, wherever it was written
+        assert all(timings[f"out_{n}_s"] > 0 for n in ("map.png", "map.pdf", "curve.png"))
+        assert timings["outputs_s"] > 0
+    assert forked["out_parallel_s"] > 0 and "out_parallel_s" not in here  # no writer: no line
+    assert not list(tmp_path.glob(".*tmp-*"))
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_a_failure_while_answering_leaves_the_earlier_folder(
+    small: RunResult, tmp_path: Path, stop: type[BaseException]
+) -> None:
+    """Ctrl-C (or an error) during the committee stage, while the forked writer works: the
+    writer is stopped, its temporary folder removed, the earlier outputs left as they were."""
+    from siteopt.outputs import begin_outputs
+
+    out = tmp_path / "out"
+    write_outputs(small, out)
+    before = _files(out)
+    with pytest.raises(stop), begin_outputs(small, out, overwrite=True) as pending:
+        assert len(pending.children) == 2  # the maps' writer and the layers'
+        raise stop()
+    assert all(child.pid is None for child in pending.children)  # stopped and reaped
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_begin_outputs_without_finish_writes_nothing(small: RunResult, tmp_path: Path) -> None:
+    from siteopt.outputs import begin_outputs
+
+    with (
+        pytest.raises(RuntimeError, match="finish was not called"),
+        begin_outputs(small, tmp_path / "out"),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []

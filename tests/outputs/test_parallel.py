@@ -31,12 +31,53 @@ def test_child_writes_the_file(tmp_path: Path) -> None:
 
 
 @needs_fork
-def test_child_failure_is_an_output_error_with_its_message(tmp_path: Path) -> None:
+def test_child_failure_is_raised_here_as_it_was_raised_there(tmp_path: Path) -> None:
+    """Messages and exit codes do not depend on which process wrote a file: the child's
+    exception comes back with its type and message (a bug stays a bug, a full disk an OSError,
+    Ctrl-C stays Ctrl-C)."""
+
     def fail() -> None:
         raise ValueError("no room on the device")
 
     task = parallel.start(fail, "map.pdf")
-    with pytest.raises(OutputError, match=r"Cannot write map.pdf: ValueError: no room"):
+    with pytest.raises(ValueError, match=r"^no room on the device$"):
+        task.join()
+
+    def full() -> None:
+        raise OSError(28, "No space left on device")
+
+    task = parallel.start(full, "map.pdf")
+    with pytest.raises(OSError) as info:
+        task.join()
+    assert info.value.errno == 28 and info.value.strerror == "No space left on device"
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    task = parallel.start(interrupted, "map.pdf")
+    with pytest.raises(KeyboardInterrupt):
+        task.join()
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("cannot pickle this")
+
+
+@needs_fork
+def test_child_failure_that_cannot_travel_is_an_output_error_with_its_message() -> None:
+    def fail() -> None:
+        raise _Unpicklable("the printer caught fire")
+
+    task = parallel.start(fail, "map.pdf")
+    with pytest.raises(OutputError, match=r"Cannot write map.pdf: _Unpicklable: the printer"):
+        task.join()
+
+    def killed() -> None:
+        os.kill(os.getpid(), 9)
+
+    task = parallel.start(killed, "map.png")
+    with pytest.raises(OutputError, match=r"Cannot write map.png: the writer process died"):
         task.join()
 
 
