@@ -25,6 +25,21 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point siteopt's on-disk cache at a folder of this test session, never the user's."""
+    folder = tmp_path_factory.mktemp("siteopt-cache")
+    before = os.environ.get("SITEOPT_CACHE_DIR")
+    os.environ["SITEOPT_CACHE_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("SITEOPT_CACHE_DIR", None)
+        else:
+            os.environ["SITEOPT_CACHE_DIR"] = before
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A click CliRunner."""
