@@ -9,7 +9,6 @@ from typing import Literal
 
 import geopandas as gpd
 import numpy as np
-from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError, ScenarioError, SiteoptError
 from siteopt.data.inputs import Inputs, load_inputs
@@ -149,6 +148,8 @@ def _nearest(
 ) -> tuple[np.ndarray, np.ndarray]:
     if layer.empty:
         return np.full(len(xy), np.nan), np.array([""] * len(xy), dtype=object)
+    from scipy.spatial import cKDTree
+
     pts = np.column_stack([layer.geometry.x.to_numpy(), layer.geometry.y.to_numpy()])
     dist, idx = cKDTree(pts).query(xy)
     names = (

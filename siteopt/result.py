@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
-import pandas as pd
+if TYPE_CHECKING:  # annotations only: the result module imports no stage
+    import geopandas as gpd
+    import pandas as pd
 
-from siteopt.data.inputs import Inputs
-from siteopt.models.base import ModelSpec, Solution, SolverSpec
-from siteopt.problem import BuiltProblem
-from siteopt.scenario import Scenario
+    from siteopt.data.inputs import Inputs
+    from siteopt.models.base import ModelSpec, Solution, SolverSpec
+    from siteopt.problem import BuiltProblem
+    from siteopt.scenario import Scenario
 
 
 @dataclass(frozen=True)

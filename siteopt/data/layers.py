@@ -17,7 +17,6 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import shapely
 
 from siteopt._errors import DataError
@@ -350,6 +349,8 @@ def _coerce(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
 @functools.lru_cache(maxsize=8)
 def _layer_names(path: str, size: int, mtime_ns: int, inode: int) -> frozenset[str]:
     """The layer names of a GeoPackage, listed once per file version (size, time, inode)."""
+    import pyogrio
+
     return frozenset(str(row[0]) for row in pyogrio.list_layers(path))
 
 
@@ -387,6 +388,8 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     if not path.exists():
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
     check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
+    import pyogrio  # here: a run without the bundle never opens a GeoPackage
+
     try:
         stat = path.stat()
         present = _layer_names(str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)

@@ -15,13 +15,8 @@ from typing import Any
 
 from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
-from siteopt.outputs.geojson import write_geojson
-from siteopt.outputs.gpkg import layer_classes, write_gpkg
-from siteopt.outputs.report import report_html, report_markdown
 from siteopt.outputs.scenario_file import SCENARIO_FILE, scenario_yaml
-from siteopt.outputs.solution import solution_json, timings_json
 from siteopt.outputs.tables import Tables, build_tables
-from siteopt.outputs.webmap import webmap_html
 from siteopt.outputs.writer import MARKER, atomic_dir, write_text
 from siteopt.result import RunResult
 
@@ -186,6 +181,9 @@ def _map_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str,
 
 def _layer_files(tables: Tables, tmp: Path) -> dict[str, float]:
     """The GIS layers: one GeoJSON file each and ``siteopt.gpkg``; returns the seconds of each."""
+    from siteopt.outputs.geojson import write_geojson  # here: in the forked writer only
+    from siteopt.outputs.gpkg import layer_classes, write_gpkg
+
     times: dict[str, float] = {}
     watch = Stopwatch(times, "out_")
     for name in GEOJSON_LAYERS:
@@ -286,6 +284,11 @@ class PendingOutputs:
         """Write the files that need the committee's answers (report, curve, solution...),
         wait for the forked writer, write ``timings.json``; return the paths (as
         :func:`write_outputs`). ``result`` is the started result with its answers."""
+        # here, after the fork: the forked writers need none of them
+        from siteopt.outputs.report import report_html, report_markdown
+        from siteopt.outputs.solution import solution_json, timings_json
+        from siteopt.outputs.webmap import webmap_html
+
         if self.tables is None or not self.children:
             raise RuntimeError("PendingOutputs.finish: start() was not called")
         t0 = time.perf_counter()

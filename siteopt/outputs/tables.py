@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from siteopt.outputs.breaks import fisher_jenks_bins, quantile_bins
 from siteopt.outputs.words import pct
@@ -156,6 +155,8 @@ def _nearest(
             for _, field_name in f.details:
                 cols[field_name] = [None] * len(xy)
             continue
+        from scipy.spatial import cKDTree  # here: a run without the bundle has no facilities
+
         pxy = np.column_stack([pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy()])
         dist, idx = cKDTree(pxy).query(xy)
         idx = np.asarray(idx)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
 
 from siteopt._errors import InputError
 from siteopt.models.base import Pairs
@@ -21,6 +20,9 @@ MAX_COMPLETE_PAIRS = 50_000_000
 #: from this many demand x candidate combinations on, ``method="auto"`` tries the bucket
 #: stencil (:mod:`siteopt.problem.costs.stencil`) before the KD-tree
 STENCIL_FROM = 50_000_000
+#: up to this many demand x candidate combinations, ``method="auto"`` measures every pair
+#: directly (no KD-tree, so a small run never imports :mod:`scipy.spatial`); the same pairs
+DENSE_UP_TO = 200_000
 
 
 def euclidean_pairs(
@@ -47,8 +49,9 @@ def euclidean_pairs(
         How pairs within the cutoff are found: ``"kdtree"`` (one KD-tree search), ``"stencil"``
         (candidates in buckets of their spacing, demand in chunks: fast on grids and without an
         n x m temporary; falls back to the KD-tree where buckets would not pay) or ``"auto"``
-        (the stencil from :data:`STENCIL_FROM` combinations on). Every method returns the same
-        pairs, order and costs.
+        (every pair measured up to :data:`DENSE_UP_TO` combinations, the stencil from
+        :data:`STENCIL_FROM` on, else the KD-tree). Every method returns the same pairs, order
+        and costs.
 
     Returns
     -------
@@ -73,7 +76,7 @@ def euclidean_pairs(
     if n == 0 or m == 0:
         return _pairs(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), n, m, cutoff)
 
-    if np.isinf(cutoff):
+    if np.isinf(cutoff) or (method == "auto" and n * m <= DENSE_UP_TO):
         if n * m > MAX_COMPLETE_PAIRS:
             raise InputError(
                 f"a complete distance matrix of {n} x {m} pairs is too large; "
@@ -90,6 +93,8 @@ def euclidean_pairs(
             if plan is not None:
                 r, c, d = stencil_pairs(dxy, cxy, search, cutoff, circuity, *plan)
                 return _pairs(r, c, d, n, m, cutoff)
+        from scipy.spatial import cKDTree  # here: small runs measure every pair instead
+
         found = cKDTree(dxy).sparse_distance_matrix(cKDTree(cxy), search, output_type="ndarray")
         rows = found["i"].astype(np.int64)
         cols = found["j"].astype(np.int64)

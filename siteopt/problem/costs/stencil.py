@@ -28,7 +28,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 #: most buckets in the stencil's frame (its prefix counts take 8 bytes a bucket)
 MAX_BUCKETS = 20_000_000
@@ -50,6 +49,8 @@ def stencil_plan(
     m = cxy.shape[0]
     if m < 64 or not np.isfinite(radius) or radius <= 0:
         return None
+    from scipy.spatial import cKDTree
+
     sample = cxy[:: max(1, m // 20_000)]
     dist, _ = cKDTree(cxy).query(sample, k=2)
     nearest = dist[:, 1]
@@ -216,6 +217,8 @@ def _kd_pairs(
     """(row, col) of every pair within ``radius`` (a hair wider), sorted by row then col."""
     if dxy.shape[0] == 0 or cxy.shape[0] == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    from scipy.spatial import cKDTree
+
     found = cKDTree(dxy).sparse_distance_matrix(
         cKDTree(cxy), radius * (1 + 1e-9) + 1e-9, output_type="ndarray"
     )

@@ -8,7 +8,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
 
 from siteopt._errors import DataError, InputError
 from siteopt.data.inputs import Inputs
@@ -118,6 +117,8 @@ def transit_access(
     est = np.concatenate(trips_parts)
     has_est = np.isfinite(est)
     feeds = np.concatenate(feed_parts)
+    from scipy.spatial import cKDTree  # here: a run without transit rules never needs it
+
     m = cxy.shape[0]
     out: dict[str, object] = {}
     ctree = cKDTree(cxy) if m else None
