@@ -34,9 +34,9 @@ def curve(
     """Solve the scenario in CONFIG for p = 1 ... N sites exactly: what more sites buy.
 
     Builds the problem once, re-solves it for every p with all other rules unchanged, and
-    writes curve.csv (p, objective, bound, gap, status, towns), curve.json, curve.png (deaths
-    covered and their share against p, the scenario's p marked) and curve.html to the output
-    directory, atomically.
+    writes curve.csv (p, objective, bound, gap, status, towns; sites, by id, for your own
+    points without towns), curve.json, curve.png (deaths covered and their share against p,
+    the scenario's p marked) and curve.html to the output directory, atomically.
 
     \b
     $ siteopt curve configs/connecticut.yaml

@@ -65,6 +65,7 @@ def curve_figure(
     ax.set_xticks(xs or [scenario_p])
     top = max(ys) if ys else 1.0
     ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    ax.yaxis.set_major_formatter(_plain)  # 800,000 rather than 0.8 under a "1e6" offset
     ax.grid(axis="y", color="#dddddd", lw=0.6)
     ax.spines[["top"]].set_visible(False)
     if total:
@@ -80,6 +81,13 @@ def curve_figure(
                 fontsize=7, color="#555555")  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def _plain(v: float, _pos: float | None = None) -> str:
+    """A tick value in plain figures with thousands separators: ``800000`` -> ``800,000``,
+    ``0.25`` -> ``0.25`` (never an offset or scientific notation)."""
+    v = float(v)
+    return f"{v:,.0f}" if v.is_integer() else f"{v:,.6g}".rstrip("0").rstrip(".")
 
 
 def curve_png(

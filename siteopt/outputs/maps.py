@@ -38,6 +38,7 @@ from matplotlib.transforms import Bbox, blended_transform_factory
 from siteopt import __version__
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
+from siteopt.outputs.textfit import fit_right
 from siteopt.outputs.words import (
     class_label,
     credits,
@@ -636,10 +637,7 @@ def _insets(
             pad=3,
             weight="bold",
         )
-        edge, size = fig.bbox.x1 - 4, 8.0
-        while size > 5.5 and title.get_window_extent().x1 > edge:
-            size -= 0.5
-            title.set_fontsize(size)  # a long name stays on the page
+        fit_right(fig, title)  # a long name stays on the page, as map.png draws it
         bar = 500.0 if not own else max(_nice_length(half / 2.5), 500.0)  # follows the radius
         _scale_bar(a, x - half, -0.07, bar, 2, unit_label="km", step_km=bar / 1000, below=True)
 

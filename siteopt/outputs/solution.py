@@ -20,6 +20,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
     # your own demand points: keys name no deaths ("covered", "total"; the label says what)
     own = result.built.summary.place == "points"
     covered_key = "covered" if own else "covered_deaths"
+    by_site = not result.built.problem.group_names  # no towns: sets are named by site id
     sites = []
     for (_, row), pt in zip(result.sites.iterrows(), wgs.geometry, strict=True):
         sites.append(
@@ -107,7 +108,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
                 "objective": _num(a.objective),
                 "status": a.status.value,
                 "gap_to_best": _num(a.gap_to_best),
-                "towns": list(towns_of(result.built.problem, a.selected)),
+                **({} if by_site else {"towns": list(towns_of(result.built.problem, a.selected))}),
                 "loss": _num(
                     abs(a.objective - sol.objective) if sol.objective is not None else None
                 ),
@@ -117,7 +118,7 @@ def solution_dict(result: RunResult) -> dict[str, Any]:
         "alternatives_differ_by": result.spec.distinct if sol.alternatives else None,
         "runners_up": [town_option_dict(o, own) for o in result.committee.runners_up],
         "if_declined": [town_option_dict(o, own) for o in result.committee.if_declined],
-        "curve": [curve_point_dict(c) for c in result.committee.curve],
+        "curve": [curve_point_dict(c, by_site) for c in result.committee.curve],
         "resolved_scenario": result.scenario.to_dict(),
         "data": {
             "bundle": manifest.get("name", "connecticut") if result.inputs.has_bundle else None,
@@ -234,14 +235,15 @@ def town_option_dict(o: TownOption, own: bool = False) -> dict[str, Any]:
     }
 
 
-def curve_point_dict(c: CurvePoint) -> dict[str, Any]:
-    """One point of the p-curve as JSON."""
+def curve_point_dict(c: CurvePoint, by_site: bool = False) -> dict[str, Any]:
+    """One point of the p-curve as JSON (``by_site``: your own points without towns, so the
+    point names its chosen sites by id under ``sites`` and has no ``towns`` key)."""
     return {
         "p": c.p,
         "objective": _num(c.objective),
         "bound": _num(c.bound),
         "gap": _num(c.gap),
         "status": c.status,
-        "towns": list(c.towns),
+        **({} if by_site else {"towns": list(c.towns)}),
         "sites": list(c.sites),
     }

@@ -111,19 +111,36 @@ def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
 #: ``#selftest`` checks the frame's points; the Connecticut page keeps ``map.js`` as it is
 _JS_PROJ = "  var proj = (function (p) {"
 _JS_TEST = "    var pts = [[-72.75,"
+#: a run without regions (your own points without a region column): the popup's Region row is
+#: drawn only for a site whose ``region`` is not null; the Connecticut page keeps ``map.js``
+_JS_REGION = '    row(t, "Region", s.region);'
 
 
-def _page_js(local: bool) -> Markup:
-    """``map.js``, with the local projection when the run is not in EPSG:6433."""
+def _page_js(local: bool, regions: bool = True) -> Markup:
+    """``map.js``, with the local projection when the run is not in EPSG:6433 and the Region
+    row left out of popups (data-driven: ``region`` null) when the run has no regions."""
     js = static_text("map.js")
-    if not local:
+    if not local and regions:
         return js
     text = str(js)
+    if not regions:
+        if text.count(_JS_REGION) != 1:
+            raise SiteoptError("map.js changed: its Region row is not found (siteopt bug).")
+        text = text.replace(
+            _JS_REGION, '    if (s.region !== null) { row(t, "Region", s.region); }'
+        )
+    if not local:
+        return Markup(text)
     if text.count(_JS_PROJ) != 1 or text.count(_JS_TEST) != 1:
         raise SiteoptError("map.js changed: its projection anchor is not found (siteopt bug).")
     local_proj = "  var proj = data.proj.kind ? siteoptLocal(data.proj) : (function (p) {"
     text = text.replace(_JS_PROJ, str(static_text("map_local.js")) + local_proj)
     return Markup(text.replace(_JS_TEST, "    var pts = data.proj.test || [[-72.75,"))
+
+
+def _has_regions(tables: Tables) -> bool:
+    """True when some site of the run has a region (every Connecticut run does)."""
+    return bool(tables.sites["region"].astype(str).str.len().gt(0).any())
 
 
 def _quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -180,6 +197,7 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
     wgs = sites.to_crs("EPSG:4326")
     out = []
     transit = transit_rows(tables.result, sites)
+    regions = _has_regions(tables)
     for i, ((_, r), pt) in enumerate(zip(sites.iterrows(), wgs.geometry, strict=True)):
         u, v = frame.xy(np.array([r.geometry.x]), np.array([r.geometry.y]))
         periods = tables.result.context.periods
@@ -197,7 +215,8 @@ def map_data(tables: Tables, frame: _Frame) -> dict[str, Any]:
                 "role": str(r["role"]),
                 "id": str(r["site_id"]),
                 "town": str(r["town"]) or str(r["site_id"]),  # no towns: the popup names the id
-                "region": str(r["region"]) or "none given",
+                # null: the run has no regions and the popup has no Region row (_page_js)
+                "region": str(r["region"]) or ("none given" if regions else None),
                 "covered": num(r["covered"]),
                 "share": pct(r["share"], 2),
                 "marginal": "n/a" if is_missing(r["marginal"]) else num(r["marginal"]),
@@ -397,5 +416,5 @@ def webmap_html(tables: Tables) -> str:
         + f" Scenario {sc.name} "
         f"({sc.digest()}), siteopt {__version__}.",
         data=Markup(script_json(map_data(tables, frame))),
-        js=_page_js(result.built.crs != CRS),
+        js=_page_js(result.built.crs != CRS, _has_regions(tables)),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,6 +65,8 @@ class Comparison:
     overlap_m: float
     pairs: tuple[OverlapPair, ...]
     consensus: tuple[TownConsensus, ...]
+    #: the projected CRS every site's ``x_m`` / ``y_m`` and every overlap distance is in
+    crs: str = CRS
 
     @property
     def max_sites(self) -> int:
@@ -72,13 +75,73 @@ class Comparison:
 
 
 def compare(results: Sequence[ScenarioResult], overlap_m: float = 1000.0) -> Comparison:
-    """Compare scenario results: overlapping sites within ``overlap_m`` metres and consensus."""
+    """Compare scenario results: overlapping sites within ``overlap_m`` metres and consensus.
+
+    Scenarios solved in different working CRSs (your own points in a UTM zone beside the
+    Connecticut bundle's EPSG:6433, say) are measured in one: the first scenario's, every other
+    site placed there from its longitude and latitude (:func:`one_crs`).
+
+    Raises
+    ------
+    InputError
+        When the first scenario's working CRS is not a projected CRS pyproj knows.
+    """
+    same, crs = one_crs(results)
     return Comparison(
-        results=tuple(results),
+        results=same,
         overlap_m=float(overlap_m),
-        pairs=tuple(overlap_pairs(results, overlap_m)),
-        consensus=tuple(consensus(results)),
+        pairs=tuple(overlap_pairs(same, overlap_m)),
+        consensus=tuple(consensus(same)),
+        crs=crs,
     )
+
+
+def one_crs(results: Sequence[ScenarioResult]) -> tuple[tuple[ScenarioResult, ...], str]:
+    """The results with every site's ``x_m`` / ``y_m`` in the first scenario's working CRS.
+
+    Sites of a scenario in another CRS are moved there from their longitude and latitude; the
+    results come back unchanged when all share one CRS (a result without a recorded CRS is in
+    EPSG:6433). Returns the results and the CRS.
+
+    Raises
+    ------
+    InputError
+        When the CRSs differ and the first is not a projected CRS pyproj knows: distances in it
+        would not be metres.
+    """
+    from dataclasses import replace
+
+    crss = [r.crs or CRS for r in results]
+    if not crss or all(c == crss[0] for c in crss):
+        return tuple(results), crss[0] if crss else CRS
+    from pyproj import CRS as ProjCRS
+    from pyproj import Transformer
+    from pyproj.exceptions import CRSError
+
+    from siteopt._errors import InputError
+
+    target = crss[0]
+    try:
+        projected = ProjCRS.from_user_input(target).is_projected
+    except CRSError:
+        projected = False
+    if not projected:
+        raise InputError(
+            f"{results[0].source}: its working CRS {target!r} is not a projected CRS, so the "
+            f"sites of the scenarios in {', '.join(sorted(set(crss[1:]) - {target}))} cannot be "
+            "measured in it; put a scenario with a projected working CRS first."
+        )
+    tr = Transformer.from_crs("EPSG:4326", target, always_xy=True)
+    out = []
+    for r, c in zip(results, crss, strict=True):
+        if c != target:
+            moved = []
+            for s in r.sites:
+                x, y = tr.transform(s.lon, s.lat)
+                moved.append(replace(s, x_m=round(float(x), 1), y_m=round(float(y), 1)))
+            r = replace(r, sites=tuple(moved), crs=target)
+        out.append(r)
+    return tuple(out), target
 
 
 def objective_words(r: ScenarioResult) -> str:
@@ -243,9 +306,12 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
             "distance_m": c.overlap_m,
             "pairs": [{**asdict(p), "distance_m": round(p.distance_m, 1)} for p in c.pairs],
         },
+        #: the projected CRS of every x_m / y_m and overlap distance (the first scenario's)
+        "working_crs": c.crs,
         "consensus": [
             {
-                "town": t.town,
+                # the town the scenarios agree on; the site's id for your points without towns
+                ("town" if has_towns(c) else "site"): t.town,
                 "chosen_in": list(t.chosen_in),
                 "count": t.count,
                 "of": t.total,
@@ -448,12 +514,25 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
     # one label per town, at the mean position of its sites, saying how many scenarios chose it;
     # a label near an earlier one goes to another corner so they do not overlap
     offsets = ((12, 12, "left"), (12, -22, "left"), (-12, 12, "right"), (-12, -22, "right"))
+    # "near" in metres that follow the map's extent: 15 km by 6 km on the state's map (about a
+    # label's size there), a few hundred metres for your own points a few km apart
+    xs = [s.x_m for r in c.results for s in r.sites] or [0.0]
+    ys = [s.y_m for r in c.results for s in r.sites] or [0.0]
+    if towns is not None and not towns.empty:
+        bx0, by0, bx1, by1 = (float(v) for v in towns.total_bounds)
+        span = max(bx1 - bx0, by1 - by0, max(xs) - min(xs), max(ys) - min(ys))
+    else:
+        span = max(max(xs) - min(xs), max(ys) - min(ys))
+    # around the sites when no towns are drawn: 10 km at most, unless they are far apart
+    pad = max(min(10_000.0, max(0.15 * span, 500.0)), 0.05 * span)
+    fold = min(1.0, (span + 2 * pad) / 100_000)
+    near_x, near_y = 15_000 * fold, 6_000 * fold
     placed: list[tuple[float, float, int]] = []
     for item in sorted(c.consensus, key=lambda t: t.town):
         pts = [(s.x_m, s.y_m) for r in c.results for s in r.sites if s.place == item.town]
         x = sum(p[0] for p in pts) / len(pts)
         y = sum(p[1] for p in pts) / len(pts)
-        near = {k for px, py, k in placed if abs(px - x) < 15_000 and abs(py - y) < 6_000}
+        near = {k for px, py, k in placed if abs(px - x) < near_x and abs(py - y) < near_y}
         pick = next((k for k in range(len(offsets)) if k not in near), len(placed) % 4)
         placed.append((x, y, pick))
         dx, dy, ha = offsets[pick]
@@ -474,16 +553,13 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
     ax.set_aspect("equal")
     ax.set_axis_off()
     if towns is None or towns.empty:
-        xs = [s.x_m for r in c.results for s in r.sites] or [0.0]
-        ys = [s.y_m for r in c.results for s in r.sites] or [0.0]
-        pad = 10_000
         ax.set_xlim(min(xs) - pad, max(xs) + pad)
         ax.set_ylim(min(ys) - pad, max(ys) + pad)
     x0, x1 = ax.get_xlim()
-    y0, _ = ax.get_ylim()
-    bar = 20_000 if (x1 - x0) > 60_000 else 5_000
-    ax.plot([x0 + 5000, x0 + 5000 + bar], [y0 + 5000] * 2, color="black", lw=3)
-    ax.text(x0 + 5000 + bar / 2, y0 + 7000, f"{bar // 1000} km", ha="center", fontsize=8)
+    y0, y1 = ax.get_ylim()
+    bar, inset, lift = _scale(max(x1 - x0, y1 - y0))
+    ax.plot([x0 + inset, x0 + inset + bar], [y0 + inset] * 2, color="black", lw=3)
+    ax.text(x0 + inset + bar / 2, y0 + lift, _bar_words(bar), ha="center", fontsize=8)
     # below the map, outside the state, so it hides no land (the tight bounding box keeps it)
     ax.legend(
         loc="upper center",
@@ -499,6 +575,26 @@ def map_figure(c: Comparison, towns: gpd.GeoDataFrame | None) -> Any:
         note += " Town boundaries unavailable (the scenarios' data bundle could not be read)."
     fig.text(0.01, 0.01, note, fontsize=7)
     return fig
+
+
+def _scale(extent: float) -> tuple[float, float, float]:
+    """Scale bar length, its distance from the map's corner and its label's height above the
+    corner, in metres, for a map ``extent`` metres across: 20 km, 5 km and 7 km on the state's
+    map; about a sixth of the extent, in round figures, for a smaller or much larger one."""
+    if 60_000 < extent <= 400_000:
+        return 20_000.0, 5_000.0, 7_000.0
+    raw = max(extent / 6, 1.0)
+    step = 10 ** math.floor(math.log10(raw))
+    bar = max(m * step for m in (1, 2, 5) if m * step <= raw)
+    if extent > 400_000:
+        return float(bar), 0.03 * extent, 0.042 * extent
+    inset = min(5_000.0, 0.03 * extent)
+    return float(bar), inset, inset + min(2_000.0, 0.012 * extent)
+
+
+def _bar_words(bar: float) -> str:
+    """``20000`` -> ``20 km``, ``500`` -> ``500 m``, ``2500`` -> ``2.5 km``."""
+    return f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m"
 
 
 # ------------------------------------------------------------------------------ HTML

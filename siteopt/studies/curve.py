@@ -124,8 +124,9 @@ def run_curve(
 CURVE_FILES = ("curve.csv", "curve.json", "curve.png", "curve.html")
 
 
-def curve_csv(points: tuple[CurvePoint, ...]) -> str:
-    """``curve.csv``: p, objective, bound, gap, status, towns (``; ``-separated)."""
+def curve_csv(points: tuple[CurvePoint, ...], by_site: bool = False) -> str:
+    """``curve.csv``: p, objective, bound, gap, status, towns (``; ``-separated); ``by_site``
+    (your own points without towns): the last column is ``sites``, the chosen sites' ids."""
     import csv
     import io
 
@@ -133,23 +134,29 @@ def curve_csv(points: tuple[CurvePoint, ...]) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["p", "objective", "bound", "gap", "status", "towns"])
+    w.writerow(["p", "objective", "bound", "gap", "status", "sites" if by_site else "towns"])
     for pt in points:
         w.writerow(
             [
                 pt.p,
                 *("" if v is None else json_number(v) for v in (pt.objective, pt.bound, pt.gap)),
                 pt.status,
-                "; ".join(pt.towns),
+                "; ".join(pt.sites if by_site else pt.towns),
             ]
         )
     return buf.getvalue()
 
 
 def curve_json(
-    points: tuple[CurvePoint, ...], scenario: Scenario, p: int, maximise: bool = True
+    points: tuple[CurvePoint, ...],
+    scenario: Scenario,
+    p: int,
+    maximise: bool = True,
+    by_site: bool = False,
 ) -> str:
-    """``curve.json``: the scenario, its p, whether every point is proved and monotone."""
+    """``curve.json``: the scenario, its p, whether every point is proved and monotone
+    (``by_site``: points name their sites by id only, see
+    :func:`~siteopt.outputs.solution.curve_point_dict`)."""
     from siteopt.outputs.solution import curve_point_dict
     from siteopt.outputs.words import json_text
 
@@ -161,7 +168,7 @@ def curve_json(
                 "p": p,
                 "all_proved": all_proved(points),
                 "monotone": is_monotone(points, maximise),
-                "points": [curve_point_dict(pt) for pt in points],
+                "points": [curve_point_dict(pt, by_site) for pt in points],
             },
             indent=2,
             sort_keys=True,
@@ -282,7 +289,11 @@ def write_curve(
     png = curve_png(points, spec.rules.p, total, label, share_label=share)
     with atomic_dir(out_dir, overwrite, scenario.input_paths()) as tmp:
         (tmp / "curve.png").write_bytes(png)
-        write_text(tmp / "curve.csv", curve_csv(points))
-        write_text(tmp / "curve.json", curve_json(points, scenario, spec.rules.p, kind.maximise))
+        by_site = not built.problem.group_names  # your own points without towns
+        write_text(tmp / "curve.csv", curve_csv(points, by_site))
+        write_text(
+            tmp / "curve.json",
+            curve_json(points, scenario, spec.rules.p, kind.maximise, by_site),
+        )
         write_text(tmp / "curve.html", curve_html(points, built, spec, scenario, png))
     return [out_dir / f for f in CURVE_FILES]

@@ -82,6 +82,9 @@ class ScenarioResult:
     target_share: float = 1.0  #: the set-covering target share
     credit: float | None = None  #: the transit credit included in the objective (None: none)
     demand_label: str = "deaths"  #: what the demand is called (``solution.json`` ``demand.label``)
+    #: the working CRS of ``x_m`` / ``y_m`` (``solution.json`` ``data.working_crs``; "" for a
+    #: result written before it was recorded: EPSG:6433, the Connecticut bundle's)
+    crs: str = ""
 
     @property
     def share(self) -> float | None:
@@ -189,6 +192,7 @@ def from_solution_dict(
             demand_label=str(demand.get("label") or "deaths"),
             target_share=float(objective_doc.get("target_share") or 1.0),
             credit=_float(doc.get("transit_credit_total")),
+            crs=str((doc.get("data") or {}).get("working_crs") or ""),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise InputError(

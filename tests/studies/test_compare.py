@@ -343,9 +343,23 @@ def test_map_legend_is_below_the_land(synthetic: list[ScenarioResult]) -> None:
     import geopandas as gpd
     import matplotlib.pyplot as plt
     import shapely
+    from pyproj import Transformer
 
     from siteopt.studies.compare import map_figure
 
+    # the sites' degrees where their EPSG:6433 metres are, so the map is the towns' map
+    tr = Transformer.from_crs("EPSG:6433", "EPSG:4326", always_xy=True)
+    synthetic = [
+        dataclasses.replace(
+            r,
+            sites=tuple(
+                dataclasses.replace(s, lon=lon, lat=lat)
+                for s in r.sites
+                for lon, lat in [tr.transform(s.x_m, s.y_m)]
+            ),
+        )
+        for r in synthetic
+    ]
     xs = [s.x_m for r in synthetic for s in r.sites]
     ys = [s.y_m for r in synthetic for s in r.sites]
     land = shapely.box(min(xs) - 5000, min(ys) - 5000, max(xs) + 5000, max(ys) + 5000)
