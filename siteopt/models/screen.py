@@ -88,9 +88,15 @@ def _build_incidence(problem: Problem, radius: float) -> sp.csr_array:
         # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
         # and its transpose is one linear pass; the same matrix as the COO route below, in
         # about a fifth of the CPU and without its copies of the 50 M pairs of a 100 m grid
-        indptr = np.zeros(problem.n + 1, dtype=np.int64)
+        # 32-bit indices when they fit (a 100 m grid: 400 MB less; the same matrix)
+        small = max(rows.size, problem.n, problem.m) < np.iinfo(np.int32).max
+        itype = np.int32 if small else np.int64
+        indptr = np.zeros(problem.n + 1, dtype=itype)
         np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
-        by_demand = sp.csr_array((np.ones(rows.size), cols, indptr), shape=(problem.n, problem.m))
+        by_demand = sp.csr_array(
+            (np.ones(rows.size), cols.astype(itype, copy=False), indptr),
+            shape=(problem.n, problem.m),
+        )
         return sp.csr_array(by_demand.T.tocsr())
     data = np.ones(rows.size)
     return sp.csr_array((data, (cols, rows)), shape=(problem.m, problem.n))
