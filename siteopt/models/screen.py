@@ -104,15 +104,16 @@ def _build_incidence(problem: Problem, radius: float) -> sp.csr_array:
 
 def incidence(problem: Problem, radius: float) -> sp.csr_array:
     """Candidate x demand 0/1 matrix of the pairs within ``radius`` (shared, see above)."""
-    if _SHARED is None:
+    shared = _SHARED  # read once: another thread's block may end meanwhile
+    if shared is None:
         return _build_incidence(problem, radius)
     key = (id(problem.pairs), float(radius))
-    hit = _SHARED.get(key)
+    hit = shared.get(key)
     if hit is not None and hit[0]() is problem.pairs:
         return hit[1]
     cover = _build_incidence(problem, radius)
-    _SHARED.clear()  # one problem at a time: a run re-solves one problem
-    _SHARED[key] = (weakref.ref(problem.pairs), cover)
+    shared.clear()  # one problem at a time: a run re-solves one problem
+    shared[key] = (weakref.ref(problem.pairs), cover)
     return cover
 
 
