@@ -21,6 +21,8 @@ Keyboard interrupts: a Ctrl-C during a solve asks the solver to stop (HiGHS ``ca
 receives SIGINT and stops), waits for it to return its incumbent and reports ``FEASIBLE`` or
 ``NO_SOLUTION`` with ``interrupted=True``. The KeyboardInterrupt is *not* re-raised: the caller
 (:func:`siteopt.models.solve`) skips any further solves and returns the honest, unproved answer.
+HiGHS's feasibility jump does not poll for the cancel, so it is off on huge models
+(:func:`highs_run_options`).
 """
 
 from __future__ import annotations
@@ -242,6 +244,54 @@ def map_highs_status(
     return Status.ERROR, False
 
 
+#: HiGHS's feasibility-jump heuristic does not poll for interrupts (on the 100 m grid it ignored
+#: Ctrl-C and SIGTERM for over a minute): it is off for models with more nonzeros than this
+JUMP_MAX_NNZ = 2_000_000
+
+
+def highs_run_options(milp: Milp, nnz: int) -> dict[str, Any]:
+    """The model's HiGHS options, with the feasibility jump off above :data:`JUMP_MAX_NNZ`."""
+    opts = dict(milp.highs_options)
+    if nnz > JUMP_MAX_NNZ:
+        opts.setdefault("mip_heuristic_run_feasibility_jump", False)
+    return opts
+
+
+#: seconds HiGHS is given to stop after a cancel before its solve is abandoned; its presolve
+#: and simplex do not poll for the cancel (a 300,000-row model took a minute to stop)
+CANCEL_GRACE = 2.0
+#: raw status of an abandoned solve
+ABANDONED = "kInterrupt (abandoned: HiGHS did not stop)"
+#: abandoned solvers, kept alive until they return (their thread still uses the object)
+_ABANDONED: list[Any] = []
+
+
+def _run(h: Any) -> tuple[bool, bool, float]:
+    """Solve in HiGHS's thread; on Ctrl-C/SIGTERM cancel, and abandon it after the grace.
+
+    Returns (interrupted, abandoned, seconds). An abandoned solve runs on in its daemon thread
+    (the CLI then exits at once, which ends it); the caller gets no solution from it.
+    """
+    interrupted, t0 = False, time.perf_counter()
+    h.HandleUserInterrupt = True
+    thread = h.startSolve()
+    deadline = math.inf
+    while True:
+        try:
+            done, _ = h.wait(0.05)
+            if done:
+                break
+            if time.perf_counter() > deadline:
+                _ABANDONED.append(h)
+                return True, True, time.perf_counter() - t0
+        except KeyboardInterrupt:
+            interrupted = True
+            h.cancelSolve()
+            deadline = min(deadline, time.perf_counter() + CANCEL_GRACE)
+    thread.join()
+    return interrupted, False, time.perf_counter() - t0
+
+
 def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> MilpResult:
     global _HIGHS_BANNER_SHOWN
     highspy = _import_highspy()
@@ -255,11 +305,11 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     if spec.threads is not None:
         h.setOptionValue("threads", int(spec.threads))
     h.setOptionValue("random_seed", 0)
-    for key, value in {**milp.highs_options, **(options or {})}.items():
-        h.setOptionValue(key, value)
-
     A = sp.csr_array(milp.A)
     A.sort_indices()
+    for key, value in {**highs_run_options(milp, int(A.nnz)), **(options or {})}.items():
+        h.setOptionValue(key, value)
+
     integrality = np.where(milp.integer, 1, 0).astype(np.int32)
     sense = -1 if milp.sense == "max" else 1
     status = h.passModel(
@@ -283,20 +333,11 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
 
-    interrupted = False
-    t0 = time.perf_counter()
-    h.HandleUserInterrupt = True
-    thread = h.startSolve()
-    while True:
-        try:
-            done, _ = h.wait(0.05)
-            if done:
-                break
-        except KeyboardInterrupt:
-            interrupted = True
-            h.cancelSolve()
-    thread.join()
-    seconds = time.perf_counter() - t0
+    interrupted, abandoned, seconds = _run(h)
+    if abandoned:
+        return MilpResult(
+            Status.NO_SOLUTION, None, None, None, None, "highs", version, seconds, ABANDONED, True
+        )
 
     model_status = h.getModelStatus()
     name = model_status.name if hasattr(model_status, "name") else str(model_status)
@@ -414,20 +455,9 @@ def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None
     )
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the LP (passModel failed); this is a siteopt bug.")
-    t0 = time.perf_counter()
-    interrupted = False
-    h.HandleUserInterrupt = True
-    thread = h.startSolve()
-    while True:
-        try:
-            done, _ = h.wait(0.05)
-            if done:
-                break
-        except KeyboardInterrupt:
-            interrupted = True
-            h.cancelSolve()
-    thread.join()
-    seconds = time.perf_counter() - t0
+    interrupted, abandoned, seconds = _run(h)
+    if abandoned:
+        return LpDuals(row_dual=None, seconds=seconds, raw_status=ABANDONED, interrupted=True)
     model_status = h.getModelStatus()
     name = model_status.name if hasattr(model_status, "name") else str(model_status)
     info = h.getInfo()

@@ -29,6 +29,7 @@ be dropped without changing the optimum. Every solve the caller makes must keep 
   with that site forbidden).
 
 The screen applies only when the only rules are ``p``, ``max_per_group`` and ``allowed_groups``
+(with ``required_groups``/``forbidden_groups``: the committee screen)
 (and not when the marginal values of required sites are asked: forbidding a required site frees
 one more site, a set the bounds do not cover); otherwise nothing is dropped. Whether a site
 may join a set is the rule test of :class:`~siteopt.models.rules.RuleCheck`.
@@ -59,53 +60,13 @@ from siteopt.models.base import (
 )
 from siteopt.models.covdata import CoverageData, covered_weight
 from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
-
-#: relative tolerance on the threshold, so float noise never drops an optimal candidate
-_TOL = 1e-9
-
-
-def _incidence(problem: Problem, radius: float) -> sp.csr_array:
-    pr = problem.pairs
-    rows, cols = pr.rows, pr.cols
-    if not (pr.cutoff <= radius or bool((pr.cost <= radius).all())):
-        keep = pr.cost <= radius
-        rows, cols = rows[keep], cols[keep]
-    if rows.size and bool((rows[1:] >= rows[:-1]).all()):
-        # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
-        # and its transpose is one linear pass; the same matrix as the COO route below, in
-        # about a fifth of the CPU and without its copies of the 50 M pairs of a 100 m grid
-        indptr = np.zeros(problem.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
-        by_demand = sp.csr_array((np.ones(rows.size), cols, indptr), shape=(problem.n, problem.m))
-        return sp.csr_array(by_demand.T.tocsr())
-    data = np.ones(rows.size)
-    return sp.csr_array((data, (cols, rows)), shape=(problem.m, problem.n))
-
-
-def _value(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> float:
-    if not sites:
-        return 0.0
-    hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
-    return float(w[hit].sum())
-
-
-def _gains(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> NDArray[np.float64]:
-    """Weight each candidate would add to ``sites``."""
-    if sites:
-        hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
-        free_w = np.where(hit, 0.0, w)
-    else:
-        free_w = w
-    return np.asarray(cover @ free_w, dtype=np.float64)
-
-
-def _allowed(
-    check: RuleCheck, sites: list[int], ok: NDArray[np.bool_], every: NDArray[np.int64]
-) -> NDArray[np.bool_]:
-    """Plain candidates that may join the fixed-open sites plus ``sites`` under the rules."""
-    mask = ok & check.can_join(sites, every)
-    mask[sites] = False
-    return mask
+from siteopt.models.screen import TOL as _TOL
+from siteopt.models.screen import allowed as _allowed
+from siteopt.models.screen import committee_keep_mask
+from siteopt.models.screen import gains as _gains
+from siteopt.models.screen import incidence as _incidence
+from siteopt.models.screen import needed_sets as _needed_sets
+from siteopt.models.screen import value as _value
 
 
 def coverage_keep_mask(
@@ -123,8 +84,10 @@ def coverage_keep_mask(
         return None
     if rules.min_separation or rules.region_min or rules.region_max or rules.budget is not None:
         return None
-    if rules.committee or (spec.alternatives and spec.distinct != "sets"):
-        return None  # forced or excluded towns and distinct alternatives: bounds not shown exact
+    if rules.committee:  # a town required or declined: its own bounds
+        return committee_keep_mask(problem, spec)
+    if spec.alternatives and spec.distinct != "sets":
+        return None  # distinct alternatives: bounds not shown exact
     role = np.asarray(problem.cand_role)
     fixed = [int(j) for j in np.flatnonzero((role == ROLE_EXISTING) | (role == ROLE_REQUIRED))]
     n_required = int((role == ROLE_REQUIRED).sum())
@@ -452,33 +415,6 @@ def start_incumbent(
 
 #: rows of the dense pairwise-gain matrix formed at a time (bounded memory; same numbers)
 PAIRWISE_CHUNK = 256
-
-
-def _needed_sets(rules_: SiteRules) -> list[NDArray[np.bool_]]:
-    """Free candidates of each rule row that some free site must satisfy (e.g. a required town).
-
-    A row with non-negative coefficients whose lower bound the fixed-open sites do not reach
-    needs at least one of its free members (positive coefficient) open in every feasible set.
-    Rows holding every free candidate (the number of sites) are left out: they add nothing.
-    """
-    if not rules_.A.shape[0]:
-        return []
-    A = sp.csr_array(rules_.A)
-    free = rules_.free & (rules_.hi >= 1 - 1e-9)
-    base = A @ rules_.fixed_open.astype(np.float64)
-    out: list[NDArray[np.bool_]] = []
-    n_free = int(free.sum())
-    for r in np.flatnonzero(rules_.row_lo > base + 1e-9):
-        lo, hi = A.indptr[r], A.indptr[r + 1]
-        cols, vals = A.indices[lo:hi], A.data[lo:hi]
-        if (vals < 0).any():
-            continue
-        mask = np.zeros(free.size, dtype=bool)
-        mask[cols[vals > 0]] = True
-        mask &= free
-        if int(mask.sum()) < n_free:
-            out.append(mask)
-    return out
 
 
 def _pair_top_sum(

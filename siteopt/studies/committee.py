@@ -20,7 +20,8 @@ from dataclasses import replace
 from siteopt._errors import InfeasibleError
 from siteopt.models.base import ModelSpec, Problem, Rules, Solution, SolverSpec
 from siteopt.models.objectives import objective
-from siteopt.result import Committee, RunResult, TownOption
+from siteopt.models.screen import shared_incidence
+from siteopt.result import Committee, CurvePoint, RunResult, TownOption
 from siteopt.studies.resolve import quick_spec, resolve_exact, towns_of
 
 #: runners-up consider at least this many of the towns with the most deaths
@@ -171,14 +172,15 @@ def answer_committee(
     grouped = bool(problem.group_names) and bool((problem.cand_group >= 0).any())
     ru: tuple[TownOption, ...] = ()
     dec: tuple[TownOption, ...] = ()
-    if towns and grouped:
-        ru = runners_up(problem, spec, solver, best, deaths_by_town, k)
-        dec = if_declined(problem, spec, solver, best, deaths_by_town)
-    pts = (
-        curve_points(problem, spec, solver, range(1, spec.rules.p + 4), best=best, break_ties=False)
-        if curve
-        else ()
-    )
+    pts: tuple[CurvePoint, ...] = ()
+    with shared_incidence():  # the screen's incidence built once for all the questions
+        if towns and grouped:
+            ru = runners_up(problem, spec, solver, best, deaths_by_town, k)
+            dec = if_declined(problem, spec, solver, best, deaths_by_town)
+        if curve:
+            pts = curve_points(
+                problem, spec, solver, range(1, spec.rules.p + 4), best=best, break_ties=False
+            )
     return Committee(ru, dec, pts, k if towns and grouped else 0, time.perf_counter() - t0)
 
 

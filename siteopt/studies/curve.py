@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from siteopt._errors import InfeasibleError
 from siteopt.models.base import ModelSpec, Problem, Solution, SolverSpec
 from siteopt.models.objectives import objective
+from siteopt.models.screen import shared_incidence
 from siteopt.result import CurvePoint
 from siteopt.studies.resolve import quick_spec, resolve_exact, towns_of
 
@@ -31,6 +32,7 @@ def default_max_p(p: int) -> int:
     return max(p + 3, 6)
 
 
+@shared_incidence()  # the screen's incidence built once for all the points
 def curve_points(
     problem: Problem,
     spec: ModelSpec,

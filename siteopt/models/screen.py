@@ -1,0 +1,316 @@
+r"""The coverage screen's shared pieces, and its exact form for the committee's rule sets.
+
+:func:`siteopt.models.reduce.coverage_keep_mask` screens a run's candidates with submodular
+upper bounds. This module holds what it shares with the committee's screen
+(:func:`committee_keep_mask`): the candidate x demand incidence (:func:`incidence`, built once
+per run inside :func:`shared_incidence` instead of once per committee solve), the value and
+gain of a site set, and the rule rows a free site must satisfy (:func:`needed_sets`).
+
+The committee screen (a town required, a town declined, at most one site per town, p sites):
+
+Let :math:`F` be the existing and required sites, :math:`v_j` the weight candidate :math:`j`
+covers that :math:`F` does not, :math:`q = p - |\text{required}|` the sites to choose and
+:math:`L` the quota-many largest :math:`v` of each municipality (quota: ``max_per_group`` less
+the required sites, and existing ones if they count, already there). Coverage is submodular, so a
+feasible set :math:`S \ni j` of :math:`q` free sites covers at most
+
+.. math:: C_F + v_j + \sum_{l \in S \setminus \{j\}} v_l
+    \le C_F + v_j + \text{top}_{q-1}(L \setminus \{j\}) =: U_j
+
+(the sites of :math:`S \setminus \{j\}` respect the quotas, so their values sum to at most the
+:math:`|S|-1` largest of :math:`L` without :math:`j`; the run-level screen,
+:func:`siteopt.models.reduce.coverage_keep_mask`, proves this step). A declined town's
+candidates cannot be chosen and are not in :math:`L` (they
+are not "ok"). A required town :math:`M` (a rule row that :math:`F` does not satisfy): a feasible
+:math:`S \ni j` with :math:`j \notin M` holds some :math:`l \in M`, :math:`l \ne j`; then
+
+.. math:: \text{cover}(S) \le C_F + v_j + v_l + \sum_{r \in S \setminus \{j, l\}} v_r
+    \le C_F + v_j + \max_{l' \in M} v_{l'} + \text{top}_{q-2}(L \setminus \{j\}) =: U^M_j,
+
+since :math:`S \setminus \{j, l\}` respects the quotas as well (a subset of a set that does).
+With :math:`q = 1` no feasible set holds :math:`j \notin M`, so :math:`U^M_j = -\infty`. Each
+bound holds for every feasible set holding :math:`j`, so :math:`j` with
+:math:`\min(U_j, U^M_j, \ldots) < T` for the value :math:`T` of a feasible set (found here by a
+greedy start that first fills each required town, then best-improvement swaps that keep every
+required town filled) is in no optimal set. Ties are kept (:math:`\ge T` up to a relative
+1e-9), so every optimal set, and so the distance tie-break's choice, survives.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from siteopt._errors import InfeasibleError
+from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, ModelSpec, Problem
+from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
+
+#: relative tolerance on the threshold, so float noise never drops an optimal candidate
+TOL = 1e-9
+
+#: the incidences kept while :func:`shared_incidence` is open (None: nothing is kept)
+_SHARED: dict[tuple[int, float], tuple[weakref.ref[Any], sp.csr_array]] | None = None
+
+
+@contextmanager
+def shared_incidence() -> Iterator[None]:
+    """Keep each problem's screen incidence while the block runs (one build per run).
+
+    The committee's questions re-solve one problem a dozen times; inside this block the
+    candidate x demand incidence of the screen is built once per (pairs, radius) and reused
+    (the same matrix, so the same answers). Outside it nothing is kept, so the memory is freed
+    when the block ends.
+    """
+    global _SHARED
+    outer = _SHARED
+    if outer is None:
+        _SHARED = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _SHARED = None
+
+
+def _build_incidence(problem: Problem, radius: float) -> sp.csr_array:
+    pr = problem.pairs
+    rows, cols = pr.rows, pr.cols
+    if not (pr.cutoff <= radius or bool((pr.cost <= radius).all())):
+        keep = pr.cost <= radius
+        rows, cols = rows[keep], cols[keep]
+    if rows.size and bool((rows[1:] >= rows[:-1]).all()):
+        # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
+        # and its transpose is one linear pass; the same matrix as the COO route below, in
+        # about a fifth of the CPU and without its copies of the 50 M pairs of a 100 m grid
+        # 32-bit indices when they fit (a 100 m grid: 400 MB less; the same matrix)
+        small = max(rows.size, problem.n, problem.m) < np.iinfo(np.int32).max
+        itype = np.int32 if small else np.int64
+        indptr = np.zeros(problem.n + 1, dtype=itype)
+        np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
+        by_demand = sp.csr_array(
+            (np.ones(rows.size), cols.astype(itype, copy=False), indptr),
+            shape=(problem.n, problem.m),
+        )
+        return sp.csr_array(by_demand.T.tocsr())
+    data = np.ones(rows.size)
+    return sp.csr_array((data, (cols, rows)), shape=(problem.m, problem.n))
+
+
+def incidence(problem: Problem, radius: float) -> sp.csr_array:
+    """Candidate x demand 0/1 matrix of the pairs within ``radius`` (shared, see above)."""
+    shared = _SHARED  # read once: another thread's block may end meanwhile
+    if shared is None:
+        return _build_incidence(problem, radius)
+    key = (id(problem.pairs), float(radius))
+    hit = shared.get(key)
+    if hit is not None and hit[0]() is problem.pairs:
+        return hit[1]
+    cover = _build_incidence(problem, radius)
+    shared.clear()  # one problem at a time: a run re-solves one problem
+    shared[key] = (weakref.ref(problem.pairs), cover)
+    return cover
+
+
+def value(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> float:
+    """Weight the sites cover."""
+    if not sites:
+        return 0.0
+    hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
+    return float(w[hit].sum())
+
+
+def gains(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> NDArray[np.float64]:
+    """Weight each candidate would add to ``sites``."""
+    if sites:
+        hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
+        free_w = np.where(hit, 0.0, w)
+    else:
+        free_w = w
+    return np.asarray(cover @ free_w, dtype=np.float64)
+
+
+def allowed(
+    check: RuleCheck, sites: list[int], ok: NDArray[np.bool_], every: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Plain candidates that may join the fixed-open sites plus ``sites`` under the rules."""
+    mask = ok & check.can_join(sites, every)
+    mask[sites] = False
+    return mask
+
+
+def needed_sets(rules_: SiteRules) -> list[NDArray[np.bool_]]:
+    """Free candidates of each rule row that some free site must satisfy (e.g. a required town).
+
+    A row with non-negative coefficients whose lower bound the fixed-open sites do not reach
+    needs at least one of its free members (positive coefficient) open in every feasible set.
+    Rows holding every free candidate (the number of sites) are left out: they add nothing.
+    """
+    if not rules_.A.shape[0]:
+        return []
+    A = sp.csr_array(rules_.A)
+    free = rules_.free & (rules_.hi >= 1 - 1e-9)
+    base = A @ rules_.fixed_open.astype(np.float64)
+    out: list[NDArray[np.bool_]] = []
+    n_free = int(free.sum())
+    for r in np.flatnonzero(rules_.row_lo > base + 1e-9):
+        lo, hi = A.indptr[r], A.indptr[r + 1]
+        cols, vals = A.indices[lo:hi], A.data[lo:hi]
+        if (vals < 0).any():
+            continue
+        mask = np.zeros(free.size, dtype=bool)
+        mask[cols[vals > 0]] = True
+        mask &= free
+        if int(mask.sum()) < n_free:
+            out.append(mask)
+    return out
+
+
+def top_excluding(v: NDArray[np.float64], in_l: NDArray[np.bool_], q: int) -> NDArray[np.float64]:
+    """For every ``j``: the sum of the ``q`` largest ``v`` of ``L \\ {j}`` (``L``: ``in_l``)."""
+    m = v.size
+    if q <= 0:
+        return np.zeros(m)
+    l_vals = np.sort(v[in_l])[::-1]
+    top = float(l_vals[:q].sum())
+    nxt = float(l_vals[q]) if l_vals.size > q else 0.0
+    out = np.full(m, top)
+    if l_vals.size:
+        cut = l_vals[min(q - 1, l_vals.size - 1)]
+        mine = in_l & (v >= cut)
+        out[mine] = top - v[mine] + nxt
+    return out
+
+
+def _swap_search(
+    cover: sp.csr_array,
+    w: NDArray[np.float64],
+    check: RuleCheck,
+    ok: NDArray[np.bool_],
+    needed: list[NDArray[np.bool_]],
+    fixed: list[int],
+    q: int,
+) -> tuple[list[int], float] | None:
+    """A feasible set of ``q`` free sites and its value: greedy, then improving swaps."""
+    every = np.arange(ok.size, dtype=np.int64)
+    sites: list[int] = []
+
+    def pick(mask: NDArray[np.bool_]) -> bool:
+        if not mask.any():
+            return False
+        g = np.where(mask, gains(cover, w, fixed + sites), -np.inf)
+        sites.append(int(np.argmax(g)))
+        return True
+
+    for need in needed:  # first a site in each required town
+        if not need[sites].any() and not pick(allowed(check, sites, ok & need, every)):
+            return None
+    while len(sites) < q:
+        if not pick(allowed(check, sites, ok, every)):
+            return None
+    if len(sites) > q:
+        return None
+    best = value(cover, w, fixed + sites)
+    for _round in range(20):
+        improved = False
+        for pos in range(q):
+            rest = sites[:pos] + sites[pos + 1 :]
+            mask = allowed(check, rest, ok, every)
+            mask[sites[pos]] = False
+            for need in needed:  # the swap must keep every required town filled
+                if not need[rest].any():
+                    mask &= need
+            if not mask.any():
+                continue
+            vals = value(cover, w, fixed + rest) + gains(cover, w, fixed + rest)
+            idx = np.flatnonzero(mask)
+            j = int(idx[np.argmax(vals[idx])])
+            if vals[j] > best * (1 + TOL) + 1e-12:
+                sites, best, improved = [*rest, j], float(vals[j]), True
+                break
+        if not improved:
+            break
+    return sites, best
+
+
+def committee_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] | None:
+    """The exact screen (module docstring) for a committee question's rules.
+
+    Applies to a coverage solve whose rules are ``p``, ``max_per_group``, ``allowed_groups``,
+    ``required_groups`` and ``forbidden_groups``, without alternatives or marginal values (the
+    committee's and the curve's re-solves); returns ``None`` otherwise, or when no feasible set
+    was found (the caller then keeps every candidate and the exact model decides).
+    """
+    rules = spec.rules
+    if spec.objective != "coverage" or spec.radius is None or spec.alternatives or spec.marginal:
+        return None
+    if rules.min_separation or rules.region_min or rules.region_max or rules.budget is not None:
+        return None
+    if rules.at_most:
+        return None
+    role = np.asarray(problem.cand_role)
+    fixed = [int(j) for j in np.flatnonzero((role == ROLE_EXISTING) | (role == ROLE_REQUIRED))]
+    n_required = int((role == ROLE_REQUIRED).sum())
+    q, k = rules.p - n_required, rules.max_per_group
+    if q < 1:
+        return None
+    try:
+        rules_ = site_rules(problem, rules, count=(float(rules.p), float(rules.p)))
+    except InfeasibleError:
+        return None  # the solve reports it, naming the rule
+    m = problem.m
+    group = np.asarray(problem.cand_group, dtype=np.int64)
+    ok = (role == ROLE_CANDIDATE) & (rules_.hi >= 1 - 1e-9) & (rules_.lo <= 1e-9)
+    if rules.allowed_groups is not None:
+        ok &= np.isin(group, np.fromiter(rules.allowed_groups, dtype=np.int64))
+    if rules.forbidden_groups:
+        ok &= ~np.isin(group, np.fromiter(rules.forbidden_groups, dtype=np.int64))
+    needed = [need & ok for need in needed_sets(rules_)]
+    check = RuleCheck(rules_, rules_.fixed_open, np.arange(m, dtype=np.int64))
+    w = np.asarray(problem.demand_weight, dtype=np.float64)
+    cover = incidence(problem, float(spec.radius))
+    found = _swap_search(cover, w, check, ok, needed, fixed, q)
+    if found is None:
+        return None
+    sites, _ = found
+    mask = rules_.fixed_open.copy()
+    mask[sites] = True
+    if not admits(rules_, mask):
+        return None
+    threshold = value(cover, w, fixed + sites)
+
+    base_fixed = value(cover, w, fixed)
+    v = np.where(ok, gains(cover, w, fixed), -np.inf)
+    counted = role != ROLE_EXISTING
+    if rules.existing_count_in_group:
+        counted = np.ones(m, dtype=bool)
+    quota = np.full(m, np.inf if k is None else float(k))
+    if k is not None:
+        for j in fixed:
+            if counted[j] and group[j] >= 0:
+                quota[group == group[j]] -= 1
+    order = np.lexsort((-v, group))
+    g_sorted = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
+    in_l = np.zeros(m, dtype=bool)
+    in_l[order] = (rank < quota[order]) | (g_sorted < 0)
+    in_l &= ok
+    upper = base_fixed + v + top_excluding(v, in_l, q - 1)
+    for need in needed:
+        outside = ~need
+        if q == 1:
+            upper[outside] = -np.inf
+            continue
+        best_in = float(v[need].max()) if need.any() else -np.inf
+        alt = base_fixed + v + best_in + top_excluding(v, in_l, q - 2)
+        upper[outside] = np.minimum(upper[outside], alt[outside])
+    keep = ok & (upper >= threshold - TOL * max(1.0, abs(threshold)))
+    keep[sites] = True
+    keep[fixed] = True
+    return keep
