@@ -360,21 +360,21 @@ class PendingOutputs:
         :func:`_layer_files`); with ``maps`` (started), send it the result instead of forking
         the map writer."""
         t0 = time.perf_counter()
+        self.forked = parallel.forks()
+        # the early writer first: it computes its own tables from the result it is sent
+        early = maps.take(self.result, self.tmp) if maps is not None and self.forked else None
+        if early is not None:
+            self.children, self.outbox = [early[0]], early[1]
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
-        self.forked = parallel.forks()
-        early = maps.take(self.result, tmp) if maps is not None and self.forked else None
         if not self.forked:  # everything here, one file after the other
             self.children = [
                 parallel.start(lambda: _map_files(tables, tmp), "the maps"),
                 parallel.start(lambda: _layer_files(tables, tmp), "the GIS layers"),
             ]
         else:  # two writers; the map's also draws the curve from what finish() sends it
-            if early is not None:  # started before the solve, now drawing
-                child, self.outbox = early
-                self.children = [child]
-            else:
+            if early is None:
                 inbox, self.outbox = os.pipe()
                 try:
                     self.children = [
@@ -390,7 +390,7 @@ class PendingOutputs:
                 parallel.start(
                     lambda: _layer_files(tables, tmp),
                     "the GeoJSON layers and GeoPackage",
-                    close_in_child=(self.outbox,),
+                    close_in_child=() if self.outbox is None else (self.outbox,),
                 )
             )
         self.spent["outputs_s"] = time.perf_counter() - t0
