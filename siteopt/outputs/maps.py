@@ -77,7 +77,11 @@ def _boxes(rings: list[np.ndarray]) -> np.ndarray:
     """Bounding box (x0, y0, x1, y1) of each ring."""
     if not rings:
         return np.zeros((0, 4))
-    return np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 0].max(), r[:, 1].max()] for r in rings])
+    # one pass over all rings (each has >= 4 points): far faster than a min and max per ring
+    starts = np.cumsum([0, *(len(r) for r in rings[:-1])])
+    xy = np.concatenate([r[:, :2] for r in rings])
+    lo, hi = np.minimum.reduceat(xy, starts), np.maximum.reduceat(xy, starts)
+    return np.column_stack([lo, hi])
 
 
 def _inside(boxes: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:

@@ -110,3 +110,17 @@ def test_early_writer_is_not_used_for_another_result(scenario_file: Path, tmp_pa
     assert "out_map_import_s" not in timings
     _write(other, tmp_path / "plain", None)
     assert _files(tmp_path / "other") == _files(tmp_path / "plain")
+
+
+def test_ring_boxes_are_each_rings_bounds() -> None:
+    """The print map's ring boxes (computed in one pass) equal each ring's own min and max."""
+    import numpy as np
+
+    from siteopt.outputs.maps import _boxes
+
+    rng = np.random.default_rng(7)
+    rings = [rng.normal(size=(int(rng.integers(4, 60)), 2)) * 1e5 for _ in range(200)]
+    rings.append(np.column_stack([rng.normal(size=(5, 2)), np.zeros(5)]))  # with z
+    want = np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 0].max(), r[:, 1].max()] for r in rings])
+    assert np.array_equal(_boxes(rings), want)
+    assert _boxes([]).shape == (0, 4)
