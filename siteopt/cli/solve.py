@@ -254,6 +254,8 @@ def profile_table(timings: dict[str, float]) -> object:
                 label = WAIT_LABEL if name == "map_wait" else name
                 if name == "parallel":
                     label = "the parallel writer, start to end (beside the rest)"
+                elif name == "map_import":
+                    label = "matplotlib imported by the map writer (beside the solve)"
                 elif name in PARALLEL_FILES and "out_parallel_s" in timings:
                     label += " (parallel writer)"
                 row(f"  {label}", value)

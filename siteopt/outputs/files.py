@@ -117,9 +117,11 @@ def write_outputs(
     ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
     seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
     ``out_map_draw_s`` draws the print map both map files are saved from; the forked writer's
-    files overlap the parent's work, ``out_parallel_s`` is the writer's whole time and
-    ``out_map_wait_s`` the parent's wait for it) and, in the command line, ``startup_s`` and
-    ``run_s`` (process start to the last file).
+    files overlap the parent's work, ``out_parallel_s`` is the writers' time from the start of
+    the outputs to their last file and ``out_map_wait_s`` the parent's wait for them; with a
+    :class:`MapWriter` started before the solve, ``out_map_import_s`` is its import of
+    matplotlib beside the solve and ``out_map_tables_s`` its own tables) and, in the command
+    line, ``startup_s`` and ``run_s`` (process start to the last file).
     """
     with begin_outputs(result, out_dir, overwrite, inputs) as pending:
         return pending.finish(result, timings)
