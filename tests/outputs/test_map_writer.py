@@ -124,3 +124,35 @@ def test_ring_boxes_are_each_rings_bounds() -> None:
     want = np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 0].max(), r[:, 1].max()] for r in rings])
     assert np.array_equal(_boxes(rings), want)
     assert _boxes([]).shape == (0, 4)
+
+
+def test_the_command_line_forks_the_map_writer_before_the_solve(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    """``siteopt solve`` uses the early writer: its import time is in timings.json and in
+    ``--profile``, and the files are those of a run without fork."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def solve(out: str, **env: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "siteopt", "solve", "s.yaml", "-o", out, "--profile"],
+            cwd=scenario_file.parent,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    done = solve("early")
+    timings = json.loads((scenario_file.parent / "early" / "timings.json").read_text())
+    assert timings["out_map_import_s"] > 0 and timings["out_map.pdf_s"] > 0
+    assert "matplotlib imported by the map writer" in done.stderr
+    solve("here", **{NO_FORK: "1"})
+    assert _files(scenario_file.parent / "early") == _files(scenario_file.parent / "here")
