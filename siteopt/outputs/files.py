@@ -238,6 +238,7 @@ class MapWriter:
         if self.child is not None or not parallel.forks():
             return
         inbox, self.outbox = os.pipe()
+        _widen(self.outbox)
         shared = dict(zip(_SHARED, (scenario, inputs, built, context), strict=True))
         try:
             self.child = parallel.start(
@@ -262,6 +263,7 @@ class MapWriter:
         own = {f.name: getattr(result, f.name) for f in dataclasses.fields(RunResult)}
         message = pickle.dumps((tmp, {k: v for k, v in own.items() if k not in _SHARED}))
         self.child = self.outbox = None
+        child.started = time.perf_counter()  # out_parallel_s: from the answer, as the others
         try:
             # a writer that died does not read: join() says why
             with contextlib.suppress(BrokenPipeError):
@@ -270,7 +272,6 @@ class MapWriter:
             os.close(outbox)
             child.cancel()
             raise
-        child.started = time.perf_counter()  # out_parallel_s: from the answer, as the others
         return child, outbox
 
     def cancel(self) -> None:
@@ -282,6 +283,20 @@ class MapWriter:
         if self.child is not None:
             self.child.cancel()
             self.child = None
+
+
+#: Linux's ``F_SETPIPE_SZ``
+_SETPIPE_SZ = 1031
+
+
+def _widen(fd: int, size: int = 1 << 20) -> None:
+    """Linux: let the pipe ``fd`` hold ``size`` bytes (default 64 kB), so that the answer
+    (about 150 kB for the default scenario) is sent without waiting for the writer, which may
+    still be importing. Elsewhere, or above the system's limit, the pipe stays as it is."""
+    with contextlib.suppress(Exception):
+        import fcntl
+
+        fcntl.fcntl(fd, _SETPIPE_SZ, size)
 
 
 def _write_all(fd: int, data: bytes) -> None:

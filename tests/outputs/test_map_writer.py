@@ -156,3 +156,19 @@ def test_the_command_line_forks_the_map_writer_before_the_solve(
     assert "matplotlib imported by the map writer" in done.stderr
     solve("here", **{NO_FORK: "1"})
     assert _files(scenario_file.parent / "early") == _files(scenario_file.parent / "here")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/fs/pipe-max-size"), reason="Linux only")
+def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
+    """The pipe to the early writer holds the default scenario's answer (about 150 kB), so the
+    parent does not wait for the writer to finish importing before it goes on."""
+    from siteopt.outputs.files import _widen
+
+    inbox, outbox = os.pipe()
+    try:
+        _widen(outbox)
+        os.set_blocking(outbox, False)
+        assert os.write(outbox, b"x" * 300_000) == 300_000  # without: 65,536 (a partial write)
+    finally:
+        os.close(inbox)
+        os.close(outbox)
