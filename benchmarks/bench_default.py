@@ -18,8 +18,9 @@ load (``os.getloadavg`` and ``uptime``) before and after is printed with the tab
 
 "Outputs" is ``outputs_s``: the seconds the run spends on its files beyond its other stages
 (the tables, then the files that need the committee's answers and the wait for the forked
-writers). The writers start right after the main solve and draw the maps, the GIS layers and
-the curve beside the committee stage; their own time (``out_parallel_s``, fork to last file)
+writers). The writers draw the maps, the GIS layers and the curve beside the committee stage
+(the map writer forks before the main solve and imports matplotlib while it runs, the layers'
+writer right after it); their own time (``out_parallel_s``, from the answer to their last file)
 is printed beside it, and the whole run's wall time shows what the overlap saves.
 
 Usage::

@@ -242,6 +242,7 @@ def run(
     progress: Progress | None = None,
     distinct: Literal["sets", "towns", "sites"] | None = None,
     min_shift: float = 0.0,
+    on_problem: Callable[[Scenario, Inputs, BuiltProblem, Context], None] | None = None,
     **solver_overrides: object,
 ) -> RunResult:
     """Run a scenario end to end and return the result (nothing is written).
@@ -257,6 +258,10 @@ def run(
     distinct, min_shift
         How alternatives differ (``"towns"``, ``"sites"`` at least ``min_shift`` metres apart,
         or ``"sets"``); default :func:`default_distinct`.
+    on_problem
+        Called with the scenario, inputs, built problem and context (the result's fields that
+        do not depend on the answer) before the solve: the command line forks its map writer
+        there (:class:`siteopt.outputs.files.MapWriter`).
     **solver_overrides
         ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
     """
@@ -270,6 +275,9 @@ def run(
     say("problem")
     built = build_problem(scenario, inputs)
     timings["problem_s"] = time.perf_counter() - t1
+    ctx = context(scenario, inputs, built)
+    if on_problem is not None:
+        on_problem(scenario, inputs, built, ctx)
     t2 = time.perf_counter()
     say("solve")
     spec = model_spec(scenario, built, alternatives, distinct, min_shift)
@@ -278,7 +286,6 @@ def run(
     timings["solve_s"] = time.perf_counter() - t2
 
     sites = site_table(inputs, built, solution)
-    ctx = context(scenario, inputs, built)
     timings["total_s"] = time.perf_counter() - t0
     return RunResult(scenario, inputs, built, spec, solver, solution, sites, timings, ctx)
 

@@ -84,6 +84,7 @@ def solve(
 
     from siteopt._errors import InputError, SolverError
     from siteopt.outputs import begin_outputs, check_target, output_lock
+    from siteopt.outputs.files import MapWriter
     from siteopt.outputs.words import (
         SERVED_LABEL,
         demand_noun,
@@ -109,7 +110,7 @@ def solve(
     err, out = state.err, state.out
     sc = load_scenario(config)
     out_dir = output if output is not None else _default_out(sc)
-    with output_lock(out_dir), err.status("Starting") as status:
+    with output_lock(out_dir), err.status("Starting") as status, MapWriter() as maps:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
 
         def progress(stage: str) -> None:
@@ -123,6 +124,7 @@ def solve(
             progress=progress,
             distinct=distinct,  # type: ignore[arg-type]
             min_shift=min_shift_m or 0.0,
+            on_problem=maps.start,  # the map writer imports matplotlib while this solves
             name=solver,
             time_limit=time_limit,
             mip_gap=mip_gap,
@@ -146,7 +148,7 @@ def solve(
         timings: dict[str, float] = {}
         # the maps, GeoJSON and GeoPackage need the chosen sites only: two forked writers make
         # them (and then the curve) while this process computes the committee's answers
-        with begin_outputs(result, out_dir, overwrite=overwrite) as pending:
+        with begin_outputs(result, out_dir, overwrite=overwrite, maps=maps) as pending:
             result = with_answers(result, curve=curve)
             if imported:  # started from the command line: Python's start-up and the imports
                 result = replace(
@@ -252,6 +254,8 @@ def profile_table(timings: dict[str, float]) -> object:
                 label = WAIT_LABEL if name == "map_wait" else name
                 if name == "parallel":
                     label = "the parallel writer, start to end (beside the rest)"
+                elif name == "map_import":
+                    label = "matplotlib imported by the map writer (beside the solve)"
                 elif name in PARALLEL_FILES and "out_parallel_s" in timings:
                     label += " (parallel writer)"
                 row(f"  {label}", value)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator, MutableMapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
@@ -24,6 +24,7 @@ __all__ = [
     "GEOJSON_LAYERS",
     "OUTPUT_FILES",
     "PARALLEL_FILES",
+    "MapWriter",
     "PendingOutputs",
     "begin_outputs",
     "default_output_dir",
@@ -55,7 +56,16 @@ OUTPUT_FILES = (
 #: what the forked writer does (:func:`begin_outputs`), as named in ``timings.json``
 #: (``out_<name>_s``); ``parallel`` is its whole time
 PARALLEL_FILES = frozenset(
-    {"map_draw", "map.png", "map.pdf", "siteopt.gpkg", "curve.png", "parallel"}
+    {
+        "map_import",
+        "map_tables",
+        "map_draw",
+        "map.png",
+        "map.pdf",
+        "siteopt.gpkg",
+        "curve.png",
+        "parallel",
+    }
     | {f"{name}.geojson" for name in GEOJSON_LAYERS}
 )
 
@@ -102,9 +112,11 @@ def write_outputs(
     ``timings``, when given, receives what ``timings.json`` holds: the run's stages, the
     seconds each output took (``out_<file>_s``; ``out_tables_s`` computes what they share,
     ``out_map_draw_s`` draws the print map both map files are saved from; the forked writer's
-    files overlap the parent's work, ``out_parallel_s`` is the writer's whole time and
-    ``out_map_wait_s`` the parent's wait for it) and, in the command line, ``startup_s`` and
-    ``run_s`` (process start to the last file).
+    files overlap the parent's work, ``out_parallel_s`` is the writers' time from the start of
+    the outputs to their last file and ``out_map_wait_s`` the parent's wait for them; with a
+    :class:`MapWriter` started before the solve, ``out_map_import_s`` is its import of
+    matplotlib beside the solve and ``out_map_tables_s`` its own tables) and, in the command
+    line, ``startup_s`` and ``run_s`` (process start to the last file).
     """
     with begin_outputs(result, out_dir, overwrite, inputs) as pending:
         return pending.finish(result, timings)
@@ -116,6 +128,7 @@ def begin_outputs(
     out_dir: Path,
     overwrite: bool = False,
     inputs: Iterable[Path] = (),
+    maps: MapWriter | None = None,
 ) -> Iterator[PendingOutputs]:
     """Start writing the outputs of ``result``; :meth:`PendingOutputs.finish` writes the rest.
 
@@ -138,7 +151,7 @@ def begin_outputs(
     with atomic_dir(out_dir, overwrite, protect) as tmp:
         pending = PendingOutputs(result, out_dir, tmp)
         try:
-            pending.start()
+            pending.start(maps)
             yield pending
             if not pending.finished:
                 raise RuntimeError("begin_outputs: PendingOutputs.finish was not called")
@@ -146,11 +159,11 @@ def begin_outputs(
             pending.cancel()
 
 
-def _map_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str, float]:
+def _map_files(tables: Tables, tmp: Path, inbox: BinaryIO | None = None) -> dict[str, float]:
     """The print map, drawn once and saved as ``map.png`` and ``map.pdf``; then, with ``inbox``
     (the read end of a pipe), ``curve.png`` from the arguments of
-    :func:`~siteopt.outputs.curve_chart.curve_png` that the parent sends there once the
-    committee has computed the curve (``None``: no curve).
+    :func:`~siteopt.outputs.curve_chart.curve_png` that the parent sends there (pickled) once
+    the committee has computed the curve (``None``: no curve).
 
     Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
     imported here only. Returns the seconds of each file."""
@@ -168,14 +181,139 @@ def _map_files(tables: Tables, tmp: Path, inbox: int | None = None) -> dict[str,
     finally:
         close_map(fig)
     if inbox is not None:
-        with os.fdopen(inbox, "rb") as fh:
-            message = fh.read()
-        args = pickle.loads(message) if message else None
+        try:
+            args = pickle.load(inbox)
+        except EOFError:  # the parent closed the pipe without a curve
+            args = None
         if args is not None:
             from siteopt.outputs.curve_chart import curve_png
 
             with watch("curve.png"):
                 (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+    return times
+
+
+def _preload_maps() -> None:
+    """Import what the map writer needs: matplotlib with its PNG and PDF back ends (the PDF
+    one imports fontTools) and the curve chart."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.backends.backend_pdf  # noqa: F401
+
+    import siteopt.outputs.curve_chart
+    import siteopt.outputs.maps  # noqa: F401
+
+
+#: the fields of :class:`RunResult` the early map writer has from the fork (the rest is sent)
+_SHARED = ("scenario", "inputs", "built", "context")
+
+
+class MapWriter:
+    """The map writer started before the solve (:meth:`start`), so that it imports matplotlib
+    while the parent solves; :func:`begin_outputs` sends it the answer.
+
+    Use as a context manager: the writer is stopped on leaving unless :func:`begin_outputs`
+    took it over (which then stops it on errors). Without fork (``SITEOPT_NO_FORK=1``) it does
+    nothing and :func:`begin_outputs` writes the maps as without it.
+    """
+
+    def __init__(self) -> None:
+        self.child: parallel.Forked | None = None
+        self.outbox: int | None = None  # the pipe to the writer: the answer, then the curve
+        self.shared: tuple[object, ...] = ()  # what the writer has (identity is checked)
+
+    def __enter__(self) -> MapWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def start(self, scenario: Any, inputs: Any, built: Any, context: Any) -> None:
+        """Fork the writer with what a run knows before its solve (see
+        :func:`siteopt.pipeline.run`'s ``on_problem``)."""
+        if self.child is not None or not parallel.forks():
+            return
+        inbox, self.outbox = os.pipe()
+        _widen(self.outbox)
+        shared = dict(zip(_SHARED, (scenario, inputs, built, context), strict=True))
+        try:
+            self.child = parallel.start(
+                lambda: _early_map_files(shared, inbox),
+                "the maps and the curve",
+                close_in_child=(self.outbox,),
+            )
+        finally:
+            os.close(inbox)
+        self.shared = (scenario, inputs, built, context)
+
+    def take(self, result: RunResult, tmp: Path) -> tuple[parallel.Forked, int] | None:
+        """Send ``result`` (its own fields) and ``tmp`` to the writer; return it and the pipe
+        for the curve, or None (not started, or ``result`` is not of the run it started with:
+        the writer is stopped)."""
+        child, outbox = self.child, self.outbox
+        if child is None or outbox is None:
+            return None
+        if any(a is not getattr(result, f) for a, f in zip(self.shared, _SHARED, strict=True)):
+            self.cancel()
+            return None
+        own = {f.name: getattr(result, f.name) for f in dataclasses.fields(RunResult)}
+        message = pickle.dumps((tmp, {k: v for k, v in own.items() if k not in _SHARED}))
+        self.child = self.outbox = None
+        child.started = time.perf_counter()  # out_parallel_s: from the answer, as the others
+        try:
+            # a writer that died does not read: join() says why
+            with contextlib.suppress(BrokenPipeError):
+                _write_all(outbox, message)
+        except BaseException:
+            os.close(outbox)
+            child.cancel()
+            raise
+        return child, outbox
+
+    def cancel(self) -> None:
+        """Stop the writer if it still runs and was not taken over."""
+        if self.outbox is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.outbox)
+            self.outbox = None
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
+
+
+#: Linux's ``F_SETPIPE_SZ``
+_SETPIPE_SZ = 1031
+
+
+def _widen(fd: int, size: int = 1 << 20) -> None:
+    """Linux: let the pipe ``fd`` hold ``size`` bytes (default 64 kB), so that the answer
+    (about 150 kB for the default scenario) is sent without waiting for the writer, which may
+    still be importing. Elsewhere, or above the system's limit, the pipe stays as it is."""
+    with contextlib.suppress(Exception):
+        import fcntl
+
+        fcntl.fcntl(fd, _SETPIPE_SZ, size)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _early_map_files(shared: dict[str, Any], inbox: int) -> dict[str, float]:
+    """The early map writer (:class:`MapWriter`): import, wait for the answer, then as
+    :func:`_map_files` (the tables computed here, from the same result)."""
+    times: dict[str, float] = {}
+    with Stopwatch(times, "out_")("map_import"):
+        _preload_maps()
+    with os.fdopen(inbox, "rb") as fh:
+        try:
+            tmp, own = pickle.load(fh)
+        except EOFError:  # the parent stopped before its answer: nothing to write
+            return times
+        with Stopwatch(times, "out_")("map_tables"):
+            tables = build_tables(RunResult(**shared, **own))
+        times.update(_map_files(tables, tmp, fh))
     return times
 
 
@@ -232,36 +370,42 @@ class PendingOutputs:
         self.forked = False  # whether they run in child processes (else they ran here)
         self.outbox: int | None = None  # the pipe to the forked writer: the curve's arguments
 
-    def start(self) -> None:
+    def start(self, maps: MapWriter | None = None) -> None:
         """Compute the tables and start the forked writers (:func:`_map_files`,
-        :func:`_layer_files`)."""
+        :func:`_layer_files`); with ``maps`` (started), send it the result instead of forking
+        the map writer."""
         t0 = time.perf_counter()
+        self.forked = parallel.forks()
+        # the early writer first: it computes its own tables from the result it is sent
+        early = maps.take(self.result, self.tmp) if maps is not None and self.forked else None
+        if early is not None:
+            self.children, self.outbox = [early[0]], early[1]
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
-        self.forked = parallel.forks()
         if not self.forked:  # everything here, one file after the other
             self.children = [
                 parallel.start(lambda: _map_files(tables, tmp), "the maps"),
                 parallel.start(lambda: _layer_files(tables, tmp), "the GIS layers"),
             ]
         else:  # two writers; the map's also draws the curve from what finish() sends it
-            inbox, self.outbox = os.pipe()
-            try:
-                self.children = [
-                    parallel.start(
-                        lambda: _map_files(tables, tmp, inbox),
-                        "the maps and the curve",
-                        close_in_child=(self.outbox,),
-                    )
-                ]
-            finally:
-                os.close(inbox)
+            if early is None:
+                inbox, self.outbox = os.pipe()
+                try:
+                    self.children = [
+                        parallel.start(
+                            lambda: _map_files(tables, tmp, os.fdopen(inbox, "rb")),
+                            "the maps and the curve",
+                            close_in_child=(self.outbox,),
+                        )
+                    ]
+                finally:
+                    os.close(inbox)
             self.children.append(
                 parallel.start(
                     lambda: _layer_files(tables, tmp),
                     "the GeoJSON layers and GeoPackage",
-                    close_in_child=(self.outbox,),
+                    close_in_child=() if self.outbox is None else (self.outbox,),
                 )
             )
         self.spent["outputs_s"] = time.perf_counter() - t0

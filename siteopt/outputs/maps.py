@@ -75,10 +75,11 @@ def _rings(geoms: Iterable[Any]) -> list[np.ndarray]:
 
 
 def _boxes(rings: list[np.ndarray]) -> np.ndarray:
-    """Bounding box (x0, y0, x1, y1) of each ring."""
+    """Bounding box (x0, y0, x1, y1) of each ring (each of >= 4 points), all in one pass."""
     if not rings:
         return np.zeros((0, 4))
-    return np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 0].max(), r[:, 1].max()] for r in rings])
+    at, xy = np.cumsum([0, *map(len, rings[:-1])]), np.concatenate([r[:, :2] for r in rings])
+    return np.column_stack([np.minimum.reduceat(xy, at), np.maximum.reduceat(xy, at)])
 
 
 def _inside(boxes: np.ndarray, box: tuple[float, float, float, float] | None) -> np.ndarray:

@@ -1,0 +1,174 @@
+"""The map writer forked before the solve (siteopt.outputs.files.MapWriter): same bytes as
+without it, stopped when the run ends early, never used for another run's result."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from siteopt.outputs.files import MapWriter, begin_outputs
+from siteopt.outputs.parallel import NO_FORK
+from siteopt.pipeline import run
+from siteopt.result import RunResult
+from siteopt.scenario import load_scenario
+from siteopt.studies.committee import with_answers
+
+DEMAND = """id,lon,lat,weight
+d1,-72.690,41.770,5
+d2,-72.685,41.765,3
+d3,-72.930,41.310,4
+d4,-72.925,41.315,6
+d5,-73.195,41.190,2
+"""
+CANDS = """id,lon,lat
+c1,-72.689,41.769
+c2,-72.928,41.312
+c3,-73.198,41.192
+"""
+YAML = """name: early
+demand:
+  points: {path: demand.csv, weight: weight}
+candidates:
+  points: {path: cands.csv}
+  exclusions: []
+sites:
+  p: 2
+objective: {distance_m: 1600}
+"""
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "demand.csv").write_text(DEMAND)
+    (d / "cands.csv").write_text(CANDS)
+    (d / "s.yaml").write_text(YAML)
+    return d / "s.yaml"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "timings.json"}
+
+
+def _write(result: RunResult, out: Path, maps: MapWriter | None) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    with begin_outputs(result, out, maps=maps) as pending:
+        pending.finish(with_answers(result, curve=True), timings)
+    return timings
+
+
+def test_early_writer_gives_the_same_files(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked before the solve, sent the answer after it: the same bytes as the writer forked
+    after the solve and as one process; its import time is reported."""
+    with MapWriter() as maps:
+        result = run(load_scenario(scenario_file), on_problem=maps.start)
+        assert maps.child is not None and maps.child.pid is not None  # running during the solve
+        early = _write(result, tmp_path / "early", maps)
+        assert maps.child is None  # taken over by begin_outputs
+    late = _write(result, tmp_path / "late", None)
+    monkeypatch.setenv(NO_FORK, "1")
+    with MapWriter() as maps:
+        here_result = run(load_scenario(scenario_file), on_problem=maps.start)
+        assert maps.child is None  # no fork: nothing started
+        _write(here_result, tmp_path / "here", maps)
+    a = _files(tmp_path / "early")
+    assert "map.pdf" in a and "map.png" in a and "curve.png" in a
+    assert a == _files(tmp_path / "late") == _files(tmp_path / "here")
+    assert early["out_map_import_s"] > 0 and early["out_map.pdf_s"] > 0
+    assert "out_map_import_s" not in late
+
+
+def test_early_writer_is_stopped_when_the_run_ends_before_outputs(scenario_file: Path) -> None:
+    """A solve that fails (or Ctrl-C) before the outputs: leaving the block kills and reaps
+    the writer."""
+    with pytest.raises(KeyboardInterrupt), MapWriter() as maps:
+        run(load_scenario(scenario_file), on_problem=maps.start)
+        child = maps.child
+        assert child is not None
+        pid = child.pid
+        raise KeyboardInterrupt
+    assert child.pid is None and maps.outbox is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+
+
+def test_early_writer_is_not_used_for_another_result(scenario_file: Path, tmp_path: Path) -> None:
+    """A result that is not the run the writer started with: the writer is stopped and the
+    maps are drawn by a writer forked from this result (same bytes as without)."""
+    other = run(load_scenario(scenario_file))
+    with MapWriter() as maps:
+        run(load_scenario(scenario_file), on_problem=maps.start)
+        child = maps.child
+        assert child is not None
+        timings = _write(other, tmp_path / "other", maps)
+        assert child.pid is None and maps.child is None
+    assert "out_map_import_s" not in timings
+    _write(other, tmp_path / "plain", None)
+    assert _files(tmp_path / "other") == _files(tmp_path / "plain")
+
+
+def test_ring_boxes_are_each_rings_bounds() -> None:
+    """The print map's ring boxes (computed in one pass) equal each ring's own min and max."""
+    import numpy as np
+
+    from siteopt.outputs.maps import _boxes
+
+    rng = np.random.default_rng(7)
+    rings = [rng.normal(size=(int(rng.integers(4, 60)), 2)) * 1e5 for _ in range(200)]
+    rings.append(np.column_stack([rng.normal(size=(5, 2)), np.zeros(5)]))  # with z
+    want = np.array([[r[:, 0].min(), r[:, 1].min(), r[:, 0].max(), r[:, 1].max()] for r in rings])
+    assert np.array_equal(_boxes(rings), want)
+    assert _boxes([]).shape == (0, 4)
+
+
+def test_the_command_line_forks_the_map_writer_before_the_solve(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    """``siteopt solve`` uses the early writer: its import time is in timings.json and in
+    ``--profile``, and the files are those of a run without fork."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def solve(out: str, **env: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "siteopt", "solve", "s.yaml", "-o", out, "--profile"],
+            cwd=scenario_file.parent,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    done = solve("early")
+    timings = json.loads((scenario_file.parent / "early" / "timings.json").read_text())
+    assert timings["out_map_import_s"] > 0 and timings["out_map.pdf_s"] > 0
+    assert "matplotlib imported by the map writer" in done.stderr
+    solve("here", **{NO_FORK: "1"})
+    assert _files(scenario_file.parent / "early") == _files(scenario_file.parent / "here")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/fs/pipe-max-size"), reason="Linux only")
+def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
+    """The pipe to the early writer holds the default scenario's answer (about 150 kB), so the
+    parent does not wait for the writer to finish importing before it goes on."""
+    from siteopt.outputs.files import _widen
+
+    inbox, outbox = os.pipe()
+    try:
+        _widen(outbox)
+        os.set_blocking(outbox, False)
+        assert os.write(outbox, b"x" * 300_000) == 300_000  # without: 65,536 (a partial write)
+    finally:
+        os.close(inbox)
+        os.close(outbox)
