@@ -44,6 +44,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_startup import cache_bytecode
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -184,6 +187,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.runs < 3:
         ap.error("--runs must be at least 3")
+    bytecode_note = cache_bytecode()
     tmp = Path(tempfile.mkdtemp(prefix="bench_default_"))
     solve = [sys.executable, "-m", "siteopt", "solve", args.config, "--overwrite", "-q", "-o"]
     here_env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -225,7 +229,8 @@ def main() -> None:
         "",
         f"`python benchmarks/bench_default.py --runs {args.runs}"
         + (f" --compare-with {args.compare_with}" if args.compare_with else "")
-        + f"`; {os.cpu_count()} cores; `uptime` before: `{load_before}`; after: `{load_after}`.",
+        + f"`; {os.cpu_count()} cores; `uptime` before: `{load_before}`; after: `{load_after}`. "
+        + bytecode_note,
         "",
         "| command | median wall | min wall | ratio to import geopandas, highspy | median CPU "
         "| CPU ratio | peak memory | outputs (writers) | met (≤ 6×, ≤ 400 MB, outputs ≤ 1 s) |",

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import subprocess
 import time
 
-from bench_startup import ROOT, siteopt_command
+from bench_startup import ROOT, cache_bytecode, siteopt_command
 
 HERE = Path(__file__).resolve().parent
 
@@ -101,6 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.runs < 3:
         ap.error("--runs must be at least 3")
+    bytecode_note = cache_bytecode()
     with tempfile.TemporaryDirectory(prefix="siteopt-bench-small-") as tmp:
         scenario = write_instance(Path(tmp))
         out = Path(tmp) / "out"
@@ -140,7 +141,8 @@ def main() -> None:
         f"`python benchmarks/bench_small.py --runs {args.runs}"
         + (f" --compare-with {args.compare_with}" if args.compare_with else "")
         + "`; load average before "
-        f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), {os.cpu_count()} cores.",
+        f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), {os.cpu_count()} cores. "
+        + bytecode_note,
         "",
         "| command | median wall s | runs (s) | wall × import | median CPU s | CPU × import |",
         "|---|---:|---|---:|---:|---:|",
