@@ -292,6 +292,28 @@ def _run(h: Any) -> tuple[bool, bool, float]:
     return interrupted, False, time.perf_counter() - t0
 
 
+def _pass_model(h: Any, milp: Milp, A: sp.csr_array, integrality: NDArray[np.int32]) -> Any:
+    """Hand ``milp`` (rows ``A``, sorted CSR) to HiGHS ``h`` with the given integrality."""
+    highspy = _import_highspy()
+    return h.passModel(
+        milp.num_col,
+        milp.num_row,
+        int(A.nnz),
+        int(highspy.MatrixFormat.kRowwise),
+        -1 if milp.sense == "max" else 1,
+        float(milp.offset),
+        np.ascontiguousarray(milp.c, dtype=np.float64),
+        np.ascontiguousarray(milp.col_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.col_hi, dtype=np.float64),
+        np.ascontiguousarray(milp.row_lo, dtype=np.float64),
+        np.ascontiguousarray(milp.row_hi, dtype=np.float64),
+        np.ascontiguousarray(A.indptr, dtype=np.int32),
+        np.ascontiguousarray(A.indices, dtype=np.int32),
+        np.ascontiguousarray(A.data, dtype=np.float64),
+        integrality,
+    )
+
+
 def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -> MilpResult:
     global _HIGHS_BANNER_SHOWN
     highspy = _import_highspy()
@@ -310,25 +332,7 @@ def _solve_highs(milp: Milp, spec: SolverSpec, options: dict[str, Any] | None) -
     for key, value in {**highs_run_options(milp, int(A.nnz)), **(options or {})}.items():
         h.setOptionValue(key, value)
 
-    integrality = np.where(milp.integer, 1, 0).astype(np.int32)
-    sense = -1 if milp.sense == "max" else 1
-    status = h.passModel(
-        milp.num_col,
-        milp.num_row,
-        int(A.nnz),
-        int(highspy.MatrixFormat.kRowwise),
-        sense,
-        float(milp.offset),
-        np.ascontiguousarray(milp.c, dtype=np.float64),
-        np.ascontiguousarray(milp.col_lo, dtype=np.float64),
-        np.ascontiguousarray(milp.col_hi, dtype=np.float64),
-        np.ascontiguousarray(milp.row_lo, dtype=np.float64),
-        np.ascontiguousarray(milp.row_hi, dtype=np.float64),
-        np.ascontiguousarray(A.indptr, dtype=np.int32),
-        np.ascontiguousarray(A.indices, dtype=np.int32),
-        np.ascontiguousarray(A.data, dtype=np.float64),
-        integrality,
-    )
+    status = _pass_model(h, milp, A, np.where(milp.integer, 1, 0).astype(np.int32))
     version = f"HiGHS {h.version()}"
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the model (passModel failed); this is a siteopt bug.")
@@ -436,23 +440,7 @@ def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None
     h.setOptionValue("run_crossover", "off")
     A = sp.csr_array(milp.A)
     A.sort_indices()
-    status = h.passModel(
-        milp.num_col,
-        milp.num_row,
-        int(A.nnz),
-        int(highspy.MatrixFormat.kRowwise),
-        -1 if milp.sense == "max" else 1,
-        float(milp.offset),
-        np.ascontiguousarray(milp.c, dtype=np.float64),
-        np.ascontiguousarray(milp.col_lo, dtype=np.float64),
-        np.ascontiguousarray(milp.col_hi, dtype=np.float64),
-        np.ascontiguousarray(milp.row_lo, dtype=np.float64),
-        np.ascontiguousarray(milp.row_hi, dtype=np.float64),
-        np.ascontiguousarray(A.indptr, dtype=np.int32),
-        np.ascontiguousarray(A.indices, dtype=np.int32),
-        np.ascontiguousarray(A.data, dtype=np.float64),
-        np.zeros(milp.num_col, dtype=np.int32),
-    )
+    status = _pass_model(h, milp, A, np.zeros(milp.num_col, dtype=np.int32))
     if status == highspy.HighsStatus.kError:
         raise SolverError("HiGHS rejected the LP (passModel failed); this is a siteopt bug.")
     interrupted, abandoned, seconds = _run(h)

@@ -62,7 +62,7 @@ from siteopt.models.covdata import CoverageData, covered_weight
 from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
 from siteopt.models.screen import TOL as _TOL
 from siteopt.models.screen import allowed as _allowed
-from siteopt.models.screen import committee_keep_mask
+from siteopt.models.screen import committee_keep_mask, quota_largest
 from siteopt.models.screen import gains as _gains
 from siteopt.models.screen import incidence as _incidence
 from siteopt.models.screen import needed_sets as _needed_sets
@@ -164,20 +164,9 @@ def coverage_keep_mask(
 
     base_fixed = _value(cover, w, fixed)
     v = np.where(ok, _gains(cover, w, fixed), -np.inf)
-    # a municipality's quota left after the required sites (and existing ones, if they count)
-    quota = np.full(m, np.inf if k is None else float(k))
-    if k is not None:
-        for j in fixed:
-            if counted[j] and group[j] >= 0:
-                quota[group == group[j]] -= 1
-    # L: the quota-many largest v of each municipality (every one when unlimited or group -1)
-    order = np.lexsort((-v, group))
-    g_sorted = group[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-    rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
-    in_l = np.zeros(m, dtype=bool)
-    in_l[order] = (rank < quota[order]) | (g_sorted < 0)
-    in_l &= ok
+    # L: the quota-many largest v of each municipality, its quota left after the required sites
+    # (and existing ones, if they count); every one when unlimited or group -1
+    in_l = quota_largest(v, group, fixed, counted, k, ok)
     l_vals = np.sort(v[in_l])[::-1]
     top_sum = float(l_vals[: p - 1].sum()) if p > 1 else 0.0
     nxt = float(l_vals[p - 1]) if p > 1 and l_vals.size >= p else 0.0

@@ -171,6 +171,34 @@ def needed_sets(rules_: SiteRules) -> list[NDArray[np.bool_]]:
     return out
 
 
+def quota_largest(
+    v: NDArray[np.float64],
+    group: NDArray[np.int64],
+    fixed: list[int],
+    counted: NDArray[np.bool_],
+    k: int | None,
+    ok: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """The set L of the bounds: the quota-many largest ``v`` of each municipality.
+
+    A municipality's quota is ``k`` less the fixed sites in it that count towards it (every
+    candidate when ``k`` is None or its group is -1); only candidates with ``ok`` are in L.
+    """
+    m = v.size
+    quota = np.full(m, np.inf if k is None else float(k))
+    if k is not None:
+        for j in fixed:
+            if counted[j] and group[j] >= 0:
+                quota[group == group[j]] -= 1
+    order = np.lexsort((-v, group))
+    g_sorted = group[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
+    in_l = np.zeros(m, dtype=bool)
+    in_l[order] = (rank < quota[order]) | (g_sorted < 0)
+    return in_l & ok
+
+
 def top_excluding(v: NDArray[np.float64], in_l: NDArray[np.bool_], q: int) -> NDArray[np.float64]:
     """For every ``j``: the sum of the ``q`` largest ``v`` of ``L \\ {j}`` (``L``: ``in_l``)."""
     m = v.size
@@ -289,18 +317,7 @@ def committee_keep_mask(problem: Problem, spec: ModelSpec) -> NDArray[np.bool_] 
     counted = role != ROLE_EXISTING
     if rules.existing_count_in_group:
         counted = np.ones(m, dtype=bool)
-    quota = np.full(m, np.inf if k is None else float(k))
-    if k is not None:
-        for j in fixed:
-            if counted[j] and group[j] >= 0:
-                quota[group == group[j]] -= 1
-    order = np.lexsort((-v, group))
-    g_sorted = group[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-    rank = np.arange(m) - np.repeat(starts, np.diff(np.r_[starts, m]))
-    in_l = np.zeros(m, dtype=bool)
-    in_l[order] = (rank < quota[order]) | (g_sorted < 0)
-    in_l &= ok
+    in_l = quota_largest(v, group, fixed, counted, k, ok)
     upper = base_fixed + v + top_excluding(v, in_l, q - 1)
     for need in needed:
         outside = ~need
