@@ -19,7 +19,7 @@ after is printed with the table. Target (issue 19): the stage <= 0.4 s warm.
 Usage::
 
     python benchmarks/bench_build.py                               # the default scenario
-    python benchmarks/bench_build.py --runs 5 --compare-with /work/main
+    python benchmarks/bench_build.py --runs 5 --compare-with ../main
     python benchmarks/bench_build.py --all --runs 1                # every shipped scenario
 """
 

@@ -228,7 +228,7 @@ def main() -> None:
         "interleaved)",
         "",
         f"`python benchmarks/bench_default.py --runs {args.runs}"
-        + (f" --compare-with {args.compare_with}" if args.compare_with else "")
+        + (" --compare-with <another checkout>" if args.compare_with else "")
         + f"`; {os.cpu_count()} cores; `uptime` before: `{load_before}`; after: `{load_after}`. "
         + bytecode_note,
         "",

@@ -139,7 +139,7 @@ def main() -> None:
         "interleaved)",
         "",
         f"`python benchmarks/bench_small.py --runs {args.runs}"
-        + (f" --compare-with {args.compare_with}" if args.compare_with else "")
+        + (" --compare-with <another checkout>" if args.compare_with else "")
         + "`; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f} (1 min), {os.cpu_count()} cores. "
         + bytecode_note,
