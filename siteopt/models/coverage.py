@@ -73,15 +73,14 @@ from siteopt.models.reduce import Reduction, reduce_candidates
 from siteopt.models.rules import SiteRules, infeasible_message
 from siteopt.settings import ENUMERATION_SHARE
 
-#: above this many coverage entries HiGHS presolve is switched off (it is slower than the
-#: solve itself on large covering models and the reductions below already shrink the model)
+#: HiGHS presolve is off on every coverage model: on large covering models it is slower than
+#: the solve itself (the reductions below already shrink the model), and on the few-hundred-row
+#: models left after them (every bootstrap replicate of a sweep) it and the feasibility-jump
+#: heuristic took about 0.2 s where the branch and bound takes 0.03 s. Up to this many coverage
+#: entries the feasibility jump is off too (the default scenario's curve at p = 5 and 6, about
+#: 7,000 entries: 0.19 and 0.31 s with them, 0.04 and 0.02 s without; benchmarks/RESULTS.md);
+#: above it HiGHS keeps its heuristic (off again above ``milp.JUMP_MAX_NNZ`` nonzeros)
 LARGE_NNZ = 20_000
-#: at most this many coverage entries HiGHS presolve and its feasibility-jump heuristic are
-#: switched off too: on the few-hundred-row models left after the reductions (every bootstrap
-#: replicate of a sweep) they took about 0.2 s where the branch and bound takes 0.03 s; the
-#: same holds up to LARGE_NNZ (the default scenario's curve at p = 5 and 6, about 7,000
-#: entries: 0.19 and 0.31 s with them, 0.04 and 0.02 s without; benchmarks/RESULTS.md)
-SMALL_NNZ = LARGE_NNZ
 #: the LP-dual certificate (:func:`_lp_presolve`) runs on stage-1 models with at least this many
 #: coverage entries (below it the MIP is as fast and the shipped answers stay as they are) and
 #: gets at most this share of the time budget
@@ -414,10 +413,8 @@ def _stage1_milp(
     )
     if survivors is not None:
         milp.col_hi[:m] = np.where(survivors | rules_.fixed_open, milp.col_hi[:m], 0.0)
-    if data.g_rows.size > LARGE_NNZ:
-        milp.highs_options["presolve"] = "off"
-    elif data.g_rows.size <= SMALL_NNZ:
-        milp.highs_options["presolve"] = "off"
+    milp.highs_options["presolve"] = "off"
+    if data.g_rows.size <= LARGE_NNZ:
         milp.highs_options["mip_heuristic_run_feasibility_jump"] = False
     return milp
 
