@@ -388,6 +388,12 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     if not path.exists():
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
     check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
+    from siteopt.data import layer_cache
+
+    spatial = GEOMETRY[name] is not None
+    kept = layer_cache.cached_layer(path, name, SCHEMAS[name], spatial)
+    if kept is not None:  # read and checked before from these very bytes
+        return kept
     import pyogrio  # here: a run without the bundle never opens a GeoPackage
 
     try:
@@ -400,7 +406,6 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
             f"Bundle file {path} has no layer {name!r}.",
             hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
         )
-    spatial = GEOMETRY[name] is not None
     try:
         frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
     except (RuntimeError, ValueError) as exc:  # pyogrio's errors derive from RuntimeError
@@ -423,6 +428,7 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
         _check_geometries(frame, name, path)
     frame = _coerce(frame, name, path)
     _check_unique(frame, name, path)
+    layer_cache.keep_layer(path, name, SCHEMAS[name], spatial, frame)
     return frame
 
 
