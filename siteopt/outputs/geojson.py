@@ -10,6 +10,7 @@ test_geojson_writer.py checks this against that straightforward writer on random
 
 from __future__ import annotations
 
+import functools
 import json
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -19,10 +20,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from siteopt.outputs.words import json_number, json_text
 
 PRECISION = 6
+#: the CRS of RFC 7946
+WGS84 = "EPSG:4326"
 _INF = float("inf")
 #: columns of at least this many floats format each distinct value once
 _DEDUPE_FROM = 64
@@ -83,13 +87,51 @@ def _encode_column(values: pd.Series) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _to_wgs84(crs: CRS) -> Transformer:
+    """The transformer of ``GeoDataFrame.to_crs("EPSG:4326")`` (the same construction)."""
+    return Transformer.from_crs(crs, CRS.from_user_input(WGS84), always_xy=True)
+
+
+def _wgs84_coordinates(gdf: gpd.GeoDataFrame) -> np.ndarray | None:
+    """Every coordinate of ``gdf`` (in :func:`shapely.get_coordinates` order) in EPSG:4326 and
+    rounded to 6 decimals, the very numbers of ``to_crs`` then rounding, without building the
+    projected geometries in between; None where that shortcut does not apply (no CRS, already
+    EPSG:4326, z coordinates)."""
+    geoms = np.asarray(gdf.geometry.values)
+    if gdf.crs is None or gdf.crs.is_exact_same(CRS.from_user_input(WGS84)):
+        return None
+    if len(geoms) and shapely.has_z(geoms).any():
+        return None
+    coords = shapely.get_coordinates(geoms)
+    x, y = _to_wgs84(gdf.crs).transform(coords[:, 0], coords[:, 1])
+    return np.asarray(np.round(np.array([x, y]).T, PRECISION), dtype=np.float64)
+
+
 def wgs84_geometries(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """Geometries in EPSG:4326, rounded to 6 decimals, polygons oriented per RFC 7946."""
-    wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
-    geoms = shapely.transform(np.asarray(wgs.geometry.values), lambda c: np.round(c, PRECISION))
+    coords = _wgs84_coordinates(gdf)
+    if coords is None:
+        wgs = gdf.to_crs(WGS84) if gdf.crs is not None else gdf
+        geoms = shapely.transform(np.asarray(wgs.geometry.values), lambda c: np.round(c, PRECISION))
+    else:  # as to_crs and the rounding give them, with one set of new geometries
+        geoms = shapely.set_coordinates(np.asarray(gdf.geometry.values).copy(), coords)
     if len(geoms) and (shapely.get_type_id(geoms) == 0).all():
         return np.asarray(geoms)  # points have no rings to orient
     return np.asarray(shapely.orient_polygons(geoms, exterior_cw=False))
+
+
+def _points_only(gdf: gpd.GeoDataFrame) -> np.ndarray | None:
+    """The rounded lon/lat of a layer of non-empty 2-D points (one row each), else None."""
+    geoms = np.asarray(gdf.geometry.values)
+    if not len(geoms) or not (shapely.get_type_id(geoms) == 0).all():
+        return None
+    if shapely.is_empty(geoms).any():
+        return None
+    coords = _wgs84_coordinates(gdf)
+    if coords is None or len(coords) != len(geoms) or not np.isfinite(coords).all():
+        return None
+    return coords
 
 
 def _num(v: float) -> str:
@@ -156,12 +198,17 @@ def _nested_text(geoms: np.ndarray) -> list[str]:
     return out
 
 
+def _point_text(coords: np.ndarray) -> list[str]:
+    """The geometry text of points with these (rounded lon/lat) coordinates."""
+    text = [repr(round(v, PRECISION)) for v in coords.ravel().tolist()]
+    head = '{"type":"Point","coordinates":['
+    return [f"{head}{x},{y}]}}" for x, y in zip(text[0::2], text[1::2], strict=True)]
+
+
 def _geometry_text(geoms: np.ndarray) -> list[str]:
     types = shapely.get_type_id(geoms)
-    if len(geoms) and (types == 0).all():  # all points: format directly
-        text = [repr(round(v, PRECISION)) for v in shapely.get_coordinates(geoms).ravel().tolist()]
-        head = '{"type":"Point","coordinates":['
-        return [f"{head}{x},{y}]}}" for x, y in zip(text[0::2], text[1::2], strict=True)]
+    if len(geoms) and (types == 0).all() and not shapely.is_empty(geoms).any():
+        return _point_text(shapely.get_coordinates(geoms))  # all points: format directly
     # lines and polygons at once; anything unusual (points among them, collections, empty
     # geometries or parts, z, NaN) one by one through its mapping
     fast = np.isin(types, list(_NESTED_TYPES)) & ~shapely.has_z(geoms) & ~shapely.is_empty(geoms)
@@ -183,19 +230,25 @@ def _geometry_text(geoms: np.ndarray) -> list[str]:
 
 def geojson_text(gdf: gpd.GeoDataFrame) -> str:
     """The RFC 7946 FeatureCollection text of ``gdf`` (compact, one feature per line)."""
-    geoms = wgs84_geometries(gdf)
+    points = _points_only(gdf)
+    if points is not None:  # points: their text and bbox from their coordinates alone
+        gtext = _point_text(points)
+        bounds = (*points.min(axis=0).tolist(), *points.max(axis=0).tolist())
+    else:
+        geoms = wgs84_geometries(gdf)
+        gtext = _geometry_text(geoms)
+        ok = ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms) if len(geoms) else []
+        bounds = tuple(shapely.total_bounds(geoms[ok]).tolist()) if np.any(ok) else ()
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     names = [json_text(str(c), ensure_ascii=False) for c in props.columns]
     cols = [_encode_column(props[c]) for c in props.columns]
-    gtext = _geometry_text(geoms)
     # one %-template per feature: its keys written once, its values filled in column by column
     keys = "".join(f"{n.replace('%', '%%')}:%s," for n in names)[:-1]
     template = '{"type":"Feature","properties":{' + keys + '},"geometry":%s}'
     lines = [template % row for row in zip(*cols, gtext, strict=True)]
     head = '{"type":"FeatureCollection"'
-    nonempty = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)] if len(geoms) else geoms
-    if len(nonempty):
-        x0, y0, x1, y1 = shapely.total_bounds(nonempty)
+    if bounds:
+        x0, y0, x1, y1 = bounds
         head += f',"bbox":[{_num(x0)},{_num(y0)},{_num(x1)},{_num(y1)}]'
     if not lines:
         return head + ',"features":[]}\n'

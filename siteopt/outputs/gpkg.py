@@ -129,6 +129,9 @@ def add_layer_styles(path: Path, styles: list[tuple[str, str, str]]) -> None:
     """
     con = sqlite3.connect(path)
     try:
+        # as GDAL wrote the layers: no sync to disk, the rollback journal in memory (same bytes)
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA journal_mode = MEMORY")
         with con:
             con.execute(LAYER_STYLES_SQL)
             con.executemany(

@@ -56,8 +56,16 @@ def _reference_geometry(geoms: np.ndarray) -> list[str]:
     ]
 
 
+def _reference_geometries(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
+    geoms = shapely.transform(np.asarray(wgs.geometry.values), lambda c: np.round(c, PRECISION))
+    if len(geoms) and (shapely.get_type_id(geoms) == 0).all():
+        return np.asarray(geoms)
+    return np.asarray(shapely.orient_polygons(geoms, exterior_cw=False))
+
+
 def _reference_text(gdf: gpd.GeoDataFrame) -> str:
-    geoms = wgs84_geometries(gdf)
+    geoms = _reference_geometries(gdf)
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     names = [json_text(str(c), ensure_ascii=False) for c in props.columns]
     cols = [_reference_column(props[c]) for c in props.columns]
@@ -164,6 +172,19 @@ KINDS = [
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_projected_geometries_are_to_crs_then_rounding(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for kinds in KINDS:
+        gdf = _layer(rng, kinds, 40)
+        got, want = wgs84_geometries(gdf), _reference_geometries(gdf)
+        assert len(got) == len(want)
+        assert all(
+            (a is None and b is None) or shapely.to_wkb(a) == shapely.to_wkb(b)
+            for a, b in zip(got, want, strict=True)
+        )
+
+
+@pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("kinds", KINDS, ids=["+".join(k) for k in KINDS])
 def test_fast_writer_gives_the_reference_bytes(seed: int, kinds: list[str]) -> None:
     rng = np.random.default_rng(seed)
@@ -172,6 +193,25 @@ def test_fast_writer_gives_the_reference_bytes(seed: int, kinds: list[str]) -> N
         text = geojson_text(gdf)
         assert text == _reference_text(gdf)
         json.loads(text)  # strict JSON
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_layers_without_crs_in_wgs84_or_with_odd_points_are_the_reference() -> None:
+    rng = np.random.default_rng(11)
+    gdf = _layer(rng, ["point"], 30)
+    for variant in (
+        gdf.set_crs(None, allow_override=True),
+        gdf.to_crs("EPSG:4326"),
+        gdf.set_geometry([*gdf.geometry[:-1], shapely.Point(np.nan, 1.0)], crs=gdf.crs),
+        gdf.set_geometry([*gdf.geometry[:-1], shapely.Point(300000, 200000, 5)], crs=gdf.crs),
+    ):
+        assert geojson_text(variant) == _reference_text(variant)
+    # an empty point among points: null (the straightforward writer stopped there)
+    odd = gdf.set_geometry([*gdf.geometry[:-1], shapely.Point()], crs=gdf.crs)
+    with pytest.raises(ValueError):
+        _reference_text(odd)
+    features = json.loads(geojson_text(odd))["features"]
+    assert features[-1]["geometry"] is None and features[0]["geometry"]["type"] == "Point"
 
 
 def test_empty_and_propertyless_layers() -> None:
