@@ -1,9 +1,9 @@
 """``siteopt cache``: where the on-disk cache is, what it holds, and emptying it.
 
-The cache keeps what a second run can read back instead of building again (layer unions, grid
-masks, the towns of grid cells, the deaths per town, transit near the candidates, fine grids'
-pairs, cost matrices): see :mod:`siteopt.problem.disk_cache`. Removing entries is always safe:
-the next run builds them again.
+The cache keeps what a second run can read back instead of building again (bundle layers as
+read and checked, layer unions, grid masks, the towns of grid cells, the deaths per town, transit
+near the candidates, fine grids' pairs, cost matrices): see :mod:`siteopt.problem.disk_cache`.
+Removing entries is always safe: the next run builds them again.
 """
 
 from __future__ import annotations

@@ -13,15 +13,16 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
-
-import geopandas as gpd
-import pandas as pd
-import shapely
+from typing import TYPE_CHECKING, Any
 
 from siteopt._errors import DataError
 from siteopt._validate import MAX_BUNDLE_BYTES, check_input_file, check_json_input
 from siteopt.settings import CRS
+
+if TYPE_CHECKING:  # geopandas, pandas and shapely are imported where a layer is read, so that
+    # the scenario model (which needs only this module's names) imports none of them
+    import geopandas as gpd
+    import pandas as pd
 
 BUNDLE_FILE = "connecticut.gpkg"
 MANIFEST_FILE = "bundle.json"
@@ -324,6 +325,8 @@ def default_bundle_dir() -> Path:
 
 
 def _coerce(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
+    import geopandas as gpd
+
     schema = SCHEMAS[name]
     missing = [c for c in schema if c not in frame.columns]
     if missing:
@@ -388,6 +391,14 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
     if not path.exists():
         raise DataError(f"Bundle file {path} does not exist.", hint=_BUILD_HINT)
     check_input_file(path, "bundle file", MAX_BUNDLE_BYTES, error=DataError)
+    import geopandas as gpd
+
+    from siteopt.data import layer_cache
+
+    spatial = GEOMETRY[name] is not None
+    kept = layer_cache.cached_layer(path, name, SCHEMAS[name], spatial)
+    if kept is not None:  # read and checked before from these very bytes
+        return kept
     import pyogrio  # here: a run without the bundle never opens a GeoPackage
 
     try:
@@ -400,7 +411,6 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
             f"Bundle file {path} has no layer {name!r}.",
             hint="The bundle is incomplete or from another siteopt version. " + _BUILD_HINT,
         )
-    spatial = GEOMETRY[name] is not None
     try:
         frame = pyogrio.read_dataframe(path, layer=name, read_geometry=spatial)
     except (RuntimeError, ValueError) as exc:  # pyogrio's errors derive from RuntimeError
@@ -423,6 +433,7 @@ def read_layer(name: str, bundle: Path | None = None) -> gpd.GeoDataFrame | pd.D
         _check_geometries(frame, name, path)
     frame = _coerce(frame, name, path)
     _check_unique(frame, name, path)
+    layer_cache.keep_layer(path, name, SCHEMAS[name], spatial, frame)
     return frame
 
 
@@ -438,6 +449,8 @@ def _row_label(frame: pd.DataFrame, name: str, pos: int) -> str:
 
 def _check_geometries(frame: gpd.GeoDataFrame, name: str, path: Path) -> None:
     """Refuse missing, empty and invalid geometries: every later step assumes valid ones."""
+    import shapely
+
     geoms = frame.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():

@@ -22,6 +22,16 @@ from siteopt.outputs.words import class_label
 #: GeoPackage ``last_change`` and ``layer_styles.update_time`` (fixed: reproducible files)
 PINNED_DATE = "2000-01-01T00:00:00.000Z"
 
+#: GDAL options while the layers are written: the pinned date, and SQLite without a sync to disk
+#: after each transaction and with its rollback journal in memory (the file is written in the
+#: run's temporary folder and moved into place only when complete, so a crash loses nothing the
+#: syncs would keep; the bytes are the same, the write takes half the time)
+GDAL_OPTIONS = {
+    "OGR_CURRENT_DATE": PINNED_DATE,
+    "OGR_SQLITE_SYNCHRONOUS": "OFF",
+    "OGR_SQLITE_JOURNAL": "MEMORY",
+}
+
 #: geometry type and description of every layer, in the order they are written
 LAYERS: dict[str, tuple[str, str]] = {
     "sites": (
@@ -84,8 +94,8 @@ def write_gpkg(
         Classes of the graduated layers (``demand``, ``towns``).
     """
     graduated = graduated or {}
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": PINNED_DATE})
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in GDAL_OPTIONS}
+    pyogrio.set_gdal_config_options(GDAL_OPTIONS)
     try:
         for i, (name, gdf) in enumerate(layers.items()):
             geom_type, description = LAYERS[name]
@@ -104,7 +114,7 @@ def write_gpkg(
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise OutputError(f"Cannot write {path}: {exc}") from None
     finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+        pyogrio.set_gdal_config_options(previous)
     styles = [
         (name, qml(name, graduated.get(name)), sld(name, graduated.get(name))) for name in layers
     ]
@@ -119,6 +129,9 @@ def add_layer_styles(path: Path, styles: list[tuple[str, str, str]]) -> None:
     """
     con = sqlite3.connect(path)
     try:
+        # as GDAL wrote the layers: no sync to disk, the rollback journal in memory (same bytes)
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA journal_mode = MEMORY")
         with con:
             con.execute(LAYER_STYLES_SQL)
             con.executemany(

@@ -100,10 +100,48 @@ def _polygon_path(frame: _Frame, geom: shapely.Geometry) -> str:
     return "".join(parts)
 
 
+def _polygon_paths(frame: _Frame, geoms: np.ndarray) -> list[str]:
+    """:func:`_polygon_path` of every geometry, from the coordinates of all their rings at once
+    (the same text; geometries other than polygons and multipolygons one by one)."""
+    geoms = np.asarray(geoms, dtype=object)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    out = [
+        "" if ok else _polygon_path(frame, g)
+        for g, ok in zip(geoms, polygonal.tolist(), strict=True)
+    ]
+    which = np.flatnonzero(polygonal)
+    if not which.size:
+        return out
+    parts, part_of = shapely.get_parts(geoms[which], return_index=True)
+    full = ~shapely.is_empty(parts)
+    parts, part_of = parts[full], part_of[full]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    u, v = frame.xy(coords[:, 0], coords[:, 1])
+    keep = np.ones(len(u), dtype=bool)
+    keep[1:] = (np.diff(u) != 0) | (np.diff(v) != 0)  # drop repeats after rounding
+    keep[1:] |= coord_ring[1:] != coord_ring[:-1]  # the first point of each ring stays
+    texts = list(map(str, np.column_stack([u[keep], v[keep]]).ravel().tolist()))
+    per_ring = np.bincount(coord_ring[keep], minlength=len(rings)).tolist()
+    ring_text = []
+    start = 0
+    for n in per_ring:
+        ring_text.append("M" + " ".join(texts[start : start + 2 * n]) + "Z")
+        start += 2 * n
+    geom_of_ring = part_of[ring_part]
+    rings_per_geom = np.bincount(geom_of_ring, minlength=len(which)).tolist()
+    start = 0
+    for i, n in zip(which.tolist(), rings_per_geom, strict=True):
+        out[i] = "".join(ring_text[start : start + n])
+        start += n
+    return out
+
+
 def _squares(frame: _Frame, x: np.ndarray, y: np.ndarray, side_m: float) -> str:
     s = max(round(side_m / UNIT_M), 1)
     u, v = frame.xy(np.asarray(x) - side_m / 2, np.asarray(y) + side_m / 2)
-    return "".join(f"M{a} {b}h{s}v{s}h-{s}z" for a, b in zip(u.tolist(), v.tolist(), strict=True))
+    # one %-format of the whole text: "M{u} {v}h{s}v{s}h-{s}z" for every square
+    return (f"M%d %dh{s}v{s}h-{s}z" * len(u)) % tuple(np.column_stack([u, v]).ravel().tolist())
 
 
 #: for a working CRS other than EPSG:6433, ``map.js`` projects with the fitted polynomials of
@@ -247,14 +285,15 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
     # towns: choropleth of deaths, with a tooltip each
     towns = tables.layers["towns"]
     n = len(tables.town_bins)
+    paths = _polygon_paths(frame, towns.geometry.to_numpy())
     town_items = [
         {
             "fill": hexcolor(GREYS[0 if n <= 1 else round(int(cls) * 4 / (n - 1))]),
-            "d": _polygon_path(frame, r.geometry),
+            "d": d,
             "tip": f"{r['town']}: {r['deaths']:,} {noun.plural}{' ' + p if p else ''}"
             f", {num(r['covered'])} {verb}",
         }
-        for (_, r), cls in zip(towns.iterrows(), tables.town_class, strict=True)
+        for (_, r), cls, d in zip(towns.iterrows(), tables.town_class, paths, strict=True)
     ]
     # demand cells, five quantile classes of weight
     demand = tables.layers["demand"]

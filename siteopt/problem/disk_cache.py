@@ -10,7 +10,8 @@ file                               what it holds
 ``grid-pairs-<key>.npz``           a fine grid's straight-line pairs (:mod:`.pairs_cache`)
 ``derived-<key>.npz``              a piece of the problem build that is a pure function of the
                                    bundle and a few settings: layer unions, grid masks, the
-                                   town and tract of every grid cell (:mod:`.stored`)
+                                   town and tract of every grid cell (:mod:`.stored`); a bundle
+                                   layer as read and checked (:mod:`siteopt.data.layer_cache`)
 ``pairs-<key>.npz``                a cost matrix (road network, decay; :mod:`.costs.cache`)
 =================================  ============================================================
 
@@ -42,7 +43,7 @@ from siteopt.settings import CACHE_MAX_BYTES, cache_dir
 #: the kinds of entry, by file-name prefix, and what each holds (``siteopt cache info``)
 KINDS: dict[str, str] = {
     "grid-pairs": "grid pairs (fine grids)",
-    "derived": "problem pieces (unions, grid masks, towns of cells)",
+    "derived": "problem pieces (unions, grid masks, towns of cells) and bundle layers",
     "pairs": "cost matrices (road network, decay)",
 }
 #: names of the entries of every kind (the only files the cache ever lists, trims or removes)

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from siteopt._errors import OutputError
 from siteopt.data.inputs import Inputs
+from siteopt.data.layer_cache import bundle_file_sha256
 from siteopt.data.layers import BUNDLE_FILE
 from siteopt.problem import disk_cache
 from siteopt.problem.costs.cache import cache_key, file_sha256
@@ -43,10 +44,18 @@ Arrays = dict[str, NDArray]
 
 
 def bundle_sha256(inputs: Inputs) -> str:
-    """sha256 of the bundle's GeoPackage bytes, computed once per :class:`Inputs`."""
+    """sha256 of the bundle's GeoPackage bytes, computed once per :class:`Inputs` (and once
+    per file version for the layers read from the cache, :mod:`siteopt.data.layer_cache`)."""
     assert inputs.bundle_dir is not None
     path = inputs.bundle_dir / BUNDLE_FILE
-    return inputs.derived(("bundle-sha256",), lambda: file_sha256(path))
+
+    def sha() -> str:
+        try:
+            return bundle_file_sha256(path)
+        except OSError:
+            return file_sha256(path)  # raises the input error naming the file
+
+    return inputs.derived(("bundle-sha256",), sha)
 
 
 def stored(
