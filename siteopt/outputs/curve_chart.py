@@ -80,6 +80,9 @@ def curve_figure(
         ax.text(0.99, 0.02, "hollow: not proved optimal", transform=ax.transAxes, ha="right",
                 fontsize=7, color="#555555")  # fmt: skip
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine, for which savefig draws the whole
+    # figure once more (without rendering) before the real draw; the layout is final here
+    fig.set_layout_engine(None)
     return fig
 
 

@@ -36,6 +36,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox, blended_transform_factory
 
 from siteopt import __version__
+from siteopt.outputs.map_pdf import faster_pdf
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.textfit import fit_right
@@ -773,8 +774,9 @@ def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
 
 
 def save_map_pdf(fig: Figure, path: Path) -> None:
-    """Save the drawn print map as PDF (no dates, no producer)."""
-    fig.savefig(path, metadata=PDF_META)
+    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes)."""
+    with faster_pdf():
+        fig.savefig(path, metadata=PDF_META)
 
 
 def close_map(fig: Figure) -> None:
