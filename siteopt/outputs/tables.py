@@ -426,10 +426,23 @@ _HISPANIC = re.compile(r"hispanic|latin|puerto|mexican|cuban|spanish", re.I)
 
 def race_ethnicity(race: pd.Series, ethnicity: pd.Series) -> pd.Series:
     """One category per death: recorded Hispanic or Latino first, then race."""
-    eth = ethnicity.fillna("").astype(str)
+    pairs = pd.MultiIndex.from_arrays(
+        [race.fillna("").astype(str).to_numpy(), ethnicity.fillna("").astype(str).to_numpy()]
+    )
+    # thousands of deaths, a few dozen (race, ethnicity) pairs: each pair is classified once
+    codes, unique = pd.factorize(pairs)
+    cats = _race_categories(
+        pd.Series(unique.get_level_values(0), dtype=object),
+        pd.Series(unique.get_level_values(1), dtype=object),
+    )
+    return pd.Series(cats[codes], index=race.index)
+
+
+def _race_categories(race: pd.Series, eth: pd.Series) -> NDArray[np.str_]:
+    """The category of each (race, ethnicity) pair, both as text ("" when missing)."""
     hispanic = eth.str.contains(_HISPANIC) & ~eth.str.contains(r"^not\b", case=False)
-    r = race.fillna("").astype(str).str.lower()
-    cat = np.select(
+    r = race.str.lower()
+    return np.select(
         [
             hispanic.to_numpy(),
             r.str.contains("black").to_numpy(),
@@ -450,7 +463,6 @@ def race_ethnicity(race: pd.Series, ethnicity: pd.Series) -> pd.Series:
         ],
         default="Unknown",
     )
-    return pd.Series(cat, index=race.index)
 
 
 AGE_GROUPS = ("under 25", "25–34", "35–44", "45–54", "55–64", "65 and over", "Unknown")
