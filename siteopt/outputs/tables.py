@@ -426,16 +426,22 @@ _HISPANIC = re.compile(r"hispanic|latin|puerto|mexican|cuban|spanish", re.I)
 
 def race_ethnicity(race: pd.Series, ethnicity: pd.Series) -> pd.Series:
     """One category per death: recorded Hispanic or Latino first, then race."""
-    pairs = pd.MultiIndex.from_arrays(
-        [race.fillna("").astype(str).to_numpy(), ethnicity.fillna("").astype(str).to_numpy()]
-    )
     # thousands of deaths, a few dozen (race, ethnicity) pairs: each pair is classified once
-    codes, unique = pd.factorize(pairs)
+    pairs: dict[tuple[str, str], int] = {}
+    codes = [
+        pairs.setdefault(pair, len(pairs))
+        for pair in zip(
+            race.fillna("").astype(str).tolist(),
+            ethnicity.fillna("").astype(str).tolist(),
+            strict=True,
+        )
+    ]
+    unique = list(pairs) or [("", "")]
     cats = _race_categories(
-        pd.Series(unique.get_level_values(0), dtype=object),
-        pd.Series(unique.get_level_values(1), dtype=object),
+        pd.Series([r for r, _ in unique], dtype=object),
+        pd.Series([e for _, e in unique], dtype=object),
     )
-    return pd.Series(cats[codes], index=race.index)
+    return pd.Series(cats[np.asarray(codes, dtype=np.int64)], index=race.index)
 
 
 def _race_categories(race: pd.Series, eth: pd.Series) -> NDArray[np.str_]:
@@ -529,8 +535,9 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
     total = len(sel)
     covered_total = float(frac.sum())
     for name, (cat, order) in groups.items():
-        df = pd.DataFrame({"group": cat.to_numpy(), "covered": frac})
-        agg = df.groupby("group").agg(deaths=("covered", "size"), covered=("covered", "sum"))
+        by_group = pd.Series(frac, name="covered").groupby(cat.to_numpy())
+        agg = pd.DataFrame({"deaths": by_group.size(), "covered": by_group.sum()})
+        agg.index.name = "group"
         agg = agg.reindex([g for g in order if g in agg.index])
         agg["share_all"] = agg["deaths"] / total if total else 0.0
         agg["share_covered"] = agg["covered"] / covered_total if covered_total else 0.0
