@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from siteopt.outputs.map_gc import paused_gc
 from siteopt.outputs.words import num, pct
 from siteopt.result import CurvePoint
 
@@ -93,6 +94,7 @@ def _plain(v: float, _pos: float | None = None) -> str:
     return f"{v:,.0f}" if v.is_integer() else f"{v:,.6g}".rstrip("0").rstrip(".")
 
 
+@paused_gc
 def curve_png(
     points: Sequence[CurvePoint],
     scenario_p: int,

@@ -36,6 +36,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from siteopt import __version__
+from siteopt.outputs.map_gc import paused_gc
 from siteopt.outputs.map_marks import nice_length, north_arrow, scale_bar
 from siteopt.outputs.map_pdf import faster_pdf
 from siteopt.outputs.styles import GREYS, hexcolor
@@ -151,6 +152,7 @@ CELL_OUT = "#d0d0d0"
 HALO = [pe.withStroke(linewidth=2.5, foreground="white")]
 
 
+@paused_gc
 def draw_map(tables: Tables) -> Figure:
     """The print map as a matplotlib figure (letter landscape): the state and one inset per site.
 
@@ -725,11 +727,13 @@ def _square(x: float, y: float, h: float) -> np.ndarray:
     return np.array([(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)])
 
 
+@paused_gc
 def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
     """Save the drawn print map as PNG (no timestamp)."""
     fig.savefig(path, dpi=dpi, metadata=PNG_META)
 
 
+@paused_gc
 def save_map_pdf(fig: Figure, path: Path) -> None:
     """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes)."""
     with faster_pdf():
