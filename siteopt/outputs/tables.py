@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -274,6 +275,17 @@ def _site_lookup(result: RunResult, sites: gpd.GeoDataFrame) -> tuple[dict[int, 
     return id_of, rank_of
 
 
+def _lookup(
+    table: dict[int, Any], keys: NDArray[np.int64], size: int, default: object = None
+) -> NDArray[np.object_]:
+    """``[table.get(k, default) for k in keys]`` (``default`` for a negative key) as an object
+    array: one pass over the few sites instead of a dictionary look-up per demand unit."""
+    lut = np.full(size + 1, default, dtype=object)
+    for k, v in table.items():
+        lut[k] = v
+    return lut[np.where(keys >= 0, keys, size)]
+
+
 def allocation_layer(
     result: RunResult, sites: gpd.GeoDataFrame, served: Served
 ) -> gpd.GeoDataFrame:
@@ -281,6 +293,7 @@ def allocation_layer(
     demand = result.built.demand
     hit = np.flatnonzero(served.site >= 0)
     id_of, rank_of = _site_lookup(result, sites)
+    m = result.built.problem.m
     dxy = _demand_xy(result)[hit]
     cxy = _cand_xy(result)[served.site[hit]]
     coords = np.stack([dxy, cxy], axis=1)
@@ -288,8 +301,8 @@ def allocation_layer(
     df = pd.DataFrame(
         {
             "demand_id": demand["demand_id"].to_numpy()[hit].astype(str),
-            "rank": pd.array([rank_of.get(int(j)) for j in served.site[hit]], dtype="Int64"),
-            "site_id": [id_of.get(int(j), "") for j in served.site[hit]],
+            "rank": pd.array(_lookup(rank_of, served.site[hit], m), dtype="Int64"),
+            "site_id": _lookup(id_of, served.site[hit], m, ""),
             "town": demand["town"].to_numpy()[hit].astype(str),
             "weight": demand["weight"].to_numpy(np.float64)[hit],
             "distance_m": np.round(served.distance[hit], 1),
@@ -305,7 +318,7 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
     """Demand units (cells) with town, weight and the site covering them."""
     demand = result.built.demand
     id_of, rank_of = _site_lookup(result, sites)
-    site = served.site
+    site, m = served.site, result.built.problem.m
     return gpd.GeoDataFrame(
         {
             "demand_id": demand["demand_id"].astype(str).to_numpy(),
@@ -313,8 +326,8 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
             "weight": demand["weight"].to_numpy(np.float64),
             "pop": np.round(demand["pop"].to_numpy(np.float64), 1),
             "covered": site >= 0,
-            "site_id": [id_of.get(int(j)) if j >= 0 else None for j in site],
-            "rank": pd.array([rank_of.get(int(j)) if j >= 0 else None for j in site], "Int64"),
+            "site_id": _lookup(id_of, site, m),
+            "rank": pd.array(_lookup(rank_of, site, m), "Int64"),
             "distance_m": np.round(served.distance, 1),
         },
         geometry=demand.geometry.values,

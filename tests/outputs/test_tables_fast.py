@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siteopt.outputs.tables import _race_categories, race_ethnicity
+from siteopt.outputs.tables import _lookup, _race_categories, race_ethnicity
 
 RACES = [None, np.nan, "White", "Black", "black or african american", "Asian Indian", "Other",
          "American Indian or Alaska Native", "Chinese", "white ", ""]  # fmt: skip
@@ -32,3 +32,19 @@ def test_race_ethnicity_once_per_pair_equals_every_row(
     got = race_ethnicity(race, eth)
     assert got.index.equals(index)
     assert list(got) == list(every_row)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(1, 30),
+    data=st.data(),
+    default=st.sampled_from([None, ""]),
+)
+def test_lookup_equals_a_dictionary_get_per_key(size: int, data: st.DataObject, default) -> None:
+    table = data.draw(
+        st.dictionaries(st.integers(0, size - 1), st.one_of(st.text(max_size=3), st.integers()))
+    )
+    keys = np.array(data.draw(st.lists(st.integers(-1, size - 1), max_size=40)), dtype=np.int64)
+    got = _lookup(table, keys, size, default)
+    assert got.dtype == object
+    assert list(got) == [table.get(int(k), default) if k >= 0 else default for k in keys]
