@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from siteopt.outputs.map_gc import paused_gc
 from siteopt.outputs.words import num, pct
 from siteopt.result import CurvePoint
 
@@ -80,6 +81,9 @@ def curve_figure(
         ax.text(0.99, 0.02, "hollow: not proved optimal", transform=ax.transAxes, ha="right",
                 fontsize=7, color="#555555")  # fmt: skip
     fig.tight_layout()
+    # tight_layout leaves a placeholder layout engine, for which savefig draws the whole
+    # figure once more (without rendering) before the real draw; the layout is final here
+    fig.set_layout_engine(None)
     return fig
 
 
@@ -90,6 +94,7 @@ def _plain(v: float, _pos: float | None = None) -> str:
     return f"{v:,.0f}" if v.is_integer() else f"{v:,.6g}".rstrip("0").rstrip(".")
 
 
+@paused_gc
 def curve_png(
     points: Sequence[CurvePoint],
     scenario_p: int,

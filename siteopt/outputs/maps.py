@@ -14,7 +14,7 @@ same inputs give byte-identical files.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,15 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle, Patch, PathPatch, Polygon, Rectangle
+from matplotlib.patches import Circle, Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox, blended_transform_factory
+from matplotlib.transforms import Bbox
 
 from siteopt import __version__
+from siteopt.outputs.map_gc import paused_gc
+from siteopt.outputs.map_marks import nice_length, north_arrow, scale_bar
+from siteopt.outputs.map_pdf import faster_pdf
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.textfit import fit_right
@@ -65,13 +68,31 @@ PDF_META = {"CreationDate": None, "Producer": None, "Creator": None, "ModDate": 
 
 def _rings(geoms: Iterable[Any]) -> list[np.ndarray]:
     """Exterior rings of (multi)polygons as coordinate arrays (holes are drawn by what is under)."""
-    out = []
-    for geom in geoms:
-        for part in getattr(geom, "geoms", [geom]):
-            if part is None or part.is_empty or part.geom_type != "Polygon":
-                continue
-            out.append(np.asarray(part.exterior.coords))
-    return out
+    return _ring_arrays(geoms)[0]
+
+
+def _ring_arrays(geoms: Iterable[Any]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The exterior ring of each polygon (each part of a multipolygon; nothing for an empty or
+    missing geometry or another type) as an (n, 2) array, and the index of its geometry."""
+    arr = np.asarray(geoms if hasattr(geoms, "__len__") else list(geoms), dtype=object)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    keep = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, owner = parts[keep], owner[keep]
+    rings = shapely.get_exterior_ring(parts)
+    xy, sizes = shapely.get_coordinates(rings), shapely.get_num_coordinates(rings)
+    ends = np.cumsum(sizes)
+    return [xy[a:b] for a, b in zip((ends - sizes).tolist(), ends.tolist(), strict=True)], owner
+
+
+def _compound(rings: list[np.ndarray], pick: np.ndarray) -> MplPath:
+    """``Path.make_compound_path`` of the closed paths of ``rings[pick]``, built in one go."""
+    verts = np.concatenate([rings[i] for i in pick]).astype(float)
+    sizes = np.array([len(rings[i]) for i in pick])
+    codes = np.full(len(verts), MplPath.LINETO, dtype=MplPath.code_type)
+    ends = np.cumsum(sizes)
+    codes[ends - sizes] = MplPath.MOVETO
+    codes[ends - 1] = MplPath.CLOSEPOLY
+    return MplPath(verts, codes)
 
 
 def _boxes(rings: list[np.ndarray]) -> np.ndarray:
@@ -89,6 +110,15 @@ def _inside(boxes: np.ndarray, box: tuple[float, float, float, float] | None) ->
     x0, y0, x1, y1 = box
     hit = (boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1) & (boxes[:, 3] >= y0)
     return np.flatnonzero(hit)
+
+
+#: the columns of the sites layer the map reads
+SITE_COLS = ("geometry", "rank", "role", "town", "site_id", "covered")
+
+
+def _rows(layer: gpd.GeoDataFrame, *cols: str) -> Iterator[Any]:
+    """``itertuples`` over the named columns only (a sites layer has dozens: far slower)."""
+    return layer[[c for c in cols if c in layer.columns]].itertuples()
 
 
 def _classes(tables: Tables) -> tuple[list[str], list[str]]:
@@ -122,6 +152,7 @@ CELL_OUT = "#d0d0d0"
 HALO = [pe.withStroke(linewidth=2.5, foreground="white")]
 
 
+@paused_gc
 def draw_map(tables: Tables) -> Figure:
     """The print map as a matplotlib figure (letter landscape): the state and one inset per site.
 
@@ -145,9 +176,8 @@ def draw_map(tables: Tables) -> Figure:
     elig = cands[cands["eligible"].to_numpy(bool) & (cands["role"] == "candidate").to_numpy()]
     radius = float(sc.objective.distance_m)
 
-    town_rings = [(_rings([g]), c) for g, c in zip(towns.geometry.values, town_colors, strict=True)]
-    town_verts = [r for rings, _ in town_rings for r in rings]
-    town_fcs = [c for rings, c in town_rings for _ in rings]
+    town_verts, owner = _ring_arrays(towns.geometry.values)
+    town_fcs = [town_colors[i] for i in owner]
     town_box = _boxes(town_verts)
     public_box = _boxes(public_rings)
 
@@ -161,11 +191,12 @@ def draw_map(tables: Tables) -> Figure:
                 linewidths=lw,
                 linestyles="solid" if box is None else (0, (6, 2, 1, 2)),
                 zorder=1 if box is None else 3.8,
-            )
+            ),
+            autolim=False,  # the limits are set by hand
         )
         pk = _inside(public_box, box)
         if len(pk):  # one compound path: hatching it once is far faster than per polygon
-            path = MplPath.make_compound_path(*[MplPath(public_rings[i], closed=True) for i in pk])
+            path = _compound(public_rings, pk)
             # add_artist: no slow data-limit update (the limits are set by hand)
             a.add_artist(PathPatch(path, zorder=2, **PUBLIC_HATCH))
 
@@ -176,7 +207,7 @@ def draw_map(tables: Tables) -> Figure:
         _own_points(ax, tables, elig)
     else:
         ax.scatter(elig.geometry.x, elig.geometry.y, s=0.5, c=DOT, linewidths=0, zorder=3)
-    for r in tables.sites.itertuples():
+    for r in _rows(tables.sites, *SITE_COLS):
         _site_marker(ax, r, radius, small=True)
     x0, y0, x1, y1 = data_extent(tables, radius)
     state = bool(len(towns)) and result.built.summary.place != "points"
@@ -193,11 +224,11 @@ def draw_map(tables: Tables) -> Figure:
     ax.set_axis_off()
     ax.apply_aspect()
     if state:
-        _scale_bar(ax, x0 + 2000, y0 - below + 2500, 5000.0, 4)
-        _north_arrow(ax, x0 + 72000, y0 - below + 1500, 0.7)
+        scale_bar(ax, x0 + 2000, y0 - below + 2500, 5000.0, 4)
+        north_arrow(ax, x0 + 72000, y0 - below + 1500, 0.7)
     else:
-        _scale_bar(ax, x0, y0 - below + span / 30, _nice_length(span / 5.0), 4)
-        _north_arrow(ax, x1 - span / 40, y0 - below + span / 60, span / 1.2e5)
+        scale_bar(ax, x0, y0 - below + span / 30, nice_length(span / 5.0), 4)
+        north_arrow(ax, x1 - span / 40, y0 - below + span / 60, span / 1.2e5)
     if own:
         _site_labels(ax, tables)
     else:
@@ -340,12 +371,6 @@ def draw_map(tables: Tables) -> Figure:
     return fig
 
 
-def _nice_length(metres: float) -> float:
-    """1, 2 or 5 times a power of ten, at most ``metres`` (a scale bar length)."""
-    exp = 10 ** np.floor(np.log10(max(metres, 1.0)))
-    return float(max(m * exp for m in (1, 2, 5) if m * exp <= max(metres, 1.0)))
-
-
 def labelled_towns(tables: Tables, top: int = TOP_TOWNS) -> list[str]:
     """The towns the state map names: every chosen site's town, then the most deaths."""
     towns = tables.layers["towns"]
@@ -413,7 +438,7 @@ def _town_labels(ax: Axes, tables: Tables) -> list[Any]:
     towns = tables.layers["towns"].set_index("town")
     sites = tables.sites
     taken = _marker_boxes(ax, zip(sites.geometry.x, sites.geometry.y, strict=True), 6)
-    site_of = {str(s.town): s.geometry for s in tables.new_sites.itertuples()}
+    site_of = {str(s.town): s.geometry for s in _rows(tables.new_sites, "town", "geometry")}
     out = []
     for name in labelled_towns(tables):
         chosen = name in site_of
@@ -471,7 +496,7 @@ def _site_labels(ax: Axes, tables: Tables) -> list[Any]:
     sites = tables.sites
     taken = _marker_boxes(ax, zip(sites.geometry.x, sites.geometry.y, strict=True), 8)
     out = []
-    for r in tables.new_sites.itertuples():
+    for r in _rows(tables.new_sites, "site_id", "town", "geometry"):
         text = f"{r.site_id}" + (f" ({r.town})" if str(r.town).strip() else "")
         t = _place(ax, text, (r.geometry.x, r.geometry.y), NEAR, taken, fontsize=8, zorder=8)
         if t is not None:
@@ -517,7 +542,7 @@ def _inset_handles(result: RunResult) -> list[Any]:
 def _site_marker(a: Axes, r: Any, radius: float, small: bool) -> None:
     x, y = r.geometry.x, r.geometry.y
     existing = r.role == "existing"
-    a.add_patch(
+    a.add_artist(  # not add_patch: the limits are set by hand, no data-limit update
         Circle(
             (x, y),
             radius,
@@ -567,10 +592,18 @@ def _insets(
     cell = float(result.scenario.demand.cell_m)
     own = result.built.summary.place == "points"
     towns = tables.layers["towns"]
-    stations = result.context.facilities.get("stations")
-    schools = result.context.facilities.get("schools")
-    stops = result.context.transit_stops
-    for k, r in enumerate(insets.itertuples()):
+    stops = _points(
+        result.context.transit_stops, dict(marker="o", ms=1.6, mew=0, color=STOP, zorder=3.9)
+    )
+    facilities = result.context.facilities
+    schools = _points(
+        facilities.get("schools"), dict(marker="D", ms=4, mfc="white", mec=SCHOOL, zorder=4.1)
+    )
+    stations = _points(
+        facilities.get("stations"), dict(marker="^", ms=6, color=STATION, zorder=4.2)
+    )
+    site_rows = list(_rows(tables.sites, *SITE_COLS))
+    for k, r in enumerate(_rows(insets, *SITE_COLS)):
         y_top = top - k * (h + gap)
         a = fig.add_axes((0.73, y_top - h, 0.26, h))
         x, y = r.geometry.x, r.geometry.y
@@ -596,7 +629,8 @@ def _insets(
                     edgecolors=ec,
                     linewidths=0.6,
                     zorder=1.5,
-                )
+                ),
+                autolim=False,  # the limits are set by hand
             )
         if not is_covering(result):  # light lines from the cells in view to their site
             mine = alloc[alloc["site_id"] == r.site_id].geometry.values
@@ -608,11 +642,12 @@ def _insets(
                     colors=CELL_OUT,
                     linewidths=0.5,
                     zorder=1.6,
-                )
+                ),
+                autolim=False,  # the limits are set by hand
             )
-        _points(a, stops, box, dict(marker="o", ms=1.6, mew=0, color=STOP, zorder=3.9))
-        _points(a, schools, box, dict(marker="D", ms=4, mfc="white", mec=SCHOOL, zorder=4.1))
-        st = _points(a, stations, box, dict(marker="^", ms=6, color=STATION, zorder=4.2))
+        stops(a, box)
+        schools(a, box)
+        st = stations(a, box)
         a.set_xlim(x - half, x + half)
         a.set_ylim(y - half, y + half)
         a.set_aspect("equal")
@@ -621,13 +656,15 @@ def _insets(
         taken = _marker_boxes(a, sxy, 8) + _marker_boxes(
             a, zip(st.geometry.x, st.geometry.y, strict=True), 3
         )
-        for s in st.itertuples():
+        for s in _rows(st, "name", "geometry"):
             _place(a, str(s.name), (s.geometry.x, s.geometry.y), NEAR, taken, fontsize=6, zorder=8)
         _inset_town_names(a, towns, box, taken)
-        for s in tables.sites.itertuples():
+        for s in site_rows:
             _site_marker(a, s, radius, small=False)
         a.set_xticks([])
         a.set_yticks([])
+        a.xaxis.set_visible(False)  # no ticks, no label: drawing the axes would only cost
+        a.yaxis.set_visible(False)
         for spine in a.spines.values():
             spine.set_linewidth(0.8)
         title = a.set_title(
@@ -639,19 +676,26 @@ def _insets(
             weight="bold",
         )
         fit_right(fig, title)  # a long name stays on the page, as map.png draws it
-        bar = 500.0 if not own else max(_nice_length(half / 2.5), 500.0)  # follows the radius
-        _scale_bar(a, x - half, -0.07, bar, 2, unit_label="km", step_km=bar / 1000, below=True)
+        bar = 500.0 if not own else max(nice_length(half / 2.5), 500.0)  # follows the radius
+        scale_bar(a, x - half, -0.07, bar, 2, unit_label="km", step_km=bar / 1000, below=True)
 
 
-def _points(a: Axes, layer: gpd.GeoDataFrame | None, box: tuple, style: dict) -> gpd.GeoDataFrame:
-    """Plot the points of ``layer`` inside ``box``; returns them (empty when no layer)."""
+def _points(
+    layer: gpd.GeoDataFrame | None, style: dict
+) -> Callable[[Axes, tuple], gpd.GeoDataFrame]:
+    """A function that plots the points of ``layer`` inside a box of an inset and returns them
+    (empty when no layer); x and y are read once for all insets."""
     if layer is None or layer.empty:
-        return gpd.GeoDataFrame(geometry=[])
+        return lambda a, box: gpd.GeoDataFrame(geometry=[])
     px, py = layer.geometry.x.to_numpy(), layer.geometry.y.to_numpy()
-    sel = layer[(px >= box[0]) & (px <= box[2]) & (py >= box[1]) & (py <= box[3])]
-    if len(sel):
-        a.plot(sel.geometry.x, sel.geometry.y, ls="none", **style)
-    return sel
+
+    def plot(a: Axes, box: tuple) -> gpd.GeoDataFrame:
+        inside = (px >= box[0]) & (px <= box[2]) & (py >= box[1]) & (py <= box[3])
+        if inside.any():
+            a.plot(px[inside], py[inside], ls="none", **style)
+        return layer[inside]
+
+    return plot
 
 
 def _inset_town_names(a: Axes, towns: gpd.GeoDataFrame, box: tuple, taken: list[Bbox]) -> None:
@@ -683,98 +727,17 @@ def _square(x: float, y: float, h: float) -> np.ndarray:
     return np.array([(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)])
 
 
-def _scale_bar(
-    ax: Axes,
-    x: float,
-    y: float,
-    seg: float,
-    count: int,
-    unit_label: str = "km",
-    step_km: float | None = None,
-    below: bool = False,
-) -> None:
-    """Alternating black and white segments of ``seg`` metres, labelled in km.
-
-    ``x`` is in map metres; ``y`` in map metres too, or (``below``) in axes fractions, so the
-    bar can sit under an inset's frame where it overlaps nothing.
-    """
-    trans = blended_transform_factory(ax.transData, ax.transAxes) if below else ax.transData
-    h = 0.025 if below else seg * count * 0.05
-    common: dict[str, Any] = {"transform": trans, "clip_on": False, "zorder": 9}
-    for i in range(count):
-        ax.add_patch(
-            Rectangle(
-                (x + i * seg, y),
-                seg,
-                h,
-                fc="black" if i % 2 == 0 else "white",
-                ec="black",
-                lw=0.8,
-                **common,
-            )
-        )
-    total_km = seg * count / 1000
-    ticks = [0.0, total_km / 2, total_km] if step_km is None else [0.0, total_km]
-    halo = [pe.withStroke(linewidth=2, foreground="white")]
-    for km in ticks:
-        ax.text(
-            x + km * 1000,
-            y - h * 0.6 if below else y + h * 1.6,
-            f"{km:g}",
-            ha="center",
-            va="top" if below else "bottom",
-            fontsize=7,
-            path_effects=halo,
-            **common,
-        )
-    miles = total_km / 1.609344
-    ax.text(
-        x + seg * count + seg * 0.25,
-        y + h / 2,
-        f"{unit_label} ({total_km:g} km = {miles:.1f} mi)" if step_km is None else unit_label,
-        va="center",
-        fontsize=7,
-        path_effects=halo,
-        **common,
-    )
-
-
-def _north_arrow(ax: Axes, x: float, y: float, scale: float) -> None:
-    """A half-filled arrow to grid north with an N (true north is within 1°)."""
-    w, h = 2500.0 * scale, 8000.0 * scale
-    ax.add_patch(
-        Polygon(
-            [(x, y + h), (x - w, y), (x, y + h * 0.3)],
-            closed=True,
-            fc="black",
-            ec="black",
-            lw=0.8,
-            zorder=9,
-        )
-    )
-    ax.add_patch(
-        Polygon(
-            [(x, y + h), (x + w, y), (x, y + h * 0.3)],
-            closed=True,
-            fc="white",
-            ec="black",
-            lw=0.8,
-            zorder=9,
-        )
-    )
-    ax.text(
-        x, y + h + 800 * scale, "N", ha="center", va="bottom", fontsize=12, weight="bold", zorder=9
-    )
-
-
+@paused_gc
 def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
     """Save the drawn print map as PNG (no timestamp)."""
     fig.savefig(path, dpi=dpi, metadata=PNG_META)
 
 
+@paused_gc
 def save_map_pdf(fig: Figure, path: Path) -> None:
-    """Save the drawn print map as PDF (no dates, no producer)."""
-    fig.savefig(path, metadata=PDF_META)
+    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes)."""
+    with faster_pdf():
+        fig.savefig(path, metadata=PDF_META)
 
 
 def close_map(fig: Figure) -> None:

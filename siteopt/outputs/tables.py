@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -274,6 +275,17 @@ def _site_lookup(result: RunResult, sites: gpd.GeoDataFrame) -> tuple[dict[int, 
     return id_of, rank_of
 
 
+def _lookup(
+    table: dict[int, Any], keys: NDArray[np.int64], size: int, default: object = None
+) -> NDArray[np.object_]:
+    """``[table.get(k, default) for k in keys]`` (``default`` for a negative key) as an object
+    array: one pass over the few sites instead of a dictionary look-up per demand unit."""
+    lut = np.full(size + 1, default, dtype=object)
+    for k, v in table.items():
+        lut[k] = v
+    return lut[np.where(keys >= 0, keys, size)]
+
+
 def allocation_layer(
     result: RunResult, sites: gpd.GeoDataFrame, served: Served
 ) -> gpd.GeoDataFrame:
@@ -281,6 +293,7 @@ def allocation_layer(
     demand = result.built.demand
     hit = np.flatnonzero(served.site >= 0)
     id_of, rank_of = _site_lookup(result, sites)
+    m = result.built.problem.m
     dxy = _demand_xy(result)[hit]
     cxy = _cand_xy(result)[served.site[hit]]
     coords = np.stack([dxy, cxy], axis=1)
@@ -288,8 +301,8 @@ def allocation_layer(
     df = pd.DataFrame(
         {
             "demand_id": demand["demand_id"].to_numpy()[hit].astype(str),
-            "rank": pd.array([rank_of.get(int(j)) for j in served.site[hit]], dtype="Int64"),
-            "site_id": [id_of.get(int(j), "") for j in served.site[hit]],
+            "rank": pd.array(_lookup(rank_of, served.site[hit], m), dtype="Int64"),
+            "site_id": _lookup(id_of, served.site[hit], m, ""),
             "town": demand["town"].to_numpy()[hit].astype(str),
             "weight": demand["weight"].to_numpy(np.float64)[hit],
             "distance_m": np.round(served.distance[hit], 1),
@@ -305,7 +318,7 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
     """Demand units (cells) with town, weight and the site covering them."""
     demand = result.built.demand
     id_of, rank_of = _site_lookup(result, sites)
-    site = served.site
+    site, m = served.site, result.built.problem.m
     return gpd.GeoDataFrame(
         {
             "demand_id": demand["demand_id"].astype(str).to_numpy(),
@@ -313,8 +326,8 @@ def demand_layer(result: RunResult, sites: gpd.GeoDataFrame, served: Served) -> 
             "weight": demand["weight"].to_numpy(np.float64),
             "pop": np.round(demand["pop"].to_numpy(np.float64), 1),
             "covered": site >= 0,
-            "site_id": [id_of.get(int(j)) if j >= 0 else None for j in site],
-            "rank": pd.array([rank_of.get(int(j)) if j >= 0 else None for j in site], "Int64"),
+            "site_id": _lookup(id_of, site, m),
+            "rank": pd.array(_lookup(rank_of, site, m), "Int64"),
             "distance_m": np.round(served.distance, 1),
         },
         geometry=demand.geometry.values,
@@ -426,10 +439,29 @@ _HISPANIC = re.compile(r"hispanic|latin|puerto|mexican|cuban|spanish", re.I)
 
 def race_ethnicity(race: pd.Series, ethnicity: pd.Series) -> pd.Series:
     """One category per death: recorded Hispanic or Latino first, then race."""
-    eth = ethnicity.fillna("").astype(str)
+    # thousands of deaths, a few dozen (race, ethnicity) pairs: each pair is classified once
+    pairs: dict[tuple[str, str], int] = {}
+    codes = [
+        pairs.setdefault(pair, len(pairs))
+        for pair in zip(
+            race.fillna("").astype(str).tolist(),
+            ethnicity.fillna("").astype(str).tolist(),
+            strict=True,
+        )
+    ]
+    unique = list(pairs) or [("", "")]
+    cats = _race_categories(
+        pd.Series([r for r, _ in unique], dtype=object),
+        pd.Series([e for _, e in unique], dtype=object),
+    )
+    return pd.Series(cats[np.asarray(codes, dtype=np.int64)], index=race.index)
+
+
+def _race_categories(race: pd.Series, eth: pd.Series) -> NDArray[np.str_]:
+    """The category of each (race, ethnicity) pair, both as text ("" when missing)."""
     hispanic = eth.str.contains(_HISPANIC) & ~eth.str.contains(r"^not\b", case=False)
-    r = race.fillna("").astype(str).str.lower()
-    cat = np.select(
+    r = race.str.lower()
+    return np.select(
         [
             hispanic.to_numpy(),
             r.str.contains("black").to_numpy(),
@@ -450,7 +482,6 @@ def race_ethnicity(race: pd.Series, ethnicity: pd.Series) -> pd.Series:
         ],
         default="Unknown",
     )
-    return pd.Series(cat, index=race.index)
 
 
 AGE_GROUPS = ("under 25", "25–34", "35–44", "45–54", "55–64", "65 and over", "Unknown")
@@ -517,8 +548,9 @@ def demographics(result: RunResult, by_town: pd.DataFrame) -> tuple[dict[str, pd
     total = len(sel)
     covered_total = float(frac.sum())
     for name, (cat, order) in groups.items():
-        df = pd.DataFrame({"group": cat.to_numpy(), "covered": frac})
-        agg = df.groupby("group").agg(deaths=("covered", "size"), covered=("covered", "sum"))
+        by_group = pd.Series(frac, name="covered").groupby(cat.to_numpy())
+        agg = pd.DataFrame({"deaths": by_group.size(), "covered": by_group.sum()})
+        agg.index.name = "group"
         agg = agg.reindex([g for g in order if g in agg.index])
         agg["share_all"] = agg["deaths"] / total if total else 0.0
         agg["share_covered"] = agg["covered"] / covered_total if covered_total else 0.0
