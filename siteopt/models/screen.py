@@ -58,6 +58,9 @@ TOL = 1e-9
 #: the incidences kept while :func:`shared_incidence` is open (None: nothing is kept)
 _SHARED: dict[tuple[int, float], tuple[weakref.ref[Any], Incidence]] | None = None
 
+#: the problems validated while :func:`shared_incidence` is open
+_VALID: dict[int, weakref.ref[Any]] | None = None
+
 #: candidates whose coverage rows are multiplied at a time by :meth:`Incidence.matvec`
 MATVEC_ROWS = 8192
 
@@ -94,13 +97,14 @@ class Incidence:
         """
         m = self.shape[0]
         out = np.empty(m, dtype=np.float64)
-        ptr = np.asarray(self.indptr, dtype=np.int64)
+        ptr = self.indptr
         for a in range(0, m, MATVEC_ROWS):
             b = min(a + MATVEC_ROWS, m)
             lo, hi = int(ptr[a]), int(ptr[b])
+            # the block's pointers in the indices' own type, so scipy copies neither
+            local = (ptr[a : b + 1] - lo).astype(self.indices.dtype, copy=False)
             block = sp.csr_array(
-                (np.ones(hi - lo), self.indices[lo:hi], ptr[a : b + 1] - lo),
-                shape=(b - a, self.shape[1]),
+                (np.ones(hi - lo), self.indices[lo:hi], local), shape=(b - a, self.shape[1])
             )
             out[a:b] = block @ x
         return out
@@ -115,15 +119,32 @@ def shared_incidence() -> Iterator[None]:
     (the same matrix, so the same answers). Outside it nothing is kept, so the memory is freed
     when the block ends.
     """
-    global _SHARED
+    global _SHARED, _VALID
     outer = _SHARED
     if outer is None:
-        _SHARED = {}
+        _SHARED, _VALID = {}, {}
     try:
         yield
     finally:
         if outer is None:
-            _SHARED = None
+            _SHARED, _VALID = None, None
+
+
+def validated_before(problem: Problem) -> bool:
+    """Whether ``problem`` (this very object) was validated already inside the open
+    :func:`shared_incidence` block; marks it validated. Always False outside a block.
+
+    The committee re-solves one problem a dozen times; at 100 m each check of its 50 M pairs
+    takes about a CPU-second. The caller validates when this returns False.
+    """
+    valid = _VALID  # read once: another thread's block may end meanwhile
+    if valid is None:
+        return False
+    ref = valid.get(id(problem))
+    if ref is not None and ref() is problem:
+        return True
+    valid[id(problem)] = weakref.ref(problem)
+    return False
 
 
 def _build_incidence(problem: Problem, radius: float) -> Incidence:
