@@ -163,8 +163,8 @@ def _build_incidence(problem: Problem, radius: float) -> Incidence:
         # 32-bit indices when they fit (a 100 m grid: 400 MB less; the same matrix)
         small = max(rows.size, problem.n, problem.m) < np.iinfo(np.int32).max
         itype = np.int32 if small else np.int64
-        indptr = np.zeros(problem.n + 1, dtype=itype)
-        np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
+        # each demand unit's first pair, by bisection (no 64-bit copy of the rows to count)
+        indptr = np.searchsorted(rows, np.arange(problem.n + 1), side="left").astype(itype)
         by_demand = sp.csr_array(
             (ones, cols.astype(itype, copy=False), indptr), shape=(problem.n, problem.m)
         )
