@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -220,4 +222,36 @@ def test_presolve_by_column_generation_matches_brute_force(
         mp.setattr(presolve_mod, "CG_ADD", 2)
         mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
         mp.setattr(reduce_mod, "DUAL_ADD", 2)
+        check_against_reference(problem, spec, HIGHS)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=RULES,
+    roles=st.booleans(),
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+    tie=st.sampled_from(["distance", "none"]),
+    p_small=st.booleans(),
+)
+def test_large_models_without_the_reduction_bounds_match_brute_force(
+    seed: int, rules: Rules, roles: bool, radius: float, tie: str, p_small: bool
+) -> None:
+    """Every model treated as large (reduce.BOUNDS_MAX_NNZ = 0: no LP-dual or pairwise bound
+    in the reduction), with column generation for the certificate; p = 2, 3 take the set
+    enumeration, p = 4, 5 the MIP path."""
+    import siteopt.models.presolve as presolve_mod
+
+    if p_small:
+        rules = replace(rules, p=rules.p - 2)
+    problem = make_problem(seed, n=30, m=14, grid=8, roles=roles, regions=2, costs=True)
+    spec = ModelSpec(
+        objective="coverage", radius=radius, rules=rules, tie_break=tie, marginal=False
+    )  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reduce_mod, "BOUNDS_MAX_NNZ", 0)
+        mp.setattr(coverage, "LP_PRESOLVE_MIN_NNZ", 0)
+        mp.setattr(presolve_mod, "CG_MIN_NNZ", 0)
+        mp.setattr(presolve_mod, "CG_ADD", 2)
+        mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
         check_against_reference(problem, spec, HIGHS)
