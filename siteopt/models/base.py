@@ -6,9 +6,9 @@ function of it and can be tested against brute force on random instances.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,10 +30,12 @@ class Pairs:
     Pairs beyond the cutoff are absent and mean "not reachable" (infinite cost). ``cutoff`` may be
     ``inf`` when the matrix is complete. Arrays are sorted by (row, col) and have no duplicates.
     Costs are metres for Euclidean or network distances, or the unit of a user's matrix.
+    ``rows`` and ``cols`` are 64-bit, or 32-bit after :func:`compact_pairs` (the problem
+    builder's pairs: half the memory of a fine grid's indices, the same pairs).
     """
 
-    rows: NDArray[np.int64]
-    cols: NDArray[np.int64]
+    rows: NDArray[np.signedinteger[Any]]
+    cols: NDArray[np.signedinteger[Any]]
     cost: NDArray[np.float64]
     n: int
     m: int
@@ -43,6 +45,32 @@ class Pairs:
     def nnz(self) -> int:
         """Number of stored pairs."""
         return int(self.rows.size)
+
+
+#: largest index stored in 32 bits by :func:`compact_pairs`
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def index_dtype(*sizes: int) -> type[np.signedinteger[Any]]:
+    """``np.int32`` when every index below each of ``sizes`` fits in 32 bits, else ``np.int64``."""
+    return np.int32 if max(sizes, default=0) <= INT32_MAX else np.int64
+
+
+def compact_pairs(pairs: Pairs) -> Pairs:
+    """``pairs`` with 32-bit ``rows`` and ``cols`` when ``n`` and ``m`` fit (else as given).
+
+    The same pairs, costs and order: at 100 m (50 M pairs) the indices take 400 MB instead of
+    800 MB. Every model reads either width (an index array is only ever used to index, compare
+    or count; arithmetic that could pass 2**31 is done in 64 bits).
+    """
+    itype = index_dtype(pairs.n, pairs.m)
+    if pairs.rows.dtype == itype and pairs.cols.dtype == itype:
+        return pairs
+    return replace(
+        pairs,
+        rows=np.ascontiguousarray(pairs.rows, dtype=itype),
+        cols=np.ascontiguousarray(pairs.cols, dtype=itype),
+    )
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ from siteopt.models.covdata import CoverageData, check_radius, covered_distance,
 from siteopt.models.covenum import enumerate_coverage
 from siteopt.models.evaluate import nearest_open
 from siteopt.models.milp import LpDuals, Milp
-from siteopt.models.presolve import lp_certificate
+from siteopt.models.presolve import CG_ADD, lp_certificate
 from siteopt.models.reduce import Reduction, reduce_candidates
 from siteopt.models.rules import SiteRules, infeasible_message
 from siteopt.settings import ENUMERATION_SHARE
@@ -243,7 +243,14 @@ def _lp_presolve(
     m = red.survivors.size
     milp = _stage1_milp(data, rules_, cuts, red.survivors, m, None)
     build_s = time.perf_counter() - t0
-    cert = lp_certificate(milp, solver, LP_PRESOLVE_SHARE * time_budget(solver))
+    # the columns a column generation starts from: the incumbent's sites (a feasible point)
+    # and the survivors covering the most on their own (presolve.cg_duals, on large models)
+    seed = np.zeros(milp.num_col, dtype=bool)
+    seed[:m] = red.incumbent
+    alone = np.bincount(data.g_cols, weights=data.W[data.g_rows], minlength=m)
+    alive = np.flatnonzero(red.survivors)
+    seed[alive[np.lexsort((alive, -alone[alive]))[:CG_ADD]]] = True
+    cert = lp_certificate(milp, solver, LP_PRESOLVE_SHARE * time_budget(solver), seed)
     log = out.extra.setdefault("log", [])
     assert isinstance(log, list)
     if isinstance(cert, LpDuals):  # Ctrl-C: the caller reports the incumbent, unproved

@@ -417,8 +417,11 @@ class LpDuals:
     interrupted: bool = False  #: the user pressed Ctrl-C (the LP was cancelled)
 
 
-def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None) -> LpDuals:
-    """Solve the LP relaxation of ``milp`` (integrality dropped) with HiGHS's interior point.
+def solve_lp_duals(
+    milp: Milp, spec: SolverSpec, time_limit: float | None = None, method: str = "ipm"
+) -> LpDuals:
+    """Solve the LP relaxation of ``milp`` (integrality dropped) with HiGHS's interior point
+    (``method="simplex"``: its simplex, for the small LPs of a column generation).
 
     No crossover: the multipliers need not be a basic solution, only close to optimal, since
     the bound computed from them is valid for any multipliers. Always HiGHS, whatever
@@ -436,7 +439,7 @@ def solve_lp_duals(milp: Milp, spec: SolverSpec, time_limit: float | None = None
     if spec.threads is not None:
         h.setOptionValue("threads", int(spec.threads))
     h.setOptionValue("random_seed", 0)
-    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("solver", method)
     h.setOptionValue("run_crossover", "off")
     A = sp.csr_array(milp.A)
     A.sort_indices()

@@ -41,6 +41,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,58 @@ from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
 TOL = 1e-9
 
 #: the incidences kept while :func:`shared_incidence` is open (None: nothing is kept)
-_SHARED: dict[tuple[int, float], tuple[weakref.ref[Any], sp.csr_array]] | None = None
+_SHARED: dict[tuple[int, float], tuple[weakref.ref[Any], Incidence]] | None = None
+
+#: the problems validated while :func:`shared_incidence` is open
+_VALID: dict[int, weakref.ref[Any]] | None = None
+
+#: candidates whose coverage rows are multiplied at a time by :meth:`Incidence.matvec`
+MATVEC_ROWS = 8192
+
+
+@dataclass(frozen=True, eq=False)
+class Incidence:
+    """Candidate x demand 0/1 pattern of the pairs within a radius: a CSR matrix without its
+    values (every stored entry is 1), so a 100 m grid's 50 M entries take 200 MB, not 600 MB.
+
+    ``indptr`` (one more than the candidates) and ``indices`` (the demand units of each
+    candidate, ascending) are those of the CSR matrix :meth:`to_csr` returns.
+    """
+
+    indptr: NDArray[np.signedinteger[Any]]
+    indices: NDArray[np.signedinteger[Any]]
+    shape: tuple[int, int]
+
+    def to_csr(self) -> sp.csr_array:
+        """The candidate x demand matrix with explicit values 1.0."""
+        return sp.csr_array((np.ones(self.indices.size), self.indices, self.indptr), self.shape)
+
+    def covered(self, sites: list[int]) -> NDArray[np.bool_]:
+        """Demand units within the radius of at least one of ``sites``."""
+        hit = np.zeros(self.shape[1], dtype=bool)
+        for j in sites:
+            hit[self.indices[self.indptr[j] : self.indptr[j + 1]]] = True
+        return hit
+
+    def matvec(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``to_csr() @ x``, bit for bit, in blocks of :data:`MATVEC_ROWS` candidates.
+
+        Each block is the same CSR product on the same rows in the same order (a row's sum
+        never spans two blocks), with the values 1.0 made for that block only.
+        """
+        m = self.shape[0]
+        out = np.empty(m, dtype=np.float64)
+        ptr = self.indptr
+        for a in range(0, m, MATVEC_ROWS):
+            b = min(a + MATVEC_ROWS, m)
+            lo, hi = int(ptr[a]), int(ptr[b])
+            # the block's pointers in the indices' own type, so scipy copies neither
+            local = (ptr[a : b + 1] - lo).astype(self.indices.dtype, copy=False)
+            block = sp.csr_array(
+                (np.ones(hi - lo), self.indices[lo:hi], local), shape=(b - a, self.shape[1])
+            )
+            out[a:b] = block @ x
+        return out
 
 
 @contextmanager
@@ -67,23 +119,43 @@ def shared_incidence() -> Iterator[None]:
     (the same matrix, so the same answers). Outside it nothing is kept, so the memory is freed
     when the block ends.
     """
-    global _SHARED
+    global _SHARED, _VALID
     outer = _SHARED
     if outer is None:
-        _SHARED = {}
+        _SHARED, _VALID = {}, {}
     try:
         yield
     finally:
         if outer is None:
-            _SHARED = None
+            _SHARED, _VALID = None, None
 
 
-def _build_incidence(problem: Problem, radius: float) -> sp.csr_array:
+def validated_before(problem: Problem) -> bool:
+    """Whether ``problem`` (this very object) was validated already inside the open
+    :func:`shared_incidence` block; marks it validated. Always False outside a block.
+
+    The committee re-solves one problem a dozen times; at 100 m each check of its 50 M pairs
+    takes about a CPU-second. The caller validates when this returns False.
+    """
+    valid = _VALID  # read once: another thread's block may end meanwhile
+    if valid is None:
+        return False
+    ref = valid.get(id(problem))
+    if ref is not None and ref() is problem:
+        return True
+    valid[id(problem)] = weakref.ref(problem)
+    return False
+
+
+def _build_incidence(problem: Problem, radius: float) -> Incidence:
     pr = problem.pairs
     rows, cols = pr.rows, pr.cols
     if not (pr.cutoff <= radius or bool((pr.cost <= radius).all())):
         keep = pr.cost <= radius
         rows, cols = rows[keep], cols[keep]
+    shape = (problem.m, problem.n)
+    # one-byte values while transposing (the values are dropped after): 350 MB less at 100 m
+    ones = np.ones(rows.size, dtype=np.int8)
     if rows.size and bool((rows[1:] >= rows[:-1]).all()):
         # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
         # and its transpose is one linear pass; the same matrix as the COO route below, in
@@ -91,19 +163,20 @@ def _build_incidence(problem: Problem, radius: float) -> sp.csr_array:
         # 32-bit indices when they fit (a 100 m grid: 400 MB less; the same matrix)
         small = max(rows.size, problem.n, problem.m) < np.iinfo(np.int32).max
         itype = np.int32 if small else np.int64
-        indptr = np.zeros(problem.n + 1, dtype=itype)
-        np.cumsum(np.bincount(rows, minlength=problem.n), out=indptr[1:])
+        # each demand unit's first pair, by bisection (no 64-bit copy of the rows to count)
+        indptr = np.searchsorted(rows, np.arange(problem.n + 1), side="left").astype(itype)
         by_demand = sp.csr_array(
-            (np.ones(rows.size), cols.astype(itype, copy=False), indptr),
-            shape=(problem.n, problem.m),
+            (ones, cols.astype(itype, copy=False), indptr), shape=(problem.n, problem.m)
         )
-        return sp.csr_array(by_demand.T.tocsr())
-    data = np.ones(rows.size)
-    return sp.csr_array((data, (cols, rows)), shape=(problem.m, problem.n))
+        cover = sp.csr_array(by_demand.T.tocsr())
+    else:
+        cover = sp.csr_array((ones, (cols, rows)), shape=shape)
+        cover.sum_duplicates()
+    return Incidence(indptr=cover.indptr, indices=cover.indices, shape=shape)
 
 
-def incidence(problem: Problem, radius: float) -> sp.csr_array:
-    """Candidate x demand 0/1 matrix of the pairs within ``radius`` (shared, see above)."""
+def incidence(problem: Problem, radius: float) -> Incidence:
+    """Candidate x demand pattern of the pairs within ``radius`` (shared, see above)."""
     shared = _SHARED  # read once: another thread's block may end meanwhile
     if shared is None:
         return _build_incidence(problem, radius)
@@ -117,22 +190,17 @@ def incidence(problem: Problem, radius: float) -> sp.csr_array:
     return cover
 
 
-def value(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> float:
+def value(cover: Incidence, w: NDArray[np.float64], sites: list[int]) -> float:
     """Weight the sites cover."""
     if not sites:
         return 0.0
-    hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
-    return float(w[hit].sum())
+    return float(w[cover.covered(sites)].sum())
 
 
-def gains(cover: sp.csr_array, w: NDArray[np.float64], sites: list[int]) -> NDArray[np.float64]:
+def gains(cover: Incidence, w: NDArray[np.float64], sites: list[int]) -> NDArray[np.float64]:
     """Weight each candidate would add to ``sites``."""
-    if sites:
-        hit = np.asarray(cover[sites].sum(axis=0)).ravel() > 0
-        free_w = np.where(hit, 0.0, w)
-    else:
-        free_w = w
-    return np.asarray(cover @ free_w, dtype=np.float64)
+    free_w = np.where(cover.covered(sites), 0.0, w) if sites else w
+    return cover.matvec(np.asarray(free_w, dtype=np.float64))
 
 
 def allowed(
@@ -216,7 +284,7 @@ def top_excluding(v: NDArray[np.float64], in_l: NDArray[np.bool_], q: int) -> ND
 
 
 def _swap_search(
-    cover: sp.csr_array,
+    cover: Incidence,
     w: NDArray[np.float64],
     check: RuleCheck,
     ok: NDArray[np.bool_],

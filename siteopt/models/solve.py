@@ -34,6 +34,7 @@ from siteopt.models.milp import solver_version
 from siteopt.models.objectives import Objective, objective
 from siteopt.models.reduce import coverage_keep_mask, lift, restrict
 from siteopt.models.rules import SiteRules, site_rules, with_at_most
+from siteopt.models.screen import validated_before
 
 
 def validate_problem(problem: Problem) -> None:
@@ -204,7 +205,8 @@ def solve(
         When the solver is missing or fails.
     """
     solver = solver or SolverSpec()
-    validate_problem(problem)
+    if not validated_before(problem):  # a committee's re-solves check the arrays once
+        validate_problem(problem)
     work, bonus = problem, None
     if spec.site_bonus is not None:  # as pseudo-demand, so the screen's bounds include it
         bonus = check_bonus(problem, spec)

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from siteopt._errors import DataError, ScenarioError
-from siteopt.models.base import Pairs
+from siteopt.models.base import Pairs, compact_pairs
 from siteopt.models.objectives import objective
 from siteopt.scenario import Scenario
 from siteopt.settings import CRS, LONLAT_CRS
@@ -86,8 +86,20 @@ def build_costs(
 
     ``excluded`` maps the ids of candidates the rules exclude to the reason, for the messages of
     a cost matrix that names them. ``matrix`` is the cost matrix :func:`cost_inputs` read
-    already (read here when not given).
+    already (read here when not given). The pairs' indices are 32-bit when they fit
+    (:func:`~siteopt.models.base.compact_pairs`).
     """
+    return compact_pairs(_costs(scenario, demand, cands, excluded, matrix))
+
+
+def _costs(
+    scenario: Scenario,
+    demand: gpd.GeoDataFrame,
+    cands: gpd.GeoDataFrame,
+    excluded: dict[str, str] | None,
+    matrix: MatrixTable | None,
+) -> Pairs:
+    """:func:`build_costs` before its indices are made compact."""
     from siteopt.problem.pairs_cache import euclidean_cached
 
     spec = scenario.costs
@@ -134,5 +146,5 @@ def build_costs(
         )
     # straight lines: a fine grid's pairs are read back from the on-disk cache when this run's
     # points, cutoff and circuity were seen before (see siteopt.problem.pairs_cache)
-    pairs, _ = euclidean_cached(demand_xy, cand_xy, cutoff, circuity=spec.circuity)
+    pairs, _ = euclidean_cached(demand_xy, cand_xy, cutoff, circuity=spec.circuity, compact=True)
     return pairs

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from siteopt.models.base import Pairs
+from siteopt.models.base import Pairs, compact_pairs, index_dtype
 from siteopt.problem import disk_cache
 from siteopt.problem.costs.cache import cache_key
 from siteopt.settings import CACHE_MAX_BYTES, cache_enabled
@@ -63,18 +63,22 @@ def load(
     cutoff: float,
     circuity: float,
     folder: Path | None = None,
+    compact: bool = False,
 ) -> Pairs | None:
     """The cached pairs of ``key`` with their costs recomputed, or None (absent or unreadable:
-    a damaged entry is a miss, and is replaced by the next write)."""
+    a damaged entry is a miss, and is replaced by the next write). ``compact``: 32-bit
+    indices when they fit (:func:`~siteopt.models.base.compact_pairs`), made without a 64-bit
+    copy."""
     n, m = demand_xy.shape[0], cand_xy.shape[0]
     z = disk_cache.load(KIND, key, folder)  # a hit is marked most recently used
     if z is None or "indptr" not in z or "cols" not in z:
         return None
+    itype = index_dtype(n, m) if compact else np.int64
     indptr = z["indptr"].astype(np.int64)
-    cols = z["cols"].astype(np.int64)
+    cols = z["cols"].astype(itype, copy=False)
     if indptr.size != n + 1 or int(indptr[-1]) != cols.size or (cols.size and cols.max() >= m):
         return None
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    rows = np.repeat(np.arange(n, dtype=itype), np.diff(indptr))
     cost = np.empty(rows.size, dtype=np.float64)
     step = 1 << 22  # in slices, so the temporaries stay small
     for a in range(0, rows.size, step):
@@ -116,23 +120,26 @@ def euclidean_cached(
     cutoff: float,
     circuity: float = 1.0,
     folder: Path | None = None,
+    compact: bool = False,
 ) -> tuple[Pairs, bool]:
     """:func:`~siteopt.problem.costs.euclidean.euclidean_pairs`, through the cache.
 
     Returns
     -------
     The pairs and whether they came from the cache. Small pair sets (under
-    :data:`CACHE_FROM`), infinite cutoffs and ``SITEOPT_CACHE=off`` bypass it.
+    :data:`CACHE_FROM`), infinite cutoffs and ``SITEOPT_CACHE=off`` bypass it. With
+    ``compact`` the indices are 32-bit when they fit (:func:`~siteopt.models.base.compact_pairs`),
+    whether the pairs came from the cache or not.
     """
     from siteopt.problem.costs.euclidean import euclidean_pairs
 
     use = cache_enabled() and np.isfinite(cutoff)
     key = pairs_key(demand_xy, cand_xy, cutoff, circuity) if use else ""
     if use:
-        hit = load(key, demand_xy, cand_xy, cutoff, circuity, folder)
+        hit = load(key, demand_xy, cand_xy, cutoff, circuity, folder, compact)
         if hit is not None:
             return hit, True
     pairs = euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=circuity)
     if use and pairs.nnz >= CACHE_FROM and max(pairs.n, pairs.m) < 2**31 - 1:
         save(key, pairs, folder)
-    return pairs, False
+    return (compact_pairs(pairs) if compact else pairs), False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -152,3 +154,104 @@ def test_ctrl_c_during_the_lp_reports_the_incumbent_unproved() -> None:
     assert sol.objective is not None and sol.objective <= score_all(problem, spec)[0].primary
     assert not sol.marginal  # no further solves after the interrupt
     assert not [s for s in sol.solves if s["stage"] == "coverage"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=RULES,
+    roles=st.booleans(),
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+)
+def test_column_generation_duals_bound_every_set_and_reach_the_lp_bound(
+    seed: int, rules: Rules, roles: bool, radius: float
+) -> None:
+    """cg_duals from one feasible set, one column added per round: its bounds hold for every
+    feasible set (brute force), and once converged it gives the whole LP's bound."""
+    import siteopt.models.presolve as presolve_mod
+
+    problem = make_problem(seed, n=30, m=14, grid=8, roles=roles, regions=2, costs=True)
+    spec = ModelSpec(objective="coverage", radius=radius, rules=rules, marginal=False)
+    ref = score_all(problem, spec)
+    if not ref:
+        return
+    rules_ = site_rules(problem, rules, count=(float(rules.p), float(rules.p)))
+    data = CoverageData(problem, radius, rules_)
+    milp = coverage._stage1_milp(data, rules_, [], None, problem.m)
+    seed_cols = np.zeros(milp.num_col, dtype=bool)
+    seed_cols[list(ref[-1].chosen)] = True  # the worst feasible set: a poor start
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(presolve_mod, "CG_ADD", 1)
+        lp = presolve_mod.cg_duals(milp, HIGHS, 30.0, seed_cols)
+    assert lp.row_dual is not None and not lp.interrupted
+    bound, col = lagrangian_bounds(milp, lp.row_dual)
+    assert bound >= ref[0].primary - 1e-9
+    for s in ref:
+        for j in s.chosen:
+            assert col[j] >= s.primary - 1e-9, (j, col[j], s.primary)
+    whole = solve_lp_duals(milp, HIGHS)
+    assert whole.row_dual is not None
+    lp_bound, _ = lagrangian_bounds(milp, whole.row_dual)
+    if "converged" in lp.raw_status:
+        assert bound <= lp_bound + 1e-5 * max(1.0, lp_bound), (bound, lp_bound)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=RULES,
+    roles=st.booleans(),
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+    tie=st.sampled_from(["distance", "none"]),
+)
+def test_presolve_by_column_generation_matches_brute_force(
+    seed: int, rules: Rules, roles: bool, radius: float, tie: str
+) -> None:
+    """The presolved solve as above with the LP solved by column generation (two columns a
+    round, as on a 100 m grid's large models)."""
+    import siteopt.models.presolve as presolve_mod
+
+    problem = make_problem(seed, n=30, m=14, grid=8, roles=roles, regions=2, costs=True)
+    spec = ModelSpec(
+        objective="coverage", radius=radius, rules=rules, tie_break=tie, marginal=False
+    )  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage, "LP_PRESOLVE_MIN_NNZ", 0)
+        mp.setattr(coverage, "CG_ADD", 2)
+        mp.setattr(presolve_mod, "CG_MIN_NNZ", 0)
+        mp.setattr(presolve_mod, "CG_ADD", 2)
+        mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
+        mp.setattr(reduce_mod, "DUAL_ADD", 2)
+        check_against_reference(problem, spec, HIGHS)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=RULES,
+    roles=st.booleans(),
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+    tie=st.sampled_from(["distance", "none"]),
+    p_small=st.booleans(),
+)
+def test_large_models_without_the_reduction_bounds_match_brute_force(
+    seed: int, rules: Rules, roles: bool, radius: float, tie: str, p_small: bool
+) -> None:
+    """Every model treated as large (reduce.BOUNDS_MAX_NNZ = 0: no LP-dual or pairwise bound
+    in the reduction), with column generation for the certificate; p = 2, 3 take the set
+    enumeration, p = 4, 5 the MIP path."""
+    import siteopt.models.presolve as presolve_mod
+
+    if p_small:
+        rules = replace(rules, p=rules.p - 2)
+    problem = make_problem(seed, n=30, m=14, grid=8, roles=roles, regions=2, costs=True)
+    spec = ModelSpec(
+        objective="coverage", radius=radius, rules=rules, tie_break=tie, marginal=False
+    )  # type: ignore[arg-type]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reduce_mod, "BOUNDS_MAX_NNZ", 0)
+        mp.setattr(coverage, "LP_PRESOLVE_MIN_NNZ", 0)
+        mp.setattr(presolve_mod, "CG_MIN_NNZ", 0)
+        mp.setattr(presolve_mod, "CG_ADD", 2)
+        mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
+        check_against_reference(problem, spec, HIGHS)

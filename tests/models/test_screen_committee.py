@@ -164,5 +164,19 @@ def test_the_incidence_is_built_once_inside_shared_incidence() -> None:
         first = incidence(problem, 2.5)
         assert incidence(problem, 2.5) is first
         assert incidence(problem, 4.0) is not first
-        assert (incidence(problem, 2.5) != _build_incidence(problem, 2.5)).nnz == 0
+        again = _build_incidence(problem, 2.5).to_csr()
+        assert (incidence(problem, 2.5).to_csr() != again).nnz == 0
     assert incidence(problem, 2.5) is not first
+
+
+def test_a_problem_is_validated_once_inside_shared_incidence() -> None:
+    from siteopt.models.screen import validated_before
+
+    problem = _problem(5, n=16, m=10, n_groups=5, roles=[])
+    other = replace(problem)
+    assert not validated_before(problem) and not validated_before(problem)  # nothing kept
+    with shared_incidence():
+        assert not validated_before(problem)
+        assert validated_before(problem)
+        assert not validated_before(other)  # another object is checked on its own
+    assert not validated_before(problem)

@@ -109,3 +109,19 @@ def test_cache_folder_settings(monkeypatch, tmp_path: Path) -> None:  # type: ig
     assert cache_dir() == Path.home() / ".cache" / "siteopt"
     monkeypatch.setenv("SITEOPT_CACHE_DIR", str(tmp_path / "own"))
     assert cache_dir() == tmp_path / "own"
+
+
+@pytest.mark.usefixtures("small_entries")
+def test_compact_pairs_are_the_same_from_the_cache_or_not(points, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``compact=True`` (what build_costs asks): 32-bit indices on a miss and on a hit, the
+    same pairs and costs as euclidean_pairs."""
+    dxy, cxy = points
+    fresh = euclidean_pairs(dxy, cxy, 900.0)
+    first, hit1 = pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path, compact=True)
+    second, hit2 = pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path, compact=True)
+    assert (hit1, hit2) == (False, True)
+    for got in (first, second):
+        assert got.rows.dtype == np.int32 and got.cols.dtype == np.int32
+        np.testing.assert_array_equal(got.rows, fresh.rows)
+        np.testing.assert_array_equal(got.cols, fresh.cols)
+        np.testing.assert_array_equal(got.cost, fresh.cost)
