@@ -25,6 +25,7 @@ __all__ = [
     "RunResult",
     "context",
     "model_spec",
+    "read_context",
     "run",
     "site_table",
     "solve",
@@ -194,9 +195,12 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     return sites.reset_index(drop=True)
 
 
-def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
-    """The bundle data the outputs show: nearby services, public land, transit stops and the
-    deaths counted."""
+def read_context(scenario: Scenario, inputs: Inputs) -> Context:
+    """The part of :func:`context` that needs no built problem: everything but the deaths.
+
+    The early map writer (:class:`siteopt.outputs.map_writer.MapWriter`) calls it while the
+    parent builds the problem, so that its :func:`context` later finds the layers read.
+    """
     facilities: dict[str, gpd.GeoDataFrame] = {}
     periods: dict[str, str] = {}
     covers: dict[str, tuple[str, ...]] = {}
@@ -218,21 +222,27 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
         stops: gpd.GeoDataFrame | None = inputs.layer("transit_stops")
     except DataError:
         stops = None
-    deaths = None
-    if built.summary.place != "points":
-        sel, _ = select_deaths(scenario, inputs.table("deaths"))
-        deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
     edition, sections = use_citations(scenario)
     return Context(
         facilities=facilities,
         public_lands=public_lands,
         transit_stops=stops,
-        deaths=deaths,
+        deaths=None,
         periods=periods,
         covers=covers,
         use_edition=edition,
         use_sections=sections,
     )
+
+
+def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
+    """The bundle data the outputs show: nearby services, public land, transit stops and the
+    deaths counted."""
+    ctx = read_context(scenario, inputs)
+    if built.summary.place != "points":
+        sel, _ = select_deaths(scenario, inputs.table("deaths"))
+        ctx.deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
+    return ctx
 
 
 def run(
@@ -260,8 +270,8 @@ def run(
         or ``"sets"``); default :func:`default_distinct`.
     on_problem
         Called with the scenario, inputs, built problem and context (the result's fields that
-        do not depend on the answer) before the solve: the command line forks its map writer
-        there (:class:`siteopt.outputs.files.MapWriter`).
+        do not depend on the answer) before the solve: the command line sends its map writer
+        the built problem there (:meth:`siteopt.outputs.map_writer.MapWriter.problem`).
     **solver_overrides
         ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
     """

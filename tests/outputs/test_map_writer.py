@@ -1,5 +1,6 @@
-"""The map writer forked before the solve (siteopt.outputs.files.MapWriter): same bytes as
-without it, stopped when the run ends early, never used for another run's result."""
+"""The map writer forked early (siteopt.outputs.map_writer.MapWriter): same bytes as without it,
+stopped when the run ends early (quietly when it never gets its problem or answer), never used
+for another run's result."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from siteopt.outputs.files import MapWriter, begin_outputs
+from siteopt.outputs.files import begin_outputs
+from siteopt.outputs.map_writer import MapWriter
 from siteopt.outputs.parallel import NO_FORK
 from siteopt.pipeline import run
 from siteopt.result import RunResult
@@ -66,20 +68,26 @@ def test_early_writer_gives_the_same_files(
     """Forked before the solve, sent the answer after it: the same bytes as the writer forked
     after the solve and as one process; its import time is reported."""
     with MapWriter() as maps:
-        result = run(load_scenario(scenario_file), on_problem=maps.start)
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        assert maps.child is not None and maps.child.pid is not None  # running from the start
+        result = run(sc, on_problem=maps.problem)
         assert maps.child is not None and maps.child.pid is not None  # running during the solve
         early = _write(result, tmp_path / "early", maps)
         assert maps.child is None  # taken over by begin_outputs
     late = _write(result, tmp_path / "late", None)
     monkeypatch.setenv(NO_FORK, "1")
     with MapWriter() as maps:
-        here_result = run(load_scenario(scenario_file), on_problem=maps.start)
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        here_result = run(sc, on_problem=maps.problem)
         assert maps.child is None  # no fork: nothing started
         _write(here_result, tmp_path / "here", maps)
     a = _files(tmp_path / "early")
     assert "map.pdf" in a and "map.png" in a and "curve.png" in a
     assert a == _files(tmp_path / "late") == _files(tmp_path / "here")
     assert early["out_map_import_s"] > 0 and early["out_map.pdf_s"] > 0
+    assert early["out_map_inputs_s"] > 0
     assert "out_map_import_s" not in late
 
 
@@ -87,7 +95,7 @@ def test_early_writer_is_stopped_when_the_run_ends_before_outputs(scenario_file:
     """A solve that fails (or Ctrl-C) before the outputs: leaving the block kills and reaps
     the writer."""
     with pytest.raises(KeyboardInterrupt), MapWriter() as maps:
-        run(load_scenario(scenario_file), on_problem=maps.start)
+        run(load_scenario(scenario_file), on_problem=maps.problem)  # started here
         child = maps.child
         assert child is not None
         pid = child.pid
@@ -102,7 +110,7 @@ def test_early_writer_is_not_used_for_another_result(scenario_file: Path, tmp_pa
     maps are drawn by a writer forked from this result (same bytes as without)."""
     other = run(load_scenario(scenario_file))
     with MapWriter() as maps:
-        run(load_scenario(scenario_file), on_problem=maps.start)
+        run(load_scenario(scenario_file), on_problem=maps.problem)
         child = maps.child
         assert child is not None
         timings = _write(other, tmp_path / "other", maps)
@@ -162,7 +170,7 @@ def test_the_command_line_forks_the_map_writer_before_the_solve(
 def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
     """The pipe to the early writer holds the default scenario's answer (about 150 kB), so the
     parent does not wait for the writer to finish importing before it goes on."""
-    from siteopt.outputs.files import _widen
+    from siteopt.outputs.map_writer import _widen
 
     inbox, outbox = os.pipe()
     try:
@@ -172,3 +180,50 @@ def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
     finally:
         os.close(inbox)
         os.close(outbox)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+@pytest.mark.parametrize("sent", ["nothing", "the problem"])
+def test_early_writer_without_its_answer_ends_quietly(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch, sent: str
+) -> None:
+    """A writer whose pipe is closed before its problem or before its answer (the parent gave
+    up: bad input found later, no solution) ends by itself, successfully, having drawn
+    nothing; it reports its imports."""
+    monkeypatch.delenv(NO_FORK, raising=False)
+    sc = load_scenario(scenario_file)
+    maps = MapWriter()
+    maps.start(sc)
+    child = maps.child
+    assert child is not None and maps.outbox is not None
+    if sent == "the problem":
+        run(sc, on_problem=maps.problem)
+        assert maps.shared and maps.child is child
+    os.close(maps.outbox)
+    maps.outbox = None
+    maps.child = None
+    child.join()  # no exception: the writer ended with exit code 0
+    assert child.result["out_map_import_s"] > 0
+    assert "out_map_draw_s" not in child.result and "out_map_tables_s" not in child.result
+    assert "out_map_inputs_s" in child.result  # the layers are read before the problem comes
+    maps.cancel()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+def test_early_writer_is_stopped_for_another_scenario(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The problem of a scenario other than the one the writer was started with: the writer is
+    stopped and reaped, and it is sent nothing."""
+    monkeypatch.delenv(NO_FORK, raising=False)
+    with MapWriter() as maps:
+        maps.start(load_scenario(scenario_file))
+        child = maps.child
+        assert child is not None
+        pid = child.pid
+        run(load_scenario(scenario_file), on_problem=maps.problem)  # an equal, other object
+        assert maps.child is None and maps.outbox is None and maps.store is None
+        assert child.pid is None
+    assert pid is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
