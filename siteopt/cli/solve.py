@@ -262,9 +262,11 @@ def profile_table(timings: dict[str, float]) -> object:
                 if name == "parallel":
                     label = "the parallel writer, start to end (beside the rest)"
                 elif name == "map_import":
-                    label = "matplotlib imported by the map writer (beside imports, problem)"
+                    label = "matplotlib imported by the map writer (beside the rest)"
                 elif name == "map_inputs":
-                    label = "layers and problem read by the map writer (beside the solve)"
+                    label = "layers and problem read by the map writer"
+                elif name == "map_idle":
+                    label = "the map writer's wait for the answer"
                 elif name in PARALLEL_FILES and "out_parallel_s" in timings:
                     label += " (parallel writer)"
                 row(f"  {label}", value)

@@ -61,6 +61,7 @@ PARALLEL_FILES = frozenset(
     {
         "map_import",
         "map_inputs",
+        "map_idle",
         "map_tables",
         "map_draw",
         "map.png",
@@ -119,9 +120,9 @@ def write_outputs(
     the outputs to their last file and ``out_map_wait_s`` the parent's wait for them; with a
     :class:`~siteopt.outputs.map_writer.MapWriter` started early, ``out_map_import_s`` is its
     import of matplotlib beside the parent's imports and problem, ``out_map_inputs_s`` its
-    reading of the bundle layers and of the built problem and ``out_map_tables_s`` its own
-    tables) and, in the command line, ``startup_s`` and ``run_s`` (process start to the last
-    file).
+    reading of the bundle layers and of the built problem, ``out_map_idle_s`` its wait for the
+    problem and the answer and ``out_map_tables_s`` its own tables) and, in the command line,
+    ``startup_s`` and ``run_s`` (process start to the last file).
     """
     with begin_outputs(result, out_dir, overwrite, inputs) as pending:
         return pending.finish(result, timings)

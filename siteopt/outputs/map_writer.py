@@ -249,7 +249,9 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
     """The early map writer (:class:`MapWriter`), in the child: import, read the layers, wait
     for the problem, compute the context, wait for the answer, then as
     :func:`siteopt.outputs.files._map_files` (the tables computed here, from the same result).
-    Returns the seconds of each step (``out_map_import_s``, ``out_map_inputs_s``...)."""
+    Returns the seconds of each step (``out_map_import_s``, ``out_map_inputs_s``...) and of its
+    waits for the parent (``out_map_idle_s``: when above zero, its imports and reading were
+    wholly beside the parent's work, off the run's critical path)."""
     times: dict[str, float] = {}
     watch = Stopwatch(times, "out_")
     with os.fdopen(inbox, "rb") as fh:
@@ -264,14 +266,16 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
         with watch("map_inputs"):  # the layers the map shows, read while the parent builds
             inputs = load_inputs(scenario)
             read_context(scenario, inputs)
-        size = _receive(fh)
+        with watch("map_idle"):  # waiting for the parent: matplotlib was imported beside it
+            size = _receive(fh)
         if size is _CLOSED:  # the parent stopped before its problem: nothing to write
             return times
         with watch("map_inputs"):
             built = pickle.loads(_pread_all(store, int(size)))
             ctx = context(scenario, inputs, built)
         os.close(store)
-        answer = _receive(fh)
+        with watch("map_idle"):
+            answer = _receive(fh)
         if answer is _CLOSED:  # the parent stopped before its answer
             return times
         tmp, own = answer
