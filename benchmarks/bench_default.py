@@ -93,6 +93,8 @@ STAGES = (
     "outputs_s",
     "out_parallel_s",
     "out_map_wait_s",
+    "out_map_import_s",
+    "out_map_idle_s",
     "run_s",
 )
 

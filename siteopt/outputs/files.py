@@ -173,30 +173,53 @@ def _map_files(tables: Tables, tmp: Path, inbox: BinaryIO | None = None) -> dict
     the committee has computed the curve (``None``: no curve).
 
     Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
-    imported here only. Returns the seconds of each file."""
-    from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
+    imported here only. Once the map is drawn, ``map.pdf`` is saved by a writer forked from
+    this one (:func:`_save_pdf`, which imports the PDF back end if it is not yet imported) while
+    this one saves ``map.png`` and draws the curve; without fork, one after the other (the same
+    bytes). Returns the seconds of each file."""
+    from siteopt.outputs.maps import close_map, draw_map, save_map_png
 
     times: dict[str, float] = {}
     watch = Stopwatch(times, "out_")
     with watch("map_draw"):
         fig = draw_map(tables)
     try:
-        with watch("map.png"):
-            save_map_png(fig, tmp / "map.png")
-        with watch("map.pdf"):
-            save_map_pdf(fig, tmp / "map.pdf")
+        pdf = parallel.start(lambda: _save_pdf(fig, tmp / "map.pdf"), "map.pdf")
+        try:
+            with watch("map.png"):
+                save_map_png(fig, tmp / "map.png")
+        except BaseException:
+            pdf.cancel()
+            raise
     finally:
         close_map(fig)
-    if inbox is not None:
-        try:
-            args = pickle.load(inbox)
-        except EOFError:  # the parent closed the pipe without a curve
-            args = None
-        if args is not None:
-            from siteopt.outputs.curve_chart import curve_png
+    try:
+        if inbox is not None:
+            try:
+                args = pickle.load(inbox)
+            except EOFError:  # the parent closed the pipe without a curve
+                args = None
+            if args is not None:
+                from siteopt.outputs.curve_chart import curve_png
 
-            with watch("curve.png"):
-                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+                with watch("curve.png"):
+                    (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+    except BaseException:
+        pdf.cancel()
+        raise
+    pdf.join()
+    times.update(pdf.result)
+    return times
+
+
+def _save_pdf(fig: Any, path: Path) -> dict[str, float]:
+    """Save the drawn map ``fig`` as ``path`` (PDF); its seconds (``out_map.pdf_s``, with the
+    import of matplotlib's PDF back end when this process had not imported it)."""
+    from siteopt.outputs.maps import save_map_pdf
+
+    times: dict[str, float] = {}
+    with Stopwatch(times, "out_")("map.pdf"):
+        save_map_pdf(fig, path)
     return times
 
 

@@ -55,13 +55,24 @@ def _shared_imports() -> None:
 
 
 def _preload_maps() -> None:
-    """Import what the map writer needs: matplotlib with its PNG and PDF back ends (the PDF
-    one imports fontTools) and the curve chart."""
-    import matplotlib.backends.backend_agg
-    import matplotlib.backends.backend_pdf  # noqa: F401
+    """Import what the map writer needs before the answer: matplotlib with its PNG back end,
+    the print map and the curve chart (the PDF back end, which imports fontTools, only while
+    the writer would wait anyway: :func:`_preload_pdf`)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
 
     import siteopt.outputs.curve_chart
     import siteopt.outputs.maps  # noqa: F401
+
+
+def _preload_pdf(fh: BinaryIO) -> None:
+    """Import matplotlib's PDF back end now if the parent has sent nothing yet (the writer
+    would only wait); otherwise the writer that saves ``map.pdf`` imports it, beside the PNG."""
+    import select
+
+    with contextlib.suppress(OSError, ValueError):
+        ready, _, _ = select.select([fh], [], [], 0)
+        if not ready:
+            import matplotlib.backends.backend_pdf  # noqa: F401
 
 
 class MapWriter:
@@ -266,6 +277,8 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
         with watch("map_inputs"):  # the layers the map shows, read while the parent builds
             inputs = load_inputs(scenario)
             read_context(scenario, inputs)
+        with watch("map_import"):
+            _preload_pdf(fh)
         with watch("map_idle"):  # waiting for the parent: matplotlib was imported beside it
             size = _receive(fh)
         if size is _CLOSED:  # the parent stopped before its problem: nothing to write

@@ -227,3 +227,34 @@ def test_early_writer_is_stopped_for_another_scenario(
     assert pid is not None
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the PDF writer needs os.fork")
+def test_pdf_is_saved_beside_the_png_and_its_failure_is_raised_here(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map is drawn once; ``map.pdf`` is saved by a writer forked after the drawing (same
+    bytes as one after the other, without fork), and its error is raised as it was raised."""
+    from siteopt.outputs import maps as maps_module
+    from siteopt.outputs.files import _map_files
+    from siteopt.outputs.tables import build_tables
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    tables = build_tables(run(load_scenario(scenario_file)))
+    (tmp_path / "forked").mkdir()
+    (tmp_path / "here").mkdir()
+    times = _map_files(tables, tmp_path / "forked")
+    assert times["out_map.pdf_s"] > 0 and times["out_map.png_s"] > 0
+    monkeypatch.setenv(NO_FORK, "1")
+    _map_files(tables, tmp_path / "here")
+    assert _files(tmp_path / "forked") == _files(tmp_path / "here")
+    assert sorted(_files(tmp_path / "here")) == ["map.pdf", "map.png"]
+
+    def full_disk(fig: object, path: Path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.delenv(NO_FORK)
+    monkeypatch.setattr(maps_module, "save_map_pdf", full_disk)
+    (tmp_path / "full").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        _map_files(tables, tmp_path / "full")
