@@ -77,7 +77,13 @@ def solve(
     $ siteopt solve configs/connecticut.yaml --alternatives 3 --distinct sites --min-shift-m 2000
     $ siteopt solve configs/connecticut.yaml --profile
     """
+    import gc
     from dataclasses import replace
+
+    collecting = gc.isenabled()
+    if collecting:  # no collection while importing: each full one walks every object so far
+        gc.disable()
+        ctx.call_on_close(gc.enable)  # back on whatever happens
 
     from siteopt._errors import InputError, SolverError
     from siteopt.outputs.map_writer import MapWriter
@@ -118,6 +124,8 @@ def solve(
 
         # Python's start-up to here: the imports (with reading the scenario and the fork)
         imported = since_entry()
+        if collecting:
+            gc.enable()
         with err.status("Starting") as status:
 
             def progress(stage: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import pickle
 import tempfile
@@ -267,7 +268,8 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
     watch = Stopwatch(times, "out_")
     with os.fdopen(inbox, "rb") as fh:
         with watch("map_import"):
-            _preload_maps()
+            _preload_maps()  # without collections if the parent forked while importing
+        gc.enable()
         from siteopt.data.inputs import load_inputs
         from siteopt.outputs.files import _map_files
         from siteopt.outputs.tables import build_tables

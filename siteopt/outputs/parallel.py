@@ -18,6 +18,7 @@ process wrote which file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import pickle
@@ -130,7 +131,14 @@ def start(
         return here
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    # the child never garbage-collects what it inherits (a collection would write to every
+    # shared object, copying its pages, and walk them all again); the parent goes on as before
+    gc.freeze()
+    try:
+        pid = os.fork()
+    finally:
+        if os.getpid() == parent:
+            gc.unfreeze()
     if pid == 0:  # the child: do the task, report a failure through the pipe, never return
         code = 1
         try:

@@ -457,3 +457,18 @@ def test_no_writer_is_forked_when_the_target_is_refused(project: Path, tmp_path:
     assert done.returncode == 2, done.stderr
     assert "exists" in one_error_line(done.stderr)  # and no line "forked" before it
     assert snapshot(out_dir) == {"notes.txt": b"mine"}
+
+
+def test_garbage_collection_is_back_on_after_solve(
+    runner: CliRunner, project: Path, tmp_path: Path
+) -> None:
+    """``solve`` imports without garbage collection, and turns it back on whatever happens
+    (here in the same process: a bad option, then a run)."""
+    import gc
+
+    assert gc.isenabled()
+    code, _ = solve(runner, str(project / "own_points.yaml"), "--distinct", "sites")
+    assert code == 2 and gc.isenabled()
+    code, output = solve(runner, str(project / "own_points.yaml"), "-o", str(tmp_path / "o"))
+    assert code == 0, output
+    assert gc.isenabled()
