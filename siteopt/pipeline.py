@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -196,11 +197,16 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
 
 
 def read_context(scenario: Scenario, inputs: Inputs) -> Context:
-    """The part of :func:`context` that needs no built problem: everything but the deaths.
+    """The part of :func:`context` that needs no built problem: everything but the deaths
+    (whose table is read here too, into ``inputs``, when the demand is the deaths).
 
-    The early map writer (:class:`siteopt.outputs.map_writer.MapWriter`) calls it while the
-    parent builds the problem, so that its :func:`context` later finds the layers read.
+    The command line calls it before it forks the map writer
+    (:class:`siteopt.outputs.map_writer.MapWriter`), so that both processes have the layers
+    read once and :func:`context` finds them read.
     """
+    if scenario.demand.points is None:
+        with contextlib.suppress(DataError):  # a bundle without it: the demand says so first
+            inputs.table("deaths")
     facilities: dict[str, gpd.GeoDataFrame] = {}
     periods: dict[str, str] = {}
     covers: dict[str, tuple[str, ...]] = {}
@@ -253,6 +259,7 @@ def run(
     distinct: Literal["sets", "towns", "sites"] | None = None,
     min_shift: float = 0.0,
     on_problem: Callable[[Scenario, Inputs, BuiltProblem, Context], None] | None = None,
+    inputs: Inputs | None = None,
     **solver_overrides: object,
 ) -> RunResult:
     """Run a scenario end to end and return the result (nothing is written).
@@ -272,6 +279,9 @@ def run(
         Called with the scenario, inputs, built problem and context (the result's fields that
         do not depend on the answer) before the solve: the command line sends its map writer
         the built problem there (:meth:`siteopt.outputs.map_writer.MapWriter.problem`).
+    inputs
+        The scenario's inputs, already opened (:func:`~siteopt.data.inputs.load_inputs`) and
+        perhaps read (:func:`read_context`) by the caller; default: opened here.
     **solver_overrides
         ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
     """
@@ -279,7 +289,8 @@ def run(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     say("inputs")
-    inputs = load_inputs(scenario)
+    if inputs is None:
+        inputs = load_inputs(scenario)
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say("problem")

@@ -1,17 +1,18 @@
 """The print map's writer, forked as soon as a run knows it will write its outputs.
 
-``siteopt solve`` starts it (:meth:`MapWriter.start`) right after reading the scenario, before
-it imports the solver and builds the problem, so that matplotlib (about 0.6 s) is imported on the
-second core while the parent imports, builds and solves. A fork shares only what the parent had
-when it forked, so the writer is sent the rest:
+``siteopt solve`` starts it (:meth:`MapWriter.start`) right after reading the scenario and the
+bundle layers the map shows, before it imports the solver and builds the problem, so that
+matplotlib (about 0.6 s) is imported on the second core while the parent imports, builds and
+solves. A fork shares only what the parent had when it forked, so the writer is sent the rest:
 
-1. while the parent imports and builds, the writer imports matplotlib and reads the bundle
-   layers the map shows (:func:`siteopt.pipeline.read_context`);
+1. the parent reads the bundle layers the map shows (:func:`siteopt.pipeline.read_context`)
+   before it forks, so that both have them; while the parent imports the solver and builds the
+   problem, the writer imports matplotlib;
 2. once the problem is built (:meth:`MapWriter.problem`, the pipeline's ``on_problem``), the
    built problem (pickled, protocol 5; about 7 MB for the default scenario, written to an
    anonymous file the two processes share, so the parent never waits for the writer to read
    it) -- the writer then computes the context of the run itself (the same function on the
-   same layers: :func:`siteopt.pipeline.context`) while the parent solves;
+   same layers, already read: :func:`siteopt.pipeline.context`) while the parent solves;
 3. after the solve (:meth:`MapWriter.take`, called by
    :func:`siteopt.outputs.files.begin_outputs`), the answer: the result's own fields and the
    temporary folder (about 150 kB, through a pipe wide enough to hold it), then the curve.
@@ -66,8 +67,9 @@ def _preload_maps() -> None:
 
 
 def _preload_pdf(fh: BinaryIO) -> None:
-    """Import matplotlib's PDF back end now if the parent has sent nothing yet (the writer
-    would only wait); otherwise the writer that saves ``map.pdf`` imports it, beside the PNG."""
+    """Import matplotlib's PDF back end now if the parent has not yet sent its answer (the
+    writer would only wait); otherwise the writer that saves ``map.pdf`` imports it, beside the
+    PNG."""
     import select
 
     with contextlib.suppress(OSError, ValueError):
@@ -107,9 +109,11 @@ class MapWriter:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    def start(self, scenario: Any) -> None:
+    def start(self, scenario: Any, inputs: Any = None) -> None:
         """Fork the writer for the run of ``scenario`` (after the shared imports); it imports
-        matplotlib and reads the bundle layers the map shows, then waits for :meth:`problem`."""
+        matplotlib, then waits for :meth:`problem`. ``inputs``: the run's inputs, with the
+        layers the map shows read (:func:`siteopt.pipeline.read_context`), which the writer
+        then has from the fork; without them it opens and reads its own."""
         if self.child is not None or not parallel.forks():
             return
         _shared_imports()
@@ -118,7 +122,7 @@ class MapWriter:
         _widen(self.outbox)
         try:
             self.child = parallel.start(
-                lambda: _early_map_files(scenario, inbox, store),
+                lambda: _early_map_files(scenario, inputs, inbox, store),
                 "the maps and the curve",
                 close_in_child=(self.outbox,),
             )
@@ -257,7 +261,7 @@ def _receive(fh: BinaryIO) -> Any:
 _CLOSED = object()
 
 
-def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
+def _early_map_files(scenario: Any, inputs: Any, inbox: int, store: int) -> dict[str, float]:
     """The early map writer (:class:`MapWriter`), in the child: import, read the layers, wait
     for the problem, compute the context, wait for the answer, then as
     :func:`siteopt.outputs.files._map_files` (the tables computed here, from the same result).
@@ -276,11 +280,10 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
         from siteopt.pipeline import context, read_context
         from siteopt.result import RunResult
 
-        with watch("map_inputs"):  # the layers the map shows, read while the parent builds
-            inputs = load_inputs(scenario)
-            read_context(scenario, inputs)
-        with watch("map_import"):
-            _preload_pdf(fh)
+        if inputs is None:  # the layers the map shows, read while the parent builds
+            with watch("map_inputs"):
+                inputs = load_inputs(scenario)
+                read_context(scenario, inputs)
         with watch("map_idle"):  # waiting for the parent: matplotlib was imported beside it
             size = _receive(fh)
         if size is _CLOSED:  # the parent stopped before its problem: nothing to write
@@ -289,6 +292,8 @@ def _early_map_files(scenario: Any, inbox: int, store: int) -> dict[str, float]:
             built = pickle.loads(_pread_all(store, int(size)))
             ctx = context(scenario, inputs, built)
         os.close(store)
+        with watch("map_import"):
+            _preload_pdf(fh)
         with watch("map_idle"):
             answer = _receive(fh)
         if answer is _CLOSED:  # the parent stopped before its answer

@@ -370,8 +370,8 @@ import os, signal, sys
 from siteopt.outputs.map_writer import MapWriter
 mode = sys.argv[1]
 real = MapWriter.start
-def start(self, scenario):
-    real(self, scenario)
+def start(self, *args):
+    real(self, *args)
     print("forked" if self.child is not None else "not forked", file=sys.stderr, flush=True)
     if mode == "term":
         os.kill(os.getpid(), signal.SIGTERM)
