@@ -9,10 +9,13 @@ solves. A fork shares only what the parent had when it forked, so the writer is 
    before it forks, so that both have them; while the parent imports the solver and builds the
    problem, the writer imports matplotlib;
 2. once the problem is built (:meth:`MapWriter.problem`, the pipeline's ``on_problem``), the
-   built problem (pickled, protocol 5; about 7 MB for the default scenario, written to an
-   anonymous file the two processes share, so the parent never waits for the writer to read
-   it) -- the writer then computes the context of the run itself (the same function on the
-   same layers, already read: :func:`siteopt.pipeline.context`) while the parent solves;
+   built problem (pickled, protocol 5, its arrays out of band; about 7 MB for the default
+   scenario, written to an anonymous file the two processes share, so the parent never waits
+   for the writer to read it; above :data:`EARLY_MAX_BYTES`, a fine grid, the writer is
+   stopped and :func:`~siteopt.outputs.files.begin_outputs` forks one after the solve, which
+   shares the problem without a copy) -- the writer then computes the context of the run
+   itself (the same function on the same layers, already read:
+   :func:`siteopt.pipeline.context`) while the parent solves;
 3. after the solve (:meth:`MapWriter.take`, called by
    :func:`siteopt.outputs.files.begin_outputs`), the answer: the result's own fields and the
    temporary folder (about 150 kB, through a pipe wide enough to hold it), then the curve.
@@ -145,12 +148,20 @@ class MapWriter:
         if scenario is not self.scenario or self.shared:
             self.cancel()
             return
-        data = pickle.dumps(built, protocol=5)
-        _pwrite_all(self.store, data)
+        parts = _pickled(built)
+        if parts is None or sum(p.nbytes for p in parts) > EARLY_MAX_BYTES:
+            # too large to copy (a fine grid): the map writer is forked after the solve instead
+            # (begin_outputs), and shares the problem without a copy
+            self.cancel()
+            return
+        at = 0
+        for part in parts:  # each array's memory straight into the file, no copy in between
+            _pwrite_all(self.store, part, at)
+            at += part.nbytes
         try:
             # a writer that died does not read: join() says why
             with contextlib.suppress(BrokenPipeError):
-                _write_all(self.outbox, pickle.dumps(len(data), protocol=5))
+                _write_all(self.outbox, pickle.dumps([p.nbytes for p in parts], protocol=5))
         except BaseException:
             self.cancel()
             raise
@@ -211,23 +222,51 @@ def _anonymous_file() -> int:
         return os.dup(fh.fileno())
 
 
-def _pwrite_all(fd: int, data: bytes) -> None:
-    """Write ``data`` at the start of the file ``fd`` (positioned writes: the two processes
-    share the file's offset)."""
-    view, at = memoryview(data), 0
-    while at < len(view):
-        at += os.pwrite(fd, view[at:], at)
+#: the most bytes of built problem sent to the early map writer (the default scenario's is about
+#: 7 MB); a larger one (a fine grid) would be held twice more, in the file and in the writer, so
+#: its map writer is forked after the solve instead and shares it
+EARLY_MAX_BYTES = 64 << 20
 
 
-def _pread_all(fd: int, size: int) -> bytes:
-    chunks, at = [], 0
-    while at < size:
-        chunk = os.pread(fd, size - at, at)
+def _pickled(obj: Any) -> list[memoryview] | None:
+    """``obj`` pickled (protocol 5) as its stream followed by the memory of its arrays (sent
+    out of band: not copied into the stream); None if an array's memory cannot be sent so."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    try:
+        return [memoryview(head), *(b.raw() for b in buffers)]
+    except BufferError:  # not contiguous: pickle it whole
+        return None
+
+
+def _unpickled(fd: int, sizes: list[int]) -> Any:
+    """The object :func:`_pickled` wrote into the file ``fd`` in parts of ``sizes`` bytes (its
+    arrays writable, as they were)."""
+    parts, at = [], 0
+    for size in sizes:
+        part = bytearray(size)
+        _pread_into(fd, memoryview(part), at)
+        parts.append(part)
+        at += size
+    return pickle.loads(parts[0], buffers=parts[1:])
+
+
+def _pwrite_all(fd: int, data: memoryview, at: int = 0) -> None:
+    """Write ``data`` into the file ``fd`` from byte ``at`` (positioned writes: the two
+    processes share the file's offset)."""
+    view, done = data.cast("B"), 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], at + done)
+
+
+def _pread_into(fd: int, into: memoryview, at: int) -> None:
+    done = 0
+    while done < len(into):
+        chunk = os.pread(fd, min(len(into) - done, 1 << 26), at + done)
         if not chunk:
-            raise EOFError(f"the built problem is {at} bytes, not {size}")
-        chunks.append(chunk)
-        at += len(chunk)
-    return b"".join(chunks)
+            raise EOFError(f"the built problem ends at {at + done} bytes")
+        into[done : done + len(chunk)] = chunk
+        done += len(chunk)
 
 
 #: Linux's ``F_SETPIPE_SZ``
@@ -285,11 +324,11 @@ def _early_map_files(scenario: Any, inputs: Any, inbox: int, store: int) -> dict
                 inputs = load_inputs(scenario)
                 read_context(scenario, inputs)
         with watch("map_idle"):  # waiting for the parent: matplotlib was imported beside it
-            size = _receive(fh)
-        if size is _CLOSED:  # the parent stopped before its problem: nothing to write
+            sizes = _receive(fh)
+        if sizes is _CLOSED:  # the parent stopped before its problem: nothing to write
             return times
         with watch("map_inputs"):
-            built = pickle.loads(_pread_all(store, int(size)))
+            built = _unpickled(store, sizes)
             ctx = context(scenario, inputs, built)
         os.close(store)
         with watch("map_import"):

@@ -258,3 +258,54 @@ def test_pdf_is_saved_beside_the_png_and_its_failure_is_raised_here(
     (tmp_path / "full").mkdir()
     with pytest.raises(OSError, match="No space left"):
         _map_files(tables, tmp_path / "full")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+def test_a_problem_too_large_to_send_gets_a_writer_forked_after_the_solve(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EARLY_MAX_BYTES (a fine grid) the early writer is stopped instead of sent a copy
+    of the problem; the maps are drawn by a writer forked after the solve (the same bytes)."""
+    from siteopt.outputs import map_writer
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    with MapWriter() as maps:
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        child = maps.child
+        assert child is not None
+        monkeypatch.setattr(map_writer, "EARLY_MAX_BYTES", 100)
+        result = run(sc, on_problem=maps.problem)
+        assert maps.child is None and child.pid is None  # stopped and reaped
+        timings = _write(result, tmp_path / "late", maps)
+    assert "out_map_import_s" not in timings and timings["out_map.pdf_s"] > 0
+    monkeypatch.setattr(map_writer, "EARLY_MAX_BYTES", 64 << 20)
+    with MapWriter() as maps:
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        early = _write(run(sc, on_problem=maps.problem), tmp_path / "early", maps)
+    assert "out_map_import_s" in early  # the early writer drew them (matplotlib may be loaded)
+    assert _files(tmp_path / "late") == _files(tmp_path / "early")
+
+
+def test_the_problem_is_sent_with_its_arrays_out_of_band_and_comes_back_writable() -> None:
+    """The built problem's arrays go into the file as they are (no copy into the stream) and
+    come back equal and writable."""
+    import numpy as np
+
+    from siteopt.outputs import map_writer
+
+    obj = {"a": np.arange(100_000, dtype=np.int64), "b": np.ones((300, 4)).T, "name": "x"}
+    parts = map_writer._pickled(obj)
+    assert parts is not None and len(parts[0]) < 1_000 and len(parts) == 3
+    fd = map_writer._anonymous_file()
+    try:
+        at = 0
+        for part in parts:
+            map_writer._pwrite_all(fd, part, at)
+            at += part.nbytes
+        back = map_writer._unpickled(fd, [p.nbytes for p in parts])
+    finally:
+        os.close(fd)
+    assert back["name"] == "x" and np.array_equal(back["a"], obj["a"])
+    assert np.array_equal(back["b"], obj["b"]) and back["a"].flags.writeable
