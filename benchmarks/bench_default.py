@@ -19,9 +19,11 @@ load (``os.getloadavg`` and ``uptime``) before and after is printed with the tab
 "Outputs" is ``outputs_s``: the seconds the run spends on its files beyond its other stages
 (the tables, then the files that need the committee's answers and the wait for the forked
 writers). The writers draw the maps, the GIS layers and the curve beside the committee stage
-(the map writer forks before the main solve and imports matplotlib while it runs, the layers'
-writer right after it); their own time (``out_parallel_s``, from the answer to their last file)
-is printed beside it, and the whole run's wall time shows what the overlap saves.
+(the map writer forks once the scenario and the layers the map shows are read, before the solver
+is imported, and imports matplotlib while the parent imports, builds and solves: its import
+``out_map_import_s`` and its wait for the answer ``out_map_idle_s`` are printed; the layers'
+writer forks right after the solve); their own time (``out_parallel_s``, from the answer to their
+last file) is printed beside it, and the whole run's wall time shows what the overlap saves.
 
 Usage::
 
@@ -93,6 +95,8 @@ STAGES = (
     "outputs_s",
     "out_parallel_s",
     "out_map_wait_s",
+    "out_map_import_s",
+    "out_map_idle_s",
     "run_s",
 )
 

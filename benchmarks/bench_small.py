@@ -24,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -54,6 +55,21 @@ sites:
   p: 3
 objective: {kind: coverage, distance_m: 1200}
 """
+
+
+#: the stages of ``timings.json`` printed below the table (seconds; the map writer's import and
+#: its wait for the answer show whether matplotlib was imported beside the run's own work)
+STAGES = (
+    "import_s",
+    "problem_s",
+    "solve_s",
+    "committee_s",
+    "outputs_s",
+    "out_map_import_s",
+    "out_map_idle_s",
+    "out_map_wait_s",
+    "run_s",
+)
 
 
 def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -125,11 +141,17 @@ def main() -> None:
             run_once(argv, env)
         samples: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
+        stages: dict[str, dict[str, list[float]]] = {name: {} for name in commands}
         for _ in range(args.runs):
             for name, (argv, env) in commands.items():
                 wall, used = run_once(argv, env)
                 samples[name].append(wall)
                 cpu[name].append(used)
+                if "solve" in argv:  # its stages, from timings.json
+                    timings = json.loads((Path(argv[-1]) / "timings.json").read_text())
+                    for key in STAGES:
+                        if key in timings:
+                            stages[name].setdefault(key, []).append(float(timings[key]))
         load_after = os.getloadavg()
     base_name = next(iter(commands))
     base = statistics.median(samples[base_name])
@@ -163,6 +185,14 @@ def main() -> None:
         f"{cpu_ratio:.2f}×).",
         "",
     ]
+    for name, per in stages.items():
+        if per:
+            lines += [
+                f"Stages of `{name}` (median seconds from timings.json): "
+                + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in per.items())
+                + ".",
+                "",
+            ]
     text = "\n".join(lines)
     print(text)
     if args.append:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "RunResult",
     "context",
     "model_spec",
+    "read_context",
     "run",
     "site_table",
     "solve",
@@ -194,9 +196,17 @@ def site_table(result_inputs: Inputs, built: BuiltProblem, solution: Solution) -
     return sites.reset_index(drop=True)
 
 
-def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
-    """The bundle data the outputs show: nearby services, public land, transit stops and the
-    deaths counted."""
+def read_context(scenario: Scenario, inputs: Inputs) -> Context:
+    """The part of :func:`context` that needs no built problem: everything but the deaths
+    (whose table is read here too, into ``inputs``, when the demand is the deaths).
+
+    The command line calls it before it forks the map writer
+    (:class:`siteopt.outputs.map_writer.MapWriter`), so that both processes have the layers
+    read once and :func:`context` finds them read.
+    """
+    if scenario.demand.points is None:
+        with contextlib.suppress(DataError):  # a bundle without it: the demand says so first
+            inputs.table("deaths")
     facilities: dict[str, gpd.GeoDataFrame] = {}
     periods: dict[str, str] = {}
     covers: dict[str, tuple[str, ...]] = {}
@@ -218,21 +228,27 @@ def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
         stops: gpd.GeoDataFrame | None = inputs.layer("transit_stops")
     except DataError:
         stops = None
-    deaths = None
-    if built.summary.place != "points":
-        sel, _ = select_deaths(scenario, inputs.table("deaths"))
-        deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
     edition, sections = use_citations(scenario)
     return Context(
         facilities=facilities,
         public_lands=public_lands,
         transit_stops=stops,
-        deaths=deaths,
+        deaths=None,
         periods=periods,
         covers=covers,
         use_edition=edition,
         use_sections=sections,
     )
+
+
+def context(scenario: Scenario, inputs: Inputs, built: BuiltProblem) -> Context:
+    """The bundle data the outputs show: nearby services, public land, transit stops and the
+    deaths counted."""
+    ctx = read_context(scenario, inputs)
+    if built.summary.place != "points":
+        sel, _ = select_deaths(scenario, inputs.table("deaths"))
+        ctx.deaths = sel[~sel[f"{built.summary.place}_town"].astype(str).isin(UNRESOLVED)]
+    return ctx
 
 
 def run(
@@ -243,6 +259,7 @@ def run(
     distinct: Literal["sets", "towns", "sites"] | None = None,
     min_shift: float = 0.0,
     on_problem: Callable[[Scenario, Inputs, BuiltProblem, Context], None] | None = None,
+    inputs: Inputs | None = None,
     **solver_overrides: object,
 ) -> RunResult:
     """Run a scenario end to end and return the result (nothing is written).
@@ -260,8 +277,11 @@ def run(
         or ``"sets"``); default :func:`default_distinct`.
     on_problem
         Called with the scenario, inputs, built problem and context (the result's fields that
-        do not depend on the answer) before the solve: the command line forks its map writer
-        there (:class:`siteopt.outputs.files.MapWriter`).
+        do not depend on the answer) before the solve: the command line sends its map writer
+        the built problem there (:meth:`siteopt.outputs.map_writer.MapWriter.problem`).
+    inputs
+        The scenario's inputs, already opened (:func:`~siteopt.data.inputs.load_inputs`) and
+        perhaps read (:func:`read_context`) by the caller; default: opened here.
     **solver_overrides
         ``name``, ``time_limit``, ``mip_gap``, ``threads`` replacing the scenario's values.
     """
@@ -269,7 +289,8 @@ def run(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     say("inputs")
-    inputs = load_inputs(scenario)
+    if inputs is None:
+        inputs = load_inputs(scenario)
     timings["inputs_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     say("problem")

@@ -77,28 +77,19 @@ def solve(
     $ siteopt solve configs/connecticut.yaml --alternatives 3 --distinct sites --min-shift-m 2000
     $ siteopt solve configs/connecticut.yaml --profile
     """
+    import gc
+    import time
     from dataclasses import replace
 
-    from rich.markup import escape
-    from rich.table import Table
+    collecting = gc.isenabled()
+    if collecting:  # no collection while importing: each full one walks every object so far
+        gc.disable()
+        ctx.call_on_close(gc.enable)  # back on whatever happens
 
     from siteopt._errors import InputError, SolverError
-    from siteopt.outputs import begin_outputs, check_target, output_lock
-    from siteopt.outputs.files import MapWriter
-    from siteopt.outputs.words import (
-        SERVED_LABEL,
-        demand_noun,
-        demand_period,
-        describe_objective,
-        metres_exact,
-        num,
-        pct,
-    )
-    from siteopt.pipeline import run
+    from siteopt.outputs.map_writer import MapWriter
+    from siteopt.outputs.writer import check_target, output_lock
     from siteopt.scenario import load_scenario
-    from siteopt.studies.committee import with_answers
-
-    imported = since_entry()
 
     if distinct == "sites" and min_shift_m is None:
         raise InputError(
@@ -110,56 +101,90 @@ def solve(
     err, out = state.err, state.out
     sc = load_scenario(config)
     out_dir = output if output is not None else _default_out(sc)
-    with output_lock(out_dir), err.status("Starting") as status, MapWriter() as maps:
+    with output_lock(out_dir), MapWriter() as maps:
         check_target(out_dir.absolute(), overwrite, sc.input_paths())
+        # every output will be written: read the bundle layers the map shows (both processes
+        # need them), then start the map writer, which imports matplotlib on the other core
+        # while this process imports the solver and builds the problem
+        from siteopt.data.inputs import load_inputs
+        from siteopt.pipeline import read_context
 
-        def progress(stage: str) -> None:
-            status.update(STAGES.get(stage, stage))
-            if state.verbosity > 0:
-                err.log(STAGES.get(stage, stage))
+        t_inputs = time.perf_counter()
+        inputs = load_inputs(sc)
+        read_context(sc, inputs)
+        inputs_s = time.perf_counter() - t_inputs
+        maps.start(sc, inputs)
 
-        result = run(
-            sc,
-            alternatives=alternatives,
-            progress=progress,
-            distinct=distinct,  # type: ignore[arg-type]
-            min_shift=min_shift_m or 0.0,
-            on_problem=maps.start,  # the map writer imports matplotlib while this solves
-            name=solver,
-            time_limit=time_limit,
-            mip_gap=mip_gap,
-            threads=threads,
+        from rich.markup import escape
+        from rich.table import Table
+
+        from siteopt.outputs.files import begin_outputs
+        from siteopt.outputs.words import (
+            SERVED_LABEL,
+            demand_noun,
+            demand_period,
+            describe_objective,
+            metres_exact,
+            num,
+            pct,
         )
-        sol = result.solution
-        if sol.interrupted:
-            raise KeyboardInterrupt
-        if sol.objective is None or not sol.selected:
-            limit = result.solver.time_limit
-            why = (
-                f"the solver reached its time limit ({limit:g} s) before finding any solution"
-                if sol.hit_time_limit and limit is not None
-                else f"the solver found no solution ({sol.status.value}: {sol.message})"
+        from siteopt.pipeline import run
+        from siteopt.studies.committee import with_answers
+
+        # Python's start-up to here: the imports (with reading the scenario and the fork)
+        imported = since_entry()
+        if collecting:
+            gc.enable()
+        with err.status("Starting") as status:
+
+            def progress(stage: str) -> None:
+                status.update(STAGES.get(stage, stage))
+                if state.verbosity > 0:
+                    err.log(STAGES.get(stage, stage))
+
+            result = run(
+                sc,
+                alternatives=alternatives,
+                progress=progress,
+                distinct=distinct,  # type: ignore[arg-type]
+                min_shift=min_shift_m or 0.0,
+                on_problem=maps.problem,  # sent to the map writer, which computes its context
+                inputs=inputs,
+                name=solver,
+                time_limit=time_limit,
+                mip_gap=mip_gap,
+                threads=threads,
             )
-            raise SolverError(
-                f"{config}: {why}; nothing was written. Raise --time-limit (or "
-                "solver.time_limit_s) or relax the rules."
-            )
-        status.update("Answering: runners-up, if a town declines, what more sites buy")
-        timings: dict[str, float] = {}
-        # the maps, GeoJSON and GeoPackage need the chosen sites only: two forked writers make
-        # them (and then the curve) while this process computes the committee's answers
-        with begin_outputs(result, out_dir, overwrite=overwrite, maps=maps) as pending:
-            result = with_answers(result, curve=curve)
-            if imported:  # started from the command line: Python's start-up and the imports
-                result = replace(
-                    result,
-                    timings={
-                        **result.timings,
-                        "import_s": imported["run_s"] - imported["startup_s"],
-                    },
+            sol = result.solution
+            if sol.interrupted:
+                raise KeyboardInterrupt
+            if sol.objective is None or not sol.selected:
+                limit = result.solver.time_limit
+                why = (
+                    f"the solver reached its time limit ({limit:g} s) before finding any solution"
+                    if sol.hit_time_limit and limit is not None
+                    else f"the solver found no solution ({sol.status.value}: {sol.message})"
                 )
-            status.update("Writing outputs")
-            pending.finish(result, timings)
+                raise SolverError(
+                    f"{config}: {why}; nothing was written. Raise --time-limit (or "
+                    "solver.time_limit_s) or relax the rules."
+                )
+            status.update("Answering: runners-up, if a town declines, what more sites buy")
+            timings: dict[str, float] = {}
+            # the maps, GeoJSON and GeoPackage need the chosen sites only: two forked writers make
+            # them (and then the curve) while this process computes the committee's answers
+            with begin_outputs(result, out_dir, overwrite=overwrite, maps=maps) as pending:
+                result = with_answers(result, curve=curve)
+                # the bundle read before the fork is the run's; started from the command line:
+                # Python's start-up and the imports (without that reading)
+                stages = dict(result.timings)
+                for key in ("inputs_s", "total_s"):
+                    stages[key] = stages.get(key, 0.0) + inputs_s
+                if imported:
+                    stages["import_s"] = imported["run_s"] - imported["startup_s"] - inputs_s
+                result = replace(result, timings=stages)
+                status.update("Writing outputs")
+                pending.finish(result, timings)
     sol = result.solution
     table = Table(
         title=f"{escape(safe_text(sc.title or sc.name))}: best {len(result.sites)} sites "
@@ -255,7 +280,11 @@ def profile_table(timings: dict[str, float]) -> object:
                 if name == "parallel":
                     label = "the parallel writer, start to end (beside the rest)"
                 elif name == "map_import":
-                    label = "matplotlib imported by the map writer (beside the solve)"
+                    label = "matplotlib imported by the map writer (beside the rest)"
+                elif name == "map_inputs":
+                    label = "layers and problem read by the map writer"
+                elif name == "map_idle":
+                    label = "the map writer's wait for the answer"
                 elif name in PARALLEL_FILES and "out_parallel_s" in timings:
                     label += " (parallel writer)"
                 row(f"  {label}", value)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator, MutableMapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from siteopt._clock import Stopwatch, since_entry
 from siteopt.outputs import parallel
@@ -20,11 +20,13 @@ from siteopt.outputs.tables import Tables, build_tables
 from siteopt.outputs.writer import MARKER, atomic_dir, write_text
 from siteopt.result import RunResult
 
+if TYPE_CHECKING:
+    from siteopt.outputs.map_writer import MapWriter
+
 __all__ = [
     "GEOJSON_LAYERS",
     "OUTPUT_FILES",
     "PARALLEL_FILES",
-    "MapWriter",
     "PendingOutputs",
     "begin_outputs",
     "default_output_dir",
@@ -58,6 +60,8 @@ OUTPUT_FILES = (
 PARALLEL_FILES = frozenset(
     {
         "map_import",
+        "map_inputs",
+        "map_idle",
         "map_tables",
         "map_draw",
         "map.png",
@@ -114,9 +118,11 @@ def write_outputs(
     ``out_map_draw_s`` draws the print map both map files are saved from; the forked writer's
     files overlap the parent's work, ``out_parallel_s`` is the writers' time from the start of
     the outputs to their last file and ``out_map_wait_s`` the parent's wait for them; with a
-    :class:`MapWriter` started before the solve, ``out_map_import_s`` is its import of
-    matplotlib beside the solve and ``out_map_tables_s`` its own tables) and, in the command
-    line, ``startup_s`` and ``run_s`` (process start to the last file).
+    :class:`~siteopt.outputs.map_writer.MapWriter` started early, ``out_map_import_s`` is its
+    import of matplotlib beside the parent's imports and problem, ``out_map_inputs_s`` its
+    reading of the bundle layers and of the built problem, ``out_map_idle_s`` its wait for the
+    problem and the answer and ``out_map_tables_s`` its own tables) and, in the command line,
+    ``startup_s`` and ``run_s`` (process start to the last file).
     """
     with begin_outputs(result, out_dir, overwrite, inputs) as pending:
         return pending.finish(result, timings)
@@ -139,7 +145,8 @@ def begin_outputs(
     ``siteopt.gpkg``. The caller may meanwhile compute the committee's answers (runners-up, if
     declined, the curve) and must then call :meth:`PendingOutputs.finish` with the completed
     result inside the ``with`` block. If the block raises (or Ctrl-C), the writer is stopped and
-    ``out_dir`` is left as it was.
+    ``out_dir`` is left as it was. ``maps``: a :class:`~siteopt.outputs.map_writer.MapWriter`
+    started for this run; it is sent the result instead of forking a map writer here.
 
     Examples
     --------
@@ -166,154 +173,53 @@ def _map_files(tables: Tables, tmp: Path, inbox: BinaryIO | None = None) -> dict
     the committee has computed the curve (``None``: no curve).
 
     Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
-    imported here only. Returns the seconds of each file."""
-    from siteopt.outputs.maps import close_map, draw_map, save_map_pdf, save_map_png
+    imported here only. Once the map is drawn, ``map.pdf`` is saved by a writer forked from
+    this one (:func:`_save_pdf`, which imports the PDF back end if it is not yet imported) while
+    this one saves ``map.png`` and draws the curve; without fork, one after the other (the same
+    bytes). Returns the seconds of each file."""
+    from siteopt.outputs.maps import close_map, draw_map, save_map_png
 
     times: dict[str, float] = {}
     watch = Stopwatch(times, "out_")
     with watch("map_draw"):
         fig = draw_map(tables)
     try:
-        with watch("map.png"):
-            save_map_png(fig, tmp / "map.png")
-        with watch("map.pdf"):
-            save_map_pdf(fig, tmp / "map.pdf")
+        pdf = parallel.start(lambda: _save_pdf(fig, tmp / "map.pdf"), "map.pdf")
+        try:
+            with watch("map.png"):
+                save_map_png(fig, tmp / "map.png")
+        except BaseException:
+            pdf.cancel()
+            raise
     finally:
         close_map(fig)
-    if inbox is not None:
-        try:
-            args = pickle.load(inbox)
-        except EOFError:  # the parent closed the pipe without a curve
-            args = None
-        if args is not None:
-            from siteopt.outputs.curve_chart import curve_png
+    try:
+        if inbox is not None:
+            try:
+                args = pickle.load(inbox)
+            except EOFError:  # the parent closed the pipe without a curve
+                args = None
+            if args is not None:
+                from siteopt.outputs.curve_chart import curve_png
 
-            with watch("curve.png"):
-                (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+                with watch("curve.png"):
+                    (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
+    except BaseException:
+        pdf.cancel()
+        raise
+    pdf.join()
+    times.update(pdf.result)
     return times
 
 
-def _preload_maps() -> None:
-    """Import what the map writer needs: matplotlib with its PNG and PDF back ends (the PDF
-    one imports fontTools) and the curve chart."""
-    import matplotlib.backends.backend_agg
-    import matplotlib.backends.backend_pdf  # noqa: F401
+def _save_pdf(fig: Any, path: Path) -> dict[str, float]:
+    """Save the drawn map ``fig`` as ``path`` (PDF); its seconds (``out_map.pdf_s``, with the
+    import of matplotlib's PDF back end when this process had not imported it)."""
+    from siteopt.outputs.maps import save_map_pdf
 
-    import siteopt.outputs.curve_chart
-    import siteopt.outputs.maps  # noqa: F401
-
-
-#: the fields of :class:`RunResult` the early map writer has from the fork (the rest is sent)
-_SHARED = ("scenario", "inputs", "built", "context")
-
-
-class MapWriter:
-    """The map writer started before the solve (:meth:`start`), so that it imports matplotlib
-    while the parent solves; :func:`begin_outputs` sends it the answer.
-
-    Use as a context manager: the writer is stopped on leaving unless :func:`begin_outputs`
-    took it over (which then stops it on errors). Without fork (``SITEOPT_NO_FORK=1``) it does
-    nothing and :func:`begin_outputs` writes the maps as without it.
-    """
-
-    def __init__(self) -> None:
-        self.child: parallel.Forked | None = None
-        self.outbox: int | None = None  # the pipe to the writer: the answer, then the curve
-        self.shared: tuple[object, ...] = ()  # what the writer has (identity is checked)
-
-    def __enter__(self) -> MapWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cancel()
-
-    def start(self, scenario: Any, inputs: Any, built: Any, context: Any) -> None:
-        """Fork the writer with what a run knows before its solve (see
-        :func:`siteopt.pipeline.run`'s ``on_problem``)."""
-        if self.child is not None or not parallel.forks():
-            return
-        inbox, self.outbox = os.pipe()
-        _widen(self.outbox)
-        shared = dict(zip(_SHARED, (scenario, inputs, built, context), strict=True))
-        try:
-            self.child = parallel.start(
-                lambda: _early_map_files(shared, inbox),
-                "the maps and the curve",
-                close_in_child=(self.outbox,),
-            )
-        finally:
-            os.close(inbox)
-        self.shared = (scenario, inputs, built, context)
-
-    def take(self, result: RunResult, tmp: Path) -> tuple[parallel.Forked, int] | None:
-        """Send ``result`` (its own fields) and ``tmp`` to the writer; return it and the pipe
-        for the curve, or None (not started, or ``result`` is not of the run it started with:
-        the writer is stopped)."""
-        child, outbox = self.child, self.outbox
-        if child is None or outbox is None:
-            return None
-        if any(a is not getattr(result, f) for a, f in zip(self.shared, _SHARED, strict=True)):
-            self.cancel()
-            return None
-        own = {f.name: getattr(result, f.name) for f in dataclasses.fields(RunResult)}
-        message = pickle.dumps((tmp, {k: v for k, v in own.items() if k not in _SHARED}))
-        self.child = self.outbox = None
-        child.started = time.perf_counter()  # out_parallel_s: from the answer, as the others
-        try:
-            # a writer that died does not read: join() says why
-            with contextlib.suppress(BrokenPipeError):
-                _write_all(outbox, message)
-        except BaseException:
-            os.close(outbox)
-            child.cancel()
-            raise
-        return child, outbox
-
-    def cancel(self) -> None:
-        """Stop the writer if it still runs and was not taken over."""
-        if self.outbox is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.outbox)
-            self.outbox = None
-        if self.child is not None:
-            self.child.cancel()
-            self.child = None
-
-
-#: Linux's ``F_SETPIPE_SZ``
-_SETPIPE_SZ = 1031
-
-
-def _widen(fd: int, size: int = 1 << 20) -> None:
-    """Linux: let the pipe ``fd`` hold ``size`` bytes (default 64 kB), so that the answer
-    (about 150 kB for the default scenario) is sent without waiting for the writer, which may
-    still be importing. Elsewhere, or above the system's limit, the pipe stays as it is."""
-    with contextlib.suppress(Exception):
-        import fcntl
-
-        fcntl.fcntl(fd, _SETPIPE_SZ, size)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _early_map_files(shared: dict[str, Any], inbox: int) -> dict[str, float]:
-    """The early map writer (:class:`MapWriter`): import, wait for the answer, then as
-    :func:`_map_files` (the tables computed here, from the same result)."""
     times: dict[str, float] = {}
-    with Stopwatch(times, "out_")("map_import"):
-        _preload_maps()
-    with os.fdopen(inbox, "rb") as fh:
-        try:
-            tmp, own = pickle.load(fh)
-        except EOFError:  # the parent stopped before its answer: nothing to write
-            return times
-        with Stopwatch(times, "out_")("map_tables"):
-            tables = build_tables(RunResult(**shared, **own))
-        times.update(_map_files(tables, tmp, fh))
+    with Stopwatch(times, "out_")("map.pdf"):
+        save_map_pdf(fig, path)
     return times
 
 

@@ -3,10 +3,10 @@
 Right after the main solve, a child process (``os.fork``: it shares the result and the tables,
 nothing is pickled on the way in) writes the files that depend on the chosen sites only, while
 the parent computes the committee's answers and writes the rest (see
-:func:`siteopt.outputs.files.begin_outputs`). The print map's writer is forked earlier, before
-the solve, and imports matplotlib while the parent solves; it is then sent the answer (the
-result's own fields, pickled: about 150 kB for the default scenario, under 1 ms) through a pipe
-(:class:`siteopt.outputs.files.MapWriter`). The bytes are the same either way (the
+:func:`siteopt.outputs.files.begin_outputs`). The print map's writer is forked earlier, right
+after the scenario is read, and imports matplotlib while the parent imports, builds and solves;
+it is then sent the built problem and the answer (pickled; see
+:class:`siteopt.outputs.map_writer.MapWriter`). The bytes are the same either way (the
 determinism tests check it). Where ``fork`` does not exist, or with ``SITEOPT_NO_FORK=1`` in
 the environment, the task simply runs in the parent. The child reports its own timings (a dict
 of seconds) or its exception through a pipe; :meth:`Forked.join` raises that exception in the
@@ -18,6 +18,7 @@ process wrote which file.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import pickle
@@ -93,14 +94,17 @@ def _child_error(message: bytes, what: str) -> BaseException:
 _PICKLED = b"pickle:"
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: the child is killed if the parent dies (SIGKILL), so it never writes into a
-    temporary folder the next run is recovering."""
+    temporary folder the next run is recovering; a parent that died before this ends the child
+    at once (``parent``: its process id before the fork)."""
     with contextlib.suppress(Exception):
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def forks() -> bool:
@@ -126,14 +130,22 @@ def start(
         here.seconds = time.perf_counter() - here.started
         return here
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    parent = os.getpid()
+    # the child never garbage-collects what it inherits (a collection would write to every
+    # shared object, copying its pages, and walk them all again); the parent goes on as before
+    gc.freeze()
+    try:
+        pid = os.fork()
+    finally:
+        if os.getpid() == parent:
+            gc.unfreeze()
     if pid == 0:  # the child: do the task, report a failure through the pipe, never return
         code = 1
         try:
             os.close(read_fd)
             for fd in close_in_child:
                 os.close(fd)
-            _die_with_parent()
+            _die_with_parent(parent)
             import warnings
 
             warnings.simplefilter("ignore")  # nothing on the parent's terminal

@@ -344,3 +344,131 @@ def test_random_kills_leave_a_complete_result(project: Path, tmp_path: Path) -> 
         _complete(out_dir)
         assert leftovers(tmp_path, "out") == [], i
     assert os.listdir(tmp_path).count("out") == 1
+
+
+def _running_with(text: str) -> list[int]:
+    """Live processes (not zombies) whose command line contains ``text``: a forked writer has
+    its parent's command line."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmd:
+            found.append(int(d.name))
+    return found
+
+
+#: runs ``siteopt`` (argv after ``term`` or ``run``), saying on stderr whether the early map
+#: writer was forked; with ``term``, SIGTERM is sent to itself right after the fork, while the
+#: parent has not yet imported the solver nor built the problem
+PROBE_FORK = """
+import os, signal, sys
+from siteopt.outputs.map_writer import MapWriter
+mode = sys.argv[1]
+real = MapWriter.start
+def start(self, *args):
+    real(self, *args)
+    print("forked" if self.child is not None else "not forked", file=sys.stderr, flush=True)
+    if mode == "term":
+        os.kill(os.getpid(), signal.SIGTERM)
+MapWriter.start = start
+sys.argv = ["siteopt", *sys.argv[2:]]
+from siteopt.cli.entry import main
+main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="Linux /proc")
+def test_sigterm_right_after_the_early_writer_started(project: Path, tmp_path: Path) -> None:
+    """SIGTERM while the map writer imports and the parent has not built the problem: one
+    line, exit 1, the earlier outputs intact, no writer left running."""
+    out_dir = tmp_path / "out"
+    scen = str(project / "own_points.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "siteopt", "-q", "solve", scen, "-o", str(out_dir)],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    earlier = snapshot(out_dir)
+    env = {k: v for k, v in os.environ.items() if k != "SITEOPT_NO_FORK"}
+    args = ["-q", "solve", scen, "-o", str(out_dir), "--overwrite"]
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE_FORK, "term", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "forked", proc.stderr
+    assert "interrupted" in one_error_line("\n".join(lines[1:]))
+    assert snapshot(out_dir) == earlier
+    assert leftovers(tmp_path, "out") == []
+    assert _running_with(str(project)) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="Linux /proc")
+def test_bad_input_found_after_the_early_writer_started(project: Path, tmp_path: Path) -> None:
+    """A bad column found while the problem is built (after the map writer was forked): exit 2
+    with one message, the earlier outputs intact, no writer left running."""
+    out_dir = tmp_path / "out"
+    scen = project / "own_points.yaml"
+    cmd = [sys.executable, "-c", PROBE_FORK, "run", "-q", "solve", str(scen), "-o", str(out_dir)]
+    env = {k: v for k, v in os.environ.items() if k != "SITEOPT_NO_FORK"}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["forked"]
+    earlier = snapshot(out_dir)
+    text = scen.read_text()
+    scen.write_text(text.replace("    cost: cost_k", "    town: no_such_column\n    cost: cost_k"))
+    bad = subprocess.run(
+        [*cmd, "--overwrite"], capture_output=True, text=True, check=False, env=env, timeout=120
+    )
+    assert bad.returncode == 2, bad.stderr
+    lines = bad.stderr.splitlines()
+    assert lines[0] == "forked", bad.stderr
+    assert "no_such_column" in one_error_line("\n".join(lines[1:]))
+    assert snapshot(out_dir) == earlier
+    assert leftovers(tmp_path, "out") == []
+    assert _running_with(str(project)) == []
+
+
+def test_no_writer_is_forked_when_the_target_is_refused(project: Path, tmp_path: Path) -> None:
+    """An output folder siteopt did not write (no --overwrite): exit 2 before any fork."""
+    out_dir = tmp_path / "theirs"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    cmd = [sys.executable, "-c", PROBE_FORK, "run", "-q", "solve"]
+    env = {k: v for k, v in os.environ.items() if k != "SITEOPT_NO_FORK"}
+    done = subprocess.run(
+        [*cmd, str(project / "own_points.yaml"), "-o", str(out_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "exists" in one_error_line(done.stderr)  # and no line "forked" before it
+    assert snapshot(out_dir) == {"notes.txt": b"mine"}
+
+
+def test_garbage_collection_is_back_on_after_solve(
+    runner: CliRunner, project: Path, tmp_path: Path
+) -> None:
+    """``solve`` imports without garbage collection, and turns it back on whatever happens
+    (here in the same process: a bad option, then a run)."""
+    import gc
+
+    assert gc.isenabled()
+    code, _ = solve(runner, str(project / "own_points.yaml"), "--distinct", "sites")
+    assert code == 2 and gc.isenabled()
+    code, output = solve(runner, str(project / "own_points.yaml"), "-o", str(tmp_path / "o"))
+    assert code == 0, output
+    assert gc.isenabled()

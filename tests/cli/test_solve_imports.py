@@ -1,5 +1,6 @@
 """``siteopt solve`` imports what the run uses, and nothing before the forked writers start that
-only the parent needs after it (issue #19: a 40 x 14 own-points run is mostly imports)."""
+only the parent needs after it (issue #19: a 40 x 14 own-points run is mostly imports). The map
+writer is forked before the parent imports the solver, so that it imports matplotlib meanwhile."""
 
 from __future__ import annotations
 
@@ -62,8 +63,15 @@ NEVER = (
     "siteopt.data.fetch",
     "siteopt.data.build",
 )
-#: needed only after the fork, by the parent: imported there, so the writers start sooner
-AFTER_FORK = ("jinja2", "siteopt.outputs.report", "siteopt.outputs.webmap")
+#: needed only after the fork, by the parent: imported there, so the writers start sooner (the
+#: map writer before the solver and the committee's code are imported)
+AFTER_FORK = (
+    "jinja2",
+    "siteopt.outputs.report",
+    "siteopt.outputs.webmap",
+    "highspy",
+    "siteopt.studies",
+)
 
 
 def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:

@@ -1,5 +1,6 @@
-"""The map writer forked before the solve (siteopt.outputs.files.MapWriter): same bytes as
-without it, stopped when the run ends early, never used for another run's result."""
+"""The map writer forked early (siteopt.outputs.map_writer.MapWriter): same bytes as without it,
+stopped when the run ends early (quietly when it never gets its problem or answer), never used
+for another run's result."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from siteopt.outputs.files import MapWriter, begin_outputs
+from siteopt.outputs.files import begin_outputs
+from siteopt.outputs.map_writer import MapWriter
 from siteopt.outputs.parallel import NO_FORK
 from siteopt.pipeline import run
 from siteopt.result import RunResult
@@ -66,20 +68,26 @@ def test_early_writer_gives_the_same_files(
     """Forked before the solve, sent the answer after it: the same bytes as the writer forked
     after the solve and as one process; its import time is reported."""
     with MapWriter() as maps:
-        result = run(load_scenario(scenario_file), on_problem=maps.start)
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        assert maps.child is not None and maps.child.pid is not None  # running from the start
+        result = run(sc, on_problem=maps.problem)
         assert maps.child is not None and maps.child.pid is not None  # running during the solve
         early = _write(result, tmp_path / "early", maps)
         assert maps.child is None  # taken over by begin_outputs
     late = _write(result, tmp_path / "late", None)
     monkeypatch.setenv(NO_FORK, "1")
     with MapWriter() as maps:
-        here_result = run(load_scenario(scenario_file), on_problem=maps.start)
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        here_result = run(sc, on_problem=maps.problem)
         assert maps.child is None  # no fork: nothing started
         _write(here_result, tmp_path / "here", maps)
     a = _files(tmp_path / "early")
     assert "map.pdf" in a and "map.png" in a and "curve.png" in a
     assert a == _files(tmp_path / "late") == _files(tmp_path / "here")
     assert early["out_map_import_s"] > 0 and early["out_map.pdf_s"] > 0
+    assert early["out_map_inputs_s"] > 0
     assert "out_map_import_s" not in late
 
 
@@ -87,7 +95,7 @@ def test_early_writer_is_stopped_when_the_run_ends_before_outputs(scenario_file:
     """A solve that fails (or Ctrl-C) before the outputs: leaving the block kills and reaps
     the writer."""
     with pytest.raises(KeyboardInterrupt), MapWriter() as maps:
-        run(load_scenario(scenario_file), on_problem=maps.start)
+        run(load_scenario(scenario_file), on_problem=maps.problem)  # started here
         child = maps.child
         assert child is not None
         pid = child.pid
@@ -102,7 +110,7 @@ def test_early_writer_is_not_used_for_another_result(scenario_file: Path, tmp_pa
     maps are drawn by a writer forked from this result (same bytes as without)."""
     other = run(load_scenario(scenario_file))
     with MapWriter() as maps:
-        run(load_scenario(scenario_file), on_problem=maps.start)
+        run(load_scenario(scenario_file), on_problem=maps.problem)
         child = maps.child
         assert child is not None
         timings = _write(other, tmp_path / "other", maps)
@@ -162,7 +170,7 @@ def test_the_command_line_forks_the_map_writer_before_the_solve(
 def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
     """The pipe to the early writer holds the default scenario's answer (about 150 kB), so the
     parent does not wait for the writer to finish importing before it goes on."""
-    from siteopt.outputs.files import _widen
+    from siteopt.outputs.map_writer import _widen
 
     inbox, outbox = os.pipe()
     try:
@@ -172,3 +180,132 @@ def test_the_answer_is_sent_without_waiting_for_the_writer() -> None:
     finally:
         os.close(inbox)
         os.close(outbox)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+@pytest.mark.parametrize("sent", ["nothing", "the problem"])
+def test_early_writer_without_its_answer_ends_quietly(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch, sent: str
+) -> None:
+    """A writer whose pipe is closed before its problem or before its answer (the parent gave
+    up: bad input found later, no solution) ends by itself, successfully, having drawn
+    nothing; it reports its imports."""
+    monkeypatch.delenv(NO_FORK, raising=False)
+    sc = load_scenario(scenario_file)
+    maps = MapWriter()
+    maps.start(sc)
+    child = maps.child
+    assert child is not None and maps.outbox is not None
+    if sent == "the problem":
+        run(sc, on_problem=maps.problem)
+        assert maps.shared and maps.child is child
+    os.close(maps.outbox)
+    maps.outbox = None
+    maps.child = None
+    child.join()  # no exception: the writer ended with exit code 0
+    assert child.result["out_map_import_s"] > 0
+    assert "out_map_draw_s" not in child.result and "out_map_tables_s" not in child.result
+    assert "out_map_inputs_s" in child.result  # the layers are read before the problem comes
+    maps.cancel()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+def test_early_writer_is_stopped_for_another_scenario(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The problem of a scenario other than the one the writer was started with: the writer is
+    stopped and reaped, and it is sent nothing."""
+    monkeypatch.delenv(NO_FORK, raising=False)
+    with MapWriter() as maps:
+        maps.start(load_scenario(scenario_file))
+        child = maps.child
+        assert child is not None
+        pid = child.pid
+        run(load_scenario(scenario_file), on_problem=maps.problem)  # an equal, other object
+        assert maps.child is None and maps.outbox is None and maps.store is None
+        assert child.pid is None
+    assert pid is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the PDF writer needs os.fork")
+def test_pdf_is_saved_beside_the_png_and_its_failure_is_raised_here(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map is drawn once; ``map.pdf`` is saved by a writer forked after the drawing (same
+    bytes as one after the other, without fork), and its error is raised as it was raised."""
+    from siteopt.outputs import maps as maps_module
+    from siteopt.outputs.files import _map_files
+    from siteopt.outputs.tables import build_tables
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    tables = build_tables(run(load_scenario(scenario_file)))
+    (tmp_path / "forked").mkdir()
+    (tmp_path / "here").mkdir()
+    times = _map_files(tables, tmp_path / "forked")
+    assert times["out_map.pdf_s"] > 0 and times["out_map.png_s"] > 0
+    monkeypatch.setenv(NO_FORK, "1")
+    _map_files(tables, tmp_path / "here")
+    assert _files(tmp_path / "forked") == _files(tmp_path / "here")
+    assert sorted(_files(tmp_path / "here")) == ["map.pdf", "map.png"]
+
+    def full_disk(fig: object, path: Path) -> None:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.delenv(NO_FORK)
+    monkeypatch.setattr(maps_module, "save_map_pdf", full_disk)
+    (tmp_path / "full").mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        _map_files(tables, tmp_path / "full")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+def test_a_problem_too_large_to_send_gets_a_writer_forked_after_the_solve(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EARLY_MAX_BYTES (a fine grid) the early writer is stopped instead of sent a copy
+    of the problem; the maps are drawn by a writer forked after the solve (the same bytes)."""
+    from siteopt.outputs import map_writer
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    with MapWriter() as maps:
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        child = maps.child
+        assert child is not None
+        monkeypatch.setattr(map_writer, "EARLY_MAX_BYTES", 100)
+        result = run(sc, on_problem=maps.problem)
+        assert maps.child is None and child.pid is None  # stopped and reaped
+        timings = _write(result, tmp_path / "late", maps)
+    assert "out_map_import_s" not in timings and timings["out_map.pdf_s"] > 0
+    monkeypatch.setattr(map_writer, "EARLY_MAX_BYTES", 64 << 20)
+    with MapWriter() as maps:
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        early = _write(run(sc, on_problem=maps.problem), tmp_path / "early", maps)
+    assert "out_map_import_s" in early  # the early writer drew them (matplotlib may be loaded)
+    assert _files(tmp_path / "late") == _files(tmp_path / "early")
+
+
+def test_the_problem_is_sent_with_its_arrays_out_of_band_and_comes_back_writable() -> None:
+    """The built problem's arrays go into the file as they are (no copy into the stream) and
+    come back equal and writable."""
+    import numpy as np
+
+    from siteopt.outputs import map_writer
+
+    obj = {"a": np.arange(100_000, dtype=np.int64), "b": np.ones((300, 4)).T, "name": "x"}
+    parts = map_writer._pickled(obj)
+    assert parts is not None and len(parts[0]) < 1_000 and len(parts) == 3
+    fd = map_writer._anonymous_file()
+    try:
+        at = 0
+        for part in parts:
+            map_writer._pwrite_all(fd, part, at)
+            at += part.nbytes
+        back = map_writer._unpickled(fd, [p.nbytes for p in parts])
+    finally:
+        os.close(fd)
+    assert back["name"] == "x" and np.array_equal(back["a"], obj["a"])
+    assert np.array_equal(back["b"], obj["b"]) and back["a"].flags.writeable

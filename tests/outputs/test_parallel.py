@@ -109,3 +109,19 @@ def test_without_fork_the_task_runs_here(tmp_path: Path, monkeypatch: pytest.Mon
     assert target.read_text() == str(os.getpid())
     task.join()
     assert task.result == {}
+
+
+@needs_fork
+def test_child_collects_none_of_what_it_inherits_and_the_parent_goes_on_as_before() -> None:
+    """What the child has from the fork is frozen for its garbage collector (no collection
+    copies the shared pages); the parent's own collector is left as it was."""
+    import gc
+
+    def frozen() -> dict[str, float]:
+        return {"frozen": float(gc.get_freeze_count())}
+
+    assert gc.get_freeze_count() == 0
+    task = parallel.start(frozen, "nothing")
+    assert gc.get_freeze_count() == 0  # the parent unfroze at once
+    task.join()
+    assert task.result["frozen"] > 1000
