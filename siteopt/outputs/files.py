@@ -90,7 +90,11 @@ def fields_markdown(result: RunResult | None = None) -> str:
 
     crs = result.built.crs if hasattr(result.built, "crs") else None
     return fields_doc(
-        text, demand_noun(result), str(crs) if crs else None, result.inputs.has_bundle
+        text,
+        demand_noun(result),
+        str(crs) if crs else None,
+        result.inputs.has_bundle,
+        by_site=not result.built.problem.group_names,  # as solution.json
     )
 
 

@@ -695,13 +695,23 @@ BUNDLE_FIELDS = (
 )  # fmt: skip
 
 
-def fields_doc(text: str, noun: Noun, crs: str | None, bundle: bool) -> str:
+def fields_doc(text: str, noun: Noun, crs: str | None, bundle: bool, by_site: bool = False) -> str:
     """``FIELDS.md`` for this run: as shipped with the bundle's deaths; else in the run's words.
 
     With your own demand the deaths are called ``noun``; without a bundle (``data: none``) the
     bundle-only fields (services, transit, zoning, population) and paragraphs are left out and
-    the working CRS replaces EPSG:6433.
+    the working CRS replaces EPSG:6433. With ``by_site`` (candidates without towns) the
+    ``solution.json`` row names no ``towns`` keys, as that file has none.
     """
+    if by_site:
+        text = (
+            text.replace("alternatives (with `towns`, `loss`;", "alternatives (with `loss`;")
+            .replace(
+                "`runners_up` and `if_declined` (per town:",
+                "`runners_up` and `if_declined` (empty without towns; else per town:",
+            )
+            .replace("`status`, `towns`, `sites`)", "`status`, `sites`)")
+        )
     if bundle and noun.is_deaths:
         return text
     out: list[str] = []

@@ -176,3 +176,16 @@ def test_show_says_the_bundle_is_not_read(tmp_path: Path) -> None:
     assert res.exit_code == 0
     assert "note: data: none is implied" in res.stderr and "data: builtin" in res.stdout
     assert "note:" not in res.stdout  # the YAML stays clean to copy
+
+
+def test_fields_md_names_the_curve_keys_solution_json_has(example: Path) -> None:
+    """FIELDS.md's row for solution.json lists exactly the keys of a curve point (no ``towns``
+    for candidates without towns, as the file has none)."""
+    sol = json.loads((example / "solve" / "solution.json").read_text("utf-8"))
+    fields = (example / "solve" / "FIELDS.md").read_text("utf-8")
+    row = next(line for line in fields.splitlines() if line.startswith("| `solution.json`"))
+    curve = row[row.index("`curve` (per p:") :]
+    listed = set(re.findall(r"`(\w+)`", curve[: curve.index(")")])) - {"curve"}
+    assert sol["curve"], "the example's solve has a curve"
+    assert listed == set(sol["curve"][0]), (listed, sorted(sol["curve"][0]))
+    assert "(with `towns`" not in row
