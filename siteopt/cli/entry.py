@@ -13,10 +13,10 @@ import signal
 import sys
 from types import FrameType
 
+from siteopt.cli import signals
+
 INTERRUPTED = "Error: interrupted; earlier outputs were left untouched.\n"
 
-
-_signalled = False
 
 #: set by a command that finished its work (``solve``): the process then ends without Python's
 #: shutdown, which clears ~1,400 imported modules one by one (0.3-0.5 s on the 2-core machine)
@@ -31,14 +31,12 @@ def allow_fast_exit() -> None:
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    global _signalled
-    _signalled = True
+    signals.mark()
     raise KeyboardInterrupt
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    global _signalled
-    _signalled = True
+    signals.mark()
     raise KeyboardInterrupt
 
 
@@ -63,7 +61,7 @@ def main() -> None:
         code = 1
     except SystemExit as exc:
         code = exc.code
-    if _signalled:
+    if signals.signalled():
         # interrupted: the writer has already put earlier outputs back; leave at once, so that
         # no late KeyboardInterrupt (a solver's or a worker thread's) can escape at shutdown
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -118,6 +118,7 @@ class SiteoptGroup(LazyGroup):
         except SiteoptError as exc:
             if _debug(ctx):
                 raise
+            _after_signal()
             if isinstance(exc, InputErrors):  # several problems: one Error: line each
                 for earlier in exc.errors[:-1]:  # as click shows the last one, even with -q
                     click.echo(f"Error: {one_line(earlier)}", err=True)
@@ -126,7 +127,7 @@ class SiteoptGroup(LazyGroup):
         except KeyboardInterrupt:
             if _debug(ctx):
                 raise
-            raise RuntimeFailure("interrupted; earlier outputs were left untouched.") from None
+            raise RuntimeFailure(INTERRUPTED) from None
         except click.ClickException as exc:
             _safe_click_error(exc)
             raise
@@ -135,10 +136,24 @@ class SiteoptGroup(LazyGroup):
         except Exception as exc:
             if _debug(ctx):
                 raise
+            _after_signal()
             raise RuntimeFailure(
                 f"internal error: {type(exc).__name__}: {one_line(exc)}. Re-run with --debug for "
                 "the traceback and report it."
             ) from None
+
+
+#: the message of a run stopped by Ctrl-C or SIGTERM
+INTERRUPTED = "interrupted; earlier outputs were left untouched."
+
+
+def _after_signal() -> None:
+    """After Ctrl-C or SIGTERM, an error is the interruption's consequence (e.g. an import the
+    signal broke, which a later import reports as missing): say "interrupted", not the error."""
+    from siteopt.cli.signals import signalled
+
+    if signalled():
+        raise RuntimeFailure(INTERRUPTED) from None
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

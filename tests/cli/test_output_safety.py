@@ -472,3 +472,20 @@ def test_garbage_collection_is_back_on_after_solve(
     code, output = solve(runner, str(project / "own_points.yaml"), "-o", str(tmp_path / "o"))
     assert code == 0, output
     assert gc.isenabled()
+
+
+def test_an_error_after_a_signal_is_reported_as_the_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once Ctrl-C or SIGTERM has arrived, an error that follows (an import the signal broke,
+    then reported as "not installed" by a later import) is the interruption's consequence: the
+    one line says "interrupted", exit 1; without a signal the same error speaks for itself."""
+    import siteopt.cli.signals as signals
+
+    missing = str(tmp_path / "no_such.yaml")
+    res = CliRunner().invoke(cli, ["validate", missing])
+    assert res.exit_code == 2 and "no_such.yaml" in res.output
+    monkeypatch.setattr(signals, "_signalled", True)
+    res = CliRunner().invoke(cli, ["validate", missing])
+    assert res.exit_code == 1, res.output
+    assert one_error_line(res.output) == "Error: interrupted; earlier outputs were left untouched."
