@@ -18,6 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+# first: matplotlib without its artists' generated documentation (less CPU, the same bytes)
+import siteopt.outputs.mpl_import  # noqa: F401
+
+# isort: split
 import matplotlib
 
 matplotlib.use("Agg")
@@ -38,7 +42,6 @@ from matplotlib.transforms import Bbox
 from siteopt import __version__
 from siteopt.outputs.map_gc import paused_gc
 from siteopt.outputs.map_marks import nice_length, north_arrow, scale_bar
-from siteopt.outputs.map_pdf import faster_pdf
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.textfit import fit_right
@@ -735,7 +738,11 @@ def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
 
 @paused_gc
 def save_map_pdf(fig: Figure, path: Path) -> None:
-    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes)."""
+    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes).
+    matplotlib's PDF back end (which imports fontTools) is imported here, not with this module:
+    the map writer saves the PDF in a process of its own, beside ``map.png``."""
+    from siteopt.outputs.map_pdf import faster_pdf
+
     with faster_pdf():
         fig.savefig(path, metadata=PDF_META)
 
