@@ -183,8 +183,11 @@ def _nearest(
     return cols, used
 
 
-def site_layer(result: RunResult) -> tuple[gpd.GeoDataFrame, list[Facility]]:
-    """Chosen sites by rank, then existing sites, with coverage and the nearest services."""
+def site_layer(
+    result: RunResult, nearest: bool = True
+) -> tuple[gpd.GeoDataFrame, list[Facility]]:
+    """Chosen sites by rank, then existing sites, with coverage and (``nearest``) the nearest
+    services (without: no such columns and no facilities)."""
     built = result.built
     sol = result.solution
     cands = built.candidates
@@ -202,10 +205,12 @@ def site_layer(result: RunResult) -> tuple[gpd.GeoDataFrame, list[Facility]]:
     credit = ["tr_credit"] if result.spec.site_bonus is not None else []
     df = pd.DataFrame(rows, columns=[*_SITE_BASE, *credit, *extra_names])
     df["rank"] = df["rank"].astype("Int64")
-    xy = np.array([[g.x, g.y] for g in geoms], dtype=float).reshape(-1, 2)
-    near, used = _nearest(result, xy, df["town"].astype(str).to_numpy())
-    for k, v in near.items():
-        df[k] = v
+    used: list[Facility] = []
+    if nearest:
+        xy = np.array([[g.x, g.y] for g in geoms], dtype=float).reshape(-1, 2)
+        near, used = _nearest(result, xy, df["town"].astype(str).to_numpy())
+        for k, v in near.items():
+            df[k] = v
     gdf = gpd.GeoDataFrame(
         df, geometry=gpd.GeoSeries(geoms, crs=result.built.crs).values, crs=result.built.crs
     )
@@ -648,6 +653,39 @@ def build_tables(result: RunResult) -> Tables:
         demographics_note=note,
         alternatives=alternatives_table(result),
         facilities=used,
+        town_bins=bounds,
+        town_class=cls,
+    )
+
+
+def map_tables(result: RunResult) -> Tables:
+    """What the print map reads of :func:`build_tables`, computed alone: the same sites (without
+    their nearest services), allocation, demand, candidate and town layers, the towns' classes;
+    no coverage discs, demographics, alternatives or facilities (empty).
+
+    The map drawn from these is byte for byte the map drawn from :func:`build_tables`
+    (``tests/outputs/test_tables_fast.py``); the map writer, which builds its own tables from
+    the answer, is spared the rest.
+    """
+    served = served_by(result)
+    sites, _ = site_layer(result, nearest=False)
+    by_town = coverage_by_town(result, served)
+    layers = {
+        "sites": sites,
+        "allocation": allocation_layer(result, sites, served),
+        "demand": demand_layer(result, sites, served),
+        "candidates": candidate_layer(result, sites),
+        "towns": town_layer(result, by_town),
+    }
+    cls, bounds = classify(layers["towns"]["deaths"].to_numpy(np.float64))
+    return Tables(
+        result=result,
+        served=served,
+        layers=layers,
+        by_town=by_town,
+        demographics={},
+        demographics_note="",
+        alternatives=pd.DataFrame(),
         town_bins=bounds,
         town_class=cls,
     )
