@@ -183,9 +183,7 @@ def _nearest(
     return cols, used
 
 
-def site_layer(
-    result: RunResult, nearest: bool = True
-) -> tuple[gpd.GeoDataFrame, list[Facility]]:
+def site_layer(result: RunResult, nearest: bool = True) -> tuple[gpd.GeoDataFrame, list[Facility]]:
     """Chosen sites by rank, then existing sites, with coverage and (``nearest``) the nearest
     services (without: no such columns and no facilities)."""
     built = result.built
