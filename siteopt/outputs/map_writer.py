@@ -20,8 +20,9 @@ solves. A fork shares only what the parent had when it forked, so the writer is 
    :func:`siteopt.outputs.files.begin_outputs`), the answer: the result's own fields and the
    temporary folder (about 150 kB, through a pipe wide enough to hold it), then the curve.
 
-The writer then builds its tables, draws the print map once, saves ``map.png`` and ``map.pdf``
-and, when the parent sends its arguments, ``curve.png``. The files are the same bytes as those
+The writer then builds its tables, forks a writer of its own for ``curve.png`` (drawn when the
+parent sends the curve's arguments, beside the map), draws the print map once and saves
+``map.png`` and ``map.pdf``. The files are the same bytes as those
 of a writer forked after the solve or of one process (the determinism tests check it). A writer
 that never gets its problem or its answer (bad input found later, no solution, Ctrl-C) finds
 its pipe closed and ends without writing anything; leaving the :class:`MapWriter` block kills

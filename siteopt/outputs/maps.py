@@ -38,7 +38,6 @@ from matplotlib.transforms import Bbox
 from siteopt import __version__
 from siteopt.outputs.map_gc import paused_gc
 from siteopt.outputs.map_marks import nice_length, north_arrow, scale_bar
-from siteopt.outputs.map_pdf import faster_pdf
 from siteopt.outputs.styles import GREYS, hexcolor
 from siteopt.outputs.tables import Tables, build_tables, data_extent
 from siteopt.outputs.textfit import fit_right
@@ -735,7 +734,13 @@ def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
 
 @paused_gc
 def save_map_pdf(fig: Figure, path: Path) -> None:
-    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes)."""
+    """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes).
+
+    matplotlib's PDF back end (with fontTools, about 0.15 s) is imported here, not with this
+    module: the map writer imports it only while it would wait anyway, or in the process that
+    saves the PDF."""
+    from siteopt.outputs.map_pdf import faster_pdf
+
     with faster_pdf():
         fig.savefig(path, metadata=PDF_META)
 
