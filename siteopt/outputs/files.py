@@ -177,42 +177,52 @@ def _map_files(tables: Tables, tmp: Path, inbox: BinaryIO | None = None) -> dict
     the committee has computed the curve (``None``: no curve).
 
     Runs in a forked writer (or here, without fork and without ``inbox``); matplotlib is
-    imported here only. Once the map is drawn, ``map.pdf`` is saved by a writer forked from
-    this one (:func:`_save_pdf`, which imports the PDF back end if it is not yet imported) while
-    this one saves ``map.png`` and draws the curve; without fork, one after the other (the same
-    bytes). Returns the seconds of each file."""
+    imported here only. With ``inbox``, the curve has a writer of its own, forked from this one
+    before the map is drawn (:func:`_curve_file`): it waits for the curve's arguments and draws
+    the chart beside the map, so that the curve, which a small run's committee computes long
+    before the map is saved, is not drawn after it. Once the map is drawn, ``map.pdf`` is saved
+    by a writer forked from this one (:func:`_save_pdf`, which imports the PDF back end if it is
+    not yet imported) while this one saves ``map.png``; without fork, one after the other (the
+    same bytes). Returns the seconds of each file."""
     from siteopt.outputs.maps import close_map, draw_map, save_map_png
 
     times: dict[str, float] = {}
     watch = Stopwatch(times, "out_")
-    with watch("map_draw"):
-        fig = draw_map(tables)
-    try:
-        pdf = parallel.start(lambda: _save_pdf(fig, tmp / "map.pdf"), "map.pdf")
-        try:
-            with watch("map.png"):
-                save_map_png(fig, tmp / "map.png")
-        except BaseException:
-            pdf.cancel()
-            raise
-    finally:
-        close_map(fig)
+    writers: list[parallel.Forked] = []
     try:
         if inbox is not None:
-            try:
-                args = pickle.load(inbox)
-            except EOFError:  # the parent closed the pipe without a curve
-                args = None
-            if args is not None:
-                from siteopt.outputs.curve_chart import curve_png
+            writers.append(parallel.start(lambda: _curve_file(inbox, tmp), "curve.png"))
+        with watch("map_draw"):
+            fig = draw_map(tables)
+        try:
+            writers.append(parallel.start(lambda: _save_pdf(fig, tmp / "map.pdf"), "map.pdf"))
+            with watch("map.png"):
+                save_map_png(fig, tmp / "map.png")
+        finally:
+            close_map(fig)
+        for writer in writers:
+            writer.join()
+            times.update(writer.result)
+    finally:
+        for writer in writers:
+            writer.cancel()
+    return times
 
-                with watch("curve.png"):
-                    (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
-    except BaseException:
-        pdf.cancel()
-        raise
-    pdf.join()
-    times.update(pdf.result)
+
+def _curve_file(inbox: BinaryIO, tmp: Path) -> dict[str, float]:
+    """``curve.png`` from the arguments the parent sends through ``inbox`` (pickled; ``None``
+    or a closed pipe: no curve); its seconds (``out_curve.png_s``)."""
+    try:
+        args = pickle.load(inbox)
+    except EOFError:  # the parent closed the pipe without a curve
+        return {}
+    if args is None:
+        return {}
+    from siteopt.outputs.curve_chart import curve_png
+
+    times: dict[str, float] = {}
+    with Stopwatch(times, "out_")("curve.png"):
+        (tmp / "curve.png").write_bytes(curve_png(*args[0], **args[1]))
     return times
 
 

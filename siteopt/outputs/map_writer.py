@@ -20,8 +20,9 @@ solves. A fork shares only what the parent had when it forked, so the writer is 
    :func:`siteopt.outputs.files.begin_outputs`), the answer: the result's own fields and the
    temporary folder (about 150 kB, through a pipe wide enough to hold it), then the curve.
 
-The writer then builds its tables, draws the print map once, saves ``map.png`` and ``map.pdf``
-and, when the parent sends its arguments, ``curve.png``. The files are the same bytes as those
+The writer then builds its tables, forks a writer of its own for ``curve.png`` (drawn when the
+parent sends the curve's arguments, beside the map), draws the print map once and saves
+``map.png`` and ``map.pdf``. The files are the same bytes as those
 of a writer forked after the solve or of one process (the determinism tests check it). A writer
 that never gets its problem or its answer (bad input found later, no solution, Ctrl-C) finds
 its pipe closed and ends without writing anything; leaving the :class:`MapWriter` block kills
@@ -63,6 +64,7 @@ def _preload_maps() -> None:
     """Import what the map writer needs before the answer: matplotlib with its PNG back end,
     the print map and the curve chart (the PDF back end, which imports fontTools, only while
     the writer would wait anyway: :func:`_preload_pdf`)."""
+    import siteopt.outputs.mpl_import  # isort: skip
     import matplotlib.backends.backend_agg  # noqa: F401
 
     import siteopt.outputs.curve_chart
@@ -315,7 +317,7 @@ def _early_map_files(scenario: Any, inputs: Any, inbox: int, store: int) -> dict
         gc.enable()
         from siteopt.data.inputs import load_inputs
         from siteopt.outputs.files import _map_files
-        from siteopt.outputs.tables import build_tables
+        from siteopt.outputs.tables import map_tables
         from siteopt.pipeline import context, read_context
         from siteopt.result import RunResult
 
@@ -340,6 +342,6 @@ def _early_map_files(scenario: Any, inputs: Any, inbox: int, store: int) -> dict
         tmp, own = answer
         with watch("map_tables"):
             shared = dict(zip(_SHARED, (scenario, inputs, built, ctx), strict=True))
-            tables = build_tables(RunResult(**shared, **own))
+            tables = map_tables(RunResult(**shared, **own))
         times.update(_map_files(tables, tmp, fh))
     return times

@@ -739,8 +739,10 @@ def save_map_png(fig: Figure, path: Path, dpi: int = 150) -> None:
 @paused_gc
 def save_map_pdf(fig: Figure, path: Path) -> None:
     """Save the drawn print map as PDF (no dates, no producer; :mod:`~.map_pdf`: same bytes).
-    matplotlib's PDF back end (which imports fontTools) is imported here, not with this module:
-    the map writer saves the PDF in a process of its own, beside ``map.png``."""
+
+    matplotlib's PDF back end (with fontTools, about 0.15 s) is imported here, not with this
+    module: the map writer imports it only while it would wait anyway, or in the process that
+    saves the PDF."""
     from siteopt.outputs.map_pdf import faster_pdf
 
     with faster_pdf():

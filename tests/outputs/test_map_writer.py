@@ -309,3 +309,79 @@ def test_the_problem_is_sent_with_its_arrays_out_of_band_and_comes_back_writable
         os.close(fd)
     assert back["name"] == "x" and np.array_equal(back["a"], obj["a"])
     assert np.array_equal(back["b"], obj["b"]) and back["a"].flags.writeable
+
+
+def test_the_map_writers_imports_leave_the_pdf_back_end_for_later() -> None:
+    """The map writer imports what drawing the map and the curve needs before the answer; the
+    PDF back end (with fontTools, about 0.15 s) only while it would wait (``_preload_pdf``) or
+    in the process that saves ``map.pdf``: importing the print map must not pull it in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from siteopt.outputs.map_writer import _preload_maps; _preload_maps(); "
+        "print(sorted(m for m in ('matplotlib.backends.backend_pdf', 'fontTools.subset', "
+        "'matplotlib.backends.backend_agg') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['matplotlib.backends.backend_agg']"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the curve's writer needs os.fork")
+def test_the_curve_is_drawn_beside_the_map_and_its_failure_is_raised_here(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the curve's arguments already sent (a small run's committee ends before the map is
+    drawn), ``curve.png`` is written by a writer of its own while the map is drawn: here the
+    drawing waits until ``curve.png`` exists, which would never happen if the curve were drawn
+    after the map. Same bytes as drawn directly; a failure comes back as it was raised."""
+    import pickle
+    import time
+
+    from siteopt.outputs import curve_chart
+    from siteopt.outputs import maps as maps_module
+    from siteopt.outputs.files import _curve_args, _map_files
+    from siteopt.outputs.tables import build_tables
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    result = run(load_scenario(scenario_file))
+    tables = build_tables(result)
+    args = _curve_args(with_answers(result, curve=True))
+    assert args is not None
+    draw = maps_module.draw_map
+
+    def draw_after_the_curve(t: object) -> object:
+        deadline = time.monotonic() + 60
+        while not (out / "curve.png").exists():
+            assert time.monotonic() < deadline, "curve.png was not drawn beside the map"
+            time.sleep(0.01)
+        return draw(t)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(maps_module, "draw_map", draw_after_the_curve)
+
+    def send(message: object) -> object:
+        inbox, outbox = os.pipe()
+        os.write(outbox, pickle.dumps(message))
+        os.close(outbox)
+        return os.fdopen(inbox, "rb")
+
+    out = tmp_path / "forked"
+    out.mkdir()
+    with send(args) as inbox:  # type: ignore[attr-defined]
+        times = _map_files(tables, out, inbox)
+    assert times["out_curve.png_s"] > 0 and times["out_map.png_s"] > 0
+    assert (out / "curve.png").read_bytes() == curve_chart.curve_png(*args[0], **args[1])
+    assert sorted(_files(out)) == ["curve.png", "map.pdf", "map.png"]
+
+    monkeypatch.setattr(maps_module, "draw_map", draw)
+
+    def broken(*a: object, **k: object) -> bytes:
+        raise OSError(28, "No space left on device", "curve.png")
+
+    monkeypatch.setattr(curve_chart, "curve_png", broken)
+    out = tmp_path / "full"
+    out.mkdir()
+    with send(args) as inbox, pytest.raises(OSError, match="No space left"):  # type: ignore[attr-defined]
+        _map_files(tables, out, inbox)
