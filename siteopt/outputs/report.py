@@ -595,7 +595,7 @@ def build_document(
         if has_existing:
             header.append(f"{verb.capitalize()} by existing sites")
         rows = []
-        for _, r in cov.iterrows():
+        for r in cov.to_dict("records"):  # plain values, as iterrows' rows (and faster)
             row = [
                 str(r["town"]),
                 num(r["deaths"], 0),
@@ -616,7 +616,7 @@ def build_document(
                 pct(r["share_covered"]),
                 pct(r["pct_group"]),
             ]
-            for _, r in df.iterrows()
+            for r in df.to_dict("records")
         ]
         doc.add(
             Heading(3, f"By {name.lower()}"),
