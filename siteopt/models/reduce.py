@@ -641,8 +641,6 @@ def _dual_bound(
     are in no set reaching ``thr`` and are left out. Returns the bounds (``inf`` outside
     ``alive``) and the number of LP rounds.
     """
-    from scipy.optimize import linprog
-
     m = A.shape[1]
     best = np.full(m, math.inf)
     cand = np.nonzero(alive)[0]
@@ -663,22 +661,11 @@ def _dual_bound(
         sub = sp.csr_array(As[:, cols])
         rows = np.nonzero(np.diff(sub.indptr))[0]
         sub = sub[rows]
-        nr, nc = sub.shape
-        a_ub = sp.hstack([-sub, sp.identity(nr, format="csr")], format="csr")
-        a_eq = np.concatenate([np.ones(nc), np.zeros(nr)])[None, :]
-        res = linprog(
-            np.concatenate([np.zeros(nc), -w[rows]]),
-            A_ub=a_ub,
-            b_ub=np.zeros(nr),
-            A_eq=a_eq,
-            b_eq=[float(k)],
-            bounds=(0.0, 1.0),
-            method="highs-ds",
-        )
-        if res.status != 0 or res.ineqlin is None:
+        marginals = _lp_row_duals(sub, w[rows], k)
+        if marginals is None:
             break
         lam = w.copy()  # rows no working-set candidate covers keep lambda = w
-        lam[rows] = np.clip(-np.asarray(res.ineqlin.marginals, dtype=np.float64), 0.0, w[rows])
+        lam[rows] = np.clip(-marginals, 0.0, w[rows])
         c = np.asarray(Ast @ lam, dtype=np.float64)
         base = float((w - lam).sum())
         bound = base + c + _top_sum_excluding_self(c, k - 1)
@@ -696,3 +683,57 @@ def _dual_bound(
         add = np.nonzero(price)[0]
         ws[add[np.lexsort((add, -c[add]))[:DUAL_ADD]]] = True
     return best, rounds
+
+
+def _lp_row_duals(sub: sp.csr_array, w: NDArray[np.float64], k: int) -> NDArray[np.float64] | None:
+    r"""Duals of the covering rows of the LP relaxation over the working set (None: no optimum).
+
+    The LP is :math:`\max \sum_i w_i z_i` s.t. :math:`z_i - \sum_{j \in N_i} y_j \le 0`,
+    :math:`\sum_j y_j = k`, :math:`0 \le y, z \le 1`, solved by HiGHS's dual simplex through
+    ``highspy`` (already imported for the solve; no :mod:`scipy.optimize`). Returns the row
+    duals of the covering rows in the sign convention of the minimisation of :math:`-w^T z`.
+    """
+    from siteopt.models import milp as milp_mod
+
+    highspy = milp_mod._import_highspy()
+    nr, nc = sub.shape
+    a = sp.csc_array(
+        sp.vstack(
+            [
+                sp.hstack([-sub, sp.identity(nr, format="csr")], format="csr"),
+                sp.csr_array(np.concatenate([np.ones(nc), np.zeros(nr)])[None, :]),
+            ],
+            format="csr",
+        )
+    )
+    with milp_mod._quiet_stdout(not milp_mod._HIGHS_BANNER_SHOWN):
+        h = highspy.Highs()
+    milp_mod._HIGHS_BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("simplex_strategy", 1)  # dual
+    h.setOptionValue("presolve", "on")
+    inf = highspy.kHighsInf
+    status = h.passModel(
+        nc + nr,
+        nr + 1,
+        int(a.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        1,
+        0.0,
+        np.ascontiguousarray(np.concatenate([np.zeros(nc), -w]), dtype=np.float64),
+        np.zeros(nc + nr),
+        np.ones(nc + nr),
+        np.concatenate([np.full(nr, -inf), [float(k)]]),
+        np.concatenate([np.zeros(nr), [float(k)]]),
+        np.ascontiguousarray(a.indptr, dtype=np.int32),
+        np.ascontiguousarray(a.indices, dtype=np.int32),
+        np.ascontiguousarray(a.data, dtype=np.float64),
+        np.zeros(nc + nr, dtype=np.int32),  # all continuous (an empty array is read past)
+    )
+    if status == highspy.HighsStatus.kError:
+        return None
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().row_dual, dtype=np.float64)[:nr]

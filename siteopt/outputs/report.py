@@ -12,12 +12,15 @@ proved it.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import weakref
 from string import Template
 
 from siteopt import __version__
 from siteopt.models.objectives import OBJECTIVES, objective
 from siteopt.outputs.committee_report import committee_blocks
 from siteopt.outputs.document import (
+    Block,
     Bullets,
     Document,
     Heading,
@@ -595,7 +598,7 @@ def build_document(
         if has_existing:
             header.append(f"{verb.capitalize()} by existing sites")
         rows = []
-        for _, r in cov.iterrows():
+        for r in cov.to_dict("records"):  # plain values, as iterrows' rows (and faster)
             row = [
                 str(r["town"]),
                 num(r["deaths"], 0),
@@ -616,7 +619,7 @@ def build_document(
                 pct(r["share_covered"]),
                 pct(r["pct_group"]),
             ]
-            for _, r in df.iterrows()
+            for r in df.to_dict("records")
         ]
         doc.add(
             Heading(3, f"By {name.lower()}"),
@@ -729,9 +732,13 @@ def build_document(
 
 def report_markdown(result: RunResult, tables: Tables | None = None) -> str:
     """``report.md``: the report in Markdown (the map is ``map.png`` beside it)."""
+    global _LAST_DOCUMENT
     t = tables or build_tables(result)
     chart = b"" if result.committee.curve else None
-    return to_markdown(build_document(t, map_png=b"", curve_png=chart))
+    doc = build_document(t, map_png=b"", curve_png=chart)
+    # report.html of the same tables, next, fills the images in instead of building it again
+    _LAST_DOCUMENT = (weakref.ref(t), chart is not None, doc)
+    return to_markdown(doc)
 
 
 def report_html(
@@ -741,6 +748,38 @@ def report_html(
     curve_png: bytes | None = None,
 ) -> str:
     """``report.html``: the report as one self-contained page (print CSS, the map embedded)."""
+    global _LAST_DOCUMENT
     t = tables or build_tables(result)
-    doc = build_document(t, map_png=map_png, curve_png=curve_png)
+    last, _LAST_DOCUMENT = _LAST_DOCUMENT, None
+    if last is not None and last[0]() is t and (last[1] or not t.result.committee.curve):
+        doc = _with_images(last[2], map_png, curve_png)  # report.md's, just built
+    else:
+        doc = build_document(t, map_png=map_png, curve_png=curve_png)
     return to_html(doc, static_text("report.css"))
+
+
+#: the document :func:`report_markdown` built last (a weak reference to its tables, whether it
+#: holds the curve's image, the document), taken by the next :func:`report_html`
+_LAST_DOCUMENT: tuple[weakref.ref[Tables], bool, Document] | None = None
+
+
+def _with_images(doc: Document, map_png: bytes, curve_png: bytes | None) -> Document:
+    """``doc`` (from :func:`report_markdown`) with the map and the curve embedded, as
+    :func:`build_document` with these images builds it (no curve image when ``curve_png`` is
+    None). ``doc`` itself is not changed."""
+    blocks: list[Block] = []
+    for block in doc.blocks:
+        if isinstance(block, Image) and block.src == "map.png":
+            data = "data:image/png;base64," + base64.b64encode(map_png).decode("ascii")
+            block = dataclasses.replace(block, data_uri=data)
+        elif isinstance(block, Image) and block.src == "curve.png":
+            if curve_png is None:
+                continue
+            data = (
+                "data:image/png;base64," + base64.b64encode(curve_png).decode("ascii")
+                if curve_png
+                else ""
+            )
+            block = dataclasses.replace(block, data_uri=data)
+        blocks.append(block)
+    return dataclasses.replace(doc, blocks=blocks)

@@ -293,7 +293,12 @@ def _svg(tables: Tables, frame: _Frame) -> dict[str, Any]:
             "tip": f"{r['town']}: {r['deaths']:,} {noun.plural}{' ' + p if p else ''}"
             f", {num(r['covered'])} {verb}",
         }
-        for (_, r), cls, d in zip(towns.iterrows(), tables.town_class, paths, strict=True)
+        for r, cls, d in zip(
+            towns.drop(columns=towns.geometry.name).to_dict("records"),
+            tables.town_class,
+            paths,
+            strict=True,
+        )
     ]
     # demand cells, five quantile classes of weight
     demand = tables.layers["demand"]
