@@ -31,7 +31,9 @@ objective (then the solution is optimal for the exact problem).
 
 Before stage 1 an exact bound reduction (:func:`siteopt.models.reduce.reduce_candidates`)
 drops the candidates that cannot be in an optimal set; with :math:`k \le 3` sites to choose,
-the survivors are then searched by bounded set enumeration (:mod:`siteopt.models.covenum`),
+the survivors are then searched by bounded set enumeration (:mod:`siteopt.models.covenum`;
+on large models first from the reduction's cheapest bound, its LP-dual and pairwise bounds
+computed only if that does not prove the answer),
 which proves the optimum and lists every tied set for an exact tie-break, so the MILP above
 runs only when the enumeration would be too large or runs out of its share
 (:data:`siteopt.settings.ENUMERATION_SHARE`) of the time limit. Before that MILP, on large
@@ -86,6 +88,9 @@ LARGE_NNZ = 20_000
 #: gets at most this share of the time budget
 LP_PRESOLVE_MIN_NNZ = 50_000
 LP_PRESOLVE_SHARE = 0.5
+#: part of the enumeration's share it may spend on the first bound's survivors when the
+#: reduction deferred its costlier bounds (``Reduction.tighten``); the rest is for its retry
+DEFERRED_ENUM_PART = 0.25
 #: largest number of coverage-optimal site sets enumerated for the exact tie-break before
 #: falling back to the tie-break MIP
 TIE_ENUM_LIMIT = 10
@@ -120,6 +125,15 @@ def optimise_coverage(
     data = CoverageData(problem, radius, rules_, red.survivors)
     use_tb = (spec.tie_break == "distance") if tie_break is None else tie_break
     enum_s = out.solve_s
+    if red.tighten is not None:
+        # the reduction left its costlier bounds for later (reduce.DEFER_NNZ): the enumeration
+        # tries the first bound's survivors within a part of its share, then the bounds are
+        # added and it tries again within the rest (the same optimum and ties either way)
+        part = DEFERRED_ENUM_PART
+        if _by_enumeration(problem, solver, rules_, cuts, data, red, use_tb, out, t0, part):
+            return out
+        red = red.tighten()
+        data = CoverageData(problem, radius, rules_, red.survivors)
     if _by_enumeration(problem, solver, rules_, cuts, data, red, use_tb, out, t0):
         return out
     enum_s = out.solve_s - enum_s
@@ -296,18 +310,20 @@ def _by_enumeration(
     use_tb: bool,
     out: Outcome,
     t0: float,
+    part: float = 1.0,
 ) -> bool:
     """Solve stage 1 (and the tie-break) by bounded set enumeration when k <= 3 (``covenum``).
 
-    Returns True when the enumeration proved the optimum and ``out`` holds the answer; False
-    when it did not apply, would be too large or ran out of time (the MIP path follows).
+    It may run until ``t0`` plus ``part`` of its share of the time limit. Returns True when the
+    enumeration proved the optimum and ``out`` holds the answer; False when it did not apply,
+    would be too large or ran out of time (the MIP path follows).
     """
     if red.incumbent is None or red.survivors is None:
         return False
     if rules_.count is None:
         return False
     k = int(rules_.count[0]) - int(rules_.required.size)
-    budget = ENUMERATION_SHARE * time_budget(solver)
+    budget = part * ENUMERATION_SHARE * time_budget(solver)
     enum = enumerate_coverage(
         data.g_rows,
         data.g_cols,

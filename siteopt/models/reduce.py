@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -252,6 +253,12 @@ PAIRWISE_MAX = 2500
 #: (:mod:`siteopt.models.presolve`) prove the answer either way; the shipped scenarios' models
 #: stay far below it
 BOUNDS_MAX_NNZ = 500_000
+#: above this many coverage entries, with at most three free sites, the LP-dual and pairwise
+#: bounds wait until the set enumeration has tried the first bound's survivors: on a 100 m
+#: grid the committee's re-solves (about 700 candidates, 0.3-0.5 M entries) spent 1.3-1.9 s
+#: each in those bounds, and the enumeration then proved the answer from its first set, as it
+#: does from the 1,465-1,871 candidates of the solves above BOUNDS_MAX_NNZ in 0.03-0.04 s
+DEFER_NNZ = 100_000
 
 
 @dataclass
@@ -261,13 +268,15 @@ class Reduction:
     ``ub[j]`` is an upper bound on the coverage of any feasible site set containing free
     candidate ``j`` (``inf`` when no bound was computed); ``survivors`` are the free candidates
     with ``ub >= LB`` (None: no reduction); ``incumbent`` is a rules-feasible open-site mask of
-    value ``lb``.
+    value ``lb``. ``tighten``, when set, returns the reduction with the bounds that were
+    deferred (:data:`DEFER_NNZ`) added: fewer survivors, the same incumbent.
     """
 
     ub: NDArray[np.float64]
     survivors: NDArray[np.bool_] | None = None
     incumbent: NDArray[np.bool_] | None = None
     lb: float = -math.inf
+    tighten: Callable[[], Reduction] | None = None
 
     def candidates_reaching(self, value: float) -> NDArray[np.bool_] | None:
         """Free candidates whose bound allows a set of coverage ``value`` (None: all)."""
@@ -547,40 +556,67 @@ def reduce_candidates(
         ub_all[free_idx[out_f]] = np.minimum(ub_all[free_idx[out_f]], alt[out_f])
     thr = lb - stage_tol(lb)
     surv = free & (ub_all >= thr)
-    # LP-dual (Lagrangian) bound by column generation: usually tight for covering models
-    large = A.nnz > BOUNDS_MAX_NNZ
-    if large:
-        lp_ub, rounds = np.full(m, math.inf), 0
-    else:
-        lp_ub, rounds = _dual_bound(A, w, k, surv, pool & surv, thr - credited, v)
-    ub_all = np.minimum(ub_all, lp_ub + credited)
-    surv &= ub_all >= thr
-    # pairwise-overlap bound among survivors, iterated to a fixpoint
-    for _ in range(0 if large else 4):
-        idx = np.nonzero(surv)[0]
-        if k <= 1 or idx.size > PAIRWISE_MAX or idx.size <= k:
-            break
-        bound = credited + v[idx] + _pair_top_sum(A, w, v, idx, k - 1, needed)
-        ub_all[idx] = np.minimum(ub_all[idx], bound)
-        keep = bound >= thr
-        if keep.all():
-            break
-        surv[idx[~keep]] = False
-    out.extra["survivors"] = int(surv.sum())
-    out.extra["incumbent_lb"] = lb
     log = out.extra.setdefault("log", [])
     assert isinstance(log, list)
-    log.append(
-        {
-            "stage": "coverage bound reduction",
-            "candidates": n_free,
-            "survivors": int(surv.sum()),
-            "dual_rounds": rounds,
-            "incumbent": lb,
-            "seconds": round(time.perf_counter() - t_red, 4),
-        }
-    )
-    return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
+
+    def tighten(surv: NDArray[np.bool_], ub_all: NDArray[np.float64], spent: float) -> Reduction:
+        """The LP-dual and pairwise-overlap bounds on top of the first (``spent`` seconds)."""
+        t_tight = time.perf_counter()
+        # LP-dual (Lagrangian) bound by column generation: usually tight for covering models
+        large = A.nnz > BOUNDS_MAX_NNZ
+        if large:
+            lp_ub, rounds = np.full(m, math.inf), 0
+        else:
+            lp_ub, rounds = _dual_bound(A, w, k, surv, pool & surv, thr - credited, v)
+        ub_all = np.minimum(ub_all, lp_ub + credited)
+        surv = surv & (ub_all >= thr)
+        # pairwise-overlap bound among survivors, iterated to a fixpoint
+        for _ in range(0 if large else 4):
+            idx = np.nonzero(surv)[0]
+            if k <= 1 or idx.size > PAIRWISE_MAX or idx.size <= k:
+                break
+            bound = credited + v[idx] + _pair_top_sum(A, w, v, idx, k - 1, needed)
+            ub_all[idx] = np.minimum(ub_all[idx], bound)
+            keep = bound >= thr
+            if keep.all():
+                break
+            surv[idx[~keep]] = False
+        out.extra["survivors"] = int(surv.sum())
+        log.append(
+            {
+                "stage": "coverage bound reduction",
+                "candidates": n_free,
+                "survivors": int(surv.sum()),
+                "dual_rounds": rounds,
+                "incumbent": lb,
+                "seconds": round(time.perf_counter() - t_tight + spent, 4),
+            }
+        )
+        return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
+
+    out.extra["incumbent_lb"] = lb
+    first_s = time.perf_counter() - t_red
+    if k <= 3 and DEFER_NNZ < A.nnz <= BOUNDS_MAX_NNZ:
+        # the set enumeration comes next and bounds pairs itself: try it on these survivors
+        # first; the coverage model calls ``tighten`` only if it does not prove the answer
+        out.extra["survivors"] = int(surv.sum())
+        log.append(
+            {
+                "stage": "coverage bound reduction (first bound; the others deferred)",
+                "candidates": n_free,
+                "survivors": int(surv.sum()),
+                "incumbent": lb,
+                "seconds": round(first_s, 4),
+            }
+        )
+        return Reduction(
+            ub=ub_all,
+            survivors=surv,
+            incumbent=incumbent,
+            lb=lb,
+            tighten=lambda: tighten(surv.copy(), ub_all.copy(), 0.0),
+        )
+    return tighten(surv, ub_all, first_s)
 
 
 def _pool_incumbent(
