@@ -78,6 +78,9 @@ class Incidence:
     indptr: NDArray[np.signedinteger[Any]]
     indices: NDArray[np.signedinteger[Any]]
     shape: tuple[int, int]
+    #: the same pattern demand-major (pointers, candidate indices), when the builder has it
+    #: for free (the grids' pairs sorted by demand); else made on first use by :meth:`touching`
+    by_demand: tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]]] | None = None
 
     def to_csr(self) -> sp.csr_array:
         """The candidate x demand matrix with explicit values 1.0."""
@@ -121,6 +124,70 @@ class Incidence:
             block.indices = self.indices[lo:hi]
             block.data = ones[: hi - lo]
             out[a:b] = block @ x
+        return out
+
+    def rows_matvec(
+        self, x: NDArray[np.float64], rows: NDArray[np.signedinteger[Any]]
+    ) -> NDArray[np.float64]:
+        """``matvec(x)[rows]`` (``rows`` ascending), bit for bit: the same sum of each row."""
+        starts = self.indptr[rows].astype(np.int64)
+        lengths = self.indptr[rows + 1].astype(np.int64) - starts
+        sub_ptr = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=sub_ptr[1:])
+        total = int(sub_ptr[-1])
+        pos = np.repeat(starts - sub_ptr[:-1], lengths) + np.arange(total, dtype=np.int64)
+        block = sp.csr_array((rows.size, self.shape[1]), dtype=np.float64)  # empty: no copies
+        block.indptr = sub_ptr.astype(self.indices.dtype, copy=False)
+        block.indices = self.indices[pos]
+        block.data = np.ones(total, dtype=np.float64)
+        return np.asarray(block @ x, dtype=np.float64)
+
+    @cached_property
+    def _demand_major(
+        self,
+    ) -> tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]]]:
+        if self.by_demand is not None:
+            return self.by_demand
+        ones = np.ones(self.indices.size, dtype=np.int8)
+        t = sp.csr_array(sp.csr_array((ones, self.indices, self.indptr), self.shape).T.tocsr())
+        return t.indptr, t.indices
+
+    def touching(self, demand: NDArray[np.signedinteger[Any]]) -> NDArray[np.int64]:
+        """The candidates (ascending, no repeats) within the radius of any of ``demand``."""
+        ptr, idx = self._demand_major
+        starts = ptr[demand].astype(np.int64)
+        lengths = ptr[demand + 1].astype(np.int64) - starts
+        ends = np.cumsum(lengths)
+        pos = np.repeat(starts - (ends - lengths), lengths) + np.arange(
+            int(ends[-1]) if ends.size else 0, dtype=np.int64
+        )
+        return np.unique(idx[pos]).astype(np.int64)
+
+    @cached_property
+    def _last(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+        return []
+
+    def gains_product(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``matvec(x)``, bit for bit, from the previous call's product where it can be.
+
+        The screens call it with ``x`` the weights of the demand not yet covered, for site
+        sets a site or two apart: only the candidates near the demand whose weight changed
+        since the previous call (:meth:`touching`) are summed again (:meth:`rows_matvec`, the
+        same sums), the others keep their values; the whole product when many changed.
+        """
+        last = self._last[0] if self._last else None  # read once: one tuple, never mixed
+        out: NDArray[np.float64] | None = None
+        if last is not None and last[0].shape == x.shape:
+            changed = np.flatnonzero(x != last[0])
+            if changed.size * 8 <= self.shape[1]:
+                rows = self.touching(changed)
+                if rows.size * 4 <= self.shape[0]:
+                    out = last[1].copy()
+                    if rows.size:
+                        out[rows] = self.rows_matvec(x, rows)
+        if out is None:
+            out = self.matvec(x)
+        self._last[:] = [(x.copy(), out.copy())]
         return out
 
 
@@ -183,9 +250,15 @@ def _build_incidence(problem: Problem, radius: float) -> Incidence:
             (ones, cols.astype(itype, copy=False), indptr), shape=(problem.n, problem.m)
         )
         cover = sp.csr_array(by_demand.T.tocsr())
-    else:
-        cover = sp.csr_array((ones, (cols, rows)), shape=shape)
-        cover.sum_duplicates()
+        # the demand-major pattern kept as it is (the pairs' own columns when none is cut)
+        return Incidence(
+            indptr=cover.indptr,
+            indices=cover.indices,
+            shape=shape,
+            by_demand=(by_demand.indptr, by_demand.indices),
+        )
+    cover = sp.csr_array((ones, (cols, rows)), shape=shape)
+    cover.sum_duplicates()
     return Incidence(indptr=cover.indptr, indices=cover.indices, shape=shape)
 
 
@@ -214,7 +287,7 @@ def value(cover: Incidence, w: NDArray[np.float64], sites: list[int]) -> float:
 def gains(cover: Incidence, w: NDArray[np.float64], sites: list[int]) -> NDArray[np.float64]:
     """Weight each candidate would add to ``sites``."""
     free_w = np.where(cover.covered(sites), 0.0, w) if sites else w
-    return cover.matvec(np.asarray(free_w, dtype=np.float64))
+    return cover.gains_product(np.asarray(free_w, dtype=np.float64))
 
 
 def allowed(

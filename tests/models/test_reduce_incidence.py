@@ -59,3 +59,57 @@ def test_matvec_in_blocks_is_the_csr_product_bit_for_bit(
         assert np.array_equal(got, want)  # the same sums in the same order: equal, not close
         assert got[4] == 0.0 and got[11] == 0.0
         assert np.allclose(got, dense.astype(np.float64) @ x, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("sorted_pairs", [True, False])
+def test_gains_from_the_previous_product_are_the_whole_product_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, seed: int, sorted_pairs: bool
+) -> None:
+    """The screens' gains for a run of site sets a site or two apart (the greedy start and
+    the swaps), from the previous product, equal the whole product bit for bit; the
+    candidates near some demand units are those a brute-force scan finds."""
+    from siteopt.models import screen
+
+    rng = np.random.default_rng(seed)
+    n, m = 1500, 300
+    dxy, cxy = rng.uniform(0, 100, (n, 2)), rng.uniform(0, 100, (m, 2))
+    D = np.hypot(dxy[:, None, 0] - cxy[None, :, 0], dxy[:, None, 1] - cxy[None, :, 1])
+    r, c = np.nonzero(D <= 8.0)
+    order = np.arange(r.size) if sorted_pairs else rng.permutation(r.size)
+    pairs = Pairs(r[order], c[order], D[r, c][order], n, m, cutoff=8.0)
+    problem = Problem(
+        pairs=pairs,
+        demand_weight=rng.pareto(1.5, n) / 7.0,  # fractional weights: sums that round
+        cand_ids=np.array([f"c{j}" for j in range(m)]),
+        cand_role=np.zeros(m, dtype=np.int8),
+        cand_group=np.zeros(m, dtype=np.int64),
+    )
+    inc = screen._build_incidence(problem, 8.0)
+    assert (inc.by_demand is not None) is sorted_pairs
+    cover = D.T <= 8.0
+    for units in (np.array([], dtype=np.int64), np.array([3]), rng.choice(n, 25, replace=False)):
+        want = np.flatnonzero(cover[:, np.sort(units)].any(axis=1))
+        assert np.array_equal(inc.touching(np.sort(units)), want)
+    rows = np.sort(rng.choice(m, 30, replace=False))
+    x = rng.random(n)
+    assert np.array_equal(inc.rows_matvec(x, rows), inc.matvec(x)[rows])
+    w = np.asarray(problem.demand_weight)
+    whole = []
+    matvec = screen.Incidence.matvec
+
+    def counted(self: screen.Incidence, x: np.ndarray) -> np.ndarray:
+        whole.append(1)
+        return matvec(self, x)
+
+    monkeypatch.setattr(screen.Incidence, "matvec", counted)
+    sites: list[int] = []
+    for step in range(40):
+        if len(sites) < 3 or step % 3 == 0:
+            sites = [*sites[-2:], int(rng.integers(m))]  # one site in, one out
+        else:
+            sites = [*sites[:-1], int(rng.integers(m))]  # a swap
+        got = screen.gains(inc, w, sites)
+        want = inc.to_csr() @ np.where(inc.covered(sites), 0.0, w)
+        assert np.array_equal(got, want)  # the same sums: equal, not close
+    assert 1 <= len(whole) < 20  # most gains came from the previous product
