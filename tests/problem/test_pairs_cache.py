@@ -125,3 +125,33 @@ def test_compact_pairs_are_the_same_from_the_cache_or_not(points, tmp_path: Path
         np.testing.assert_array_equal(got.rows, fresh.rows)
         np.testing.assert_array_equal(got.cols, fresh.cols)
         np.testing.assert_array_equal(got.cost, fresh.cost)
+
+
+@pytest.mark.usefixtures("small_entries")
+def test_the_entry_holds_the_costs_and_an_entry_without_them_still_reads(
+    points, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The costs are stored and read back as they were computed; an entry of the older form
+    (pointers and columns only) is read with its costs computed again, bit for bit."""
+    dxy, cxy = points
+    fresh = euclidean_pairs(dxy, cxy, 900.0, circuity=1.3)
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, 1.3, folder=tmp_path)
+    (entry,) = pairs_cache.entries(tmp_path)
+    with np.load(entry) as z:
+        assert sorted(z.files) == ["cols", "cost", "indptr"]
+        np.testing.assert_array_equal(z["cost"], fresh.cost)
+        indptr, cols = z["indptr"], z["cols"]
+    key = entry.name[len("grid-pairs-") : -len(".npz")]
+    got = pairs_cache.load(key, dxy, cxy, 900.0, 1.3, tmp_path)
+    assert got is not None
+    _equal(got, fresh)
+    with open(entry, "wb") as f:  # the older form
+        np.savez(f, indptr=indptr, cols=cols)
+    old = pairs_cache.load(key, dxy, cxy, 900.0, 1.3, tmp_path)
+    assert old is not None
+    _equal(old, fresh)
+    with open(entry, "wb") as f:  # costs of another length: not trusted, computed
+        np.savez(f, indptr=indptr, cols=cols, cost=fresh.cost[:-1])
+    short = pairs_cache.load(key, dxy, cxy, 900.0, 1.3, tmp_path)
+    assert short is not None
+    _equal(short, fresh)
