@@ -333,7 +333,10 @@ def _optimise(problem: Problem, spec: ModelSpec, kind: Objective, solver: Solver
             except InfeasibleError:
                 marginal[j] = math.inf
                 continue
-            alt = optimise(problem, spec, solver, rj, [], False)
+            # start from the optimum without the site (the coverage model grows it into its
+            # first incumbent instead of solving a MIP over a greedy pool; the same optimum)
+            rest = tuple(int(s) for s in selected if s != j)
+            alt = optimise(problem, replace(spec, start=rest), solver, rj, [], False)
             timings["build"] += alt.build_s
             timings["solve"] += alt.solve_s
             log.extend({**e, "stage": f"marginal {j}: {e['stage']}"} for e in alt_log(alt))

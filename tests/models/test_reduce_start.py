@@ -164,3 +164,58 @@ def test_the_pairwise_bound_in_chunks_equals_the_whole_matrix(
             monkeypatch.setattr(reduce_mod, "PAIRWISE_CHUNK", 7)
             parts = reduce_mod._pair_top_sum(A, w, v, idx, q, need)
             assert np.array_equal(whole, parts)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    p=st.integers(2, 3),
+    per_town=st.sampled_from([None, 1]),
+    tie=st.sampled_from(["distance", "none"]),
+)
+def test_marginal_values_started_from_the_optimum_equal_brute_force(
+    seed: int, p: int, per_town: int | None, tie: str
+) -> None:
+    """Each site's marginal value is solved from the optimum without it (ModelSpec.start):
+    it equals the brute-force loss of the best set without that site."""
+    problem = make_problem(seed, n=40, m=M, grid=7, groups=6)
+    rules = Rules(p=p, max_per_group=per_town)
+    best, _ = _brute(problem, rules)
+    if not np.isfinite(best):
+        return
+    spec = ModelSpec(objective="coverage", radius=RADIUS, rules=rules, tie_break=tie)  # type: ignore[arg-type]
+    starts: list[tuple[int, ...] | None] = []
+    grow = reduce_mod.start_incumbent
+
+    def spy(A, w, rules_, k, start):  # type: ignore[no-untyped-def]
+        starts.append(tuple(start))
+        return grow(A, w, rules_, k, start)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reduce_mod, "start_incumbent", spy)
+        sol = solve(problem, spec, HIGHS)
+    assert sol.objective == pytest.approx(best)
+    assert set(sol.marginal) == set(sol.selected)
+    for j in sol.selected:
+        without, _ = _brute_without(problem, rules, j)
+        want = best - without if np.isfinite(without) else np.inf
+        assert sol.marginal[j] == pytest.approx(want, abs=1e-9), j
+    # every marginal solve that reached the reduction started from the optimum without its site
+    chosen = set(sol.selected)
+    assert starts and all(set(s) < chosen and len(s) == len(chosen) - 1 for s in starts)
+
+
+def _brute_without(problem: Problem, rules: Rules, j: int) -> tuple[float, None]:
+    """Best coverage of ``rules.p`` plain candidates other than ``j`` (numpy, all sets)."""
+    pr = problem.pairs
+    cover = np.zeros((problem.m, problem.n), dtype=bool)
+    near = pr.cost <= RADIUS
+    cover[pr.cols[near], pr.rows[near]] = True
+    pool = [c for c in range(problem.m) if c != j]
+    combos = np.array(list(itertools.combinations(pool, rules.p)), dtype=np.int64)
+    value = cover[combos].any(axis=1) @ problem.demand_weight
+    ok = np.ones(len(combos), dtype=bool)
+    if rules.max_per_group == 1:
+        s = np.sort(problem.cand_group[combos], axis=1)
+        ok &= (np.diff(s, axis=1) != 0).all(axis=1)
+    return (float(value[ok].max()) if ok.any() else -np.inf), None
