@@ -118,6 +118,7 @@ def solve(
         from rich.markup import escape
         from rich.table import Table
 
+        from siteopt.models.screen import shared_incidence
         from siteopt.outputs.files import begin_outputs
         from siteopt.outputs.words import (
             SERVED_LABEL,
@@ -135,7 +136,8 @@ def solve(
         imported = since_entry()
         if collecting:
             gc.enable()
-        with err.status("Starting") as status:
+        # the screen's incidence built once for the solve and the committee's re-solves
+        with err.status("Starting") as status, shared_incidence():
 
             def progress(stage: str) -> None:
                 status.update(STAGES.get(stage, stage))
