@@ -161,7 +161,9 @@ class Incidence:
         pos = np.repeat(starts - (ends - lengths), lengths) + np.arange(
             int(ends[-1]) if ends.size else 0, dtype=np.int64
         )
-        return np.unique(idx[pos]).astype(np.int64)
+        hit = np.zeros(self.shape[0], dtype=bool)  # a mask, not a sort: ascending, no repeats
+        hit[idx[pos]] = True
+        return np.flatnonzero(hit).astype(np.int64)
 
     @cached_property
     def _last(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
