@@ -108,7 +108,7 @@ class Incidence:
         Each block is the same CSR product on the same rows in the same order (a row's sum
         never spans two blocks), its values 1.0 a view of one buffer made once. The block's
         arrays are set on one CSR matrix rather than passed to its constructor, whose format
-        check copies a slice of the indices (a 100 m grid's committee spent 10 of its 13
+        check copies a slice of the indices (a 100 m grid's committee spent about 7 of its 13
         CPU-seconds of products in those copies and in making the values).
         """
         m = self.shape[0]
