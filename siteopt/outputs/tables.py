@@ -381,7 +381,7 @@ def candidate_layer(result: RunResult, sites: gpd.GeoDataFrame) -> gpd.GeoDataFr
             "eligible": cands["eligible"].to_numpy(bool),
             "reasons": cands["reasons"].fillna("").astype(str).to_numpy(),
             "selected": ids.isin(new).to_numpy(),
-            "rank": pd.array([rank.get(i) for i in ids], dtype="Int64"),
+            "rank": pd.array([rank.get(i) for i in ids.tolist()], dtype="Int64"),
         }
     )
     for c in cands.columns:
@@ -602,8 +602,11 @@ def alternatives_table(result: RunResult) -> pd.DataFrame:
     sol = result.solution
     ids = result.built.problem.cand_ids
     cands = result.built.candidates
-    town_of = dict(zip(cands["cand_id"].astype(str), cands["town"].astype(str), strict=True))
     rows = []
+    town_of: dict[str, str] = {}
+    if sol.alternatives:  # (a fine grid has 100,000s of candidates: no map when none is asked)
+        ids_all = cands["cand_id"].astype(str).tolist()
+        town_of = dict(zip(ids_all, cands["town"].astype(str).tolist(), strict=True))
     for a in sol.alternatives:
         sids = [str(ids[j]) for j in a.selected]
         rows.append(
