@@ -89,8 +89,11 @@ LARGE_NNZ = 20_000
 LP_PRESOLVE_MIN_NNZ = 50_000
 LP_PRESOLVE_SHARE = 0.5
 #: part of the enumeration's share it may spend on the first bound's survivors when the
-#: reduction deferred its costlier bounds (``Reduction.tighten``); the rest is for its retry
+#: reduction deferred its costlier bounds (``Reduction.tighten``), and at most this many
+#: seconds: where the first bound leaves it too much to search, the LP-dual and pairwise bounds
+#: come soon (the committee's re-solves it is meant for prove in hundredths of a second)
 DEFERRED_ENUM_PART = 0.25
+DEFERRED_ENUM_MAX_S = 2.0
 #: largest number of coverage-optimal site sets enumerated for the exact tie-break before
 #: falling back to the tie-break MIP
 TIE_ENUM_LIMIT = 10
@@ -129,7 +132,8 @@ def optimise_coverage(
         # the reduction left its costlier bounds for later (reduce.DEFER_NNZ): the enumeration
         # tries the first bound's survivors within a part of its share, then the bounds are
         # added and it tries again within the rest (the same optimum and ties either way)
-        part = DEFERRED_ENUM_PART
+        share = ENUMERATION_SHARE * time_budget(solver)
+        part = min(DEFERRED_ENUM_PART, DEFERRED_ENUM_MAX_S / share) if share > 0 else 0.0
         if _by_enumeration(problem, solver, rules_, cuts, data, red, use_tb, out, t0, part):
             return out
         red = red.tighten()

@@ -90,9 +90,14 @@ def test_the_deferred_bounds_run_only_when_the_first_enumeration_does_not_prove(
         check_against_reference(problem, spec, HIGHS)
         assert calls == ["offered"]  # proved from the first bound's survivors: no LP solved
         calls.clear()
-        mp.setattr(coverage, "DEFERRED_ENUM_PART", 0.0)
+        mp.setattr(coverage, "DEFERRED_ENUM_MAX_S", 0.0)  # the cap in seconds, likewise
         check_against_reference(problem, spec, HIGHS)
         assert calls == ["offered", "called"]  # out of time at once: bounds added, then proved
+        calls.clear()
+        mp.setattr(coverage, "DEFERRED_ENUM_MAX_S", 2.0)
+        mp.setattr(coverage, "DEFERRED_ENUM_PART", 0.0)
+        check_against_reference(problem, spec, HIGHS)
+        assert calls == ["offered", "called"]
     with pytest.MonkeyPatch.context() as mp:  # small models (below DEFER_NNZ): not deferred
         mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
         calls = _spy(mp)
