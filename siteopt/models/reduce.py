@@ -559,6 +559,19 @@ def reduce_candidates(
     log = out.extra.setdefault("log", [])
     assert isinstance(log, list)
 
+    def record(stage: str, surv: NDArray[np.bool_], seconds: float, **more: object) -> None:
+        out.extra["survivors"] = int(surv.sum())
+        log.append(
+            {
+                "stage": stage,
+                "candidates": n_free,
+                "survivors": int(surv.sum()),
+                **more,
+                "incumbent": lb,
+                "seconds": round(seconds, 4),
+            }
+        )
+
     def tighten(surv: NDArray[np.bool_], ub_all: NDArray[np.float64], spent: float) -> Reduction:
         """The LP-dual and pairwise-overlap bounds on top of the first (``spent`` seconds)."""
         t_tight = time.perf_counter()
@@ -581,17 +594,8 @@ def reduce_candidates(
             if keep.all():
                 break
             surv[idx[~keep]] = False
-        out.extra["survivors"] = int(surv.sum())
-        log.append(
-            {
-                "stage": "coverage bound reduction",
-                "candidates": n_free,
-                "survivors": int(surv.sum()),
-                "dual_rounds": rounds,
-                "incumbent": lb,
-                "seconds": round(time.perf_counter() - t_tight + spent, 4),
-            }
-        )
+        seconds = time.perf_counter() - t_tight + spent
+        record("coverage bound reduction", surv, seconds, dual_rounds=rounds)
         return Reduction(ub=ub_all, survivors=surv, incumbent=incumbent, lb=lb)
 
     out.extra["incumbent_lb"] = lb
@@ -599,16 +603,7 @@ def reduce_candidates(
     if k <= 3 and DEFER_NNZ < A.nnz <= BOUNDS_MAX_NNZ:
         # the set enumeration comes next and bounds pairs itself: try it on these survivors
         # first; the coverage model calls ``tighten`` only if it does not prove the answer
-        out.extra["survivors"] = int(surv.sum())
-        log.append(
-            {
-                "stage": "coverage bound reduction (first bound; the others deferred)",
-                "candidates": n_free,
-                "survivors": int(surv.sum()),
-                "incumbent": lb,
-                "seconds": round(first_s, 4),
-            }
-        )
+        record("coverage bound reduction (first bound; the others deferred)", surv, first_s)
         return Reduction(
             ub=ub_all,
             survivors=surv,
