@@ -81,12 +81,38 @@ class Certificate:
         return self.bound <= value + tol
 
 
-def _sign_bound(
-    milp: Milp, At: sp.csr_array, pi: NDArray[np.float64]
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """The bound :math:`B` of the multipliers ``pi`` (split by sign and clipped), the reduced
-    costs :math:`d`, and each column's terms ``box`` and ``t_hi`` (see the module docstring);
-    ``B`` is ``inf`` when a column direction is unbounded."""
+@dataclass
+class _SignTerms:
+    """The terms of :math:`B` for one split of the multipliers (see the module docstring)."""
+
+    #: :math:`c_0 + \pi^{+\top} u_r - \pi^{-\top} \ell_r`, the rows' part
+    rows: float
+    #: each column's :math:`\max(d_j u_j, d_j \ell_j)` and :math:`d_j u_j`
+    box: NDArray[np.float64]
+    t_hi: NDArray[np.float64]
+    #: each column's :math:`|A_{:j}|^\top |\pi^+ - \pi^-|` times its largest bound, for the
+    #: margin
+    spread: NDArray[np.float64]
+    #: :math:`|\pi^{+\top} u_r - \pi^{-\top} \ell_r|` and :math:`|c_0|`, for the margin
+    rhs_abs: float
+    offset_abs: float
+
+    def bound(self, cols: NDArray[np.int64] | None = None) -> float:
+        """:math:`B` of the model (``cols`` None) or of its columns ``cols`` alone (the other
+        columns fixed at 0), with the margin for its sums; ``inf`` when unbounded."""
+        box = self.box if cols is None else self.box[cols]
+        if not np.isfinite(box).all():
+            return math.inf  # an unbounded column direction: no bound from these
+        spread = self.spread if cols is None else self.spread[cols]
+        scale = float(np.abs(box).sum()) + self.rhs_abs + self.offset_abs + float(spread.sum())
+        return self.rows + float(box.sum()) + SUM_MARGIN * max(1.0, scale)
+
+
+def _sign_terms(
+    milp: Milp, At: sp.csr_array, abs_At: sp.csr_array, pi: NDArray[np.float64]
+) -> _SignTerms:
+    """The terms of :math:`B` for the multipliers ``pi`` split by sign and clipped; ``At`` is
+    :math:`A^\top` (CSR) and ``abs_At`` its absolute values."""
     rlo, rhi = milp.row_lo, milp.row_hi
     fin_hi, fin_lo = np.isfinite(rhi), np.isfinite(rlo)
     lo, hi = milp.col_lo, milp.col_hi
@@ -98,24 +124,35 @@ def _sign_bound(
         t_hi = np.where(d == 0, 0.0, d * hi)
         t_lo = np.where(d == 0, 0.0, d * lo)
     box = np.maximum(t_hi, t_lo)
-    if not np.isfinite(box).all():
-        return math.inf, d, box, t_hi  # an unbounded column direction: no bound from these
     rhs = float((pip * np.where(fin_hi, rhi, 0.0)).sum())
     rhs -= float((pim * np.where(fin_lo, rlo, 0.0)).sum())
-    scale = (
-        float(np.abs(box).sum())
-        + abs(rhs)
-        + abs(milp.offset)
-        + float((abs(At) @ np.abs(net)) @ np.maximum(np.abs(lo), np.abs(hi)))
+    with np.errstate(invalid="ignore"):
+        spread = (abs_At @ np.abs(net)) * np.maximum(np.abs(lo), np.abs(hi))
+    return _SignTerms(
+        rows=milp.offset + rhs,
+        box=box,
+        t_hi=t_hi,
+        spread=spread,
+        rhs_abs=abs(rhs),
+        offset_abs=abs(milp.offset),
     )
-    margin = SUM_MARGIN * max(1.0, scale)
-    return milp.offset + rhs + float(box.sum()) + margin, d, box, t_hi
+
+
+def transposes(milp: Milp) -> tuple[sp.csr_array, sp.csr_array]:
+    """:math:`A^\top` of ``milp`` (CSR, sorted) and its absolute values, which
+    :func:`lagrangian_bounds` and :func:`cg_duals` take to skip computing them again."""
+    At = sp.csr_array(sp.csr_array(milp.A).T)
+    return At, abs(At)
 
 
 def lagrangian_bounds(
-    milp: Milp, row_dual: NDArray[np.float64]
+    milp: Milp,
+    row_dual: NDArray[np.float64],
+    transposed: tuple[sp.csr_array, sp.csr_array] | None = None,
 ) -> tuple[float, NDArray[np.float64]]:
     """Upper bounds from the multipliers ``row_dual`` (any values) for a maximising ``milp``.
+
+    ``transposed``: :func:`transposes` of ``milp``, when known.
 
     Returns
     -------
@@ -127,15 +164,16 @@ def lagrangian_bounds(
     """
     if milp.sense != "max":
         raise ValueError("lagrangian_bounds expects a maximising model")
-    At = sp.csr_array(sp.csr_array(milp.A).T)
+    At, abs_At = transposed if transposed is not None else transposes(milp)
     hi = milp.col_hi
     best_b = math.inf
     best_u = np.full(milp.num_col, math.inf)
     for sign in (1.0, -1.0):
-        bound, _, box, t_hi = _sign_bound(milp, At, sign * np.asarray(row_dual, dtype=np.float64))
+        terms = _sign_terms(milp, At, abs_At, sign * np.asarray(row_dual, dtype=np.float64))
+        bound = terms.bound()
         if not math.isfinite(bound):
             continue
-        col = bound - box + t_hi
+        col = bound - terms.box + terms.t_hi
         col = np.where(np.isfinite(hi), col, math.inf)
         best_b = min(best_b, bound)
         best_u = np.minimum(best_u, col)
@@ -163,7 +201,13 @@ def _highs_lp(lp: Milp, solver: SolverSpec) -> Any:
     return h
 
 
-def cg_duals(milp: Milp, solver: SolverSpec, time_limit: float, seed: NDArray[np.bool_]) -> LpDuals:
+def cg_duals(
+    milp: Milp,
+    solver: SolverSpec,
+    time_limit: float,
+    seed: NDArray[np.bool_],
+    transposed: tuple[sp.csr_array, sp.csr_array] | None = None,
+) -> LpDuals:
     """Row duals of the LP relaxation of the maximising ``milp``, by column generation.
 
     The LP is solved over a working set of columns (``seed``, every column with at most one
@@ -175,27 +219,27 @@ def cg_duals(milp: Milp, solver: SolverSpec, time_limit: float, seed: NDArray[np
     the whole: at 100 m a curve point's covering LP has 1.3 M nonzeros, each of its columns
     about 190. Whatever the duals, the bound :func:`lagrangian_bounds` computes from them is
     valid, so this only decides how tight it is. ``seed`` must hold a feasible point's
-    nonzero columns, so the first working LP is feasible.
+    nonzero columns, so the first working LP is feasible. ``transposed``: :func:`transposes`
+    of ``milp``, when known.
     """
     t0 = time.perf_counter()
     A = sp.csc_array(milp.A)
     A.sort_indices()
-    At = sp.csr_array(A.T)
+    At, abs_At = transposed if transposed is not None else transposes(milp)
     lo, hi = milp.col_lo, milp.col_hi
     work = seed | (np.diff(A.indptr) <= 1) | (lo > 0) | (hi < 0)
     idx = np.flatnonzero(work)
-
-    def working() -> Milp:
-        return replace(
+    h = _highs_lp(
+        replace(
             milp,
             c=milp.c[idx],
             A=sp.csr_array(A[:, idx]),
             col_lo=lo[idx],
             col_hi=hi[idx],
             integer=milp.integer[idx],
-        )
-
-    h = _highs_lp(working(), solver)
+        ),
+        solver,
+    )
     dual: NDArray[np.float64] | None = None
     status = "no LP solved"
     rounds = 0
@@ -217,12 +261,12 @@ def cg_duals(milp: Milp, solver: SolverSpec, time_limit: float, seed: NDArray[np
         if row_dual.shape != (milp.num_row,) or not np.isfinite(row_dual).all():
             break
         dual = row_dual
-        # the sign convention of the duals: the one whose bound on the working LP is its
-        # optimum (the smaller; the other sign's is larger); then price every column with it
-        sub = working()
-        sub_t = sp.csr_array(sp.csr_array(sub.A).T)
-        sign = min((1.0, -1.0), key=lambda s_: _sign_bound(sub, sub_t, s_ * dual)[0])
-        bound, _, gain, _ = _sign_bound(milp, At, sign * dual)
+        # the sign convention of the duals: the one whose bound on the working LP (its
+        # columns alone) is its optimum (the smaller; the other sign's is larger); then price
+        # every column with it
+        terms = [_sign_terms(milp, At, abs_At, s_ * dual) for s_ in (1.0, -1.0)]
+        chosen = min(terms, key=lambda t_: t_.bound(idx))
+        bound, gain = chosen.bound(), chosen.box
         tol = CG_TOL * max(1.0, abs(bound)) if math.isfinite(bound) else 0.0
         enter = np.flatnonzero(~work & (gain > tol))
         if enter.size == 0:
@@ -257,15 +301,16 @@ def lp_certificate(
     LP's record itself when the user interrupted it (Ctrl-C: the caller stops solving).
     """
     t0 = time.perf_counter()
+    transposed = transposes(milp)
     if seed is not None and milp.A.nnz >= CG_MIN_NNZ:
-        lp = cg_duals(milp, solver, time_limit, seed)
+        lp = cg_duals(milp, solver, time_limit, seed, transposed)
     else:
         lp = solve_lp_duals(milp, solver, time_limit)
     if lp.interrupted:
         return lp
     if lp.row_dual is None:
         return None
-    bound, col = lagrangian_bounds(milp, lp.row_dual)
+    bound, col = lagrangian_bounds(milp, lp.row_dual, transposed)
     if not math.isfinite(bound):
         return None
     return Certificate(

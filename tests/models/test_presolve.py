@@ -255,3 +255,49 @@ def test_large_models_without_the_reduction_bounds_match_brute_force(
         mp.setattr(presolve_mod, "CG_ADD", 2)
         mp.setattr(reduce_mod, "POOL_PER_STEP", 1)
         check_against_reference(problem, spec, HIGHS)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    rules=RULES,
+    radius=st.sampled_from([1.5, 2.5, 3.5]),
+    noise=st.sampled_from([0.0, 0.5]),
+)
+def test_a_column_subsets_bound_is_the_bound_of_the_model_of_those_columns(
+    seed: int, rules: Rules, radius: float, noise: float
+) -> None:
+    """The column generation's working-LP bound, taken from the whole model's terms
+    (``_SignTerms.bound(cols)``), is the bound of the model holding those columns alone, for
+    either sign of the multipliers; and known transposes change no bound."""
+    import scipy.sparse as sp
+
+    import siteopt.models.presolve as presolve_mod
+
+    problem = make_problem(seed, n=30, m=14, grid=8, roles=False, regions=2, costs=True)
+    rules_ = site_rules(problem, rules, count=(float(rules.p), float(rules.p)))
+    data = CoverageData(problem, radius, rules_)
+    milp = coverage._stage1_milp(data, rules_, [], None, problem.m)
+    lp = solve_lp_duals(milp, HIGHS)
+    assert lp.row_dual is not None
+    rng = np.random.default_rng(seed)
+    dual = lp.row_dual + noise * rng.normal(size=milp.num_row)
+    cols = rng.permutation(milp.num_col)[: max(1, milp.num_col // 2)]
+    A = sp.csc_array(milp.A)
+    sub = replace(
+        milp,
+        c=milp.c[cols],
+        A=sp.csr_array(A[:, cols]),
+        col_lo=milp.col_lo[cols],
+        col_hi=milp.col_hi[cols],
+        integer=milp.integer[cols],
+    )
+    whole_t, sub_t = presolve_mod.transposes(milp), presolve_mod.transposes(sub)
+    for sign in (1.0, -1.0):
+        part = presolve_mod._sign_terms(milp, *whole_t, sign * dual).bound(cols)
+        alone = presolve_mod._sign_terms(sub, *sub_t, sign * dual).bound()
+        assert part == pytest.approx(alone, rel=1e-12, abs=1e-9), (sign, part, alone)
+    bound, col = lagrangian_bounds(milp, dual)
+    bound_t, col_t = lagrangian_bounds(milp, dual, whole_t)
+    assert bound == bound_t
+    assert np.array_equal(col, col_t)
