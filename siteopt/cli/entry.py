@@ -43,8 +43,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     """Run ``siteopt`` with SIGTERM handled like Ctrl-C."""
     from siteopt._clock import mark_entry
+    from siteopt._process import tune
 
     mark_entry()
+    tune()  # the allocator and BLAS settings of this process, before numpy is imported
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _interrupt)
     debug = "--debug" in sys.argv[1:]
