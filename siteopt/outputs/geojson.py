@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from siteopt.outputs._numtext import float_texts
 from siteopt.outputs.words import json_number, json_text
 
 PRECISION = 6
@@ -38,20 +39,36 @@ def _clean(value: Any) -> Any:
 
 
 def _float_texts(arr: np.ndarray) -> list[str]:
-    """``repr(round(v, 6))`` of every float (``null`` for NaN and infinities), each distinct
-    value (by its bits, so ``-0.0`` stays apart from ``0.0``) formatted once."""
-
-    def text(v: float) -> str:
-        return "null" if v != v or v in (_INF, -_INF) else repr(round(v, PRECISION))
-
+    """``repr(round(v, 6))`` of every float (``null`` for NaN and infinities), by
+    :func:`~siteopt.outputs._numtext.float_texts`; each distinct value (by its bits, so
+    ``-0.0`` stays apart from ``0.0``) formatted once where most values repeat."""
     values = np.ascontiguousarray(arr, dtype=np.float64)
     if len(values) < _DEDUPE_FROM:
-        return [text(v) for v in values.tolist()]
+        return float_texts(values)
     bits, inverse = np.unique(values.view(np.int64), return_inverse=True)
     if 2 * len(bits) > len(values):  # mostly distinct: sorting buys nothing
-        return [text(v) for v in values.tolist()]
-    distinct = np.array([text(v) for v in bits.view(np.float64).tolist()], dtype=object)
+        return float_texts(values)
+    distinct = np.array(float_texts(bits.view(np.float64)), dtype=object)
     result: list[str] = distinct[inverse.ravel()].tolist()
+    return result
+
+
+#: the types of the missing values of a column of strings that :func:`_string_texts` writes
+#: ``null`` (what pandas counts as missing there, and :func:`_is_null` too)
+_NULL_TYPES = frozenset({type(None), type(pd.NA), type(pd.NaT), float, np.float64})
+
+
+def _string_texts(arr: np.ndarray) -> list[str] | None:
+    """The JSON text of an object column of strings and missing values, each distinct string
+    encoded once; None for any other column (the caller goes value by value)."""
+    if pd.api.types.infer_dtype(arr, skipna=True) not in ("string", "empty"):
+        return None
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    missing = codes < 0
+    if missing.any() and not {type(v) for v in arr[missing].tolist()} <= _NULL_TYPES:
+        return None
+    texts = np.array([encode_basestring(u) for u in uniques.tolist()] + ["null"], dtype=object)
+    result: list[str] = texts[codes].tolist()  # a missing value's code, -1, is "null"
     return result
 
 
@@ -76,6 +93,9 @@ def _encode_column(values: pd.Series) -> list[str]:
         return [str(v) for v in arr.tolist()]
     if kind == "f":
         return _float_texts(arr)
+    strings = _string_texts(arr) if kind == "O" else None
+    if strings is not None:
+        return strings
     out = []
     for v in values.tolist():
         if isinstance(v, str):
@@ -200,7 +220,7 @@ def _nested_text(geoms: np.ndarray) -> list[str]:
 
 def _point_text(coords: np.ndarray) -> list[str]:
     """The geometry text of points with these (rounded lon/lat) coordinates."""
-    text = [repr(round(v, PRECISION)) for v in coords.ravel().tolist()]
+    text = float_texts(coords.ravel(), null=False)
     head = '{"type":"Point","coordinates":['
     return [f"{head}{x},{y}]}}" for x, y in zip(text[0::2], text[1::2], strict=True)]
 
