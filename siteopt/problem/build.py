@@ -124,6 +124,14 @@ def build_problem(scenario: Scenario, inputs: Inputs) -> BuiltProblem:
 
 
 def _codes(values: pd.Series, names: tuple[str, ...]) -> NDArray[np.int64]:
-    """Index of each value in ``names``; -1 for a value not among them (e.g. no town)."""
+    """Index of each value (as ``str``) in ``names``; -1 for a value not among them (e.g. no
+    town). Where a name repeats, its last index (as a dict of the names gives)."""
     index = {n: i for i, n in enumerate(names)}
-    return np.array([index.get(str(v), -1) for v in values], dtype=np.int64)
+    arr = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(arr, skipna=False) != "string":  # missing or other values
+        return np.array([index.get(str(v), -1) for v in arr.tolist()], dtype=np.int64)
+    # strings only: each distinct one looked up once (124,599 candidates at 100 m, 169 towns)
+    codes, uniques = pd.factorize(arr)
+    found = np.array([index.get(str(v), -1) for v in uniques.tolist()], dtype=np.int64)
+    result: NDArray[np.int64] = found[codes]
+    return result
