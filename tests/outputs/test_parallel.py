@@ -125,3 +125,12 @@ def test_child_collects_none_of_what_it_inherits_and_the_parent_goes_on_as_befor
     assert gc.get_freeze_count() == 0  # the parent unfroze at once
     task.join()
     assert task.result["frozen"] > 1000
+
+
+@pytest.mark.skipif(not parallel.forks(), reason="needs fork")
+def test_the_child_runs_at_a_lower_priority_and_the_parent_keeps_its_own() -> None:
+    before = os.nice(0)
+    child = parallel.start(lambda: {"nice": float(os.nice(0))}, "a test")
+    child.join()
+    assert child.result["nice"] == min(19, before + parallel.CHILD_NICE)
+    assert os.nice(0) == before
