@@ -303,6 +303,8 @@ class PendingOutputs:
         with Stopwatch(self.spent, "out_")("tables"):
             self.tables = build_tables(self.result)
         tables, tmp = self.tables, self.tmp
+        # a fine grid's writers yield to this process, whose committee the run waits for
+        low = parallel.parent_bound(self.result.built.problem.pairs.nnz)
         if not self.forked:  # everything here, one file after the other
             self.children = [
                 parallel.start(lambda: _map_files(tables, tmp), "the maps"),
@@ -317,6 +319,7 @@ class PendingOutputs:
                             lambda: _map_files(tables, tmp, os.fdopen(inbox, "rb")),
                             "the maps and the curve",
                             close_in_child=(self.outbox,),
+                            low=low,
                         )
                     ]
                 finally:
@@ -326,6 +329,7 @@ class PendingOutputs:
                     lambda: _layer_files(tables, tmp),
                     "the GeoJSON layers and GeoPackage",
                     close_in_child=() if self.outbox is None else (self.outbox,),
+                    low=low,
                 )
             )
         self.spent["outputs_s"] = time.perf_counter() - t0

@@ -331,6 +331,8 @@ def _early_map_files(scenario: Any, inputs: Any, inbox: int, store: int) -> dict
             return times
         with watch("map_inputs"):
             built = _unpickled(store, sizes)
+            if parallel.parent_bound(built.problem.pairs.nnz):
+                parallel.lower_priority()  # the parent's committee outlasts the maps
             ctx = context(scenario, inputs, built)
         os.close(store)
         with watch("map_import"):

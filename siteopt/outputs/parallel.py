@@ -12,7 +12,8 @@ the environment, the task simply runs in the parent. The child reports its own t
 of seconds) or its exception through a pipe; :meth:`Forked.join` raises that exception in the
 parent as if the parent had written the file (Ctrl-C stays Ctrl-C, a full disk an
 ``OSError``, a bug the same exception), so messages and exit codes do not depend on which
-process wrote which file. The children run at a lower priority (:data:`CHILD_NICE`).
+process wrote which file. Where the parent's work outlasts the writers' (a fine grid,
+:func:`parent_bound`), the writers run at a lower priority.
 """
 
 from __future__ import annotations
@@ -32,12 +33,28 @@ __all__ = ["Forked", "forks", "start"]
 
 #: set in the environment to write every file in the parent process
 NO_FORK = "SITEOPT_NO_FORK"
-#: how much lower the children's scheduling priority is than the parent's (``os.nice``): the
-#: parent's work (the solve, then the committee's answers, which the report and the curve
-#: wait for) is the run's critical path, and the children's files are needed only at its end,
-#: so on a machine with fewer free cores than processes the children take what the parent
-#: leaves (at 100 m on 2 cores: 29.8-30.4 s -> 27.1-28.3 s, alternating runs)
+#: how much lower a writer's scheduling priority is made (``os.nice``) where the parent's work
+#: is the run's critical path (:func:`lower_priority`)
 CHILD_NICE = 10
+#: from this many demand-candidate pairs on, the parent's work (the committee's re-solves,
+#: which the report and the curve wait for) outlasts the writers', so they run below it: on a
+#: machine with fewer free cores than processes they then take what the parent leaves. At
+#: 100 m (50 M pairs) on 2 cores: 29.8-30.4 s -> 27.1-28.3 s in alternating runs. A small run
+#: (the default scenario: 93,000 pairs) waits for its map writer instead, which must not yield
+PARENT_BOUND_PAIRS = 2_000_000
+
+
+def parent_bound(pairs: int) -> bool:
+    """Whether a run with ``pairs`` demand-candidate pairs waits for its parent's work rather
+    than for its writers (:data:`PARENT_BOUND_PAIRS`)."""
+    return pairs >= PARENT_BOUND_PAIRS
+
+
+def lower_priority() -> None:
+    """Lower this process's scheduling priority by :data:`CHILD_NICE` (a writer, when
+    :func:`parent_bound`); a system that refuses it changes nothing."""
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
 
 
 class Forked:
@@ -123,8 +140,11 @@ def start(
     task: Callable[[], Mapping[str, float] | None],
     what: str,
     close_in_child: tuple[int, ...] = (),
+    low: bool = False,
 ) -> Forked:
     """Run ``task`` in a forked child (or here, where there is no fork); ``what`` names it.
+
+    ``low``: the child runs at a lower priority (:func:`lower_priority`).
 
     What ``task`` returns (seconds by name) is :attr:`Forked.result` after :meth:`Forked.join`.
     ``close_in_child``: file descriptors of the parent the child closes first (the parent's
@@ -152,8 +172,8 @@ def start(
             for fd in close_in_child:
                 os.close(fd)
             _die_with_parent(parent)
-            with contextlib.suppress(OSError):
-                os.nice(CHILD_NICE)  # the parent's work decides when the run ends
+            if low:
+                lower_priority()
             import warnings
 
             warnings.simplefilter("ignore")  # nothing on the parent's terminal

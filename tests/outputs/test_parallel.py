@@ -127,10 +127,18 @@ def test_child_collects_none_of_what_it_inherits_and_the_parent_goes_on_as_befor
     assert task.result["frozen"] > 1000
 
 
-@pytest.mark.skipif(not parallel.forks(), reason="needs fork")
-def test_the_child_runs_at_a_lower_priority_and_the_parent_keeps_its_own() -> None:
+@needs_fork
+@pytest.mark.parametrize("low", [False, True])
+def test_a_low_child_runs_below_the_parent_which_keeps_its_priority(low: bool) -> None:
     before = os.nice(0)
-    child = parallel.start(lambda: {"nice": float(os.nice(0))}, "a test")
+    child = parallel.start(lambda: {"nice": float(os.nice(0))}, "a test", low=low)
     child.join()
-    assert child.result["nice"] == min(19, before + parallel.CHILD_NICE)
+    assert child.result["nice"] == (min(19, before + parallel.CHILD_NICE) if low else before)
     assert os.nice(0) == before
+
+
+def test_only_a_fine_grid_makes_its_writers_yield() -> None:
+    """The default scenario (93,000 pairs) waits for its map writer, which must keep its
+    priority; a 100 m grid (50 M pairs) waits for its committee."""
+    assert not parallel.parent_bound(93_262)
+    assert parallel.parent_bound(50_380_162)
