@@ -190,7 +190,9 @@ def restrict(problem: Problem, keep: NDArray[np.bool_]) -> tuple[Problem, NDArra
     new_of = np.full(problem.m, -1, dtype=np.int64)
     new_of[idx] = np.arange(idx.size)
     pr = problem.pairs
-    sel = keep[pr.cols]
+    # the kept pairs' positions, then each array gathered there (a few thousand of 124,599
+    # candidates at 100 m: three boolean selections over all 50 M pairs cost half as much again)
+    sel = np.flatnonzero(keep[pr.cols])
     pairs = Pairs(
         rows=pr.rows[sel],
         cols=new_of[pr.cols[sel]],

@@ -150,7 +150,8 @@ class MapWriter:
         if scenario is not self.scenario or self.shared:
             self.cancel()
             return
-        parts = _pickled(built)
+        # its pairs alone too large: not even pickled (at 100 m that took 1-1.5 s of the run)
+        parts = None if _pairs_bytes(built) > EARLY_MAX_BYTES else _pickled(built)
         if parts is None or sum(p.nbytes for p in parts) > EARLY_MAX_BYTES:
             # too large to copy (a fine grid): the map writer is forked after the solve instead
             # (begin_outputs), and shares the problem without a copy
@@ -228,6 +229,15 @@ def _anonymous_file() -> int:
 #: 7 MB); a larger one (a fine grid) would be held twice more, in the file and in the writer, so
 #: its map writer is forked after the solve instead and shares it
 EARLY_MAX_BYTES = 64 << 20
+
+
+def _pairs_bytes(built: Any) -> int:
+    """The bytes of the built problem's demand-candidate pairs (a part of what
+    :func:`_pickled` would send; 0 when it has none)."""
+    pairs = getattr(getattr(built, "problem", None), "pairs", None)
+    if pairs is None:
+        return 0
+    return sum(int(getattr(a, "nbytes", 0)) for a in (pairs.rows, pairs.cols, pairs.cost))
 
 
 def _pickled(obj: Any) -> list[memoryview] | None:

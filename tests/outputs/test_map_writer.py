@@ -288,6 +288,33 @@ def test_a_problem_too_large_to_send_gets_a_writer_forked_after_the_solve(
     assert _files(tmp_path / "late") == _files(tmp_path / "early")
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the early writer needs os.fork")
+def test_a_problem_whose_pairs_alone_are_too_large_is_not_even_pickled(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 100 m pickling the problem only to find it too large took 1-1.5 s: its pairs' size
+    decides first."""
+    from siteopt.outputs import map_writer
+
+    def no_pickling(obj: object) -> None:
+        raise AssertionError("pickled a problem whose pairs alone exceed EARLY_MAX_BYTES")
+
+    monkeypatch.delenv(NO_FORK, raising=False)
+    with MapWriter() as maps:
+        sc = load_scenario(scenario_file)
+        maps.start(sc)
+        child = maps.child
+        assert child is not None
+        result = run(sc)
+        assert map_writer._pairs_bytes(result.built) > 1
+        monkeypatch.setattr(
+            map_writer, "EARLY_MAX_BYTES", map_writer._pairs_bytes(result.built) - 1
+        )
+        monkeypatch.setattr(map_writer, "_pickled", no_pickling)
+        maps.problem(sc, result.inputs, result.built, None)
+        assert maps.child is None and child.pid is None  # stopped and reaped
+
+
 def test_the_problem_is_sent_with_its_arrays_out_of_band_and_comes_back_writable() -> None:
     """The built problem's arrays go into the file as they are (no copy into the stream) and
     come back equal and writable."""
