@@ -16,12 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.backends import backend_pdf
+from matplotlib.path import Path as MplPath
 
 #: matplotlib versions (major.minor) whose PDF back end these functions reproduce
 CHECKED = ("3.11",)
 #: bytes held before they are compressed (zlib gives the same stream for any chunking)
 CHUNK = 1 << 16
+#: the line length ``backend_pdf._fill`` keeps a line below
+FILL_WIDTH = 75
 
 
 def supported(version: str | None = None) -> bool:
@@ -64,6 +68,98 @@ def _number(v: float) -> bytes:
     return (b"%.10f" % v).rstrip(b"0").rstrip(b".")
 
 
+#: decimals of matplotlib's ``pdfRepr`` of a float, and the magnitudes :func:`_numbers`
+#: writes digit by digit (a page is at most a few thousand points across)
+_DECIMALS = 10
+_WHOLE_DIGITS = 5
+_ZERO, _POINT, _MINUS, _NEWLINE = ord("0"), ord("."), ord("-"), ord("\n")
+
+
+def _numbers(values: np.ndarray) -> list[bytes]:
+    r""":func:`_number` of every value, at once.
+
+    ``"%.10f" % v`` rounds the exact binary value to :math:`k / 10^{10}` (half to even); for
+    :math:`|v| < 10^5` the product :math:`|v| \cdot 10^{10}` rounds the same way unless it lies
+    within a few units in its last place of a half (those values, and larger ones, NaN and the
+    infinities, go through :func:`_number`). The text is then laid out digit by digit, as
+    :func:`siteopt.outputs._numtext.float_texts` does: sign (also of ``-0``), whole part, and the
+    point and decimals only when a decimal is not zero."""
+    v = np.ascontiguousarray(values, dtype=np.float64).ravel()
+    n = v.size
+    scale = 10**_DECIMALS
+    a = np.abs(v)
+    with np.errstate(invalid="ignore"):
+        ok = a < 10.0**_WHOLE_DIGITS  # False for NaN
+        p = np.where(ok, a, 0.0) * scale
+        ok &= np.abs(p - np.floor(p) - 0.5) > 4 * np.spacing(p)
+    k = np.rint(np.where(ok, p, 0.0)).astype(np.int64)
+    ok &= k < scale * 10**_WHOLE_DIGITS
+    k = np.where(ok, k, 0)
+    whole, frac = np.divmod(k, scale)
+    int_len = np.ones(n, dtype=np.int64)
+    for d in range(1, _WHOLE_DIGITS):
+        int_len += whole >= 10**d
+    trailing = np.zeros(n, dtype=np.int64)
+    for d in range(1, _DECIMALS):
+        trailing += frac % 10**d == 0
+    frac_len = np.where(frac == 0, 0, _DECIMALS - trailing)
+    point = 1 + _WHOLE_DIGITS  # columns: sign room, whole digits, point, decimals, line break
+    width = point + 1 + _DECIMALS + 1
+    rows = np.empty((n, width), dtype=np.uint8)
+    rows[:, 0] = _ZERO
+    for first_col, last_col, value in ((1, point - 1, whole), (point + 1, width - 2, frac)):
+        rest = value
+        for c in range(last_col, first_col - 1, -1):
+            quotient = rest // 10
+            rows[:, c] = _ZERO + (rest - 10 * quotient)
+            rest = quotient
+    negative = np.signbit(v)
+    sign = negative.astype(np.int64)
+    neg = np.flatnonzero(negative)
+    rows[neg, (point - int_len - 1)[neg]] = _MINUS
+    rows[:, point] = _POINT
+    rows[:, width - 1] = _NEWLINE
+    col = np.arange(width)
+    first = (point - int_len - sign)[:, None]
+    last = np.where(frac_len > 0, point + 1 + frac_len, point)[:, None]
+    keep = ((col >= first) & (col < last)) | (col == width - 1)
+    texts = rows[keep].tobytes().split(b"\n")
+    texts.pop()  # after the last line break
+    for i in np.flatnonzero(~ok).tolist():
+        texts[i] = _number(float(v[i]))
+    return texts
+
+
+def _marker_points(
+    path: Any, trans: Any, width: float, height: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The positions ``path.iter_segments(trans, clip=..., simplify=False)`` yields that lie on
+    the page, at once; None when the path has curves (then segment by segment)."""
+    cleaned = path.cleaned(
+        transform=trans,
+        remove_nans=True,
+        clip=(0, 0, width, height),
+        snap=False,
+        stroke_width=1.0,
+        simplify=False,
+        curves=True,
+        sketch=None,
+    )
+    vertices = np.asarray(cleaned.vertices, dtype=np.float64)
+    codes = cleaned.codes
+    if codes is not None:
+        stops = np.flatnonzero(codes == MplPath.STOP)
+        end = int(stops[0]) if stops.size else len(codes)
+        vertices, codes = vertices[:end], codes[:end]
+        if not np.isin(codes, (MplPath.MOVETO, MplPath.LINETO)).all():
+            return None
+    if vertices.ndim != 2 or vertices.shape[1] != 2:
+        return None
+    x, y = vertices[:, 0], vertices[:, 1]
+    on = (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
+    return x[on], y[on]
+
+
 def _draw_markers(
     self: Any,
     gc: Any,
@@ -104,14 +200,26 @@ def _draw_markers(
         backend_pdf.pdfRepr(backend_pdf.Op.use_xobject),
     ]
     lines = []
-    lastx, lasty = 0, 0
-    for vertices, _code in path.iter_segments(trans, clip=(0, 0, width, height), simplify=False):
-        if len(vertices):
-            x, y = vertices[-2:]
-            if not (0 <= x <= width and 0 <= y <= height):
-                continue
-            lines.append(fill_([*head, _number(x - lastx), _number(y - lasty), *tail]))
-            lastx, lasty = x, y
+    points = _marker_points(path, trans, width, height)
+    if points is not None:  # each line as _fill joins it: one line below its 75 characters
+        xs, ys = points
+        dx = _numbers(np.diff(xs, prepend=0.0))
+        dy = _numbers(np.diff(ys, prepend=0.0))
+        start, end = b" ".join(head) + b" ", b" " + b" ".join(tail)
+        for a, b in zip(dx, dy, strict=True):
+            line = start + a + b" " + b + end
+            lines.append(line if len(line) < FILL_WIDTH else fill_([*head, a, b, *tail]))
+    else:
+        lastx, lasty = 0, 0
+        for vertices, _code in path.iter_segments(
+            trans, clip=(0, 0, width, height), simplify=False
+        ):
+            if len(vertices):
+                x, y = vertices[-2:]
+                if not (0 <= x <= width and 0 <= y <= height):
+                    continue
+                lines.append(fill_([*head, _number(x - lastx), _number(y - lasty), *tail]))
+                lastx, lasty = x, y
     if lines:
         self.file.write(b"\n".join(lines) + b"\n")
     output(backend_pdf.Op.grestore)

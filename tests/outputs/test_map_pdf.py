@@ -74,3 +74,69 @@ def test_the_back_end_is_restored() -> None:
 
 def test_unchecked_versions_are_left_alone() -> None:
     assert map_pdf.supported("3.11.2") and not map_pdf.supported("9.0.0")
+
+
+EDGES = [
+    0.0,
+    -0.0,
+    1e-13,
+    -1e-13,
+    5e-11,
+    -5e-11,
+    0.5,
+    -0.5,
+    1.0,
+    -12.0,
+    99999.99999999999,
+    -99999.99999999999,
+    1e5,
+    1e300,
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    0.00000000005,
+    0.00000000015,
+    123.45678901235,
+    1.0 / 3.0,
+]
+
+
+def test_numbers_at_once_are_pdf_repr_of_each_value() -> None:
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            np.array(EDGES),
+            rng.normal(0, 300, 5000),
+            rng.normal(0, 1e-6, 500),
+            np.round(rng.normal(0, 50, 2000), 3),
+            (np.arange(1, 3000) + 0.5) / 1e10,  # exact halves of the last decimal, near them
+            np.nextafter((np.arange(1, 3000) + 0.5) / 1e10, 1),
+        ]
+    )
+    assert map_pdf._numbers(values) == [map_pdf._number(float(v)) for v in values]
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), max_size=100))
+def test_numbers_of_any_doubles(values: list[float]) -> None:
+    arr = np.array(values, dtype=np.float64)
+    assert map_pdf._numbers(arr) == [map_pdf._number(v) for v in values]
+
+
+def test_the_segment_by_segment_path_writes_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Marker paths with curves go segment by segment, as matplotlib does."""
+    rng = np.random.default_rng(3)
+    xy = rng.normal(0.5, 1.0, (300, 2))
+    fig = plt.figure(figsize=(5, 4))
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
+    ax.plot(xy[:, 0], xy[:, 1], ls="none", marker="o", ms=3)
+    ax.set_xlim(-1, 2)
+    ax.set_ylim(-1, 2)
+    try:
+        reference = _pdf(fig, False)
+        assert _pdf(fig, True) == reference
+        monkeypatch.setattr(map_pdf, "_marker_points", lambda *args: None)
+        assert _pdf(fig, True) == reference
+    finally:
+        plt.close(fig)
