@@ -21,11 +21,10 @@ from numpy.typing import NDArray
 
 #: decimals written
 PRECISION = 6
-_SCALE = 10**PRECISION
-#: the range written digit by digit (see the module docstring)
-LOW, HIGH = 1e-4, 1e8
-#: digits of the integer part at most (below HIGH)
+#: the range written digit by digit (see the module docstring): from LOW to 10**_INT_DIGITS
+LOW = 1e-4
 _INT_DIGITS = 8
+HIGH = 10.0**_INT_DIGITS
 _INF = float("inf")
 _ZERO, _POINT, _MINUS, _NEWLINE = ord("0"), ord("."), ord("-"), ord("\n")
 
@@ -36,39 +35,55 @@ def _one(v: float, null: bool) -> str:
     return repr(round(v, PRECISION))
 
 
-def _scaled(values: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Which values are written digit by digit, and their :math:`|k|`."""
+def scaled(
+    values: NDArray[np.float64], decimals: int, whole_digits: int, low: float = 0.0
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    r"""Which values are written digit by digit, and their :math:`|k|`, :math:`|v|` rounded to
+    ``decimals`` decimals (half to even, on the exact binary value).
+
+    A value qualifies when :math:`low \le |v| < 10^{whole\_digits}` and
+    :math:`|v| \cdot 10^{decimals}` is not within four units in its last place of a half (the
+    product's own rounding could then change the side), and :math:`k` keeps to
+    ``whole_digits`` whole digits (no carry into one more); :math:`k` is 0 where it does not.
+    """
+    scale = 10**decimals
     a = np.abs(values)
     with np.errstate(invalid="ignore"):
-        ok = (a >= LOW) & (a < HIGH)  # False for NaN
-        p = np.where(ok, a, 0.0) * _SCALE
-        # the rounding of the exact product is that of p unless p is this close to a half
+        ok = (a >= low) & (a < 10.0**whole_digits)  # False for NaN
+        p = np.where(ok, a, 0.0) * scale
         ok &= np.abs(p - np.floor(p) - 0.5) > 4 * np.spacing(p)
     k = np.rint(np.where(ok, p, 0.0)).astype(np.int64)
-    ok &= k < _SCALE * 10**_INT_DIGITS  # not rounded up to a ninth digit
+    ok &= k < scale * 10**whole_digits
     return ok, np.where(ok, k, 0)
 
 
-def _digit_texts(negative: NDArray[np.bool_], k: NDArray[np.int64]) -> list[str]:
-    r"""The texts of :math:`\pm k / 10^6` (``0 < k < 10^{14}``).
+def digit_lines(
+    negative: NDArray[np.bool_],
+    k: NDArray[np.int64],
+    decimals: int,
+    whole_digits: int,
+    point_zero: bool,
+) -> bytes:
+    r"""The texts of :math:`\pm k / 10^{decimals}`, each ended by a line break, as one buffer.
 
     Every value is laid out in one row of a byte matrix, the same columns for all: its whole
-    part right-aligned and zero-padded up to the point, the sign just before its first digit,
-    the point, the six decimals, a line break. The bytes each text keeps (from its sign or
-    first digit to its last kept decimal, and the line break) are taken in one pass and
-    decoded and split at once.
+    part right-aligned and zero-padded up to the point, the sign (where ``negative``) just
+    before its first digit, the point, the decimals, a line break. Each text keeps its sign or
+    first digit up to its last decimal that is not zero; a whole number keeps ``.0``
+    (``point_zero``, as Python's ``repr``) or nothing after its digits (as ``%f`` stripped of
+    its zeros and point). The bytes kept are taken in one pass.
     """
     n = len(k)
-    whole, frac = np.divmod(k, _SCALE)
+    whole, frac = np.divmod(k, 10**decimals)
     int_len = np.ones(n, dtype=np.int64)  # digits of the whole part (at least one)
-    for d in range(1, _INT_DIGITS):
+    for d in range(1, whole_digits):
         int_len += whole >= 10**d
     trailing = np.zeros(n, dtype=np.int64)  # zeros dropped at the end of the decimals
-    for d in range(1, PRECISION):
+    for d in range(1, decimals):
         trailing += frac % 10**d == 0
-    frac_len = np.where(frac == 0, 1, PRECISION - trailing)  # "x.0" keeps one
-    point = 1 + _INT_DIGITS  # columns: sign room, whole digits, point, decimals, line break
-    width = point + 1 + PRECISION + 1
+    frac_len = np.where(frac == 0, 1 if point_zero else 0, decimals - trailing)
+    point = 1 + whole_digits  # columns: sign room, whole digits, point, decimals, line break
+    width = point + 1 + decimals + 1
     rows = np.empty((n, width), dtype=np.uint8)
     rows[:, 0] = _ZERO
     # the digits, last first (a scalar divisor: numpy divides by it fast)
@@ -85,9 +100,14 @@ def _digit_texts(negative: NDArray[np.bool_], k: NDArray[np.int64]) -> list[str]
     rows[:, width - 1] = _NEWLINE
     col = np.arange(width)
     first = (point - int_len - sign)[:, None]
-    last = (point + 1 + frac_len)[:, None]
+    last = np.where(frac_len > 0, point + 1 + frac_len, point)[:, None]
     keep = ((col >= first) & (col < last)) | (col == width - 1)
-    texts = rows[keep].tobytes().decode("ascii").split("\n")
+    return rows[keep].tobytes()
+
+
+def _digit_texts(negative: NDArray[np.bool_], k: NDArray[np.int64]) -> list[str]:
+    r"""The texts of :math:`\pm k / 10^6` as ``repr`` writes them (``0 < k < 10^{14}``)."""
+    texts = digit_lines(negative, k, PRECISION, _INT_DIGITS, True).decode("ascii").split("\n")
     texts.pop()  # after the last line break
     return texts
 
@@ -96,7 +116,7 @@ def float_texts(values: NDArray[np.floating] | NDArray[np.integer], null: bool =
     """``repr(round(v, 6))`` of every value; ``null`` for NaN and the infinities (else
     their ``repr``, ``nan``, ``inf``, ``-inf``) when ``null``."""
     v = np.ascontiguousarray(values, dtype=np.float64).ravel()
-    ok, k = _scaled(v)
+    ok, k = scaled(v, PRECISION, _INT_DIGITS, LOW)
     if ok.all():
         return _digit_texts(v < 0, k)
     out: list[str] = [""] * len(v)

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.backends import backend_pdf
 from matplotlib.path import Path as MplPath
 
+from siteopt.outputs._numtext import digit_lines, scaled
+
 #: matplotlib versions (major.minor) whose PDF back end these functions reproduce
 CHECKED = ("3.11",)
 #: bytes held before they are compressed (zlib gives the same stream for any chunking)
@@ -72,58 +74,19 @@ def _number(v: float) -> bytes:
 #: writes digit by digit (a page is at most a few thousand points across)
 _DECIMALS = 10
 _WHOLE_DIGITS = 5
-_ZERO, _POINT, _MINUS, _NEWLINE = ord("0"), ord("."), ord("-"), ord("\n")
 
 
 def _numbers(values: np.ndarray) -> list[bytes]:
     r""":func:`_number` of every value, at once.
 
-    ``"%.10f" % v`` rounds the exact binary value to :math:`k / 10^{10}` (half to even); for
-    :math:`|v| < 10^5` the product :math:`|v| \cdot 10^{10}` rounds the same way unless it lies
-    within a few units in its last place of a half (those values, and larger ones, NaN and the
-    infinities, go through :func:`_number`). The text is then laid out digit by digit, as
-    :func:`siteopt.outputs._numtext.float_texts` does: sign (also of ``-0``), whole part, and the
-    point and decimals only when a decimal is not zero."""
+    ``"%.10f" % v`` rounds the exact binary value to :math:`k / 10^{10}` (half to even): for
+    :math:`|v| < 10^5`, :func:`siteopt.outputs._numtext.scaled` finds :math:`k` where the
+    product's rounding cannot change it, and :func:`~siteopt.outputs._numtext.digit_lines` lays
+    the texts out (the sign also of ``-0``; no point where every decimal is zero). Other values,
+    NaN and the infinities go through :func:`_number`."""
     v = np.ascontiguousarray(values, dtype=np.float64).ravel()
-    n = v.size
-    scale = 10**_DECIMALS
-    a = np.abs(v)
-    with np.errstate(invalid="ignore"):
-        ok = a < 10.0**_WHOLE_DIGITS  # False for NaN
-        p = np.where(ok, a, 0.0) * scale
-        ok &= np.abs(p - np.floor(p) - 0.5) > 4 * np.spacing(p)
-    k = np.rint(np.where(ok, p, 0.0)).astype(np.int64)
-    ok &= k < scale * 10**_WHOLE_DIGITS
-    k = np.where(ok, k, 0)
-    whole, frac = np.divmod(k, scale)
-    int_len = np.ones(n, dtype=np.int64)
-    for d in range(1, _WHOLE_DIGITS):
-        int_len += whole >= 10**d
-    trailing = np.zeros(n, dtype=np.int64)
-    for d in range(1, _DECIMALS):
-        trailing += frac % 10**d == 0
-    frac_len = np.where(frac == 0, 0, _DECIMALS - trailing)
-    point = 1 + _WHOLE_DIGITS  # columns: sign room, whole digits, point, decimals, line break
-    width = point + 1 + _DECIMALS + 1
-    rows = np.empty((n, width), dtype=np.uint8)
-    rows[:, 0] = _ZERO
-    for first_col, last_col, value in ((1, point - 1, whole), (point + 1, width - 2, frac)):
-        rest = value
-        for c in range(last_col, first_col - 1, -1):
-            quotient = rest // 10
-            rows[:, c] = _ZERO + (rest - 10 * quotient)
-            rest = quotient
-    negative = np.signbit(v)
-    sign = negative.astype(np.int64)
-    neg = np.flatnonzero(negative)
-    rows[neg, (point - int_len - 1)[neg]] = _MINUS
-    rows[:, point] = _POINT
-    rows[:, width - 1] = _NEWLINE
-    col = np.arange(width)
-    first = (point - int_len - sign)[:, None]
-    last = np.where(frac_len > 0, point + 1 + frac_len, point)[:, None]
-    keep = ((col >= first) & (col < last)) | (col == width - 1)
-    texts = rows[keep].tobytes().split(b"\n")
+    ok, k = scaled(v, _DECIMALS, _WHOLE_DIGITS)
+    texts = digit_lines(np.signbit(v), k, _DECIMALS, _WHOLE_DIGITS, False).split(b"\n")
     texts.pop()  # after the last line break
     for i in np.flatnonzero(~ok).tolist():
         texts[i] = _number(float(v[i]))
