@@ -219,3 +219,62 @@ def _brute_without(problem: Problem, rules: Rules, j: int) -> tuple[float, None]
         s = np.sort(problem.cand_group[combos], axis=1)
         ok &= (np.diff(s, axis=1) != 0).all(axis=1)
     return (float(value[ok].max()) if ok.any() else -np.inf), None
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10**6),
+    p=st.integers(2, 3),
+    per_town=st.sampled_from([None, 1]),
+    mode=st.sampled_from(["required", "declined", "plain"]),
+    town=st.integers(0, 5),
+)
+def test_a_fine_grids_greedy_start_gives_the_pools_answer(
+    seed: int, p: int, per_town: int | None, mode: str, town: int
+) -> None:
+    """From ``GREEDY_START_PAIRS`` pairs on, a solve without a start grows its first incumbent
+    under the rules (``start=()``) instead of a pool MIP: the same proved optimum and sites."""
+    import importlib
+
+    solve_mod = importlib.import_module("siteopt.models.solve")  # the module, not the function
+    problem = make_problem(seed, n=40, m=M, grid=10, groups=6)
+    rules = _rules(problem, p, per_town, mode, town)
+    best, sets = _brute(problem, rules)
+    if not sets:
+        return
+    spec = ModelSpec(objective="coverage", radius=RADIUS, rules=rules, marginal=True)
+    pool = solve(problem, spec, HIGHS, screen=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solve_mod, "GREEDY_START_PAIRS", 0)
+        greedy = solve(problem, spec, HIGHS, screen=True)
+    assert greedy.proved_optimal and greedy.objective == pytest.approx(best, abs=1e-9)
+    assert greedy.selected == pool.selected
+    assert greedy.marginal == pytest.approx(pool.marginal)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_greedy_start_is_taken_when_the_reduction_runs(seed: int) -> None:
+    """The switch itself: with the threshold at 0 the reduction grows its first incumbent from
+    an empty start (a spy sees it); at its default, a small problem keeps the pool MIP."""
+    import importlib
+
+    solve_mod = importlib.import_module("siteopt.models.solve")
+    problem = make_problem(seed, n=60, m=4 * POOL_PER_STEP, grid=12, groups=6)
+    spec = ModelSpec(
+        objective="coverage", radius=RADIUS, rules=Rules(p=3, max_per_group=1), marginal=False
+    )
+    grown: list[object] = []
+    original = reduce_mod.start_incumbent
+
+    def spy(*args: object) -> object:
+        grown.append(args[-1])
+        return original(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reduce_mod, "start_incumbent", spy)
+        default = solve(problem, spec, HIGHS, screen=False)
+        assert grown == []  # 1,000-odd pairs: the pool MIP, as before
+        mp.setattr(solve_mod, "GREEDY_START_PAIRS", 0)
+        greedy = solve(problem, spec, HIGHS, screen=False)
+    assert grown == [()]
+    assert greedy.selected == default.selected and greedy.objective == default.objective
