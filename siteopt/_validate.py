@@ -13,7 +13,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import yaml
@@ -117,6 +117,26 @@ def _refuse_unless_regular(
         )
 
 
+#: bytes read at a time from a file that grew after it was measured
+READ_CHUNK = 1 << 20
+
+
+def _read_capped(fh: BinaryIO, size: int, max_bytes: int) -> bytes:
+    """The file's bytes, at most ``max_bytes + 1`` of them (one more: it grew past the cap).
+
+    Read by the size ``fstat`` gave, then on in chunks should the file have grown since: one
+    ``read(max_bytes + 1)`` would ask Python for a buffer of the cap (2 GB for a bundle's
+    manifest of a few kB), which a memory limit (``ulimit -v``) refuses.
+    """
+    data = fh.read(min(size, max_bytes) + 1)
+    while len(data) <= max_bytes:
+        more = fh.read(min(READ_CHUNK, max_bytes + 1 - len(data)))
+        if not more:
+            break
+        data += more
+    return data
+
+
 def read_input_bytes(
     path: str | os.PathLike[str],
     kind: str,
@@ -150,8 +170,9 @@ def read_input_bytes(
         # at once instead of waiting for a writer; the fstat below then refuses it
         fd = os.open(Path(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
-            _refuse_unless_regular(os.fstat(fh.fileno()), name, kind, max_bytes, error)
-            data = fh.read(max_bytes + 1)
+            st = os.fstat(fh.fileno())
+            _refuse_unless_regular(st, name, kind, max_bytes, error)
+            data = _read_capped(fh, st.st_size, max_bytes)
     except OSError as exc:
         raise error(f"{name}: the {kind} cannot be read ({exc.strerror}).") from None
     if len(data) > max_bytes:
