@@ -24,7 +24,7 @@ CACHE_DIR_ENV = "SITEOPT_CACHE_DIR"
 CACHE_ENV = "SITEOPT_CACHE"
 
 #: Most bytes the entries of the cache folder may take; the least recently used go first (a
-#: 100 m Connecticut grid's pairs are about 600 MB, the default scenario's pieces about 5 MB).
+#: 100 m Connecticut grid's pairs are about 800 MB, the default scenario's pieces about 5 MB).
 CACHE_MAX_BYTES = 2 * 1024**3
 
 #: Wall-clock budget, in seconds, of a model when the scenario sets no solver time limit.

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from siteopt._errors import InfeasibleError
+from siteopt.models._sparse import candidate_major, row_pointers
 from siteopt.models.base import ROLE_CANDIDATE, ROLE_EXISTING, ROLE_REQUIRED, ModelSpec, Problem
 from siteopt.models.rules import RuleCheck, SiteRules, admits, site_rules
 
@@ -61,6 +62,9 @@ _SHARED: dict[tuple[int, float], tuple[weakref.ref[Any], Incidence]] | None = No
 
 #: the problems validated while :func:`shared_incidence` is open
 _VALID: dict[int, weakref.ref[Any]] | None = None
+
+#: an index array (32- or 64-bit)
+_Index = NDArray[np.signedinteger[Any]]
 
 #: candidates whose coverage rows are multiplied at a time by :meth:`Incidence.matvec`
 MATVEC_ROWS = 8192
@@ -230,6 +234,17 @@ def validated_before(problem: Problem) -> bool:
     return False
 
 
+def _fits(
+    pattern: tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]]],
+    problem: Problem,
+    nnz: int,
+) -> bool:
+    """Whether a candidate-major pattern has the shape of ``problem``'s pairs (pointers over
+    its candidates ending at ``nnz``, that many demand rows)."""
+    ptr, rows = pattern
+    return ptr.shape == (problem.m + 1,) and rows.shape == (nnz,) and int(ptr[-1]) == nnz
+
+
 def _build_incidence(problem: Problem, radius: float) -> Incidence:
     pr = problem.pairs
     rows, cols = pr.rows, pr.cols
@@ -237,28 +252,27 @@ def _build_incidence(problem: Problem, radius: float) -> Incidence:
         keep = pr.cost <= radius
         rows, cols = rows[keep], cols[keep]
     shape = (problem.m, problem.n)
-    # one-byte values while transposing (the values are dropped after): 350 MB less at 100 m
-    ones = np.ones(rows.size, dtype=np.int8)
     if rows.size and bool((rows[1:] >= rows[:-1]).all()):
         # pairs sorted by demand (as the grids' pairs are): the demand-major CSR needs no sort
         # and its transpose is one linear pass; the same matrix as the COO route below, in
         # about a fifth of the CPU and without its copies of the 50 M pairs of a 100 m grid
         # 32-bit indices when they fit (a 100 m grid: 400 MB less; the same matrix)
         small = max(rows.size, problem.n, problem.m) < np.iinfo(np.int32).max
-        itype = np.int32 if small else np.int64
-        # each demand unit's first pair, by bisection (no 64-bit copy of the rows to count)
-        indptr = np.searchsorted(rows, np.arange(problem.n + 1), side="left").astype(itype)
-        by_demand = sp.csr_array(
-            (ones, cols.astype(itype, copy=False), indptr), shape=(problem.n, problem.m)
-        )
-        cover = sp.csr_array(by_demand.T.tocsr())
+        itype: type[np.signedinteger[Any]] = np.int32 if small else np.int64
+        indptr: _Index = row_pointers(rows, problem.n).astype(itype)
+        by_demand: tuple[_Index, _Index] = (indptr, cols.astype(itype, copy=False))
+        cached = pr.by_candidate if rows is pr.rows else None  # None when the radius cut pairs
+        if cached is not None and _fits(cached, problem, rows.size):
+            # the pairs came with their candidate-major pattern (a cached grid): read, not
+            # transposed again
+            c_ptr: _Index = cached[0].astype(itype, copy=False)
+            c_rows: _Index = cached[1].astype(itype, copy=False)
+        else:
+            c_ptr, c_rows = candidate_major(indptr, by_demand[1], problem.m, itype)
         # the demand-major pattern kept as it is (the pairs' own columns when none is cut)
-        return Incidence(
-            indptr=cover.indptr,
-            indices=cover.indices,
-            shape=shape,
-            by_demand=(by_demand.indptr, by_demand.indices),
-        )
+        return Incidence(indptr=c_ptr, indices=c_rows, shape=shape, by_demand=by_demand)
+    # one-byte values while transposing (the values are dropped after): 350 MB less at 100 m
+    ones = np.ones(rows.size, dtype=np.int8)
     cover = sp.csr_array((ones, (cols, rows)), shape=shape)
     cover.sum_duplicates()
     return Incidence(indptr=cover.indptr, indices=cover.indices, shape=shape)

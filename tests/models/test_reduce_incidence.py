@@ -11,12 +11,16 @@ from siteopt.models.reduce import _incidence
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("radius", [0.5, 1.5, 10.0])
-def test_incidence_is_the_same_matrix_whatever_the_pair_order(seed: int, radius: float) -> None:
+@pytest.mark.parametrize("rtype", [np.int32, np.int64])
+def test_incidence_is_the_same_matrix_whatever_the_pair_order(
+    seed: int, radius: float, rtype: type
+) -> None:
     rng = np.random.default_rng(seed)
     n, m = 30, 12
     D = rng.random((n, m)) * 2.0
     r, c = np.nonzero(D <= 1.8)
-    sorted_pairs = Pairs(r.astype(np.int64), c.astype(np.int64), D[r, c], n, m, cutoff=1.8)
+    r, c = r.astype(rtype), c.astype(rtype)  # the grids' pairs are 32-bit
+    sorted_pairs = Pairs(r, c, D[r, c], n, m, cutoff=1.8)
     perm = rng.permutation(r.size)
     shuffled = Pairs(r[perm], c[perm], D[r, c][perm], n, m, cutoff=1.8)
     base = dict(

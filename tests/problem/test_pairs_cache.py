@@ -138,7 +138,7 @@ def test_the_entry_holds_the_costs_and_an_entry_without_them_still_reads(
     pairs_cache.euclidean_cached(dxy, cxy, 900.0, 1.3, folder=tmp_path)
     (entry,) = pairs_cache.entries(tmp_path)
     with np.load(entry) as z:
-        assert sorted(z.files) == ["cols", "cost", "indptr"]
+        assert sorted(z.files) == ["cand_indptr", "cand_rows", "cols", "cost", "indptr"]
         np.testing.assert_array_equal(z["cost"], fresh.cost)
         indptr, cols = z["indptr"], z["cols"]
     key = entry.name[len("grid-pairs-") : -len(".npz")]
@@ -155,3 +155,91 @@ def test_the_entry_holds_the_costs_and_an_entry_without_them_still_reads(
     short = pairs_cache.load(key, dxy, cxy, 900.0, 1.3, tmp_path)
     assert short is not None
     _equal(short, fresh)
+
+
+def _by_candidate_of(pairs) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The candidate-major pattern by a sort of the pairs (the definition)."""
+    order = np.lexsort((pairs.rows, pairs.cols))
+    ptr = np.zeros(pairs.m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pairs.cols, minlength=pairs.m), out=ptr[1:])
+    return ptr, np.asarray(pairs.rows)[order]
+
+
+@pytest.mark.usefixtures("small_entries")
+@pytest.mark.parametrize("compact", [False, True])
+def test_pairs_carry_their_candidate_major_pattern_from_the_cache(
+    points, tmp_path: Path, compact: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """On a miss (made once, stored) and on a hit (read back), the pairs carry the pattern by
+    candidate, equal to the pairs sorted by candidate; the screen's incidence from it is the
+    one it builds by transposing the pairs itself."""
+    from siteopt.models.base import Pairs, Problem
+    from siteopt.models.screen import _build_incidence
+
+    dxy, cxy = points
+    fresh = euclidean_pairs(dxy, cxy, 900.0)
+    assert fresh.by_candidate is None
+    want_ptr, want_rows = _by_candidate_of(fresh)
+    got = [
+        pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path, compact=compact)
+        for _ in range(2)
+    ]
+    assert [hit for _, hit in got] == [False, True]
+    for pairs, _ in got:
+        assert pairs.by_candidate is not None
+        np.testing.assert_array_equal(pairs.by_candidate[0], want_ptr)
+        np.testing.assert_array_equal(pairs.by_candidate[1], want_rows)
+        base = dict(
+            demand_weight=np.ones(pairs.n),
+            cand_ids=np.array([f"c{j}" for j in range(pairs.m)]),
+            cand_role=np.zeros(pairs.m, dtype=np.int8),
+            cand_group=np.zeros(pairs.m, dtype=np.int64),
+        )
+        plain = Pairs(pairs.rows, pairs.cols, pairs.cost, pairs.n, pairs.m, pairs.cutoff)
+        with_it = _build_incidence(Problem(pairs=pairs, **base), 900.0)  # type: ignore[arg-type]
+        without = _build_incidence(Problem(pairs=plain, **base), 900.0)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(with_it.indptr, without.indptr)
+        np.testing.assert_array_equal(with_it.indices, without.indices)
+        assert with_it.indices.dtype == without.indices.dtype
+        # a smaller radius cuts pairs: the stored pattern is not used, the cut one is built
+        cut = _build_incidence(Problem(pairs=pairs, **base), 500.0)  # type: ignore[arg-type]
+        assert int(cut.indptr[-1]) == int((pairs.cost <= 500.0).sum()) < pairs.nnz
+
+
+@pytest.mark.usefixtures("small_entries")
+@pytest.mark.parametrize(
+    "damage",
+    ["missing", "short_pointers", "pointers_past_end", "row_out_of_range", "decreasing"],
+)
+def test_an_entry_whose_pattern_does_not_fit_reads_without_it(
+    points, tmp_path: Path, damage: str
+) -> None:  # type: ignore[no-untyped-def]
+    """An older entry (no pattern), or a pattern of the wrong shape or values, is not trusted:
+    the pairs read as before, without it, and the screen transposes them itself."""
+    dxy, cxy = points
+    fresh = euclidean_pairs(dxy, cxy, 900.0)
+    pairs_cache.euclidean_cached(dxy, cxy, 900.0, folder=tmp_path)
+    (entry,) = pairs_cache.entries(tmp_path)
+    with np.load(entry) as z:
+        arrays = {k: z[k] for k in z.files}
+    ptr, rows = arrays["cand_indptr"].copy(), arrays["cand_rows"].copy()
+    if damage == "missing":
+        del arrays["cand_indptr"], arrays["cand_rows"]
+    elif damage == "short_pointers":
+        arrays["cand_indptr"] = ptr[:-1]
+    elif damage == "pointers_past_end":
+        ptr[-1] += 1
+        arrays["cand_indptr"] = ptr
+    elif damage == "row_out_of_range":
+        rows[0] = fresh.n
+        arrays["cand_rows"] = rows
+    else:
+        ptr[1], ptr[2] = ptr[2], ptr[1] - 1 if ptr[2] == ptr[1] else ptr[1]
+        arrays["cand_indptr"] = ptr
+    with open(entry, "wb") as f:
+        np.savez(f, **arrays)
+    key = entry.name[len("grid-pairs-") : -len(".npz")]
+    got = pairs_cache.load(key, dxy, cxy, 900.0, 1.0, tmp_path)
+    assert got is not None
+    _equal(got, fresh)
+    assert got.by_candidate is None
