@@ -141,12 +141,12 @@ def save(key: str, pairs: Pairs, folder: Path | None = None) -> Path:
     np.cumsum(np.bincount(pairs.rows, minlength=pairs.n), out=indptr[1:])
     arrays: dict[str, NDArray[Any]] = {
         "indptr": indptr,
-        "cols": pairs.cols.astype(np.int32),
+        "cols": pairs.cols.astype(np.int32, copy=False),
         "cost": np.ascontiguousarray(pairs.cost, dtype=np.float64),
     }
     if pairs.by_candidate is not None:
         arrays["cand_indptr"] = np.asarray(pairs.by_candidate[0], dtype=np.int64)
-        arrays["cand_rows"] = pairs.by_candidate[1].astype(np.int32)
+        arrays["cand_rows"] = pairs.by_candidate[1].astype(np.int32, copy=False)
     return disk_cache.save(KIND, key, arrays, folder)
 
 
@@ -197,8 +197,10 @@ def euclidean_cached(
         if hit is not None:
             return hit, True
     pairs = euclidean_pairs(demand_xy, cand_xy, cutoff, circuity=circuity)
+    if compact:  # first, so the 64-bit indices are freed before the pattern is made
+        pairs = compact_pairs(pairs)
     if use and pairs.nnz >= CACHE_FROM and max(pairs.n, pairs.m) < 2**31 - 1:
         # the candidate-major pattern is made now, which this run's screen then reads too
         pairs = with_by_candidate(pairs)
         save(key, pairs, folder)
-    return (compact_pairs(pairs) if compact else pairs), False
+    return pairs, False
