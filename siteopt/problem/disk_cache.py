@@ -81,10 +81,11 @@ def _mapped(f: BinaryIO, info: zipfile.ZipInfo) -> NDArray | None:
     mapped copy-on-write from the file instead of read into new memory, its CRC checked; None
     where that does not apply (compressed, small, object dtype), so the caller reads it.
 
-    At 100 m the pairs entry is 600 MB: reading it copied every byte three times (file to zip
-    buffer to array) into pages the system first zeroed, 2-3 s; mapped, the pages of the file
-    cache are used as they are. Writes go to private copies (the entry never changes), and
-    the entry files are replaced by rename, never rewritten in place, so a mapping stays valid.
+    At 100 m the pairs entry was 600 MB (800 MB since it holds the pairs by candidate too):
+    reading it copied every byte three times (file to zip buffer to array) into pages the
+    system first zeroed, 2-3 s; mapped, the pages of the file cache are used as they are.
+    Writes go to private copies (the entry never changes), and the entry files are replaced
+    by rename, never rewritten in place, so a mapping stays valid.
 
     Raises
     ------
