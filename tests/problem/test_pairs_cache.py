@@ -168,14 +168,23 @@ def _by_candidate_of(pairs) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no
 @pytest.mark.usefixtures("small_entries")
 @pytest.mark.parametrize("compact", [False, True])
 def test_pairs_carry_their_candidate_major_pattern_from_the_cache(
-    points, tmp_path: Path, compact: bool
+    points, tmp_path: Path, compact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     """On a miss (made once, stored) and on a hit (read back), the pairs carry the pattern by
     candidate, equal to the pairs sorted by candidate; the screen's incidence from it is the
     one it builds by transposing the pairs itself."""
+    import siteopt.models.screen as screen
     from siteopt.models.base import Pairs, Problem
     from siteopt.models.screen import _build_incidence
 
+    transposed: list[int] = []
+    real = screen.candidate_major
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        transposed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(screen, "candidate_major", spy)
     dxy, cxy = points
     fresh = euclidean_pairs(dxy, cxy, 900.0)
     assert fresh.by_candidate is None
@@ -196,8 +205,11 @@ def test_pairs_carry_their_candidate_major_pattern_from_the_cache(
             cand_group=np.zeros(pairs.m, dtype=np.int64),
         )
         plain = Pairs(pairs.rows, pairs.cols, pairs.cost, pairs.n, pairs.m, pairs.cutoff)
+        transposed.clear()
         with_it = _build_incidence(Problem(pairs=pairs, **base), 900.0)  # type: ignore[arg-type]
+        assert transposed == []  # the stored pattern is read, not made again
         without = _build_incidence(Problem(pairs=plain, **base), 900.0)  # type: ignore[arg-type]
+        assert transposed == [1]
         np.testing.assert_array_equal(with_it.indptr, without.indptr)
         np.testing.assert_array_equal(with_it.indices, without.indices)
         assert with_it.indices.dtype == without.indices.dtype
